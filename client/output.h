@@ -1,0 +1,35 @@
+// Terminal output of the xai CLI: aligned tables and a progress bar.
+#ifndef XAI_CLIENT_OUTPUT_H_
+#define XAI_CLIENT_OUTPUT_H_
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace xai::client {
+
+// Prints `rows` under `header` with columns padded to their widest cell.
+void PrintTable(std::FILE* out, const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows);
+
+// A one-line progress bar on stderr, drawn only when stderr is a terminal and the job has
+// more than one step.
+class ProgressBar {
+ public:
+  ProgressBar(std::string label, int total);
+  ~ProgressBar();  // ends the line
+  void Step(const std::string& item);
+
+ private:
+  std::string label_;
+  int total_;
+  int done_ = 0;
+  bool enabled_;
+};
+
+// `value` with `precision` digits after the point.
+std::string FormatFloat(double value, int precision);
+
+}  // namespace xai::client
+
+#endif  // XAI_CLIENT_OUTPUT_H_

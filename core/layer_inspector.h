@@ -1,0 +1,33 @@
+// Lists the modules of a TorchScript model in execution order with their output shapes,
+// from one probe forward. Works for traced and scripted models: no Python hooks.
+#ifndef XAI_CORE_LAYER_INSPECTOR_H_
+#define XAI_CORE_LAYER_INSPECTOR_H_
+
+#include <string>
+#include <vector>
+
+#include <torch/script.h>
+
+#include "core/layer_info.h"
+#include "core/status.h"
+
+namespace xai::core {
+
+// Runs `module` once on `input` (a batch of one) on a clone that shares its tensors, with
+// every submodule's forward rewritten to keep its output, and returns every module called,
+// in the order of its first call (the root itself excluded). `module` is not changed.
+// Errors: INTERNAL when the probe forward fails (messages carry LibTorch's).
+StatusOr<std::vector<LayerInfo>> InspectLayers(const torch::jit::Module& module,
+                                               const at::Tensor& input);
+
+// The default CAM layer: the feature map (4-D, more than one spatial position) that
+// completes last. "" when the model has none.
+std::string DefaultCamLayer(const std::vector<LayerInfo>& layers);
+
+// Default path layers: the root's direct children that output feature maps, the last
+// four in execution order.
+std::vector<std::string> DefaultPathLayers(const std::vector<LayerInfo>& layers);
+
+}  // namespace xai::core
+
+#endif  // XAI_CORE_LAYER_INSPECTOR_H_

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package xai-serve needs to build, test and run.
+# Idempotent: packages already present are skipped without touching apt's lists,
+# so a second run costs a dpkg query and nothing else.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build ccache pkg-config git
+  # engine
+  libtorch-dev
+  # wire, server
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  # image codecs
+  libopencv-dev
+  # logging, CLI, JSON
+  libspdlog-dev libcli11-dev nlohmann-json3-dev
+  # tests
+  libgtest-dev libgmock-dev
+  # model export, fixtures and reference tensors (called as /usr/bin/python3)
+  python3 python3-torch python3-torchvision python3-numpy python3-pil
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

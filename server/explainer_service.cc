@@ -1,0 +1,125 @@
+#include "server/explainer_service.h"
+
+#include <atomic>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "server/proto_convert.h"
+#include "server/status_mapping.h"
+
+namespace xai::server {
+namespace {
+
+// A request id: the caller's x-request-id metadata when sent, else a process-unique one.
+std::string RequestId(const grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find("x-request-id"); it != metadata.end() && it->second.size() <= 128) {
+    return std::string(it->second.data(), it->second.size());
+  }
+  static const uint32_t prefix = std::random_device{}();
+  static std::atomic<uint64_t> counter{0};
+  char id[32];
+  std::snprintf(id, sizeof(id), "%08x-%llu", prefix,
+                static_cast<unsigned long long>(counter.fetch_add(1) + 1));
+  return id;
+}
+
+core::Clock::time_point SteadyDeadline(const grpc::CallbackServerContext* context) {
+  const auto deadline = context->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) {
+    return core::Clock::time_point::max();
+  }
+  const auto left = deadline - std::chrono::system_clock::now();
+  return core::Clock::now() + std::chrono::duration_cast<core::Clock::duration>(left);
+}
+
+// One RPC in flight: its reactor, id and the bookkeeping every handler shares. Copyable,
+// so completions on worker threads carry it.
+class Call {
+ public:
+  Call(grpc::CallbackServerContext* context, const char* method, std::string model)
+      : reactor_(context->DefaultReactor()),
+        method_(method),
+        model_(std::move(model)),
+        id_(RequestId(context)),
+        deadline_(SteadyDeadline(context)) {}
+
+  const std::string& id() const { return id_; }
+  core::Clock::time_point deadline() const { return deadline_; }
+  grpc::ServerUnaryReactor* reactor() const { return reactor_; }
+
+  // Maps and logs `status` and finishes the RPC. INTERNAL errors are logged with the
+  // request id, which their message repeats; client errors go to DEBUG only.
+  grpc::ServerUnaryReactor* Finish(const core::Status& status) const {
+    if (status.ok()) {
+      reactor_->Finish(grpc::Status::OK);
+      return reactor_;
+    }
+    if (status.code() == core::StatusCode::kInternal) {
+      spdlog::error("[{}] {} model={}: {}", id_, method_, model_, status.message());
+      reactor_->Finish(ToGrpcStatus(core::Status(
+          status.code(), status.message() + " (request id " + id_ + ", see the server log)")));
+    } else {
+      spdlog::debug("[{}] {} model={}: {}", id_, method_, model_, status.ToString());
+      reactor_->Finish(ToGrpcStatus(status));
+    }
+    return reactor_;
+  }
+
+ private:
+  grpc::ServerUnaryReactor* reactor_;
+  const char* method_;
+  std::string model_;
+  std::string id_;
+  core::Clock::time_point deadline_;
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* ExplainerService::Classify(grpc::CallbackServerContext* context,
+                                                     const xai::v1::ClassifyRequest* request,
+                                                     xai::v1::ClassifyResponse* response) {
+  Call call(context, "Classify", request->model().name());
+  core::ClassifyRequest core_request{FromProto(request->model()), FromProto(request->image()),
+                                     request->top_k(), call.deadline(), call.id()};
+  explainer_->Classify(std::move(core_request),
+                       [call, response](core::StatusOr<core::ClassifyResult> result) {
+                         if (result.ok()) ToProto(*result, response);
+                         call.Finish(result.status());
+                       });
+  return call.reactor();
+}
+
+grpc::ServerUnaryReactor* ExplainerService::GradCAM(grpc::CallbackServerContext* context,
+                                                    const xai::v1::GradCAMRequest* request,
+                                                    xai::v1::GradCAMResponse*) {
+  return Call(context, "GradCAM", request->model().name())
+      .Finish(core::UnimplementedError("GradCAM is not available in this version of xai-server"));
+}
+
+grpc::ServerUnaryReactor* ExplainerService::DecisionPath(grpc::CallbackServerContext* context,
+                                                         const xai::v1::DecisionPathRequest* request,
+                                                         xai::v1::DecisionPathResponse*) {
+  return Call(context, "DecisionPath", request->model().name())
+      .Finish(core::UnimplementedError(
+          "DecisionPath is not available in this version of xai-server"));
+}
+
+grpc::ServerUnaryReactor* ExplainerService::ListModels(grpc::CallbackServerContext* context,
+                                                       const xai::v1::ListModelsRequest*,
+                                                       xai::v1::ListModelsResponse* response) {
+  ToProto(explainer_->ListModels(), response);
+  return Call(context, "ListModels", "").Finish(core::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ExplainerService::DescribeModel(
+    grpc::CallbackServerContext* context, const xai::v1::DescribeModelRequest* request,
+    xai::v1::DescribeModelResponse* response) {
+  Call call(context, "DescribeModel", request->model().name());
+  auto description = explainer_->DescribeModel(FromProto(request->model()));
+  if (description.ok()) ToProto(*description, response);
+  return call.Finish(description.status());
+}
+
+}  // namespace xai::server

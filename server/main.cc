@@ -1,0 +1,102 @@
+// xai-server: serves explanations of the TorchScript models in a model repository.
+#include <csignal>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/server.h"
+
+namespace {
+
+// Blocks SIGINT and SIGTERM in every thread (call before any thread starts) and returns
+// the set, for sigwait on the main thread.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  xai::server::ServerOptions options;
+  options.explainer.model_repository = XAI_DEFAULT_MODEL_REPOSITORY;
+  std::string log_level = "info";
+  int grace_seconds = 30;
+
+  CLI::App app{
+      "xai-server: explains image classifiers over gRPC (xai.v1.Explainer).\n"
+      "Loads every TorchScript model in a model repository laid out as\n"
+      "  DIR/<model>/config.pbtxt, DIR/<model>/labels.txt, DIR/<model>/<version>/model.pt\n"
+      "and answers Classify, ListModels and DescribeModel, with grpc.health.v1.Health and\n"
+      "server reflection. SIGINT/SIGTERM stop accepting calls, finish those in flight, exit 0."};
+  app.add_option("--model-repository", options.explainer.model_repository,
+                 "Model repository directory")
+      ->capture_default_str();
+  app.add_option("--address", options.address, "host:port to listen on (port 0: pick one)")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.add_option("--intra-op-threads", options.explainer.intra_op_threads,
+                 "LibTorch intra-op threads per forward (0: LibTorch's default, the core count)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
+  app.add_option("--worker-threads", options.explainer.worker_threads,
+                 "Threads running requests (0: one per hardware thread)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
+  app.add_option("--queue-capacity", options.explainer.queue_capacity,
+                 "Requests that may wait for a worker; beyond: RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--max-request-bytes", options.max_request_bytes,
+                 "Largest request message; beyond: RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::Range(1024, 1 << 30));
+  app.add_option("--max-image-pixels", options.explainer.max_image_pixels,
+                 "Largest width*height of an encoded image, checked before decoding; beyond: "
+                 "RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  int64_t acquire_ms = options.explainer.acquire_timeout.count();
+  app.add_option("--instance-wait-ms", acquire_ms,
+                 "Longest wait of a request for a free model instance; beyond: RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{3600000}));
+  app.add_option("--shutdown-grace-seconds", grace_seconds,
+                 "On SIGINT/SIGTERM, how long calls in flight may take before they are cancelled")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
+  CLI11_PARSE(app, argc, argv);
+  options.explainer.acquire_timeout = std::chrono::milliseconds(acquire_ms);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  // OpenCV's own limit backs up the header check for formats whose header core does not
+  // read; it is read once, at OpenCV's first decode.
+  setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(options.explainer.max_image_pixels).c_str(),
+         /*overwrite=*/1);
+
+  sigset_t stop_signals = BlockStopSignals();
+  auto server = xai::server::Server::Start(options);
+  if (!server.ok()) {
+    spdlog::critical("cannot start: {}", server.status().message());
+    return 1;
+  }
+  spdlog::info("listening on {} (port {}), model repository {}", options.address,
+               (*server)->port(), options.explainer.model_repository);
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  spdlog::info("received {}: finishing calls in flight (up to {} s)", strsignal(signal),
+               grace_seconds);
+  (*server)->Shutdown(std::chrono::seconds(grace_seconds));
+  spdlog::info("stopped");
+  return 0;
+}

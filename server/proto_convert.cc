@@ -1,0 +1,68 @@
+#include "server/proto_convert.h"
+
+namespace xai::server {
+
+core::ModelRef FromProto(const xai::v1::ModelSpec& spec) { return {spec.name(), spec.version()}; }
+
+core::ImageRef FromProto(const xai::v1::Image& image) {
+  core::ImageRef ref;
+  switch (image.source_case()) {
+    case xai::v1::Image::kEncoded:
+      ref.kind = core::ImageRef::Kind::kEncoded;
+      ref.encoded = image.encoded();
+      break;
+    case xai::v1::Image::kTensor:
+      ref.kind = core::ImageRef::Kind::kTensor;
+      ref.tensor_shape.assign(image.tensor().shape().begin(), image.tensor().shape().end());
+      ref.tensor_data = image.tensor().data();
+      break;
+    case xai::v1::Image::SOURCE_NOT_SET:
+      break;
+  }
+  return ref;
+}
+
+void ToProto(const core::ModelRef& model, xai::v1::ModelSpec* out) {
+  out->set_name(model.name);
+  out->set_version(model.version);
+}
+
+void ToProto(const core::ClassifyResult& result, xai::v1::ClassifyResponse* out) {
+  ToProto(result.model, out->mutable_model());
+  for (const core::LabeledScore& score : result.classes) {
+    xai::v1::ClassScore* c = out->add_classes();
+    c->set_index(score.index);
+    c->set_label(score.label);
+    c->set_probability(score.probability);
+    c->set_logit(score.logit);
+  }
+}
+
+void ToProto(const core::ModelDescription& d, xai::v1::DescribeModelResponse* out) {
+  ToProto(d.model, out->mutable_model());
+  out->mutable_input_shape()->Add(d.input_shape.begin(), d.input_shape.end());
+  out->set_num_classes(d.num_classes);
+  for (const std::string& label : d.labels) out->add_labels(label);
+  for (const core::LayerInfo& layer : d.layers) {
+    xai::v1::LayerInfo* l = out->add_layers();
+    l->set_path(layer.path);
+    l->set_type(layer.type);
+    l->mutable_output_shape()->Add(layer.output_shape.begin(), layer.output_shape.end());
+    l->set_cam_target(layer.is_feature_map());
+  }
+  out->set_default_cam_layer(d.default_cam_layer);
+  for (const std::string& layer : d.default_path_layers) out->add_default_path_layers(layer);
+}
+
+void ToProto(const std::vector<core::ModelVersionStatus>& models, xai::v1::ListModelsResponse* out) {
+  for (const core::ModelVersionStatus& m : models) {
+    xai::v1::ModelStatus* s = out->add_models();
+    s->set_name(m.name);
+    s->set_version(m.version);
+    s->set_state(core::ModelStateName(m.state));
+    s->set_reason(m.reason);
+    for (const std::string& device : m.devices) s->add_devices(device);
+  }
+}
+
+}  // namespace xai::server

@@ -1,0 +1,23 @@
+// Conversions between the wire messages (xai.v1) and core's request and result types.
+#ifndef XAI_SERVER_PROTO_CONVERT_H_
+#define XAI_SERVER_PROTO_CONVERT_H_
+
+#include <vector>
+
+#include "core/explainer.h"
+#include "xai/v1/explainer.pb.h"
+
+namespace xai::server {
+
+core::ModelRef FromProto(const xai::v1::ModelSpec& spec);
+// Borrows the bytes of `image`: keep it alive while the result is used.
+core::ImageRef FromProto(const xai::v1::Image& image);
+
+void ToProto(const core::ModelRef& model, xai::v1::ModelSpec* out);
+void ToProto(const core::ClassifyResult& result, xai::v1::ClassifyResponse* out);
+void ToProto(const core::ModelDescription& description, xai::v1::DescribeModelResponse* out);
+void ToProto(const std::vector<core::ModelVersionStatus>& models, xai::v1::ListModelsResponse* out);
+
+}  // namespace xai::server
+
+#endif  // XAI_SERVER_PROTO_CONVERT_H_

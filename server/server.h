@@ -1,0 +1,53 @@
+// The xai-server process minus flag parsing: the core engine, the gRPC server with the
+// Explainer service, health checking and reflection.
+#ifndef XAI_SERVER_SERVER_H_
+#define XAI_SERVER_SERVER_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <grpcpp/server.h>
+
+#include "core/explainer.h"
+#include "core/status.h"
+#include "server/explainer_service.h"
+#include "server/health.h"
+
+namespace xai::server {
+
+struct ServerOptions {
+  std::string address = "0.0.0.0:50051";      // host:port; port 0 picks a free one
+  int max_request_bytes = 64 * 1024 * 1024;    // larger requests: RESOURCE_EXHAUSTED
+  core::ExplainerOptions explainer;
+};
+
+class Server {
+ public:
+  // Starts the engine (models load in the background) and listens.
+  // NOT_FOUND: no model repository there; UNAVAILABLE: cannot listen on the address.
+  static core::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
+  ~Server();  // Shutdown(0s grace)
+
+  // The port listened on (the picked one when the address said 0).
+  int port() const { return port_; }
+  core::Explainer& explainer() { return *explainer_; }
+
+  // Stops accepting calls, lets calls in flight finish (cancelling what is still running
+  // after `grace`), then stops the engine. Idempotent.
+  void Shutdown(std::chrono::milliseconds grace);
+
+ private:
+  Server() = default;
+
+  std::unique_ptr<HealthReporter> health_;  // before explainer_: its listener uses it
+  std::unique_ptr<core::Explainer> explainer_;
+  std::unique_ptr<ExplainerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace xai::server
+
+#endif  // XAI_SERVER_SERVER_H_

@@ -1,0 +1,89 @@
+// Classify probabilities against eager PyTorch on the same TorchScript files
+// (tools/make_fixtures.py writes the references), for tensor and encoded input.
+#include <future>
+#include <numeric>
+
+#include <gtest/gtest.h>
+
+#include "core/explainer.h"
+#include "tests/core/test_paths.h"
+
+namespace xai::core {
+namespace {
+
+constexpr float kTolerance = 1e-4f;
+
+class ClassifyReferenceTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  static void SetUpTestSuite() {
+    ExplainerOptions options;
+    options.model_repository = xai::testing::FixtureRepo();
+    options.worker_threads = 2;
+    auto explainer = Explainer::Create(options);
+    ASSERT_TRUE(explainer.ok()) << explainer.status().ToString();
+    explainer_ = std::move(*explainer).release();
+    explainer_->WaitUntilLoaded();
+  }
+  static void TearDownTestSuite() { delete explainer_; }
+
+  static StatusOr<ClassifyResult> Run(ClassifyRequest request) {
+    std::promise<StatusOr<ClassifyResult>> done;
+    auto future = done.get_future();
+    explainer_->Classify(std::move(request), [&done](StatusOr<ClassifyResult> r) { done.set_value(std::move(r)); });
+    return future.get();
+  }
+
+  // Checks the top-5 against the reference probabilities `expected` (all classes).
+  static void ExpectMatches(const ClassifyResult& result, const std::vector<float>& expected) {
+    ASSERT_EQ(expected.size(), 1000u);
+    ASSERT_EQ(result.classes.size(), 5u);
+    std::vector<int> order(expected.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + 5, order.end(),
+                      [&](int a, int b) { return expected[a] > expected[b]; });
+    for (int i = 0; i < 5; ++i) {
+      EXPECT_EQ(result.classes[i].index, order[i]) << "rank " << i;
+      EXPECT_NEAR(result.classes[i].probability, expected[result.classes[i].index], kTolerance);
+      EXPECT_EQ(result.classes[i].label, "class_" + std::to_string(result.classes[i].index));
+    }
+  }
+
+  static Explainer* explainer_;
+};
+
+Explainer* ClassifyReferenceTest::explainer_ = nullptr;
+
+TEST_P(ClassifyReferenceTest, TensorInputMatchesPyTorch) {
+  for (int k = 0; k < 2; ++k) {
+    const std::string input = xai::testing::ReadBytes(xai::testing::ReferenceDir() + "/input_" +
+                                                      std::to_string(k) + ".bin");
+    ClassifyRequest request;
+    request.model = {GetParam(), 0};
+    request.image.kind = ImageRef::Kind::kTensor;
+    request.image.tensor_shape = {1, 3, 224, 224};
+    request.image.tensor_data = input;
+    auto result = Run(request);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    EXPECT_EQ(result->model.version, 1);
+    ExpectMatches(*result, xai::testing::ReadFloats(xai::testing::ReferenceDir() + "/" + GetParam() +
+                                                    "_" + std::to_string(k) + ".bin"));
+  }
+}
+
+TEST_P(ClassifyReferenceTest, EncodedInputMatchesPyTorch) {
+  const std::string png = xai::testing::ReadBytes(xai::testing::ReferenceDir() + "/image.png");
+  ClassifyRequest request;
+  request.model = {GetParam(), 1};
+  request.image.kind = ImageRef::Kind::kEncoded;
+  request.image.encoded = png;
+  auto result = Run(request);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ExpectMatches(*result, xai::testing::ReadFloats(xai::testing::ReferenceDir() + "/" + GetParam() +
+                                                  "_image.bin"));
+}
+
+INSTANTIATE_TEST_SUITE_P(TracedAndScripted, ClassifyReferenceTest,
+                         ::testing::Values("resnet18", "resnet18_scripted"));
+
+}  // namespace
+}  // namespace xai::core

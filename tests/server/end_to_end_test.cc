@@ -1,0 +1,310 @@
+// A real server on localhost:0, driven through the generated stub: every RPC, every status
+// code of API.md's table, health, and shutdown with calls in flight.
+#include <atomic>
+#include <future>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <gtest/gtest.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "server/server.h"
+#include "tests/core/test_paths.h"
+#include "xai/v1/explainer.grpc.pb.h"
+
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace xai::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int kMaxRequestBytes = 4 * 1024 * 1024;
+
+class EndToEndTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ServerOptions options;
+    options.address = "127.0.0.1:0";
+    options.max_request_bytes = kMaxRequestBytes;
+    options.explainer.model_repository = xai::testing::FixtureRepo();
+    options.explainer.max_image_pixels = 1'000'000;
+    options.explainer.worker_threads = 2;
+    auto server = Server::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server).release();
+    server_->explainer().WaitUntilLoaded();
+    channel_ = new std::shared_ptr<grpc::Channel>(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  }
+  static void TearDownTestSuite() {
+    delete channel_;
+    delete server_;
+  }
+
+  std::unique_ptr<xai::v1::Explainer::Stub> stub_ = xai::v1::Explainer::NewStub(*channel_);
+
+  static grpc::Status Classify(const xai::v1::ClassifyRequest& request,
+                               xai::v1::ClassifyResponse* response,
+                               std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + timeout);
+    return xai::v1::Explainer::NewStub(*channel_)->Classify(&context, request, response);
+  }
+
+  static xai::v1::ClassifyRequest Request(const std::string& model, const std::string& encoded) {
+    xai::v1::ClassifyRequest request;
+    request.mutable_model()->set_name(model);
+    request.mutable_image()->set_encoded(encoded);
+    return request;
+  }
+
+  static std::string Png(int width, int height) {
+    std::vector<uchar> buffer;
+    cv::imencode(".png", cv::Mat(height, width, CV_8UC3, cv::Scalar(30, 60, 90)), buffer);
+    return std::string(buffer.begin(), buffer.end());
+  }
+
+  static Server* server_;
+  static std::shared_ptr<grpc::Channel>* channel_;
+};
+
+Server* EndToEndTest::server_ = nullptr;
+std::shared_ptr<grpc::Channel>* EndToEndTest::channel_ = nullptr;
+
+TEST_F(EndToEndTest, ListModelsShowsReadyAndFailedWithReasons) {
+  grpc::ClientContext context;
+  xai::v1::ListModelsResponse response;
+  ASSERT_TRUE(stub_->ListModels(&context, {}, &response).ok());
+  std::map<std::string, xai::v1::ModelStatus> by_name;
+  for (const auto& m : response.models()) by_name[m.name()] = m;
+  EXPECT_EQ(by_name["resnet18"].state(), "READY");
+  EXPECT_EQ(by_name["resnet18_scripted"].state(), "READY");
+  EXPECT_EQ(by_name["resnet18"].devices(0), "cpu");
+  EXPECT_EQ(by_name["bad_labels"].state(), "FAILED");
+  EXPECT_THAT(by_name["bad_labels"].reason(), HasSubstr("has 2 labels"));
+}
+
+TEST_F(EndToEndTest, DescribeModelGivesLayersAndShapes) {
+  grpc::ClientContext context;
+  xai::v1::DescribeModelRequest request;
+  request.mutable_model()->set_name("resnet18");
+  xai::v1::DescribeModelResponse r;
+  ASSERT_TRUE(stub_->DescribeModel(&context, request, &r).ok());
+  EXPECT_EQ(r.model().version(), 1);
+  EXPECT_EQ(std::vector<int64_t>(r.input_shape().begin(), r.input_shape().end()),
+            (std::vector<int64_t>{3, 224, 224}));
+  EXPECT_EQ(r.num_classes(), 1000);
+  EXPECT_EQ(r.labels_size(), 1000);
+  EXPECT_EQ(r.default_cam_layer(), "layer4");
+  EXPECT_EQ(r.default_path_layers_size(), 4);
+  bool found = false;
+  for (const auto& layer : r.layers()) {
+    if (layer.path() != "layer3.1.conv2") continue;
+    found = true;
+    EXPECT_EQ(layer.type(), "Conv2d");
+    EXPECT_EQ(std::vector<int64_t>(layer.output_shape().begin(), layer.output_shape().end()),
+              (std::vector<int64_t>{1, 256, 14, 14}));
+    EXPECT_TRUE(layer.cam_target());
+  }
+  EXPECT_TRUE(found);
+  EXPECT_FALSE(r.layers(r.layers_size() - 1).cam_target());  // fc
+}
+
+TEST_F(EndToEndTest, ClassifyMatchesPyTorchForTensorAndEncodedInput) {
+  const std::string dir = xai::testing::ReferenceDir();
+  xai::v1::ClassifyRequest tensor_request;
+  tensor_request.mutable_model()->set_name("resnet18");
+  auto* tensor = tensor_request.mutable_image()->mutable_tensor();
+  for (int64_t d : {3, 224, 224}) tensor->add_shape(d);
+  tensor->set_data(xai::testing::ReadBytes(dir + "/input_0.bin"));
+  const auto encoded_request = Request("resnet18", xai::testing::ReadBytes(dir + "/image.png"));
+
+  for (const auto& [request, reference] :
+       {std::pair{tensor_request, dir + "/resnet18_0.bin"},
+        std::pair{encoded_request, dir + "/resnet18_image.bin"}}) {
+    xai::v1::ClassifyResponse response;
+    const grpc::Status status = Classify(request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    const std::vector<float> expected = xai::testing::ReadFloats(reference);
+    ASSERT_EQ(response.classes_size(), 5);
+    EXPECT_EQ(response.model().name(), "resnet18");
+    EXPECT_EQ(response.model().version(), 1);
+    const int best = static_cast<int>(std::max_element(expected.begin(), expected.end()) - expected.begin());
+    EXPECT_EQ(response.classes(0).index(), best);
+    for (const auto& c : response.classes()) {
+      EXPECT_NEAR(c.probability(), expected[c.index()], 1e-4);
+      EXPECT_EQ(c.label(), "class_" + std::to_string(c.index()));
+    }
+  }
+}
+
+struct CodeCase {
+  std::string name;
+  std::function<void(xai::v1::ClassifyRequest*)> edit;
+  grpc::StatusCode code;
+  std::string message;
+};
+
+TEST_F(EndToEndTest, EveryBadInputGetsItsCodeAndTheServerKeepsServing) {
+  const std::string png = Png(16, 16);
+  std::vector<CodeCase> cases = {
+      {"undecodable", [](auto* r) { r->mutable_image()->set_encoded("not an image at all"); },
+       grpc::StatusCode::INVALID_ARGUMENT, "image.encoded"},
+      {"empty bytes", [](auto* r) { r->mutable_image()->set_encoded(""); },
+       grpc::StatusCode::INVALID_ARGUMENT, "image.encoded is empty"},
+      {"no image", [](auto* r) { r->clear_image(); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "image is required"},
+      {"negative top_k", [](auto* r) { r->set_top_k(-1); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "top_k must be >= 0"},
+      {"tensor shape",
+       [](auto* r) {
+         auto* t = r->mutable_image()->mutable_tensor();
+         t->add_shape(3), t->add_shape(8), t->add_shape(8);
+         t->set_data(std::string(3 * 8 * 8 * 4, '\0'));
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "image.tensor.shape must be [3, 16, 16]"},
+      {"tensor NaN",
+       [](auto* r) {
+         auto* t = r->mutable_image()->mutable_tensor();
+         t->add_shape(3), t->add_shape(16), t->add_shape(16);
+         std::vector<float> values(3 * 16 * 16, std::nanf(""));
+         t->set_data(std::string(reinterpret_cast<char*>(values.data()), values.size() * 4));
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "NaN"},
+      {"path characters", [](auto* r) { r->mutable_model()->set_name("../tiny"); },
+       grpc::StatusCode::INVALID_ARGUMENT, "model.name"},
+      {"unknown model", [](auto* r) { r->mutable_model()->set_name("nope"); },
+       grpc::StatusCode::NOT_FOUND, "model \"nope\" not found"},
+      {"unknown version", [](auto* r) { r->mutable_model()->set_version(7); },
+       grpc::StatusCode::NOT_FOUND, "has no version 7"},
+      {"failed model", [](auto* r) { r->mutable_model()->set_name("bad_labels"); },
+       grpc::StatusCode::UNAVAILABLE, "has 2 labels"},
+      {"pixel limit", [](auto* r) { r->mutable_image()->set_encoded(Png(1001, 1000)); },
+       grpc::StatusCode::RESOURCE_EXHAUSTED, "over the limit of 1000000 pixels"},
+      {"request size", [](auto* r) { r->mutable_image()->set_encoded(std::string(kMaxRequestBytes + 1, 'x')); },
+       grpc::StatusCode::RESOURCE_EXHAUSTED, ""},
+      {"model throws",
+       [](auto* r) {
+         r->mutable_model()->set_name("flaky");
+         auto* t = r->mutable_image()->mutable_tensor();
+         t->add_shape(3), t->add_shape(16), t->add_shape(16);
+         std::vector<float> values(3 * 16 * 16, 1000.0f);
+         t->set_data(std::string(reinterpret_cast<char*>(values.data()), values.size() * 4));
+       },
+       grpc::StatusCode::INTERNAL, "request id"},
+  };
+  for (const CodeCase& c : cases) {
+    xai::v1::ClassifyRequest request = Request("tiny", png);
+    c.edit(&request);
+    xai::v1::ClassifyResponse response;
+    const grpc::Status status = Classify(request, &response);
+    EXPECT_EQ(status.error_code(), c.code) << c.name << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message)) << c.name;
+  }
+  xai::v1::ClassifyResponse response;
+  ASSERT_TRUE(Classify(Request("tiny", png), &response).ok());  // still serving
+  EXPECT_EQ(response.classes_size(), 3);  // top_k 5 capped at 3 classes
+  EXPECT_EQ(response.classes(0).label().empty(), false);
+}
+
+TEST_F(EndToEndTest, PassedDeadlineIsDeadlineExceeded) {
+  xai::v1::ClassifyResponse response;
+  const grpc::Status status = Classify(Request("resnet18", xai::testing::ReadBytes(
+                                                                  xai::testing::ReferenceDir() + "/image.png")),
+                                       &response, std::chrono::milliseconds(1));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+TEST_F(EndToEndTest, GradCamIsNotYetImplemented) {
+  grpc::ClientContext context;
+  xai::v1::GradCAMRequest request;
+  request.mutable_model()->set_name("tiny");
+  xai::v1::GradCAMResponse response;
+  const grpc::Status status = stub_->GradCAM(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST_F(EndToEndTest, ConcurrentCallsAllSucceed) {
+  const std::string png = Png(40, 30);
+  std::vector<std::future<grpc::Status>> calls;
+  for (int i = 0; i < 16; ++i) {
+    calls.push_back(std::async(std::launch::async, [&] {
+      xai::v1::ClassifyResponse response;
+      return Classify(Request(i % 2 ? "tiny" : "resnet18_scripted", png), &response);
+    }));
+  }
+  for (auto& call : calls) EXPECT_TRUE(call.get().ok());
+}
+
+TEST_F(EndToEndTest, HealthReportsOverallAndPerModel) {
+  auto health = grpc::health::v1::Health::NewStub(*channel_);
+  auto check = [&](const std::string& service) {
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    const grpc::Status status = health->Check(&context, request, &response);
+    return std::pair{status.error_code(), response.status()};
+  };
+  using Response = grpc::health::v1::HealthCheckResponse;
+  EXPECT_EQ(check(""), std::pair(grpc::StatusCode::OK, Response::SERVING));
+  EXPECT_EQ(check("xai.v1.Explainer"), std::pair(grpc::StatusCode::OK, Response::SERVING));
+  EXPECT_EQ(check("xai.v1.Explainer/resnet18"), std::pair(grpc::StatusCode::OK, Response::SERVING));
+  EXPECT_EQ(check("xai.v1.Explainer/bad_labels"),
+            std::pair(grpc::StatusCode::OK, Response::NOT_SERVING));
+  EXPECT_EQ(check("xai.v1.Explainer/unknown").first, grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(ServerShutdownTest, FinishesCallsInFlight) {
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.explainer.model_repository = xai::testing::FixtureRepo();
+  options.explainer.worker_threads = 1;
+  auto server = Server::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  (*server)->explainer().WaitUntilLoaded();
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
+                                     grpc::InsecureChannelCredentials());
+  const std::string tensor(3 * 224 * 224 * 4, '\0');
+  std::vector<std::future<grpc::Status>> calls;
+  std::atomic<int> sent{0};
+  for (int i = 0; i < 6; ++i) {
+    calls.push_back(std::async(std::launch::async, [&] {
+      xai::v1::ClassifyRequest request;
+      request.mutable_model()->set_name("resnet18");
+      auto* t = request.mutable_image()->mutable_tensor();
+      t->add_shape(3), t->add_shape(224), t->add_shape(224);
+      t->set_data(tensor);
+      grpc::ClientContext context;
+      xai::v1::ClassifyResponse response;
+      ++sent;
+      return xai::v1::Explainer::NewStub(channel)->Classify(&context, request, &response);
+    }));
+  }
+  while (sent.load() < 6) std::this_thread::yield();
+  // Let every call reach the server: one worker runs one, the other five wait in its queue.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((*server)->explainer().queued() < 5 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_EQ((*server)->explainer().queued(), 5);
+  (*server)->Shutdown(std::chrono::seconds(60));
+  for (auto& call : calls) {
+    const grpc::Status status = call.get();
+    EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  }
+  // New calls are refused once stopped.
+  xai::v1::ListModelsResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  EXPECT_FALSE(xai::v1::Explainer::NewStub(channel)->ListModels(&context, {}, &response).ok());
+}
+
+}  // namespace
+}  // namespace xai::server

@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""Builds the test fixtures: a model repository of random-weight models (seeded) and
+reference outputs computed with eager PyTorch on the same TorchScript files.
+
+Usage: /usr/bin/python3 tools/make_fixtures.py --out DIR [--demo-model models/shapes]
+
+Writes
+  DIR/repo/resnet18/            torchvision resnet18, traced, 224x224, 1000 labels
+  DIR/repo/resnet18_scripted/   the same weights, torch.jit.script
+  DIR/repo/tiny/                a 3-class CNN at 16x16 with two instances (pool tests)
+  DIR/repo/flaky/               4-class CNN whose forward raises when the input mean > 100
+  DIR/repo/shapes               symlink to the demo model (when --demo-model exists)
+  DIR/repo/not_torchscript/     model.pt is not TorchScript            -> FAILED
+  DIR/repo/wrong_output/        returns a feature map, not logits      -> FAILED
+  DIR/repo/bad_labels/          labels.txt has the wrong line count    -> FAILED
+  DIR/repo/bad_config/          config.pbtxt has a bad value           -> FAILED
+  DIR/repo/no_version/          config but no version directory        -> FAILED
+  DIR/reference/                inputs and the probabilities PyTorch gives for them:
+      input_<k>.bin             float32 [1,3,224,224] tensor, little-endian
+      image.png                 a 224x224 RGB PNG (no resize needed)
+      <model>_<k>.bin / <model>_image.bin   float32 softmax probabilities [1000]
+
+The script is idempotent: it rewrites everything under DIR.
+"""
+import argparse
+import os
+import shutil
+
+import numpy as np
+import torch
+import torchvision
+from PIL import Image
+
+IMAGENET_CONFIG = """input {{ height: 224 width: 224 mean: [0.485, 0.456, 0.406] std: [0.229, 0.224, 0.225] }}
+default_cam_layer: "layer4"
+default_path_layers: ["layer1", "layer2", "layer3", "layer4"]
+instance_group {{ count: {count} devices: ["cpu"] }}
+"""
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+class Tiny(torch.nn.Module):
+    """A small CNN: features (conv, relu) -> pool -> fc."""
+
+    def __init__(self, classes=3):
+        super().__init__()
+        self.features = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
+            torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU())
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+        self.fc = torch.nn.Linear(8, classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+class Flaky(Tiny):
+    """Raises inside forward when the input's mean exceeds 100 (a model that fails at run time)."""
+
+    def forward(self, x):
+        if bool(x.mean() > 100.0):
+            raise RuntimeError("flaky model refuses inputs with mean > 100")
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+class FeatureMap(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def save_model(repo, name, module, config, labels=None, version=1):
+    os.makedirs(os.path.join(repo, name, str(version)), exist_ok=True)
+    module.save(os.path.join(repo, name, str(version), "model.pt"))
+    write(os.path.join(repo, name, "config.pbtxt"), config)
+    if labels is not None:
+        write(os.path.join(repo, name, "labels.txt"), "".join(l + "\n" for l in labels))
+
+
+def probabilities(scripted, x):
+    with torch.no_grad():
+        return torch.softmax(scripted(x), dim=1)[0].numpy().astype("<f4")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="output directory (rewritten)")
+    parser.add_argument("--demo-model", default=os.path.join(os.path.dirname(__file__), "..", "models", "shapes"),
+                        help="demo model directory to link into the repository")
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+    repo = os.path.join(args.out, "repo")
+    ref = os.path.join(args.out, "reference")
+    shutil.rmtree(args.out, ignore_errors=True)
+    os.makedirs(repo)
+    os.makedirs(ref)
+
+    torch.manual_seed(0)
+    resnet = torchvision.models.resnet18(num_classes=1000).eval()
+    example = torch.randn(1, 3, 224, 224)
+    traced = torch.jit.trace(resnet, example)
+    scripted = torch.jit.script(resnet)
+    labels = ["class_%d" % i for i in range(1000)]
+    save_model(repo, "resnet18", traced, IMAGENET_CONFIG.format(count=1), labels)
+    save_model(repo, "resnet18_scripted", scripted, IMAGENET_CONFIG.format(count=1), labels)
+
+    torch.manual_seed(1)
+    tiny = Tiny(3).eval()
+    save_model(repo, "tiny", torch.jit.trace(tiny, torch.randn(1, 3, 16, 16)),
+               'input { height: 16 width: 16 }\ninstance_group { count: 2 devices: ["cpu"] }\n',
+               ["red", "green", "blue"])
+    torch.manual_seed(2)
+    save_model(repo, "flaky", torch.jit.script(Flaky(4).eval()), "input { height: 16 width: 16 }\n")
+
+    # Models that must fail to load, each with its own reason.
+    write(os.path.join(repo, "not_torchscript", "1", "model.pt"), "this is not a TorchScript archive\n")
+    write(os.path.join(repo, "not_torchscript", "config.pbtxt"), "input { height: 16 width: 16 }\n")
+    save_model(repo, "wrong_output", torch.jit.trace(FeatureMap().eval(), torch.randn(1, 3, 16, 16)),
+               "input { height: 16 width: 16 }\n")
+    save_model(repo, "bad_labels", torch.jit.trace(Tiny(3).eval(), torch.randn(1, 3, 16, 16)),
+               "input { height: 16 width: 16 }\n", ["only", "two"])
+    save_model(repo, "bad_config", torch.jit.trace(Tiny(3).eval(), torch.randn(1, 3, 16, 16)),
+               "input { height: 16 width: 16 std: [0.5, 0.0, 0.5] }\n")
+    write(os.path.join(repo, "no_version", "config.pbtxt"), "input { height: 16 width: 16 }\n")
+
+    demo = os.path.abspath(args.demo_model)
+    if os.path.isdir(demo):
+        os.symlink(demo, os.path.join(repo, "shapes"))
+
+    # References: random tensors and one 224x224 PNG, through both exports.
+    rng = np.random.default_rng(7)
+    models = {"resnet18": torch.jit.load(os.path.join(repo, "resnet18", "1", "model.pt")),
+              "resnet18_scripted": torch.jit.load(os.path.join(repo, "resnet18_scripted", "1", "model.pt"))}
+    for k in range(2):
+        x = torch.from_numpy(rng.standard_normal((1, 3, 224, 224), dtype=np.float32))
+        x.numpy().astype("<f4").tofile(os.path.join(ref, "input_%d.bin" % k))
+        for name, model in models.items():
+            probabilities(model, x).tofile(os.path.join(ref, "%s_%d.bin" % (name, k)))
+    # A smooth image with structure, so that the classes differ from those of noise.
+    yy, xx = np.mgrid[0:224, 0:224].astype(np.float32) / 223.0
+    pixels = np.stack([xx, yy, 0.5 + 0.5 * np.sin(6 * xx + 4 * yy)], axis=-1)
+    pixels = np.clip(np.round(pixels * 255.0), 0, 255).astype(np.uint8)
+    Image.fromarray(pixels, "RGB").save(os.path.join(ref, "image.png"))
+    x = torch.from_numpy(((pixels.astype(np.float32) / 255.0 - MEAN) / STD).transpose(2, 0, 1).copy())[None]
+    for name, model in models.items():
+        probabilities(model, x).tofile(os.path.join(ref, "%s_image.bin" % name))
+    print("fixtures written to", args.out)
+
+
+if __name__ == "__main__":
+    main()
