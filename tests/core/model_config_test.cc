@@ -45,9 +45,12 @@ TEST(ModelConfigTest, MissingFileIsNotFound) {
 }
 
 struct BadCase {
+  const char* name;  // the test's name
   const char* text;
   const char* message;
 };
+
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
 
 class BadConfigTest : public ::testing::TestWithParam<BadCase> {};
 
@@ -60,26 +63,27 @@ TEST_P(BadConfigTest, NamesTheFieldAndTheValue) {
 INSTANTIATE_TEST_SUITE_P(
     EveryField, BadConfigTest,
     ::testing::Values(
-        BadCase{"", "input is required"},
-        BadCase{"input { width: 4 }", "input.height must be in [1, 8192], got 0"},
-        BadCase{"input { height: 4 width: 9000 }", "input.width must be in [1, 8192], got 9000"},
-        BadCase{"input { height: 4 width: 4 color_order: 7 }", "input.color_order must be RGB, BGR or GRAY, got 7"},
-        BadCase{"input { height: 4 width: 4 resize: 9 }", "input.resize must be STRETCH or"},
-        BadCase{"input { height: 4 width: 4 mean: [0.5, 0.5] }", "input.mean must have 0 or 3 values"},
-        BadCase{"input { height: 4 width: 4 color_order: GRAY mean: [0.5, 0.5, 0.5] }",
+        BadCase{"NoInput", "", "input is required"},
+        BadCase{"ZeroHeight", "input { width: 4 }", "input.height must be in [1, 8192], got 0"},
+        BadCase{"HugeWidth", "input { height: 4 width: 9000 }", "input.width must be in [1, 8192], got 9000"},
+        BadCase{"BadColorOrder", "input { height: 4 width: 4 color_order: 7 }", "input.color_order must be RGB, BGR or GRAY, got 7"},
+        BadCase{"BadResize", "input { height: 4 width: 4 resize: 9 }", "input.resize must be STRETCH or"},
+        BadCase{"MeanCount", "input { height: 4 width: 4 mean: [0.5, 0.5] }", "input.mean must have 0 or 3 values"},
+        BadCase{"GrayMeanCount", "input { height: 4 width: 4 color_order: GRAY mean: [0.5, 0.5, 0.5] }",
                 "input.mean must have 0 or 1 values"},
-        BadCase{"input { height: 4 width: 4 std: [0.5, 0, 0.5] }", "input.std[1] must be finite and > 0, got 0"},
-        BadCase{"input { height: 4 width: 4 mean: [0.5, nan, 0.5] }", "input.mean[1] must be finite"},
-        BadCase{"name: \"../etc\" input { height: 4 width: 4 }", "name \"../etc\" must be"},
-        BadCase{"labels_file: \"../x.txt\" input { height: 4 width: 4 }", "labels_file \"../x.txt\" must be a file name"},
-        BadCase{"default_cam_layer: \"layer4..1\" input { height: 4 width: 4 }",
+        BadCase{"ZeroStd", "input { height: 4 width: 4 std: [0.5, 0, 0.5] }", "input.std[1] must be finite and > 0, got 0"},
+        BadCase{"NanMean", "input { height: 4 width: 4 mean: [0.5, nan, 0.5] }", "input.mean[1] must be finite"},
+        BadCase{"PathInName", "name: \"../etc\" input { height: 4 width: 4 }", "name \"../etc\" must be"},
+        BadCase{"LabelsOutsideDir", "labels_file: \"../x.txt\" input { height: 4 width: 4 }", "labels_file \"../x.txt\" must be a file name"},
+        BadCase{"BadCamLayer", "default_cam_layer: \"layer4..1\" input { height: 4 width: 4 }",
                 "default_cam_layer \"layer4..1\" is not a module path"},
-        BadCase{"default_path_layers: [\"a\", \"\"] input { height: 4 width: 4 }",
+        BadCase{"EmptyPathLayer", "default_path_layers: [\"a\", \"\"] input { height: 4 width: 4 }",
                 "default_path_layers[1] \"\" is not a module path"},
-        BadCase{"input { height: 4 width: 4 } instance_group { count: -1 }",
+        BadCase{"NegativeCount", "input { height: 4 width: 4 } instance_group { count: -1 }",
                 "instance_group[0].count must be in [0, 64] (0: 1), got -1"},
-        BadCase{"input { height: 4 width: 4 } instance_group { count: 1 devices: [\"tpu\"] }",
-                "instance_group[0].devices[0] \"tpu\" must be"}));
+        BadCase{"UnknownDevice", "input { height: 4 width: 4 } instance_group { count: 1 devices: [\"tpu\"] }",
+                "instance_group[0].devices[0] \"tpu\" must be"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 
 TEST(ModelNameTest, RejectsPathCharacters) {
   EXPECT_TRUE(IsValidModelName("resnet18_v2.1-a"));
