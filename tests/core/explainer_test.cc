@@ -1,0 +1,101 @@
+// The engine's request path without gRPC: deadlines, backpressure, exactly one answer.
+#include "core/explainer.h"
+
+#include <atomic>
+#include <future>
+#include <map>
+#include <mutex>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/core/test_paths.h"
+
+namespace xai::core {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::unique_ptr<Explainer> Start(int workers, int queue) {
+  ExplainerOptions options;
+  options.model_repository = xai::testing::FixtureRepo();
+  options.worker_threads = workers;
+  options.queue_capacity = queue;
+  auto explainer = Explainer::Create(options);
+  EXPECT_TRUE(explainer.ok()) << explainer.status().ToString();
+  (*explainer)->WaitUntilLoaded();
+  return std::move(*explainer);
+}
+
+ClassifyRequest TensorRequest(const std::string& model, const std::string& data, int side) {
+  ClassifyRequest request;
+  request.model = {model, 0};
+  request.image.kind = ImageRef::Kind::kTensor;
+  request.image.tensor_shape = {3, side, side};
+  request.image.tensor_data = data;
+  return request;
+}
+
+TEST(ExplainerTest, DeadlinePassedInTheQueueIsNotRun) {
+  auto explainer = Start(1, 8);
+  const std::string data(3 * 16 * 16 * 4, '\0');
+  ClassifyRequest request = TensorRequest("tiny", data, 16);
+  request.deadline = Clock::now() - std::chrono::milliseconds(1);
+  std::promise<StatusOr<ClassifyResult>> done;
+  explainer->Classify(request, [&](StatusOr<ClassifyResult> r) { done.set_value(std::move(r)); });
+  const auto result = done.get_future().get();
+  EXPECT_EQ(result.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(result.status().message(), HasSubstr("while queued"));
+}
+
+TEST(ExplainerTest, FullQueueRefusesAndEveryRequestGetsExactlyOneAnswer) {
+  auto explainer = Start(1, 2);
+  const std::string data(3 * 224 * 224 * 4, '\0');  // resnet18: slow enough to back up
+  constexpr int kRequests = 40;
+  std::mutex mu;
+  std::map<int, int> answers;  // request -> times answered
+  std::map<StatusCode, int> codes;
+  std::promise<void> all_answered;
+  std::atomic<int> remaining{kRequests};
+  for (int i = 0; i < kRequests; ++i) {
+    explainer->Classify(TensorRequest("resnet18", data, 224), [&, i](StatusOr<ClassifyResult> r) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++answers[i];
+        ++codes[r.status().code()];
+        if (!r.ok()) EXPECT_THAT(r.status().message(), HasSubstr("request queue is full"));
+      }
+      if (--remaining == 0) all_answered.set_value();
+    });
+  }
+  ASSERT_EQ(all_answered.get_future().wait_for(std::chrono::seconds(120)), std::future_status::ready);
+  EXPECT_EQ(answers.size(), static_cast<size_t>(kRequests));
+  for (const auto& [request, count] : answers) EXPECT_EQ(count, 1) << "request " << request;
+  EXPECT_GE(codes[StatusCode::kOk], 1);
+  EXPECT_GE(codes[StatusCode::kResourceExhausted], kRequests / 2);
+  EXPECT_EQ(codes[StatusCode::kOk] + codes[StatusCode::kResourceExhausted], kRequests);
+}
+
+TEST(ExplainerTest, DescribeModelErrorsUseTheRepositoryCodes) {
+  auto explainer = Start(1, 8);
+  EXPECT_EQ(explainer->DescribeModel({"nope", 0}).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(explainer->DescribeModel({"wrong_output", 0}).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(explainer->DescribeModel({"a/b", 0}).status().code(), StatusCode::kInvalidArgument);
+  auto shapes = explainer->DescribeModel({"shapes", 0});
+  ASSERT_TRUE(shapes.ok()) << shapes.status().ToString();
+  EXPECT_EQ(shapes->default_cam_layer, "stage4");
+  EXPECT_EQ(shapes->labels, (std::vector<std::string>{"circle", "square", "triangle", "star", "cross"}));
+}
+
+TEST(ExplainerTest, RefusesAfterShutdown) {
+  auto explainer = Start(1, 8);
+  explainer->Shutdown();
+  const std::string data(3 * 16 * 16 * 4, '\0');
+  std::promise<StatusOr<ClassifyResult>> done;
+  explainer->Classify(TensorRequest("tiny", data, 16),
+                      [&](StatusOr<ClassifyResult> r) { done.set_value(std::move(r)); });
+  EXPECT_EQ(done.get_future().get().status().code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace xai::core
