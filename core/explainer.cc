@@ -1,12 +1,15 @@
 #include "core/explainer.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <ATen/Parallel.h>
 #include <spdlog/spdlog.h>
 
 #include "core/bounded_executor.h"
 #include "core/classifier.h"
+#include "core/grad_cam.h"
+#include "core/model_config.h"
 #include "core/image_preprocessor.h"
 #include "core/input_tensor.h"
 #include "core/servable_model.h"
@@ -110,6 +113,149 @@ StatusOr<ModelDescription> Explainer::DescribeModel(const ModelRef& ref) const {
   return d;
 }
 
+namespace {
+
+// Runs `work(instance, input)` for `model` on a worker: checks the deadline, prepares the
+// input, waits for an instance, and answers `done` exactly once, here if the task cannot
+// be queued.
+template <typename T, typename Work>
+void RunOnWorker(BoundedExecutor& executor, const ImagePreprocessor& preprocessor,
+                 std::shared_ptr<const ServableModel> model, const ImageRef& image,
+                 Clock::time_point deadline, Explainer::Callback<T> done, Work work) {
+  auto shared_done = std::make_shared<Explainer::Callback<T>>(std::move(done));
+  Status queued = executor.Submit([&preprocessor, model, image, deadline, shared_done, work]() {
+    auto run = [&]() -> StatusOr<T> {
+      XAI_RETURN_IF_ERROR(CheckDeadline(deadline, "while queued"));
+      XAI_ASSIGN_OR_RETURN(at::Tensor input, PrepareInput(image, *model, preprocessor));
+      XAI_ASSIGN_OR_RETURN(ModelPool::Handle instance, model->pool->Acquire(deadline));
+      return work(*model, instance, input);
+    };
+    (*shared_done)(run());
+  });
+  if (!queued.ok()) (*shared_done)(queued);
+}
+
+std::vector<LabeledScore> Labeled(const ServableModel& model, const std::vector<ClassScore>& scores) {
+  std::vector<LabeledScore> out;
+  out.reserve(scores.size());
+  for (const ClassScore& s : scores) out.push_back({s.index, model.Label(s.index), s.probability, s.logit});
+  return out;
+}
+
+FloatTensor ToFloatTensor(const at::Tensor& t) {
+  const at::Tensor c = t.to(at::kCPU, at::kFloat).contiguous();
+  FloatTensor out;
+  out.shape.assign(c.sizes().begin(), c.sizes().end());
+  out.data.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  return out;
+}
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Up to five CAM layers of `model` closest to `name`, for error messages.
+std::string ClosestCamLayers(const ServableModel& model, const std::string& name) {
+  std::vector<std::pair<size_t, std::string>> scored;
+  for (const LayerInfo& layer : model.layers) {
+    if (layer.is_feature_map()) scored.emplace_back(EditDistance(name, layer.path), layer.path);
+  }
+  std::stable_sort(scored.begin(), scored.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out;
+  for (size_t i = 0; i < scored.size() && i < 5; ++i) out += (i ? ", " : "") + scored[i].second;
+  return out.empty() ? "(none)" : out;
+}
+
+}  // namespace
+
+Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model,
+                       const ExplainerOptions& options, GradCamSpec* spec) {
+  const int method = request.method == 0 ? static_cast<int>(CamMethod::kGradCam) : request.method;
+  if (method < 1 || method > static_cast<int>(CamMethod::kAblationCam)) {
+    return InvalidArgumentError("method " + std::to_string(request.method) +
+                                " is not a CamMethod (1 GRAD_CAM ... 9 ABLATION_CAM)");
+  }
+  spec->method = static_cast<CamMethod>(method);
+  if (!IsGradientMethod(spec->method)) {
+    return UnimplementedError("method " + std::string(CamMethodName(spec->method)) +
+                              " is not served yet; served: GRAD_CAM, GRAD_CAM_PLUS_PLUS, "
+                              "XGRAD_CAM, HIRES_CAM, LAYER_CAM");
+  }
+  spec->layers = request.layers;
+  if (spec->layers.empty()) {
+    if (model.default_cam_layer.empty()) {
+      return InvalidArgumentError(model.display_name() + " has no layer with a 4-D output to explain");
+    }
+    spec->layers.push_back(model.default_cam_layer);
+  }
+  if (static_cast<int>(spec->layers.size()) > options.max_cam_layers) {
+    return InvalidArgumentError("layers has " + std::to_string(spec->layers.size()) +
+                                " entries; at most " + std::to_string(options.max_cam_layers));
+  }
+  int earliest = -1;
+  for (size_t i = 0; i < spec->layers.size(); ++i) {
+    const std::string& path = spec->layers[i];
+    const std::string field = "layers[" + std::to_string(i) + "] \"" + path + "\"";
+    if (!IsValidModulePath(path)) {
+      return InvalidArgumentError(field + " is not a module path like \"layer4\" or \"features.7.0\"");
+    }
+    const LayerInfo* layer = model.FindLayer(path);
+    if (layer == nullptr) {
+      return InvalidArgumentError(field + " is not a module of " + model.display_name() +
+                                  "; closest CAM layers: " + ClosestCamLayers(model, path));
+    }
+    if (!layer->is_feature_map()) {
+      return InvalidArgumentError(field + " outputs " +
+                                  (layer->output_shape.empty() ? std::string("no single tensor")
+                                                               : ShapeToString(layer->output_shape)) +
+                                  ", not a 4-D feature map; closest CAM layers: " +
+                                  ClosestCamLayers(model, path));
+    }
+    if (std::find(spec->layers.begin(), spec->layers.begin() + i, path) != spec->layers.begin() + i) {
+      return InvalidArgumentError(field + " is repeated");
+    }
+    if (earliest < 0 || layer->completion_order < model.FindLayer(spec->layers[earliest])->completion_order) {
+      earliest = static_cast<int>(i);
+    }
+  }
+  spec->cut = static_cast<size_t>(earliest);
+  const int64_t classes = model.pool->num_classes();
+  if (static_cast<int>(request.target_classes.size()) > options.max_targets) {
+    return InvalidArgumentError("target_classes has " + std::to_string(request.target_classes.size()) +
+                                " entries; at most " + std::to_string(options.max_targets));
+  }
+  for (size_t i = 0; i < request.target_classes.size(); ++i) {
+    const int target = request.target_classes[i];
+    if (target < 0 || target >= classes) {
+      return InvalidArgumentError("target_classes[" + std::to_string(i) + "] = " + std::to_string(target) +
+                                  " is out of range [0, " + std::to_string(classes) + ")");
+    }
+  }
+  spec->targets = request.target_classes;
+  const float w = request.overlay.image_weight;
+  if (!std::isfinite(w) || w < 0 || w > 1) {
+    return InvalidArgumentError("overlay.image_weight must be in [0, 1] (0: 0.5), got " + std::to_string(w));
+  }
+  if (request.overlay.enabled) {
+    return UnimplementedError("overlay PNGs are not served yet; the raw and normalised maps are");
+  }
+  spec->height = model.input_shape[1];
+  spec->width = model.input_shape[2];
+  return OkStatus();
+}
+
 void Explainer::Classify(ClassifyRequest request, Callback<ClassifyResult> done) {
   if (request.top_k < 0) {
     done(InvalidArgumentError("top_k must be >= 0 (0: " + std::to_string(kDefaultTopK) +
@@ -121,27 +267,42 @@ void Explainer::Classify(ClassifyRequest request, Callback<ClassifyResult> done)
     done(model.status());
     return;
   }
-  // The task owns the request and the callback; if it cannot be queued, answer here.
-  auto shared_done = std::make_shared<Callback<ClassifyResult>>(std::move(done));
-  Status queued = executor_->Submit(
-      [this, request = std::move(request), model = *std::move(model), shared_done]() {
-        auto run = [&]() -> StatusOr<ClassifyResult> {
-          XAI_RETURN_IF_ERROR(CheckDeadline(request.deadline, "while queued"));
-          XAI_ASSIGN_OR_RETURN(at::Tensor input, PrepareInput(request.image, *model, *preprocessor_));
-          XAI_ASSIGN_OR_RETURN(ModelPool::Handle instance, model->pool->Acquire(request.deadline));
-          const int top_k = request.top_k == 0 ? kDefaultTopK : request.top_k;
-          auto scores = ClassifyInput(instance, input, top_k);
-          if (!scores.ok()) return scores.status().WithContext(model->display_name());
-          ClassifyResult result;
-          result.model = {model->name, model->version};
-          for (const ClassScore& s : *scores) {
-            result.classes.push_back({s.index, model->Label(s.index), s.probability, s.logit});
-          }
-          return result;
-        };
-        (*shared_done)(run());
+  const int top_k = request.top_k == 0 ? kDefaultTopK : request.top_k;
+  RunOnWorker<ClassifyResult>(
+      *executor_, *preprocessor_, *model, request.image, request.deadline, std::move(done),
+      [top_k](const ServableModel& model, ModelPool::Handle& instance,
+              const at::Tensor& input) -> StatusOr<ClassifyResult> {
+        auto scores = ClassifyInput(instance, input, top_k);
+        if (!scores.ok()) return scores.status().WithContext(model.display_name());
+        return ClassifyResult{{model.name, model.version}, Labeled(model, *scores)};
       });
-  if (!queued.ok()) (*shared_done)(queued);
+}
+
+void Explainer::GradCam(GradCamRequest request, Callback<GradCamResult> done) {
+  auto model = repository_->Get(request.model.name, request.model.version);
+  if (!model.ok()) {
+    done(model.status());
+    return;
+  }
+  GradCamSpec spec;
+  if (Status valid = ValidateGradCam(request, **model, options_, &spec); !valid.ok()) {
+    done(valid);
+    return;
+  }
+  RunOnWorker<GradCamResult>(
+      *executor_, *preprocessor_, *model, request.image, request.deadline, std::move(done),
+      [spec](const ServableModel& model, ModelPool::Handle& instance,
+             const at::Tensor& input) -> StatusOr<GradCamResult> {
+        auto cams = RunGradCam(instance, input, spec);
+        if (!cams.ok()) return cams.status().WithContext(model.display_name());
+        GradCamResult result;
+        result.model = {model.name, model.version};
+        result.classes = Labeled(model, TopClasses(cams->logits, kDefaultTopK));
+        for (const CamOutput& cam : cams->explanations) {
+          result.explanations.push_back({cam.target, ToFloatTensor(cam.cam), ToFloatTensor(cam.raw), ""});
+        }
+        return result;
+      });
 }
 
 }  // namespace xai::core

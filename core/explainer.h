@@ -29,6 +29,8 @@ using Clock = std::chrono::steady_clock;
 struct ExplainerOptions {
   std::string model_repository;             // directory, see ModelRepository
   int64_t max_image_pixels = 50'000'000;    // width * height of an encoded image, checked from its header
+  int max_targets = 64;                     // target classes of one GradCAM request
+  int max_cam_layers = 16;                  // layers of one GradCAM request
   int worker_threads = 0;                   // threads running requests; 0: hardware threads
   int queue_capacity = 256;                 // requests waiting for a worker; more: RESOURCE_EXHAUSTED
   int intra_op_threads = 0;                 // LibTorch's intra-op threads (process-wide); 0: its default
@@ -70,6 +72,41 @@ struct ClassifyResult {
   std::vector<LabeledScore> classes;
 };
 
+// A dense float32 tensor, row-major.
+struct FloatTensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+
+struct OverlaySpec {
+  bool enabled = false;
+  float image_weight = 0;  // 0: 0.5; must be in [0,1]
+};
+
+struct GradCamRequest {
+  ModelRef model;
+  ImageRef image;
+  std::vector<int> target_classes;  // empty: the top-1 class
+  std::vector<std::string> layers;  // empty: the model's default CAM layer
+  int method = 0;                   // xai.v1.CamMethod's number; 0: GRAD_CAM
+  OverlaySpec overlay;
+  Clock::time_point deadline = Clock::time_point::max();
+  std::string request_id;
+};
+
+struct CamExplanation {
+  int target_class = 0;
+  FloatTensor cam;          // [H,W] at the model's input size, in [0,1]
+  FloatTensor raw;          // [h,w] of the first layer, after ReLU, before normalisation
+  std::string overlay_png;  // when overlay.enabled
+};
+
+struct GradCamResult {
+  ModelRef model;
+  std::vector<LabeledScore> classes;  // top classes of the same forward
+  std::vector<CamExplanation> explanations;  // one per target, in request order
+};
+
 struct ModelDescription {
   ModelRef model;
   std::vector<int64_t> input_shape;  // [C,H,W]
@@ -82,6 +119,15 @@ struct ModelDescription {
 };
 
 inline constexpr int kDefaultTopK = 5;
+
+struct GradCamSpec;
+struct ServableModel;
+
+// Checks a GradCAM request against `model` and fills `spec` (layers resolved to the
+// default, the earliest layer to cut at, the input size). INVALID_ARGUMENT naming the
+// field (layers: with the closest valid CAM layers), UNIMPLEMENTED for methods not served.
+Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model,
+                       const ExplainerOptions& options, GradCamSpec* spec);
 
 class Explainer {
  public:
@@ -101,6 +147,11 @@ class Explainer {
   // UNAVAILABLE (model not ready, shutting down), RESOURCE_EXHAUSTED (queue full, image
   // over the pixel limit, no instance free in time), DEADLINE_EXCEEDED, INTERNAL.
   void Classify(ClassifyRequest request, Callback<ClassifyResult> done);
+
+  // Class activation maps (GRAD_CAM, GRAD_CAM_PLUS_PLUS, XGRAD_CAM, HIRES_CAM, LAYER_CAM)
+  // at the requested layers, one per target, from one forward pass. Codes as Classify;
+  // UNIMPLEMENTED for the methods not served yet.
+  void GradCam(GradCamRequest request, Callback<GradCamResult> done);
 
   // Every model version and its state.
   std::vector<ModelVersionStatus> ListModels() const;

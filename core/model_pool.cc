@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/devices.h"
+#include "core/layer_capture.h"
 #include "core/torch_errors.h"
 
 namespace xai::core {
@@ -75,6 +76,10 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
     try {
       torch::jit::Module base = torch::jit::load(options.model_path, device);
       base.eval();
+      if (options.instrument_for_capture) {
+        const Status instrumented = InstrumentForCapture(base);
+        if (!instrumented.ok()) return instrumented.WithContext(name);
+      }
       // Explanations differentiate with respect to activations only: parameter gradients
       // would cost a second backward through the whole network.
       for (at::Tensor p : base.parameters()) p.requires_grad_(false);

@@ -40,6 +40,10 @@ struct ModelPoolOptions {
   // Shape of one preprocessed input, [C,H,W]; used for the warm-up forward, which also
   // checks that the model returns logits of shape [1, num_classes].
   std::vector<int64_t> input_shape;
+  // Rewrite the loaded module for layer capture (see layer_capture.h) before its first
+  // run; every instance inherits it. Needed by Grad-CAM; costs a few interpreter ops per
+  // module in a plain forward.
+  bool instrument_for_capture = true;
   // Upper bound on how long Acquire waits for a free instance, whatever the deadline.
   std::chrono::milliseconds acquire_timeout{30000};
 };

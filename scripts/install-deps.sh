@@ -18,7 +18,7 @@ PACKAGES=(
   # tests
   libgtest-dev libgmock-dev
   # model export, fixtures and reference tensors (called as /usr/bin/python3)
-  python3 python3-torch python3-torchvision python3-numpy python3-pil
+  python3 python3-torch python3-torchvision python3-numpy python3-pil python3-opencv
 )
 
 missing=()

@@ -93,9 +93,17 @@ grpc::ServerUnaryReactor* ExplainerService::Classify(grpc::CallbackServerContext
 
 grpc::ServerUnaryReactor* ExplainerService::GradCAM(grpc::CallbackServerContext* context,
                                                     const xai::v1::GradCAMRequest* request,
-                                                    xai::v1::GradCAMResponse*) {
-  return Call(context, "GradCAM", request->model().name())
-      .Finish(core::UnimplementedError("GradCAM is not available in this version of xai-server"));
+                                                    xai::v1::GradCAMResponse* response) {
+  Call call(context, "GradCAM", request->model().name());
+  core::GradCamRequest core_request = FromProto(*request);
+  core_request.deadline = call.deadline();
+  core_request.request_id = call.id();
+  explainer_->GradCam(std::move(core_request),
+                      [call, response](core::StatusOr<core::GradCamResult> result) {
+                        if (result.ok()) ToProto(*result, response);
+                        call.Finish(result.status());
+                      });
+  return call.reactor();
 }
 
 grpc::ServerUnaryReactor* ExplainerService::DecisionPath(grpc::CallbackServerContext* context,

@@ -1,6 +1,20 @@
 #include "server/proto_convert.h"
 
 namespace xai::server {
+namespace {
+
+void ToProto(const std::vector<core::LabeledScore>& scores,
+             google::protobuf::RepeatedPtrField<xai::v1::ClassScore>* out) {
+  for (const core::LabeledScore& score : scores) {
+    xai::v1::ClassScore* c = out->Add();
+    c->set_index(score.index);
+    c->set_label(score.label);
+    c->set_probability(score.probability);
+    c->set_logit(score.logit);
+  }
+}
+
+}  // namespace
 
 core::ModelRef FromProto(const xai::v1::ModelSpec& spec) { return {spec.name(), spec.version()}; }
 
@@ -22,6 +36,35 @@ core::ImageRef FromProto(const xai::v1::Image& image) {
   return ref;
 }
 
+core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request) {
+  core::GradCamRequest out;
+  out.model = FromProto(request.model());
+  out.image = FromProto(request.image());
+  out.target_classes.assign(request.target_classes().begin(), request.target_classes().end());
+  out.layers.assign(request.layers().begin(), request.layers().end());
+  out.method = request.method();
+  out.overlay = {request.overlay().enabled(), request.overlay().image_weight()};
+  return out;
+}
+
+void ToProto(const core::FloatTensor& tensor, xai::v1::Tensor* out) {
+  out->mutable_shape()->Add(tensor.shape.begin(), tensor.shape.end());
+  // Little-endian float32 on the wire; the hosts we build for are little-endian.
+  out->set_data(reinterpret_cast<const char*>(tensor.data.data()), tensor.data.size() * sizeof(float));
+}
+
+void ToProto(const core::GradCamResult& result, xai::v1::GradCAMResponse* out) {
+  ToProto(result.model, out->mutable_model());
+  ToProto(result.classes, out->mutable_classes());
+  for (const core::CamExplanation& e : result.explanations) {
+    xai::v1::Explanation* x = out->add_explanations();
+    x->set_target_class(e.target_class);
+    ToProto(e.cam, x->mutable_cam());
+    ToProto(e.raw, x->mutable_raw());
+    x->set_overlay_png(e.overlay_png);
+  }
+}
+
 void ToProto(const core::ModelRef& model, xai::v1::ModelSpec* out) {
   out->set_name(model.name);
   out->set_version(model.version);
@@ -29,13 +72,7 @@ void ToProto(const core::ModelRef& model, xai::v1::ModelSpec* out) {
 
 void ToProto(const core::ClassifyResult& result, xai::v1::ClassifyResponse* out) {
   ToProto(result.model, out->mutable_model());
-  for (const core::LabeledScore& score : result.classes) {
-    xai::v1::ClassScore* c = out->add_classes();
-    c->set_index(score.index);
-    c->set_label(score.label);
-    c->set_probability(score.probability);
-    c->set_logit(score.logit);
-  }
+  ToProto(result.classes, out->mutable_classes());
 }
 
 void ToProto(const core::ModelDescription& d, xai::v1::DescribeModelResponse* out) {

@@ -20,7 +20,7 @@ Writes
       image.png                 a 224x224 RGB PNG (no resize needed)
       <model>_<k>.bin / <model>_image.bin   float32 softmax probabilities [1000]
 
-The script is idempotent: it rewrites everything under DIR.
+The script is idempotent: it rewrites DIR/repo and DIR/reference.
 """
 import argparse
 import os
@@ -102,9 +102,10 @@ def main():
 
     repo = os.path.join(args.out, "repo")
     ref = os.path.join(args.out, "reference")
-    shutil.rmtree(args.out, ignore_errors=True)
-    os.makedirs(repo)
-    os.makedirs(ref)
+    # Only our own folders: other fixture scripts write beside them, possibly at the same time.
+    for folder in (repo, ref):
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder)
 
     torch.manual_seed(0)
     resnet = torchvision.models.resnet18(num_classes=1000).eval()

@@ -1,6 +1,8 @@
 // A real server on localhost:0, driven through the generated stub: every RPC, every status
 // code of API.md's table, health, and shutdown with calls in flight.
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <future>
 #include <map>
 #include <set>
@@ -221,12 +223,53 @@ TEST_F(EndToEndTest, PassedDeadlineIsDeadlineExceeded) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
 }
 
-TEST_F(EndToEndTest, GradCamIsNotYetImplemented) {
+TEST_F(EndToEndTest, GradCamReturnsMapsPerTargetOverTheWire) {
   grpc::ClientContext context;
   xai::v1::GradCAMRequest request;
-  request.mutable_model()->set_name("tiny");
+  request.mutable_model()->set_name("resnet18_scripted");
+  request.mutable_image()->set_encoded(xai::testing::ReadBytes(xai::testing::ReferenceDir() + "/image.png"));
+  request.add_target_classes(7);
+  request.add_target_classes(3);
+  request.add_layers("layer3");
+  request.set_method(xai::v1::GRAD_CAM_PLUS_PLUS);
   xai::v1::GradCAMResponse response;
   const grpc::Status status = stub_->GradCAM(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.model().name(), "resnet18_scripted");
+  EXPECT_EQ(response.classes_size(), 5);
+  ASSERT_EQ(response.explanations_size(), 2);
+  EXPECT_EQ(response.explanations(0).target_class(), 7);
+  EXPECT_EQ(response.explanations(1).target_class(), 3);
+  const xai::v1::Tensor& cam = response.explanations(0).cam();
+  EXPECT_EQ(std::vector<int64_t>(cam.shape().begin(), cam.shape().end()), (std::vector<int64_t>{224, 224}));
+  ASSERT_EQ(cam.data().size(), 224u * 224u * 4u);
+  std::vector<float> values(224 * 224);
+  std::memcpy(values.data(), cam.data().data(), cam.data().size());
+  EXPECT_GE(*std::min_element(values.begin(), values.end()), 0.0f);
+  EXPECT_LE(*std::max_element(values.begin(), values.end()), 1.0f);
+  const xai::v1::Tensor& raw = response.explanations(1).raw();
+  EXPECT_EQ(std::vector<int64_t>(raw.shape().begin(), raw.shape().end()), (std::vector<int64_t>{14, 14}));
+  EXPECT_EQ(raw.data().size(), 14u * 14u * 4u);
+}
+
+TEST_F(EndToEndTest, GradCamBadLayerIsInvalidArgument) {
+  grpc::ClientContext context;
+  xai::v1::GradCAMRequest request;
+  request.mutable_model()->set_name("resnet18");
+  request.mutable_image()->set_encoded(Png(32, 32));
+  request.add_layers("layer9");
+  xai::v1::GradCAMResponse response;
+  const grpc::Status status = stub_->GradCAM(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("closest CAM layers: layer1"));
+}
+
+TEST_F(EndToEndTest, DecisionPathIsNotYetImplemented) {
+  grpc::ClientContext context;
+  xai::v1::DecisionPathRequest request;
+  request.mutable_model()->set_name("tiny");
+  xai::v1::DecisionPathResponse response;
+  const grpc::Status status = stub_->DecisionPath(&context, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 

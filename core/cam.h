@@ -1,0 +1,51 @@
+// Class activation maps from a layer's activations and gradients, with the numerics of
+// pytorch-grad-cam 1.5 (weights, weighted sum, ReLU, min-max scaling, OpenCV-convention
+// bilinear resize, multi-layer mean).
+#ifndef XAI_CORE_CAM_H_
+#define XAI_CORE_CAM_H_
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace xai::core {
+
+// Numbers equal xai.v1.CamMethod's.
+enum class CamMethod : int {
+  kGradCam = 1,
+  kGradCamPlusPlus = 2,
+  kXGradCam = 3,
+  kHiResCam = 4,
+  kLayerCam = 5,
+  kEigenCam = 6,
+  kEigenGradCam = 7,
+  kScoreCam = 8,
+  kAblationCam = 9,
+};
+
+// "GRAD_CAM", ...
+std::string_view CamMethodName(CamMethod method);
+// Whether the method needs only one forward and one backward (methods 1-5).
+bool IsGradientMethod(CamMethod method);
+
+// The map before ReLU, [h,w] float32, of activations `a` and gradients `g` ([K,h,w]).
+// Precondition: IsGradientMethod(method).
+at::Tensor CamMap(const at::Tensor& a, const at::Tensor& g, CamMethod method);
+
+// scale_cam_image: subtract the minimum, divide by (1e-7 + the new maximum), then, when
+// height and width are > 0, resize [h,w] -> [height,width] bilinearly with pixel centres
+// aligned as OpenCV's cv::resize (INTER_LINEAR) does.
+at::Tensor ScaleCam(const at::Tensor& map, int64_t height = 0, int64_t width = 0);
+
+// Bilinear resize of a [h,w] float map with OpenCV's pixel-centre convention.
+at::Tensor ResizeBilinear(const at::Tensor& map, int64_t height, int64_t width);
+
+// The final [height,width] map from the per-layer maps after ReLU (each [h_i,w_i]):
+// each scaled and resized to the input, then ReLU, mean over layers, scaled again.
+at::Tensor CombineLayerMaps(const std::vector<at::Tensor>& relu_maps, int64_t height, int64_t width);
+
+}  // namespace xai::core
+
+#endif  // XAI_CORE_CAM_H_

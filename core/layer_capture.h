@@ -1,0 +1,60 @@
+// Capturing the activations of chosen layers of a TorchScript model, and cutting the
+// autograd graph at the earliest of them, without Python hooks.
+//
+// At load, InstrumentForCapture rewrites the forward graph of every submodule type that
+// returns one tensor, so that it ends with
+//
+//   out = self._xai_cut ? out.detach().requires_grad_(true) : out
+//   if self._xai_capture: self._xai_activation = out
+//   return out
+//
+// where the three attributes live on each module instance. Graphs are per type, and a
+// scripted model shares one type among submodules of the same class and configuration
+// (resnet's BasicBlocks), but the switches are per instance: capturing or cutting at
+// "layer3.2" leaves "layer3.0" and "layer3.1" untouched. With every parameter's
+// requires_grad off, autograd then records only what follows the cut, and a gradient of
+// the output reaches the captured layers and goes no further.
+//
+// Thread safety: a CaptureScope mutates its module's attributes; use it only on an
+// instance held exclusively (a ModelPool::Handle).
+#ifndef XAI_CORE_LAYER_CAPTURE_H_
+#define XAI_CORE_LAYER_CAPTURE_H_
+
+#include <string>
+#include <vector>
+
+#include <torch/script.h>
+
+#include "core/status.h"
+
+namespace xai::core {
+
+// Rewrites `module`'s submodule types as described above. Call once, before the module
+// (or any clone of it) runs for the first time: executors cache optimised graphs at the
+// first run. Clones made afterwards inherit the rewrite. INTERNAL if LibTorch refuses.
+Status InstrumentForCapture(torch::jit::Module& module);
+
+// The submodule at `path` ("layer4.1"), or NOT_FOUND.
+StatusOr<torch::jit::Module> FindSubmodule(const torch::jit::Module& module, const std::string& path);
+
+// Switches capture on for `layers` and the cut on for `layers[cut]` for the lifetime of
+// the scope; the destructor switches everything off again and drops stored activations,
+// also when the forward threw.
+class CaptureScope {
+ public:
+  // Precondition: the module was instrumented; `layers` are its submodules.
+  CaptureScope(std::vector<torch::jit::Module> layers, size_t cut);
+  ~CaptureScope();
+  CaptureScope(const CaptureScope&) = delete;
+  CaptureScope& operator=(const CaptureScope&) = delete;
+
+  // The activation each layer produced in the last forward (undefined if it did not run).
+  std::vector<at::Tensor> Activations() const;
+
+ private:
+  std::vector<torch::jit::Module> layers_;
+};
+
+}  // namespace xai::core
+
+#endif  // XAI_CORE_LAYER_CAPTURE_H_

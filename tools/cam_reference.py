@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""Reference class activation maps for the C++ tests, computed with eager PyTorch.
+
+Written here from the methods' definitions as pytorch-grad-cam 1.5 implements them
+(see ../shared/METHODS.md): forward hooks capture the layers' outputs, tensor hooks their
+gradients; the maps go through ReLU, min-max scaling and cv2.resize (OpenCV's own), and
+several layers are averaged and scaled again. It shares no code with the C++ engine.
+
+Usage: /usr/bin/python3 tools/cam_reference.py --out DIR
+
+Writes DIR/<model>/1/model.pt (+ config.pbtxt) for the architectures below, exported from
+the same random-weight eager models (seeded), and DIR/cases.json describing each case:
+    {"name", "model", "layers", "targets", "input": file of float32 [1,3,224,224],
+     "maps": {METHOD: {"cam": file of float32 [T,224,224], "raw": file of float32 [T,h,w]}}}
+"""
+import argparse
+import json
+import os
+
+import cv2
+import numpy as np
+import torch
+import torchvision
+
+METHODS = ["GRAD_CAM", "GRAD_CAM_PLUS_PLUS", "XGRAD_CAM", "HIRES_CAM", "LAYER_CAM"]
+SIZE = 224
+CONFIG = 'input { height: 224 width: 224 }\ninstance_group { count: 1 devices: ["cpu"] }\n'
+
+
+def cam_map(a, g, method):
+    """The map before ReLU of activations a and gradients g, both [K, h, w] float32."""
+    if method == "GRAD_CAM":
+        weights = g.mean(axis=(1, 2))
+        return (weights[:, None, None] * a).sum(axis=0)
+    if method == "GRAD_CAM_PLUS_PLUS":
+        g2 = g ** 2
+        g3 = g2 * g
+        sum_a = a.sum(axis=(1, 2))
+        alpha = g2 / (2 * g2 + sum_a[:, None, None] * g3 + 1e-6)
+        alpha = np.where(g != 0, alpha, 0)
+        weights = (np.maximum(g, 0) * alpha).sum(axis=(1, 2))
+        return (weights[:, None, None] * a).sum(axis=0)
+    if method == "XGRAD_CAM":
+        sum_a = a.sum(axis=(1, 2))
+        weights = (g * a / (sum_a[:, None, None] + 1e-7)).sum(axis=(1, 2))
+        return (weights[:, None, None] * a).sum(axis=0)
+    if method == "HIRES_CAM":
+        return (g * a).sum(axis=0)
+    if method == "LAYER_CAM":
+        return (np.maximum(g, 0) * a).sum(axis=0)
+    raise ValueError(method)
+
+
+def scale(img, size=None):
+    img = img - np.min(img)
+    img = img / (1e-7 + np.max(img))
+    if size is not None:
+        img = cv2.resize(img, size)  # (width, height), INTER_LINEAR
+    return np.float32(img)
+
+
+def reference(model, x, layers, targets):
+    """{method: (cams [T,H,W], raws [T,h,w] of layers[0])}."""
+    modules = dict(model.named_modules())
+    acts, grads, handles = {}, {}, []
+    for name in layers:
+        def hook(module, inputs, output, name=name):
+            acts[name] = output
+            output.register_hook(lambda g, name=name: grads.__setitem__(name, g))
+        handles.append(modules[name].register_forward_hook(hook))
+    out = model(x.clone().requires_grad_(True))  # as pytorch-grad-cam does
+    for h in handles:
+        h.remove()
+    result = {m: ([], []) for m in METHODS}
+    for t in targets:
+        grads.clear()
+        out[0, t].backward(retain_graph=True)
+        for method in METHODS:
+            per_layer, raw = [], None
+            for name in layers:
+                a = acts[name].detach()[0].numpy().astype(np.float32)
+                g = grads[name][0].numpy().astype(np.float32)
+                m = np.maximum(cam_map(a, g, method), 0)
+                raw = m if raw is None else raw
+                per_layer.append(scale(m, (SIZE, SIZE)))
+            cam = scale(np.maximum(np.stack(per_layer), 0).mean(axis=0))
+            result[method][0].append(cam)
+            result[method][1].append(np.float32(raw))
+    return {m: (np.stack(c), np.stack(r)) for m, (c, r) in result.items()}
+
+
+def pick_targets(model, x, layers, count):
+    """The `count` highest-scoring classes whose maps are not all zero for any method:
+    with random weights some classes have only negative evidence, and a comparison of
+    zeros with zeros proves nothing."""
+    with torch.no_grad():
+        order = torch.argsort(model(x)[0], descending=True).tolist()
+    chosen = []
+    for target in order:
+        maps = reference(model, x, layers, [target])
+        if all(raws.max() > 0 for _, raws in maps.values()):
+            chosen.append(target)
+        if len(chosen) == count:
+            return chosen
+    raise RuntimeError("no class with non-degenerate maps")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", required=True, help="output directory (its contents are replaced)")
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    os.makedirs(args.out, exist_ok=True)
+
+    torch.manual_seed(10)
+    architectures = {
+        # name: (eager model, export)
+        "resnet18_traced": (torchvision.models.resnet18(), "trace"),
+        # scripted: resnet34's BasicBlocks share one TorchScript type, the trap for
+        # per-instance capture and cut.
+        "resnet34_scripted": (torchvision.models.resnet34(), "script"),
+        # layers nested several levels deep (features.9.block.1.0)
+        "mobilenet_v3_small_traced": (torchvision.models.mobilenet_v3_small(), "trace"),
+    }
+    # (case, model, layers, number of targets). With random weights, mobilenet's last
+    # block outputs near-zero activations, where XGrad-CAM's division by S[A] + 1e-7 turns
+    # float rounding into visible differences; its convolution is well conditioned.
+    cases = [
+        ("resnet18_layer4", "resnet18_traced", ["layer4"], 2),
+        ("resnet18_layer3_and_layer4", "resnet18_traced", ["layer3", "layer4"], 1),
+        ("resnet34_shared_type_block", "resnet34_scripted", ["layer3.2"], 1),
+        ("resnet34_two_layers", "resnet34_scripted", ["layer4.0", "layer2"], 2),
+        ("mobilenet_nested", "mobilenet_v3_small_traced", ["features.9.block.1.0"], 1),
+        ("mobilenet_last_conv", "mobilenet_v3_small_traced", ["features.12.0"], 2),
+    ]
+    rng = np.random.default_rng(11)
+    for name, (model, export) in architectures.items():
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        os.makedirs(os.path.join(args.out, name, "1"), exist_ok=True)
+        example = torch.randn(1, 3, SIZE, SIZE)
+        exported = torch.jit.trace(model, example) if export == "trace" else torch.jit.script(model)
+        exported.save(os.path.join(args.out, name, "1", "model.pt"))
+        with open(os.path.join(args.out, name, "config.pbtxt"), "w") as f:
+            f.write(CONFIG)
+
+    manifest = []
+    for case, model_name, layers, count in cases:
+        model = architectures[model_name][0]
+        x = torch.from_numpy(rng.standard_normal((1, 3, SIZE, SIZE), dtype=np.float32))
+        x.numpy().astype("<f4").tofile(os.path.join(args.out, case + "_input.bin"))
+        targets = pick_targets(model, x, layers, count)
+        maps = {}
+        for method, (cams, raws) in reference(model, x, layers, targets).items():
+            cam_file, raw_file = "%s_%s_cam.bin" % (case, method), "%s_%s_raw.bin" % (case, method)
+            cams.astype("<f4").tofile(os.path.join(args.out, cam_file))
+            raws.astype("<f4").tofile(os.path.join(args.out, raw_file))
+            maps[method] = {"cam": cam_file, "raw": raw_file, "raw_shape": list(raws.shape[1:])}
+        manifest.append({"name": case, "model": model_name, "layers": layers, "targets": targets,
+                         "input": case + "_input.bin", "maps": maps})
+    with open(os.path.join(args.out, "cases.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    print("CAM references for %d cases written to %s" % (len(manifest), args.out))
+
+
+if __name__ == "__main__":
+    main()
