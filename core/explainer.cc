@@ -4,12 +4,14 @@
 #include <cmath>
 
 #include <ATen/Parallel.h>
+#include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
 #include "core/bounded_executor.h"
 #include "core/classifier.h"
 #include "core/grad_cam.h"
 #include "core/model_config.h"
+#include "core/overlay.h"
 #include "core/image_preprocessor.h"
 #include "core/input_tensor.h"
 #include "core/servable_model.h"
@@ -17,21 +19,63 @@
 namespace xai::core {
 namespace {
 
-// The model input of a request, from encoded bytes or a tensor.
-StatusOr<at::Tensor> PrepareInput(const ImageRef& image, const ServableModel& model,
-                                  const ImagePreprocessor& preprocessor) {
+// The model input of a request, from encoded bytes (then with its geometry, and the
+// decoded original when `keep_original`) or from a tensor (original left empty).
+StatusOr<PreprocessedImage> PrepareInput(const ImageRef& image, const ServableModel& model,
+                                         const ImagePreprocessor& preprocessor, bool keep_original) {
   switch (image.kind) {
-    case ImageRef::Kind::kEncoded: {
-      XAI_ASSIGN_OR_RETURN(PreprocessedImage prepared,
-                           preprocessor.Preprocess(image.encoded, model.config.input()));
-      return prepared.input;
+    case ImageRef::Kind::kEncoded:
+      return preprocessor.Preprocess(image.encoded, model.config.input(), keep_original);
+    case ImageRef::Kind::kTensor: {
+      XAI_ASSIGN_OR_RETURN(at::Tensor input,
+                           InputFromTensorBytes(image.tensor_shape, image.tensor_data, model.input_shape));
+      const int h = static_cast<int>(model.input_shape[1]);
+      const int w = static_cast<int>(model.input_shape[2]);
+      return PreprocessedImage{input, InputGeometry{w, h, w, h, 0, 0}, cv::Mat()};
     }
-    case ImageRef::Kind::kTensor:
-      return InputFromTensorBytes(image.tensor_shape, image.tensor_data, model.input_shape);
     case ImageRef::Kind::kNone:
       break;
   }
   return InvalidArgumentError("image is required: set image.encoded or image.tensor");
+}
+
+// The model input as an 8-bit BGR picture: mean and std undone, clamped to [0,1].
+cv::Mat InputAsBgr8(const at::Tensor& input, const ServableModel& model) {
+  const xai::v1::InputSpec& spec = model.config.input();
+  at::Tensor x = input[0].to(at::kCPU, at::kFloat).clone();  // [C,H,W]
+  const int64_t channels = x.size(0);
+  for (int64_t c = 0; c < channels; ++c) {
+    if (spec.std_size() > 0) x[c].mul_(spec.std(static_cast<int>(c)));
+    if (spec.mean_size() > 0) x[c].add_(spec.mean(static_cast<int>(c)));
+  }
+  x = x.clamp(0, 1).mul(255).to(at::kByte).permute({1, 2, 0}).contiguous();  // HWC
+  cv::Mat pixels(static_cast<int>(x.size(0)), static_cast<int>(x.size(1)),
+                 CV_8UC(static_cast<int>(channels)), x.data_ptr<uint8_t>());
+  cv::Mat bgr;
+  switch (spec.color_order()) {
+    case xai::v1::GRAY: cv::cvtColor(pixels, bgr, cv::COLOR_GRAY2BGR); break;
+    case xai::v1::BGR: bgr = pixels.clone(); break;
+    default: cv::cvtColor(pixels, bgr, cv::COLOR_RGB2BGR); break;
+  }
+  return bgr;
+}
+
+// Renders the overlay of `cam` ([H,W] at the model input) over the original image, or over
+// the model's input when asked or when there is no original (tensor input).
+StatusOr<std::string> Overlay(const at::Tensor& cam, const at::Tensor& input,
+                              const PreprocessedImage& image, const ServableModel& model,
+                              bool model_input_size, const OverlayStyle& style) {
+  try {
+    const at::Tensor map = cam.to(at::kCPU, at::kFloat).contiguous();
+    const cv::Mat cam_mat(static_cast<int>(map.size(0)), static_cast<int>(map.size(1)), CV_32F,
+                          const_cast<float*>(map.data_ptr<float>()));
+    if (model_input_size || image.original.empty()) {
+      return RenderOverlayPng(InputAsBgr8(input, model), cam_mat, style);
+    }
+    return RenderOverlayPng(image.original, CamToOriginal(cam_mat, image.geometry), style);
+  } catch (const std::exception& e) {
+    return InternalError(std::string("overlay rendering failed: ") + e.what());
+  }
 }
 
 Status CheckDeadline(Clock::time_point deadline, const char* where) {
@@ -121,14 +165,17 @@ namespace {
 template <typename T, typename Work>
 void RunOnWorker(BoundedExecutor& executor, const ImagePreprocessor& preprocessor,
                  std::shared_ptr<const ServableModel> model, const ImageRef& image,
-                 Clock::time_point deadline, Explainer::Callback<T> done, Work work) {
+                 bool keep_original, Clock::time_point deadline, Explainer::Callback<T> done,
+                 Work work) {
   auto shared_done = std::make_shared<Explainer::Callback<T>>(std::move(done));
-  Status queued = executor.Submit([&preprocessor, model, image, deadline, shared_done, work]() {
+  Status queued = executor.Submit([&preprocessor, model, image, keep_original, deadline,
+                                   shared_done, work]() {
     auto run = [&]() -> StatusOr<T> {
       XAI_RETURN_IF_ERROR(CheckDeadline(deadline, "while queued"));
-      XAI_ASSIGN_OR_RETURN(at::Tensor input, PrepareInput(image, *model, preprocessor));
+      XAI_ASSIGN_OR_RETURN(PreprocessedImage prepared,
+                           PrepareInput(image, *model, preprocessor, keep_original));
       XAI_ASSIGN_OR_RETURN(ModelPool::Handle instance, model->pool->Acquire(deadline));
-      return work(*model, instance, input);
+      return work(*model, instance, prepared);
     };
     (*shared_done)(run());
   });
@@ -248,8 +295,14 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
   if (!std::isfinite(w) || w < 0 || w > 1) {
     return InvalidArgumentError("overlay.image_weight must be in [0, 1] (0: 0.5), got " + std::to_string(w));
   }
-  if (request.overlay.enabled) {
-    return UnimplementedError("overlay PNGs are not served yet; the raw and normalised maps are");
+  if (!ColormapByName(request.overlay.colormap)) {
+    return InvalidArgumentError("overlay.colormap \"" + request.overlay.colormap +
+                                "\" is not an OpenCV colormap; e.g. jet, turbo, viridis, inferno, "
+                                "magma, plasma, hot, bone");
+  }
+  if (request.overlay.png_compression < 0 || request.overlay.png_compression > 9) {
+    return InvalidArgumentError("overlay.png_compression must be in [0, 9] (0: 3), got " +
+                                std::to_string(request.overlay.png_compression));
   }
   spec->height = model.input_shape[1];
   spec->width = model.input_shape[2];
@@ -269,10 +322,11 @@ void Explainer::Classify(ClassifyRequest request, Callback<ClassifyResult> done)
   }
   const int top_k = request.top_k == 0 ? kDefaultTopK : request.top_k;
   RunOnWorker<ClassifyResult>(
-      *executor_, *preprocessor_, *model, request.image, request.deadline, std::move(done),
+      *executor_, *preprocessor_, *model, request.image, /*keep_original=*/false, request.deadline,
+      std::move(done),
       [top_k](const ServableModel& model, ModelPool::Handle& instance,
-              const at::Tensor& input) -> StatusOr<ClassifyResult> {
-        auto scores = ClassifyInput(instance, input, top_k);
+              const PreprocessedImage& prepared) -> StatusOr<ClassifyResult> {
+        auto scores = ClassifyInput(instance, prepared.input, top_k);
         if (!scores.ok()) return scores.status().WithContext(model.display_name());
         return ClassifyResult{{model.name, model.version}, Labeled(model, *scores)};
       });
@@ -289,17 +343,30 @@ void Explainer::GradCam(GradCamRequest request, Callback<GradCamResult> done) {
     done(valid);
     return;
   }
+  const OverlaySpec overlay = request.overlay;
+  OverlayStyle style;
+  style.image_weight = overlay.image_weight == 0 ? 0.5f : overlay.image_weight;
+  style.colormap = ColormapByName(overlay.colormap).value_or(cv::COLORMAP_JET);
+  style.png_compression = overlay.png_compression == 0 ? 3 : overlay.png_compression;
   RunOnWorker<GradCamResult>(
-      *executor_, *preprocessor_, *model, request.image, request.deadline, std::move(done),
-      [spec](const ServableModel& model, ModelPool::Handle& instance,
-             const at::Tensor& input) -> StatusOr<GradCamResult> {
-        auto cams = RunGradCam(instance, input, spec);
+      *executor_, *preprocessor_, *model, request.image,
+      /*keep_original=*/overlay.enabled && !overlay.model_input_size, request.deadline,
+      std::move(done),
+      [spec, overlay, style](const ServableModel& model, ModelPool::Handle& instance,
+                             const PreprocessedImage& prepared) -> StatusOr<GradCamResult> {
+        auto cams = RunGradCam(instance, prepared.input, spec);
         if (!cams.ok()) return cams.status().WithContext(model.display_name());
         GradCamResult result;
         result.model = {model.name, model.version};
         result.classes = Labeled(model, TopClasses(cams->logits, kDefaultTopK));
         for (const CamOutput& cam : cams->explanations) {
-          result.explanations.push_back({cam.target, ToFloatTensor(cam.cam), ToFloatTensor(cam.raw), ""});
+          CamExplanation explanation{cam.target, ToFloatTensor(cam.cam), ToFloatTensor(cam.raw), ""};
+          if (overlay.enabled) {
+            XAI_ASSIGN_OR_RETURN(explanation.overlay_png,
+                                 Overlay(cam.cam, prepared.input, prepared, model,
+                                         overlay.model_input_size, style));
+          }
+          result.explanations.push_back(std::move(explanation));
         }
         return result;
       });

@@ -41,6 +41,21 @@ cv::Mat ToColorOrder(const cv::Mat& decoded, xai::v1::ColorOrder order) {
   }
 }
 
+// 8-bit BGR copy of decoded pixels (1, 3 or 4 channels; `scale` maps them to [0,1]).
+cv::Mat ToBgr8(const cv::Mat& decoded, double scale) {
+  cv::Mat bgr;
+  if (decoded.channels() == 1) {
+    cv::cvtColor(decoded, bgr, cv::COLOR_GRAY2BGR);
+  } else if (decoded.channels() == 4) {
+    cv::cvtColor(decoded, bgr, cv::COLOR_BGRA2BGR);
+  } else {
+    bgr = decoded;
+  }
+  cv::Mat out;
+  bgr.convertTo(out, CV_8U, scale * 255.0);
+  return out;
+}
+
 }  // namespace
 
 int ChannelsOf(xai::v1::ColorOrder order) { return order == xai::v1::GRAY ? 1 : 3; }
@@ -66,7 +81,8 @@ InputGeometry ComputeGeometry(int original_width, int original_height, int width
 }
 
 StatusOr<PreprocessedImage> ImagePreprocessor::Preprocess(std::string_view encoded,
-                                                          const xai::v1::InputSpec& spec) const {
+                                                          const xai::v1::InputSpec& spec,
+                                                          bool keep_original) const {
   if (encoded.empty()) return InvalidArgumentError("image.encoded is empty");
   const std::optional<ImageHeader> header = ReadImageHeader(encoded);
   if (header) {
@@ -138,7 +154,9 @@ StatusOr<PreprocessedImage> ImagePreprocessor::Preprocess(std::string_view encod
       input.div_(at::tensor(std::vector<float>(spec.std().begin(), spec.std().end()))
                      .view({channels, 1, 1}));
     }
-    return PreprocessedImage{input.unsqueeze(0), geometry};
+    PreprocessedImage out{input.unsqueeze(0), geometry, cv::Mat()};
+    if (keep_original) out.original = ToBgr8(decoded, scale);
+    return out;
   } catch (const std::exception& e) {
     return InternalError(std::string("preprocessing failed: ") + e.what());
   }

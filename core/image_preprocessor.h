@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include <ATen/core/Tensor.h>
+#include <opencv2/core.hpp>
 
 #include "core/status.h"
 #include "xai/v1/model_config.pb.h"
@@ -37,6 +38,7 @@ struct InputGeometry {
 struct PreprocessedImage {
   at::Tensor input;  // [1,C,H,W] float32, CPU, normalised
   InputGeometry geometry;
+  cv::Mat original;  // the decoded image, 8-bit BGR, when asked to keep it
 };
 
 struct ImagePreprocessorOptions {
@@ -56,8 +58,10 @@ class ImagePreprocessor {
   // image.encoded; RESOURCE_EXHAUSTED when the image has more pixels than max_pixels.
   // Resizing uses OpenCV's INTER_AREA when shrinking both sides (antialiased, close to
   // PIL's), INTER_LINEAR otherwise.
-  StatusOr<PreprocessedImage> Preprocess(std::string_view encoded,
-                                         const xai::v1::InputSpec& spec) const;
+  // With `keep_original`, the result also holds the decoded image as 8-bit BGR (16-bit
+  // scaled down, gray expanded, alpha dropped), for overlays.
+  StatusOr<PreprocessedImage> Preprocess(std::string_view encoded, const xai::v1::InputSpec& spec,
+                                         bool keep_original = false) const;
 
   const ImagePreprocessorOptions& options() const { return options_; }
 

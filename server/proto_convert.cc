@@ -43,7 +43,9 @@ core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request) {
   out.target_classes.assign(request.target_classes().begin(), request.target_classes().end());
   out.layers.assign(request.layers().begin(), request.layers().end());
   out.method = request.method();
-  out.overlay = {request.overlay().enabled(), request.overlay().image_weight()};
+  const xai::v1::OverlayOptions& overlay = request.overlay();
+  out.overlay = {overlay.enabled(), overlay.image_weight(), overlay.model_input_size(),
+                 overlay.colormap(), overlay.png_compression()};
   return out;
 }
 

@@ -9,7 +9,8 @@ several layers are averaged and scaled again. It shares no code with the C++ eng
 Usage: /usr/bin/python3 tools/cam_reference.py --out DIR
 
 Writes DIR/<model>/1/model.pt (+ config.pbtxt) for the architectures below, exported from
-the same random-weight eager models (seeded), and DIR/cases.json describing each case:
+the same random-weight eager models (seeded); DIR/overlay_*.bin, an image, a map and
+show_cam_on_image's result for two image weights; and DIR/cases.json describing each case:
     {"name", "model", "layers", "targets", "input": file of float32 [1,3,224,224],
      "maps": {METHOD: {"cam": file of float32 [T,224,224], "raw": file of float32 [T,h,w]}}}
 """
@@ -89,6 +90,15 @@ def reference(model, x, layers, targets):
     return {m: (np.stack(c), np.stack(r)) for m, (c, r) in result.items()}
 
 
+def show_cam_on_image(img, mask, image_weight):
+    """pytorch-grad-cam's overlay, for a float32 image in [0,1] and a mask in [0,1]."""
+    heatmap = cv2.applyColorMap(np.uint8(255 * mask), cv2.COLORMAP_JET)
+    heatmap = np.float32(heatmap) / 255
+    cam = (1 - image_weight) * heatmap + image_weight * img
+    cam = cam / np.max(cam)
+    return np.uint8(255 * cam)
+
+
 def pick_targets(model, x, layers, count):
     """The `count` highest-scoring classes whose maps are not all zero for any method:
     with random weights some classes have only negative evidence, and a comparison of
@@ -159,6 +169,16 @@ def main():
             maps[method] = {"cam": cam_file, "raw": raw_file, "raw_shape": list(raws.shape[1:])}
         manifest.append({"name": case, "model": model_name, "layers": layers, "targets": targets,
                          "input": case + "_input.bin", "maps": maps})
+    # show_cam_on_image (use_rgb=False: OpenCV's BGR throughout), on a random 8-bit image
+    # and map, for the overlay's pixel-exact test.
+    image = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    mask = rng.random((37, 53), dtype=np.float32)
+    image.tofile(os.path.join(args.out, "overlay_image.bin"))
+    mask.astype("<f4").tofile(os.path.join(args.out, "overlay_cam.bin"))
+    for weight in (0.5, 0.3):
+        show_cam_on_image(np.float32(image) / 255, mask, weight).tofile(
+            os.path.join(args.out, "overlay_expected_%g.bin" % weight))
+
     with open(os.path.join(args.out, "cases.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     print("CAM references for %d cases written to %s" % (len(manifest), args.out))
