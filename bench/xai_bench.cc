@@ -35,15 +35,28 @@ struct Stats {
   double median_ms = 0, p90_ms = 0, p99_ms = 0;
 };
 
-Stats Measure(int warmup, int iterations, const std::function<void()>& run) {
-  for (int i = 0; i < warmup; ++i) run();
+struct Case {
+  std::string name;
+  std::function<void()> run;
   std::vector<double> ms;
-  ms.reserve(iterations);
-  for (int i = 0; i < iterations; ++i) {
-    const auto start = Clock::now();
-    run();
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+};
+
+// Interleaved rounds: each round runs every case once, in turn, so that a machine that
+// slows down or speeds up during the run moves all figures alike and the ratios hold.
+void MeasureInterleaved(int warmup, int iterations, std::vector<Case>& cases) {
+  for (int i = 0; i < warmup; ++i) {
+    for (Case& c : cases) c.run();
   }
+  for (int i = 0; i < iterations; ++i) {
+    for (Case& c : cases) {
+      const auto start = Clock::now();
+      c.run();
+      c.ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    }
+  }
+}
+
+Stats Summarise(std::vector<double> ms) {
   std::sort(ms.begin(), ms.end());
   auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))]; };
   return {ms[ms.size() / 2], at(0.9), at(0.99)};
@@ -129,53 +142,48 @@ int main(int argc, char** argv) {
   }
   torch::jit::Module plain = torch::jit::load(repository + "/" + model + "/1/model.pt");
   plain.eval();
-  const Stats forward = Measure(warmup, iterations, [&] {
-    c10::InferenceMode guard;
-    plain.forward({input->input});
-  });
 
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*server)->port()),
                                      grpc::InsecureChannelCredentials());
   auto stub = xai::v1::Explainer::NewStub(channel);
   bool failed = false;
-  auto check = [&](const grpc::Status& status, const char* what) {
+  auto check = [&](const grpc::Status& status, const std::string& what) {
     if (!status.ok() && !failed) {
-      std::fprintf(stderr, "xai-bench: %s failed: %s\n", what, status.error_message().c_str());
+      std::fprintf(stderr, "xai-bench: %s failed: %s\n", what.c_str(), status.error_message().c_str());
       failed = true;
     }
   };
   xai::v1::ClassifyRequest classify;
   classify.mutable_model()->set_name(model);
   classify.mutable_image()->set_encoded(image);
-  const Stats classify_stats = Measure(warmup, iterations, [&] {
-    grpc::ClientContext context;
-    xai::v1::ClassifyResponse response;
-    check(stub->Classify(&context, classify, &response), "Classify");
-  });
   xai::v1::GradCAMRequest gradcam;
   gradcam.mutable_model()->set_name(model);
   gradcam.mutable_image()->set_encoded(image);
   if (!layer.empty()) gradcam.add_layers(layer);
-  const Stats gradcam_stats = Measure(warmup, iterations, [&] {
-    grpc::ClientContext context;
-    xai::v1::GradCAMResponse response;
-    check(stub->GradCAM(&context, gradcam, &response), "GradCAM");
-  });
-  gradcam.mutable_overlay()->set_enabled(true);
-  bool overlay_served = true;
-  {
-    grpc::ClientContext context;
-    xai::v1::GradCAMResponse response;
-    overlay_served = stub->GradCAM(&context, gradcam, &response).ok();
-  }
-  Stats overlay_stats;
-  if (overlay_served) {
-    overlay_stats = Measure(warmup, iterations, [&] {
-      grpc::ClientContext context;
-      xai::v1::GradCAMResponse response;
-      check(stub->GradCAM(&context, gradcam, &response), "GradCAM with overlay");
-    });
-  }
+  xai::v1::GradCAMRequest overlay = gradcam;
+  overlay.mutable_overlay()->set_enabled(true);
+
+  std::vector<Case> cases;
+  cases.push_back({"plain LibTorch forward (no grad)", [&] {
+                     c10::InferenceMode guard;
+                     plain.forward({input->input});
+                   }});
+  cases.push_back({"Classify RPC (encoded image in)", [&] {
+                     grpc::ClientContext context;
+                     xai::v1::ClassifyResponse response;
+                     check(stub->Classify(&context, classify, &response), "Classify");
+                   }});
+  cases.push_back({"GradCAM RPC, raw maps only", [&] {
+                     grpc::ClientContext context;
+                     xai::v1::GradCAMResponse response;
+                     check(stub->GradCAM(&context, gradcam, &response), "GradCAM");
+                   }});
+  cases.push_back({"GradCAM RPC with overlay PNG", [&] {
+                     grpc::ClientContext context;
+                     xai::v1::GradCAMResponse response;
+                     check(stub->GradCAM(&context, overlay, &response), "GradCAM with overlay");
+                   }});
+  MeasureInterleaved(warmup, iterations, cases);
   (*server)->Shutdown(std::chrono::seconds(10));
   if (failed) return 1;
 
@@ -184,21 +192,16 @@ int main(int argc, char** argv) {
               model.c_str(), repository.c_str(), model.c_str(), static_cast<long long>(input_sizes[1]),
               static_cast<long long>(input_sizes[2]), static_cast<long long>(input_sizes[3]),
               image.size(), image_path.empty() ? "synthetic JPEG" : image_path.c_str());
-  std::printf("CPU, %d intra-op threads, %d timed calls after %d warm-up, one call at a time\n\n",
+  std::printf("CPU, %d intra-op threads, %d timed rounds after %d warm-up; a round runs each case "
+              "once, in turn, one call at a time\n\n",
               at::get_num_threads(), iterations, warmup);
   std::printf("%-38s %10s %10s %10s %8s\n", "what", "median ms", "p90 ms", "p99 ms", "ratio");
-  auto row = [&](const char* what, const Stats& s) {
-    std::printf("%-38s %10.2f %10.2f %10.2f %7.2fx\n", what, s.median_ms, s.p90_ms, s.p99_ms,
-                s.median_ms / forward.median_ms);
-  };
-  row("plain LibTorch forward (no grad)", forward);
-  row("Classify RPC (encoded image in)", classify_stats);
-  row("GradCAM RPC, raw maps only", gradcam_stats);
-  if (overlay_served) {
-    row("GradCAM RPC with overlay PNG", overlay_stats);
-  } else {
-    std::printf("%-38s (not served by this build)\n", "GradCAM RPC with overlay PNG");
+  const double forward_median = Summarise(cases[0].ms).median_ms;
+  for (const Case& c : cases) {
+    const Stats s = Summarise(c.ms);
+    std::printf("%-38s %10.2f %10.2f %10.2f %7.2fx\n", c.name.c_str(), s.median_ms, s.p90_ms,
+                s.p99_ms, s.median_ms / forward_median);
   }
-  std::printf("\nratio = median / median of the plain forward\n");
+  std::printf("\nratio = median / median of the plain forward in the same rounds\n");
   return 0;
 }

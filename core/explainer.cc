@@ -301,7 +301,7 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
                                 "magma, plasma, hot, bone");
   }
   if (request.overlay.png_compression < 0 || request.overlay.png_compression > 9) {
-    return InvalidArgumentError("overlay.png_compression must be in [0, 9] (0: 3), got " +
+    return InvalidArgumentError("overlay.png_compression must be in [0, 9] (0: 1), got " +
                                 std::to_string(request.overlay.png_compression));
   }
   spec->height = model.input_shape[1];
@@ -347,7 +347,7 @@ void Explainer::GradCam(GradCamRequest request, Callback<GradCamResult> done) {
   OverlayStyle style;
   style.image_weight = overlay.image_weight == 0 ? 0.5f : overlay.image_weight;
   style.colormap = ColormapByName(overlay.colormap).value_or(cv::COLORMAP_JET);
-  style.png_compression = overlay.png_compression == 0 ? 3 : overlay.png_compression;
+  style.png_compression = overlay.png_compression == 0 ? 1 : overlay.png_compression;
   RunOnWorker<GradCamResult>(
       *executor_, *preprocessor_, *model, request.image,
       /*keep_original=*/overlay.enabled && !overlay.model_input_size, request.deadline,

@@ -83,7 +83,7 @@ struct OverlaySpec {
   float image_weight = 0;         // 0: 0.5; must be in [0,1]
   bool model_input_size = false;  // draw over the model's input instead of the original
   std::string colormap;           // OpenCV colormap name; "": jet
-  int png_compression = 0;        // 1-9; 0: 3
+  int png_compression = 0;        // 1-9; 0: 1
 };
 
 struct GradCamRequest {

@@ -16,7 +16,7 @@ namespace xai::core {
 struct OverlayStyle {
   float image_weight = 0.5f;       // result = (1 - w) * heatmap + w * image
   int colormap = 2;                // cv::COLORMAP_JET
-  int png_compression = 3;         // zlib level 1-9
+  int png_compression = 1;         // zlib level 1-9
 };
 
 // The OpenCV colormap called `name` ("" and "jet": JET; see explainer.proto for the

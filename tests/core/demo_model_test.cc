@@ -1,4 +1,5 @@
 // The bundled demo model classifies freshly generated images (a seed it never saw).
+#include <algorithm>
 #include <fstream>
 #include <future>
 #include <sstream>
@@ -11,6 +12,33 @@
 namespace xai::core {
 namespace {
 
+struct DemoImage {
+  std::string file;
+  std::string label;
+  int x0, y0, x1, y1;  // the object's box, x1 and y1 exclusive
+};
+
+std::vector<DemoImage> ReadDemoImages() {
+  std::vector<DemoImage> images;
+  std::ifstream boxes(std::string(XAI_DEMO_DIR) + "/boxes.csv");
+  std::string line;
+  std::getline(boxes, line);  // header
+  while (std::getline(boxes, line)) {
+    std::istringstream fields(line);
+    DemoImage image;
+    std::string x0, y0, x1, y1;
+    std::getline(fields, image.file, ',');
+    std::getline(fields, image.label, ',');
+    std::getline(fields, x0, ',');
+    std::getline(fields, y0, ',');
+    std::getline(fields, x1, ',');
+    std::getline(fields, y1, ',');
+    image.x0 = std::stoi(x0), image.y0 = std::stoi(y0), image.x1 = std::stoi(x1), image.y1 = std::stoi(y1);
+    images.push_back(image);
+  }
+  return images;
+}
+
 TEST(DemoModelTest, ClassifiesFreshImagesAccurately) {
   ExplainerOptions options;
   options.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
@@ -18,17 +46,11 @@ TEST(DemoModelTest, ClassifiesFreshImagesAccurately) {
   ASSERT_TRUE(explainer.ok()) << explainer.status().ToString();
   (*explainer)->WaitUntilLoaded();
 
-  std::ifstream boxes(std::string(XAI_DEMO_DIR) + "/boxes.csv");
-  ASSERT_TRUE(boxes) << "run make_demo_images first";
-  std::string line;
-  std::getline(boxes, line);  // header
   int total = 0;
   int correct = 0;
-  while (std::getline(boxes, line)) {
-    std::istringstream fields(line);
-    std::string file, label;
-    std::getline(fields, file, ',');
-    std::getline(fields, label, ',');
+  for (const DemoImage& image : ReadDemoImages()) {
+    const std::string& file = image.file;
+    const std::string& label = image.label;
     const std::string bytes = xai::testing::ReadBytes(std::string(XAI_DEMO_DIR) + "/" + file);
     ClassifyRequest request;
     request.model = {"shapes", 0};
@@ -42,10 +64,60 @@ TEST(DemoModelTest, ClassifiesFreshImagesAccurately) {
     ++total;
     correct += result->classes[0].label == label;
   }
-  ASSERT_GE(total, 100);
+  ASSERT_GE(total, 500) << "run make_demo_images first";
   const double accuracy = static_cast<double>(correct) / total;
   std::printf("demo model top-1 accuracy on %d fresh images: %.4f\n", total, accuracy);
   EXPECT_GE(accuracy, 0.95);
+}
+
+}  // namespace
+}  // namespace xai::core
+
+namespace xai::core {
+namespace {
+
+// The pointing game: the Grad-CAM peak of the predicted class, mapped back to the image,
+// lies inside the object's box.
+TEST(DemoModelTest, GradCamPeaksInsideTheObject) {
+  ExplainerOptions options;
+  options.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
+  auto explainer = Explainer::Create(options);
+  ASSERT_TRUE(explainer.ok()) << explainer.status().ToString();
+  (*explainer)->WaitUntilLoaded();
+  int total = 0;
+  int hits = 0;
+  for (const DemoImage& image : ReadDemoImages()) {
+    const std::string bytes = xai::testing::ReadBytes(std::string(XAI_DEMO_DIR) + "/" + image.file);
+    GradCamRequest request;
+    request.model = {"shapes", 0};
+    request.image.kind = ImageRef::Kind::kEncoded;
+    request.image.encoded = bytes;
+    std::promise<StatusOr<GradCamResult>> done;
+    (*explainer)->GradCam(request, [&](StatusOr<GradCamResult> r) { done.set_value(std::move(r)); });
+    auto result = done.get_future().get();
+    ASSERT_TRUE(result.ok()) << image.file << ": " << result.status().ToString();
+    const FloatTensor& cam = result->explanations[0].cam;
+    const int64_t height = cam.shape[0], width = cam.shape[1];
+    // The peak: the centre of the pixels at the maximum (upsampling makes plateaus).
+    const float peak = *std::max_element(cam.data.begin(), cam.data.end());
+    double u = 0, v = 0;
+    int count = 0;
+    for (int64_t i = 0; i < height * width; ++i) {
+      if (cam.data[i] != peak) continue;
+      u += static_cast<double>(i % width), v += static_cast<double>(i / width), ++count;
+    }
+    u /= count, v /= count;
+    // STRETCH: model pixel centre u lies at original x = (u + 0.5) * W / w - 0.5.
+    const double x = (u + 0.5) * 128 / width - 0.5;
+    const double y = (v + 0.5) * 128 / height - 0.5;
+    ++total;
+    hits += x >= image.x0 - 0.5 && x < image.x1 - 0.5 && y >= image.y0 - 0.5 && y < image.y1 - 0.5;
+  }
+  ASSERT_GE(total, 500);
+  const double rate = static_cast<double>(hits) / total;
+  std::printf("pointing game: Grad-CAM peak inside the box for %d of %d fresh images (%.4f)\n", hits,
+              total, rate);
+  EXPECT_GE(rate, 0.95);
 }
 
 }  // namespace

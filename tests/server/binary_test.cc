@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -137,6 +138,45 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   EXPECT_NE(RunCommand(std::string(XAI_CLI_BINARY) + " --server 127.0.0.1:1 --timeout 2 models", &out), 0);
   EXPECT_THAT(out, HasSubstr("UNAVAILABLE"));
 
+  // gradcam: per image and target, .npy files exactly as numpy.load reads them, in an --out
+  // directory that it makes; the JSON's cam_peak is numpy's argmax as (x, y).
+  const std::string cam_dir =
+      (std::filesystem::path(::testing::TempDir()) / ("xai_gradcam_" + std::to_string(getpid())))
+          .string();
+  const std::string gradcam =
+      cli + " gradcam resnet18 " + image + " --no-overlay --out " + cam_dir + "/out";
+  EXPECT_EQ(RunCommand(gradcam + " --target 3 --target 5 --layer layer3", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("CAM PEAK"));
+  const std::string check_maps =
+      "/usr/bin/python3 -c \"import sys, numpy as np\n"
+      "a, r = np.load(sys.argv[1]), np.load(sys.argv[2])\n"
+      "assert a.shape == (224, 224) and a.dtype == np.float32, (a.shape, a.dtype)\n"
+      "assert 0 <= a.min() and a.max() <= 1, (a.min(), a.max())\n"
+      "assert r.shape == (14, 14) and r.dtype == np.float32, (r.shape, r.dtype)\"";
+  for (const std::string target : {"3", "5"}) {
+    const std::string cam = cam_dir + "/out/image_" + target + "_cam.npy";
+    const std::string raw = cam_dir + "/out/image_" + target + "_raw.npy";
+    EXPECT_THAT(out, HasSubstr(cam));
+    EXPECT_FALSE(std::filesystem::exists(cam_dir + "/out/image_" + target + "_overlay.png"));
+    std::string python_out;
+    EXPECT_EQ(RunCommand(check_maps + " " + cam + " " + raw, &python_out), 0) << python_out;
+  }
+  const std::string json_file = cam_dir + "/gradcam.json";
+  EXPECT_EQ(RunCommand(cli + " --json gradcam resnet18 " + image +
+                           " --no-overlay --method GradCAM++ --out " + cam_dir + " > " + json_file,
+                       &out),
+            0)
+      << xai::testing::ReadBytes(json_file);
+  const std::string check_peak =
+      "/usr/bin/python3 -c \"import json, sys, numpy as np\n"
+      "e = json.load(open(sys.argv[1]))['results'][0]['explanations'][0]\n"
+      "a = np.load(e['cam']); y, x = np.unravel_index(a.argmax(), a.shape)\n"
+      "assert e['cam_peak'] == [x, y] and e['overlay'] is None, e\"";
+  EXPECT_EQ(RunCommand(check_peak + " " + json_file, &out), 0) << out;
+  EXPECT_NE(RunCommand(gradcam + " --method nonsense", &out), 0);
+  EXPECT_THAT(out, HasSubstr("nonsense not in {grad_cam,grad_cam_plus_plus,gradcam++,xgrad_cam"));
+  std::filesystem::remove_all(cam_dir);
+
   // SIGTERM: stops and exits 0.
   ASSERT_EQ(kill(pid_, SIGTERM), 0);
   int status = 0;
@@ -155,7 +195,8 @@ TEST(BinaryHelpTest, HelpListsTheFlags) {
     EXPECT_THAT(out, HasSubstr(flag));
   }
   EXPECT_EQ(RunCommand(std::string(XAI_CLI_BINARY) + " --help", &out), 0);
-  for (const char* word : {"models", "describe", "classify", "--server", "--timeout", "--json"}) {
+  for (const char* word :
+       {"models", "describe", "classify", "gradcam", "--server", "--timeout", "--json"}) {
     EXPECT_THAT(out, HasSubstr(word));
   }
   EXPECT_NE(RunCommand(std::string(XAI_SERVER_BINARY) + " --model-repository /nonexistent --address 127.0.0.1:0", &out), 0);
