@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
       "xai-server: explains image classifiers over gRPC (xai.v1.Explainer).\n"
       "Loads every TorchScript model in a model repository laid out as\n"
       "  DIR/<model>/config.pbtxt, DIR/<model>/labels.txt, DIR/<model>/<version>/model.pt\n"
-      "and answers Classify, ListModels and DescribeModel, with grpc.health.v1.Health and\n"
+      "and answers Classify, GradCAM, ListModels and DescribeModel, with grpc.health.v1.Health and\n"
       "server reflection. SIGINT/SIGTERM stop accepting calls, finish those in flight, exit 0."};
   app.add_option("--model-repository", options.explainer.model_repository,
                  "Model repository directory")
@@ -65,6 +65,14 @@ int main(int argc, char** argv) {
                  "RESOURCE_EXHAUSTED")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--max-targets", options.explainer.max_targets,
+                 "Most target classes one GradCAM request may ask for; beyond: INVALID_ARGUMENT")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--max-cam-layers", options.explainer.max_cam_layers,
+                 "Most layers one GradCAM request may name; beyond: INVALID_ARGUMENT")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   int64_t acquire_ms = options.explainer.acquire_timeout.count();
   app.add_option("--instance-wait-ms", acquire_ms,
                  "Longest wait of a request for a free model instance; beyond: RESOURCE_EXHAUSTED")

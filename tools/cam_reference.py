@@ -6,7 +6,11 @@ Written here from the methods' definitions as pytorch-grad-cam 1.5 implements th
 gradients; the maps go through ReLU, min-max scaling and cv2.resize (OpenCV's own), and
 several layers are averaged and scaled again. It shares no code with the C++ engine.
 
-Usage: /usr/bin/python3 tools/cam_reference.py --out DIR
+Usage: /usr/bin/python3 tools/cam_reference.py --out DIR [--extra]
+
+--extra adds architectures the test suite does not use (densenet121, efficientnet_b0,
+shufflenet_v2_x1_0), for a check by hand:
+    XAI_CAM_REFERENCE_DIR=DIR build/tests/core_model_test --gtest_filter='GradCamReference*'
 
 Writes DIR/<model>/1/model.pt (+ config.pbtxt) for the architectures below, exported from
 the same random-weight eager models (seeded); DIR/overlay_*.bin, an image, a map and
@@ -118,6 +122,8 @@ def pick_targets(model, x, layers, count):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="output directory (its contents are replaced)")
+    parser.add_argument("--extra", action="store_true",
+                        help="also architectures beyond the test suite's (slower)")
     args = parser.parse_args()
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     os.makedirs(args.out, exist_ok=True)
@@ -143,6 +149,21 @@ def main():
         ("mobilenet_nested", "mobilenet_v3_small_traced", ["features.9.block.1.0"], 1),
         ("mobilenet_last_conv", "mobilenet_v3_small_traced", ["features.12.0"], 2),
     ]
+    if args.extra:
+        architectures.update({
+            "densenet121_traced": (torchvision.models.densenet121(), "trace"),
+            "efficientnet_b0_scripted": (torchvision.models.efficientnet_b0(), "script"),
+            "shufflenet_v2_traced": (torchvision.models.shufflenet_v2_x1_0(), "trace"),
+        })
+        cases += [
+            ("densenet_block4", "densenet121_traced", ["features.denseblock4"], 2),
+            ("densenet_deep_conv", "densenet121_traced",
+             ["features.denseblock3.denselayer24.conv2", "features.denseblock4"], 1),
+            ("efficientnet_stage", "efficientnet_b0_scripted", ["features.6"], 2),
+            ("efficientnet_nested", "efficientnet_b0_scripted", ["features.7.0.block.1"], 1),
+            ("shufflenet_conv5", "shufflenet_v2_traced", ["conv5"], 1),
+            ("shufflenet_stage4", "shufflenet_v2_traced", ["stage4", "stage3"], 2),
+        ]
     rng = np.random.default_rng(11)
     for name, (model, export) in architectures.items():
         model.eval()

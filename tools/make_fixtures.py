@@ -9,6 +9,7 @@ Writes
   DIR/repo/resnet18_scripted/   the same weights, torch.jit.script
   DIR/repo/tiny/                a 3-class CNN at 16x16 with two instances (pool tests)
   DIR/repo/flaky/               4-class CNN whose forward raises when the input mean > 100
+  DIR/repo/analytic/            hand-set 1x1 conv and linear weights: CAMs known exactly
   DIR/repo/shapes               symlink to the demo model (when --demo-model exists)
   DIR/repo/not_torchscript/     model.pt is not TorchScript            -> FAILED
   DIR/repo/wrong_output/        returns a feature map, not logits      -> FAILED
@@ -62,6 +63,25 @@ class Flaky(Tiny):
         if bool(x.mean() > 100.0):
             raise RuntimeError("flaky model refuses inputs with mean > 100")
         return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+class Analytic(torch.nn.Module):
+    """Known weights, known maps: conv (1x1, 3 -> 2 channels) copies input channel 0 as
+    A_0 = x_0 and A_1 = -x_0; fc reads logit_0 = mean(A_0) + 0.5 mean(A_1) and
+    logit_1 = mean(A_1). For target 0 every gradient method's map is 0.5 * x_0 / (h*w)
+    (XGrad-CAM's up to its 1e-7); for target 1 it is -x_0 / (h*w), all zero after ReLU."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 2, 1, bias=False)
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+        self.fc = torch.nn.Linear(2, 2, bias=False)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.tensor([[1.0, 0, 0], [-1.0, 0, 0]]).view(2, 3, 1, 1))
+            self.fc.weight.copy_(torch.tensor([[1.0, 0.5], [0.0, 1.0]]))
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.conv(x)), 1))
 
 
 class FeatureMap(torch.nn.Module):
@@ -123,6 +143,9 @@ def main():
                ["red", "green", "blue"])
     torch.manual_seed(2)
     save_model(repo, "flaky", torch.jit.script(Flaky(4).eval()), "input { height: 16 width: 16 }\n")
+
+    save_model(repo, "analytic", torch.jit.trace(Analytic().eval(), torch.randn(1, 3, 4, 4)),
+               'input { height: 4 width: 4 }\ndefault_cam_layer: "conv"\n')
 
     # Models that must fail to load, each with its own reason.
     write(os.path.join(repo, "not_torchscript", "1", "model.pt"), "this is not a TorchScript archive\n")
