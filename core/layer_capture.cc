@@ -87,6 +87,8 @@ Status InstrumentForCapture(torch::jit::Module& module) {
   }
 }
 
+bool HasCaptureSwitches(const torch::jit::Module& module) { return module.hasattr(kCapture); }
+
 StatusOr<torch::jit::Module> FindSubmodule(const torch::jit::Module& module, const std::string& path) {
   torch::jit::Module current = module;
   size_t start = 0;

@@ -37,12 +37,17 @@ Status InstrumentForCapture(torch::jit::Module& module);
 // The submodule at `path` ("layer4.1"), or NOT_FOUND.
 StatusOr<torch::jit::Module> FindSubmodule(const torch::jit::Module& module, const std::string& path);
 
+// Whether `module` has the capture switches (it was instrumented and returns one tensor).
+bool HasCaptureSwitches(const torch::jit::Module& module);
+
 // Switches capture on for `layers` and the cut on for `layers[cut]` for the lifetime of
 // the scope; the destructor switches everything off again and drops stored activations,
 // also when the forward threw.
 class CaptureScope {
  public:
-  // Precondition: the module was instrumented; `layers` are its submodules.
+  static constexpr size_t kNoCut = static_cast<size_t>(-1);
+
+  // Precondition: every layer HasCaptureSwitches. `cut`: an index into `layers`, or kNoCut.
   CaptureScope(std::vector<torch::jit::Module> layers, size_t cut);
   ~CaptureScope();
   CaptureScope(const CaptureScope&) = delete;

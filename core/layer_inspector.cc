@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <map>
 #include <memory>
-#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
 #include <torch/csrc/jit/ir/ir.h>
 
+#include "core/layer_capture.h"
 #include "core/torch_errors.h"
 
 namespace xai::core {
@@ -18,8 +18,6 @@ using torch::jit::Block;
 using torch::jit::Graph;
 using torch::jit::Node;
 using torch::jit::Value;
-
-constexpr char kOutputAttribute[] = "_xai_probe_output";
 
 std::string JoinPath(const std::string& parent, const std::string& child) {
   return parent.empty() ? child : parent + "." + child;
@@ -84,26 +82,6 @@ class CallOrderWalker {
   int next_completion_ = 0;
 };
 
-// Makes every submodule's forward store its output in kOutputAttribute. Types shared by
-// several submodules (scripted models) are rewritten once; each instance still stores
-// into its own attribute slot.
-void InstrumentForProbe(const std::unordered_map<std::string, torch::jit::Module>& modules) {
-  std::unordered_set<const c10::ClassType*> rewritten;
-  for (const auto& [path, module] : modules) {
-    if (path.empty()) continue;
-    torch::jit::Module m = module;
-    m.register_attribute(kOutputAttribute, c10::TensorType::get(), at::Tensor());
-    auto method = m.find_method("forward");
-    if (!method || !rewritten.insert(m.type().get()).second) continue;
-    std::shared_ptr<Graph> graph = method->graph();
-    Value* output = graph->outputs()[0];
-    if (!output->type()->isSubtypeOf(*c10::TensorType::get())) continue;
-    Node* store = graph->create(c10::prim::SetAttr, {graph->inputs()[0], output}, 0);
-    store->s_(c10::attr::name, kOutputAttribute);
-    graph->appendNode(store);
-  }
-}
-
 std::string TypeName(const torch::jit::Module& module) {
   const auto& name = module.type()->name();
   return name ? name->name() : "";
@@ -114,35 +92,43 @@ std::string TypeName(const torch::jit::Module& module) {
 StatusOr<std::vector<LayerInfo>> InspectLayers(const torch::jit::Module& module,
                                                const at::Tensor& input) {
   try {
-    // A clone has its own types and graphs, so rewriting it leaves `module` untouched.
-    torch::jit::Module probe = module.clone(/*inplace=*/true);
     std::unordered_map<std::string, torch::jit::Module> modules;
-    modules.emplace("", probe);
-    for (const auto& item : probe.named_modules()) modules.emplace(item.name, item.value);
+    modules.emplace("", module);
+    for (const auto& item : module.named_modules()) modules.emplace(item.name, item.value);
 
     CallOrderWalker walker(modules);
     walker.WalkMethod("", "forward", 0);
-    InstrumentForProbe(modules);
+
+    // Capture every module that returns one tensor (those have the switches), cut nowhere.
+    std::vector<std::string> captured_paths;
+    std::vector<torch::jit::Module> captured;
+    for (const std::string& path : walker.call_order) {
+      if (!HasCaptureSwitches(modules.at(path))) continue;
+      captured_paths.push_back(path);
+      captured.push_back(modules.at(path));
+    }
+    std::unordered_map<std::string, std::vector<int64_t>> shapes;
     {
+      CaptureScope capture(captured, CaptureScope::kNoCut);
       c10::InferenceMode guard;
+      torch::jit::Module probe = module;  // a handle to the same module: forward is non-const
       probe.forward({input});
+      const std::vector<at::Tensor> outputs = capture.Activations();
+      for (size_t i = 0; i < outputs.size(); ++i) {
+        if (outputs[i].defined()) {
+          shapes[captured_paths[i]].assign(outputs[i].sizes().begin(), outputs[i].sizes().end());
+        }
+      }
     }
 
     std::vector<LayerInfo> layers;
     layers.reserve(walker.call_order.size());
     for (const std::string& path : walker.call_order) {
-      const torch::jit::Module& m = modules.at(path);
       LayerInfo info;
       info.path = path;
-      info.type = TypeName(m);
+      info.type = TypeName(modules.at(path));
       info.completion_order = walker.completion[path];
-      if (m.hasattr(kOutputAttribute)) {
-        c10::IValue stored = m.attr(kOutputAttribute);
-        if (stored.isTensor() && stored.toTensor().defined()) {
-          const auto sizes = stored.toTensor().sizes();
-          info.output_shape.assign(sizes.begin(), sizes.end());
-        }
-      }
+      if (auto it = shapes.find(path); it != shapes.end()) info.output_shape = it->second;
       layers.push_back(std::move(info));
     }
     return layers;

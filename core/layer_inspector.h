@@ -13,10 +13,12 @@
 
 namespace xai::core {
 
-// Runs `module` once on `input` (a batch of one) on a clone that shares its tensors, with
-// every submodule's forward rewritten to keep its output, and returns every module called,
-// in the order of its first call (the root itself excluded). `module` is not changed.
-// Errors: INTERNAL when the probe forward fails (messages carry LibTorch's).
+// Runs `module` once on `input` (a batch of one) with every submodule's capture switch on
+// (see layer_capture.h) and returns every module called, in the order of its first call
+// (the root itself excluded), with the shape of its output. Precondition: `module` was
+// instrumented with InstrumentForCapture and is used by no one else during the call; its
+// switches are off again afterwards. Modules that return other than one tensor have no
+// output shape. INTERNAL when the probe forward fails (messages carry LibTorch's).
 StatusOr<std::vector<LayerInfo>> InspectLayers(const torch::jit::Module& module,
                                                const at::Tensor& input);
 

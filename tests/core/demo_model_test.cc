@@ -18,6 +18,17 @@ struct DemoImage {
   int x0, y0, x1, y1;  // the object's box, x1 and y1 exclusive
 };
 
+// An explainer serving the bundled demo repository, loaded.
+std::unique_ptr<Explainer> StartDemoExplainer() {
+  ExplainerOptions options;
+  options.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
+  auto explainer = Explainer::Create(options);
+  EXPECT_TRUE(explainer.ok()) << explainer.status().ToString();
+  if (!explainer.ok()) return nullptr;
+  (*explainer)->WaitUntilLoaded();
+  return std::move(*explainer);
+}
+
 std::vector<DemoImage> ReadDemoImages() {
   std::vector<DemoImage> images;
   std::ifstream boxes(std::string(XAI_DEMO_DIR) + "/boxes.csv");
@@ -40,11 +51,8 @@ std::vector<DemoImage> ReadDemoImages() {
 }
 
 TEST(DemoModelTest, ClassifiesFreshImagesAccurately) {
-  ExplainerOptions options;
-  options.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
-  auto explainer = Explainer::Create(options);
-  ASSERT_TRUE(explainer.ok()) << explainer.status().ToString();
-  (*explainer)->WaitUntilLoaded();
+  auto explainer = StartDemoExplainer();
+  ASSERT_NE(explainer, nullptr);
 
   int total = 0;
   int correct = 0;
@@ -58,7 +66,7 @@ TEST(DemoModelTest, ClassifiesFreshImagesAccurately) {
     request.image.encoded = bytes;
     request.top_k = 1;
     std::promise<StatusOr<ClassifyResult>> done;
-    (*explainer)->Classify(request, [&](StatusOr<ClassifyResult> r) { done.set_value(std::move(r)); });
+    explainer->Classify(request, [&](StatusOr<ClassifyResult> r) { done.set_value(std::move(r)); });
     auto result = done.get_future().get();
     ASSERT_TRUE(result.ok()) << file << ": " << result.status().ToString();
     ++total;
@@ -79,11 +87,8 @@ namespace {
 // The pointing game: the Grad-CAM peak of the predicted class, mapped back to the image,
 // lies inside the object's box.
 TEST(DemoModelTest, GradCamPeaksInsideTheObject) {
-  ExplainerOptions options;
-  options.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
-  auto explainer = Explainer::Create(options);
-  ASSERT_TRUE(explainer.ok()) << explainer.status().ToString();
-  (*explainer)->WaitUntilLoaded();
+  auto explainer = StartDemoExplainer();
+  ASSERT_NE(explainer, nullptr);
   int total = 0;
   int hits = 0;
   for (const DemoImage& image : ReadDemoImages()) {
@@ -93,7 +98,7 @@ TEST(DemoModelTest, GradCamPeaksInsideTheObject) {
     request.image.kind = ImageRef::Kind::kEncoded;
     request.image.encoded = bytes;
     std::promise<StatusOr<GradCamResult>> done;
-    (*explainer)->GradCam(request, [&](StatusOr<GradCamResult> r) { done.set_value(std::move(r)); });
+    explainer->GradCam(request, [&](StatusOr<GradCamResult> r) { done.set_value(std::move(r)); });
     auto result = done.get_future().get();
     ASSERT_TRUE(result.ok()) << image.file << ": " << result.status().ToString();
     const FloatTensor& cam = result->explanations[0].cam;
