@@ -1,5 +1,6 @@
 #include "server/health.h"
 
+#include <cstring>
 #include <map>
 
 namespace xai::server {
@@ -28,8 +29,9 @@ void HealthReporter::Update() {
     published_.insert(service);
     any_ready = any_ready || is_ready;
   }
+  const size_t prefix = std::strlen(kExplainerServiceName) + 1;  // "xai.v1.Explainer/"
   for (const std::string& service : published_) {  // models that disappeared
-    if (ready.count(service.substr(sizeof(kExplainerServiceName)))) continue;
+    if (ready.count(service.substr(prefix))) continue;
     service_->SetServingStatus(service, false);
   }
   const bool serving = explainer_->loaded() && any_ready;
