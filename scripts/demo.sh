@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: installs, builds, serves the bundled model repository, classifies the
-# sample images with the CLI, prints the result and stops the server.
+# sample images and explains one with the CLI (maps and overlay PNG into build/demo/),
+# prints the results and stops the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${XAI_BUILD_DIR:-build}
@@ -30,3 +31,6 @@ echo "== xai models"
 echo
 echo "== xai classify shapes samples/*.png"
 "$BUILD_DIR/xai" classify shapes samples/*.png --top-k 3
+echo
+echo "== xai gradcam shapes samples/star_3.png --out $BUILD_DIR/demo"
+"$BUILD_DIR/xai" gradcam shapes samples/star_3.png --out "$BUILD_DIR/demo"
