@@ -164,22 +164,37 @@ namespace {
 // be queued.
 template <typename T, typename Work>
 void RunOnWorker(BoundedExecutor& executor, const ImagePreprocessor& preprocessor,
-                 std::shared_ptr<const ServableModel> model, const ImageRef& image,
-                 bool keep_original, Clock::time_point deadline, Explainer::Callback<T> done,
-                 Work work) {
+                 std::shared_ptr<const ServableModel> model, const char* method,
+                 const ImageRef& image, bool keep_original, Clock::time_point deadline,
+                 Explainer::Callback<T> done, Work work) {
   auto shared_done = std::make_shared<Explainer::Callback<T>>(std::move(done));
-  Status queued = executor.Submit([&preprocessor, model, image, keep_original, deadline,
-                                   shared_done, work]() {
+  const Clock::time_point accepted = Clock::now();
+  Status queued = executor.Submit([&preprocessor, model, method, image, keep_original, deadline,
+                                   shared_done, work, accepted]() {
+    const Clock::time_point started = Clock::now();
+    Clock::duration instance_wait{0};
+    bool ran = false;
     auto run = [&]() -> StatusOr<T> {
       XAI_RETURN_IF_ERROR(CheckDeadline(deadline, "while queued"));
       XAI_ASSIGN_OR_RETURN(PreprocessedImage prepared,
                            PrepareInput(image, *model, preprocessor, keep_original));
+      const Clock::time_point waiting = Clock::now();
       XAI_ASSIGN_OR_RETURN(ModelPool::Handle instance, model->pool->Acquire(deadline));
+      instance_wait = Clock::now() - waiting;
+      ran = true;
       return work(*model, instance, prepared);
     };
-    (*shared_done)(run());
+    StatusOr<T> result = run();
+    // Recorded before answering, so a caller that reads statistics after its answer sees it.
+    const Clock::duration queue = (started - accepted) + instance_wait;
+    model->statistics.Record(method, result.ok(), queue, (Clock::now() - accepted) - queue,
+                             ran ? 1 : 0);
+    (*shared_done)(std::move(result));
   });
-  if (!queued.ok()) (*shared_done)(queued);
+  if (!queued.ok()) {
+    model->statistics.Record(method, false, std::chrono::nanoseconds(0), std::chrono::nanoseconds(0), 0);
+    (*shared_done)(queued);
+  }
 }
 
 std::vector<LabeledScore> Labeled(const ServableModel& model, const std::vector<ClassScore>& scores) {
@@ -309,6 +324,26 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
   return OkStatus();
 }
 
+StatusOr<std::vector<ModelStatisticsEntry>> Explainer::Statistics(const ModelRef& ref) const {
+  std::vector<std::shared_ptr<const ServableModel>> models;
+  if (ref.name.empty()) {
+    models = repository_->ReadyModels();
+  } else if (ref.version != 0) {
+    XAI_ASSIGN_OR_RETURN(auto model, repository_->Get(ref.name, ref.version));
+    models.push_back(model);
+  } else {
+    XAI_RETURN_IF_ERROR(repository_->Get(ref.name, 0).status());  // codes for unknown or not ready
+    for (auto& model : repository_->ReadyModels()) {
+      if (model->name == ref.name) models.push_back(model);
+    }
+  }
+  std::vector<ModelStatisticsEntry> out;
+  for (const auto& model : models) {
+    out.push_back({{model->name, model->version}, model->statistics.Snapshot()});
+  }
+  return out;
+}
+
 void Explainer::Classify(ClassifyRequest request, Callback<ClassifyResult> done) {
   if (request.top_k < 0) {
     done(InvalidArgumentError("top_k must be >= 0 (0: " + std::to_string(kDefaultTopK) +
@@ -322,7 +357,7 @@ void Explainer::Classify(ClassifyRequest request, Callback<ClassifyResult> done)
   }
   const int top_k = request.top_k == 0 ? kDefaultTopK : request.top_k;
   RunOnWorker<ClassifyResult>(
-      *executor_, *preprocessor_, *model, request.image, /*keep_original=*/false, request.deadline,
+      *executor_, *preprocessor_, *model, "Classify", request.image, /*keep_original=*/false, request.deadline,
       std::move(done),
       [top_k](const ServableModel& model, ModelPool::Handle& instance,
               const PreprocessedImage& prepared) -> StatusOr<ClassifyResult> {
@@ -349,7 +384,7 @@ void Explainer::GradCam(GradCamRequest request, Callback<GradCamResult> done) {
   style.colormap = ColormapByName(overlay.colormap).value_or(cv::COLORMAP_JET);
   style.png_compression = overlay.png_compression == 0 ? 1 : overlay.png_compression;
   RunOnWorker<GradCamResult>(
-      *executor_, *preprocessor_, *model, request.image,
+      *executor_, *preprocessor_, *model, "GradCAM", request.image,
       /*keep_original=*/overlay.enabled && !overlay.model_input_size, request.deadline,
       std::move(done),
       [spec, overlay, style](const ServableModel& model, ModelPool::Handle& instance,

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,6 +18,7 @@
 
 #include "core/layer_info.h"
 #include "core/model_repository.h"
+#include "core/model_statistics.h"
 #include "core/status.h"
 
 namespace xai::core {
@@ -121,6 +123,11 @@ struct ModelDescription {
   std::vector<std::string> devices;
 };
 
+struct ModelStatisticsEntry {
+  ModelRef model;
+  std::map<std::string, MethodStatistics> methods;  // "Classify", "GradCAM"
+};
+
 inline constexpr int kDefaultTopK = 5;
 
 struct GradCamSpec;
@@ -155,6 +162,10 @@ class Explainer {
   // at the requested layers, one per target, from one forward pass. Codes as Classify;
   // UNIMPLEMENTED for the methods not served yet.
   void GradCam(GradCamRequest request, Callback<GradCamResult> done);
+
+  // Statistics of READY versions: every model when `model.name` is empty, every ready
+  // version of the model when `model.version` is 0. Codes as DescribeModel.
+  StatusOr<std::vector<ModelStatisticsEntry>> Statistics(const ModelRef& model) const;
 
   // Every model version and its state.
   std::vector<ModelVersionStatus> ListModels() const;

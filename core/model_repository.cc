@@ -263,6 +263,17 @@ std::vector<ModelVersionStatus> ModelRepository::List() const {
   return out;
 }
 
+std::vector<std::shared_ptr<const ServableModel>> ModelRepository::ReadyModels() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<const ServableModel>> out;
+  for (const auto& [name, versions] : models_) {
+    for (const auto& [version, entry] : versions) {
+      if (entry.state == ModelState::kReady) out.push_back(entry.model);
+    }
+  }
+  return out;
+}
+
 StatusOr<std::shared_ptr<const ServableModel>> ModelRepository::Get(std::string_view name,
                                                                     int64_t version) const {
   if (name.empty()) return InvalidArgumentError("model.name is required");

@@ -65,6 +65,9 @@ class ModelRepository {
   // NOT_FOUND: no such model or version. UNAVAILABLE: known but not READY (with reason).
   StatusOr<std::shared_ptr<const ServableModel>> Get(std::string_view name, int64_t version) const;
 
+  // Every READY version, sorted by name then version.
+  std::vector<std::shared_ptr<const ServableModel>> ReadyModels() const;
+
   const std::string& root() const { return options_.root; }
 
  private:

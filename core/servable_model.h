@@ -11,6 +11,7 @@
 
 #include "core/layer_info.h"
 #include "core/model_pool.h"
+#include "core/model_statistics.h"
 #include "xai/v1/model_config.pb.h"
 
 namespace xai::core {
@@ -25,6 +26,8 @@ struct ServableModel {
   std::vector<LayerInfo> layers;          // execution order
   std::string default_cam_layer;          // "" when the model has no feature map
   std::vector<std::string> default_path_layers;
+  // Counted by every request this version serves (the rest of the struct is immutable).
+  mutable ModelStatisticsRecorder statistics;
 
   // "model 'name' v1", the prefix of messages about this version.
   std::string display_name() const {

@@ -130,4 +130,13 @@ grpc::ServerUnaryReactor* ExplainerService::DescribeModel(
   return call.Finish(description.status());
 }
 
+grpc::ServerUnaryReactor* ExplainerService::ModelStatistics(
+    grpc::CallbackServerContext* context, const xai::v1::ModelStatisticsRequest* request,
+    xai::v1::ModelStatisticsResponse* response) {
+  Call call(context, "ModelStatistics", request->model().name());
+  auto statistics = explainer_->Statistics(FromProto(request->model()));
+  if (statistics.ok()) ToProto(*statistics, response);
+  return call.Finish(statistics.status());
+}
+
 }  // namespace xai::server

@@ -29,6 +29,9 @@ class ExplainerService final : public xai::v1::Explainer::CallbackService {
   grpc::ServerUnaryReactor* DescribeModel(grpc::CallbackServerContext* context,
                                           const xai::v1::DescribeModelRequest* request,
                                           xai::v1::DescribeModelResponse* response) override;
+  grpc::ServerUnaryReactor* ModelStatistics(grpc::CallbackServerContext* context,
+                                            const xai::v1::ModelStatisticsRequest* request,
+                                            xai::v1::ModelStatisticsResponse* response) override;
 
  private:
   core::Explainer* explainer_;

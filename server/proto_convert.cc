@@ -105,3 +105,27 @@ void ToProto(const std::vector<core::ModelVersionStatus>& models, xai::v1::ListM
 }
 
 }  // namespace xai::server
+
+namespace xai::server {
+
+void ToProto(const std::vector<core::ModelStatisticsEntry>& models,
+             xai::v1::ModelStatisticsResponse* out) {
+  for (const core::ModelStatisticsEntry& entry : models) {
+    xai::v1::ModelVersionStatistics* m = out->add_models();
+    ToProto(entry.model, m->mutable_model());
+    for (const auto& [method, stats] : entry.methods) {
+      xai::v1::MethodStatistics* s = m->add_methods();
+      s->set_method(method);
+      s->set_success_count(stats.success_count);
+      s->set_failure_count(stats.failure_count);
+      s->set_queue_ns(stats.queue_ns);
+      s->set_compute_ns(stats.compute_ns);
+      s->set_total_ns(stats.total_ns);
+      for (const auto& [size, count] : stats.batch_size_counts) {
+        (*s->mutable_batch_size_counts())[size] = count;
+      }
+    }
+  }
+}
+
+}  // namespace xai::server

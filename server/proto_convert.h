@@ -22,6 +22,8 @@ void ToProto(const core::GradCamResult& result, xai::v1::GradCAMResponse* out);
 void ToProto(const core::ClassifyResult& result, xai::v1::ClassifyResponse* out);
 void ToProto(const core::ModelDescription& description, xai::v1::DescribeModelResponse* out);
 void ToProto(const std::vector<core::ModelVersionStatus>& models, xai::v1::ListModelsResponse* out);
+void ToProto(const std::vector<core::ModelStatisticsEntry>& models,
+             xai::v1::ModelStatisticsResponse* out);
 
 }  // namespace xai::server
 

@@ -87,6 +87,50 @@ TEST(ExplainerTest, DescribeModelErrorsUseTheRepositoryCodes) {
   EXPECT_EQ(shapes->labels, (std::vector<std::string>{"circle", "square", "triangle", "star", "cross"}));
 }
 
+TEST(ExplainerTest, StatisticsCountEveryRequestPerMethod) {
+  auto explainer = Start(1, 8);
+  const std::string small(3 * 16 * 16 * 4, '\0');
+  std::vector<float> huge(3 * 16 * 16, 1000.0f);  // flaky's forward refuses a mean > 100
+  const std::string flaky_input(reinterpret_cast<const char*>(huge.data()), huge.size() * 4);
+  auto classify = [&](const std::string& model, const std::string& data) {
+    std::promise<StatusOr<ClassifyResult>> done;
+    explainer->Classify(TensorRequest(model, data, 16),
+                        [&](StatusOr<ClassifyResult> r) { done.set_value(std::move(r)); });
+    return done.get_future().get().status();
+  };
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(classify("tiny", small).ok());
+  EXPECT_EQ(classify("flaky", flaky_input).code(), StatusCode::kInternal);
+  GradCamRequest cam;
+  cam.model = {"tiny", 0};
+  cam.image = TensorRequest("tiny", small, 16).image;
+  std::promise<StatusOr<GradCamResult>> cam_done;
+  explainer->GradCam(cam, [&](StatusOr<GradCamResult> r) { cam_done.set_value(std::move(r)); });
+  ASSERT_TRUE(cam_done.get_future().get().ok());
+
+  auto tiny = explainer->Statistics({"tiny", 0});
+  ASSERT_TRUE(tiny.ok()) << tiny.status().ToString();
+  ASSERT_EQ(tiny->size(), 1u);
+  const auto& methods = (*tiny)[0].methods;
+  ASSERT_TRUE(methods.count("Classify") && methods.count("GradCAM"));
+  const MethodStatistics& c = methods.at("Classify");
+  EXPECT_EQ(c.success_count, 3u);
+  EXPECT_EQ(c.failure_count, 0u);
+  EXPECT_GT(c.compute_ns, 0u);
+  EXPECT_EQ(c.total_ns, c.queue_ns + c.compute_ns);
+  EXPECT_EQ(c.batch_size_counts, (std::map<int, uint64_t>{{1, 3}}));
+  EXPECT_EQ(methods.at("GradCAM").success_count, 1u);
+
+  auto flaky = explainer->Statistics({"flaky", 1});
+  ASSERT_TRUE(flaky.ok());
+  EXPECT_EQ((*flaky)[0].methods.at("Classify").failure_count, 1u);
+
+  auto all = explainer->Statistics({"", 0});
+  ASSERT_TRUE(all.ok());
+  EXPECT_GE(all->size(), 5u);  // every READY model, served or not
+  EXPECT_EQ(explainer->Statistics({"nope", 0}).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(explainer->Statistics({"bad_labels", 0}).status().code(), StatusCode::kUnavailable);
+}
+
 TEST(ExplainerTest, RefusesAfterShutdown) {
   auto explainer = Start(1, 8);
   explainer->Shutdown();

@@ -131,6 +131,10 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   EXPECT_EQ(RunCommand(cli + " --json classify resnet18 " + image + " -k 2", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("\"probability\""));
   EXPECT_THAT(out, HasSubstr("\"label\": \"class_"));
+  EXPECT_EQ(RunCommand(cli + " stats resnet18", &out), 0) << out;  // after the classify above
+  EXPECT_THAT(out, ::testing::ContainsRegex("resnet18 +1 +Classify +1 +0 "));
+  EXPECT_EQ(RunCommand(cli + " --json stats", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("\"success_count\": 1"));
   EXPECT_EQ(RunCommand(cli + " classify nope " + image, &out), 1) << out;
   EXPECT_THAT(out, HasSubstr("NOT_FOUND: model \"nope\" not found"));
   EXPECT_EQ(RunCommand(cli + " classify tiny " + log_, &out), 1) << out;  // a text file
@@ -196,7 +200,7 @@ TEST(BinaryHelpTest, HelpListsTheFlags) {
   }
   EXPECT_EQ(RunCommand(std::string(XAI_CLI_BINARY) + " --help", &out), 0);
   for (const char* word :
-       {"models", "describe", "classify", "gradcam", "--server", "--timeout", "--json"}) {
+       {"models", "stats", "describe", "classify", "gradcam", "--server", "--timeout", "--json"}) {
     EXPECT_THAT(out, HasSubstr(word));
   }
   EXPECT_NE(RunCommand(std::string(XAI_SERVER_BINARY) + " --model-repository /nonexistent --address 127.0.0.1:0", &out), 0);
