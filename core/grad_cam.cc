@@ -35,6 +35,11 @@ StatusOr<GradCamOutput> RunGradCam(ModelPool::Handle& instance, const at::Tensor
     std::vector<int> targets = spec.targets;
     if (targets.empty()) targets.push_back(static_cast<int>(out.logits.argmax().item<int64_t>()));
 
+    // The activations as the CAM math takes them, once for every target.
+    std::vector<at::Tensor> maps_input;
+    maps_input.reserve(activations.size());
+    for (const at::Tensor& a : activations) maps_input.push_back(a.detach()[0].to(at::kFloat));
+
     for (size_t t = 0; t < targets.size(); ++t) {
       const at::Tensor score = logits[0][targets[t]];
       const std::vector<at::Tensor> grads =
@@ -43,7 +48,7 @@ StatusOr<GradCamOutput> RunGradCam(ModelPool::Handle& instance, const at::Tensor
                                 /*allow_unused=*/true);
       std::vector<at::Tensor> relu_maps;
       for (size_t l = 0; l < activations.size(); ++l) {
-        const at::Tensor a = activations[l].detach()[0].to(at::kFloat);
+        const at::Tensor& a = maps_input[l];
         const at::Tensor g = grads[l].defined() ? grads[l][0].to(at::kFloat) : at::zeros_like(a);
         relu_maps.push_back(at::relu(CamMap(a, g, spec.method)));
       }
