@@ -1,11 +1,11 @@
 // Classify probabilities against eager PyTorch on the same TorchScript files
 // (tools/make_fixtures.py writes the references), for tensor and encoded input.
-#include <future>
 #include <numeric>
 
 #include <gtest/gtest.h>
 
 #include "core/explainer.h"
+#include "tests/core/explainer_calls.h"
 #include "tests/core/test_paths.h"
 
 namespace xai::core {
@@ -27,10 +27,7 @@ class ClassifyReferenceTest : public ::testing::TestWithParam<std::string> {
   static void TearDownTestSuite() { delete explainer_; }
 
   static StatusOr<ClassifyResult> Run(ClassifyRequest request) {
-    std::promise<StatusOr<ClassifyResult>> done;
-    auto future = done.get_future();
-    explainer_->Classify(std::move(request), [&done](StatusOr<ClassifyResult> r) { done.set_value(std::move(r)); });
-    return future.get();
+    return xai::testing::ClassifyAndWait(*explainer_, std::move(request));
   }
 
   // Checks the top-5 against the reference probabilities `expected` (all classes).

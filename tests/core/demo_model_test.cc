@@ -1,12 +1,12 @@
 // The bundled demo model classifies freshly generated images (a seed it never saw).
 #include <algorithm>
 #include <fstream>
-#include <future>
 #include <sstream>
 
 #include <gtest/gtest.h>
 
 #include "core/explainer.h"
+#include "tests/core/explainer_calls.h"
 #include "tests/core/test_paths.h"
 
 namespace xai::core {
@@ -65,9 +65,7 @@ TEST(DemoModelTest, ClassifiesFreshImagesAccurately) {
     request.image.kind = ImageRef::Kind::kEncoded;
     request.image.encoded = bytes;
     request.top_k = 1;
-    std::promise<StatusOr<ClassifyResult>> done;
-    explainer->Classify(request, [&](StatusOr<ClassifyResult> r) { done.set_value(std::move(r)); });
-    auto result = done.get_future().get();
+    auto result = xai::testing::ClassifyAndWait(*explainer, request);
     ASSERT_TRUE(result.ok()) << file << ": " << result.status().ToString();
     ++total;
     correct += result->classes[0].label == label;
@@ -97,9 +95,7 @@ TEST(DemoModelTest, GradCamPeaksInsideTheObject) {
     request.model = {"shapes", 0};
     request.image.kind = ImageRef::Kind::kEncoded;
     request.image.encoded = bytes;
-    std::promise<StatusOr<GradCamResult>> done;
-    explainer->GradCam(request, [&](StatusOr<GradCamResult> r) { done.set_value(std::move(r)); });
-    auto result = done.get_future().get();
+    auto result = xai::testing::GradCamAndWait(*explainer, request);
     ASSERT_TRUE(result.ok()) << image.file << ": " << result.status().ToString();
     const FloatTensor& cam = result->explanations[0].cam;
     const int64_t height = cam.shape[0], width = cam.shape[1];

@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/core/explainer_calls.h"
 #include "tests/core/test_paths.h"
 
 namespace xai::core {
@@ -41,9 +42,7 @@ TEST(ExplainerTest, DeadlinePassedInTheQueueIsNotRun) {
   const std::string data(3 * 16 * 16 * 4, '\0');
   ClassifyRequest request = TensorRequest("tiny", data, 16);
   request.deadline = Clock::now() - std::chrono::milliseconds(1);
-  std::promise<StatusOr<ClassifyResult>> done;
-  explainer->Classify(request, [&](StatusOr<ClassifyResult> r) { done.set_value(std::move(r)); });
-  const auto result = done.get_future().get();
+  const auto result = xai::testing::ClassifyAndWait(*explainer, request);
   EXPECT_EQ(result.status().code(), StatusCode::kDeadlineExceeded);
   EXPECT_THAT(result.status().message(), HasSubstr("while queued"));
 }
@@ -93,19 +92,14 @@ TEST(ExplainerTest, StatisticsCountEveryRequestPerMethod) {
   std::vector<float> huge(3 * 16 * 16, 1000.0f);  // flaky's forward refuses a mean > 100
   const std::string flaky_input(reinterpret_cast<const char*>(huge.data()), huge.size() * 4);
   auto classify = [&](const std::string& model, const std::string& data) {
-    std::promise<StatusOr<ClassifyResult>> done;
-    explainer->Classify(TensorRequest(model, data, 16),
-                        [&](StatusOr<ClassifyResult> r) { done.set_value(std::move(r)); });
-    return done.get_future().get().status();
+    return xai::testing::ClassifyAndWait(*explainer, TensorRequest(model, data, 16)).status();
   };
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(classify("tiny", small).ok());
   EXPECT_EQ(classify("flaky", flaky_input).code(), StatusCode::kInternal);
   GradCamRequest cam;
   cam.model = {"tiny", 0};
   cam.image = TensorRequest("tiny", small, 16).image;
-  std::promise<StatusOr<GradCamResult>> cam_done;
-  explainer->GradCam(cam, [&](StatusOr<GradCamResult> r) { cam_done.set_value(std::move(r)); });
-  ASSERT_TRUE(cam_done.get_future().get().ok());
+  ASSERT_TRUE(xai::testing::GradCamAndWait(*explainer, cam).ok());
 
   auto tiny = explainer->Statistics({"tiny", 0});
   ASSERT_TRUE(tiny.ok()) << tiny.status().ToString();
@@ -135,10 +129,8 @@ TEST(ExplainerTest, RefusesAfterShutdown) {
   auto explainer = Start(1, 8);
   explainer->Shutdown();
   const std::string data(3 * 16 * 16 * 4, '\0');
-  std::promise<StatusOr<ClassifyResult>> done;
-  explainer->Classify(TensorRequest("tiny", data, 16),
-                      [&](StatusOr<ClassifyResult> r) { done.set_value(std::move(r)); });
-  EXPECT_EQ(done.get_future().get().status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(xai::testing::ClassifyAndWait(*explainer, TensorRequest("tiny", data, 16)).status().code(),
+            StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -5,13 +5,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
-#include <future>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "core/explainer.h"
+#include "tests/core/explainer_calls.h"
 #include "tests/core/test_paths.h"
 
 namespace xai::core {
@@ -38,12 +38,6 @@ std::unique_ptr<Explainer> StartOn(const std::string& repository) {
   return std::move(*explainer);
 }
 
-StatusOr<GradCamResult> ExplainGradCam(Explainer& explainer, GradCamRequest request) {
-  std::promise<StatusOr<GradCamResult>> done;
-  explainer.GradCam(std::move(request), [&](StatusOr<GradCamResult> r) { done.set_value(std::move(r)); });
-  return done.get_future().get();
-}
-
 const char* const kMethods[] = {"GRAD_CAM", "GRAD_CAM_PLUS_PLUS", "XGRAD_CAM", "HIRES_CAM", "LAYER_CAM"};
 
 TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
@@ -67,7 +61,7 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
       request.layers = c["layers"].get<std::vector<std::string>>();
       request.target_classes = targets;
       request.method = m + 1;
-      auto result = ExplainGradCam(*explainer, request);
+      auto result = xai::testing::GradCamAndWait(*explainer, request);
       ASSERT_TRUE(result.ok()) << result.status().ToString();
       ASSERT_EQ(result->explanations.size(), targets.size());
       const auto& maps = c["maps"][kMethods[m]];
@@ -117,7 +111,7 @@ class GradCamValidationTest : public ::testing::Test {
   }
 
   void ExpectError(const GradCamRequest& request, StatusCode code, const std::string& message) {
-    const auto result = ExplainGradCam(*explainer_, request);
+    const auto result = xai::testing::GradCamAndWait(*explainer_, request);
     EXPECT_EQ(result.status().code(), code) << result.status().ToString();
     EXPECT_THAT(result.status().message(), HasSubstr(message));
   }
@@ -130,7 +124,7 @@ class GradCamValidationTest : public ::testing::Test {
 Explainer* GradCamValidationTest::explainer_ = nullptr;
 
 TEST_F(GradCamValidationTest, DefaultsToTheTopClassAndTheDefaultLayer) {
-  auto result = ExplainGradCam(*explainer_, Request());
+  auto result = xai::testing::GradCamAndWait(*explainer_, Request());
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   ASSERT_EQ(result->explanations.size(), 1u);
   EXPECT_EQ(result->explanations[0].target_class, result->classes[0].index);
@@ -175,7 +169,7 @@ TEST_F(GradCamValidationTest, BadFieldsAreInvalidArguments) {
 TEST_F(GradCamValidationTest, SeveralTargetsComeFromOneForwardInRequestOrder) {
   auto r = Request();
   r.target_classes = {9, 2, 9};
-  auto result = ExplainGradCam(*explainer_, r);
+  auto result = xai::testing::GradCamAndWait(*explainer_, r);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   ASSERT_EQ(result->explanations.size(), 3u);
   EXPECT_EQ(result->explanations[0].target_class, 9);
@@ -212,7 +206,7 @@ TEST(GradCamAnalyticTest, HandSetWeightsGiveTheExactMap) {
     request.image.tensor_data = bytes;
     request.target_classes = {0, 1};
     request.method = method;
-    auto result = ExplainGradCam(*explainer, request);
+    auto result = xai::testing::GradCamAndWait(*explainer, request);
     ASSERT_TRUE(result.ok()) << result.status().ToString();
     const CamExplanation& positive = result->explanations[0];
     const CamExplanation& negative = result->explanations[1];

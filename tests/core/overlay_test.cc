@@ -3,7 +3,6 @@
 // request path.
 #include "core/overlay.h"
 
-#include <future>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/explainer.h"
+#include "tests/core/explainer_calls.h"
 #include "tests/core/test_paths.h"
 
 namespace xai::core {
@@ -105,9 +105,7 @@ TEST(OverlayTest, RequestPathDrawsOverTheOriginalOrTheInput) {
     request.overlay.model_input_size = model_input_size;
     request.overlay.colormap = "viridis";
     request.overlay.png_compression = 9;
-    std::promise<StatusOr<GradCamResult>> done;
-    (*explainer)->GradCam(request, [&](StatusOr<GradCamResult> r) { done.set_value(std::move(r)); });
-    auto result = done.get_future().get();
+    auto result = xai::testing::GradCamAndWait(**explainer, request);
     ASSERT_TRUE(result.ok()) << result.status().ToString();
     const cv::Mat overlay = Decode(result->explanations[0].overlay_png);
     EXPECT_EQ(overlay.cols, model_input_size ? 64 : 160);
