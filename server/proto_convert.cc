@@ -104,10 +104,6 @@ void ToProto(const std::vector<core::ModelVersionStatus>& models, xai::v1::ListM
   }
 }
 
-}  // namespace xai::server
-
-namespace xai::server {
-
 void ToProto(const std::vector<core::ModelStatisticsEntry>& models,
              xai::v1::ModelStatisticsResponse* out) {
   for (const core::ModelStatisticsEntry& entry : models) {
