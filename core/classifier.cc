@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <sstream>
 
 #include "core/torch_errors.h"
 
@@ -24,15 +25,38 @@ std::vector<ClassScore> TopClasses(const at::Tensor& logits, int top_k) {
   return out;
 }
 
-StatusOr<std::vector<ClassScore>> ClassifyInput(ModelPool::Handle& instance, const at::Tensor& input,
-                                                int top_k) {
+Status CheckBatchLogits(const at::Tensor& logits, int64_t batch, int64_t classes) {
+  if (logits.dim() != 2 || logits.size(0) != batch || logits.size(1) != classes) {
+    std::ostringstream shape;
+    shape << logits.sizes();
+    return InternalError("forward on a batch of " + std::to_string(batch) + " returned " +
+                         shape.str() + ", not [" + std::to_string(batch) + ", " +
+                         std::to_string(classes) + "]");
+  }
+  return OkStatus();
+}
+
+StatusOr<at::Tensor> ForwardLogits(ModelPool::Handle& instance, const at::Tensor& input) {
   try {
-    c10::InferenceMode guard;
-    const c10::IValue output = instance.module().forward({input.to(instance.device())});
-    return TopClasses(output.toTensor()[0], top_k);
+    at::Tensor logits;
+    {
+      ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
+      c10::InferenceMode guard;
+      const c10::IValue output = instance.module().forward({ToDevice(input, instance.device())});
+      if (!output.isTensor()) return InternalError("forward returned " + output.tagKind() + ", not logits");
+      logits = output.toTensor().to(at::kCPU, at::kFloat);
+    }
+    XAI_RETURN_IF_ERROR(CheckBatchLogits(logits, input.size(0), instance.num_classes()));
+    return logits;
   } catch (const std::exception& e) {
     return InternalError("forward failed: " + ExceptionMessage(e));
   }
+}
+
+StatusOr<std::vector<ClassScore>> ClassifyInput(ModelPool::Handle& instance, const at::Tensor& input,
+                                                int top_k) {
+  XAI_ASSIGN_OR_RETURN(at::Tensor logits, ForwardLogits(instance, input));
+  return TopClasses(logits[0], top_k);
 }
 
 }  // namespace xai::core

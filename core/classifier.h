@@ -19,8 +19,15 @@ struct ClassScore {
 // keep the lower class index first. top_k is clamped to [1, num_classes].
 std::vector<ClassScore> TopClasses(const at::Tensor& logits, int top_k);
 
-// Runs `instance` on `input` ([1,C,H,W] float32, any device: moved to the instance's) and
-// returns its top classes. INTERNAL when the forward throws (message from LibTorch).
+// OK when `logits` is [batch, classes]; else INTERNAL naming the shape it has.
+Status CheckBatchLogits(const at::Tensor& logits, int64_t batch, int64_t classes);
+
+// Runs `instance` on `input` ([B,C,H,W] float32, CPU or the instance's device) and returns
+// the logits, [B, num_classes] float32 on the CPU. INTERNAL when the forward throws
+// (message from LibTorch) or returns another shape.
+StatusOr<at::Tensor> ForwardLogits(ModelPool::Handle& instance, const at::Tensor& input);
+
+// The top classes of `input` ([1,C,H,W]): ForwardLogits and TopClasses.
 StatusOr<std::vector<ClassScore>> ClassifyInput(ModelPool::Handle& instance, const at::Tensor& input,
                                                 int top_k);
 

@@ -7,7 +7,6 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
-#include "core/bounded_executor.h"
 #include "core/classifier.h"
 #include "core/grad_cam.h"
 #include "core/model_config.h"
@@ -78,13 +77,6 @@ StatusOr<std::string> Overlay(const at::Tensor& cam, const at::Tensor& input,
   }
 }
 
-Status CheckDeadline(Clock::time_point deadline, const char* where) {
-  if (Clock::now() >= deadline) {
-    return DeadlineExceededError(std::string("deadline exceeded ") + where);
-  }
-  return OkStatus();
-}
-
 }  // namespace
 
 Explainer::Explainer(const ExplainerOptions& options) : options_(options) {}
@@ -94,19 +86,18 @@ StatusOr<std::unique_ptr<Explainer>> Explainer::Create(const ExplainerOptions& o
   if (options.max_image_pixels < 1) {
     return InvalidArgumentError("max image pixels must be >= 1");
   }
+  if (options.queue_capacity < 1) {
+    return InvalidArgumentError("queue capacity must be >= 1, got " + std::to_string(options.queue_capacity));
+  }
   XAI_ASSIGN_OR_RETURN(auto repository,
-                       ModelRepository::Create({options.model_repository, options.acquire_timeout}));
+                       ModelRepository::Create({options.model_repository, options.max_queue_time,
+                                                options.queue_capacity}));
   if (options.intra_op_threads > 0) at::set_num_threads(options.intra_op_threads);
 
   std::unique_ptr<Explainer> explainer(new Explainer(options));
   explainer->repository_ = std::move(repository);
   explainer->preprocessor_ =
       std::make_unique<ImagePreprocessor>(ImagePreprocessorOptions{options.max_image_pixels});
-  const int threads = options.worker_threads > 0
-                          ? options.worker_threads
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  explainer->executor_ =
-      std::make_unique<BoundedExecutor>(BoundedExecutorOptions{threads, options.queue_capacity});
   explainer->repository_->SetStateListener(on_state_change);
   Explainer* self = explainer.get();
   explainer->loader_ = std::thread([self, on_state_change] {
@@ -126,9 +117,16 @@ Explainer::~Explainer() {
   if (loader_.joinable()) loader_.join();
 }
 
-void Explainer::Shutdown() { executor_->Shutdown(); }
+void Explainer::Shutdown() {
+  stopping_ = true;
+  repository_->ShutdownSchedulers();
+}
 
-int Explainer::queued() const { return executor_->queued(); }
+int Explainer::queued() const {
+  int n = 0;
+  for (const auto& model : repository_->ReadyModels()) n += model->scheduler->queued();
+  return n;
+}
 
 void Explainer::WaitUntilLoaded() {
   std::unique_lock<std::mutex> lock(loaded_mu_);
@@ -159,42 +157,96 @@ StatusOr<ModelDescription> Explainer::DescribeModel(const ModelRef& ref) const {
 
 namespace {
 
-// Runs `work(instance, input)` for `model` on a worker: checks the deadline, prepares the
-// input, waits for an instance, and answers `done` exactly once, here if the task cannot
-// be queued.
-template <typename T, typename Work>
-void RunOnWorker(BoundedExecutor& executor, const ImagePreprocessor& preprocessor,
-                 std::shared_ptr<const ServableModel> model, const char* method,
-                 const ImageRef& image, bool keep_original, Clock::time_point deadline,
-                 Explainer::Callback<T> done, Work work) {
-  auto shared_done = std::make_shared<Explainer::Callback<T>>(std::move(done));
-  const Clock::time_point accepted = Clock::now();
-  Status queued = executor.Submit([&preprocessor, model, method, image, keep_original, deadline,
-                                   shared_done, work, accepted]() {
-    const Clock::time_point started = Clock::now();
-    Clock::duration instance_wait{0};
-    bool ran = false;
-    auto run = [&]() -> StatusOr<T> {
-      XAI_RETURN_IF_ERROR(CheckDeadline(deadline, "while queued"));
-      XAI_ASSIGN_OR_RETURN(PreprocessedImage prepared,
-                           PrepareInput(image, *model, preprocessor, keep_original));
-      const Clock::time_point waiting = Clock::now();
-      XAI_ASSIGN_OR_RETURN(ModelPool::Handle instance, model->pool->Acquire(deadline));
-      instance_wait = Clock::now() - waiting;
-      ran = true;
-      return work(*model, instance, prepared);
-    };
-    StatusOr<T> result = run();
-    // Recorded before answering, so a caller that reads statistics after its answer sees it.
-    const Clock::duration queue = (started - accepted) + instance_wait;
-    model->statistics.Record(method, result.ok(), queue, (Clock::now() - accepted) - queue,
-                             ran ? 1 : 0);
-    (*shared_done)(std::move(result));
-  });
-  if (!queued.ok()) {
-    model->statistics.Record(method, false, std::chrono::nanoseconds(0), std::chrono::nanoseconds(0), 0);
-    (*shared_done)(queued);
+// A request waiting in its model version's scheduler: what its batch needs from it, and
+// its callback, called exactly once through Answer (or Fail, which the scheduler calls
+// when it drops or refuses the job).
+template <typename Result>
+class RequestJob : public BatchJob {
+ public:
+  RequestJob(const ServableModel& model, const ImagePreprocessor& preprocessor, const char* method,
+             std::string key, const ImageRef& image, bool keep_original, Clock::time_point deadline,
+             CancelledFn cancelled, Explainer::Callback<Result> done)
+      : model_(model),
+        preprocessor_(preprocessor),
+        method_(method),
+        key_(std::move(key)),
+        image_(image),
+        keep_original_(keep_original),
+        deadline_(deadline),
+        cancelled_(std::move(cancelled)),
+        done_(std::move(done)) {}
+
+  const std::string& batch_key() const override { return key_; }
+  Clock::time_point deadline() const override { return deadline_; }
+  bool cancelled() const override { return cancelled_ && cancelled_(); }
+  void Fail(const Status& status) override { Answer(status, Clock::now()); }
+
+  // Records the statistics and calls back. `started`: when the job's batch began (its
+  // queue time ends there).
+  void Answer(StatusOr<Result> result, Clock::time_point started) {
+    model_.statistics.Record(method_, result.ok(), started - enqueued(), Clock::now() - started);
+    done_(std::move(result));
   }
+  // Counts the execution of this job's batch, of `size` requests.
+  void CountExecution(int size) const { model_.statistics.RecordExecution(method_, size); }
+
+  StatusOr<PreprocessedImage> Prepare() const {
+    return PrepareInput(image_, model_, preprocessor_, keep_original_);
+  }
+  const ServableModel& model() const { return model_; }
+
+ private:
+  const ServableModel& model_;
+  const ImagePreprocessor& preprocessor_;
+  const char* method_;
+  const std::string key_;
+  const ImageRef image_;
+  const bool keep_original_;
+  const Clock::time_point deadline_;
+  const CancelledFn cancelled_;
+  const Explainer::Callback<Result> done_;
+};
+
+// Runs a batch of `Job`s (RequestJob<Result> subclasses): prepares every input (a bad
+// one fails its own request only), stacks the rest into one [B,C,H,W] tensor, and answers
+// each job with what `compute(instance, input, jobs, prepared)` returns for it: one
+// StatusOr<Result> per job, in order.
+template <typename Job, typename Result, typename Compute>
+void RunJobs(std::vector<std::unique_ptr<BatchJob>>& batch, Compute compute) {
+  const Clock::time_point started = Clock::now();
+  std::vector<Job*> jobs;
+  std::vector<PreprocessedImage> prepared;
+  for (auto& item : batch) {
+    Job* job = static_cast<Job*>(item.get());
+    StatusOr<PreprocessedImage> input = job->Prepare();
+    if (!input.ok()) {
+      job->Answer(input.status(), started);
+      continue;
+    }
+    jobs.push_back(job);
+    prepared.push_back(std::move(*input));
+  }
+  if (jobs.empty()) return;
+  const ServableModel& model = jobs[0]->model();
+  const int size = static_cast<int>(jobs.size());
+  std::vector<StatusOr<Result>> results;
+  try {
+    StatusOr<ModelPool::Handle> instance = model.pool->Acquire();
+    if (instance.ok()) {
+      std::vector<at::Tensor> inputs;
+      for (const PreprocessedImage& p : prepared) inputs.push_back(p.input);
+      results = compute(*instance, size == 1 ? inputs[0] : at::cat(inputs), jobs, prepared);
+    } else {
+      results.assign(jobs.size(), instance.status());
+    }
+  } catch (const std::exception& e) {
+    results.assign(jobs.size(), InternalError(model.display_name() + ": batch of " +
+                                              std::to_string(size) + " failed: " + e.what()));
+  }
+  // Counted before answering, so that a caller that reads statistics after its answer
+  // sees its batch.
+  jobs[0]->CountExecution(size);
+  for (int i = 0; i < size; ++i) jobs[i]->Answer(std::move(results[i]), started);
 }
 
 std::vector<LabeledScore> Labeled(const ServableModel& model, const std::vector<ClassScore>& scores) {
@@ -344,6 +396,105 @@ StatusOr<std::vector<ModelStatisticsEntry>> Explainer::Statistics(const ModelRef
   return out;
 }
 
+namespace {
+
+class ClassifyJob : public RequestJob<ClassifyResult> {
+ public:
+  ClassifyJob(const ServableModel& model, const ImagePreprocessor& preprocessor, ClassifyRequest request,
+              Explainer::Callback<ClassifyResult> done)
+      : RequestJob(model, preprocessor, "Classify", "Classify", request.image, /*keep_original=*/false,
+                   request.deadline, std::move(request.cancelled), std::move(done)),
+        top_k_(request.top_k == 0 ? kDefaultTopK : request.top_k) {}
+
+  void RunBatch(std::vector<std::unique_ptr<BatchJob>>& batch) override {
+    RunJobs<ClassifyJob, ClassifyResult>(
+        batch, [](ModelPool::Handle& instance, const at::Tensor& input, const std::vector<ClassifyJob*>& jobs,
+                  const std::vector<PreprocessedImage>&) {
+          const ServableModel& model = jobs[0]->model();
+          std::vector<StatusOr<ClassifyResult>> results;
+          StatusOr<at::Tensor> logits = ForwardLogits(instance, input);
+          if (!logits.ok()) {
+            results.assign(jobs.size(), logits.status().WithContext(model.display_name()));
+            return results;
+          }
+          for (size_t b = 0; b < jobs.size(); ++b) {
+            results.push_back(ClassifyResult{{model.name, model.version},
+                                             Labeled(model, TopClasses((*logits)[b], jobs[b]->top_k_))});
+          }
+          return results;
+        });
+  }
+
+ private:
+  const int top_k_;
+};
+
+class GradCamJob : public RequestJob<GradCamResult> {
+ public:
+  // Requests share a batch when they ask for the same method at the same layers.
+  static std::string Key(const GradCamSpec& spec) {
+    std::string key = "GradCAM/" + std::to_string(static_cast<int>(spec.method)) + "/";
+    for (const std::string& layer : spec.layers) key += layer + ",";
+    return key;
+  }
+
+  GradCamJob(const ServableModel& model, const ImagePreprocessor& preprocessor, GradCamRequest request,
+             GradCamSpec spec, Explainer::Callback<GradCamResult> done)
+      : RequestJob(model, preprocessor, "GradCAM", Key(spec), request.image,
+                   /*keep_original=*/request.overlay.enabled && !request.overlay.model_input_size,
+                   request.deadline, std::move(request.cancelled), std::move(done)),
+        spec_(std::move(spec)),
+        overlay_(request.overlay) {
+    style_.image_weight = overlay_.image_weight == 0 ? 0.5f : overlay_.image_weight;
+    style_.colormap = ColormapByName(overlay_.colormap).value_or(cv::COLORMAP_JET);
+    style_.png_compression = overlay_.png_compression == 0 ? 1 : overlay_.png_compression;
+  }
+
+  void RunBatch(std::vector<std::unique_ptr<BatchJob>>& batch) override {
+    RunJobs<GradCamJob, GradCamResult>(
+        batch, [](ModelPool::Handle& instance, const at::Tensor& input, const std::vector<GradCamJob*>& jobs,
+                  const std::vector<PreprocessedImage>& prepared) {
+          const ServableModel& model = jobs[0]->model();
+          std::vector<std::vector<int>> targets;
+          for (const GradCamJob* job : jobs) targets.push_back(job->spec_.targets);
+          std::vector<StatusOr<GradCamResult>> results;
+          auto cams = RunGradCamBatch(instance, input, jobs[0]->spec_, targets);
+          if (!cams.ok()) {
+            results.assign(jobs.size(), cams.status().WithContext(model.display_name()));
+            return results;
+          }
+          for (size_t b = 0; b < jobs.size(); ++b) {
+            results.push_back(jobs[b]->Assemble((*cams)[b], input[b].unsqueeze(0), prepared[b]));
+          }
+          return results;
+        });
+  }
+
+ private:
+  StatusOr<GradCamResult> Assemble(const GradCamOutput& cams, const at::Tensor& input,
+                                   const PreprocessedImage& prepared) const {
+    const ServableModel& model = this->model();
+    GradCamResult result;
+    result.model = {model.name, model.version};
+    result.classes = Labeled(model, TopClasses(cams.logits, kDefaultTopK));
+    for (const CamOutput& cam : cams.explanations) {
+      CamExplanation explanation{cam.target, ToFloatTensor(cam.cam), ToFloatTensor(cam.raw), ""};
+      if (overlay_.enabled) {
+        XAI_ASSIGN_OR_RETURN(explanation.overlay_png, Overlay(cam.cam, input, prepared, model,
+                                                              overlay_.model_input_size, style_));
+      }
+      result.explanations.push_back(std::move(explanation));
+    }
+    return result;
+  }
+
+  const GradCamSpec spec_;
+  const OverlaySpec overlay_;
+  OverlayStyle style_;
+};
+
+}  // namespace
+
 void Explainer::Classify(ClassifyRequest request, Callback<ClassifyResult> done) {
   if (request.top_k < 0) {
     done(InvalidArgumentError("top_k must be >= 0 (0: " + std::to_string(kDefaultTopK) +
@@ -355,16 +506,13 @@ void Explainer::Classify(ClassifyRequest request, Callback<ClassifyResult> done)
     done(model.status());
     return;
   }
-  const int top_k = request.top_k == 0 ? kDefaultTopK : request.top_k;
-  RunOnWorker<ClassifyResult>(
-      *executor_, *preprocessor_, *model, "Classify", request.image, /*keep_original=*/false, request.deadline,
-      std::move(done),
-      [top_k](const ServableModel& model, ModelPool::Handle& instance,
-              const PreprocessedImage& prepared) -> StatusOr<ClassifyResult> {
-        auto scores = ClassifyInput(instance, prepared.input, top_k);
-        if (!scores.ok()) return scores.status().WithContext(model.display_name());
-        return ClassifyResult{{model.name, model.version}, Labeled(model, *scores)};
-      });
+  if (stopping_) {
+    done(UnavailableError("the server is shutting down"));
+    return;
+  }
+  const ServableModel& servable = **model;
+  servable.scheduler->Enqueue(
+      std::make_unique<ClassifyJob>(servable, *preprocessor_, std::move(request), std::move(done)));
 }
 
 void Explainer::GradCam(GradCamRequest request, Callback<GradCamResult> done) {
@@ -378,33 +526,13 @@ void Explainer::GradCam(GradCamRequest request, Callback<GradCamResult> done) {
     done(valid);
     return;
   }
-  const OverlaySpec overlay = request.overlay;
-  OverlayStyle style;
-  style.image_weight = overlay.image_weight == 0 ? 0.5f : overlay.image_weight;
-  style.colormap = ColormapByName(overlay.colormap).value_or(cv::COLORMAP_JET);
-  style.png_compression = overlay.png_compression == 0 ? 1 : overlay.png_compression;
-  RunOnWorker<GradCamResult>(
-      *executor_, *preprocessor_, *model, "GradCAM", request.image,
-      /*keep_original=*/overlay.enabled && !overlay.model_input_size, request.deadline,
-      std::move(done),
-      [spec, overlay, style](const ServableModel& model, ModelPool::Handle& instance,
-                             const PreprocessedImage& prepared) -> StatusOr<GradCamResult> {
-        auto cams = RunGradCam(instance, prepared.input, spec);
-        if (!cams.ok()) return cams.status().WithContext(model.display_name());
-        GradCamResult result;
-        result.model = {model.name, model.version};
-        result.classes = Labeled(model, TopClasses(cams->logits, kDefaultTopK));
-        for (const CamOutput& cam : cams->explanations) {
-          CamExplanation explanation{cam.target, ToFloatTensor(cam.cam), ToFloatTensor(cam.raw), ""};
-          if (overlay.enabled) {
-            XAI_ASSIGN_OR_RETURN(explanation.overlay_png,
-                                 Overlay(cam.cam, prepared.input, prepared, model,
-                                         overlay.model_input_size, style));
-          }
-          result.explanations.push_back(std::move(explanation));
-        }
-        return result;
-      });
+  if (stopping_) {
+    done(UnavailableError("the server is shutting down"));
+    return;
+  }
+  const ServableModel& servable = **model;
+  servable.scheduler->Enqueue(std::make_unique<GradCamJob>(servable, *preprocessor_, std::move(request),
+                                                           std::move(spec), std::move(done)));
 }
 
 }  // namespace xai::core

@@ -1,10 +1,12 @@
-// The engine's front door: validates requests against the model's config, runs them on a
-// bounded executor, and answers through a callback. Knows nothing of gRPC; its header
-// pulls in no LibTorch, so adapters that include it compile fast.
+// The engine's front door: validates requests against the model's config, queues them on
+// the model version's scheduler (which batches them and runs them on its instances), and
+// answers through a callback. Never blocks its caller on a model. Knows nothing of gRPC;
+// its header pulls in no LibTorch, so adapters that include it compile fast.
 #ifndef XAI_CORE_EXPLAINER_H_
 #define XAI_CORE_EXPLAINER_H_
 
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -23,7 +25,6 @@
 
 namespace xai::core {
 
-class BoundedExecutor;
 class ImagePreprocessor;
 
 using Clock = std::chrono::steady_clock;
@@ -33,10 +34,10 @@ struct ExplainerOptions {
   int64_t max_image_pixels = 50'000'000;    // width * height of an encoded image, checked from its header
   int max_targets = 64;                     // target classes of one GradCAM request
   int max_cam_layers = 16;                  // layers of one GradCAM request
-  int worker_threads = 0;                   // threads running requests; 0: hardware threads
-  int queue_capacity = 256;                 // requests waiting for a worker; more: RESOURCE_EXHAUSTED
+  int queue_capacity = 256;                 // requests a model version queues unless its config sets
+                                            // max_queue_size; more: RESOURCE_EXHAUSTED
   int intra_op_threads = 0;                 // LibTorch's intra-op threads (process-wide); 0: its default
-  std::chrono::milliseconds acquire_timeout{30000};  // longest wait for a free model instance
+  std::chrono::milliseconds max_queue_time{30000};  // longest wait in a model's queue; then RESOURCE_EXHAUSTED
 };
 
 struct ModelRef {
@@ -54,12 +55,17 @@ struct ImageRef {
   std::string_view tensor_data;        // kTensor: float32 little-endian
 };
 
+// Whether the caller gave up on a request: called while it waits in a queue, from the
+// scheduler's threads, so it must be thread safe and cheap (e.g. ServerContext::IsCancelled).
+using CancelledFn = std::function<bool()>;
+
 struct ClassifyRequest {
   ModelRef model;
   ImageRef image;
   int top_k = 0;                                 // 0: 5
   Clock::time_point deadline = Clock::time_point::max();
   std::string request_id;                        // for logs
+  CancelledFn cancelled;                         // unset: never
 };
 
 struct LabeledScore {
@@ -97,6 +103,7 @@ struct GradCamRequest {
   OverlaySpec overlay;
   Clock::time_point deadline = Clock::time_point::max();
   std::string request_id;
+  CancelledFn cancelled;            // unset: never
 };
 
 struct CamExplanation {
@@ -152,10 +159,11 @@ class Explainer {
                                                      std::function<void()> on_state_change = {});
   ~Explainer();  // Shutdown()
 
-  // Answers through `done` exactly once: on a worker thread, or on the calling thread when
-  // the request is refused before queueing. Codes: INVALID_ARGUMENT, NOT_FOUND,
+  // Answers through `done` exactly once: on a scheduler thread, or on the calling thread
+  // when the request is refused before queueing. Codes: INVALID_ARGUMENT, NOT_FOUND,
   // UNAVAILABLE (model not ready, shutting down), RESOURCE_EXHAUSTED (queue full, image
-  // over the pixel limit, no instance free in time), DEADLINE_EXCEEDED, INTERNAL.
+  // over the pixel limit), DEADLINE_EXCEEDED and CANCELLED (while queued: never run),
+  // INTERNAL (the model failed: every request of its batch).
   void Classify(ClassifyRequest request, Callback<ClassifyResult> done);
 
   // Class activation maps (GRAD_CAM, GRAD_CAM_PLUS_PLUS, XGRAD_CAM, HIRES_CAM, LAYER_CAM)
@@ -176,7 +184,7 @@ class Explainer {
   void WaitUntilLoaded();
   bool loaded() const;
 
-  // Requests waiting for a worker thread.
+  // Requests waiting for an instance, over every ready model version.
   int queued() const;
 
   // Refuses new requests (UNAVAILABLE), finishes queued and running ones. Idempotent.
@@ -188,7 +196,7 @@ class Explainer {
   ExplainerOptions options_;
   std::unique_ptr<ModelRepository> repository_;
   std::unique_ptr<ImagePreprocessor> preprocessor_;
-  std::unique_ptr<BoundedExecutor> executor_;
+  std::atomic<bool> stopping_{false};
   std::thread loader_;
   mutable std::mutex loaded_mu_;
   std::condition_variable loaded_cv_;

@@ -1,7 +1,11 @@
 #include "core/grad_cam.h"
 
+#include <algorithm>
+
 #include <torch/csrc/autograd/autograd.h>
 
+#include "core/classifier.h"
+#include "core/execution.h"
 #include "core/layer_capture.h"
 #include "core/torch_errors.h"
 
@@ -9,19 +13,32 @@ namespace xai::core {
 
 StatusOr<GradCamOutput> RunGradCam(ModelPool::Handle& instance, const at::Tensor& input,
                                    const GradCamSpec& spec) {
+  XAI_ASSIGN_OR_RETURN(std::vector<GradCamOutput> outputs,
+                       RunGradCamBatch(instance, input, spec, {spec.targets}));
+  return std::move(outputs[0]);
+}
+
+StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance, const at::Tensor& input,
+                                                     const GradCamSpec& spec,
+                                                     const std::vector<std::vector<int>>& targets) {
+  const int64_t batch = input.size(0);
+  if (static_cast<int64_t>(targets.size()) != batch) {
+    return InternalError("Grad-CAM batch of " + std::to_string(batch) + " inputs got " +
+                         std::to_string(targets.size()) + " target lists");
+  }
   std::vector<torch::jit::Module> layers;
   for (const std::string& path : spec.layers) {
     XAI_ASSIGN_OR_RETURN(torch::jit::Module layer, FindSubmodule(instance.module(), path));
     layers.push_back(std::move(layer));
   }
   try {
-    GradCamOutput out;
+    ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
     std::vector<at::Tensor> activations;
     at::Tensor logits;
     {
       CaptureScope capture(layers, spec.cut);
       torch::AutoGradMode grad_mode(true);
-      logits = instance.module().forward({input.to(instance.device())}).toTensor();
+      logits = instance.module().forward({ToDevice(input, instance.device())}).toTensor();
       activations = capture.Activations();
     }
     for (size_t i = 0; i < activations.size(); ++i) {
@@ -31,32 +48,51 @@ StatusOr<GradCamOutput> RunGradCam(ModelPool::Handle& instance, const at::Tensor
                                     "the model's output");
       }
     }
-    out.logits = logits.detach()[0].to(at::kCPU, at::kFloat);
-    std::vector<int> targets = spec.targets;
-    if (targets.empty()) targets.push_back(static_cast<int>(out.logits.argmax().item<int64_t>()));
+    const at::Tensor cpu_logits = logits.detach().to(at::kCPU, at::kFloat);
+    XAI_RETURN_IF_ERROR(CheckBatchLogits(cpu_logits, batch, instance.num_classes()));
 
-    // The activations as the CAM math takes them, once for every target.
+    std::vector<GradCamOutput> out(batch);
+    std::vector<std::vector<int>> sample_targets = targets;
+    size_t rounds = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+      out[b].logits = cpu_logits[b];
+      if (sample_targets[b].empty()) {
+        sample_targets[b].push_back(static_cast<int>(out[b].logits.argmax().item<int64_t>()));
+      }
+      rounds = std::max(rounds, sample_targets[b].size());
+    }
+
+    // The activations as the CAM math takes them (float32), once for every target.
     std::vector<at::Tensor> maps_input;
     maps_input.reserve(activations.size());
-    for (const at::Tensor& a : activations) maps_input.push_back(a.detach()[0].to(at::kFloat));
+    for (const at::Tensor& a : activations) maps_input.push_back(a.detach().to(at::kFloat));
 
-    for (size_t t = 0; t < targets.size(); ++t) {
-      const at::Tensor score = logits[0][targets[t]];
-      const std::vector<at::Tensor> grads =
-          torch::autograd::grad({score}, activations, /*grad_outputs=*/{},
-                                /*retain_graph=*/t + 1 < targets.size(), /*create_graph=*/false,
-                                /*allow_unused=*/true);
-      std::vector<at::Tensor> relu_maps;
-      for (size_t l = 0; l < activations.size(); ++l) {
-        const at::Tensor& a = maps_input[l];
-        const at::Tensor g = grads[l].defined() ? grads[l][0].to(at::kFloat) : at::zeros_like(a);
-        relu_maps.push_back(at::relu(CamMap(a, g, spec.method)));
+    // Round t differentiates every sample's t-th target score at once: the seed has a one
+    // in row b at that class, zeros elsewhere (and a zero row when sample b has no t-th).
+    for (size_t t = 0; t < rounds; ++t) {
+      at::Tensor seed = at::zeros({batch, instance.num_classes()}, at::kFloat);
+      for (int64_t b = 0; b < batch; ++b) {
+        if (t < sample_targets[b].size()) seed[b][sample_targets[b][t]] = 1.0f;
       }
-      CamOutput explanation;
-      explanation.target = targets[t];
-      explanation.cam = CombineLayerMaps(relu_maps, spec.height, spec.width).to(at::kCPU).contiguous();
-      explanation.raw = relu_maps[0].to(at::kCPU).contiguous();
-      out.explanations.push_back(std::move(explanation));
+      seed = seed.to(logits.device(), logits.scalar_type());
+      const std::vector<at::Tensor> grads =
+          torch::autograd::grad({logits}, activations, {seed},
+                                /*retain_graph=*/t + 1 < rounds, /*create_graph=*/false,
+                                /*allow_unused=*/true);
+      for (int64_t b = 0; b < batch; ++b) {
+        if (t >= sample_targets[b].size()) continue;
+        std::vector<at::Tensor> relu_maps;
+        for (size_t l = 0; l < activations.size(); ++l) {
+          const at::Tensor a = maps_input[l][b];
+          const at::Tensor g = grads[l].defined() ? grads[l][b].to(at::kFloat) : at::zeros_like(a);
+          relu_maps.push_back(at::relu(CamMap(a, g, spec.method)));
+        }
+        CamOutput explanation;
+        explanation.target = sample_targets[b][t];
+        explanation.cam = CombineLayerMaps(relu_maps, spec.height, spec.width).to(at::kCPU).contiguous();
+        explanation.raw = relu_maps[0].to(at::kCPU).contiguous();
+        out[b].explanations.push_back(std::move(explanation));
+      }
     }
     return out;
   } catch (const std::exception& e) {

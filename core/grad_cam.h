@@ -16,7 +16,7 @@ namespace xai::core {
 struct GradCamSpec {
   std::vector<std::string> layers;  // module paths with 4-D outputs, validated by the caller
   size_t cut = 0;                   // index of the layer whose output is computed first
-  std::vector<int> targets;         // class indices; empty: the top-1 class
+  std::vector<int> targets;         // class indices; empty: the top-1 class (RunGradCam)
   CamMethod method = CamMethod::kGradCam;
   int64_t height = 0;               // the model input's size, for the upsampled map
   int64_t width = 0;
@@ -38,6 +38,15 @@ struct GradCamOutput {
 // modified in place by it; INTERNAL when the forward or backward throws otherwise.
 StatusOr<GradCamOutput> RunGradCam(ModelPool::Handle& instance, const at::Tensor& input,
                                    const GradCamSpec& spec);
+
+// The same for a batch: `input` is [B,C,H,W] and `targets[b]` sample b's classes (empty:
+// its top-1); spec.targets is not read. One forward, and per target position one backward
+// of the batch's summed target scores: in eval mode samples are independent, so each
+// sample's gradient, and its maps, are those it would get alone. Errors as RunGradCam, for
+// the whole batch.
+StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance, const at::Tensor& input,
+                                                     const GradCamSpec& spec,
+                                                     const std::vector<std::vector<int>>& targets);
 
 }  // namespace xai::core
 

@@ -158,6 +158,28 @@ Status ValidateModelConfig(const xai::v1::ModelConfig& config) {
       }
     }
   }
+  if (config.has_dynamic_batching()) {
+    const xai::v1::DynamicBatching& batching = config.dynamic_batching();
+    if (batching.max_batch_size() < 1 || batching.max_batch_size() > kMaxBatchSize) {
+      return InvalidArgumentError("dynamic_batching.max_batch_size must be in [1, " +
+                                  std::to_string(kMaxBatchSize) + "], got " +
+                                  std::to_string(batching.max_batch_size()));
+    }
+    if (batching.max_queue_delay_us() < 0 || batching.max_queue_delay_us() > kMaxQueueDelayUs) {
+      return InvalidArgumentError("dynamic_batching.max_queue_delay_us must be in [0, " +
+                                  std::to_string(kMaxQueueDelayUs) + "], got " +
+                                  std::to_string(batching.max_queue_delay_us()));
+    }
+  }
+  if (config.max_queue_size() < 0 || config.max_queue_size() > kMaxQueueSize) {
+    return InvalidArgumentError("max_queue_size must be in [0, " + std::to_string(kMaxQueueSize) +
+                                "] (0: the server's --queue-capacity), got " +
+                                std::to_string(config.max_queue_size()));
+  }
+  if (!xai::v1::Precision_IsValid(config.precision())) {
+    return InvalidArgumentError("precision must be FP32, FP16 or BF16, got " +
+                                std::to_string(config.precision()));
+  }
   return OkStatus();
 }
 

@@ -2,6 +2,7 @@
 #ifndef XAI_CORE_MODEL_CONFIG_H_
 #define XAI_CORE_MODEL_CONFIG_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,9 @@ namespace xai::core {
 // Limits that ValidateModelConfig enforces.
 inline constexpr int kMaxInputSide = 8192;         // pixels
 inline constexpr int kMaxInstancesPerDevice = 64;
+inline constexpr int kMaxBatchSize = 1024;
+inline constexpr int64_t kMaxQueueDelayUs = 10'000'000;  // 10 s
+inline constexpr int kMaxQueueSize = 1 << 20;
 
 // Parses `text` (protobuf text format). `file` names the source in messages.
 // INVALID_ARGUMENT "<file>:<line>:<col>: <parser message>" on a syntax or schema error.

@@ -17,14 +17,22 @@ std::string ShapeString(c10::IntArrayRef sizes) {
   return out.str();
 }
 
-// Checks the warm-up output and returns the number of classes it shows.
-StatusOr<int64_t> CheckLogits(const c10::IValue& output) {
+// Checks the warm-up output for a batch of `batch` and returns the number of classes it
+// shows.
+StatusOr<int64_t> CheckLogits(const c10::IValue& output, int64_t batch) {
   if (!output.isTensor()) {
-    return FailedPreconditionError("forward must return one tensor of logits [1, num_classes], got " +
+    return FailedPreconditionError("forward must return one tensor of logits [batch, num_classes], got " +
                                    output.tagKind());
   }
   const at::Tensor& logits = output.toTensor();
-  if (logits.dim() != 2 || logits.size(0) != 1 || logits.size(1) < 1) {
+  if (logits.dim() != 2 || logits.size(0) != batch || logits.size(1) < 1) {
+    if (batch > 1) {
+      return FailedPreconditionError(
+          "dynamic_batching.max_batch_size is " + std::to_string(batch) + " but forward on a batch of " +
+          std::to_string(batch) + " returned " + ShapeString(logits.sizes()) + ", not [" +
+          std::to_string(batch) + ", num_classes]: the model does not take batches; remove "
+          "dynamic_batching or export the model with a free batch dimension");
+    }
     return FailedPreconditionError(
         "forward must return logits of shape [1, num_classes] for one image, got " +
         ShapeString(logits.sizes()));
@@ -68,8 +76,12 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
       }
     }
   }
-  std::vector<int64_t> batch_shape = {1};
-  batch_shape.insert(batch_shape.end(), options.input_shape.begin(), options.input_shape.end());
+  if (options.max_batch_size < 1) {
+    return InvalidArgumentError(name + ": max batch size must be >= 1, got " +
+                                std::to_string(options.max_batch_size));
+  }
+  std::vector<int64_t> warm_up_batches = {1};
+  if (options.max_batch_size > 1) warm_up_batches.push_back(options.max_batch_size);
 
   for (size_t d = 0; d < pool->devices_.size(); ++d) {
     const c10::Device device = pool->devices_[d];
@@ -87,21 +99,27 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
         // clone(true) gives a new module object and types sharing the same tensors.
         torch::jit::Module module = i == 0 ? base : base.clone(/*inplace=*/true);
         module.eval();
-        c10::IValue output;
-        {
-          c10::InferenceMode guard;
-          output = module.forward({torch::zeros(batch_shape, torch::TensorOptions().device(device))});
+        auto instance = std::make_unique<Instance>(Instance{std::move(module), device, InstanceStream(device)});
+        for (const int64_t batch : warm_up_batches) {
+          std::vector<int64_t> shape = {batch};
+          shape.insert(shape.end(), options.input_shape.begin(), options.input_shape.end());
+          c10::IValue output;
+          {
+            ExecutionScope scope(device, instance->stream, options.precision);
+            c10::InferenceMode guard;
+            output = instance->module.forward({torch::zeros(shape, torch::TensorOptions().device(device))});
+          }
+          auto classes = CheckLogits(output, batch);
+          if (!classes.ok()) return classes.status().WithContext(name);
+          if (pool->num_classes_ != 0 && *classes != pool->num_classes_) {
+            return FailedPreconditionError(name + ": instances disagree on the number of classes");
+          }
+          pool->num_classes_ = *classes;
         }
-        auto classes = CheckLogits(output);
-        if (!classes.ok()) return classes.status().WithContext(name);
-        if (pool->num_classes_ != 0 && *classes != pool->num_classes_) {
-          return FailedPreconditionError(name + ": instances disagree on the number of classes");
-        }
-        pool->num_classes_ = *classes;
-        pool->instances_.push_back(std::make_unique<Instance>(Instance{std::move(module), device}));
+        pool->instances_.push_back(std::move(instance));
       }
     } catch (const std::exception& e) {
-            return FailedPreconditionError(name + ": cannot load " + options.model_path + " on " +
+      return FailedPreconditionError(name + ": cannot load " + options.model_path + " on " +
                                      device.str() + ": " + ExceptionMessage(e));
     }
   }

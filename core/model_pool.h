@@ -20,6 +20,7 @@
 
 #include <torch/script.h>
 
+#include "core/execution.h"
 #include "core/status.h"
 
 namespace xai::core {
@@ -40,6 +41,11 @@ struct ModelPoolOptions {
   // Shape of one preprocessed input, [C,H,W]; used for the warm-up forward, which also
   // checks that the model returns logits of shape [1, num_classes].
   std::vector<int64_t> input_shape;
+  // Largest batch the instances will run (dynamic batching). Above 1, each instance also
+  // warms up on a batch this large, which must return [max_batch_size, num_classes].
+  int max_batch_size = 1;
+  // Precision of the forward on CUDA instances (CPU instances run float32).
+  Precision precision = Precision::kFloat32;
   // Rewrite the loaded module for layer capture (see layer_capture.h) before its first
   // run; every instance inherits it. Needed by Grad-CAM; costs a few interpreter ops per
   // module in a plain forward.
@@ -55,6 +61,7 @@ class ModelPool {
   struct Instance {
     torch::jit::Module module;
     c10::Device device;
+    std::optional<c10::Stream> stream;  // CUDA: a stream of its own
   };
 
   // Exclusive use of one instance until destroyed or moved from. Must not outlive the
@@ -69,6 +76,9 @@ class ModelPool {
 
     torch::jit::Module& module() { return instance_->module; }
     c10::Device device() const { return instance_->device; }
+    const std::optional<c10::Stream>& stream() const { return instance_->stream; }
+    Precision precision() const { return pool_->options_.precision; }
+    int64_t num_classes() const { return pool_->num_classes_; }
     // Index of the instance in the pool, 0 <= index < pool.size().
     int index() const { return index_; }
 
@@ -86,7 +96,7 @@ class ModelPool {
   // gradients off for every parameter, and runs one warm-up forward per instance.
   // Errors: INVALID_ARGUMENT for bad options or devices; FAILED_PRECONDITION when the file
   // is missing, is not TorchScript, fails its forward on the configured input, or does not
-  // return a [1, num_classes] tensor. Messages start with options.display_name.
+  // return a [1, num_classes] tensor (nor [max_batch_size, num_classes] for a full batch). Messages start with options.display_name.
   static StatusOr<std::unique_ptr<ModelPool>> Create(const ModelPoolOptions& options);
 
   ModelPool(const ModelPool&) = delete;
@@ -100,6 +110,8 @@ class ModelPool {
 
   int size() const { return static_cast<int>(instances_.size()); }
   int64_t num_classes() const { return num_classes_; }
+  int max_batch_size() const { return options_.max_batch_size; }
+  Precision precision() const { return options_.precision; }
   // Distinct devices, in the order the instance groups named them.
   const std::vector<c10::Device>& devices() const { return devices_; }
   // Instance `i` (for inspection at load time and tests; not for concurrent use).

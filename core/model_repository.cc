@@ -86,6 +86,19 @@ std::vector<std::string> DeviceNames(const ModelPool& pool) {
   return names;
 }
 
+// " (auto: ...)" when a group asked for "auto" (or named no device) and got the CPU, so
+// that the log says why a GPU node runs on its CPU.
+std::string AutoNote(const xai::v1::ModelConfig& config, const ModelPool& pool) {
+  bool automatic = config.instance_group().empty();
+  for (const xai::v1::InstanceGroup& group : config.instance_group()) {
+    automatic = automatic || group.devices().empty() ||
+                std::find(group.devices().begin(), group.devices().end(), "auto") != group.devices().end();
+  }
+  const bool no_gpu = std::none_of(pool.devices().begin(), pool.devices().end(),
+                                   [](const c10::Device& d) { return d.is_cuda(); });
+  return automatic && no_gpu ? " (auto: LibTorch sees no CUDA GPU)" : "";
+}
+
 std::string Join(const std::vector<std::string>& parts, const char* separator) {
   std::string out;
   for (const std::string& part : parts) {
@@ -124,7 +137,14 @@ StatusOr<std::shared_ptr<const ServableModel>> LoadVersion(const Pending& p,
   pool_options.model_path = (p.model_dir / std::to_string(p.version) / kModelFile).string();
   pool_options.display_name = model->display_name();
   pool_options.input_shape = model->input_shape;
-  pool_options.acquire_timeout = options.acquire_timeout;
+  if (p.config.has_dynamic_batching()) {
+    pool_options.max_batch_size = p.config.dynamic_batching().max_batch_size();
+  }
+  switch (p.config.precision()) {
+    case xai::v1::FP16: pool_options.precision = Precision::kFloat16; break;
+    case xai::v1::BF16: pool_options.precision = Precision::kBFloat16; break;
+    default: pool_options.precision = Precision::kFloat32; break;
+  }
   for (const xai::v1::InstanceGroup& group : p.config.instance_group()) {
     pool_options.instance_groups.push_back(
         {std::vector<std::string>(group.devices().begin(), group.devices().end()),
@@ -168,6 +188,17 @@ StatusOr<std::shared_ptr<const ServableModel>> LoadVersion(const Pending& p,
                                             "default_path_layers[" + std::to_string(i) + "]"));
     }
   }
+
+  BatchSchedulerOptions scheduling;
+  scheduling.display_name = model->display_name();
+  scheduling.workers = model->pool->size();
+  scheduling.queue_capacity =
+      p.config.max_queue_size() > 0 ? p.config.max_queue_size() : options.queue_capacity;
+  scheduling.max_batch_size = model->pool->max_batch_size();
+  scheduling.max_queue_time = options.max_queue_time;
+  scheduling.max_queue_delay = std::chrono::microseconds(
+      p.config.has_dynamic_batching() ? p.config.dynamic_batching().max_queue_delay_us() : 0);
+  model->scheduler = std::make_unique<BatchScheduler>(scheduling);
   return std::shared_ptr<const ServableModel>(std::move(model));
 }
 
@@ -243,11 +274,34 @@ void ModelRepository::LoadAll() {
       SetState(p.name, p.version, Entry{ModelState::kFailed, loaded.status().message(), nullptr});
       continue;
     }
-    spdlog::info("{} loaded: {} instance(s) on {}, {} classes, input {}, {} ms", display,
-                 (*loaded)->pool->size(), Join(DeviceNames(*(*loaded)->pool), ", "),
-                 (*loaded)->pool->num_classes(), ShapeToString((*loaded)->input_shape), ms);
-    SetState(p.name, p.version, Entry{ModelState::kReady, "", *loaded});
+    const ServableModel& model = **loaded;
+    const BatchSchedulerOptions& scheduling = model.scheduler->options();
+    spdlog::info("{} loaded: {} instance(s) on {}{}, {} classes, input {}, {}, queue {}, {} ms",
+                 display, model.pool->size(), Join(DeviceNames(*model.pool), ", "),
+                 AutoNote(p.config, *model.pool), model.pool->num_classes(),
+                 ShapeToString(model.input_shape),
+                 scheduling.max_batch_size > 1
+                     ? "batches up to " + std::to_string(scheduling.max_batch_size) + " within " +
+                           std::to_string(scheduling.max_queue_delay.count()) + " us"
+                     : std::string("no batching"),
+                 scheduling.queue_capacity, ms);
+    bool stopped = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopped = schedulers_stopped_;
+      models_[p.name][p.version] = Entry{ModelState::kReady, "", *loaded};
+    }
+    if (stopped) model.scheduler->Shutdown();
+    if (listener_) listener_();
   }
+}
+
+void ModelRepository::ShutdownSchedulers() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    schedulers_stopped_ = true;
+  }
+  for (const auto& model : ReadyModels()) model->scheduler->Shutdown();
 }
 
 std::vector<ModelVersionStatus> ModelRepository::List() const {

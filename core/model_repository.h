@@ -40,8 +40,10 @@ struct ModelVersionStatus {
 
 struct ModelRepositoryOptions {
   std::string root;
-  // How long a request waits for a free instance of a model at most.
-  std::chrono::milliseconds acquire_timeout{30000};
+  // How long a request may wait in a model version's queue at most.
+  std::chrono::milliseconds max_queue_time{30000};
+  // Requests a model version's scheduler queues when its config sets no max_queue_size.
+  int queue_capacity = 256;
 };
 
 class ModelRepository {
@@ -68,6 +70,10 @@ class ModelRepository {
   // Every READY version, sorted by name then version.
   std::vector<std::shared_ptr<const ServableModel>> ReadyModels() const;
 
+  // Shuts every READY version's scheduler down (see BatchScheduler::Shutdown); versions
+  // that become READY afterwards start shut down. Idempotent.
+  void ShutdownSchedulers();
+
   const std::string& root() const { return options_.root; }
 
  private:
@@ -82,6 +88,7 @@ class ModelRepository {
   const ModelRepositoryOptions options_;
   std::function<void()> listener_;
   mutable std::mutex mu_;
+  bool schedulers_stopped_ = false;  // guarded by mu_
   std::map<std::string, std::map<int64_t, Entry>> models_;  // guarded by mu_
 };
 

@@ -18,15 +18,16 @@ struct MethodStatistics {
   uint64_t queue_ns = 0;    // waiting for a worker thread and for a free instance
   uint64_t compute_ns = 0;  // preprocessing, the model's work and the response's assembly
   uint64_t total_ns = 0;    // from acceptance to the answer: queue + compute
-  std::map<int, uint64_t> batch_size_counts;  // batch size -> executions
+  std::map<int, uint64_t> batch_size_counts;  // batch size -> executions (batches run)
 };
 
 class ModelStatisticsRecorder {
  public:
-  // Counts one request of `method` ("Classify", "GradCAM") that ran as part of a batch of
-  // `batch_size` (0 when it never ran, e.g. refused by a full queue).
+  // Counts one answered request of `method` ("Classify", "GradCAM"), run or not.
   void Record(const std::string& method, bool ok, std::chrono::nanoseconds queue,
-              std::chrono::nanoseconds compute, int batch_size);
+              std::chrono::nanoseconds compute);
+  // Counts one execution of a batch of `batch_size` requests of `method`.
+  void RecordExecution(const std::string& method, int batch_size);
 
   // A consistent copy, by method.
   std::map<std::string, MethodStatistics> Snapshot() const;

@@ -1,6 +1,7 @@
-// One loaded, ready model version: its config, labels, instance pool and layer table.
-// Immutable after load except for the pool's checkout state; shared by requests through
-// std::shared_ptr<const ServableModel>, so a version stays alive while requests use it.
+// One loaded, ready model version: its config, labels, instance pool, layer table and
+// scheduler. Immutable after load except for the pool's checkout state, the scheduler's
+// queue and the statistics; shared through std::shared_ptr<const ServableModel>. Queued
+// requests refer to it by plain pointer: its scheduler, destroyed first, answers them.
 #ifndef XAI_CORE_SERVABLE_MODEL_H_
 #define XAI_CORE_SERVABLE_MODEL_H_
 
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/batch_scheduler.h"
 #include "core/layer_info.h"
 #include "core/model_pool.h"
 #include "core/model_statistics.h"
@@ -28,6 +30,9 @@ struct ServableModel {
   std::vector<std::string> default_path_layers;
   // Counted by every request this version serves (the rest of the struct is immutable).
   mutable ModelStatisticsRecorder statistics;
+  // Queues requests for the pool's instances (thread safe). Declared last: destroyed
+  // first, it answers its queued requests while the pool still exists.
+  std::unique_ptr<BatchScheduler> scheduler;
 
   // "model 'name' v1", the prefix of messages about this version.
   std::string display_name() const {

@@ -34,6 +34,12 @@ core::Clock::time_point SteadyDeadline(const grpc::CallbackServerContext* contex
   return core::Clock::now() + std::chrono::duration_cast<core::Clock::duration>(left);
 }
 
+// Whether the caller cancelled: safe from any thread until the RPC is finished, which
+// only the request's own answer does.
+core::CancelledFn CancelledFn(grpc::CallbackServerContext* context) {
+  return [context] { return context->IsCancelled(); };
+}
+
 // One RPC in flight: its reactor, id and the bookkeeping every handler shares. Copyable,
 // so completions on worker threads carry it.
 class Call {
@@ -82,7 +88,8 @@ grpc::ServerUnaryReactor* ExplainerService::Classify(grpc::CallbackServerContext
                                                      xai::v1::ClassifyResponse* response) {
   Call call(context, "Classify", request->model().name());
   core::ClassifyRequest core_request{FromProto(request->model()), FromProto(request->image()),
-                                     request->top_k(), call.deadline(), call.id()};
+                                     request->top_k(), call.deadline(), call.id(),
+                                     CancelledFn(context)};
   explainer_->Classify(std::move(core_request),
                        [call, response](core::StatusOr<core::ClassifyResult> result) {
                          if (result.ok()) ToProto(*result, response);
@@ -98,6 +105,7 @@ grpc::ServerUnaryReactor* ExplainerService::GradCAM(grpc::CallbackServerContext*
   core::GradCamRequest core_request = FromProto(*request);
   core_request.deadline = call.deadline();
   core_request.request_id = call.id();
+  core_request.cancelled = CancelledFn(context);
   explainer_->GradCam(std::move(core_request),
                       [call, response](core::StatusOr<core::GradCamResult> result) {
                         if (result.ok()) ToProto(*result, response);

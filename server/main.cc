@@ -45,15 +45,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   app.add_option("--intra-op-threads", options.explainer.intra_op_threads,
-                 "LibTorch intra-op threads per forward (0: LibTorch's default, the core count)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1024));
-  app.add_option("--worker-threads", options.explainer.worker_threads,
-                 "Threads running requests (0: one per hardware thread)")
+                 "LibTorch intra-op threads per forward, process-wide (0: LibTorch's default)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
   app.add_option("--queue-capacity", options.explainer.queue_capacity,
-                 "Requests that may wait for a worker; beyond: RESOURCE_EXHAUSTED")
+                 "Requests that may wait for an instance, per model version, unless its config "
+                 "sets max_queue_size; beyond: RESOURCE_EXHAUSTED at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--max-request-bytes", options.max_request_bytes,
@@ -73,9 +70,10 @@ int main(int argc, char** argv) {
                  "Most layers one GradCAM request may name; beyond: INVALID_ARGUMENT")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  int64_t acquire_ms = options.explainer.acquire_timeout.count();
-  app.add_option("--instance-wait-ms", acquire_ms,
-                 "Longest wait of a request for a free model instance; beyond: RESOURCE_EXHAUSTED")
+  int64_t max_queue_ms = options.explainer.max_queue_time.count();
+  app.add_option("--max-queue-ms", max_queue_ms,
+                 "Longest a request may wait in a model's queue, whatever its deadline; beyond: "
+                 "RESOURCE_EXHAUSTED, without running")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{3600000}));
   app.add_option("--shutdown-grace-seconds", grace_seconds,
@@ -83,7 +81,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
   CLI11_PARSE(app, argc, argv);
-  options.explainer.acquire_timeout = std::chrono::milliseconds(acquire_ms);
+  options.explainer.max_queue_time = std::chrono::milliseconds(max_queue_ms);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   // OpenCV's own limit backs up the header check for formats whose header core does not

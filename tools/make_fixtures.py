@@ -8,7 +8,9 @@ Writes
   DIR/repo/resnet18/            torchvision resnet18, traced, 224x224, 1000 labels
   DIR/repo/resnet18_scripted/   the same weights, torch.jit.script
   DIR/repo/tiny/                a 3-class CNN at 16x16 with two instances (pool tests)
+  DIR/repo/tiny_batched/        tiny's file behind a dynamic batcher (batches of 8, 2 s delay)
   DIR/repo/flaky/               4-class CNN whose forward raises when the input mean > 100
+  DIR/repo/flaky_batched/       flaky's file behind a dynamic batcher (batches of 4, 2 s delay)
   DIR/repo/analytic/            hand-set 1x1 conv and linear weights: CAMs known exactly
   DIR/repo/shapes               symlink to the demo model (when --demo-model exists)
   DIR/repo/not_torchscript/     model.pt is not TorchScript            -> FAILED
@@ -16,6 +18,8 @@ Writes
   DIR/repo/bad_labels/          labels.txt has the wrong line count    -> FAILED
   DIR/repo/bad_config/          config.pbtxt has a bad value           -> FAILED
   DIR/repo/no_version/          config but no version directory        -> FAILED
+  DIR/repo/unbatchable/         batching configured, forward gives [1,C] -> FAILED
+  DIR/bench/resnet18/            resnet18's file with dynamic batching (for xai-bench)
   DIR/reference/                inputs and the probabilities PyTorch gives for them:
       input_<k>.bin             float32 [1,3,224,224] tensor, little-endian
       image.png                 a 224x224 RGB PNG (no resize needed)
@@ -84,6 +88,13 @@ class Analytic(torch.nn.Module):
         return self.fc(torch.flatten(self.pool(self.conv(x)), 1))
 
 
+class BatchOfOne(Tiny):
+    """Flattens the whole batch into one row: returns [1, classes] whatever the batch."""
+
+    def forward(self, x):
+        return self.fc(self.pool(self.features(x)).mean(0).view(1, -1))
+
+
 class FeatureMap(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -137,12 +148,22 @@ def main():
     save_model(repo, "resnet18_scripted", scripted, IMAGENET_CONFIG.format(count=1), labels)
 
     torch.manual_seed(1)
-    tiny = Tiny(3).eval()
-    save_model(repo, "tiny", torch.jit.trace(tiny, torch.randn(1, 3, 16, 16)),
+    tiny = torch.jit.trace(Tiny(3).eval(), torch.randn(1, 3, 16, 16))
+    save_model(repo, "tiny", tiny,
                'input { height: 16 width: 16 }\ninstance_group { count: 2 devices: ["cpu"] }\n',
                ["red", "green", "blue"])
+    # The same weights behind a dynamic batcher whose delay is long enough for a test to
+    # fill a batch of 8.
+    save_model(repo, "tiny_batched", tiny,
+               'input { height: 16 width: 16 }\n'
+               'dynamic_batching { max_batch_size: 8 max_queue_delay_us: 2000000 }\n',
+               ["red", "green", "blue"])
     torch.manual_seed(2)
-    save_model(repo, "flaky", torch.jit.script(Flaky(4).eval()), "input { height: 16 width: 16 }\n")
+    flaky = torch.jit.script(Flaky(4).eval())
+    save_model(repo, "flaky", flaky, "input { height: 16 width: 16 }\n")
+    save_model(repo, "flaky_batched", flaky,
+               "input { height: 16 width: 16 }\n"
+               "dynamic_batching { max_batch_size: 4 max_queue_delay_us: 2000000 }\n")
 
     save_model(repo, "analytic", torch.jit.trace(Analytic().eval(), torch.randn(1, 3, 4, 4)),
                'input { height: 4 width: 4 }\ndefault_cam_layer: "conv"\n')
@@ -157,6 +178,17 @@ def main():
     save_model(repo, "bad_config", torch.jit.trace(Tiny(3).eval(), torch.randn(1, 3, 16, 16)),
                "input { height: 16 width: 16 std: [0.5, 0.0, 0.5] }\n")
     write(os.path.join(repo, "no_version", "config.pbtxt"), "input { height: 16 width: 16 }\n")
+    save_model(repo, "unbatchable", torch.jit.script(BatchOfOne(3).eval()),
+               "input { height: 16 width: 16 }\ndynamic_batching { max_batch_size: 4 }\n")
+
+    # A repository for xai-bench: resnet18's file behind a dynamic batcher that runs what
+    # is queued (no waiting), as one would serve it on a CPU.
+    bench = os.path.join(args.out, "bench")
+    shutil.rmtree(bench, ignore_errors=True)
+    os.makedirs(os.path.join(bench, "resnet18"))
+    os.symlink(os.path.join(repo, "resnet18", "1"), os.path.join(bench, "resnet18", "1"))
+    write(os.path.join(bench, "resnet18", "config.pbtxt"),
+          IMAGENET_CONFIG.format(count=1) + "dynamic_batching { max_batch_size: 8 max_queue_delay_us: 0 }\n")
 
     demo = os.path.abspath(args.demo_model)
     if os.path.isdir(demo):

@@ -16,13 +16,8 @@ constexpr float kTolerance = 1e-4f;
 class ClassifyReferenceTest : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() {
-    ExplainerOptions options;
-    options.model_repository = xai::testing::FixtureRepo();
-    options.worker_threads = 2;
-    auto explainer = Explainer::Create(options);
-    ASSERT_TRUE(explainer.ok()) << explainer.status().ToString();
-    explainer_ = std::move(*explainer).release();
-    explainer_->WaitUntilLoaded();
+    explainer_ = xai::testing::StartExplainer(xai::testing::FixtureRepo()).release();
+    ASSERT_NE(explainer_, nullptr);
   }
   static void TearDownTestSuite() { delete explainer_; }
 

@@ -17,15 +17,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::unique_ptr<Explainer> Start(int workers, int queue) {
-  ExplainerOptions options;
-  options.model_repository = xai::testing::FixtureRepo();
-  options.worker_threads = workers;
-  options.queue_capacity = queue;
-  auto explainer = Explainer::Create(options);
-  EXPECT_TRUE(explainer.ok()) << explainer.status().ToString();
-  (*explainer)->WaitUntilLoaded();
-  return std::move(*explainer);
+std::unique_ptr<Explainer> Start(int queue) {
+  return xai::testing::StartExplainer(xai::testing::FixtureRepo(), queue);
 }
 
 ClassifyRequest TensorRequest(const std::string& model, const std::string& data, int side) {
@@ -38,7 +31,7 @@ ClassifyRequest TensorRequest(const std::string& model, const std::string& data,
 }
 
 TEST(ExplainerTest, DeadlinePassedInTheQueueIsNotRun) {
-  auto explainer = Start(1, 8);
+  auto explainer = Start(8);
   const std::string data(3 * 16 * 16 * 4, '\0');
   ClassifyRequest request = TensorRequest("tiny", data, 16);
   request.deadline = Clock::now() - std::chrono::milliseconds(1);
@@ -47,36 +40,8 @@ TEST(ExplainerTest, DeadlinePassedInTheQueueIsNotRun) {
   EXPECT_THAT(result.status().message(), HasSubstr("while queued"));
 }
 
-TEST(ExplainerTest, FullQueueRefusesAndEveryRequestGetsExactlyOneAnswer) {
-  auto explainer = Start(1, 2);
-  const std::string data(3 * 224 * 224 * 4, '\0');  // resnet18: slow enough to back up
-  constexpr int kRequests = 40;
-  std::mutex mu;
-  std::map<int, int> answers;  // request -> times answered
-  std::map<StatusCode, int> codes;
-  std::promise<void> all_answered;
-  std::atomic<int> remaining{kRequests};
-  for (int i = 0; i < kRequests; ++i) {
-    explainer->Classify(TensorRequest("resnet18", data, 224), [&, i](StatusOr<ClassifyResult> r) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        ++answers[i];
-        ++codes[r.status().code()];
-        if (!r.ok()) EXPECT_THAT(r.status().message(), HasSubstr("request queue is full"));
-      }
-      if (--remaining == 0) all_answered.set_value();
-    });
-  }
-  ASSERT_EQ(all_answered.get_future().wait_for(std::chrono::seconds(120)), std::future_status::ready);
-  EXPECT_EQ(answers.size(), static_cast<size_t>(kRequests));
-  for (const auto& [request, count] : answers) EXPECT_EQ(count, 1) << "request " << request;
-  EXPECT_GE(codes[StatusCode::kOk], 1);
-  EXPECT_GE(codes[StatusCode::kResourceExhausted], kRequests / 2);
-  EXPECT_EQ(codes[StatusCode::kOk] + codes[StatusCode::kResourceExhausted], kRequests);
-}
-
 TEST(ExplainerTest, DescribeModelErrorsUseTheRepositoryCodes) {
-  auto explainer = Start(1, 8);
+  auto explainer = Start(8);
   EXPECT_EQ(explainer->DescribeModel({"nope", 0}).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(explainer->DescribeModel({"wrong_output", 0}).status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(explainer->DescribeModel({"a/b", 0}).status().code(), StatusCode::kInvalidArgument);
@@ -87,7 +52,7 @@ TEST(ExplainerTest, DescribeModelErrorsUseTheRepositoryCodes) {
 }
 
 TEST(ExplainerTest, StatisticsCountEveryRequestPerMethod) {
-  auto explainer = Start(1, 8);
+  auto explainer = Start(8);
   const std::string small(3 * 16 * 16 * 4, '\0');
   std::vector<float> huge(3 * 16 * 16, 1000.0f);  // flaky's forward refuses a mean > 100
   const std::string flaky_input(reinterpret_cast<const char*>(huge.data()), huge.size() * 4);
@@ -126,7 +91,7 @@ TEST(ExplainerTest, StatisticsCountEveryRequestPerMethod) {
 }
 
 TEST(ExplainerTest, RefusesAfterShutdown) {
-  auto explainer = Start(1, 8);
+  auto explainer = Start(8);
   explainer->Shutdown();
   const std::string data(3 * 16 * 16 * 4, '\0');
   EXPECT_EQ(xai::testing::ClassifyAndWait(*explainer, TensorRequest("tiny", data, 16)).status().code(),

@@ -29,13 +29,7 @@ std::string CamReferenceDir() {
 }
 
 std::unique_ptr<Explainer> StartOn(const std::string& repository) {
-  ExplainerOptions options;
-  options.model_repository = repository;
-  options.worker_threads = 1;
-  auto explainer = Explainer::Create(options);
-  EXPECT_TRUE(explainer.ok()) << explainer.status().ToString();
-  (*explainer)->WaitUntilLoaded();
-  return std::move(*explainer);
+  return xai::testing::StartExplainer(repository);
 }
 
 const char* const kMethods[] = {"GRAD_CAM", "GRAD_CAM_PLUS_PLUS", "XGRAD_CAM", "HIRES_CAM", "LAYER_CAM"};

@@ -23,6 +23,21 @@ TEST(ModelConfigTest, ParsesTheMinimalConfigOfTheApi) {
   EXPECT_EQ(config.input().color_order(), xai::v1::RGB);
   EXPECT_EQ(config.input().resize(), xai::v1::STRETCH);
   EXPECT_EQ(config.default_path_layers_size(), 4);
+  EXPECT_FALSE(config.has_dynamic_batching());
+  EXPECT_TRUE(ValidateModelConfig(config).ok());
+}
+
+TEST(ModelConfigTest, ParsesTritonStyleBatchingAndPrecision) {
+  const auto config = Parse(
+      "input { height: 224 width: 224 }\n"
+      "instance_group { count: 2 devices: [\"cuda\"] }\n"
+      "dynamic_batching { max_batch_size: 8 max_queue_delay_us: 2000 }\n"
+      "max_queue_size: 64\n"
+      "precision: FP16\n");
+  EXPECT_EQ(config.dynamic_batching().max_batch_size(), 8);
+  EXPECT_EQ(config.dynamic_batching().max_queue_delay_us(), 2000);
+  EXPECT_EQ(config.max_queue_size(), 64);
+  EXPECT_EQ(config.precision(), xai::v1::FP16);
   EXPECT_TRUE(ValidateModelConfig(config).ok());
 }
 
@@ -82,7 +97,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"NegativeCount", "input { height: 4 width: 4 } instance_group { count: -1 }",
                 "instance_group[0].count must be in [0, 64] (0: 1), got -1"},
         BadCase{"UnknownDevice", "input { height: 4 width: 4 } instance_group { count: 1 devices: [\"tpu\"] }",
-                "instance_group[0].devices[0] \"tpu\" must be"}),
+                "instance_group[0].devices[0] \"tpu\" must be"},
+        BadCase{"ZeroBatch", "input { height: 4 width: 4 } dynamic_batching { max_queue_delay_us: 100 }",
+                "dynamic_batching.max_batch_size must be in [1, 1024], got 0"},
+        BadCase{"NegativeDelay", "input { height: 4 width: 4 } dynamic_batching { max_batch_size: 4 max_queue_delay_us: -1 }",
+                "dynamic_batching.max_queue_delay_us must be in [0, 10000000], got -1"},
+        BadCase{"NegativeQueue", "input { height: 4 width: 4 } max_queue_size: -5",
+                "max_queue_size must be in [0, 1048576] (0: the server's --queue-capacity), got -5"},
+        BadCase{"BadPrecision", "input { height: 4 width: 4 } precision: 7", "precision must be FP32, FP16 or BF16, got 7"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 
 TEST(ModelNameTest, RejectsPathCharacters) {

@@ -36,7 +36,7 @@ ModelRepository* ModelRepositoryTest::repository_ = nullptr;
 
 TEST_F(ModelRepositoryTest, GoodModelsAreReady) {
   auto states = States();
-  for (const char* name : {"resnet18", "resnet18_scripted", "tiny", "flaky"}) {
+  for (const char* name : {"resnet18", "resnet18_scripted", "tiny", "flaky", "tiny_batched", "flaky_batched"}) {
     ASSERT_TRUE(states.count(name)) << name;
     EXPECT_EQ(states[name].state, ModelState::kReady) << name << ": " << states[name].reason;
     EXPECT_EQ(states[name].version, 1);
@@ -52,6 +52,7 @@ TEST_F(ModelRepositoryTest, BrokenModelsFailWithTheirReason) {
       {"bad_labels", "has 2 labels but the model outputs 3 classes"},
       {"bad_config", "bad_config/config.pbtxt: input.std[1] must be finite and > 0, got 0"},
       {"no_version", "no version directory"},
+      {"unbatchable", "dynamic_batching.max_batch_size is 4 but forward on a batch of 4 returned [1, 3]"},
   };
   for (const auto& [name, reason] : expected) {
     ASSERT_TRUE(states.count(name)) << name;

@@ -36,7 +36,6 @@ class EndToEndTest : public ::testing::Test {
     options.max_request_bytes = kMaxRequestBytes;
     options.explainer.model_repository = xai::testing::FixtureRepo();
     options.explainer.max_image_pixels = 1'000'000;
-    options.explainer.worker_threads = 2;
     auto server = Server::Start(options);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server).release();
@@ -308,7 +307,6 @@ TEST(ServerShutdownTest, FinishesCallsInFlight) {
   ServerOptions options;
   options.address = "127.0.0.1:0";
   options.explainer.model_repository = xai::testing::FixtureRepo();
-  options.explainer.worker_threads = 1;
   auto server = Server::Start(options);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   (*server)->explainer().WaitUntilLoaded();
