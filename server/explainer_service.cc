@@ -34,18 +34,25 @@ core::Clock::time_point SteadyDeadline(const grpc::CallbackServerContext* contex
   return core::Clock::now() + std::chrono::duration_cast<core::Clock::duration>(left);
 }
 
-// Whether the caller cancelled: safe from any thread until the RPC is finished, which
-// only the request's own answer does.
-core::CancelledFn CancelledFn(grpc::CallbackServerContext* context) {
-  return [context] { return context->IsCancelled(); };
-}
+// The reactor of one unary call. gRPC's DefaultReactor does not watch for cancellation,
+// so queued requests could not learn that their caller gave up; this one does. gRPC
+// calls OnDone after Finish completes, and only then is it deleted.
+class CallReactor : public grpc::ServerUnaryReactor {
+ public:
+  void OnCancel() override { cancelled_.store(true, std::memory_order_relaxed); }
+  void OnDone() override { delete this; }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
 
 // One RPC in flight: its reactor, id and the bookkeeping every handler shares. Copyable,
 // so completions on worker threads carry it.
 class Call {
  public:
   Call(grpc::CallbackServerContext* context, const char* method, std::string model)
-      : reactor_(context->DefaultReactor()),
+      : reactor_(new CallReactor),
         method_(method),
         model_(std::move(model)),
         id_(RequestId(context)),
@@ -54,6 +61,11 @@ class Call {
   const std::string& id() const { return id_; }
   core::Clock::time_point deadline() const { return deadline_; }
   grpc::ServerUnaryReactor* reactor() const { return reactor_; }
+  // Whether the caller cancelled; callable from any thread until Finish.
+  core::CancelledFn cancelled() const {
+    CallReactor* reactor = reactor_;
+    return [reactor] { return reactor->cancelled(); };
+  }
 
   // Maps and logs `status` and finishes the RPC. INTERNAL errors are logged with the
   // request id, which their message repeats; client errors go to DEBUG only.
@@ -74,7 +86,7 @@ class Call {
   }
 
  private:
-  grpc::ServerUnaryReactor* reactor_;
+  CallReactor* reactor_;
   const char* method_;
   std::string model_;
   std::string id_;
@@ -89,7 +101,7 @@ grpc::ServerUnaryReactor* ExplainerService::Classify(grpc::CallbackServerContext
   Call call(context, "Classify", request->model().name());
   core::ClassifyRequest core_request{FromProto(request->model()), FromProto(request->image()),
                                      request->top_k(), call.deadline(), call.id(),
-                                     CancelledFn(context)};
+                                     call.cancelled()};
   explainer_->Classify(std::move(core_request),
                        [call, response](core::StatusOr<core::ClassifyResult> result) {
                          if (result.ok()) ToProto(*result, response);
@@ -105,7 +117,7 @@ grpc::ServerUnaryReactor* ExplainerService::GradCAM(grpc::CallbackServerContext*
   core::GradCamRequest core_request = FromProto(*request);
   core_request.deadline = call.deadline();
   core_request.request_id = call.id();
-  core_request.cancelled = CancelledFn(context);
+  core_request.cancelled = call.cancelled();
   explainer_->GradCam(std::move(core_request),
                       [call, response](core::StatusOr<core::GradCamResult> result) {
                         if (result.ok()) ToProto(*result, response);

@@ -222,6 +222,49 @@ TEST_F(EndToEndTest, PassedDeadlineIsDeadlineExceeded) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
 }
 
+TEST_F(EndToEndTest, ACallCancelledWhileQueuedIsDroppedWithoutRunning) {
+  // resnet18 has one instance and no batcher: of two calls, one runs and the other waits.
+  // Which one arrived first is up to the transport, so the caller cancels both: the one
+  // running finishes anyway, the one queued must be dropped without running.
+  const auto request = Request("resnet18", xai::testing::ReadBytes(xai::testing::ReferenceDir() + "/image.png"));
+  auto classify_counts = [] {
+    auto statistics = server_->explainer().Statistics({"resnet18", 1});
+    EXPECT_TRUE(statistics.ok());
+    const auto& methods = (*statistics)[0].methods;
+    core::MethodStatistics none;
+    const core::MethodStatistics& s = methods.count("Classify") ? methods.at("Classify") : none;
+    return std::tuple(s.success_count, s.failure_count,
+                      s.batch_size_counts.count(1) ? s.batch_size_counts.at(1) : 0);
+  };
+  const auto before = classify_counts();
+  grpc::ClientContext contexts[2];
+  std::future<grpc::Status> calls[2];
+  for (int i = 0; i < 2; ++i) {
+    calls[i] = std::async(std::launch::async, [&, i] {
+      xai::v1::ClassifyResponse response;
+      return xai::v1::Explainer::NewStub(*channel_)->Classify(&contexts[i], request, &response);
+    });
+  }
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (server_->explainer().queued() != 1 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  ASSERT_EQ(server_->explainer().queued(), 1) << "no call waited behind the other";
+  for (auto& context : contexts) context.TryCancel();
+  for (auto& call : calls) EXPECT_EQ(call.get().error_code(), grpc::StatusCode::CANCELLED);
+  // The server answers the queued call when its instance looks at the queue again.
+  auto after = classify_counts();
+  while (std::get<0>(after) + std::get<1>(after) < std::get<0>(before) + std::get<1>(before) + 2 &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    after = classify_counts();
+  }
+  EXPECT_EQ(std::get<0>(after) - std::get<0>(before), 1u) << "the running call did not finish";
+  EXPECT_EQ(std::get<1>(after) - std::get<1>(before), 1u) << "the queued call was not dropped";
+  EXPECT_EQ(std::get<2>(after) - std::get<2>(before), 1u) << "the queued call ran although cancelled";
+  EXPECT_EQ(server_->explainer().queued(), 0);
+}
+
 TEST_F(EndToEndTest, GradCamReturnsMapsPerTargetOverTheWire) {
   grpc::ClientContext context;
   xai::v1::GradCAMRequest request;
