@@ -547,7 +547,8 @@ int main(int argc, char** argv) {
   std::string stats_model;
   int64_t stats_version = 0;
   auto* stats = app.add_subcommand(
-      "stats", "Requests served per model version and method: counts, mean queue/compute/total time");
+      "stats", "Requests served per model version and method: counts, mean queue/compute/total time, "
+              "batches run by size");
   stats->add_option("MODEL", stats_model, "Model name (none: every ready model)");
   stats->add_option("--version", stats_version, "Model version (0: every ready version)")
       ->capture_default_str();

@@ -15,7 +15,7 @@ struct MethodStatistics {
   uint64_t success_count = 0;
   uint64_t failure_count = 0;
   // Cumulative over the requests counted above, in nanoseconds:
-  uint64_t queue_ns = 0;    // waiting for a worker thread and for a free instance
+  uint64_t queue_ns = 0;    // waiting in the model version's queue for an instance
   uint64_t compute_ns = 0;  // preprocessing, the model's work and the response's assembly
   uint64_t total_ns = 0;    // from acceptance to the answer: queue + compute
   std::map<int, uint64_t> batch_size_counts;  // batch size -> executions (batches run)
