@@ -88,10 +88,15 @@ int BatchScheduler::CountLocked(const std::string& key) const {
   return n;
 }
 
-std::vector<std::unique_ptr<BatchJob>> BatchScheduler::TakeBatchLocked() {
+const BatchJob* BatchScheduler::OldestFreeLocked() const {
+  for (const auto& job : queue_) {
+    if (forming_.count(job->batch_key()) == 0) return job.get();
+  }
+  return nullptr;
+}
+
+std::vector<std::unique_ptr<BatchJob>> BatchScheduler::TakeBatchLocked(const std::string& key) {
   std::vector<std::unique_ptr<BatchJob>> batch;
-  if (queue_.empty()) return batch;
-  const std::string key = queue_.front()->batch_key();
   const size_t limit = static_cast<size_t>(std::max(1, options_.max_batch_size));
   auto keep = queue_.begin();
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
@@ -110,23 +115,31 @@ void BatchScheduler::Work() {
   const int max_batch = std::max(1, options_.max_batch_size);
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    changed_.wait(lock, [this] { return (!forming_ && !queue_.empty()) || (stopping_ && queue_.empty()); });
+    changed_.wait(lock, [this] { return OldestFreeLocked() != nullptr || (stopping_ && queue_.empty()); });
     if (queue_.empty()) return;  // stopping, and every job answered
     std::vector<Dropped> dropped;
     SweepLocked(&dropped);
-    if (!queue_.empty() && max_batch > 1 && options_.max_queue_delay.count() > 0 && !stopping_) {
-      const std::string key = queue_.front()->batch_key();
-      if (CountLocked(key) < max_batch) {
-        const Clock::time_point until = queue_.front()->enqueued_ + options_.max_queue_delay;
-        forming_ = true;
-        changed_.wait_until(lock, until, [&] { return stopping_ || CountLocked(key) >= max_batch; });
-        forming_ = false;
-        SweepLocked(&dropped);
+    const BatchJob* oldest = OldestFreeLocked();
+    std::vector<std::unique_ptr<BatchJob>> batch;
+    if (oldest != nullptr) {
+      const std::string key = oldest->batch_key();
+      if (max_batch > 1 && options_.max_queue_delay.count() > 0 && !stopping_ && CountLocked(key) < max_batch) {
+        // Wait for the batch to fill, unless a job of it would pass its deadline meanwhile.
+        const Clock::time_point until = oldest->enqueued_ + options_.max_queue_delay;
+        const bool urgent = std::any_of(queue_.begin(), queue_.end(), [&](const auto& job) {
+          return job->batch_key() == key && job->deadline() < until;
+        });
+        if (!urgent) {
+          forming_.insert(key);
+          changed_.wait_until(lock, until, [&] { return stopping_ || CountLocked(key) >= max_batch; });
+          forming_.erase(key);
+          SweepLocked(&dropped);
+        }
       }
+      batch = TakeBatchLocked(key);
     }
-    std::vector<std::unique_ptr<BatchJob>> batch = TakeBatchLocked();
     lock.unlock();
-    changed_.notify_all();  // the queue's head changed, and no batch is forming
+    changed_.notify_all();  // the queue changed, and this key is no longer forming
     for (Dropped& d : dropped) d.job->Fail(d.status);
     dropped.clear();
     if (!batch.empty()) {

@@ -3,8 +3,10 @@
 //
 // A free worker takes the oldest queued job and every later job with the same batch key,
 // up to max_batch_size, in queue order; when that is fewer than max_batch_size it waits
-// for more of that kind until the oldest job has waited max_queue_delay. Only one worker
-// forms a batch at a time, so a half-full batch is not split between idle workers.
+// for more of that kind until the oldest job has waited max_queue_delay (not at all when
+// one of them would pass its deadline meanwhile). One worker at a time forms a batch of a
+// given key, so a half-full batch is not split between idle workers; other workers take
+// batches of other keys meanwhile.
 //
 // Every job is answered exactly once: by its batch's RunBatch, or by Fail when it is
 // refused (full queue: RESOURCE_EXHAUSTED; after Shutdown: UNAVAILABLE) or dropped
@@ -19,6 +21,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,14 +96,16 @@ class BatchScheduler {
   // caller cancelled to `dropped`, to be answered once the lock is released.
   void SweepLocked(std::vector<Dropped>* dropped);
   int CountLocked(const std::string& key) const;
-  // Under mu_: the head job and its peers, up to max_batch_size, out of the queue.
-  std::vector<std::unique_ptr<BatchJob>> TakeBatchLocked();
+  // Under mu_: the oldest job whose key no worker is forming a batch of, or null.
+  const BatchJob* OldestFreeLocked() const;
+  // Under mu_: the oldest job of `key` and its peers, up to max_batch_size, out of the queue.
+  std::vector<std::unique_ptr<BatchJob>> TakeBatchLocked(const std::string& key);
 
   const BatchSchedulerOptions options_;
   mutable std::mutex mu_;
   std::condition_variable changed_;
   std::deque<std::unique_ptr<BatchJob>> queue_;  // guarded by mu_
-  bool forming_ = false;                         // a worker waits for a batch to fill; guarded by mu_
+  std::set<std::string> forming_;                // keys a worker waits to fill a batch of; guarded by mu_
   bool stopping_ = false;                        // guarded by mu_
   std::once_flag joined_;
   std::vector<std::thread> workers_;

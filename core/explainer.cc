@@ -218,7 +218,12 @@ void RunJobs(std::vector<std::unique_ptr<BatchJob>>& batch, Compute compute) {
   std::vector<PreprocessedImage> prepared;
   for (auto& item : batch) {
     Job* job = static_cast<Job*>(item.get());
-    StatusOr<PreprocessedImage> input = job->Prepare();
+    StatusOr<PreprocessedImage> input = InternalError("preprocessing failed");
+    try {
+      input = job->Prepare();
+    } catch (const std::exception& e) {
+      input = InternalError(std::string("preprocessing failed: ") + e.what());
+    }
     if (!input.ok()) {
       job->Answer(input.status(), started);
       continue;

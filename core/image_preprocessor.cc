@@ -143,9 +143,11 @@ StatusOr<PreprocessedImage> ImagePreprocessor::Preprocess(std::string_view encod
     pixels.convertTo(scaled, CV_32F, scale);  // also makes it continuous
 
     const int channels = ChannelsOf(spec.color_order());
-    at::Tensor input = at::from_blob(scaled.data, {spec.height(), spec.width(), channels}, at::kFloat)
-                           .permute({2, 0, 1})
-                           .contiguous();  // copies out of the cv::Mat
+    // Copied out of the cv::Mat, which dies with this scope. (contiguous() would not copy
+    // a single channel: [1,H,W] permuted from [H,W,1] already counts as contiguous.)
+    at::Tensor input = at::empty({channels, spec.height(), spec.width()}, at::kFloat);
+    input.copy_(at::from_blob(scaled.data, {spec.height(), spec.width(), channels}, at::kFloat)
+                    .permute({2, 0, 1}));
     if (spec.mean_size() > 0) {
       input.sub_(at::tensor(std::vector<float>(spec.mean().begin(), spec.mean().end()))
                      .view({channels, 1, 1}));

@@ -260,6 +260,15 @@ void ModelRepository::LoadAll() {
   for (const Pending& p : pending) {
     const std::string display =
         "model '" + p.name + "'" + (p.version > 0 ? " v" + std::to_string(p.version) : "");
+    bool stopped = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopped = schedulers_stopped_;
+    }
+    if (stopped) {  // shutting down: do not spend minutes loading what will not serve
+      SetState(p.name, p.version, Entry{ModelState::kUnloaded, "not loaded: the server is shutting down", nullptr});
+      continue;
+    }
     if (!p.problem.ok()) {
       spdlog::warn("{} FAILED: {}", display, p.problem.message());
       SetState(p.name, p.version, Entry{ModelState::kFailed, p.problem.message(), nullptr});
@@ -285,7 +294,6 @@ void ModelRepository::LoadAll() {
                            std::to_string(scheduling.max_queue_delay.count()) + " us"
                      : std::string("no batching"),
                  scheduling.queue_capacity, ms);
-    bool stopped = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopped = schedulers_stopped_;

@@ -70,8 +70,9 @@ class ModelRepository {
   // Every READY version, sorted by name then version.
   std::vector<std::shared_ptr<const ServableModel>> ReadyModels() const;
 
-  // Shuts every READY version's scheduler down (see BatchScheduler::Shutdown); versions
-  // that become READY afterwards start shut down. Idempotent.
+  // Shuts every READY version's scheduler down (see BatchScheduler::Shutdown); a version
+  // loading meanwhile starts shut down, and LoadAll loads no further one (they become
+  // UNLOADED). Idempotent.
   void ShutdownSchedulers();
 
   const std::string& root() const { return options_.root; }

@@ -158,6 +158,38 @@ TEST(BatchSchedulerTest, AFullBatchDoesNotWaitForTheDelay) {
   EXPECT_THAT(log.Batches(), ElementsAre(ElementsAre(1, 2)));
 }
 
+TEST(BatchSchedulerTest, AWorkerWaitingToFillOneKindDoesNotHoldUpAnother) {
+  Log log;
+  BatchSchedulerOptions options = Options(16, 2, std::chrono::seconds(30));
+  options.workers = 2;
+  BatchScheduler scheduler(options);
+  const auto start = Clock::now();
+  scheduler.Enqueue(std::make_unique<TestJob>(log, 1, "a"));  // one worker waits for a second "a"
+  scheduler.Enqueue(std::make_unique<TestJob>(log, 2, "b"));
+  scheduler.Enqueue(std::make_unique<TestJob>(log, 3, "b"));  // a full "b" batch: the other runs it
+  while (log.Answers().size() < 2 && Clock::now() - start < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
+  EXPECT_THAT(log.Batches(), ElementsAre(ElementsAre(2, 3)));
+  scheduler.Shutdown();  // ends the wait for "a"
+  EXPECT_EQ(log.Answers().size(), 3u);
+}
+
+TEST(BatchSchedulerTest, ABatchDoesNotWaitPastADeadlineOfItsOwn) {
+  Log log;
+  BatchScheduler scheduler(Options(16, 4, std::chrono::seconds(30)));
+  auto job = std::make_unique<TestJob>(log, 1, "a");
+  job->Deadline(Clock::now() + std::chrono::seconds(5));
+  const auto start = Clock::now();
+  scheduler.Enqueue(std::move(job));
+  while (log.Answers().empty() && Clock::now() - start < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(4));
+  EXPECT_THAT(log.Answers().at(1), ElementsAre(StatusCode::kOk));  // ran, not dropped
+}
+
 TEST(BatchSchedulerTest, ExpiredAndCancelledJobsAreAnsweredWithoutRunning) {
   Log log;
   Held held = StartHeld(log, Options(16, 4, std::chrono::microseconds(0)));

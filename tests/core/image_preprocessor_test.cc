@@ -83,6 +83,21 @@ TEST(ImagePreprocessorTest, ColorOrdersGrayRgbaAndSixteenBit) {
   EXPECT_NEAR(g->input.index({0, 0, 0, 0}).item<float>(), 76 / 255.0, 1.5 / 255);  // 0.299 * 255
 }
 
+TEST(ImagePreprocessorTest, TheInputOwnsItsPixelsForEveryChannelCount) {
+  for (const auto order : {xai::v1::GRAY, xai::v1::RGB}) {
+    xai::v1::InputSpec spec = Spec(64, 64);
+    spec.set_color_order(order);
+    auto first = kPreprocessor.Preprocess(Encode(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 255)), ".png"), spec);
+    ASSERT_TRUE(first.ok());
+    const at::Tensor before = first->input.clone();
+    // Work that reuses freed memory, as the next request's would.
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_TRUE(kPreprocessor.Preprocess(Encode(cv::Mat(64, 64, CV_8UC3, cv::Scalar(255, 9, 0)), ".png"), spec).ok());
+    }
+    EXPECT_TRUE(first->input.equal(before)) << "the input still points into a freed cv::Mat";
+  }
+}
+
 TEST(ImagePreprocessorTest, StretchAndCenterCropGeometry) {
   cv::Mat wide(100, 200, CV_8UC3, cv::Scalar(0, 0, 0));
   wide.colRange(50, 150).setTo(cv::Scalar(255, 255, 255));  // white centre half
