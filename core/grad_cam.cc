@@ -26,28 +26,12 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
     return InternalError("Grad-CAM batch of " + std::to_string(batch) + " inputs got " +
                          std::to_string(targets.size()) + " target lists");
   }
-  std::vector<torch::jit::Module> layers;
-  for (const std::string& path : spec.layers) {
-    XAI_ASSIGN_OR_RETURN(torch::jit::Module layer, FindSubmodule(instance.module(), path));
-    layers.push_back(std::move(layer));
-  }
   try {
     ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
-    std::vector<at::Tensor> activations;
-    at::Tensor logits;
-    {
-      CaptureScope capture(layers, spec.cut);
-      torch::AutoGradMode grad_mode(true);
-      logits = instance.module().forward({ToDevice(input, instance.device())}).toTensor();
-      activations = capture.Activations();
-    }
-    for (size_t i = 0; i < activations.size(); ++i) {
-      if (!activations[i].defined() || !activations[i].requires_grad()) {
-        return InvalidArgumentError("layer \"" + spec.layers[i] +
-                                    "\" did not run in this forward, or its output does not reach "
-                                    "the model's output");
-      }
-    }
+    XAI_ASSIGN_OR_RETURN(CapturedForward forward,
+                         RunCaptured(instance.module(), ToDevice(input, instance.device()), spec.layers, spec.cut));
+    const at::Tensor& logits = forward.output;
+    const std::vector<at::Tensor>& activations = forward.activations;
     const at::Tensor cpu_logits = logits.detach().to(at::kCPU, at::kFloat);
     XAI_RETURN_IF_ERROR(CheckBatchLogits(cpu_logits, batch, instance.num_classes()));
 

@@ -130,4 +130,28 @@ std::vector<at::Tensor> CaptureScope::Activations() const {
   return out;
 }
 
+StatusOr<CapturedForward> RunCaptured(torch::jit::Module& module, const at::Tensor& input,
+                                      const std::vector<std::string>& paths, size_t cut) {
+  std::vector<torch::jit::Module> layers;
+  for (const std::string& path : paths) {
+    XAI_ASSIGN_OR_RETURN(torch::jit::Module layer, FindSubmodule(module, path));
+    layers.push_back(std::move(layer));
+  }
+  CapturedForward out;
+  {
+    CaptureScope capture(std::move(layers), cut);
+    torch::AutoGradMode grad_mode(true);
+    out.output = module.forward({input}).toTensor();
+    out.activations = capture.Activations();
+  }
+  for (size_t i = 0; i < out.activations.size(); ++i) {
+    if (!out.activations[i].defined() || !out.activations[i].requires_grad()) {
+      return InvalidArgumentError("layer \"" + paths[i] +
+                                  "\" did not run in this forward, or its output does not reach "
+                                  "the model's output");
+    }
+  }
+  return out;
+}
+
 }  // namespace xai::core

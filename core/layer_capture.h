@@ -60,6 +60,18 @@ class CaptureScope {
   std::vector<torch::jit::Module> layers_;
 };
 
+struct CapturedForward {
+  at::Tensor output;                    // the model's output, in the autograd graph
+  std::vector<at::Tensor> activations;  // one per layer, each requiring grad
+};
+
+// One forward of `module` on `input` in grad mode with the layers at `paths` captured and
+// the cut at paths[cut] (see CaptureScope). NOT_FOUND for a path that is not a submodule;
+// INVALID_ARGUMENT when a layer did not run or its output does not reach the output.
+// LibTorch's exceptions propagate.
+StatusOr<CapturedForward> RunCaptured(torch::jit::Module& module, const at::Tensor& input,
+                                      const std::vector<std::string>& paths, size_t cut);
+
 }  // namespace xai::core
 
 #endif  // XAI_CORE_LAYER_CAPTURE_H_

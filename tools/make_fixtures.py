@@ -12,6 +12,8 @@ Writes
   DIR/repo/flaky/               4-class CNN whose forward raises when the input mean > 100
   DIR/repo/flaky_batched/       flaky's file behind a dynamic batcher (batches of 4, 2 s delay)
   DIR/repo/analytic/            hand-set 1x1 conv and linear weights: CAMs known exactly
+  DIR/repo/planted/             hand-set 1x1 routing: every class's decision path is known
+                                (expected_chains.json: class k -> channels of stage1..stage4)
   DIR/repo/shapes               symlink to the demo model (when --demo-model exists)
   DIR/repo/not_torchscript/     model.pt is not TorchScript            -> FAILED
   DIR/repo/wrong_output/        returns a feature map, not logits      -> FAILED
@@ -28,6 +30,7 @@ Writes
 The script is idempotent: it rewrites DIR/repo and DIR/reference.
 """
 import argparse
+import json
 import os
 import shutil
 
@@ -86,6 +89,55 @@ class Analytic(torch.nn.Module):
 
     def forward(self, x):
         return self.fc(torch.flatten(self.pool(self.conv(x)), 1))
+
+
+class Planted(torch.nn.Module):
+    """A decision path planted by hand: a 1x1 stem spreads the image over C channels, then
+    three 1x1 stages route channel i to channel perm[s][i] (weight 1) with faint mixing
+    (weight EPS to every other channel), and the head reads class k from channel k. The
+    path of class k is therefore known: stage4 k, stage3 inv4[k], stage2 inv3[inv4[k]],
+    stage1 inv2[...]; its edges carry about 1 / (1 + (C-1) EPS) of their channel's input."""
+
+    C = 6
+    EPS = 0.02
+    PERMS = [[2, 0, 5, 1, 3, 4], [4, 5, 1, 0, 2, 3], [1, 3, 0, 5, 4, 2]]  # stage2, stage3, stage4
+
+    def __init__(self):
+        super().__init__()
+        c = self.C
+        self.stage1 = torch.nn.Sequential(torch.nn.Conv2d(3, c, 1, bias=False), torch.nn.ReLU())
+        self.stage2 = torch.nn.Sequential(torch.nn.Conv2d(c, c, 1, bias=False), torch.nn.ReLU())
+        self.stage3 = torch.nn.Sequential(torch.nn.Conv2d(c, c, 1, bias=False), torch.nn.ReLU())
+        self.stage4 = torch.nn.Sequential(torch.nn.Conv2d(c, c, 1, bias=False), torch.nn.ReLU())
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+        self.fc = torch.nn.Linear(c, c, bias=False)
+        with torch.no_grad():
+            # The stem: every channel a positive mix of the colours, alike in size.
+            self.stage1[0].weight.copy_(torch.tensor(
+                [[1.0, 0.8, 0.6], [0.6, 1.0, 0.8], [0.8, 0.6, 1.0],
+                 [1.0, 0.6, 0.8], [0.8, 1.0, 0.6], [0.6, 0.8, 1.0]]).view(c, 3, 1, 1))
+            for stage, perm in zip((self.stage2, self.stage3, self.stage4), self.PERMS):
+                w = torch.full((c, c), self.EPS)
+                for i, o in enumerate(perm):
+                    w[o, i] = 1.0
+                stage[0].weight.copy_(w.view(c, c, 1, 1))
+            self.fc.weight.copy_(torch.eye(c))
+
+    def forward(self, x):
+        x = self.stage4(self.stage3(self.stage2(self.stage1(x))))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+    @classmethod
+    def expected_chains(cls):
+        """Class k -> its planted channels, stage1 to stage4."""
+        inverses = [{o: i for i, o in enumerate(perm)} for perm in cls.PERMS]
+        chains = []
+        for k in range(cls.C):
+            chain = [k]
+            for inverse in reversed(inverses):
+                chain.insert(0, inverse[chain[0]])
+            chains.append(chain)
+        return chains
 
 
 class BatchOfOne(Tiny):
@@ -167,6 +219,10 @@ def main():
 
     save_model(repo, "analytic", torch.jit.trace(Analytic().eval(), torch.randn(1, 3, 4, 4)),
                'input { height: 4 width: 4 }\ndefault_cam_layer: "conv"\n')
+    save_model(repo, "planted", torch.jit.trace(Planted().eval(), torch.rand(1, 3, 8, 8)),
+               'input { height: 8 width: 8 }\n'
+               'default_path_layers: ["stage1", "stage2", "stage3", "stage4"]\n')
+    write(os.path.join(repo, "planted", "expected_chains.json"), json.dumps(Planted.expected_chains()) + "\n")
 
     # Models that must fail to load, each with its own reason.
     write(os.path.join(repo, "not_torchscript", "1", "model.pt"), "this is not a TorchScript archive\n")
