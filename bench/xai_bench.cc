@@ -3,7 +3,7 @@
 // (absolute times are noisy on shared machines).
 //
 //  1. Latency, one call at a time: the plain forward at batch 1, Classify, GradCAM (raw
-//     maps) and GradCAM with an overlay PNG, in interleaved rounds.
+//     maps), GradCAM with an overlay PNG and DecisionPath, in interleaved rounds.
 //  2. Throughput of the plain forward at batch sizes 1, 2, 4, ... and the best of them.
 //  3. Throughput and p50/p90/p99 latency of Classify and GradCAM driven by C concurrent
 //     callers, N calls each level, for C in the concurrency list; with --plot, a PNG of
@@ -219,6 +219,7 @@ int main(int argc, char** argv) {
   int calls = 64;
   int intra_op_threads = 0;
   bool skip_latency = false;
+  bool skip_throughput = false;
 
   CLI::App app{
       "xai-bench: latency and throughput of Classify and GradCAM calls on a model, next to the\n"
@@ -249,7 +250,8 @@ int main(int argc, char** argv) {
   app.add_option("--batch-sizes", batch_list, "Plain forward: batch sizes tried, comma-separated")
       ->capture_default_str();
   app.add_option("--plot", plot_path, "Write the throughput curve to this PNG");
-  app.add_flag("--skip-latency", skip_latency, "Measure throughput only");
+  app.add_flag("--skip-latency", skip_latency, "Skip table 1 (latency one call at a time)");
+  app.add_flag("--skip-throughput", skip_throughput, "Skip tables 2 and 3 (throughput)");
   app.add_option("--intra-op-threads", intra_op_threads,
                  "LibTorch intra-op threads, for the in-process server and the plain forward "
                  "(0: LibTorch's default)")
@@ -331,6 +333,10 @@ int main(int argc, char** argv) {
   if (!layer.empty()) gradcam.add_layers(layer);
   xai::v1::GradCAMRequest overlay = gradcam;
   overlay.mutable_overlay()->set_enabled(true);
+  xai::v1::DecisionPathRequest path;
+  path.mutable_model()->set_name(model);
+  path.mutable_image()->set_encoded(image);
+  path.set_target_class(-1);
   auto call_classify = [&] {
     grpc::ClientContext context;
     xai::v1::ClassifyResponse response;
@@ -369,6 +375,11 @@ int main(int argc, char** argv) {
                        xai::v1::GradCAMResponse response;
                        return check(stub->GradCAM(&context, overlay, &response));
                      }, {}});
+    cases.push_back({"DecisionPath RPC, default layers", [&] {
+                       grpc::ClientContext context;
+                       xai::v1::DecisionPathResponse response;
+                       return check(stub->DecisionPath(&context, path, &response));
+                     }, {}});
     if (!MeasureInterleaved(warmup, iterations, cases)) {
       std::fprintf(stderr, "xai-bench: a call failed: %s\n", first_error.c_str());
       return 1;
@@ -383,6 +394,11 @@ int main(int argc, char** argv) {
                   s.p50_ms / forward_one_ms);
     }
     std::printf("\nratio = p50 / p50 of the plain forward in the same rounds\n");
+  }
+
+  if (skip_throughput) {
+    if (server) server->Shutdown(std::chrono::seconds(10));
+    return 0;
   }
 
   // 2. The plain forward's throughput by batch size.

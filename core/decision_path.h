@@ -30,6 +30,7 @@ inline constexpr int kDefaultPathChannels = 16;
 inline constexpr int kMaxPathChannels = 64;
 inline constexpr int kDefaultPathChains = 3;
 inline constexpr int kMaxPathChains = 64;
+inline constexpr int kMaxPathLayers = 32;
 
 // The indices of the fewest entries of `weights`, by descending value (ties: lower index
 // first), whose sum reaches `threshold` times the sum of the positive entries; at most

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/classifier.h"
+#include "core/decision_path.h"
 #include "core/grad_cam.h"
 #include "core/model_config.h"
 #include "core/overlay.h"
@@ -297,7 +298,80 @@ std::string ClosestCamLayers(const ServableModel& model, const std::string& name
   return out.empty() ? "(none)" : out;
 }
 
+// layers[i] of a request, checked: a module path of `model` with a 4-D output, not
+// repeated. INVALID_ARGUMENT naming the field, with the closest CAM layers.
+StatusOr<const LayerInfo*> FeatureLayerField(const ServableModel& model, const std::vector<std::string>& layers,
+                                             size_t i) {
+  const std::string& path = layers[i];
+  const std::string field = "layers[" + std::to_string(i) + "] \"" + path + "\"";
+  if (!IsValidModulePath(path)) {
+    return InvalidArgumentError(field + " is not a module path like \"layer4\" or \"features.7.0\"");
+  }
+  const LayerInfo* layer = model.FindLayer(path);
+  if (layer == nullptr) {
+    return InvalidArgumentError(field + " is not a module of " + model.display_name() +
+                                "; closest CAM layers: " + ClosestCamLayers(model, path));
+  }
+  if (!layer->is_feature_map()) {
+    return InvalidArgumentError(field + " outputs " +
+                                (layer->output_shape.empty() ? std::string("no single tensor")
+                                                             : ShapeToString(layer->output_shape)) +
+                                ", not a 4-D feature map; closest CAM layers: " + ClosestCamLayers(model, path));
+  }
+  if (std::find(layers.begin(), layers.begin() + i, path) != layers.begin() + i) {
+    return InvalidArgumentError(field + " is repeated");
+  }
+  return layer;
+}
+
 }  // namespace
+
+Status ValidateDecisionPath(const DecisionPathRequest& request, const ServableModel& model,
+                            DecisionPathSpec* spec) {
+  const int64_t classes = model.pool->num_classes();
+  if (request.target_class < -1 || request.target_class >= classes) {
+    return InvalidArgumentError("target_class = " + std::to_string(request.target_class) +
+                                " is out of range: -1 (the top-1 class) or [0, " + std::to_string(classes) + ")");
+  }
+  spec->target = request.target_class;
+  spec->layers = request.layers.empty() ? model.default_path_layers : request.layers;
+  if (spec->layers.empty()) {
+    return InvalidArgumentError(model.display_name() + " has no default path layers; name them in layers");
+  }
+  if (static_cast<int>(spec->layers.size()) > kMaxPathLayers) {
+    return InvalidArgumentError("layers has " + std::to_string(spec->layers.size()) + " entries; at most " +
+                                std::to_string(kMaxPathLayers));
+  }
+  for (size_t i = 0; i < spec->layers.size(); ++i) {
+    XAI_ASSIGN_OR_RETURN(const LayerInfo* layer, FeatureLayerField(model, spec->layers, i));
+    if (i > 0 && layer->completion_order <= model.FindLayer(spec->layers[i - 1])->completion_order) {
+      return InvalidArgumentError("layers[" + std::to_string(i) + "] \"" + spec->layers[i] +
+                                  "\" runs before layers[" + std::to_string(i - 1) + "] \"" +
+                                  spec->layers[i - 1] + "\"; list the layers shallow to deep, in execution order");
+    }
+  }
+  const float t = request.threshold;
+  if (!std::isfinite(t) || t < 0 || t > 1) {
+    return InvalidArgumentError("threshold must be in (0, 1] (0: " + std::to_string(kDefaultPathThreshold) +
+                                "), got " + std::to_string(t));
+  }
+  spec->threshold = t == 0 ? kDefaultPathThreshold : t;
+  if (request.max_channels < 0 || request.max_channels > kMaxPathChannels) {
+    return InvalidArgumentError("max_channels must be in [0, " + std::to_string(kMaxPathChannels) + "] (0: " +
+                                std::to_string(kDefaultPathChannels) + "), got " +
+                                std::to_string(request.max_channels));
+  }
+  spec->max_channels = request.max_channels == 0 ? kDefaultPathChannels : request.max_channels;
+  if (request.top_chains < 0 || request.top_chains > kMaxPathChains) {
+    return InvalidArgumentError("top_chains must be in [0, " + std::to_string(kMaxPathChains) + "] (0: " +
+                                std::to_string(kDefaultPathChains) + "), got " + std::to_string(request.top_chains));
+  }
+  spec->top_chains = request.top_chains == 0 ? kDefaultPathChains : request.top_chains;
+  if (request.render) {
+    return UnimplementedError("render: the decision path diagram is not served yet; ask without render");
+  }
+  return OkStatus();
+}
 
 Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model,
                        const ExplainerOptions& options, GradCamSpec* spec) {
@@ -325,26 +399,7 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
   }
   int earliest = -1;
   for (size_t i = 0; i < spec->layers.size(); ++i) {
-    const std::string& path = spec->layers[i];
-    const std::string field = "layers[" + std::to_string(i) + "] \"" + path + "\"";
-    if (!IsValidModulePath(path)) {
-      return InvalidArgumentError(field + " is not a module path like \"layer4\" or \"features.7.0\"");
-    }
-    const LayerInfo* layer = model.FindLayer(path);
-    if (layer == nullptr) {
-      return InvalidArgumentError(field + " is not a module of " + model.display_name() +
-                                  "; closest CAM layers: " + ClosestCamLayers(model, path));
-    }
-    if (!layer->is_feature_map()) {
-      return InvalidArgumentError(field + " outputs " +
-                                  (layer->output_shape.empty() ? std::string("no single tensor")
-                                                               : ShapeToString(layer->output_shape)) +
-                                  ", not a 4-D feature map; closest CAM layers: " +
-                                  ClosestCamLayers(model, path));
-    }
-    if (std::find(spec->layers.begin(), spec->layers.begin() + i, path) != spec->layers.begin() + i) {
-      return InvalidArgumentError(field + " is repeated");
-    }
+    XAI_ASSIGN_OR_RETURN(const LayerInfo* layer, FeatureLayerField(model, spec->layers, i));
     if (earliest < 0 || layer->completion_order < model.FindLayer(spec->layers[earliest])->completion_order) {
       earliest = static_cast<int>(i);
     }
@@ -498,7 +553,73 @@ class GradCamJob : public RequestJob<GradCamResult> {
   OverlayStyle style_;
 };
 
+class DecisionPathJob : public RequestJob<DecisionPathResult> {
+ public:
+  DecisionPathJob(const ServableModel& model, const ImagePreprocessor& preprocessor,
+                  DecisionPathRequest request, DecisionPathSpec spec, Explainer::Callback<DecisionPathResult> done)
+      : RequestJob(model, preprocessor, "DecisionPath", "DecisionPath", request.image, /*keep_original=*/false,
+                   request.deadline, std::move(request.cancelled), std::move(done)),
+        spec_(std::move(spec)) {}
+
+  // Requests queued together run one after the other on the instance: each needs its own
+  // backwards, so a batch would save only the forward.
+  void RunBatch(std::vector<std::unique_ptr<BatchJob>>& batch) override {
+    RunJobs<DecisionPathJob, DecisionPathResult>(
+        batch, [](ModelPool::Handle& instance, const at::Tensor& input, const std::vector<DecisionPathJob*>& jobs,
+                  const std::vector<PreprocessedImage>&) {
+          std::vector<StatusOr<DecisionPathResult>> results;
+          for (size_t b = 0; b < jobs.size(); ++b) {
+            results.push_back(jobs[b]->Run(instance, input.slice(0, b, b + 1)));
+          }
+          return results;
+        });
+  }
+
+ private:
+  StatusOr<DecisionPathResult> Run(ModelPool::Handle& instance, const at::Tensor& input) const {
+    const ServableModel& model = this->model();
+    auto path = RunDecisionPath(instance, input, spec_);
+    if (!path.ok()) return path.status().WithContext(model.display_name());
+    DecisionPathResult result;
+    result.model = {model.name, model.version};
+    result.classes = Labeled(model, TopClasses(path->logits, kDefaultTopK));
+    result.target_class = path->target;
+    result.layers = spec_.layers;
+    for (const PathNodeResult& n : path->nodes) result.nodes.push_back({n.layer, n.channel, n.relevance, n.share});
+    for (const PathEdgeResult& e : path->edges) {
+      result.edges.push_back({e.layer, e.from_channel, e.to_channel, e.weight});
+    }
+    for (const PathChainResult& c : path->chains) {
+      result.chains.push_back({c.channels, static_cast<float>(c.log_score)});
+    }
+    return result;
+  }
+
+  const DecisionPathSpec spec_;
+};
+
 }  // namespace
+
+StatusOr<std::shared_ptr<const ServableModel>> Explainer::ServingModel(const ModelRef& ref) const {
+  if (stopping_) return UnavailableError("the server is shutting down");
+  return repository_->Get(ref.name, ref.version);
+}
+
+void Explainer::DecisionPath(DecisionPathRequest request, Callback<DecisionPathResult> done) {
+  auto model = ServingModel(request.model);
+  if (!model.ok()) {
+    done(model.status());
+    return;
+  }
+  DecisionPathSpec spec;
+  if (Status valid = ValidateDecisionPath(request, **model, &spec); !valid.ok()) {
+    done(valid);
+    return;
+  }
+  const ServableModel& servable = **model;
+  servable.scheduler->Enqueue(std::make_unique<DecisionPathJob>(servable, *preprocessor_, std::move(request),
+                                                                std::move(spec), std::move(done)));
+}
 
 void Explainer::Classify(ClassifyRequest request, Callback<ClassifyResult> done) {
   if (request.top_k < 0) {
@@ -506,13 +627,9 @@ void Explainer::Classify(ClassifyRequest request, Callback<ClassifyResult> done)
                               "), got " + std::to_string(request.top_k)));
     return;
   }
-  auto model = repository_->Get(request.model.name, request.model.version);
+  auto model = ServingModel(request.model);
   if (!model.ok()) {
     done(model.status());
-    return;
-  }
-  if (stopping_) {
-    done(UnavailableError("the server is shutting down"));
     return;
   }
   const ServableModel& servable = **model;
@@ -521,7 +638,7 @@ void Explainer::Classify(ClassifyRequest request, Callback<ClassifyResult> done)
 }
 
 void Explainer::GradCam(GradCamRequest request, Callback<GradCamResult> done) {
-  auto model = repository_->Get(request.model.name, request.model.version);
+  auto model = ServingModel(request.model);
   if (!model.ok()) {
     done(model.status());
     return;
@@ -529,10 +646,6 @@ void Explainer::GradCam(GradCamRequest request, Callback<GradCamResult> done) {
   GradCamSpec spec;
   if (Status valid = ValidateGradCam(request, **model, options_, &spec); !valid.ok()) {
     done(valid);
-    return;
-  }
-  if (stopping_) {
-    done(UnavailableError("the server is shutting down"));
     return;
   }
   const ServableModel& servable = **model;

@@ -119,6 +119,49 @@ struct GradCamResult {
   std::vector<CamExplanation> explanations;  // one per target, in request order
 };
 
+struct DecisionPathRequest {
+  ModelRef model;
+  ImageRef image;
+  int target_class = -1;            // -1: the top-1 class
+  std::vector<std::string> layers;  // shallow to deep; empty: the model's default path layers
+  float threshold = 0;              // in (0,1]; 0: 0.5
+  int max_channels = 0;             // 0: 16
+  int top_chains = 0;               // 0: 3
+  bool render = false;              // the diagram PNG (not served yet: UNIMPLEMENTED)
+  Clock::time_point deadline = Clock::time_point::max();
+  std::string request_id;
+  CancelledFn cancelled;
+};
+
+struct PathNode {
+  int layer = 0;  // index into DecisionPathResult::layers
+  int channel = 0;
+  float relevance = 0;
+  float share = 0;  // of the layer's positive relevance
+};
+
+struct PathEdge {
+  int layer = 0;  // from (layer, from_channel) to (layer + 1, to_channel)
+  int from_channel = 0;
+  int to_channel = 0;
+  float weight = 0;  // share of to_channel's positive contribution
+};
+
+struct PathChain {
+  std::vector<int> channels;  // one per layer
+  float log_score = 0;
+};
+
+struct DecisionPathResult {
+  ModelRef model;
+  std::vector<LabeledScore> classes;  // top classes of the same forward
+  int target_class = 0;
+  std::vector<std::string> layers;
+  std::vector<PathNode> nodes;
+  std::vector<PathEdge> edges;
+  std::vector<PathChain> chains;  // best first
+};
+
 struct ModelDescription {
   ModelRef model;
   std::vector<int64_t> input_shape;  // [C,H,W]
@@ -137,6 +180,7 @@ struct ModelStatisticsEntry {
 
 inline constexpr int kDefaultTopK = 5;
 
+struct DecisionPathSpec;
 struct GradCamSpec;
 struct ServableModel;
 
@@ -145,6 +189,12 @@ struct ServableModel;
 // field (layers: with the closest valid CAM layers), UNIMPLEMENTED for methods not served.
 Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model,
                        const ExplainerOptions& options, GradCamSpec* spec);
+
+// Checks a DecisionPath request against `model` and fills `spec` (defaults applied).
+// INVALID_ARGUMENT naming the field: target_class, layers (unknown, not 4-D, repeated, out
+// of execution order), threshold, max_channels, top_chains; UNIMPLEMENTED for render.
+Status ValidateDecisionPath(const DecisionPathRequest& request, const ServableModel& model,
+                            DecisionPathSpec* spec);
 
 class Explainer {
  public:
@@ -171,6 +221,10 @@ class Explainer {
   // UNIMPLEMENTED for the methods not served yet.
   void GradCam(GradCamRequest request, Callback<GradCamResult> done);
 
+  // The chains of channels that carried the decision (see core/decision_path.h). Codes as
+  // GradCam.
+  void DecisionPath(DecisionPathRequest request, Callback<DecisionPathResult> done);
+
   // Statistics of READY versions: every model when `model.name` is empty, every ready
   // version of the model when `model.version` is 0. Codes as DescribeModel.
   StatusOr<std::vector<ModelStatisticsEntry>> Statistics(const ModelRef& model) const;
@@ -192,6 +246,9 @@ class Explainer {
 
  private:
   explicit Explainer(const ExplainerOptions& options);
+  // The ready version a request names; UNAVAILABLE once shutting down, else as
+  // ModelRepository::Get.
+  StatusOr<std::shared_ptr<const ServableModel>> ServingModel(const ModelRef& ref) const;
 
   ExplainerOptions options_;
   std::unique_ptr<ModelRepository> repository_;

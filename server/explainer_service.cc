@@ -128,10 +128,18 @@ grpc::ServerUnaryReactor* ExplainerService::GradCAM(grpc::CallbackServerContext*
 
 grpc::ServerUnaryReactor* ExplainerService::DecisionPath(grpc::CallbackServerContext* context,
                                                          const xai::v1::DecisionPathRequest* request,
-                                                         xai::v1::DecisionPathResponse*) {
-  return Call(context, "DecisionPath", request->model().name())
-      .Finish(core::UnimplementedError(
-          "DecisionPath is not available in this version of xai-server"));
+                                                         xai::v1::DecisionPathResponse* response) {
+  Call call(context, "DecisionPath", request->model().name());
+  core::DecisionPathRequest core_request = FromProto(*request);
+  core_request.deadline = call.deadline();
+  core_request.request_id = call.id();
+  core_request.cancelled = call.cancelled();
+  explainer_->DecisionPath(std::move(core_request),
+                           [call, response](core::StatusOr<core::DecisionPathResult> result) {
+                             if (result.ok()) ToProto(*result, response);
+                             call.Finish(result.status());
+                           });
+  return call.reactor();
 }
 
 grpc::ServerUnaryReactor* ExplainerService::ListModels(grpc::CallbackServerContext* context,

@@ -49,6 +49,45 @@ core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request) {
   return out;
 }
 
+core::DecisionPathRequest FromProto(const xai::v1::DecisionPathRequest& request) {
+  core::DecisionPathRequest out;
+  out.model = FromProto(request.model());
+  out.image = FromProto(request.image());
+  out.target_class = request.target_class();
+  out.layers.assign(request.layers().begin(), request.layers().end());
+  out.threshold = request.threshold();
+  out.max_channels = request.max_channels();
+  out.top_chains = request.top_chains();
+  out.render = request.render();
+  return out;
+}
+
+void ToProto(const core::DecisionPathResult& result, xai::v1::DecisionPathResponse* out) {
+  ToProto(result.model, out->mutable_model());
+  ToProto(result.classes, out->mutable_classes());
+  out->set_target_class(result.target_class);
+  for (const std::string& layer : result.layers) out->add_layers(layer);
+  for (const core::PathNode& n : result.nodes) {
+    xai::v1::PathNode* node = out->add_nodes();
+    node->set_layer(n.layer);
+    node->set_channel(n.channel);
+    node->set_relevance(n.relevance);
+    node->set_share(n.share);
+  }
+  for (const core::PathEdge& e : result.edges) {
+    xai::v1::PathEdge* edge = out->add_edges();
+    edge->set_layer(e.layer);
+    edge->set_from_channel(e.from_channel);
+    edge->set_to_channel(e.to_channel);
+    edge->set_weight(e.weight);
+  }
+  for (const core::PathChain& c : result.chains) {
+    xai::v1::Chain* chain = out->add_chains();
+    chain->mutable_channels()->Add(c.channels.begin(), c.channels.end());
+    chain->set_log_score(c.log_score);
+  }
+}
+
 void ToProto(const core::FloatTensor& tensor, xai::v1::Tensor* out) {
   out->mutable_shape()->Add(tensor.shape.begin(), tensor.shape.end());
   // Little-endian float32 on the wire; the hosts we build for are little-endian.

@@ -15,11 +15,13 @@ core::ImageRef FromProto(const xai::v1::Image& image);
 
 // Borrows the image bytes of `request` as above; deadline and request id stay unset.
 core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request);
+core::DecisionPathRequest FromProto(const xai::v1::DecisionPathRequest& request);
 
 void ToProto(const core::ModelRef& model, xai::v1::ModelSpec* out);
 void ToProto(const core::FloatTensor& tensor, xai::v1::Tensor* out);
 void ToProto(const core::GradCamResult& result, xai::v1::GradCAMResponse* out);
 void ToProto(const core::ClassifyResult& result, xai::v1::ClassifyResponse* out);
+void ToProto(const core::DecisionPathResult& result, xai::v1::DecisionPathResponse* out);
 void ToProto(const core::ModelDescription& description, xai::v1::DescribeModelResponse* out);
 void ToProto(const std::vector<core::ModelVersionStatus>& models, xai::v1::ListModelsResponse* out);
 void ToProto(const std::vector<core::ModelStatisticsEntry>& models,

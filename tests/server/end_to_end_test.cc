@@ -2,7 +2,10 @@
 // code of API.md's table, health, and shutdown with calls in flight.
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
+#include <fstream>
+#include <functional>
 #include <future>
 #include <map>
 #include <set>
@@ -10,6 +13,7 @@
 
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
 #include <grpcpp/health_check_service_interface.h>
 #include <gtest/gtest.h>
 #include <opencv2/core.hpp>
@@ -306,13 +310,71 @@ TEST_F(EndToEndTest, GradCamBadLayerIsInvalidArgument) {
   EXPECT_THAT(status.error_message(), HasSubstr("closest CAM layers: layer1"));
 }
 
-TEST_F(EndToEndTest, DecisionPathIsNotYetImplemented) {
-  grpc::ClientContext context;
+xai::v1::DecisionPathRequest PlantedPathRequest(int target) {
   xai::v1::DecisionPathRequest request;
-  request.mutable_model()->set_name("tiny");
+  request.mutable_model()->set_name("planted");
+  auto* t = request.mutable_image()->mutable_tensor();
+  t->add_shape(3), t->add_shape(8), t->add_shape(8);
+  std::vector<float> values(3 * 8 * 8);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = 0.5f + 0.4f * std::sin(0.7f * i);  // positive
+  t->set_data(std::string(reinterpret_cast<char*>(values.data()), values.size() * sizeof(float)));
+  request.set_target_class(target);
+  return request;
+}
+
+TEST_F(EndToEndTest, DecisionPathReturnsThePlantedChainOverTheWire) {
+  std::ifstream file(xai::testing::FixtureRepo() + "/planted/expected_chains.json");
+  ASSERT_TRUE(file);
+  const auto expected = nlohmann::json::parse(file).get<std::vector<std::vector<int>>>();
+  grpc::ClientContext context;
   xai::v1::DecisionPathResponse response;
-  const grpc::Status status = stub_->DecisionPath(&context, request, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  const grpc::Status status = stub_->DecisionPath(&context, PlantedPathRequest(4), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.model().name(), "planted");
+  EXPECT_EQ(response.target_class(), 4);
+  EXPECT_THAT(std::vector<std::string>(response.layers().begin(), response.layers().end()),
+              ::testing::ElementsAre("stage1", "stage2", "stage3", "stage4"));  // the config's default
+  ASSERT_GE(response.chains_size(), 1);
+  EXPECT_EQ(std::vector<int>(response.chains(0).channels().begin(), response.chains(0).channels().end()),
+            expected[4]);
+  EXPECT_LE(response.chains(0).log_score(), 0.0f);
+  EXPECT_GE(response.nodes_size(), 4);
+  EXPECT_GE(response.edges_size(), 3);
+  EXPECT_EQ(response.classes_size(), 5);
+}
+
+TEST_F(EndToEndTest, DecisionPathBadFieldsAreInvalidArguments) {
+  struct BadField {
+    std::function<void(xai::v1::DecisionPathRequest*)> edit;
+    grpc::StatusCode code;
+    const char* message;
+  };
+  const std::vector<BadField> cases = {
+      {[](auto* r) { r->set_target_class(6); }, grpc::StatusCode::INVALID_ARGUMENT, "target_class = 6"},
+      {[](auto* r) { r->set_target_class(-2); }, grpc::StatusCode::INVALID_ARGUMENT, "target_class = -2"},
+      {[](auto* r) { r->set_threshold(1.5f); }, grpc::StatusCode::INVALID_ARGUMENT, "threshold must be in (0, 1]"},
+      {[](auto* r) { r->set_threshold(-0.1f); }, grpc::StatusCode::INVALID_ARGUMENT, "threshold"},
+      {[](auto* r) { r->set_threshold(std::nanf("")); }, grpc::StatusCode::INVALID_ARGUMENT, "threshold"},
+      {[](auto* r) { r->set_max_channels(-1); }, grpc::StatusCode::INVALID_ARGUMENT, "max_channels must be in [0, 64]"},
+      {[](auto* r) { r->set_max_channels(65); }, grpc::StatusCode::INVALID_ARGUMENT, "max_channels"},
+      {[](auto* r) { r->set_top_chains(-3); }, grpc::StatusCode::INVALID_ARGUMENT, "top_chains must be in [0, 64]"},
+      {[](auto* r) { r->add_layers("stage2"); r->add_layers("stage1"); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "layers[1] \"stage1\" runs before layers[0] \"stage2\""},
+      {[](auto* r) { r->add_layers("stage2"); r->add_layers("stage2"); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "layers[1] \"stage2\" is repeated"},
+      {[](auto* r) { r->add_layers("stage9"); }, grpc::StatusCode::INVALID_ARGUMENT, "layers[0] \"stage9\" is not a module"},
+      {[](auto* r) { r->add_layers("fc"); }, grpc::StatusCode::INVALID_ARGUMENT, "not a 4-D feature map"},
+      {[](auto* r) { r->set_render(true); }, grpc::StatusCode::UNIMPLEMENTED, "render"},
+  };
+  for (const BadField& c : cases) {
+    xai::v1::DecisionPathRequest request = PlantedPathRequest(0);
+    c.edit(&request);
+    grpc::ClientContext context;
+    xai::v1::DecisionPathResponse response;
+    const grpc::Status status = stub_->DecisionPath(&context, request, &response);
+    EXPECT_EQ(status.error_code(), c.code) << c.message << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message));
+  }
 }
 
 TEST_F(EndToEndTest, ConcurrentCallsAllSucceed) {
