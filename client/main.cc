@@ -525,6 +525,108 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
   return failures == 0 ? 0 : kExitFailure;
 }
 
+struct PathOptions {
+  int target = -1;
+  std::vector<std::string> layers;
+  float threshold = 0.5f;
+  int max_channels = 16;
+  int top_chains = 3;
+  std::string out_dir = ".";
+};
+
+// The path of `response` as JSON: what the diagram shows, in numbers.
+json PathJson(const xai::v1::DecisionPathResponse& response) {
+  json nodes = json::array(), edges = json::array(), chains = json::array();
+  for (const auto& n : response.nodes()) {
+    nodes.push_back({{"layer", response.layers(n.layer())}, {"channel", n.channel()},
+                     {"relevance", n.relevance()}, {"share", n.share()}});
+  }
+  for (const auto& e : response.edges()) {
+    edges.push_back({{"from_layer", response.layers(e.layer())}, {"from_channel", e.from_channel()},
+                     {"to_layer", response.layers(e.layer() + 1)}, {"to_channel", e.to_channel()},
+                     {"weight", e.weight()}});
+  }
+  for (const auto& c : response.chains()) {
+    chains.push_back({{"channels", std::vector<int>(c.channels().begin(), c.channels().end())},
+                      {"log_score", c.log_score()}});
+  }
+  return {{"model", {{"name", response.model().name()}, {"version", response.model().version()}}},
+          {"target_class", response.target_class()},
+          {"classes", ClassesJson(response.classes())},
+          {"layers", std::vector<std::string>(response.layers().begin(), response.layers().end())},
+          {"nodes", nodes},
+          {"edges", edges},
+          {"chains", chains}};
+}
+
+int RunPath(const GlobalOptions& g, const std::string& model, int64_t version, const std::string& image,
+            const PathOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.out_dir, ec);
+  if (ec) {
+    std::cerr << "xai path: cannot create " << options.out_dir << ": " << ec.message() << "\n";
+    return kExitFailure;
+  }
+  xai::v1::DecisionPathRequest request;
+  request.mutable_model()->set_name(model);
+  request.mutable_model()->set_version(version);
+  request.set_target_class(options.target);
+  for (const std::string& layer : options.layers) request.add_layers(layer);
+  request.set_threshold(options.threshold);
+  request.set_max_channels(options.max_channels);
+  request.set_top_chains(options.top_chains);
+  request.set_render(true);
+  std::string error;
+  if (!ReadFile(image, request.mutable_image()->mutable_encoded(), &error)) {
+    std::cerr << "xai path: " << image << ": " << error << "\n";
+    return kExitFailure;
+  }
+  grpc::ClientContext context;
+  SetDeadline(&context, g);
+  xai::v1::DecisionPathResponse response;
+  const grpc::Status status = Connect(g)->DecisionPath(&context, request, &response);
+  if (!status.ok()) {
+    std::cerr << "xai path: " << image << ": " << Describe(status, g) << "\n";
+    return kExitFailure;
+  }
+  const std::string stem = std::filesystem::path(image).stem().string();
+  const std::string png = (std::filesystem::path(options.out_dir) / (stem + "_path.png")).lexically_normal().string();
+  const std::string json_file =
+      (std::filesystem::path(options.out_dir) / (stem + "_path.json")).lexically_normal().string();
+  const json path = PathJson(response);
+  if (!WriteFile(png, response.diagram_png(), &error) || !WriteFile(json_file, path.dump(2) + "\n", &error)) {
+    std::cerr << "xai path: " << error << "\n";
+    return kExitFailure;
+  }
+  if (g.json) {
+    json out = path;
+    out["image"] = image;
+    out["diagram"] = png;
+    out["file"] = json_file;
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::string label;
+  for (const auto& c : response.classes()) {
+    if (c.index() == response.target_class() && !c.label().empty()) label = " " + c.label();
+  }
+  std::printf("%s  (model %s v%lld), target class %d%s\n", image.c_str(), response.model().name().c_str(),
+              static_cast<long long>(response.model().version()), response.target_class(), label.c_str());
+  std::string layers;
+  for (const auto& layer : response.layers()) layers += (layers.empty() ? "" : " -> ") + layer;
+  std::printf("  layers: %s\n", layers.c_str());
+  std::vector<std::vector<std::string>> rows;
+  for (int r = 0; r < response.chains_size(); ++r) {
+    std::string channels;
+    for (int c : response.chains(r).channels()) channels += (channels.empty() ? "" : " -> ") + std::to_string(c);
+    rows.push_back({"  " + std::to_string(r + 1), channels, FormatFloat(response.chains(r).log_score(), 4)});
+  }
+  PrintTable(stdout, {"  CHAIN", "CHANNELS", "LOG SCORE"}, rows);
+  std::printf("  %d critical channels, %d edges; diagram %s, path %s\n", response.nodes_size(),
+              response.edges_size(), png.c_str(), json_file.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -625,7 +727,40 @@ int main(int argc, char** argv) {
       "numpy.load reads the .npy files. Images with the same NAME get NAME_2, NAME_3, ...\n"
       "The summary's CAM PEAK is the (x, y) of the map's maximum, in model input pixels.\n");
 
+  PathOptions path;
+  std::string path_image;
+  auto* path_command = app.add_subcommand(
+      "path", "The chain of channels that carried a decision: a diagram PNG and a JSON (DecisionPath)");
+  path_command->add_option("MODEL", model, "Model name")->required();
+  path_command->add_option("IMAGE", path_image, "Image file (JPEG, PNG, BMP, WebP, TIFF, ...)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  path_command->add_option("--version", version, "Model version (0: newest ready)")->capture_default_str();
+  path_command->add_option("--target", path.target, "Class index to explain (-1: the top-1 class)")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 1 << 30));
+  path_command
+      ->add_option("--layer", path.layers,
+                   "Module path, shallow to deep; repeat for each layer; none: the model's default path layers")
+      ->allow_extra_args(false);
+  path_command->add_option("--threshold", path.threshold, "Share of positive relevance a critical set covers")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0001f, 1.0f));
+  path_command->add_option("--max-channels", path.max_channels, "Largest critical set per layer")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  path_command->add_option("--top-chains", path.top_chains, "Chains to return, best first")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  path_command->add_option("--out", path.out_dir, "Directory for the files, made if missing")->capture_default_str();
+  path_command->footer(
+      "For image DIR/NAME.EXT, --out gets:\n"
+      "  NAME_path.png   layers as columns, each critical channel as a tile of its activation over the\n"
+      "                  image, edges as wide as their weight, the best chain in red, the class at the end\n"
+      "  NAME_path.json  the layers, nodes (channel, relevance, share), edges (weight) and chains\n");
+
   CLI11_PARSE(app, argc, argv);
+  if (*path_command) return RunPath(g, model, version, path_image, path);
   if (*models) return RunModels(g);
   if (*stats) return RunStats(g, stats_model, stats_version);
   if (*describe) return RunDescribe(g, model, version);

@@ -185,11 +185,11 @@ StatusOr<DecisionPathOutput> RunDecisionPath(ModelPool::Handle& instance, const 
       }
     }
     for (size_t l = 0; l + 1 < n; ++l) {
-      std::vector<PathEdgeResult> edges;
+      std::vector<PathEdge> edges;
       for (const auto& [key, weight] : graph.edges[l]) {
         edges.push_back({static_cast<int>(l), key.first, key.second, static_cast<float>(weight)});
       }
-      std::stable_sort(edges.begin(), edges.end(), [](const PathEdgeResult& a, const PathEdgeResult& b) {
+      std::stable_sort(edges.begin(), edges.end(), [](const PathEdge& a, const PathEdge& b) {
         return a.to_channel != b.to_channel ? a.to_channel < b.to_channel : a.weight > b.weight;
       });
       out.edges.insert(out.edges.end(), edges.begin(), edges.end());

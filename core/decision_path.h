@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/model_pool.h"
+#include "core/path_types.h"
 #include "core/status.h"
 
 namespace xai::core {
@@ -73,18 +74,11 @@ struct PathNodeResult {
   at::Tensor map;   // [h, w] float32 CPU, when keep_maps
 };
 
-struct PathEdgeResult {
-  int layer = 0;  // from (layer, from_channel) to (layer + 1, to_channel)
-  int from_channel = 0;
-  int to_channel = 0;
-  float weight = 0;
-};
-
 struct DecisionPathOutput {
   at::Tensor logits;  // [num_classes], CPU float32
   int target = 0;
   std::vector<PathNodeResult> nodes;  // by layer, then by descending relevance
-  std::vector<PathEdgeResult> edges;  // by layer, then to_channel, then descending weight
+  std::vector<PathEdge> edges;  // by layer, then to_channel, then descending weight
   std::vector<PathChainResult> chains;
 };
 

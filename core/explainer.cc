@@ -12,6 +12,7 @@
 #include "core/grad_cam.h"
 #include "core/model_config.h"
 #include "core/overlay.h"
+#include "core/path_diagram.h"
 #include "core/image_preprocessor.h"
 #include "core/input_tensor.h"
 #include "core/servable_model.h"
@@ -367,9 +368,7 @@ Status ValidateDecisionPath(const DecisionPathRequest& request, const ServableMo
                                 std::to_string(kDefaultPathChains) + "), got " + std::to_string(request.top_chains));
   }
   spec->top_chains = request.top_chains == 0 ? kDefaultPathChains : request.top_chains;
-  if (request.render) {
-    return UnimplementedError("render: the decision path diagram is not served yet; ask without render");
-  }
+  spec->keep_maps = request.render || request.return_maps;
   return OkStatus();
 }
 
@@ -559,7 +558,9 @@ class DecisionPathJob : public RequestJob<DecisionPathResult> {
                   DecisionPathRequest request, DecisionPathSpec spec, Explainer::Callback<DecisionPathResult> done)
       : RequestJob(model, preprocessor, "DecisionPath", "DecisionPath", request.image, /*keep_original=*/false,
                    request.deadline, std::move(request.cancelled), std::move(done)),
-        spec_(std::move(spec)) {}
+        spec_(std::move(spec)),
+        render_(request.render),
+        return_maps_(request.return_maps) {}
 
   // Requests queued together run one after the other on the instance: each needs its own
   // backwards, so a batch would save only the forward.
@@ -585,17 +586,51 @@ class DecisionPathJob : public RequestJob<DecisionPathResult> {
     result.classes = Labeled(model, TopClasses(path->logits, kDefaultTopK));
     result.target_class = path->target;
     result.layers = spec_.layers;
-    for (const PathNodeResult& n : path->nodes) result.nodes.push_back({n.layer, n.channel, n.relevance, n.share});
-    for (const PathEdgeResult& e : path->edges) {
-      result.edges.push_back({e.layer, e.from_channel, e.to_channel, e.weight});
+    for (const PathNodeResult& n : path->nodes) {
+      result.nodes.push_back({n.layer, n.channel, n.relevance, n.share,
+                              return_maps_ ? ToFloatTensor(n.map) : FloatTensor{}});
     }
+    result.edges = path->edges;
     for (const PathChainResult& c : path->chains) {
       result.chains.push_back({c.channels, static_cast<float>(c.log_score)});
+    }
+    if (render_) {
+      XAI_ASSIGN_OR_RETURN(result.diagram_png, Diagram(*path, input, result));
     }
     return result;
   }
 
+  StatusOr<std::string> Diagram(const DecisionPathOutput& path, const at::Tensor& input,
+                                const DecisionPathResult& result) const {
+    const ServableModel& model = this->model();
+    DiagramSpec diagram;
+    try {
+      diagram.image = InputAsBgr8(input, model);
+      diagram.layers = result.layers;
+      for (const PathNodeResult& n : path.nodes) {
+        const at::Tensor map = n.map.contiguous();
+        diagram.nodes.push_back({n.layer, n.channel, n.share,
+                                 cv::Mat(static_cast<int>(map.size(0)), static_cast<int>(map.size(1)), CV_32F,
+                                         const_cast<float*>(map.data_ptr<float>()))
+                                     .clone()});
+      }
+    } catch (const std::exception& e) {
+      return InternalError(std::string("diagram: ") + e.what());
+    }
+    diagram.edges = result.edges;
+    if (!result.chains.empty()) diagram.best_chain = result.chains[0].channels;
+    const std::string& label = model.Label(result.target_class);
+    char text[160];
+    const float probability = at::softmax(path.logits, 0)[result.target_class].item<float>();
+    std::snprintf(text, sizeof(text), "%s (class %d), p = %.2f", label.empty() ? "class" : label.c_str(),
+                  result.target_class, probability);
+    diagram.class_text = text;
+    return RenderPathDiagramPng(diagram);
+  }
+
   const DecisionPathSpec spec_;
+  const bool render_;
+  const bool return_maps_;
 };
 
 }  // namespace

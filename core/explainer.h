@@ -21,6 +21,7 @@
 #include "core/layer_info.h"
 #include "core/model_repository.h"
 #include "core/model_statistics.h"
+#include "core/path_types.h"
 #include "core/status.h"
 
 namespace xai::core {
@@ -127,7 +128,8 @@ struct DecisionPathRequest {
   float threshold = 0;              // in (0,1]; 0: 0.5
   int max_channels = 0;             // 0: 16
   int top_chains = 0;               // 0: 3
-  bool render = false;              // the diagram PNG (not served yet: UNIMPLEMENTED)
+  bool render = false;              // the diagram PNG
+  bool return_maps = false;         // every node's activation map
   Clock::time_point deadline = Clock::time_point::max();
   std::string request_id;
   CancelledFn cancelled;
@@ -138,13 +140,7 @@ struct PathNode {
   int channel = 0;
   float relevance = 0;
   float share = 0;  // of the layer's positive relevance
-};
-
-struct PathEdge {
-  int layer = 0;  // from (layer, from_channel) to (layer + 1, to_channel)
-  int from_channel = 0;
-  int to_channel = 0;
-  float weight = 0;  // share of to_channel's positive contribution
+  FloatTensor map;  // [h, w], with return_maps
 };
 
 struct PathChain {
@@ -160,6 +156,7 @@ struct DecisionPathResult {
   std::vector<PathNode> nodes;
   std::vector<PathEdge> edges;
   std::vector<PathChain> chains;  // best first
+  std::string diagram_png;        // with render
 };
 
 struct ModelDescription {
@@ -192,7 +189,7 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
 
 // Checks a DecisionPath request against `model` and fills `spec` (defaults applied).
 // INVALID_ARGUMENT naming the field: target_class, layers (unknown, not 4-D, repeated, out
-// of execution order), threshold, max_channels, top_chains; UNIMPLEMENTED for render.
+// of execution order), threshold, max_channels, top_chains.
 Status ValidateDecisionPath(const DecisionPathRequest& request, const ServableModel& model,
                             DecisionPathSpec* spec);
 

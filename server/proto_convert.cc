@@ -59,6 +59,7 @@ core::DecisionPathRequest FromProto(const xai::v1::DecisionPathRequest& request)
   out.max_channels = request.max_channels();
   out.top_chains = request.top_chains();
   out.render = request.render();
+  out.return_maps = request.return_maps();
   return out;
 }
 
@@ -73,6 +74,7 @@ void ToProto(const core::DecisionPathResult& result, xai::v1::DecisionPathRespon
     node->set_channel(n.channel);
     node->set_relevance(n.relevance);
     node->set_share(n.share);
+    if (!n.map.shape.empty()) ToProto(n.map, node->mutable_map());
   }
   for (const core::PathEdge& e : result.edges) {
     xai::v1::PathEdge* edge = out->add_edges();
@@ -86,6 +88,7 @@ void ToProto(const core::DecisionPathResult& result, xai::v1::DecisionPathRespon
     chain->mutable_channels()->Add(c.channels.begin(), c.channels.end());
     chain->set_log_score(c.log_score);
   }
+  out->set_diagram_png(result.diagram_png);
 }
 
 void ToProto(const core::FloatTensor& tensor, xai::v1::Tensor* out) {

@@ -143,7 +143,7 @@ TEST_F(PlantedPathTest, TheBestChainOfEveryClassIsThePlantedOne) {
     ASSERT_FALSE(path->chains.empty());
     EXPECT_EQ(path->chains[0].channels, expected_[k]);
     for (int l = 0; l < 3; ++l) {
-      const auto edge = std::find_if(path->edges.begin(), path->edges.end(), [&](const PathEdgeResult& e) {
+      const auto edge = std::find_if(path->edges.begin(), path->edges.end(), [&](const PathEdge& e) {
         return e.layer == l && e.from_channel == expected_[k][l] && e.to_channel == expected_[k][l + 1];
       });
       ASSERT_NE(edge, path->edges.end()) << "no edge into layer " << l + 1;

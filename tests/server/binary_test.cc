@@ -181,6 +181,23 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   EXPECT_THAT(out, HasSubstr("nonsense not in {grad_cam,grad_cam_plus_plus,gradcam++,xgrad_cam"));
   std::filesystem::remove_all(cam_dir);
 
+  // path: the diagram PNG and the JSON of the DecisionPath, in an --out it makes.
+  const std::string path_dir = cam_dir + "_path";
+  EXPECT_EQ(RunCommand(cli + " path shapes " + image + " --top-chains 2 --out " + path_dir, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("stage1 -> stage2 -> stage3 -> stage4"));
+  EXPECT_EQ(xai::testing::ReadBytes(path_dir + "/image_path.png").substr(0, 8), "\x89PNG\r\n\x1a\n");
+  const std::string check_path =
+      "/usr/bin/python3 -c \"import json, sys\n"
+      "p = json.load(open(sys.argv[1]))\n"
+      "assert p['layers'] == ['stage1', 'stage2', 'stage3', 'stage4'], p['layers']\n"
+      "assert len(p['chains']) == 2 and all(len(c['channels']) == 4 for c in p['chains']), p['chains']\n"
+      "assert p['chains'][0]['log_score'] >= p['chains'][1]['log_score']\n"
+      "assert p['nodes'] and p['edges'], p\"";
+  EXPECT_EQ(RunCommand(check_path + " " + path_dir + "/image_path.json", &out), 0) << out;
+  EXPECT_EQ(RunCommand(cli + " path shapes " + image + " --target 9 --out " + path_dir, &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT: target_class = 9"));
+  std::filesystem::remove_all(path_dir);
+
   // SIGTERM: stops and exits 0.
   ASSERT_EQ(kill(pid_, SIGTERM), 0);
   int status = 0;
@@ -200,7 +217,7 @@ TEST(BinaryHelpTest, HelpListsTheFlags) {
   }
   EXPECT_EQ(RunCommand(std::string(XAI_CLI_BINARY) + " --help", &out), 0);
   for (const char* word :
-       {"models", "stats", "describe", "classify", "gradcam", "--server", "--timeout", "--json"}) {
+       {"models", "stats", "describe", "classify", "gradcam", "path", "--server", "--timeout", "--json"}) {
     EXPECT_THAT(out, HasSubstr(word));
   }
   EXPECT_NE(RunCommand(std::string(XAI_SERVER_BINARY) + " --model-repository /nonexistent --address 127.0.0.1:0", &out), 0);

@@ -343,6 +343,35 @@ TEST_F(EndToEndTest, DecisionPathReturnsThePlantedChainOverTheWire) {
   EXPECT_EQ(response.classes_size(), 5);
 }
 
+TEST_F(EndToEndTest, DecisionPathRendersItsDiagramAndReturnsMapsOnRequest) {
+  xai::v1::DecisionPathRequest request = PlantedPathRequest(2);
+  request.set_render(true);
+  request.set_return_maps(true);
+  grpc::ClientContext context;
+  xai::v1::DecisionPathResponse response;
+  ASSERT_TRUE(stub_->DecisionPath(&context, request, &response).ok());
+  ASSERT_FALSE(response.diagram_png().empty());
+  const std::vector<uchar> bytes(response.diagram_png().begin(), response.diagram_png().end());
+  const cv::Mat diagram = cv::imdecode(bytes, cv::IMREAD_COLOR);
+  ASSERT_FALSE(diagram.empty());
+  EXPECT_GT(diagram.cols, diagram.rows);  // four columns of tiles, side by side
+  // The best chain is drawn in red (BGR 40, 40, 220).
+  cv::Mat red;
+  cv::inRange(diagram, cv::Scalar(20, 20, 200), cv::Scalar(60, 60, 240), red);
+  EXPECT_GT(cv::countNonZero(red), 200);
+  for (const auto& node : response.nodes()) {
+    ASSERT_EQ(node.map().shape_size(), 2);
+    EXPECT_EQ(node.map().shape(0), 8);
+    EXPECT_EQ(node.map().data().size(), 8u * 8u * sizeof(float));
+  }
+  // Without asking: neither.
+  grpc::ClientContext plain_context;
+  xai::v1::DecisionPathResponse plain;
+  ASSERT_TRUE(stub_->DecisionPath(&plain_context, PlantedPathRequest(2), &plain).ok());
+  EXPECT_TRUE(plain.diagram_png().empty());
+  EXPECT_FALSE(plain.nodes(0).has_map());
+}
+
 TEST_F(EndToEndTest, DecisionPathBadFieldsAreInvalidArguments) {
   struct BadField {
     std::function<void(xai::v1::DecisionPathRequest*)> edit;
@@ -364,7 +393,6 @@ TEST_F(EndToEndTest, DecisionPathBadFieldsAreInvalidArguments) {
        "layers[1] \"stage2\" is repeated"},
       {[](auto* r) { r->add_layers("stage9"); }, grpc::StatusCode::INVALID_ARGUMENT, "layers[0] \"stage9\" is not a module"},
       {[](auto* r) { r->add_layers("fc"); }, grpc::StatusCode::INVALID_ARGUMENT, "not a 4-D feature map"},
-      {[](auto* r) { r->set_render(true); }, grpc::StatusCode::UNIMPLEMENTED, "render"},
   };
   for (const BadField& c : cases) {
     xai::v1::DecisionPathRequest request = PlantedPathRequest(0);
