@@ -22,6 +22,7 @@
 
 #include "client/npy.h"
 #include "client/output.h"
+#include "core/path_profile.h"
 #include "xai/v1/explainer.grpc.pb.h"
 
 namespace {
@@ -556,7 +557,11 @@ json PathJson(const xai::v1::DecisionPathResponse& response) {
           {"layers", std::vector<std::string>(response.layers().begin(), response.layers().end())},
           {"nodes", nodes},
           {"edges", edges},
-          {"chains", chains}};
+          {"chains", chains},
+          {"profile_similarity", std::vector<float>(response.profile_similarity().begin(),
+                                                    response.profile_similarity().end())},
+          {"profile_similarity_mean",
+           response.profile_similarity().empty() ? json(nullptr) : json(response.profile_similarity_mean())}};
 }
 
 int RunPath(const GlobalOptions& g, const std::string& model, int64_t version, const std::string& image,
@@ -622,9 +627,110 @@ int RunPath(const GlobalOptions& g, const std::string& model, int64_t version, c
     rows.push_back({"  " + std::to_string(r + 1), channels, FormatFloat(response.chains(r).log_score(), 4)});
   }
   PrintTable(stdout, {"  CHAIN", "CHANNELS", "LOG SCORE"}, rows);
+  if (!response.profile_similarity().empty()) {
+    std::string per_layer;
+    for (float s : response.profile_similarity()) per_layer += " " + FormatFloat(s, 2);
+    std::printf("  similarity to the class's usual path: %s (per layer:%s)\n",
+                FormatFloat(response.profile_similarity_mean(), 2).c_str(), per_layer.c_str());
+  }
   std::printf("  %d critical channels, %d edges; diagram %s, path %s\n", response.nodes_size(),
               response.edges_size(), png.c_str(), json_file.c_str());
   return 0;
+}
+
+// The image files directly in `dir`, sorted, by extension.
+std::vector<std::string> ImagesIn(const std::string& dir) {
+  static const std::set<std::string> kExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif",
+                                                    ".tiff", ".pnm", ".ppm", ".pgm", ".pbm"};
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string ext = entry.path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (entry.is_regular_file() && kExtensions.count(ext)) out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+int RunProfilePaths(const GlobalOptions& g, const std::string& model, int64_t version, const std::string& dir,
+                    const PathOptions& options, const std::string& out_file) {
+  const std::vector<std::string> images = ImagesIn(dir);
+  if (images.empty()) {
+    std::cerr << "xai profile-paths: no image files in " << dir << "\n";
+    return kExitFailure;
+  }
+  xai::v1::DecisionPathRequest request;
+  request.mutable_model()->set_name(model);
+  request.mutable_model()->set_version(version);
+  request.set_target_class(-1);  // the class the model decided
+  for (const std::string& layer : options.layers) request.add_layers(layer);
+  request.set_threshold(options.threshold);
+  request.set_max_channels(options.max_channels);
+  auto stub = Connect(g);
+  std::unique_ptr<xai::core::PathProfileBuilder> builder;
+  std::map<int, std::string> labels;
+  int failures = 0;
+  {
+    xai::client::ProgressBar progress("profile-paths", static_cast<int>(images.size()));
+    for (const std::string& path : images) {
+      std::string error;
+      grpc::ClientContext context;
+      SetDeadline(&context, g);
+      xai::v1::DecisionPathResponse response;
+      grpc::Status status;
+      if (ReadFile(path, request.mutable_image()->mutable_encoded(), &error)) {
+        status = stub->DecisionPath(&context, request, &response);
+        if (!status.ok()) error = Describe(status, g);
+      }
+      progress.Step(path);
+      if (!error.empty()) {
+        ++failures;
+        std::cerr << "xai profile-paths: " << path << ": " << error << "\n";
+        continue;
+      }
+      if (!builder) {
+        builder = std::make_unique<xai::core::PathProfileBuilder>(
+            std::vector<std::string>(response.layers().begin(), response.layers().end()), options.threshold,
+            options.max_channels);
+      }
+      std::vector<std::vector<int>> sets(response.layers_size());
+      for (const auto& node : response.nodes()) sets[node.layer()].push_back(node.channel());
+      builder->Add(response.target_class(), sets);
+      for (const auto& c : response.classes()) labels[c.index()] = c.label();
+    }
+  }
+  if (!builder) {
+    std::cerr << "xai profile-paths: no image could be explained\n";
+    return kExitFailure;
+  }
+  const xai::v1::PathProfile profile = builder->Build();
+  if (const auto written = xai::core::WritePathProfile(profile, out_file); !written.ok()) {
+    std::cerr << "xai profile-paths: " << written.message() << "\n";
+    return kExitFailure;
+  }
+  if (g.json) {
+    json classes = json::array();
+    for (const auto& c : profile.classes()) {
+      classes.push_back({{"class_index", c.class_index()}, {"label", labels[c.class_index()]}, {"images", c.images()}});
+    }
+    std::cout << json{{"file", out_file}, {"images", images.size() - failures}, {"failed", failures},
+                      {"layers", std::vector<std::string>(profile.layers().begin(), profile.layers().end())},
+                      {"classes", classes}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& c : profile.classes()) {
+      rows.push_back({"  " + std::to_string(c.class_index()), labels[c.class_index()], std::to_string(c.images())});
+    }
+    PrintTable(stdout, {"  CLASS", "LABEL", "IMAGES"}, rows);
+    std::printf("  %zu images profiled, %d failed; written to %s\n", images.size() - failures, failures,
+                out_file.c_str());
+    std::printf("  copy it to <repository>/%s/<version>/%s and reload the server to use it\n", model.c_str(),
+                xai::core::kPathProfileFile);
+  }
+  return failures == 0 ? 0 : kExitFailure;
 }
 
 }  // namespace
@@ -759,7 +865,36 @@ int main(int argc, char** argv) {
       "                  image, edges as wide as their weight, the best chain in red, the class at the end\n"
       "  NAME_path.json  the layers, nodes (channel, relevance, share), edges (weight) and chains\n");
 
+  PathOptions profile_options;
+  std::string profile_dir;
+  std::string profile_out = xai::core::kPathProfileFile;
+  auto* profile_command = app.add_subcommand(
+      "profile-paths",
+      "The class path library: how often each channel is critical per class and layer, over a folder of images");
+  profile_command->add_option("MODEL", model, "Model name")->required();
+  profile_command->add_option("DIR", profile_dir, "Folder of images (its files, not subfolders)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  profile_command->add_option("--version", version, "Model version (0: newest ready)")->capture_default_str();
+  profile_command
+      ->add_option("--layer", profile_options.layers,
+                   "Module path, shallow to deep; repeat for each layer; none: the model's default path layers")
+      ->allow_extra_args(false);
+  profile_command->add_option("--threshold", profile_options.threshold, "As xai path")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0001f, 1.0f));
+  profile_command->add_option("--max-channels", profile_options.max_channels, "As xai path")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  profile_command->add_option("--out", profile_out, "The library file to write")->capture_default_str();
+  profile_command->footer(
+      "Each image is explained as the class the model decides. Put the file at\n"
+      "<repository>/<model>/<version>/paths.pb: the server loads it with the model, and DecisionPath\n"
+      "at the same layers then returns profile_similarity, per layer and mean: how usual the image's\n"
+      "critical channels are for its class (weighted Jaccard, 0 to 1).\n");
+
   CLI11_PARSE(app, argc, argv);
+  if (*profile_command) return RunProfilePaths(g, model, version, profile_dir, profile_options, profile_out);
   if (*path_command) return RunPath(g, model, version, path_image, path);
   if (*models) return RunModels(g);
   if (*stats) return RunStats(g, stats_model, stats_version);

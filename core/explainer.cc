@@ -13,6 +13,7 @@
 #include "core/model_config.h"
 #include "core/overlay.h"
 #include "core/path_diagram.h"
+#include "core/path_profile.h"
 #include "core/image_preprocessor.h"
 #include "core/input_tensor.h"
 #include "core/servable_model.h"
@@ -593,6 +594,15 @@ class DecisionPathJob : public RequestJob<DecisionPathResult> {
     result.edges = path->edges;
     for (const PathChainResult& c : path->chains) {
       result.chains.push_back({c.channels, static_cast<float>(c.log_score)});
+    }
+    if (model.path_profile && std::equal(spec_.layers.begin(), spec_.layers.end(),
+                                         model.path_profile->layers().begin(), model.path_profile->layers().end())) {
+      std::vector<std::vector<int>> sets(spec_.layers.size());
+      for (const PathNode& n : result.nodes) sets[n.layer].push_back(n.channel);
+      result.profile_similarity = ProfileSimilarity(*model.path_profile, result.target_class, sets);
+      float sum = 0;
+      for (float s : result.profile_similarity) sum += s;
+      if (!result.profile_similarity.empty()) result.profile_similarity_mean = sum / result.profile_similarity.size();
     }
     if (render_) {
       XAI_ASSIGN_OR_RETURN(result.diagram_png, Diagram(*path, input, result));

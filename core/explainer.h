@@ -157,6 +157,10 @@ struct DecisionPathResult {
   std::vector<PathEdge> edges;
   std::vector<PathChain> chains;  // best first
   std::string diagram_png;        // with render
+  // With the model's class path library at the same layers: per layer, the weighted
+  // Jaccard similarity to the target class's usual critical channels, and the mean.
+  std::vector<float> profile_similarity;
+  float profile_similarity_mean = 0;
 };
 
 struct ModelDescription {

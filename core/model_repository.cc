@@ -10,6 +10,7 @@
 #include "core/input_tensor.h"
 #include "core/layer_inspector.h"
 #include "core/model_config.h"
+#include "core/path_profile.h"
 #include "core/servable_model.h"
 
 namespace xai::core {
@@ -186,6 +187,15 @@ StatusOr<std::shared_ptr<const ServableModel>> LoadVersion(const Pending& p,
     for (size_t i = 0; i < model->default_path_layers.size(); ++i) {
       XAI_RETURN_IF_ERROR(CheckFeatureLayer(*model, model->default_path_layers[i],
                                             "default_path_layers[" + std::to_string(i) + "]"));
+    }
+  }
+
+  const fs::path profile_path = p.model_dir / std::to_string(p.version) / kPathProfileFile;
+  if (fs::exists(profile_path, ec)) {
+    XAI_ASSIGN_OR_RETURN(model->path_profile, ReadPathProfile(profile_path.string()));
+    for (int i = 0; i < model->path_profile->layers_size(); ++i) {
+      XAI_RETURN_IF_ERROR(CheckFeatureLayer(*model, model->path_profile->layers(i),
+                                            profile_path.string() + ": layers[" + std::to_string(i) + "]"));
     }
   }
 

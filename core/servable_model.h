@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "core/model_pool.h"
 #include "core/model_statistics.h"
 #include "xai/v1/model_config.pb.h"
+#include "xai/v1/path_profile.pb.h"
 
 namespace xai::core {
 
@@ -28,6 +30,8 @@ struct ServableModel {
   std::vector<LayerInfo> layers;          // execution order
   std::string default_cam_layer;          // "" when the model has no feature map
   std::vector<std::string> default_path_layers;
+  // The class path library, when <version>/paths.pb exists (checked against the layers).
+  std::optional<xai::v1::PathProfile> path_profile;
   // Counted by every request this version serves (the rest of the struct is immutable).
   mutable ModelStatisticsRecorder statistics;
   // Queues requests for the pool's instances (thread safe). Declared last: destroyed

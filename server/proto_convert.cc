@@ -89,6 +89,8 @@ void ToProto(const core::DecisionPathResult& result, xai::v1::DecisionPathRespon
     chain->set_log_score(c.log_score);
   }
   out->set_diagram_png(result.diagram_png);
+  out->mutable_profile_similarity()->Add(result.profile_similarity.begin(), result.profile_similarity.end());
+  out->set_profile_similarity_mean(result.profile_similarity_mean);
 }
 
 void ToProto(const core::FloatTensor& tensor, xai::v1::Tensor* out) {

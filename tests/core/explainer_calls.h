@@ -37,25 +37,30 @@ inline core::ImageRef TensorImage(const std::string& data, std::vector<int64_t> 
   return image;
 }
 
-// Runs `request` and waits for its one answer.
+// Runs `request` through `method` (&Explainer::Classify, ...) and waits for its one answer.
+template <typename Result, typename Request>
+core::StatusOr<Result> CallAndWait(core::Explainer& explainer,
+                                   void (core::Explainer::*method)(Request, core::Explainer::Callback<Result>),
+                                   Request request) {
+  std::promise<core::StatusOr<Result>> done;
+  auto answer = done.get_future();
+  (explainer.*method)(std::move(request), [&done](core::StatusOr<Result> r) { done.set_value(std::move(r)); });
+  return answer.get();
+}
+
 inline core::StatusOr<core::ClassifyResult> ClassifyAndWait(core::Explainer& explainer,
                                                              core::ClassifyRequest request) {
-  std::promise<core::StatusOr<core::ClassifyResult>> done;
-  auto answer = done.get_future();
-  explainer.Classify(std::move(request), [&done](core::StatusOr<core::ClassifyResult> r) {
-    done.set_value(std::move(r));
-  });
-  return answer.get();
+  return CallAndWait(explainer, &core::Explainer::Classify, std::move(request));
 }
 
 inline core::StatusOr<core::GradCamResult> GradCamAndWait(core::Explainer& explainer,
                                                           core::GradCamRequest request) {
-  std::promise<core::StatusOr<core::GradCamResult>> done;
-  auto answer = done.get_future();
-  explainer.GradCam(std::move(request), [&done](core::StatusOr<core::GradCamResult> r) {
-    done.set_value(std::move(r));
-  });
-  return answer.get();
+  return CallAndWait(explainer, &core::Explainer::GradCam, std::move(request));
+}
+
+inline core::StatusOr<core::DecisionPathResult> DecisionPathAndWait(core::Explainer& explainer,
+                                                                    core::DecisionPathRequest request) {
+  return CallAndWait(explainer, &core::Explainer::DecisionPath, std::move(request));
 }
 
 }  // namespace xai::testing
