@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
       "xai-server: explains image classifiers over gRPC (xai.v1.Explainer).\n"
       "Loads every TorchScript model in a model repository laid out as\n"
       "  DIR/<model>/config.pbtxt, DIR/<model>/labels.txt, DIR/<model>/<version>/model.pt\n"
-      "and answers Classify, GradCAM, ListModels, DescribeModel and ModelStatistics, with\n"
+      "and answers Classify, GradCAM, DecisionPath, ListModels, DescribeModel and ModelStatistics, with\n"
       "grpc.health.v1.Health and server reflection. Each model version queues its requests for its\n"
       "instances and batches them as its config.pbtxt says (dynamic_batching, instance_group).\n"
       "SIGINT/SIGTERM stop accepting calls, finish those in flight and queued, exit 0."};
