@@ -1,8 +1,14 @@
 #include "core/decision_path.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <functional>
+#include <mutex>
 #include <numeric>
+#include <thread>
+
+#include <ATen/Parallel.h>
 
 #include <torch/csrc/autograd/autograd.h>
 
@@ -101,6 +107,38 @@ double PositiveSum(const std::vector<float>& values) {
   return total;
 }
 
+// Runs work(0) ... work(count - 1): on a CPU instance, on as many threads as the cores
+// LibTorch's intra-op threads leave idle (this one included); on a GPU on this thread only,
+// whose current stream is the instance's. OK, or INTERNAL with the first exception. The
+// calls are independent backwards over a retained graph, which the autograd engine allows
+// from several threads at once; each result goes to its own slot, so the order of
+// completion changes nothing.
+Status ForEachConcurrently(size_t count, bool on_cpu, const std::function<void(size_t)>& work) {
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const size_t threads =
+      on_cpu ? std::min<size_t>(count, static_cast<size_t>(std::max(1, cores / std::max(1, at::get_num_threads()))))
+             : 1;
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::string first_error;
+  auto drain = [&] {
+    for (size_t k; (k = next.fetch_add(1)) < count;) {
+      try {
+        work(k);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (first_error.empty()) first_error = ExceptionMessage(e);
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(drain);
+  drain();
+  for (std::thread& helper : helpers) helper.join();
+  if (!first_error.empty()) return InternalError("DecisionPath failed: " + first_error);
+  return OkStatus();
+}
+
 }  // namespace
 
 StatusOr<DecisionPathOutput> RunDecisionPath(ModelPool::Handle& instance, const at::Tensor& input,
@@ -140,14 +178,19 @@ StatusOr<DecisionPathOutput> RunDecisionPath(ModelPool::Handle& instance, const 
     for (size_t l = n - 1; l-- > 0;) {
       std::map<int, std::vector<float>> weights_of;  // o -> a_{o,.}
       std::map<int, float> strongest;                 // i -> its largest weight into a picked set
-      for (int o : graph.sets[l + 1]) {
+      const std::vector<int>& upper = graph.sets[l + 1];
+      std::vector<std::vector<float>> contributions(upper.size());
+      XAI_RETURN_IF_ERROR(ForEachConcurrently(upper.size(), instance.device().is_cpu(), [&](size_t k) {
         at::Tensor seed = at::zeros_like(grads[l + 1]);
-        seed.select(1, o).copy_(grads[l + 1].select(1, o));
+        seed.select(1, upper[k]).copy_(grads[l + 1].select(1, upper[k]));
         const std::vector<at::Tensor> g =
             torch::autograd::grad({acts[l + 1]}, {acts[l]}, {seed}, /*retain_graph=*/true,
                                   /*create_graph=*/false, /*allow_unused=*/true);
-        if (!g[0].defined()) continue;
-        std::vector<float> a = ChannelSums(acts[l], g[0]);
+        if (g[0].defined()) contributions[k] = ChannelSums(acts[l], g[0]);
+      }));
+      for (size_t k = 0; k < upper.size(); ++k) {
+        const int o = upper[k];
+        std::vector<float>& a = contributions[k];
         const double total = PositiveSum(a);
         if (!(total > 0)) continue;
         for (float& v : a) v = v > 0 ? static_cast<float>(v / total) : 0.0f;

@@ -84,7 +84,7 @@ struct DecisionPathOutput {
 
 // Runs `instance` on `input` ([1,C,H,W]): one forward with every layer captured (cut at
 // the first), one backward for the relevances, one backward per critical channel between
-// consecutive layers. INVALID_ARGUMENT when a layer does not reach the output; INTERNAL
+// consecutive layers (on a CPU, spread over the cores the intra-op threads leave idle). INVALID_ARGUMENT when a layer does not reach the output; INTERNAL
 // when LibTorch throws.
 StatusOr<DecisionPathOutput> RunDecisionPath(ModelPool::Handle& instance, const at::Tensor& input,
                                              const DecisionPathSpec& spec);

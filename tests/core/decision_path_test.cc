@@ -7,6 +7,9 @@
 #include <fstream>
 #include <functional>
 #include <random>
+#include <thread>
+
+#include <ATen/Parallel.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -163,9 +166,27 @@ TEST_F(PlantedPathTest, TheBestChainOfEveryClassIsThePlantedOne) {
 }
 
 TEST_F(PlantedPathTest, TheSameRequestGivesTheSameAnswer) {
-  auto first = Path(Spec(2));
-  auto second = Path(Spec(2));
+  // Threshold 1: six critical channels per layer, whose backwards run on several threads
+  // where the machine has idle cores.
+  DecisionPathSpec spec = Spec(2);
+  spec.threshold = 1.0f;
+  auto first = Path(spec);
+  auto second = Path(spec);
   ASSERT_TRUE(first.ok() && second.ok());
+  // The last layer has one critical channel (the head reads only channel 2), the others six:
+  // every pair between consecutive sets is an edge, as all contributions are positive here.
+  EXPECT_EQ(first->edges.size(), 6u + 36u + 36u);
+  // One intra-op thread per core leaves no core idle: the same backwards run one by one.
+  const int threads = at::get_num_threads();
+  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  auto sequential = Path(spec);
+  at::set_num_threads(threads);
+  ASSERT_TRUE(sequential.ok());
+  ASSERT_EQ(sequential->edges.size(), first->edges.size());
+  for (size_t i = 0; i < first->edges.size(); ++i) {
+    EXPECT_EQ(sequential->edges[i].to_channel, first->edges[i].to_channel);
+    EXPECT_NEAR(sequential->edges[i].weight, first->edges[i].weight, 1e-6);
+  }
   ASSERT_EQ(first->nodes.size(), second->nodes.size());
   for (size_t i = 0; i < first->nodes.size(); ++i) {
     EXPECT_EQ(first->nodes[i].channel, second->nodes[i].channel);
