@@ -252,8 +252,10 @@ class Explainer {
   StatusOr<std::shared_ptr<const ServableModel>> ServingModel(const ModelRef& ref) const;
 
   ExplainerOptions options_;
-  std::unique_ptr<ModelRepository> repository_;
+  // Declared before the repository, so destroyed after it: the models' schedulers, which
+  // the repository's destruction stops, may still be preprocessing queued requests.
   std::unique_ptr<ImagePreprocessor> preprocessor_;
+  std::unique_ptr<ModelRepository> repository_;
   std::atomic<bool> stopping_{false};
   std::thread loader_;
   mutable std::mutex loaded_mu_;
