@@ -404,19 +404,22 @@ int main(int argc, char** argv) {
   // 2. The plain forward's throughput by batch size.
   std::printf("\n2. Plain LibTorch forward throughput by batch size (same image repeated)\n\n");
   std::printf("%8s %12s %12s\n", "batch", "p50 ms", "images/s");
-  double best = 0, one = 0;
-  int best_batch = 1;
-  for (int b : batches) {
+  // p50 of the plain forward on `b` copies of the input, after one untimed call.
+  auto forward_p50_ms = [&](int b) {
     const at::Tensor x = input->input.repeat({b, 1, 1, 1});
-    const int rounds = std::max(3, 24 / b);
     std::vector<double> ms;
     forward(x);
-    for (int r = 0; r < rounds; ++r) {
+    for (int r = 0; r < std::max(3, 24 / b); ++r) {
       const auto start = Clock::now();
       forward(x);
       ms.push_back(Ms(Clock::now() - start));
     }
-    const double p50 = Summarise(ms).p50_ms;
+    return Summarise(ms).p50_ms;
+  };
+  double best = 0, one = 0;
+  int best_batch = 1;
+  for (int b : batches) {
+    const double p50 = forward_p50_ms(b);
     const double per_second = b * 1000.0 / p50;
     if (b == 1) one = per_second;
     if (per_second > best) best = per_second, best_batch = b;
@@ -448,17 +451,8 @@ int main(int argc, char** argv) {
     }
   }
   // The forward again, to show how much the machine drifted meanwhile.
-  {
-    const at::Tensor x = input->input.repeat({best_batch, 1, 1, 1});
-    std::vector<double> ms;
-    for (int r = 0; r < std::max(3, 24 / best_batch); ++r) {
-      const auto start = Clock::now();
-      forward(x);
-      ms.push_back(Ms(Clock::now() - start));
-    }
-    std::printf("\nplain forward at batch %d after the sweep: %.2f images/s (before: %.2f)\n", best_batch,
-                best_batch * 1000.0 / Summarise(ms).p50_ms, best);
-  }
+  std::printf("\nplain forward at batch %d after the sweep: %.2f images/s (before: %.2f)\n", best_batch,
+              best_batch * 1000.0 / forward_p50_ms(best_batch), best);
   if (!first_error.empty()) std::printf("first failure: %s\n", first_error.c_str());
   if (!plot_path.empty()) {
     Plot(plot_path,

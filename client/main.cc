@@ -535,6 +535,20 @@ struct PathOptions {
   std::string out_dir = ".";
 };
 
+// The DecisionPath settings `xai path` and `xai profile-paths` share.
+void AddPathOptions(CLI::App* command, PathOptions* options) {
+  command
+      ->add_option("--layer", options->layers,
+                   "Module path, shallow to deep; repeat for each layer; none: the model's default path layers")
+      ->allow_extra_args(false);
+  command->add_option("--threshold", options->threshold, "Share of positive relevance a critical set covers")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0001f, 1.0f));
+  command->add_option("--max-channels", options->max_channels, "Largest critical set per layer")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+}
+
 // The path of `response` as JSON: what the diagram shows, in numbers.
 json PathJson(const xai::v1::DecisionPathResponse& response) {
   json nodes = json::array(), edges = json::array(), chains = json::array();
@@ -845,16 +859,7 @@ int main(int argc, char** argv) {
   path_command->add_option("--target", path.target, "Class index to explain (-1: the top-1 class)")
       ->capture_default_str()
       ->check(CLI::Range(-1, 1 << 30));
-  path_command
-      ->add_option("--layer", path.layers,
-                   "Module path, shallow to deep; repeat for each layer; none: the model's default path layers")
-      ->allow_extra_args(false);
-  path_command->add_option("--threshold", path.threshold, "Share of positive relevance a critical set covers")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0001f, 1.0f));
-  path_command->add_option("--max-channels", path.max_channels, "Largest critical set per layer")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
+  AddPathOptions(path_command, &path);
   path_command->add_option("--top-chains", path.top_chains, "Chains to return, best first")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
@@ -876,16 +881,7 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingDirectory);
   profile_command->add_option("--version", version, "Model version (0: newest ready)")->capture_default_str();
-  profile_command
-      ->add_option("--layer", profile_options.layers,
-                   "Module path, shallow to deep; repeat for each layer; none: the model's default path layers")
-      ->allow_extra_args(false);
-  profile_command->add_option("--threshold", profile_options.threshold, "As xai path")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0001f, 1.0f));
-  profile_command->add_option("--max-channels", profile_options.max_channels, "As xai path")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
+  AddPathOptions(profile_command, &profile_options);
   profile_command->add_option("--out", profile_out, "The library file to write")->capture_default_str();
   profile_command->footer(
       "Each image is explained as the class the model decides. Put the file at\n"

@@ -643,6 +643,26 @@ class DecisionPathJob : public RequestJob<DecisionPathResult> {
   const bool return_maps_;
 };
 
+// Checks `request` against `model` with `validate(request, model, &spec)` and queues a Job
+// on the model's scheduler; answers `done` at once when the model or the request is bad.
+template <typename Job, typename Spec, typename Request, typename Result, typename Validate>
+void ValidateAndQueue(const StatusOr<std::shared_ptr<const ServableModel>>& model,
+                      const ImagePreprocessor& preprocessor, Request request, Explainer::Callback<Result> done,
+                      Validate validate) {
+  if (!model.ok()) {
+    done(model.status());
+    return;
+  }
+  Spec spec;
+  if (Status valid = validate(request, **model, &spec); !valid.ok()) {
+    done(valid);
+    return;
+  }
+  const ServableModel& servable = **model;
+  servable.scheduler->Enqueue(
+      std::make_unique<Job>(servable, preprocessor, std::move(request), std::move(spec), std::move(done)));
+}
+
 }  // namespace
 
 StatusOr<std::shared_ptr<const ServableModel>> Explainer::ServingModel(const ModelRef& ref) const {
@@ -651,19 +671,9 @@ StatusOr<std::shared_ptr<const ServableModel>> Explainer::ServingModel(const Mod
 }
 
 void Explainer::DecisionPath(DecisionPathRequest request, Callback<DecisionPathResult> done) {
-  auto model = ServingModel(request.model);
-  if (!model.ok()) {
-    done(model.status());
-    return;
-  }
-  DecisionPathSpec spec;
-  if (Status valid = ValidateDecisionPath(request, **model, &spec); !valid.ok()) {
-    done(valid);
-    return;
-  }
-  const ServableModel& servable = **model;
-  servable.scheduler->Enqueue(std::make_unique<DecisionPathJob>(servable, *preprocessor_, std::move(request),
-                                                                std::move(spec), std::move(done)));
+  const auto model = ServingModel(request.model);
+  ValidateAndQueue<DecisionPathJob, DecisionPathSpec>(model, *preprocessor_, std::move(request), std::move(done),
+                                                      ValidateDecisionPath);
 }
 
 void Explainer::Classify(ClassifyRequest request, Callback<ClassifyResult> done) {
@@ -683,19 +693,12 @@ void Explainer::Classify(ClassifyRequest request, Callback<ClassifyResult> done)
 }
 
 void Explainer::GradCam(GradCamRequest request, Callback<GradCamResult> done) {
-  auto model = ServingModel(request.model);
-  if (!model.ok()) {
-    done(model.status());
-    return;
-  }
-  GradCamSpec spec;
-  if (Status valid = ValidateGradCam(request, **model, options_, &spec); !valid.ok()) {
-    done(valid);
-    return;
-  }
-  const ServableModel& servable = **model;
-  servable.scheduler->Enqueue(std::make_unique<GradCamJob>(servable, *preprocessor_, std::move(request),
-                                                           std::move(spec), std::move(done)));
+  const auto model = ServingModel(request.model);
+  ValidateAndQueue<GradCamJob, GradCamSpec>(
+      model, *preprocessor_, std::move(request), std::move(done),
+      [this](const GradCamRequest& r, const ServableModel& m, GradCamSpec* spec) {
+        return ValidateGradCam(r, m, options_, spec);
+      });
 }
 
 }  // namespace xai::core

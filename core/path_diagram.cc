@@ -19,16 +19,20 @@ const cv::Scalar kInk(40, 40, 40);
 const cv::Scalar kEdge(150, 150, 150);
 const cv::Scalar kHighlight(40, 40, 220);  // red, BGR
 
-// The tile of one node: its activation map (normalised by its maximum, JET) over a faded
-// grey copy of the image.
-cv::Mat Tile(const cv::Mat& image, const cv::Mat& map) {
-  cv::Mat faded;
-  cv::Mat grey;
+// The image as every tile's background: grey, tile-sized, halfway to white.
+cv::Mat FadedTile(const cv::Mat& image) {
+  if (image.empty()) return cv::Mat(kTile, kTile, CV_8UC3, kBackground);
+  cv::Mat grey, faded;
   cv::cvtColor(image, grey, cv::COLOR_BGR2GRAY);
   cv::cvtColor(grey, faded, cv::COLOR_GRAY2BGR);
   cv::resize(faded, faded, cv::Size(kTile, kTile), 0, 0, cv::INTER_AREA);
-  faded.convertTo(faded, CV_8UC3, 0.5, 127.5);  // halfway to white
-  if (map.empty()) return faded;
+  faded.convertTo(faded, CV_8UC3, 0.5, 127.5);
+  return faded;
+}
+
+// The tile of one node: its activation map (normalised by its maximum, JET) over `faded`.
+cv::Mat Tile(const cv::Mat& faded, const cv::Mat& map) {
+  if (map.empty()) return faded.clone();
   cv::Mat m;
   cv::resize(map, m, cv::Size(kTile, kTile), 0, 0, cv::INTER_LINEAR);
   double max_value = 0;
@@ -126,12 +130,12 @@ StatusOr<std::string> RenderPathDiagramPng(const DiagramSpec& spec) {
   }
 
   // Tiles, their labels, the column titles.
+  const cv::Mat faded = FadedTile(spec.image);
   for (int l = 0; l < layers; ++l) {
     Text(canvas, spec.layers[l], {column_x(l), kHeader - 14}, 0.5, kInk);
     for (const DiagramNode* node : columns[l]) {
       const cv::Point at = position[{l, node->channel}];
-      Tile(spec.image.empty() ? cv::Mat(kTile, kTile, CV_8UC3, kBackground) : spec.image, node->map)
-          .copyTo(canvas(cv::Rect(at.x, at.y, kTile, kTile)));
+      Tile(faded, node->map).copyTo(canvas(cv::Rect(at.x, at.y, kTile, kTile)));
       const bool highlighted = on_chain(l, node->channel);
       cv::rectangle(canvas, cv::Rect(at.x - 1, at.y - 1, kTile + 2, kTile + 2),
                     highlighted ? kHighlight : kInk, highlighted ? 3 : 1);

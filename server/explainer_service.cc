@@ -93,53 +93,47 @@ class Call {
   core::Clock::time_point deadline_;
 };
 
+// Hands `request` to the Explainer's `method` with the call's deadline, id and cancellation;
+// the answer fills `response` and finishes the call, on whichever thread it comes.
+template <typename Request, typename Result, typename Response>
+grpc::ServerUnaryReactor* Dispatch(core::Explainer& explainer,
+                                   void (core::Explainer::*method)(Request, core::Explainer::Callback<Result>),
+                                   const Call& call, Request request, Response* response) {
+  request.deadline = call.deadline();
+  request.request_id = call.id();
+  request.cancelled = call.cancelled();
+  (explainer.*method)(std::move(request), [call, response](core::StatusOr<Result> result) {
+    if (result.ok()) ToProto(*result, response);
+    call.Finish(result.status());
+  });
+  return call.reactor();
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* ExplainerService::Classify(grpc::CallbackServerContext* context,
                                                      const xai::v1::ClassifyRequest* request,
                                                      xai::v1::ClassifyResponse* response) {
-  Call call(context, "Classify", request->model().name());
-  core::ClassifyRequest core_request{FromProto(request->model()), FromProto(request->image()),
-                                     request->top_k(), call.deadline(), call.id(),
-                                     call.cancelled()};
-  explainer_->Classify(std::move(core_request),
-                       [call, response](core::StatusOr<core::ClassifyResult> result) {
-                         if (result.ok()) ToProto(*result, response);
-                         call.Finish(result.status());
-                       });
-  return call.reactor();
+  core::ClassifyRequest core_request;
+  core_request.model = FromProto(request->model());
+  core_request.image = FromProto(request->image());
+  core_request.top_k = request->top_k();
+  return Dispatch(*explainer_, &core::Explainer::Classify, Call(context, "Classify", request->model().name()),
+                  std::move(core_request), response);
 }
 
 grpc::ServerUnaryReactor* ExplainerService::GradCAM(grpc::CallbackServerContext* context,
                                                     const xai::v1::GradCAMRequest* request,
                                                     xai::v1::GradCAMResponse* response) {
-  Call call(context, "GradCAM", request->model().name());
-  core::GradCamRequest core_request = FromProto(*request);
-  core_request.deadline = call.deadline();
-  core_request.request_id = call.id();
-  core_request.cancelled = call.cancelled();
-  explainer_->GradCam(std::move(core_request),
-                      [call, response](core::StatusOr<core::GradCamResult> result) {
-                        if (result.ok()) ToProto(*result, response);
-                        call.Finish(result.status());
-                      });
-  return call.reactor();
+  return Dispatch(*explainer_, &core::Explainer::GradCam, Call(context, "GradCAM", request->model().name()),
+                  FromProto(*request), response);
 }
 
 grpc::ServerUnaryReactor* ExplainerService::DecisionPath(grpc::CallbackServerContext* context,
                                                          const xai::v1::DecisionPathRequest* request,
                                                          xai::v1::DecisionPathResponse* response) {
-  Call call(context, "DecisionPath", request->model().name());
-  core::DecisionPathRequest core_request = FromProto(*request);
-  core_request.deadline = call.deadline();
-  core_request.request_id = call.id();
-  core_request.cancelled = call.cancelled();
-  explainer_->DecisionPath(std::move(core_request),
-                           [call, response](core::StatusOr<core::DecisionPathResult> result) {
-                             if (result.ok()) ToProto(*result, response);
-                             call.Finish(result.status());
-                           });
-  return call.reactor();
+  return Dispatch(*explainer_, &core::Explainer::DecisionPath,
+                  Call(context, "DecisionPath", request->model().name()), FromProto(*request), response);
 }
 
 grpc::ServerUnaryReactor* ExplainerService::ListModels(grpc::CallbackServerContext* context,
