@@ -710,7 +710,11 @@ int RunProfilePaths(const GlobalOptions& g, const std::string& model, int64_t ve
       }
       std::vector<std::vector<int>> sets(response.layers_size());
       for (const auto& node : response.nodes()) sets[node.layer()].push_back(node.channel());
-      builder->Add(response.target_class(), sets);
+      if (const auto added = builder->Add(response.target_class(), sets); !added.ok()) {
+        ++failures;
+        std::cerr << "xai profile-paths: " << path << ": " << added.message() << "\n";
+        continue;
+      }
       for (const auto& c : response.classes()) labels[c.index()] = c.label();
     }
   }
