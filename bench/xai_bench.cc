@@ -12,6 +12,12 @@
 // The server is started in this process on an ephemeral port unless --server names a
 // running one; either way it is called through the gRPC stub, as a client would, with an
 // encoded image: the figures include transport, decoding, preprocessing and the response.
+#include <ATen/Parallel.h>
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+#include <torch/script.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,18 +25,12 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <ATen/Parallel.h>
-#include <CLI/CLI.hpp>
-#include <grpcpp/grpcpp.h>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-#include <spdlog/spdlog.h>
-#include <torch/script.h>
 
 #include "core/image_preprocessor.h"
 #include "core/model_config.h"
@@ -50,7 +50,9 @@ struct Stats {
 Stats Summarise(std::vector<double> ms) {
   if (ms.empty()) return {};
   std::sort(ms.begin(), ms.end());
-  auto at = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))]; };
+  auto at = [&](double q) {
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
+  };
   return {ms[ms.size() / 2], at(0.9), at(0.99)};
 }
 
@@ -113,9 +115,9 @@ std::string SyntheticJpeg(int width, int height) {
   cv::Mat image(height, width, CV_8UC3);
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
-      image.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uchar>(255 * x / width),
-                                            static_cast<uchar>(255 * y / height),
-                                            static_cast<uchar>(128 + 127 * std::sin(0.05 * (x + y))));
+      image.at<cv::Vec3b>(y, x) =
+          cv::Vec3b(static_cast<uchar>(255 * x / width), static_cast<uchar>(255 * y / height),
+                    static_cast<uchar>(128 + 127 * std::sin(0.05 * (x + y))));
     }
   }
   std::vector<uchar> jpeg;
@@ -153,7 +155,9 @@ void Plot(const std::string& path, const std::string& title, const std::vector<L
   top_value *= 1.15;
   const size_t n = std::max(classify.size(), gradcam.size());
   const int plot_w = width - left - right, plot_h = height - top - bottom;
-  auto x_at = [&](size_t i) { return left + (n <= 1 ? plot_w / 2 : static_cast<int>(i * plot_w / (n - 1))); };
+  auto x_at = [&](size_t i) {
+    return left + (n <= 1 ? plot_w / 2 : static_cast<int>(i * plot_w / (n - 1)));
+  };
   auto y_at = [&](double v) { return top + plot_h - static_cast<int>(v / top_value * plot_h); };
   const cv::Scalar black(0, 0, 0), grey(150, 150, 150);
   const auto font = cv::FONT_HERSHEY_SIMPLEX;
@@ -167,11 +171,11 @@ void Plot(const std::string& path, const std::string& title, const std::vector<L
   }
   const std::vector<Level>& axis = classify.size() >= gradcam.size() ? classify : gradcam;
   for (size_t i = 0; i < axis.size(); ++i) {
-    cv::putText(canvas, std::to_string(axis[i].concurrency), {x_at(i) - 6, top + plot_h + 20}, font, 0.45,
-                black, 1, cv::LINE_AA);
+    cv::putText(canvas, std::to_string(axis[i].concurrency), {x_at(i) - 6, top + plot_h + 20}, font,
+                0.45, black, 1, cv::LINE_AA);
   }
-  cv::putText(canvas, "concurrent callers", {left + plot_w / 2 - 70, height - 10}, font, 0.5, black, 1,
-              cv::LINE_AA);
+  cv::putText(canvas, "concurrent callers", {left + plot_w / 2 - 70, height - 10}, font, 0.5, black,
+              1, cv::LINE_AA);
   cv::putText(canvas, "images/s", {8, top - 12}, font, 0.5, black, 1, cv::LINE_AA);
   cv::putText(canvas, title, {left + 90, 20}, font, 0.5, black, 1, cv::LINE_AA);
   auto dashed = [&](double v, const cv::Scalar& colour) {
@@ -185,7 +189,8 @@ void Plot(const std::string& path, const std::string& title, const std::vector<L
     for (size_t i = 0; i < levels.size(); ++i) {
       const cv::Point p(x_at(i), y_at(levels[i].per_second));
       cv::circle(canvas, p, 4, colour, cv::FILLED, cv::LINE_AA);
-      if (i > 0) cv::line(canvas, {x_at(i - 1), y_at(levels[i - 1].per_second)}, p, colour, 2, cv::LINE_AA);
+      if (i > 0)
+        cv::line(canvas, {x_at(i - 1), y_at(levels[i - 1].per_second)}, p, colour, 2, cv::LINE_AA);
     }
   };
   const cv::Scalar blue(200, 90, 20), red(40, 40, 210);
@@ -228,24 +233,29 @@ int main(int argc, char** argv) {
       "decides batching and instances. A repository with a random-weight resnet18 that batches:\n"
       "  /usr/bin/python3 tools/make_fixtures.py --out /tmp/xai-fixtures\n"
       "  xai-bench --model-repository /tmp/xai-fixtures/bench --model resnet18"};
-  app.add_option("--model-repository", repository,
-                 "Model repository (the plain forward loads <dir>/<model>/<version>/model.pt from it)")
+  app.add_option(
+         "--model-repository", repository,
+         "Model repository (the plain forward loads <dir>/<model>/<version>/model.pt from it)")
       ->required();
   app.add_option("--model", model, "Model name")->capture_default_str();
-  app.add_option("--server", server_address,
-                 "host:port of a running xai-server serving the same repository (default: start one "
-                 "in this process)");
+  app.add_option(
+      "--server", server_address,
+      "host:port of a running xai-server serving the same repository (default: start one "
+      "in this process)");
   app.add_option("--image", image_path,
                  "Image file sent encoded (default: a synthetic 224x224 JPEG, quality 90)");
   app.add_option("--layer", layer, "GradCAM layer (default: the model's)");
-  app.add_option("-n,--iterations", iterations, "Latency: timed rounds")->capture_default_str()
+  app.add_option("-n,--iterations", iterations, "Latency: timed rounds")
+      ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  app.add_option("--warmup", warmup, "Latency: untimed rounds first")->capture_default_str()
+  app.add_option("--warmup", warmup, "Latency: untimed rounds first")
+      ->capture_default_str()
       ->check(CLI::Range(0, 10000));
   app.add_option("--calls", calls, "Throughput: calls per concurrency level and method")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));
-  app.add_option("--concurrency", concurrency_list, "Throughput: concurrency levels, comma-separated")
+  app.add_option("--concurrency", concurrency_list,
+                 "Throughput: concurrency levels, comma-separated")
       ->capture_default_str();
   app.add_option("--batch-sizes", batch_list, "Plain forward: batch sizes tried, comma-separated")
       ->capture_default_str();
@@ -314,8 +324,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  const std::string model_file = repository + "/" + model + "/" +
-                                 std::to_string(description.model().version()) + "/model.pt";
+  const std::string model_file =
+      repository + "/" + model + "/" + std::to_string(description.model().version()) + "/model.pt";
   torch::jit::Module plain = torch::jit::load(model_file);
   plain.eval();
 
@@ -354,38 +364,46 @@ int main(int argc, char** argv) {
   };
 
   const auto sizes = input->input.sizes();
-  std::printf("xai-bench: model %s v%lld (%s), input [%lld, %lld, %lld] from a %zu-byte %s\n", model.c_str(),
-              static_cast<long long>(description.model().version()), model_file.c_str(),
-              static_cast<long long>(sizes[1]), static_cast<long long>(sizes[2]),
-              static_cast<long long>(sizes[3]), image.size(),
+  std::printf("xai-bench: model %s v%lld (%s), input [%lld, %lld, %lld] from a %zu-byte %s\n",
+              model.c_str(), static_cast<long long>(description.model().version()),
+              model_file.c_str(), static_cast<long long>(sizes[1]),
+              static_cast<long long>(sizes[2]), static_cast<long long>(sizes[3]), image.size(),
               image_path.empty() ? "synthetic JPEG" : image_path.c_str());
-  std::printf("server %s (%s); CPU, %u hardware threads, %d LibTorch intra-op threads in this process\n",
-              server_address.c_str(), server ? "in this process" : "external",
-              std::thread::hardware_concurrency(), at::get_num_threads());
+  std::printf(
+      "server %s (%s); CPU, %u hardware threads, %d LibTorch intra-op threads in this process\n",
+      server_address.c_str(), server ? "in this process" : "external",
+      std::thread::hardware_concurrency(), at::get_num_threads());
 
   // 1. Latency, one call at a time.
   double forward_one_ms = 0;
   if (!skip_latency) {
     std::vector<Case> cases;
-    cases.push_back({"plain LibTorch forward (no grad)", [&] { return forward(input->input); }, {}});
+    cases.push_back(
+        {"plain LibTorch forward (no grad)", [&] { return forward(input->input); }, {}});
     cases.push_back({"Classify RPC (encoded image in)", call_classify, {}});
     cases.push_back({"GradCAM RPC, raw maps only", call_gradcam, {}});
-    cases.push_back({"GradCAM RPC with overlay PNG", [&] {
+    cases.push_back({"GradCAM RPC with overlay PNG",
+                     [&] {
                        grpc::ClientContext context;
                        xai::v1::GradCAMResponse response;
                        return check(stub->GradCAM(&context, overlay, &response));
-                     }, {}});
-    cases.push_back({"DecisionPath RPC, default layers", [&] {
+                     },
+                     {}});
+    cases.push_back({"DecisionPath RPC, default layers",
+                     [&] {
                        grpc::ClientContext context;
                        xai::v1::DecisionPathResponse response;
                        return check(stub->DecisionPath(&context, path, &response));
-                     }, {}});
+                     },
+                     {}});
     if (!MeasureInterleaved(warmup, iterations, cases)) {
       std::fprintf(stderr, "xai-bench: a call failed: %s\n", first_error.c_str());
       return 1;
     }
-    std::printf("\n1. Latency, one call at a time: %d timed rounds after %d warm-up; a round runs each "
-                "case once, in turn\n\n", iterations, warmup);
+    std::printf(
+        "\n1. Latency, one call at a time: %d timed rounds after %d warm-up; a round runs each "
+        "case once, in turn\n\n",
+        iterations, warmup);
     std::printf("%-38s %9s %9s %9s %8s\n", "what", "p50 ms", "p90 ms", "p99 ms", "ratio");
     forward_one_ms = Summarise(cases[0].ms).p50_ms;
     for (const Case& c : cases) {
@@ -429,10 +447,12 @@ int main(int argc, char** argv) {
   std::printf("best: batch %d, %.2f images/s\n", best_batch, best);
 
   // 3. Throughput under concurrency.
-  std::printf("\n3. RPC throughput: %d calls per level, C callers each calling as soon as its last "
-              "call returned\n\n", calls);
-  std::printf("%-9s %5s %9s %9s %9s %10s %12s\n", "method", "C", "p50 ms", "p90 ms", "p99 ms", "calls/s",
-              "vs best fwd");
+  std::printf(
+      "\n3. RPC throughput: %d calls per level, C callers each calling as soon as its last "
+      "call returned\n\n",
+      calls);
+  std::printf("%-9s %5s %9s %9s %9s %10s %12s\n", "method", "C", "p50 ms", "p90 ms", "p99 ms",
+              "calls/s", "vs best fwd");
   struct Sweep {
     const char* method;
     std::function<bool()> call;
@@ -444,19 +464,21 @@ int main(int argc, char** argv) {
     for (int c : levels) {
       const Level level = RunConcurrent(calls, c, sweep.call);
       sweep.levels.push_back(level);
-      const std::string failures = level.failed ? " (" + std::to_string(level.failed) + " failed)" : "";
-      std::printf("%-9s %5d %9.2f %9.2f %9.2f %10.2f %11.2fx%s\n", sweep.method, c, level.latency.p50_ms,
-                  level.latency.p90_ms, level.latency.p99_ms, level.per_second, level.per_second / best,
-                  failures.c_str());
+      const std::string failures =
+          level.failed ? " (" + std::to_string(level.failed) + " failed)" : "";
+      std::printf("%-9s %5d %9.2f %9.2f %9.2f %10.2f %11.2fx%s\n", sweep.method, c,
+                  level.latency.p50_ms, level.latency.p90_ms, level.latency.p99_ms,
+                  level.per_second, level.per_second / best, failures.c_str());
     }
   }
   // The forward again, to show how much the machine drifted meanwhile.
-  std::printf("\nplain forward at batch %d after the sweep: %.2f images/s (before: %.2f)\n", best_batch,
-              best_batch * 1000.0 / forward_p50_ms(best_batch), best);
+  std::printf("\nplain forward at batch %d after the sweep: %.2f images/s (before: %.2f)\n",
+              best_batch, best_batch * 1000.0 / forward_p50_ms(best_batch), best);
   if (!first_error.empty()) std::printf("first failure: %s\n", first_error.c_str());
   if (!plot_path.empty()) {
     Plot(plot_path,
-         model + ": throughput by concurrency (" + std::to_string(at::get_num_threads()) + " intra-op threads)",
+         model + ": throughput by concurrency (" + std::to_string(at::get_num_threads()) +
+             " intra-op threads)",
          sweeps[0].levels, sweeps[1].levels, best, best_batch, one);
     std::printf("plot written to %s\n", plot_path.c_str());
   }

@@ -1,4 +1,7 @@
 // xai: command-line client of xai-server.
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
@@ -10,15 +13,12 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <grpcpp/grpcpp.h>
-#include <nlohmann/json.hpp>
 
 #include "client/npy.h"
 #include "client/output.h"
@@ -117,7 +117,9 @@ std::string Shape(const google::protobuf::RepeatedField<int64_t>& shape) {
 json ClassesJson(const google::protobuf::RepeatedPtrField<xai::v1::ClassScore>& classes) {
   json out = json::array();
   for (const auto& c : classes) {
-    out.push_back({{"index", c.index()}, {"label", c.label()}, {"probability", c.probability()},
+    out.push_back({{"index", c.index()},
+                   {"label", c.label()},
+                   {"probability", c.probability()},
                    {"logit", c.logit()}});
   }
   return out;
@@ -136,9 +138,12 @@ int RunModels(const GlobalOptions& g) {
   if (g.json) {
     json out = json::array();
     for (const auto& m : response.models()) {
-      out.push_back({{"name", m.name()}, {"version", m.version()}, {"state", m.state()},
-                     {"reason", m.reason()},
-                     {"devices", std::vector<std::string>(m.devices().begin(), m.devices().end())}});
+      out.push_back(
+          {{"name", m.name()},
+           {"version", m.version()},
+           {"state", m.state()},
+           {"reason", m.reason()},
+           {"devices", std::vector<std::string>(m.devices().begin(), m.devices().end())}});
     }
     std::cout << json{{"models", out}}.dump(2) << "\n";
     return 0;
@@ -176,7 +181,8 @@ int RunStats(const GlobalOptions& g, const std::string& model, int64_t version) 
     for (const auto& s : m.methods()) {
       const uint64_t count = s.success_count() + s.failure_count();
       std::string batches;
-      std::map<int32_t, uint64_t> sorted(s.batch_size_counts().begin(), s.batch_size_counts().end());
+      std::map<int32_t, uint64_t> sorted(s.batch_size_counts().begin(),
+                                         s.batch_size_counts().end());
       json histogram = json::object();
       for (const auto& [size, n] : sorted) {
         batches += (batches.empty() ? "" : " ") + std::to_string(size) + ":" + std::to_string(n);
@@ -186,12 +192,16 @@ int RunStats(const GlobalOptions& g, const std::string& model, int64_t version) 
                       std::to_string(s.success_count()), std::to_string(s.failure_count()),
                       average_ms(s.queue_ns(), count), average_ms(s.compute_ns(), count),
                       average_ms(s.total_ns(), count), batches.empty() ? "-" : batches});
-      methods.push_back({{"method", s.method()}, {"success_count", s.success_count()},
-                         {"failure_count", s.failure_count()}, {"queue_ns", s.queue_ns()},
-                         {"compute_ns", s.compute_ns()}, {"total_ns", s.total_ns()},
+      methods.push_back({{"method", s.method()},
+                         {"success_count", s.success_count()},
+                         {"failure_count", s.failure_count()},
+                         {"queue_ns", s.queue_ns()},
+                         {"compute_ns", s.compute_ns()},
+                         {"total_ns", s.total_ns()},
                          {"batch_size_counts", histogram}});
     }
-    models.push_back({{"name", m.model().name()}, {"version", m.model().version()}, {"methods", methods}});
+    models.push_back(
+        {{"name", m.model().name()}, {"version", m.model().version()}, {"methods", methods}});
   }
   if (g.json) {
     std::cout << json{{"models", models}}.dump(2) << "\n";
@@ -221,17 +231,21 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
   if (g.json) {
     json layers = json::array();
     for (const auto& l : r.layers()) {
-      layers.push_back({{"path", l.path()}, {"type", l.type()},
-                        {"output_shape", std::vector<int64_t>(l.output_shape().begin(), l.output_shape().end())},
-                        {"cam_target", l.cam_target()}});
+      layers.push_back(
+          {{"path", l.path()},
+           {"type", l.type()},
+           {"output_shape", std::vector<int64_t>(l.output_shape().begin(), l.output_shape().end())},
+           {"cam_target", l.cam_target()}});
     }
     std::cout << json{{"model", {{"name", r.model().name()}, {"version", r.model().version()}}},
-                      {"input_shape", std::vector<int64_t>(r.input_shape().begin(), r.input_shape().end())},
+                      {"input_shape",
+                       std::vector<int64_t>(r.input_shape().begin(), r.input_shape().end())},
                       {"num_classes", r.num_classes()},
                       {"labels", std::vector<std::string>(r.labels().begin(), r.labels().end())},
                       {"default_cam_layer", r.default_cam_layer()},
-                      {"default_path_layers", std::vector<std::string>(r.default_path_layers().begin(),
-                                                                       r.default_path_layers().end())},
+                      {"default_path_layers",
+                       std::vector<std::string>(r.default_path_layers().begin(),
+                                                r.default_path_layers().end())},
                       {"layers", layers}}
                      .dump(2)
               << "\n";
@@ -240,7 +254,8 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
   std::string labels;
   for (const auto& l : r.labels()) labels += (labels.empty() ? "" : ", ") + l;
   std::string path_layers;
-  for (const auto& l : r.default_path_layers()) path_layers += (path_layers.empty() ? "" : ", ") + l;
+  for (const auto& l : r.default_path_layers())
+    path_layers += (path_layers.empty() ? "" : ", ") + l;
   std::printf("model:               %s v%lld\n", r.model().name().c_str(),
               static_cast<long long>(r.model().version()));
   std::printf("input shape:         %s  ([C,H,W])\n", Shape(r.input_shape()).c_str());
@@ -288,9 +303,10 @@ int RunClassify(const GlobalOptions& g, const std::string& model, int64_t versio
       continue;
     }
     if (g.json) {
-      results.push_back({{"image", path},
-                         {"model", {{"name", response.model().name()}, {"version", response.model().version()}}},
-                         {"classes", ClassesJson(response.classes())}});
+      results.push_back(
+          {{"image", path},
+           {"model", {{"name", response.model().name()}, {"version", response.model().version()}}},
+           {"classes", ClassesJson(response.classes())}});
       continue;
     }
     std::printf("%s  (model %s v%lld)\n", path.c_str(), response.model().name().c_str(),
@@ -440,9 +456,8 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
     // The wire reads an image_weight of 0 as "default" (0.5); the smallest normal float
     // (not a denormal, which flush-to-zero would read as 0) blends as 0 does, so
     // --image-weight 0 still means the heatmap alone.
-    request.mutable_overlay()->set_image_weight(options.image_weight > 0
-                                                    ? options.image_weight
-                                                    : std::numeric_limits<float>::min());
+    request.mutable_overlay()->set_image_weight(
+        options.image_weight > 0 ? options.image_weight : std::numeric_limits<float>::min());
     request.mutable_overlay()->set_colormap(options.colormap);
     request.mutable_overlay()->set_model_input_size(options.overlay_at_input);
     request.mutable_overlay()->set_png_compression(options.png_compression);
@@ -539,9 +554,12 @@ struct PathOptions {
 void AddPathOptions(CLI::App* command, PathOptions* options) {
   command
       ->add_option("--layer", options->layers,
-                   "Module path, shallow to deep; repeat for each layer; none: the model's default path layers")
+                   "Module path, shallow to deep; repeat for each layer; none: the model's default "
+                   "path layers")
       ->allow_extra_args(false);
-  command->add_option("--threshold", options->threshold, "Share of positive relevance a critical set covers")
+  command
+      ->add_option("--threshold", options->threshold,
+                   "Share of positive relevance a critical set covers")
       ->capture_default_str()
       ->check(CLI::Range(0.0001f, 1.0f));
   command->add_option("--max-channels", options->max_channels, "Largest critical set per layer")
@@ -553,12 +571,16 @@ void AddPathOptions(CLI::App* command, PathOptions* options) {
 json PathJson(const xai::v1::DecisionPathResponse& response) {
   json nodes = json::array(), edges = json::array(), chains = json::array();
   for (const auto& n : response.nodes()) {
-    nodes.push_back({{"layer", response.layers(n.layer())}, {"channel", n.channel()},
-                     {"relevance", n.relevance()}, {"share", n.share()}});
+    nodes.push_back({{"layer", response.layers(n.layer())},
+                     {"channel", n.channel()},
+                     {"relevance", n.relevance()},
+                     {"share", n.share()}});
   }
   for (const auto& e : response.edges()) {
-    edges.push_back({{"from_layer", response.layers(e.layer())}, {"from_channel", e.from_channel()},
-                     {"to_layer", response.layers(e.layer() + 1)}, {"to_channel", e.to_channel()},
+    edges.push_back({{"from_layer", response.layers(e.layer())},
+                     {"from_channel", e.from_channel()},
+                     {"to_layer", response.layers(e.layer() + 1)},
+                     {"to_channel", e.to_channel()},
                      {"weight", e.weight()}});
   }
   for (const auto& c : response.chains()) {
@@ -574,12 +596,13 @@ json PathJson(const xai::v1::DecisionPathResponse& response) {
           {"chains", chains},
           {"profile_similarity", std::vector<float>(response.profile_similarity().begin(),
                                                     response.profile_similarity().end())},
-          {"profile_similarity_mean",
-           response.profile_similarity().empty() ? json(nullptr) : json(response.profile_similarity_mean())}};
+          {"profile_similarity_mean", response.profile_similarity().empty()
+                                          ? json(nullptr)
+                                          : json(response.profile_similarity_mean())}};
 }
 
-int RunPath(const GlobalOptions& g, const std::string& model, int64_t version, const std::string& image,
-            const PathOptions& options) {
+int RunPath(const GlobalOptions& g, const std::string& model, int64_t version,
+            const std::string& image, const PathOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(options.out_dir, ec);
   if (ec) {
@@ -609,11 +632,13 @@ int RunPath(const GlobalOptions& g, const std::string& model, int64_t version, c
     return kExitFailure;
   }
   const std::string stem = std::filesystem::path(image).stem().string();
-  const std::string png = (std::filesystem::path(options.out_dir) / (stem + "_path.png")).lexically_normal().string();
+  const std::string png =
+      (std::filesystem::path(options.out_dir) / (stem + "_path.png")).lexically_normal().string();
   const std::string json_file =
       (std::filesystem::path(options.out_dir) / (stem + "_path.json")).lexically_normal().string();
   const json path = PathJson(response);
-  if (!WriteFile(png, response.diagram_png(), &error) || !WriteFile(json_file, path.dump(2) + "\n", &error)) {
+  if (!WriteFile(png, response.diagram_png(), &error) ||
+      !WriteFile(json_file, path.dump(2) + "\n", &error)) {
     std::cerr << "xai path: " << error << "\n";
     return kExitFailure;
   }
@@ -629,16 +654,19 @@ int RunPath(const GlobalOptions& g, const std::string& model, int64_t version, c
   for (const auto& c : response.classes()) {
     if (c.index() == response.target_class() && !c.label().empty()) label = " " + c.label();
   }
-  std::printf("%s  (model %s v%lld), target class %d%s\n", image.c_str(), response.model().name().c_str(),
-              static_cast<long long>(response.model().version()), response.target_class(), label.c_str());
+  std::printf("%s  (model %s v%lld), target class %d%s\n", image.c_str(),
+              response.model().name().c_str(), static_cast<long long>(response.model().version()),
+              response.target_class(), label.c_str());
   std::string layers;
   for (const auto& layer : response.layers()) layers += (layers.empty() ? "" : " -> ") + layer;
   std::printf("  layers: %s\n", layers.c_str());
   std::vector<std::vector<std::string>> rows;
   for (int r = 0; r < response.chains_size(); ++r) {
     std::string channels;
-    for (int c : response.chains(r).channels()) channels += (channels.empty() ? "" : " -> ") + std::to_string(c);
-    rows.push_back({"  " + std::to_string(r + 1), channels, FormatFloat(response.chains(r).log_score(), 4)});
+    for (int c : response.chains(r).channels())
+      channels += (channels.empty() ? "" : " -> ") + std::to_string(c);
+    rows.push_back(
+        {"  " + std::to_string(r + 1), channels, FormatFloat(response.chains(r).log_score(), 4)});
   }
   PrintTable(stdout, {"  CHAIN", "CHANNELS", "LOG SCORE"}, rows);
   if (!response.profile_similarity().empty()) {
@@ -654,21 +682,23 @@ int RunPath(const GlobalOptions& g, const std::string& model, int64_t version, c
 
 // The image files directly in `dir`, sorted, by extension.
 std::vector<std::string> ImagesIn(const std::string& dir) {
-  static const std::set<std::string> kExtensions = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif",
-                                                    ".tiff", ".pnm", ".ppm", ".pgm", ".pbm"};
+  static const std::set<std::string> kExtensions = {
+      ".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pnm", ".ppm", ".pgm", ".pbm"};
   std::vector<std::string> out;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     std::string ext = entry.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     if (entry.is_regular_file() && kExtensions.count(ext)) out.push_back(entry.path().string());
   }
   std::sort(out.begin(), out.end());
   return out;
 }
 
-int RunProfilePaths(const GlobalOptions& g, const std::string& model, int64_t version, const std::string& dir,
-                    const PathOptions& options, const std::string& out_file) {
+int RunProfilePaths(const GlobalOptions& g, const std::string& model, int64_t version,
+                    const std::string& dir, const PathOptions& options,
+                    const std::string& out_file) {
   const std::vector<std::string> images = ImagesIn(dir);
   if (images.empty()) {
     std::cerr << "xai profile-paths: no image files in " << dir << "\n";
@@ -705,8 +735,8 @@ int RunProfilePaths(const GlobalOptions& g, const std::string& model, int64_t ve
       }
       if (!builder) {
         builder = std::make_unique<xai::core::PathProfileBuilder>(
-            std::vector<std::string>(response.layers().begin(), response.layers().end()), options.threshold,
-            options.max_channels);
+            std::vector<std::string>(response.layers().begin(), response.layers().end()),
+            options.threshold, options.max_channels);
       }
       std::vector<std::vector<int>> sets(response.layers_size());
       for (const auto& node : response.nodes()) sets[node.layer()].push_back(node.channel());
@@ -730,23 +760,29 @@ int RunProfilePaths(const GlobalOptions& g, const std::string& model, int64_t ve
   if (g.json) {
     json classes = json::array();
     for (const auto& c : profile.classes()) {
-      classes.push_back({{"class_index", c.class_index()}, {"label", labels[c.class_index()]}, {"images", c.images()}});
+      classes.push_back({{"class_index", c.class_index()},
+                         {"label", labels[c.class_index()]},
+                         {"images", c.images()}});
     }
-    std::cout << json{{"file", out_file}, {"images", images.size() - failures}, {"failed", failures},
-                      {"layers", std::vector<std::string>(profile.layers().begin(), profile.layers().end())},
+    std::cout << json{{"file", out_file},
+                      {"images", images.size() - failures},
+                      {"failed", failures},
+                      {"layers",
+                       std::vector<std::string>(profile.layers().begin(), profile.layers().end())},
                       {"classes", classes}}
                      .dump(2)
               << "\n";
   } else {
     std::vector<std::vector<std::string>> rows;
     for (const auto& c : profile.classes()) {
-      rows.push_back({"  " + std::to_string(c.class_index()), labels[c.class_index()], std::to_string(c.images())});
+      rows.push_back({"  " + std::to_string(c.class_index()), labels[c.class_index()],
+                      std::to_string(c.images())});
     }
     PrintTable(stdout, {"  CLASS", "LABEL", "IMAGES"}, rows);
-    std::printf("  %zu images profiled, %d failed; written to %s\n", images.size() - failures, failures,
-                out_file.c_str());
-    std::printf("  copy it to <repository>/%s/<version>/%s and reload the server to use it\n", model.c_str(),
-                xai::core::kPathProfileFile);
+    std::printf("  %zu images profiled, %d failed; written to %s\n", images.size() - failures,
+                failures, out_file.c_str());
+    std::printf("  copy it to <repository>/%s/<version>/%s and reload the server to use it\n",
+                model.c_str(), xai::core::kPathProfileFile);
   }
   return failures == 0 ? 0 : kExitFailure;
 }
@@ -758,8 +794,9 @@ int main(int argc, char** argv) {
   const char* env_server = std::getenv("XAI_SERVER");
   g.server = env_server != nullptr ? env_server : "localhost:50051";
 
-  CLI::App app{"xai: explain image classifiers served by xai-server.\n"
-               "Exit status: 0 success, 1 a call or file failed (the server's message is printed)."};
+  CLI::App app{
+      "xai: explain image classifiers served by xai-server.\n"
+      "Exit status: 0 success, 1 a call or file failed (the server's message is printed)."};
   app.require_subcommand(1);
   app.add_option("--server", g.server, "xai-server address host:port (env XAI_SERVER)")
       ->capture_default_str();
@@ -773,8 +810,9 @@ int main(int argc, char** argv) {
   std::string stats_model;
   int64_t stats_version = 0;
   auto* stats = app.add_subcommand(
-      "stats", "Requests served per model version and method: counts, mean queue/compute/total time, "
-              "batches run by size");
+      "stats",
+      "Requests served per model version and method: counts, mean queue/compute/total time, "
+      "batches run by size");
   stats->add_option("MODEL", stats_model, "Model name (none: every ready model)");
   stats->add_option("--version", stats_version, "Model version (0: every ready version)")
       ->capture_default_str();
@@ -783,7 +821,8 @@ int main(int argc, char** argv) {
   int64_t version = 0;
   auto* describe = app.add_subcommand("describe", "Input, labels and layers of a model");
   describe->add_option("MODEL", model, "Model name")->required();
-  describe->add_option("--version", version, "Model version (0: newest ready)")->capture_default_str();
+  describe->add_option("--version", version, "Model version (0: newest ready)")
+      ->capture_default_str();
 
   std::vector<std::string> images;
   int top_k = 5;
@@ -792,7 +831,8 @@ int main(int argc, char** argv) {
   classify->add_option("IMAGE", images, "Image files (JPEG, PNG, BMP, WebP, TIFF, ...)")
       ->required()
       ->check(CLI::ExistingFile);
-  classify->add_option("--version", version, "Model version (0: newest ready)")->capture_default_str();
+  classify->add_option("--version", version, "Model version (0: newest ready)")
+      ->capture_default_str();
   classify->add_option("-k,--top-k", top_k, "Classes to print per image")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
@@ -854,12 +894,14 @@ int main(int argc, char** argv) {
   PathOptions path;
   std::string path_image;
   auto* path_command = app.add_subcommand(
-      "path", "The chain of channels that carried a decision: a diagram PNG and a JSON (DecisionPath)");
+      "path",
+      "The chain of channels that carried a decision: a diagram PNG and a JSON (DecisionPath)");
   path_command->add_option("MODEL", model, "Model name")->required();
   path_command->add_option("IMAGE", path_image, "Image file (JPEG, PNG, BMP, WebP, TIFF, ...)")
       ->required()
       ->check(CLI::ExistingFile);
-  path_command->add_option("--version", version, "Model version (0: newest ready)")->capture_default_str();
+  path_command->add_option("--version", version, "Model version (0: newest ready)")
+      ->capture_default_str();
   path_command->add_option("--target", path.target, "Class index to explain (-1: the top-1 class)")
       ->capture_default_str()
       ->check(CLI::Range(-1, 1 << 30));
@@ -867,34 +909,44 @@ int main(int argc, char** argv) {
   path_command->add_option("--top-chains", path.top_chains, "Chains to return, best first")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
-  path_command->add_option("--out", path.out_dir, "Directory for the files, made if missing")->capture_default_str();
+  path_command->add_option("--out", path.out_dir, "Directory for the files, made if missing")
+      ->capture_default_str();
   path_command->footer(
       "For image DIR/NAME.EXT, --out gets:\n"
-      "  NAME_path.png   layers as columns, each critical channel as a tile of its activation over the\n"
-      "                  image, edges as wide as their weight, the best chain in red, the class at the end\n"
-      "  NAME_path.json  the layers, nodes (channel, relevance, share), edges (weight) and chains\n");
+      "  NAME_path.png   layers as columns, each critical channel as a tile of its activation over "
+      "the\n"
+      "                  image, edges as wide as their weight, the best chain in red, the class at "
+      "the end\n"
+      "  NAME_path.json  the layers, nodes (channel, relevance, share), edges (weight) and "
+      "chains\n");
 
   PathOptions profile_options;
   std::string profile_dir;
   std::string profile_out = xai::core::kPathProfileFile;
-  auto* profile_command = app.add_subcommand(
-      "profile-paths",
-      "The class path library: how often each channel is critical per class and layer, over a folder of images");
+  auto* profile_command =
+      app.add_subcommand("profile-paths",
+                         "The class path library: how often each channel is critical per class and "
+                         "layer, over a folder of images");
   profile_command->add_option("MODEL", model, "Model name")->required();
   profile_command->add_option("DIR", profile_dir, "Folder of images (its files, not subfolders)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  profile_command->add_option("--version", version, "Model version (0: newest ready)")->capture_default_str();
+  profile_command->add_option("--version", version, "Model version (0: newest ready)")
+      ->capture_default_str();
   AddPathOptions(profile_command, &profile_options);
-  profile_command->add_option("--out", profile_out, "The library file to write")->capture_default_str();
+  profile_command->add_option("--out", profile_out, "The library file to write")
+      ->capture_default_str();
   profile_command->footer(
       "Each image is explained as the class the model decides. Put the file at\n"
-      "<repository>/<model>/<version>/paths.pb: the server loads it with the model, and DecisionPath\n"
-      "at the same layers then returns profile_similarity, per layer and mean: how usual the image's\n"
+      "<repository>/<model>/<version>/paths.pb: the server loads it with the model, and "
+      "DecisionPath\n"
+      "at the same layers then returns profile_similarity, per layer and mean: how usual the "
+      "image's\n"
       "critical channels are for its class (weighted Jaccard, 0 to 1).\n");
 
   CLI11_PARSE(app, argc, argv);
-  if (*profile_command) return RunProfilePaths(g, model, version, profile_dir, profile_options, profile_out);
+  if (*profile_command)
+    return RunProfilePaths(g, model, version, profile_dir, profile_options, profile_out);
   if (*path_command) return RunPath(g, model, version, path_image, path);
   if (*models) return RunModels(g);
   if (*stats) return RunStats(g, stats_model, stats_version);

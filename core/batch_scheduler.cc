@@ -61,19 +61,21 @@ void BatchScheduler::SweepLocked(std::vector<Dropped>* dropped) {
     const auto waited_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - job.enqueued_).count();
     if (job.cancelled()) {
-      dropped->push_back({std::move(*it), CancelledError("cancelled by the caller while queued for " +
-                                                         options_.display_name)});
+      dropped->push_back(
+          {std::move(*it),
+           CancelledError("cancelled by the caller while queued for " + options_.display_name)});
     } else if (now >= job.deadline()) {
-      dropped->push_back({std::move(*it), DeadlineExceededError(
-                                              "deadline exceeded while queued for " +
-                                              options_.display_name + " (waited " +
-                                              std::to_string(waited_ms) + " ms)")});
+      dropped->push_back(
+          {std::move(*it),
+           DeadlineExceededError("deadline exceeded while queued for " + options_.display_name +
+                                 " (waited " + std::to_string(waited_ms) + " ms)")});
     } else if (now - job.enqueued_ >= options_.max_queue_time) {
-      dropped->push_back({std::move(*it), ResourceExhaustedError(
-                                              options_.display_name + " is overloaded: waited " +
-                                              std::to_string(waited_ms) + " ms in its queue (limit " +
-                                              std::to_string(options_.max_queue_time.count()) +
-                                              " ms); retry later")});
+      dropped->push_back(
+          {std::move(*it),
+           ResourceExhaustedError(options_.display_name + " is overloaded: waited " +
+                                  std::to_string(waited_ms) + " ms in its queue (limit " +
+                                  std::to_string(options_.max_queue_time.count()) +
+                                  " ms); retry later")});
     } else {
       if (keep != it) *keep = std::move(*it);
       ++keep;
@@ -115,7 +117,8 @@ void BatchScheduler::Work() {
   const int max_batch = std::max(1, options_.max_batch_size);
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    changed_.wait(lock, [this] { return OldestFreeLocked() != nullptr || (stopping_ && queue_.empty()); });
+    changed_.wait(
+        lock, [this] { return OldestFreeLocked() != nullptr || (stopping_ && queue_.empty()); });
     if (queue_.empty()) return;  // stopping, and every job answered
     std::vector<Dropped> dropped;
     SweepLocked(&dropped);
@@ -123,7 +126,8 @@ void BatchScheduler::Work() {
     std::vector<std::unique_ptr<BatchJob>> batch;
     if (oldest != nullptr) {
       const std::string key = oldest->batch_key();
-      if (max_batch > 1 && options_.max_queue_delay.count() > 0 && !stopping_ && CountLocked(key) < max_batch) {
+      if (max_batch > 1 && options_.max_queue_delay.count() > 0 && !stopping_ &&
+          CountLocked(key) < max_batch) {
         // Wait for the batch to fill, unless a job of it would pass its deadline meanwhile.
         const Clock::time_point until = oldest->enqueued_ + options_.max_queue_delay;
         const bool urgent = std::any_of(queue_.begin(), queue_.end(), [&](const auto& job) {
@@ -131,7 +135,8 @@ void BatchScheduler::Work() {
         });
         if (!urgent) {
           forming_.insert(key);
-          changed_.wait_until(lock, until, [&] { return stopping_ || CountLocked(key) >= max_batch; });
+          changed_.wait_until(lock, until,
+                              [&] { return stopping_ || CountLocked(key) >= max_batch; });
           forming_.erase(key);
           SweepLocked(&dropped);
         }

@@ -105,8 +105,8 @@ class BatchScheduler {
   mutable std::mutex mu_;
   std::condition_variable changed_;
   std::deque<std::unique_ptr<BatchJob>> queue_;  // guarded by mu_
-  std::set<std::string> forming_;                // keys a worker waits to fill a batch of; guarded by mu_
-  bool stopping_ = false;                        // guarded by mu_
+  std::set<std::string> forming_;  // keys a worker waits to fill a batch of; guarded by mu_
+  bool stopping_ = false;          // guarded by mu_
   std::once_flag joined_;
   std::vector<std::thread> workers_;
 };

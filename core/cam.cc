@@ -7,15 +7,24 @@ namespace xai::core {
 
 std::string_view CamMethodName(CamMethod method) {
   switch (method) {
-    case CamMethod::kGradCam: return "GRAD_CAM";
-    case CamMethod::kGradCamPlusPlus: return "GRAD_CAM_PLUS_PLUS";
-    case CamMethod::kXGradCam: return "XGRAD_CAM";
-    case CamMethod::kHiResCam: return "HIRES_CAM";
-    case CamMethod::kLayerCam: return "LAYER_CAM";
-    case CamMethod::kEigenCam: return "EIGEN_CAM";
-    case CamMethod::kEigenGradCam: return "EIGEN_GRAD_CAM";
-    case CamMethod::kScoreCam: return "SCORE_CAM";
-    case CamMethod::kAblationCam: return "ABLATION_CAM";
+    case CamMethod::kGradCam:
+      return "GRAD_CAM";
+    case CamMethod::kGradCamPlusPlus:
+      return "GRAD_CAM_PLUS_PLUS";
+    case CamMethod::kXGradCam:
+      return "XGRAD_CAM";
+    case CamMethod::kHiResCam:
+      return "HIRES_CAM";
+    case CamMethod::kLayerCam:
+      return "LAYER_CAM";
+    case CamMethod::kEigenCam:
+      return "EIGEN_CAM";
+    case CamMethod::kEigenGradCam:
+      return "EIGEN_GRAD_CAM";
+    case CamMethod::kScoreCam:
+      return "SCORE_CAM";
+    case CamMethod::kAblationCam:
+      return "ABLATION_CAM";
   }
   return "UNKNOWN";
 }
@@ -74,7 +83,8 @@ at::Tensor ScaleCam(const at::Tensor& map, int64_t height, int64_t width) {
   return scaled;
 }
 
-at::Tensor CombineLayerMaps(const std::vector<at::Tensor>& relu_maps, int64_t height, int64_t width) {
+at::Tensor CombineLayerMaps(const std::vector<at::Tensor>& relu_maps, int64_t height,
+                            int64_t width) {
   std::vector<at::Tensor> scaled;
   scaled.reserve(relu_maps.size());
   for (const at::Tensor& map : relu_maps) scaled.push_back(ScaleCam(map, height, width));

@@ -4,11 +4,11 @@
 #ifndef XAI_CORE_CAM_H_
 #define XAI_CORE_CAM_H_
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <string_view>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 namespace xai::core {
 
@@ -44,7 +44,8 @@ at::Tensor ResizeBilinear(const at::Tensor& map, int64_t height, int64_t width);
 
 // The final [height,width] map from the per-layer maps after ReLU (each [h_i,w_i]):
 // each scaled and resized to the input, then ReLU, mean over layers, scaled again.
-at::Tensor CombineLayerMaps(const std::vector<at::Tensor>& relu_maps, int64_t height, int64_t width);
+at::Tensor CombineLayerMaps(const std::vector<at::Tensor>& relu_maps, int64_t height,
+                            int64_t width);
 
 }  // namespace xai::core
 

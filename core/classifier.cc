@@ -43,7 +43,8 @@ StatusOr<at::Tensor> ForwardLogits(ModelPool::Handle& instance, const at::Tensor
       ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
       c10::InferenceMode guard;
       const c10::IValue output = instance.module().forward({ToDevice(input, instance.device())});
-      if (!output.isTensor()) return InternalError("forward returned " + output.tagKind() + ", not logits");
+      if (!output.isTensor())
+        return InternalError("forward returned " + output.tagKind() + ", not logits");
       logits = output.toTensor().to(at::kCPU, at::kFloat);
     }
     XAI_RETURN_IF_ERROR(CheckBatchLogits(logits, input.size(0), instance.num_classes()));
@@ -53,8 +54,8 @@ StatusOr<at::Tensor> ForwardLogits(ModelPool::Handle& instance, const at::Tensor
   }
 }
 
-StatusOr<std::vector<ClassScore>> ClassifyInput(ModelPool::Handle& instance, const at::Tensor& input,
-                                                int top_k) {
+StatusOr<std::vector<ClassScore>> ClassifyInput(ModelPool::Handle& instance,
+                                                const at::Tensor& input, int top_k) {
   XAI_ASSIGN_OR_RETURN(at::Tensor logits, ForwardLogits(instance, input));
   return TopClasses(logits[0], top_k);
 }

@@ -28,8 +28,8 @@ Status CheckBatchLogits(const at::Tensor& logits, int64_t batch, int64_t classes
 StatusOr<at::Tensor> ForwardLogits(ModelPool::Handle& instance, const at::Tensor& input);
 
 // The top classes of `input` ([1,C,H,W]): ForwardLogits and TopClasses.
-StatusOr<std::vector<ClassScore>> ClassifyInput(ModelPool::Handle& instance, const at::Tensor& input,
-                                                int top_k);
+StatusOr<std::vector<ClassScore>> ClassifyInput(ModelPool::Handle& instance,
+                                                const at::Tensor& input, int top_k);
 
 }  // namespace xai::core
 

@@ -1,5 +1,8 @@
 #include "core/decision_path.h"
 
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/autograd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -7,10 +10,6 @@
 #include <mutex>
 #include <numeric>
 #include <thread>
-
-#include <ATen/Parallel.h>
-
-#include <torch/csrc/autograd/autograd.h>
 
 #include "core/classifier.h"
 #include "core/execution.h"
@@ -28,7 +27,8 @@ std::vector<int> CoveringSet(const std::vector<float>& weights, float threshold,
       positive += weights[i];
     }
   }
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return weights[a] > weights[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return weights[a] > weights[b]; });
   // "Reaches" up to float rounding: weights that sum to exactly the threshold on paper
   // must not need one more channel.
   const double target = threshold * positive * (1 - 1e-6);
@@ -78,7 +78,8 @@ std::vector<PathChainResult> BestChains(const PathGraph& graph, int k) {
           PathChainResult chain;
           chain.channels.reserve(suffix.channels.size() + 1);
           chain.channels.push_back(from);
-          chain.channels.insert(chain.channels.end(), suffix.channels.begin(), suffix.channels.end());
+          chain.channels.insert(chain.channels.end(), suffix.channels.begin(),
+                                suffix.channels.end());
           chain.log_score = suffix.log_score + step;
           next[i].push_back(std::move(chain));
         }
@@ -97,7 +98,8 @@ namespace {
 
 // sum_hw a * g per channel of sample 0, as floats on the CPU.
 std::vector<float> ChannelSums(const at::Tensor& a, const at::Tensor& g) {
-  const at::Tensor sums = (a.detach().to(at::kFloat) * g.to(at::kFloat)).sum({2, 3})[0].to(at::kCPU).contiguous();
+  const at::Tensor sums =
+      (a.detach().to(at::kFloat) * g.to(at::kFloat)).sum({2, 3})[0].to(at::kCPU).contiguous();
   return std::vector<float>(sums.data_ptr<float>(), sums.data_ptr<float>() + sums.numel());
 }
 
@@ -116,8 +118,10 @@ double PositiveSum(const std::vector<float>& values) {
 Status ForEachConcurrently(size_t count, bool on_cpu, const std::function<void(size_t)>& work) {
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const size_t threads =
-      on_cpu ? std::min<size_t>(count, static_cast<size_t>(std::max(1, cores / std::max(1, at::get_num_threads()))))
-             : 1;
+      on_cpu
+          ? std::min<size_t>(
+                count, static_cast<size_t>(std::max(1, cores / std::max(1, at::get_num_threads()))))
+          : 1;
   std::atomic<size_t> next{0};
   std::mutex mu;
   std::string first_error;
@@ -147,15 +151,17 @@ StatusOr<DecisionPathOutput> RunDecisionPath(ModelPool::Handle& instance, const 
   if (n == 0) return InvalidArgumentError("layers: at least one layer is needed");
   try {
     ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
-    XAI_ASSIGN_OR_RETURN(CapturedForward forward,
-                         RunCaptured(instance.module(), ToDevice(input, instance.device()), spec.layers, 0));
+    XAI_ASSIGN_OR_RETURN(
+        CapturedForward forward,
+        RunCaptured(instance.module(), ToDevice(input, instance.device()), spec.layers, 0));
     const at::Tensor& logits = forward.output;
     const std::vector<at::Tensor>& acts = forward.activations;
     DecisionPathOutput out;
     const at::Tensor cpu_logits = logits.detach().to(at::kCPU, at::kFloat);
     XAI_RETURN_IF_ERROR(CheckBatchLogits(cpu_logits, 1, instance.num_classes()));
     out.logits = cpu_logits[0];
-    out.target = spec.target >= 0 ? spec.target : static_cast<int>(out.logits.argmax().item<int64_t>());
+    out.target =
+        spec.target >= 0 ? spec.target : static_cast<int>(out.logits.argmax().item<int64_t>());
 
     const std::vector<at::Tensor> grads =
         torch::autograd::grad({logits[0][out.target]}, acts, /*grad_outputs=*/{},
@@ -177,17 +183,18 @@ StatusOr<DecisionPathOutput> RunDecisionPath(ModelPool::Handle& instance, const 
     // the channels of layer l, by one backward from layer l+1 to layer l.
     for (size_t l = n - 1; l-- > 0;) {
       std::map<int, std::vector<float>> weights_of;  // o -> a_{o,.}
-      std::map<int, float> strongest;                 // i -> its largest weight into a picked set
+      std::map<int, float> strongest;                // i -> its largest weight into a picked set
       const std::vector<int>& upper = graph.sets[l + 1];
       std::vector<std::vector<float>> contributions(upper.size());
-      XAI_RETURN_IF_ERROR(ForEachConcurrently(upper.size(), instance.device().is_cpu(), [&](size_t k) {
-        at::Tensor seed = at::zeros_like(grads[l + 1]);
-        seed.select(1, upper[k]).copy_(grads[l + 1].select(1, upper[k]));
-        const std::vector<at::Tensor> g =
-            torch::autograd::grad({acts[l + 1]}, {acts[l]}, {seed}, /*retain_graph=*/true,
-                                  /*create_graph=*/false, /*allow_unused=*/true);
-        if (g[0].defined()) contributions[k] = ChannelSums(acts[l], g[0]);
-      }));
+      XAI_RETURN_IF_ERROR(
+          ForEachConcurrently(upper.size(), instance.device().is_cpu(), [&](size_t k) {
+            at::Tensor seed = at::zeros_like(grads[l + 1]);
+            seed.select(1, upper[k]).copy_(grads[l + 1].select(1, upper[k]));
+            const std::vector<at::Tensor> g =
+                torch::autograd::grad({acts[l + 1]}, {acts[l]}, {seed}, /*retain_graph=*/true,
+                                      /*create_graph=*/false, /*allow_unused=*/true);
+            if (g[0].defined()) contributions[k] = ChannelSums(acts[l], g[0]);
+          }));
       for (size_t k = 0; k < upper.size(); ++k) {
         const int o = upper[k];
         std::vector<float>& a = contributions[k];
@@ -238,7 +245,8 @@ StatusOr<DecisionPathOutput> RunDecisionPath(ModelPool::Handle& instance, const 
       out.edges.insert(out.edges.end(), edges.begin(), edges.end());
     }
     const double last_positive = PositiveSum(relevance[n - 1]);
-    for (int c : graph.sets[n - 1]) graph.last_log_share.push_back(std::log(relevance[n - 1][c] / last_positive));
+    for (int c : graph.sets[n - 1])
+      graph.last_log_share.push_back(std::log(relevance[n - 1][c] / last_positive));
     out.chains = BestChains(graph, spec.top_chains);
     return out;
   } catch (const std::exception& e) {

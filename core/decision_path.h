@@ -63,7 +63,7 @@ struct DecisionPathSpec {
   float threshold = kDefaultPathThreshold;
   int max_channels = kDefaultPathChannels;
   int top_chains = kDefaultPathChains;
-  bool keep_maps = false;           // return every node's activation map
+  bool keep_maps = false;  // return every node's activation map
 };
 
 struct PathNodeResult {
@@ -78,14 +78,14 @@ struct DecisionPathOutput {
   at::Tensor logits;  // [num_classes], CPU float32
   int target = 0;
   std::vector<PathNodeResult> nodes;  // by layer, then by descending relevance
-  std::vector<PathEdge> edges;  // by layer, then to_channel, then descending weight
+  std::vector<PathEdge> edges;        // by layer, then to_channel, then descending weight
   std::vector<PathChainResult> chains;
 };
 
 // Runs `instance` on `input` ([1,C,H,W]): one forward with every layer captured (cut at
 // the first), one backward for the relevances, one backward per critical channel between
-// consecutive layers (on a CPU, spread over the cores the intra-op threads leave idle). INVALID_ARGUMENT when a layer does not reach the output; INTERNAL
-// when LibTorch throws.
+// consecutive layers (on a CPU, spread over the cores the intra-op threads leave idle).
+// INVALID_ARGUMENT when a layer does not reach the output; INTERNAL when LibTorch throws.
 StatusOr<DecisionPathOutput> RunDecisionPath(ModelPool::Handle& instance, const at::Tensor& input,
                                              const DecisionPathSpec& spec);
 

@@ -1,9 +1,9 @@
 #include "core/devices.h"
 
+#include <torch/cuda.h>
+
 #include <algorithm>
 #include <cctype>
-
-#include <torch/cuda.h>
 
 namespace xai::core {
 namespace {

@@ -3,10 +3,10 @@
 #ifndef XAI_CORE_DEVICES_H_
 #define XAI_CORE_DEVICES_H_
 
+#include <c10/core/Device.h>
+
 #include <string>
 #include <vector>
-
-#include <c10/core/Device.h>
 
 #include "core/status.h"
 

@@ -13,9 +13,12 @@ namespace xai::core {
 
 const char* PrecisionName(Precision precision) {
   switch (precision) {
-    case Precision::kFloat16: return "FP16";
-    case Precision::kBFloat16: return "BF16";
-    case Precision::kFloat32: break;
+    case Precision::kFloat16:
+      return "FP16";
+    case Precision::kBFloat16:
+      return "BF16";
+    case Precision::kFloat32:
+      break;
   }
   return "FP32";
 }

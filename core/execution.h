@@ -3,12 +3,12 @@
 #ifndef XAI_CORE_EXECUTION_H_
 #define XAI_CORE_EXECUTION_H_
 
-#include <optional>
-
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 #include <c10/core/Stream.h>
 #include <c10/core/StreamGuard.h>
+
+#include <optional>
 
 namespace xai::core {
 

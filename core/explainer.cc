@@ -1,21 +1,21 @@
 #include "core/explainer.h"
 
+#include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <ATen/Parallel.h>
 #include <opencv2/imgproc.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/classifier.h"
 #include "core/decision_path.h"
 #include "core/grad_cam.h"
+#include "core/image_preprocessor.h"
+#include "core/input_tensor.h"
 #include "core/model_config.h"
 #include "core/overlay.h"
 #include "core/path_diagram.h"
 #include "core/path_profile.h"
-#include "core/image_preprocessor.h"
-#include "core/input_tensor.h"
 #include "core/servable_model.h"
 
 namespace xai::core {
@@ -24,13 +24,15 @@ namespace {
 // The model input of a request, from encoded bytes (then with its geometry, and the
 // decoded original when `keep_original`) or from a tensor (original left empty).
 StatusOr<PreprocessedImage> PrepareInput(const ImageRef& image, const ServableModel& model,
-                                         const ImagePreprocessor& preprocessor, bool keep_original) {
+                                         const ImagePreprocessor& preprocessor,
+                                         bool keep_original) {
   switch (image.kind) {
     case ImageRef::Kind::kEncoded:
       return preprocessor.Preprocess(image.encoded, model.config.input(), keep_original);
     case ImageRef::Kind::kTensor: {
-      XAI_ASSIGN_OR_RETURN(at::Tensor input,
-                           InputFromTensorBytes(image.tensor_shape, image.tensor_data, model.input_shape));
+      XAI_ASSIGN_OR_RETURN(
+          at::Tensor input,
+          InputFromTensorBytes(image.tensor_shape, image.tensor_data, model.input_shape));
       const int h = static_cast<int>(model.input_shape[1]);
       const int w = static_cast<int>(model.input_shape[2]);
       return PreprocessedImage{input, InputGeometry{w, h, w, h, 0, 0}, cv::Mat()};
@@ -55,9 +57,15 @@ cv::Mat InputAsBgr8(const at::Tensor& input, const ServableModel& model) {
                  CV_8UC(static_cast<int>(channels)), x.data_ptr<uint8_t>());
   cv::Mat bgr;
   switch (spec.color_order()) {
-    case xai::v1::GRAY: cv::cvtColor(pixels, bgr, cv::COLOR_GRAY2BGR); break;
-    case xai::v1::BGR: bgr = pixels.clone(); break;
-    default: cv::cvtColor(pixels, bgr, cv::COLOR_RGB2BGR); break;
+    case xai::v1::GRAY:
+      cv::cvtColor(pixels, bgr, cv::COLOR_GRAY2BGR);
+      break;
+    case xai::v1::BGR:
+      bgr = pixels.clone();
+      break;
+    default:
+      cv::cvtColor(pixels, bgr, cv::COLOR_RGB2BGR);
+      break;
   }
   return bgr;
 }
@@ -90,7 +98,8 @@ StatusOr<std::unique_ptr<Explainer>> Explainer::Create(const ExplainerOptions& o
     return InvalidArgumentError("max image pixels must be >= 1");
   }
   if (options.queue_capacity < 1) {
-    return InvalidArgumentError("queue capacity must be >= 1, got " + std::to_string(options.queue_capacity));
+    return InvalidArgumentError("queue capacity must be >= 1, got " +
+                                std::to_string(options.queue_capacity));
   }
   XAI_ASSIGN_OR_RETURN(auto repository,
                        ModelRepository::Create({options.model_repository, options.max_queue_time,
@@ -257,10 +266,12 @@ void RunJobs(std::vector<std::unique_ptr<BatchJob>>& batch, Compute compute) {
   for (int i = 0; i < size; ++i) jobs[i]->Answer(std::move(results[i]), started);
 }
 
-std::vector<LabeledScore> Labeled(const ServableModel& model, const std::vector<ClassScore>& scores) {
+std::vector<LabeledScore> Labeled(const ServableModel& model,
+                                  const std::vector<ClassScore>& scores) {
   std::vector<LabeledScore> out;
   out.reserve(scores.size());
-  for (const ClassScore& s : scores) out.push_back({s.index, model.Label(s.index), s.probability, s.logit});
+  for (const ClassScore& s : scores)
+    out.push_back({s.index, model.Label(s.index), s.probability, s.logit});
   return out;
 }
 
@@ -302,12 +313,13 @@ std::string ClosestCamLayers(const ServableModel& model, const std::string& name
 
 // layers[i] of a request, checked: a module path of `model` with a 4-D output, not
 // repeated. INVALID_ARGUMENT naming the field, with the closest CAM layers.
-StatusOr<const LayerInfo*> FeatureLayerField(const ServableModel& model, const std::vector<std::string>& layers,
-                                             size_t i) {
+StatusOr<const LayerInfo*> FeatureLayerField(const ServableModel& model,
+                                             const std::vector<std::string>& layers, size_t i) {
   const std::string& path = layers[i];
   const std::string field = "layers[" + std::to_string(i) + "] \"" + path + "\"";
   if (!IsValidModulePath(path)) {
-    return InvalidArgumentError(field + " is not a module path like \"layer4\" or \"features.7.0\"");
+    return InvalidArgumentError(field +
+                                " is not a module path like \"layer4\" or \"features.7.0\"");
   }
   const LayerInfo* layer = model.FindLayer(path);
   if (layer == nullptr) {
@@ -315,10 +327,11 @@ StatusOr<const LayerInfo*> FeatureLayerField(const ServableModel& model, const s
                                 "; closest CAM layers: " + ClosestCamLayers(model, path));
   }
   if (!layer->is_feature_map()) {
-    return InvalidArgumentError(field + " outputs " +
-                                (layer->output_shape.empty() ? std::string("no single tensor")
-                                                             : ShapeToString(layer->output_shape)) +
-                                ", not a 4-D feature map; closest CAM layers: " + ClosestCamLayers(model, path));
+    return InvalidArgumentError(
+        field + " outputs " +
+        (layer->output_shape.empty() ? std::string("no single tensor")
+                                     : ShapeToString(layer->output_shape)) +
+        ", not a 4-D feature map; closest CAM layers: " + ClosestCamLayers(model, path));
   }
   if (std::find(layers.begin(), layers.begin() + i, path) != layers.begin() + i) {
     return InvalidArgumentError(field + " is repeated");
@@ -333,40 +346,46 @@ Status ValidateDecisionPath(const DecisionPathRequest& request, const ServableMo
   const int64_t classes = model.pool->num_classes();
   if (request.target_class < -1 || request.target_class >= classes) {
     return InvalidArgumentError("target_class = " + std::to_string(request.target_class) +
-                                " is out of range: -1 (the top-1 class) or [0, " + std::to_string(classes) + ")");
+                                " is out of range: -1 (the top-1 class) or [0, " +
+                                std::to_string(classes) + ")");
   }
   spec->target = request.target_class;
   spec->layers = request.layers.empty() ? model.default_path_layers : request.layers;
   if (spec->layers.empty()) {
-    return InvalidArgumentError(model.display_name() + " has no default path layers; name them in layers");
+    return InvalidArgumentError(model.display_name() +
+                                " has no default path layers; name them in layers");
   }
   if (static_cast<int>(spec->layers.size()) > kMaxPathLayers) {
-    return InvalidArgumentError("layers has " + std::to_string(spec->layers.size()) + " entries; at most " +
-                                std::to_string(kMaxPathLayers));
+    return InvalidArgumentError("layers has " + std::to_string(spec->layers.size()) +
+                                " entries; at most " + std::to_string(kMaxPathLayers));
   }
   for (size_t i = 0; i < spec->layers.size(); ++i) {
     XAI_ASSIGN_OR_RETURN(const LayerInfo* layer, FeatureLayerField(model, spec->layers, i));
-    if (i > 0 && layer->completion_order <= model.FindLayer(spec->layers[i - 1])->completion_order) {
+    if (i > 0 &&
+        layer->completion_order <= model.FindLayer(spec->layers[i - 1])->completion_order) {
       return InvalidArgumentError("layers[" + std::to_string(i) + "] \"" + spec->layers[i] +
                                   "\" runs before layers[" + std::to_string(i - 1) + "] \"" +
-                                  spec->layers[i - 1] + "\"; list the layers shallow to deep, in execution order");
+                                  spec->layers[i - 1] +
+                                  "\"; list the layers shallow to deep, in execution order");
     }
   }
   const float t = request.threshold;
   if (!std::isfinite(t) || t < 0 || t > 1) {
-    return InvalidArgumentError("threshold must be in (0, 1] (0: " + std::to_string(kDefaultPathThreshold) +
-                                "), got " + std::to_string(t));
+    return InvalidArgumentError(
+        "threshold must be in (0, 1] (0: " + std::to_string(kDefaultPathThreshold) + "), got " +
+        std::to_string(t));
   }
   spec->threshold = t == 0 ? kDefaultPathThreshold : t;
   if (request.max_channels < 0 || request.max_channels > kMaxPathChannels) {
-    return InvalidArgumentError("max_channels must be in [0, " + std::to_string(kMaxPathChannels) + "] (0: " +
-                                std::to_string(kDefaultPathChannels) + "), got " +
+    return InvalidArgumentError("max_channels must be in [0, " + std::to_string(kMaxPathChannels) +
+                                "] (0: " + std::to_string(kDefaultPathChannels) + "), got " +
                                 std::to_string(request.max_channels));
   }
   spec->max_channels = request.max_channels == 0 ? kDefaultPathChannels : request.max_channels;
   if (request.top_chains < 0 || request.top_chains > kMaxPathChains) {
-    return InvalidArgumentError("top_chains must be in [0, " + std::to_string(kMaxPathChains) + "] (0: " +
-                                std::to_string(kDefaultPathChains) + "), got " + std::to_string(request.top_chains));
+    return InvalidArgumentError("top_chains must be in [0, " + std::to_string(kMaxPathChains) +
+                                "] (0: " + std::to_string(kDefaultPathChains) + "), got " +
+                                std::to_string(request.top_chains));
   }
   spec->top_chains = request.top_chains == 0 ? kDefaultPathChains : request.top_chains;
   spec->keep_maps = request.render || request.return_maps;
@@ -389,7 +408,8 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
   spec->layers = request.layers;
   if (spec->layers.empty()) {
     if (model.default_cam_layer.empty()) {
-      return InvalidArgumentError(model.display_name() + " has no layer with a 4-D output to explain");
+      return InvalidArgumentError(model.display_name() +
+                                  " has no layer with a 4-D output to explain");
     }
     spec->layers.push_back(model.default_cam_layer);
   }
@@ -400,27 +420,31 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
   int earliest = -1;
   for (size_t i = 0; i < spec->layers.size(); ++i) {
     XAI_ASSIGN_OR_RETURN(const LayerInfo* layer, FeatureLayerField(model, spec->layers, i));
-    if (earliest < 0 || layer->completion_order < model.FindLayer(spec->layers[earliest])->completion_order) {
+    if (earliest < 0 ||
+        layer->completion_order < model.FindLayer(spec->layers[earliest])->completion_order) {
       earliest = static_cast<int>(i);
     }
   }
   spec->cut = static_cast<size_t>(earliest);
   const int64_t classes = model.pool->num_classes();
   if (static_cast<int>(request.target_classes.size()) > options.max_targets) {
-    return InvalidArgumentError("target_classes has " + std::to_string(request.target_classes.size()) +
+    return InvalidArgumentError("target_classes has " +
+                                std::to_string(request.target_classes.size()) +
                                 " entries; at most " + std::to_string(options.max_targets));
   }
   for (size_t i = 0; i < request.target_classes.size(); ++i) {
     const int target = request.target_classes[i];
     if (target < 0 || target >= classes) {
-      return InvalidArgumentError("target_classes[" + std::to_string(i) + "] = " + std::to_string(target) +
-                                  " is out of range [0, " + std::to_string(classes) + ")");
+      return InvalidArgumentError("target_classes[" + std::to_string(i) +
+                                  "] = " + std::to_string(target) + " is out of range [0, " +
+                                  std::to_string(classes) + ")");
     }
   }
   spec->targets = request.target_classes;
   const float w = request.overlay.image_weight;
   if (!std::isfinite(w) || w < 0 || w > 1) {
-    return InvalidArgumentError("overlay.image_weight must be in [0, 1] (0: 0.5), got " + std::to_string(w));
+    return InvalidArgumentError("overlay.image_weight must be in [0, 1] (0: 0.5), got " +
+                                std::to_string(w));
   }
   if (!ColormapByName(request.overlay.colormap)) {
     return InvalidArgumentError("overlay.colormap \"" + request.overlay.colormap +
@@ -460,16 +484,17 @@ namespace {
 
 class ClassifyJob : public RequestJob<ClassifyResult> {
  public:
-  ClassifyJob(const ServableModel& model, const ImagePreprocessor& preprocessor, ClassifyRequest request,
-              Explainer::Callback<ClassifyResult> done)
-      : RequestJob(model, preprocessor, "Classify", "Classify", request.image, /*keep_original=*/false,
-                   request.deadline, std::move(request.cancelled), std::move(done)),
+  ClassifyJob(const ServableModel& model, const ImagePreprocessor& preprocessor,
+              ClassifyRequest request, Explainer::Callback<ClassifyResult> done)
+      : RequestJob(model, preprocessor, "Classify", "Classify", request.image,
+                   /*keep_original=*/false, request.deadline, std::move(request.cancelled),
+                   std::move(done)),
         top_k_(request.top_k == 0 ? kDefaultTopK : request.top_k) {}
 
   void RunBatch(std::vector<std::unique_ptr<BatchJob>>& batch) override {
     RunJobs<ClassifyJob, ClassifyResult>(
-        batch, [](ModelPool::Handle& instance, const at::Tensor& input, const std::vector<ClassifyJob*>& jobs,
-                  const std::vector<PreprocessedImage>&) {
+        batch, [](ModelPool::Handle& instance, const at::Tensor& input,
+                  const std::vector<ClassifyJob*>& jobs, const std::vector<PreprocessedImage>&) {
           const ServableModel& model = jobs[0]->model();
           std::vector<StatusOr<ClassifyResult>> results;
           StatusOr<at::Tensor> logits = ForwardLogits(instance, input);
@@ -478,8 +503,9 @@ class ClassifyJob : public RequestJob<ClassifyResult> {
             return results;
           }
           for (size_t b = 0; b < jobs.size(); ++b) {
-            results.push_back(ClassifyResult{{model.name, model.version},
-                                             Labeled(model, TopClasses((*logits)[b], jobs[b]->top_k_))});
+            results.push_back(
+                ClassifyResult{{model.name, model.version},
+                               Labeled(model, TopClasses((*logits)[b], jobs[b]->top_k_))});
           }
           return results;
         });
@@ -498,8 +524,8 @@ class GradCamJob : public RequestJob<GradCamResult> {
     return key;
   }
 
-  GradCamJob(const ServableModel& model, const ImagePreprocessor& preprocessor, GradCamRequest request,
-             GradCamSpec spec, Explainer::Callback<GradCamResult> done)
+  GradCamJob(const ServableModel& model, const ImagePreprocessor& preprocessor,
+             GradCamRequest request, GradCamSpec spec, Explainer::Callback<GradCamResult> done)
       : RequestJob(model, preprocessor, "GradCAM", Key(spec), request.image,
                    /*keep_original=*/request.overlay.enabled && !request.overlay.model_input_size,
                    request.deadline, std::move(request.cancelled), std::move(done)),
@@ -512,8 +538,9 @@ class GradCamJob : public RequestJob<GradCamResult> {
 
   void RunBatch(std::vector<std::unique_ptr<BatchJob>>& batch) override {
     RunJobs<GradCamJob, GradCamResult>(
-        batch, [](ModelPool::Handle& instance, const at::Tensor& input, const std::vector<GradCamJob*>& jobs,
-                  const std::vector<PreprocessedImage>& prepared) {
+        batch,
+        [](ModelPool::Handle& instance, const at::Tensor& input,
+           const std::vector<GradCamJob*>& jobs, const std::vector<PreprocessedImage>& prepared) {
           const ServableModel& model = jobs[0]->model();
           std::vector<std::vector<int>> targets;
           for (const GradCamJob* job : jobs) targets.push_back(job->spec_.targets);
@@ -556,9 +583,11 @@ class GradCamJob : public RequestJob<GradCamResult> {
 class DecisionPathJob : public RequestJob<DecisionPathResult> {
  public:
   DecisionPathJob(const ServableModel& model, const ImagePreprocessor& preprocessor,
-                  DecisionPathRequest request, DecisionPathSpec spec, Explainer::Callback<DecisionPathResult> done)
-      : RequestJob(model, preprocessor, "DecisionPath", "DecisionPath", request.image, /*keep_original=*/false,
-                   request.deadline, std::move(request.cancelled), std::move(done)),
+                  DecisionPathRequest request, DecisionPathSpec spec,
+                  Explainer::Callback<DecisionPathResult> done)
+      : RequestJob(model, preprocessor, "DecisionPath", "DecisionPath", request.image,
+                   /*keep_original=*/false, request.deadline, std::move(request.cancelled),
+                   std::move(done)),
         spec_(std::move(spec)),
         render_(request.render),
         return_maps_(request.return_maps) {}
@@ -567,8 +596,9 @@ class DecisionPathJob : public RequestJob<DecisionPathResult> {
   // backwards, so a batch would save only the forward.
   void RunBatch(std::vector<std::unique_ptr<BatchJob>>& batch) override {
     RunJobs<DecisionPathJob, DecisionPathResult>(
-        batch, [](ModelPool::Handle& instance, const at::Tensor& input, const std::vector<DecisionPathJob*>& jobs,
-                  const std::vector<PreprocessedImage>&) {
+        batch,
+        [](ModelPool::Handle& instance, const at::Tensor& input,
+           const std::vector<DecisionPathJob*>& jobs, const std::vector<PreprocessedImage>&) {
           std::vector<StatusOr<DecisionPathResult>> results;
           for (size_t b = 0; b < jobs.size(); ++b) {
             results.push_back(jobs[b]->Run(instance, input.slice(0, b, b + 1)));
@@ -595,14 +625,16 @@ class DecisionPathJob : public RequestJob<DecisionPathResult> {
     for (const PathChainResult& c : path->chains) {
       result.chains.push_back({c.channels, static_cast<float>(c.log_score)});
     }
-    if (model.path_profile && std::equal(spec_.layers.begin(), spec_.layers.end(),
-                                         model.path_profile->layers().begin(), model.path_profile->layers().end())) {
+    if (model.path_profile &&
+        std::equal(spec_.layers.begin(), spec_.layers.end(), model.path_profile->layers().begin(),
+                   model.path_profile->layers().end())) {
       std::vector<std::vector<int>> sets(spec_.layers.size());
       for (const PathNode& n : result.nodes) sets[n.layer].push_back(n.channel);
       result.profile_similarity = ProfileSimilarity(*model.path_profile, result.target_class, sets);
       float sum = 0;
       for (float s : result.profile_similarity) sum += s;
-      if (!result.profile_similarity.empty()) result.profile_similarity_mean = sum / result.profile_similarity.size();
+      if (!result.profile_similarity.empty())
+        result.profile_similarity_mean = sum / result.profile_similarity.size();
     }
     if (render_) {
       XAI_ASSIGN_OR_RETURN(result.diagram_png, Diagram(*path, input, result));
@@ -619,10 +651,11 @@ class DecisionPathJob : public RequestJob<DecisionPathResult> {
       diagram.layers = result.layers;
       for (const PathNodeResult& n : path.nodes) {
         const at::Tensor map = n.map.contiguous();
-        diagram.nodes.push_back({n.layer, n.channel, n.share,
-                                 cv::Mat(static_cast<int>(map.size(0)), static_cast<int>(map.size(1)), CV_32F,
-                                         const_cast<float*>(map.data_ptr<float>()))
-                                     .clone()});
+        diagram.nodes.push_back(
+            {n.layer, n.channel, n.share,
+             cv::Mat(static_cast<int>(map.size(0)), static_cast<int>(map.size(1)), CV_32F,
+                     const_cast<float*>(map.data_ptr<float>()))
+                 .clone()});
       }
     } catch (const std::exception& e) {
       return InternalError(std::string("diagram: ") + e.what());
@@ -632,8 +665,8 @@ class DecisionPathJob : public RequestJob<DecisionPathResult> {
     const std::string& label = model.Label(result.target_class);
     char text[160];
     const float probability = at::softmax(path.logits, 0)[result.target_class].item<float>();
-    std::snprintf(text, sizeof(text), "%s (class %d), p = %.2f", label.empty() ? "class" : label.c_str(),
-                  result.target_class, probability);
+    std::snprintf(text, sizeof(text), "%s (class %d), p = %.2f",
+                  label.empty() ? "class" : label.c_str(), result.target_class, probability);
     diagram.class_text = text;
     return RenderPathDiagramPng(diagram);
   }
@@ -647,8 +680,8 @@ class DecisionPathJob : public RequestJob<DecisionPathResult> {
 // on the model's scheduler; answers `done` at once when the model or the request is bad.
 template <typename Job, typename Spec, typename Request, typename Result, typename Validate>
 void ValidateAndQueue(const StatusOr<std::shared_ptr<const ServableModel>>& model,
-                      const ImagePreprocessor& preprocessor, Request request, Explainer::Callback<Result> done,
-                      Validate validate) {
+                      const ImagePreprocessor& preprocessor, Request request,
+                      Explainer::Callback<Result> done, Validate validate) {
   if (!model.ok()) {
     done(model.status());
     return;
@@ -659,8 +692,8 @@ void ValidateAndQueue(const StatusOr<std::shared_ptr<const ServableModel>>& mode
     return;
   }
   const ServableModel& servable = **model;
-  servable.scheduler->Enqueue(
-      std::make_unique<Job>(servable, preprocessor, std::move(request), std::move(spec), std::move(done)));
+  servable.scheduler->Enqueue(std::make_unique<Job>(servable, preprocessor, std::move(request),
+                                                    std::move(spec), std::move(done)));
 }
 
 }  // namespace
@@ -672,14 +705,14 @@ StatusOr<std::shared_ptr<const ServableModel>> Explainer::ServingModel(const Mod
 
 void Explainer::DecisionPath(DecisionPathRequest request, Callback<DecisionPathResult> done) {
   const auto model = ServingModel(request.model);
-  ValidateAndQueue<DecisionPathJob, DecisionPathSpec>(model, *preprocessor_, std::move(request), std::move(done),
-                                                      ValidateDecisionPath);
+  ValidateAndQueue<DecisionPathJob, DecisionPathSpec>(model, *preprocessor_, std::move(request),
+                                                      std::move(done), ValidateDecisionPath);
 }
 
 void Explainer::Classify(ClassifyRequest request, Callback<ClassifyResult> done) {
   if (request.top_k < 0) {
-    done(InvalidArgumentError("top_k must be >= 0 (0: " + std::to_string(kDefaultTopK) +
-                              "), got " + std::to_string(request.top_k)));
+    done(InvalidArgumentError("top_k must be >= 0 (0: " + std::to_string(kDefaultTopK) + "), got " +
+                              std::to_string(request.top_k)));
     return;
   }
   auto model = ServingModel(request.model);

@@ -5,8 +5,8 @@
 #ifndef XAI_CORE_EXPLAINER_H_
 #define XAI_CORE_EXPLAINER_H_
 
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -31,14 +31,16 @@ class ImagePreprocessor;
 using Clock = std::chrono::steady_clock;
 
 struct ExplainerOptions {
-  std::string model_repository;             // directory, see ModelRepository
-  int64_t max_image_pixels = 50'000'000;    // width * height of an encoded image, checked from its header
-  int max_targets = 64;                     // target classes of one GradCAM request
-  int max_cam_layers = 16;                  // layers of one GradCAM request
-  int queue_capacity = 256;                 // requests a model version queues unless its config sets
-                                            // max_queue_size; more: RESOURCE_EXHAUSTED
-  int intra_op_threads = 0;                 // LibTorch's intra-op threads (process-wide); 0: its default
-  std::chrono::milliseconds max_queue_time{30000};  // longest wait in a model's queue; then RESOURCE_EXHAUSTED
+  std::string model_repository;  // directory, see ModelRepository
+  int64_t max_image_pixels =
+      50'000'000;            // width * height of an encoded image, checked from its header
+  int max_targets = 64;      // target classes of one GradCAM request
+  int max_cam_layers = 16;   // layers of one GradCAM request
+  int queue_capacity = 256;  // requests a model version queues unless its config sets
+                             // max_queue_size; more: RESOURCE_EXHAUSTED
+  int intra_op_threads = 0;  // LibTorch's intra-op threads (process-wide); 0: its default
+  std::chrono::milliseconds max_queue_time{
+      30000};  // longest wait in a model's queue; then RESOURCE_EXHAUSTED
 };
 
 struct ModelRef {
@@ -51,9 +53,9 @@ struct ModelRef {
 struct ImageRef {
   enum class Kind { kNone, kEncoded, kTensor };
   Kind kind = Kind::kNone;
-  std::string_view encoded;            // kEncoded: the image file's bytes
-  std::vector<int64_t> tensor_shape;   // kTensor: [C,H,W] or [1,C,H,W]
-  std::string_view tensor_data;        // kTensor: float32 little-endian
+  std::string_view encoded;           // kEncoded: the image file's bytes
+  std::vector<int64_t> tensor_shape;  // kTensor: [C,H,W] or [1,C,H,W]
+  std::string_view tensor_data;       // kTensor: float32 little-endian
 };
 
 // Whether the caller gave up on a request: called while it waits in a queue, from the
@@ -63,10 +65,10 @@ using CancelledFn = std::function<bool()>;
 struct ClassifyRequest {
   ModelRef model;
   ImageRef image;
-  int top_k = 0;                                 // 0: 5
+  int top_k = 0;  // 0: 5
   Clock::time_point deadline = Clock::time_point::max();
-  std::string request_id;                        // for logs
-  CancelledFn cancelled;                         // unset: never
+  std::string request_id;  // for logs
+  CancelledFn cancelled;   // unset: never
 };
 
 struct LabeledScore {
@@ -104,7 +106,7 @@ struct GradCamRequest {
   OverlaySpec overlay;
   Clock::time_point deadline = Clock::time_point::max();
   std::string request_id;
-  CancelledFn cancelled;            // unset: never
+  CancelledFn cancelled;  // unset: never
 };
 
 struct CamExplanation {
@@ -116,7 +118,7 @@ struct CamExplanation {
 
 struct GradCamResult {
   ModelRef model;
-  std::vector<LabeledScore> classes;  // top classes of the same forward
+  std::vector<LabeledScore> classes;         // top classes of the same forward
   std::vector<CamExplanation> explanations;  // one per target, in request order
 };
 

@@ -1,8 +1,8 @@
 #include "core/grad_cam.h"
 
-#include <algorithm>
-
 #include <torch/csrc/autograd/autograd.h>
+
+#include <algorithm>
 
 #include "core/classifier.h"
 #include "core/execution.h"
@@ -18,7 +18,8 @@ StatusOr<GradCamOutput> RunGradCam(ModelPool::Handle& instance, const at::Tensor
   return std::move(outputs[0]);
 }
 
-StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance, const at::Tensor& input,
+StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance,
+                                                     const at::Tensor& input,
                                                      const GradCamSpec& spec,
                                                      const std::vector<std::vector<int>>& targets) {
   const int64_t batch = input.size(0);
@@ -28,8 +29,9 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
   }
   try {
     ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
-    XAI_ASSIGN_OR_RETURN(CapturedForward forward,
-                         RunCaptured(instance.module(), ToDevice(input, instance.device()), spec.layers, spec.cut));
+    XAI_ASSIGN_OR_RETURN(
+        CapturedForward forward,
+        RunCaptured(instance.module(), ToDevice(input, instance.device()), spec.layers, spec.cut));
     const at::Tensor& logits = forward.output;
     const std::vector<at::Tensor>& activations = forward.activations;
     const at::Tensor cpu_logits = logits.detach().to(at::kCPU, at::kFloat);
@@ -73,7 +75,8 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
         }
         CamOutput explanation;
         explanation.target = sample_targets[b][t];
-        explanation.cam = CombineLayerMaps(relu_maps, spec.height, spec.width).to(at::kCPU).contiguous();
+        explanation.cam =
+            CombineLayerMaps(relu_maps, spec.height, spec.width).to(at::kCPU).contiguous();
         explanation.raw = relu_maps[0].to(at::kCPU).contiguous();
         out[b].explanations.push_back(std::move(explanation));
       }

@@ -18,7 +18,7 @@ struct GradCamSpec {
   size_t cut = 0;                   // index of the layer whose output is computed first
   std::vector<int> targets;         // class indices; empty: the top-1 class (RunGradCam)
   CamMethod method = CamMethod::kGradCam;
-  int64_t height = 0;               // the model input's size, for the upsampled map
+  int64_t height = 0;  // the model input's size, for the upsampled map
   int64_t width = 0;
 };
 
@@ -29,7 +29,7 @@ struct CamOutput {
 };
 
 struct GradCamOutput {
-  at::Tensor logits;  // [num_classes], CPU float32
+  at::Tensor logits;                    // [num_classes], CPU float32
   std::vector<CamOutput> explanations;  // one per target, in order
 };
 
@@ -44,7 +44,8 @@ StatusOr<GradCamOutput> RunGradCam(ModelPool::Handle& instance, const at::Tensor
 // of the batch's summed target scores: in eval mode samples are independent, so each
 // sample's gradient, and its maps, are those it would get alone. Errors as RunGradCam, for
 // the whole batch.
-StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance, const at::Tensor& input,
+StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance,
+                                                     const at::Tensor& input,
                                                      const GradCamSpec& spec,
                                                      const std::vector<std::vector<int>>& targets);
 

@@ -37,8 +37,8 @@ std::optional<ImageHeader> Jpeg(std::string_view b) {
       pos += 2;
       continue;
     }
-    const bool start_of_frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
-                                marker != 0xC8 && marker != 0xCC;
+    const bool start_of_frame =
+        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
     if (start_of_frame) {
       if (pos + 9 > b.size()) return std::nullopt;
       return ImageHeader{"jpeg", Be16(b, pos + 7), Be16(b, pos + 5)};

@@ -1,9 +1,9 @@
 #include "core/image_preprocessor.h"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <cmath>
-
-#include <ATen/ATen.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -35,8 +35,9 @@ cv::Mat ToColorOrder(const cv::Mat& decoded, xai::v1::ColorOrder order) {
       return out;
     default:  // RGB
       cv::cvtColor(decoded, out,
-                   channels == 4 ? cv::COLOR_BGRA2RGB
-                                 : channels == 3 ? cv::COLOR_BGR2RGB : cv::COLOR_GRAY2RGB);
+                   channels == 4   ? cv::COLOR_BGRA2RGB
+                   : channels == 3 ? cv::COLOR_BGR2RGB
+                                   : cv::COLOR_GRAY2RGB);
       return out;
   }
 }
@@ -111,13 +112,19 @@ StatusOr<PreprocessedImage> ImagePreprocessor::Preprocess(std::string_view encod
                                 "WebP, TIFF, PNM, ...)");
   }
   if (static_cast<int64_t>(decoded.cols) * decoded.rows > options_.max_pixels) {
-    return ResourceExhaustedError(PixelLimitMessage(decoded.cols, decoded.rows, options_.max_pixels));
+    return ResourceExhaustedError(
+        PixelLimitMessage(decoded.cols, decoded.rows, options_.max_pixels));
   }
   double scale = 1.0;
   switch (decoded.depth()) {
-    case CV_8U: scale = 1.0 / 255.0; break;
-    case CV_16U: scale = 1.0 / 65535.0; break;
-    case CV_32F: break;  // assumed already in [0,1]
+    case CV_8U:
+      scale = 1.0 / 255.0;
+      break;
+    case CV_16U:
+      scale = 1.0 / 65535.0;
+      break;
+    case CV_32F:
+      break;  // assumed already in [0,1]
     default:
       return InvalidArgumentError("image.encoded has an unsupported pixel type (OpenCV depth " +
                                   std::to_string(decoded.depth()) +
@@ -132,7 +139,8 @@ StatusOr<PreprocessedImage> ImagePreprocessor::Preprocess(std::string_view encod
     const InputGeometry geometry =
         ComputeGeometry(pixels.cols, pixels.rows, spec.width(), spec.height(), spec.resize());
     if (geometry.resized_width != pixels.cols || geometry.resized_height != pixels.rows) {
-      const bool shrink = geometry.resized_width <= pixels.cols && geometry.resized_height <= pixels.rows;
+      const bool shrink =
+          geometry.resized_width <= pixels.cols && geometry.resized_height <= pixels.rows;
       cv::Mat resized;
       cv::resize(pixels, resized, cv::Size(geometry.resized_width, geometry.resized_height), 0, 0,
                  shrink ? cv::INTER_AREA : cv::INTER_LINEAR);

@@ -3,11 +3,11 @@
 #ifndef XAI_CORE_IMAGE_PREPROCESSOR_H_
 #define XAI_CORE_IMAGE_PREPROCESSOR_H_
 
-#include <cstdint>
-#include <string_view>
-
 #include <ATen/core/Tensor.h>
+
+#include <cstdint>
 #include <opencv2/core.hpp>
+#include <string_view>
 
 #include "core/status.h"
 #include "xai/v1/model_config.pb.h"
@@ -22,9 +22,9 @@ namespace xai::core {
 struct InputGeometry {
   int original_width = 0;
   int original_height = 0;
-  int resized_width = 0;   // the image after resizing, before the crop
+  int resized_width = 0;  // the image after resizing, before the crop
   int resized_height = 0;
-  int crop_x = 0;          // offset of the model input inside the resized image
+  int crop_x = 0;  // offset of the model input inside the resized image
   int crop_y = 0;
 
   double OriginalX(double u) const {

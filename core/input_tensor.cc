@@ -1,9 +1,9 @@
 #include "core/input_tensor.h"
 
+#include <ATen/ATen.h>
+
 #include <cmath>
 #include <cstring>
-
-#include <ATen/ATen.h>
 
 namespace xai::core {
 
@@ -16,8 +16,7 @@ std::string ShapeToString(const std::vector<int64_t>& shape) {
   return out + "]";
 }
 
-StatusOr<at::Tensor> InputFromTensorBytes(const std::vector<int64_t>& shape,
-                                          std::string_view data,
+StatusOr<at::Tensor> InputFromTensorBytes(const std::vector<int64_t>& shape, std::string_view data,
                                           const std::vector<int64_t>& expected_chw) {
   std::vector<int64_t> chw = shape;
   if (chw.size() == 4 && chw[0] == 1) chw.erase(chw.begin());
@@ -30,7 +29,8 @@ StatusOr<at::Tensor> InputFromTensorBytes(const std::vector<int64_t>& shape,
   if (data.size() != expected_bytes) {
     return InvalidArgumentError("image.tensor.data has " + std::to_string(data.size()) +
                                 " bytes, expected " + std::to_string(expected_bytes) +
-                                " (float32, little-endian, for shape " + ShapeToString(shape) + ")");
+                                " (float32, little-endian, for shape " + ShapeToString(shape) +
+                                ")");
   }
   static_assert(sizeof(float) == 4, "float32 wire format");
   at::Tensor tensor = at::empty({1, expected_chw[0], expected_chw[1], expected_chw[2]}, at::kFloat);

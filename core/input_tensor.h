@@ -2,11 +2,11 @@
 #ifndef XAI_CORE_INPUT_TENSOR_H_
 #define XAI_CORE_INPUT_TENSOR_H_
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
 #include <string_view>
 #include <vector>
-
-#include <ATen/core/Tensor.h>
 
 #include "core/status.h"
 
@@ -16,8 +16,7 @@ namespace xai::core {
 // [1,C,H,W]) and `data` (row-major little-endian float32), which must match
 // `expected_chw` exactly and hold only finite values.
 // Errors: INVALID_ARGUMENT naming image.tensor.shape or image.tensor.data.
-StatusOr<at::Tensor> InputFromTensorBytes(const std::vector<int64_t>& shape,
-                                          std::string_view data,
+StatusOr<at::Tensor> InputFromTensorBytes(const std::vector<int64_t>& shape, std::string_view data,
                                           const std::vector<int64_t>& expected_chw);
 
 // "[1, 3, 224, 224]"

@@ -1,8 +1,8 @@
 #include "core/layer_capture.h"
 
-#include <unordered_set>
-
 #include <torch/csrc/jit/ir/ir.h>
+
+#include <unordered_set>
 
 #include "core/torch_errors.h"
 
@@ -53,7 +53,8 @@ void RewriteForward(Graph& graph) {
   keep->registerOutput(out);
   Value* result = cut->output();
 
-  Node* capture = graph.insertNode(graph.create(c10::prim::If, {graph.insertGetAttr(self, kCapture)}, 0));
+  Node* capture =
+      graph.insertNode(graph.create(c10::prim::If, {graph.insertGetAttr(self, kCapture)}, 0));
   Block* store = capture->addBlock();
   capture->addBlock();
   {
@@ -89,12 +90,14 @@ Status InstrumentForCapture(torch::jit::Module& module) {
 
 bool HasCaptureSwitches(const torch::jit::Module& module) { return module.hasattr(kCapture); }
 
-StatusOr<torch::jit::Module> FindSubmodule(const torch::jit::Module& module, const std::string& path) {
+StatusOr<torch::jit::Module> FindSubmodule(const torch::jit::Module& module,
+                                           const std::string& path) {
   torch::jit::Module current = module;
   size_t start = 0;
   while (start <= path.size()) {
     const size_t dot = path.find('.', start);
-    const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    const std::string part =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     if (!current.hasattr(part) || !current.attr(part).isModule()) {
       return NotFoundError("no module \"" + path + "\"");
     }

@@ -20,10 +20,10 @@
 #ifndef XAI_CORE_LAYER_CAPTURE_H_
 #define XAI_CORE_LAYER_CAPTURE_H_
 
+#include <torch/script.h>
+
 #include <string>
 #include <vector>
-
-#include <torch/script.h>
 
 #include "core/status.h"
 
@@ -35,7 +35,8 @@ namespace xai::core {
 Status InstrumentForCapture(torch::jit::Module& module);
 
 // The submodule at `path` ("layer4.1"), or NOT_FOUND.
-StatusOr<torch::jit::Module> FindSubmodule(const torch::jit::Module& module, const std::string& path);
+StatusOr<torch::jit::Module> FindSubmodule(const torch::jit::Module& module,
+                                           const std::string& path);
 
 // Whether `module` has the capture switches (it was instrumented and returns one tensor).
 bool HasCaptureSwitches(const torch::jit::Module& module);

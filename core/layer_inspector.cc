@@ -1,12 +1,12 @@
 #include "core/layer_inspector.h"
 
+#include <torch/csrc/jit/ir/ir.h>
+
 #include <algorithm>
 #include <map>
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
-
-#include <torch/csrc/jit/ir/ir.h>
 
 #include "core/layer_capture.h"
 #include "core/torch_errors.h"
@@ -55,8 +55,8 @@ class CallOrderWalker {
     WalkBlock(graph->block(), graph->inputs()[0], path, depth);
   }
 
-  std::vector<std::string> call_order;        // first call of each module (pre-order)
-  std::map<std::string, int> completion;      // module path -> last completion index
+  std::vector<std::string> call_order;    // first call of each module (pre-order)
+  std::map<std::string, int> completion;  // module path -> last completion index
 
  private:
   void WalkBlock(Block* block, Value* self, const std::string& path, int depth) {

@@ -3,10 +3,10 @@
 #ifndef XAI_CORE_LAYER_INSPECTOR_H_
 #define XAI_CORE_LAYER_INSPECTOR_H_
 
+#include <torch/script.h>
+
 #include <string>
 #include <vector>
-
-#include <torch/script.h>
 
 #include "core/layer_info.h"
 #include "core/status.h"

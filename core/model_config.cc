@@ -1,11 +1,11 @@
 #include "core/model_config.h"
 
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
-
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
 
 #include "core/devices.h"
 
@@ -70,8 +70,8 @@ bool IsValidModulePath(std::string_view path) {
       segment_empty = true;
       continue;
     }
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (!ok) return false;
     segment_empty = false;
   }
@@ -100,8 +100,9 @@ StatusOr<xai::v1::ModelConfig> ReadModelConfig(const std::string& path) {
 
 Status ValidateModelConfig(const xai::v1::ModelConfig& config) {
   if (!config.name().empty() && !IsValidModelName(config.name())) {
-    return InvalidArgumentError("name " + Quote(config.name()) +
-                                " must be 1-128 characters of [A-Za-z0-9_.-], not starting with '.'");
+    return InvalidArgumentError(
+        "name " + Quote(config.name()) +
+        " must be 1-128 characters of [A-Za-z0-9_.-], not starting with '.'");
   }
   if (!config.has_input()) return InvalidArgumentError("input is required (height, width, ...)");
   const xai::v1::InputSpec& input = config.input();

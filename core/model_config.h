@@ -13,7 +13,7 @@
 namespace xai::core {
 
 // Limits that ValidateModelConfig enforces.
-inline constexpr int kMaxInputSide = 8192;         // pixels
+inline constexpr int kMaxInputSide = 8192;  // pixels
 inline constexpr int kMaxInstancesPerDevice = 64;
 inline constexpr int kMaxBatchSize = 1024;
 inline constexpr int64_t kMaxQueueDelayUs = 10'000'000;  // 10 s

@@ -21,16 +21,17 @@ std::string ShapeString(c10::IntArrayRef sizes) {
 // shows.
 StatusOr<int64_t> CheckLogits(const c10::IValue& output, int64_t batch) {
   if (!output.isTensor()) {
-    return FailedPreconditionError("forward must return one tensor of logits [batch, num_classes], got " +
-                                   output.tagKind());
+    return FailedPreconditionError(
+        "forward must return one tensor of logits [batch, num_classes], got " + output.tagKind());
   }
   const at::Tensor& logits = output.toTensor();
   if (logits.dim() != 2 || logits.size(0) != batch || logits.size(1) < 1) {
     if (batch > 1) {
       return FailedPreconditionError(
-          "dynamic_batching.max_batch_size is " + std::to_string(batch) + " but forward on a batch of " +
-          std::to_string(batch) + " returned " + ShapeString(logits.sizes()) + ", not [" +
-          std::to_string(batch) + ", num_classes]: the model does not take batches; remove "
+          "dynamic_batching.max_batch_size is " + std::to_string(batch) +
+          " but forward on a batch of " + std::to_string(batch) + " returned " +
+          ShapeString(logits.sizes()) + ", not [" + std::to_string(batch) +
+          ", num_classes]: the model does not take batches; remove "
           "dynamic_batching or export the model with a free batch dimension");
     }
     return FailedPreconditionError(
@@ -99,7 +100,8 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
         // clone(true) gives a new module object and types sharing the same tensors.
         torch::jit::Module module = i == 0 ? base : base.clone(/*inplace=*/true);
         module.eval();
-        auto instance = std::make_unique<Instance>(Instance{std::move(module), device, InstanceStream(device)});
+        auto instance =
+            std::make_unique<Instance>(Instance{std::move(module), device, InstanceStream(device)});
         for (const int64_t batch : warm_up_batches) {
           std::vector<int64_t> shape = {batch};
           shape.insert(shape.end(), options.input_shape.begin(), options.input_shape.end());
@@ -107,7 +109,8 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
           {
             ExecutionScope scope(device, instance->stream, options.precision);
             c10::InferenceMode guard;
-            output = instance->module.forward({torch::zeros(shape, torch::TensorOptions().device(device))});
+            output = instance->module.forward(
+                {torch::zeros(shape, torch::TensorOptions().device(device))});
           }
           auto classes = CheckLogits(output, batch);
           if (!classes.ok()) return classes.status().WithContext(name);

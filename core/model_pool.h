@@ -10,6 +10,8 @@
 #ifndef XAI_CORE_MODEL_POOL_H_
 #define XAI_CORE_MODEL_POOL_H_
 
+#include <torch/script.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -17,8 +19,6 @@
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <torch/script.h>
 
 #include "core/execution.h"
 #include "core/status.h"
@@ -96,7 +96,8 @@ class ModelPool {
   // gradients off for every parameter, and runs one warm-up forward per instance.
   // Errors: INVALID_ARGUMENT for bad options or devices; FAILED_PRECONDITION when the file
   // is missing, is not TorchScript, fails its forward on the configured input, or does not
-  // return a [1, num_classes] tensor (nor [max_batch_size, num_classes] for a full batch). Messages start with options.display_name.
+  // return a [1, num_classes] tensor (nor [max_batch_size, num_classes] for a full batch). Messages
+  // start with options.display_name.
   static StatusOr<std::unique_ptr<ModelPool>> Create(const ModelPoolOptions& options);
 
   ModelPool(const ModelPool&) = delete;

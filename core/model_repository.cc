@@ -1,10 +1,10 @@
 #include "core/model_repository.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-
-#include <spdlog/spdlog.h>
 
 #include "core/image_preprocessor.h"
 #include "core/input_tensor.h"
@@ -57,9 +57,9 @@ std::vector<Pending> ScanModel(const fs::path& dir) {
     base.config = *config;
     base.problem = ValidateModelConfig(base.config).WithContext((dir / kConfigFile).string());
     if (base.problem.ok() && !base.config.name().empty() && base.config.name() != dir_name) {
-      base.problem = InvalidArgumentError((dir / kConfigFile).string() + ": name \"" +
-                                          base.config.name() + "\" must equal the directory name \"" +
-                                          dir_name + "\" (or be left empty)");
+      base.problem = InvalidArgumentError(
+          (dir / kConfigFile).string() + ": name \"" + base.config.name() +
+          "\" must equal the directory name \"" + dir_name + "\" (or be left empty)");
     }
   }
   std::vector<Pending> versions;
@@ -73,8 +73,8 @@ std::vector<Pending> ScanModel(const fs::path& dir) {
   }
   if (versions.empty()) {
     if (base.problem.ok()) {
-      base.problem = NotFoundError("no version directory (" + dir.string() + "/1/" + kModelFile +
-                                   ", ...)");
+      base.problem =
+          NotFoundError("no version directory (" + dir.string() + "/1/" + kModelFile + ", ...)");
     }
     versions.push_back(base);
   }
@@ -92,8 +92,9 @@ std::vector<std::string> DeviceNames(const ModelPool& pool) {
 std::string AutoNote(const xai::v1::ModelConfig& config, const ModelPool& pool) {
   bool automatic = config.instance_group().empty();
   for (const xai::v1::InstanceGroup& group : config.instance_group()) {
-    automatic = automatic || group.devices().empty() ||
-                std::find(group.devices().begin(), group.devices().end(), "auto") != group.devices().end();
+    automatic =
+        automatic || group.devices().empty() ||
+        std::find(group.devices().begin(), group.devices().end(), "auto") != group.devices().end();
   }
   const bool no_gpu = std::none_of(pool.devices().begin(), pool.devices().end(),
                                    [](const c10::Device& d) { return d.is_cuda(); });
@@ -142,9 +143,15 @@ StatusOr<std::shared_ptr<const ServableModel>> LoadVersion(const Pending& p,
     pool_options.max_batch_size = p.config.dynamic_batching().max_batch_size();
   }
   switch (p.config.precision()) {
-    case xai::v1::FP16: pool_options.precision = Precision::kFloat16; break;
-    case xai::v1::BF16: pool_options.precision = Precision::kBFloat16; break;
-    default: pool_options.precision = Precision::kFloat32; break;
+    case xai::v1::FP16:
+      pool_options.precision = Precision::kFloat16;
+      break;
+    case xai::v1::BF16:
+      pool_options.precision = Precision::kBFloat16;
+      break;
+    default:
+      pool_options.precision = Precision::kFloat32;
+      break;
   }
   for (const xai::v1::InstanceGroup& group : p.config.instance_group()) {
     pool_options.instance_groups.push_back(
@@ -175,7 +182,7 @@ StatusOr<std::shared_ptr<const ServableModel>> LoadVersion(const Pending& p,
       InspectLayers(first.module, at::zeros(batch, at::TensorOptions().device(first.device))));
 
   model->default_cam_layer = p.config.default_cam_layer().empty() ? DefaultCamLayer(model->layers)
-                                                                 : p.config.default_cam_layer();
+                                                                  : p.config.default_cam_layer();
   if (!p.config.default_cam_layer().empty()) {
     XAI_RETURN_IF_ERROR(CheckFeatureLayer(*model, model->default_cam_layer, "default_cam_layer"));
   }
@@ -194,8 +201,9 @@ StatusOr<std::shared_ptr<const ServableModel>> LoadVersion(const Pending& p,
   if (fs::exists(profile_path, ec)) {
     XAI_ASSIGN_OR_RETURN(model->path_profile, ReadPathProfile(profile_path.string()));
     for (int i = 0; i < model->path_profile->layers_size(); ++i) {
-      XAI_RETURN_IF_ERROR(CheckFeatureLayer(*model, model->path_profile->layers(i),
-                                            profile_path.string() + ": layers[" + std::to_string(i) + "]"));
+      XAI_RETURN_IF_ERROR(
+          CheckFeatureLayer(*model, model->path_profile->layers(i),
+                            profile_path.string() + ": layers[" + std::to_string(i) + "]"));
     }
   }
 
@@ -216,10 +224,14 @@ StatusOr<std::shared_ptr<const ServableModel>> LoadVersion(const Pending& p,
 
 const char* ModelStateName(ModelState state) {
   switch (state) {
-    case ModelState::kLoading: return "LOADING";
-    case ModelState::kReady: return "READY";
-    case ModelState::kFailed: return "FAILED";
-    case ModelState::kUnloaded: return "UNLOADED";
+    case ModelState::kLoading:
+      return "LOADING";
+    case ModelState::kReady:
+      return "READY";
+    case ModelState::kFailed:
+      return "FAILED";
+    case ModelState::kUnloaded:
+      return "UNLOADED";
   }
   return "UNKNOWN";
 }
@@ -276,7 +288,8 @@ void ModelRepository::LoadAll() {
       stopped = schedulers_stopped_;
     }
     if (stopped) {  // shutting down: do not spend minutes loading what will not serve
-      SetState(p.name, p.version, Entry{ModelState::kUnloaded, "not loaded: the server is shutting down", nullptr});
+      SetState(p.name, p.version,
+               Entry{ModelState::kUnloaded, "not loaded: the server is shutting down", nullptr});
       continue;
     }
     if (!p.problem.ok()) {
@@ -287,7 +300,8 @@ void ModelRepository::LoadAll() {
     const auto start = std::chrono::steady_clock::now();
     auto loaded = LoadVersion(p, options_);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - start).count();
+                        std::chrono::steady_clock::now() - start)
+                        .count();
     if (!loaded.ok()) {
       spdlog::warn("{} FAILED after {} ms: {}", display, ms, loaded.status().message());
       SetState(p.name, p.version, Entry{ModelState::kFailed, loaded.status().message(), nullptr});
@@ -376,8 +390,8 @@ StatusOr<std::shared_ptr<const ServableModel>> ModelRepository::Get(std::string_
       states.push_back("v" + std::to_string(v) + " " + ModelStateName(entry.state) +
                        (entry.reason.empty() ? "" : " (" + entry.reason + ")"));
     }
-    return UnavailableError("model \"" + std::string(name) + "\" has no ready version: " +
-                            Join(states, "; "));
+    return UnavailableError("model \"" + std::string(name) +
+                            "\" has no ready version: " + Join(states, "; "));
   }
   const auto entry = versions.find(version);
   if (entry == versions.end()) {

@@ -32,9 +32,9 @@ const char* ModelStateName(ModelState state);
 
 struct ModelVersionStatus {
   std::string name;
-  int64_t version = 0;   // 0 when the model failed before any version was found
+  int64_t version = 0;  // 0 when the model failed before any version was found
   ModelState state = ModelState::kLoading;
-  std::string reason;    // why, when not READY
+  std::string reason;                // why, when not READY
   std::vector<std::string> devices;  // where its instances run, when READY
 };
 
@@ -89,7 +89,7 @@ class ModelRepository {
   const ModelRepositoryOptions options_;
   std::function<void()> listener_;
   mutable std::mutex mu_;
-  bool schedulers_stopped_ = false;  // guarded by mu_
+  bool schedulers_stopped_ = false;                         // guarded by mu_
   std::map<std::string, std::map<int64_t, Entry>> models_;  // guarded by mu_
 };
 

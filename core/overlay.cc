@@ -2,26 +2,36 @@
 
 #include <algorithm>
 #include <map>
-#include <vector>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <vector>
 
 namespace xai::core {
 
 std::optional<int> ColormapByName(const std::string& name) {
   static const std::map<std::string, int> kColormaps = {
-      {"", cv::COLORMAP_JET},          {"jet", cv::COLORMAP_JET},
-      {"autumn", cv::COLORMAP_AUTUMN}, {"bone", cv::COLORMAP_BONE},
-      {"winter", cv::COLORMAP_WINTER}, {"rainbow", cv::COLORMAP_RAINBOW},
-      {"ocean", cv::COLORMAP_OCEAN},   {"summer", cv::COLORMAP_SUMMER},
-      {"spring", cv::COLORMAP_SPRING}, {"cool", cv::COLORMAP_COOL},
-      {"hsv", cv::COLORMAP_HSV},       {"pink", cv::COLORMAP_PINK},
-      {"hot", cv::COLORMAP_HOT},       {"parula", cv::COLORMAP_PARULA},
-      {"magma", cv::COLORMAP_MAGMA},   {"inferno", cv::COLORMAP_INFERNO},
-      {"plasma", cv::COLORMAP_PLASMA}, {"viridis", cv::COLORMAP_VIRIDIS},
-      {"cividis", cv::COLORMAP_CIVIDIS}, {"twilight", cv::COLORMAP_TWILIGHT},
-      {"twilight_shifted", cv::COLORMAP_TWILIGHT_SHIFTED}, {"turbo", cv::COLORMAP_TURBO},
+      {"", cv::COLORMAP_JET},
+      {"jet", cv::COLORMAP_JET},
+      {"autumn", cv::COLORMAP_AUTUMN},
+      {"bone", cv::COLORMAP_BONE},
+      {"winter", cv::COLORMAP_WINTER},
+      {"rainbow", cv::COLORMAP_RAINBOW},
+      {"ocean", cv::COLORMAP_OCEAN},
+      {"summer", cv::COLORMAP_SUMMER},
+      {"spring", cv::COLORMAP_SPRING},
+      {"cool", cv::COLORMAP_COOL},
+      {"hsv", cv::COLORMAP_HSV},
+      {"pink", cv::COLORMAP_PINK},
+      {"hot", cv::COLORMAP_HOT},
+      {"parula", cv::COLORMAP_PARULA},
+      {"magma", cv::COLORMAP_MAGMA},
+      {"inferno", cv::COLORMAP_INFERNO},
+      {"plasma", cv::COLORMAP_PLASMA},
+      {"viridis", cv::COLORMAP_VIRIDIS},
+      {"cividis", cv::COLORMAP_CIVIDIS},
+      {"twilight", cv::COLORMAP_TWILIGHT},
+      {"twilight_shifted", cv::COLORMAP_TWILIGHT_SHIFTED},
+      {"turbo", cv::COLORMAP_TURBO},
       {"deepgreen", cv::COLORMAP_DEEPGREEN},
   };
   const auto it = kColormaps.find(name);

@@ -3,10 +3,9 @@
 #ifndef XAI_CORE_OVERLAY_H_
 #define XAI_CORE_OVERLAY_H_
 
+#include <opencv2/core.hpp>
 #include <optional>
 #include <string>
-
-#include <opencv2/core.hpp>
 
 #include "core/image_preprocessor.h"
 #include "core/status.h"
@@ -14,9 +13,9 @@
 namespace xai::core {
 
 struct OverlayStyle {
-  float image_weight = 0.5f;       // result = (1 - w) * heatmap + w * image
-  int colormap = 2;                // cv::COLORMAP_JET
-  int png_compression = 1;         // zlib level 1-9
+  float image_weight = 0.5f;  // result = (1 - w) * heatmap + w * image
+  int colormap = 2;           // cv::COLORMAP_JET
+  int png_compression = 1;    // zlib level 1-9
 };
 
 // The OpenCV colormap called `name` ("" and "jet": JET; see explainer.proto for the

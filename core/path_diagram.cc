@@ -2,16 +2,15 @@
 
 #include <algorithm>
 #include <map>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace xai::core {
 namespace {
 
-constexpr int kTile = 64;         // pixels per tile side
-constexpr int kRowGap = 26;       // room under a tile for its label
-constexpr int kColumnGap = 120;   // room between columns for the edges
+constexpr int kTile = 64;        // pixels per tile side
+constexpr int kRowGap = 26;      // room under a tile for its label
+constexpr int kColumnGap = 120;  // room between columns for the edges
 constexpr int kMargin = 24;
 constexpr int kHeader = 40;
 const cv::Scalar kBackground(255, 255, 255);
@@ -48,7 +47,8 @@ cv::Mat Tile(const cv::Mat& faded, const cv::Mat& map) {
   return tile;
 }
 
-void Text(cv::Mat& canvas, const std::string& text, cv::Point at, double scale, const cv::Scalar& colour) {
+void Text(cv::Mat& canvas, const std::string& text, cv::Point at, double scale,
+          const cv::Scalar& colour) {
   cv::putText(canvas, text, at, cv::FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv::LINE_AA);
 }
 
@@ -93,7 +93,8 @@ StatusOr<std::string> RenderPathDiagramPng(const DiagramSpec& spec) {
   std::map<std::pair<int, int>, cv::Point> position;  // (layer, channel) -> tile's top left
   for (int l = 0; l < layers; ++l) {
     const int count = static_cast<int>(columns[l].size());
-    for (int r = 0; r < count; ++r) position[{l, columns[l][r]->channel}] = {column_x(l), tile_y(r, count)};
+    for (int r = 0; r < count; ++r)
+      position[{l, columns[l][r]->channel}] = {column_x(l), tile_y(r, count)};
   }
   // The input, then the edges below the tiles.
   const int image_y = kHeader + (column_height - image_side) / 2;
@@ -114,11 +115,13 @@ StatusOr<std::string> RenderPathDiagramPng(const DiagramSpec& spec) {
     const auto from = position.find({e->layer, e->from_channel});
     const auto to = position.find({e->layer + 1, e->to_channel});
     if (from == position.end() || to == position.end()) continue;
-    const bool highlighted = on_chain(e->layer, e->from_channel) && on_chain(e->layer + 1, e->to_channel);
+    const bool highlighted =
+        on_chain(e->layer, e->from_channel) && on_chain(e->layer + 1, e->to_channel);
     if (!highlighted && e->weight < kDiagramMinEdgeWeight) continue;
     const int thickness = 1 + static_cast<int>(std::clamp(e->weight, 0.0f, 1.0f) * 7);
-    cv::line(canvas, from->second + cv::Point(kTile, kTile / 2), to->second + cv::Point(0, kTile / 2),
-             highlighted ? kHighlight : kEdge, highlighted ? thickness + 1 : thickness, cv::LINE_AA);
+    cv::line(canvas, from->second + cv::Point(kTile, kTile / 2),
+             to->second + cv::Point(0, kTile / 2), highlighted ? kHighlight : kEdge,
+             highlighted ? thickness + 1 : thickness, cv::LINE_AA);
   }
   // The first layer's channels all see the input.
   if (layers > 0 && !columns[0].empty()) {
@@ -145,7 +148,8 @@ StatusOr<std::string> RenderPathDiagramPng(const DiagramSpec& spec) {
     }
     if (hidden[l] > 0) {
       const int count = static_cast<int>(columns[l].size());
-      Text(canvas, "+" + std::to_string(hidden[l]) + " more", {column_x(l), tile_y(count, count) + 12}, 0.42, kInk);
+      Text(canvas, "+" + std::to_string(hidden[l]) + " more",
+           {column_x(l), tile_y(count, count) + 12}, 0.42, kInk);
     }
   }
   // The class at the end, reached from the best chain's last channel.
@@ -153,8 +157,8 @@ StatusOr<std::string> RenderPathDiagramPng(const DiagramSpec& spec) {
   if (layers > 0 && static_cast<int>(spec.best_chain.size()) == layers) {
     const auto last = position.find({layers - 1, spec.best_chain.back()});
     if (last != position.end()) {
-      cv::arrowedLine(canvas, last->second + cv::Point(kTile, kTile / 2), {class_x - 8, class_y}, kHighlight, 2,
-                      cv::LINE_AA, 0, 0.05);
+      cv::arrowedLine(canvas, last->second + cv::Point(kTile, kTile / 2), {class_x - 8, class_y},
+                      kHighlight, 2, cv::LINE_AA, 0, 0.05);
     }
   }
   Text(canvas, spec.class_text, {class_x, class_y + 5}, 0.55, kInk);

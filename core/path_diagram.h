@@ -4,10 +4,9 @@
 #ifndef XAI_CORE_PATH_DIAGRAM_H_
 #define XAI_CORE_PATH_DIAGRAM_H_
 
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "core/path_types.h"
 #include "core/status.h"
@@ -15,7 +14,7 @@
 namespace xai::core {
 
 struct DiagramNode {
-  int layer = 0;    // column
+  int layer = 0;  // column
   int channel = 0;
   float share = 0;  // of the layer's positive relevance, shown under the tile
   cv::Mat map;      // the channel's activation, CV_32F, any size
@@ -26,8 +25,8 @@ struct DiagramSpec {
   std::vector<std::string> layers;  // column titles
   std::vector<DiagramNode> nodes;   // per layer in the order to draw, top to bottom
   std::vector<PathEdge> edges;
-  std::vector<int> best_chain;      // one channel per layer; empty: none highlighted
-  std::string class_text;           // e.g. "star (class 3), p = 0.97"
+  std::vector<int> best_chain;  // one channel per layer; empty: none highlighted
+  std::string class_text;       // e.g. "star (class 3), p = 0.97"
 };
 
 // Tiles per column at most; the rest of a column is summarised as "+N more".

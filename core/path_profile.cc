@@ -6,7 +6,8 @@
 
 namespace xai::core {
 
-PathProfileBuilder::PathProfileBuilder(std::vector<std::string> layers, float threshold, int max_channels) {
+PathProfileBuilder::PathProfileBuilder(std::vector<std::string> layers, float threshold,
+                                       int max_channels) {
   for (const std::string& layer : layers) profile_.add_layers(layer);
   profile_.set_threshold(threshold);
   profile_.set_max_channels(max_channels);
@@ -14,7 +15,8 @@ PathProfileBuilder::PathProfileBuilder(std::vector<std::string> layers, float th
 
 Status PathProfileBuilder::Add(int class_index, const std::vector<std::vector<int>>& sets) {
   if (static_cast<int>(sets.size()) != profile_.layers_size()) {
-    return InvalidArgumentError("a path of " + std::to_string(sets.size()) + " layers for a profile of " +
+    return InvalidArgumentError("a path of " + std::to_string(sets.size()) +
+                                " layers for a profile of " +
                                 std::to_string(profile_.layers_size()));
   }
   auto row = class_row_.find(class_index);
@@ -46,7 +48,8 @@ std::vector<float> ProfileSimilarity(const xai::v1::PathProfile& profile, int cl
   for (const auto& c : profile.classes()) {
     if (c.class_index() == class_index) found = &c;
   }
-  if (found == nullptr || found->images() <= 0 || static_cast<int>(sets.size()) != profile.layers_size() ||
+  if (found == nullptr || found->images() <= 0 ||
+      static_cast<int>(sets.size()) != profile.layers_size() ||
       found->layers_size() != profile.layers_size()) {
     return {};
   }
@@ -73,8 +76,10 @@ StatusOr<xai::v1::PathProfile> ReadPathProfile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFoundError("cannot open " + path);
   xai::v1::PathProfile profile;
-  if (!profile.ParseFromIstream(&in)) return InvalidArgumentError(path + " is not a xai.v1.PathProfile");
-  if (profile.layers_size() == 0) return InvalidArgumentError(path + ": a path profile needs its layers");
+  if (!profile.ParseFromIstream(&in))
+    return InvalidArgumentError(path + " is not a xai.v1.PathProfile");
+  if (profile.layers_size() == 0)
+    return InvalidArgumentError(path + ": a path profile needs its layers");
   for (const auto& c : profile.classes()) {
     if (c.layers_size() != profile.layers_size() || c.images() < 0) {
       return InvalidArgumentError(path + ": class " + std::to_string(c.class_index()) + " has " +
@@ -87,7 +92,8 @@ StatusOr<xai::v1::PathProfile> ReadPathProfile(const std::string& path) {
 
 Status WritePathProfile(const xai::v1::PathProfile& profile, const std::string& path) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out || !profile.SerializeToOstream(&out)) return InvalidArgumentError("cannot write " + path);
+  if (!out || !profile.SerializeToOstream(&out))
+    return InvalidArgumentError("cannot write " + path);
   out.close();
   if (!out) return InvalidArgumentError("cannot write " + path);
   return OkStatus();

@@ -23,12 +23,12 @@ namespace xai::core {
 struct ServableModel {
   std::string name;
   int64_t version = 0;
-  xai::v1::ModelConfig config;            // validated
-  std::vector<int64_t> input_shape;       // [C,H,W]
-  std::vector<std::string> labels;        // empty, or one per class
+  xai::v1::ModelConfig config;       // validated
+  std::vector<int64_t> input_shape;  // [C,H,W]
+  std::vector<std::string> labels;   // empty, or one per class
   std::unique_ptr<ModelPool> pool;
-  std::vector<LayerInfo> layers;          // execution order
-  std::string default_cam_layer;          // "" when the model has no feature map
+  std::vector<LayerInfo> layers;  // execution order
+  std::string default_cam_layer;  // "" when the model has no feature map
   std::vector<std::string> default_path_layers;
   // The class path library, when <version>/paths.pb exists (checked against the layers).
   std::optional<xai::v1::PathProfile> path_profile;
@@ -39,9 +39,7 @@ struct ServableModel {
   std::unique_ptr<BatchScheduler> scheduler;
 
   // "model 'name' v1", the prefix of messages about this version.
-  std::string display_name() const {
-    return "model '" + name + "' v" + std::to_string(version);
-  }
+  std::string display_name() const { return "model '" + name + "' v" + std::to_string(version); }
   // The label of class `index`, or "" when the model has no labels.
   const std::string& Label(int index) const {
     static const std::string kNone;

@@ -82,18 +82,16 @@ inline Status UnimplementedError(std::string m) {
   return {StatusCode::kUnimplemented, std::move(m)};
 }
 inline Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
-inline Status UnavailableError(std::string m) {
-  return {StatusCode::kUnavailable, std::move(m)};
-}
+inline Status UnavailableError(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 
 // Either a value or a non-OK Status. Constructing from an OK Status is a programming
 // error (asserted in debug builds; becomes INTERNAL otherwise).
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(const Status& status) : status_(status) { CheckNotOk(); }  // NOLINT: implicit
+  StatusOr(const Status& status) : status_(status) { CheckNotOk(); }        // NOLINT: implicit
   StatusOr(Status&& status) : status_(std::move(status)) { CheckNotOk(); }  // NOLINT
-  StatusOr(const T& value) : value_(value) {}  // NOLINT: implicit like absl
+  StatusOr(const T& value) : value_(value) {}        // NOLINT: implicit like absl
   StatusOr(T&& value) : value_(std::move(value)) {}  // NOLINT: implicit like absl
 
   bool ok() const { return status_.ok(); }
@@ -122,10 +120,10 @@ class [[nodiscard]] StatusOr {
 }  // namespace xai::core
 
 // Returns early from the enclosing function when `expr` (a Status) is not OK.
-#define XAI_RETURN_IF_ERROR(expr)                  \
-  do {                                             \
-    ::xai::core::Status xai_status_ = (expr);      \
-    if (!xai_status_.ok()) return xai_status_;     \
+#define XAI_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::xai::core::Status xai_status_ = (expr);  \
+    if (!xai_status_.ok()) return xai_status_; \
   } while (false)
 
 #define XAI_STATUS_CONCAT_INNER_(a, b) a##b

@@ -1,9 +1,9 @@
 #include "server/explainer_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
 #include <random>
-
-#include <spdlog/spdlog.h>
 
 #include "server/proto_convert.h"
 #include "server/status_mapping.h"
@@ -96,9 +96,10 @@ class Call {
 // Hands `request` to the Explainer's `method` with the call's deadline, id and cancellation;
 // the answer fills `response` and finishes the call, on whichever thread it comes.
 template <typename Request, typename Result, typename Response>
-grpc::ServerUnaryReactor* Dispatch(core::Explainer& explainer,
-                                   void (core::Explainer::*method)(Request, core::Explainer::Callback<Result>),
-                                   const Call& call, Request request, Response* response) {
+grpc::ServerUnaryReactor* Dispatch(
+    core::Explainer& explainer,
+    void (core::Explainer::*method)(Request, core::Explainer::Callback<Result>), const Call& call,
+    Request request, Response* response) {
   request.deadline = call.deadline();
   request.request_id = call.id();
   request.cancelled = call.cancelled();
@@ -118,22 +119,24 @@ grpc::ServerUnaryReactor* ExplainerService::Classify(grpc::CallbackServerContext
   core_request.model = FromProto(request->model());
   core_request.image = FromProto(request->image());
   core_request.top_k = request->top_k();
-  return Dispatch(*explainer_, &core::Explainer::Classify, Call(context, "Classify", request->model().name()),
-                  std::move(core_request), response);
+  return Dispatch(*explainer_, &core::Explainer::Classify,
+                  Call(context, "Classify", request->model().name()), std::move(core_request),
+                  response);
 }
 
 grpc::ServerUnaryReactor* ExplainerService::GradCAM(grpc::CallbackServerContext* context,
                                                     const xai::v1::GradCAMRequest* request,
                                                     xai::v1::GradCAMResponse* response) {
-  return Dispatch(*explainer_, &core::Explainer::GradCam, Call(context, "GradCAM", request->model().name()),
-                  FromProto(*request), response);
+  return Dispatch(*explainer_, &core::Explainer::GradCam,
+                  Call(context, "GradCAM", request->model().name()), FromProto(*request), response);
 }
 
-grpc::ServerUnaryReactor* ExplainerService::DecisionPath(grpc::CallbackServerContext* context,
-                                                         const xai::v1::DecisionPathRequest* request,
-                                                         xai::v1::DecisionPathResponse* response) {
+grpc::ServerUnaryReactor* ExplainerService::DecisionPath(
+    grpc::CallbackServerContext* context, const xai::v1::DecisionPathRequest* request,
+    xai::v1::DecisionPathResponse* response) {
   return Dispatch(*explainer_, &core::Explainer::DecisionPath,
-                  Call(context, "DecisionPath", request->model().name()), FromProto(*request), response);
+                  Call(context, "DecisionPath", request->model().name()), FromProto(*request),
+                  response);
 }
 
 grpc::ServerUnaryReactor* ExplainerService::ListModels(grpc::CallbackServerContext* context,

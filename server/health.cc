@@ -30,7 +30,7 @@ void HealthReporter::Update() {
     any_ready = any_ready || is_ready;
   }
   const size_t prefix = std::strlen(kExplainerServiceName) + 1;  // "xai.v1.Explainer/"
-  for (const std::string& service : published_) {  // models that disappeared
+  for (const std::string& service : published_) {                // models that disappeared
     if (ready.count(service.substr(prefix))) continue;
     service_->SetServingStatus(service, false);
   }

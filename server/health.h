@@ -5,11 +5,11 @@
 #ifndef XAI_SERVER_HEALTH_H_
 #define XAI_SERVER_HEALTH_H_
 
+#include <grpcpp/health_check_service_interface.h>
+
 #include <mutex>
 #include <set>
 #include <string>
-
-#include <grpcpp/health_check_service_interface.h>
 
 #include "core/explainer.h"
 

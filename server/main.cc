@@ -1,11 +1,11 @@
 // xai-server: serves explanations of the TorchScript models in a model repository.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <string>
 #include <thread>
-
-#include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 
 #include "server/server.h"
 
@@ -34,8 +34,10 @@ int main(int argc, char** argv) {
       "xai-server: explains image classifiers over gRPC (xai.v1.Explainer).\n"
       "Loads every TorchScript model in a model repository laid out as\n"
       "  DIR/<model>/config.pbtxt, DIR/<model>/labels.txt, DIR/<model>/<version>/model.pt\n"
-      "and answers Classify, GradCAM, DecisionPath, ListModels, DescribeModel and ModelStatistics, with\n"
-      "grpc.health.v1.Health and server reflection. Each model version queues its requests for its\n"
+      "and answers Classify, GradCAM, DecisionPath, ListModels, DescribeModel and ModelStatistics, "
+      "with\n"
+      "grpc.health.v1.Health and server reflection. Each model version queues its requests for "
+      "its\n"
       "instances and batches them as its config.pbtxt says (dynamic_batching, instance_group).\n"
       "SIGINT/SIGTERM stop accepting calls, finish those in flight and queued, exit 0."};
   app.add_option("--model-repository", options.explainer.model_repository,
@@ -97,8 +99,8 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start: {}", server.status().message());
     return 1;
   }
-  spdlog::info("listening on {} (port {}), model repository {}", options.address,
-               (*server)->port(), options.explainer.model_repository);
+  spdlog::info("listening on {} (port {}), model repository {}", options.address, (*server)->port(),
+               options.explainer.model_repository);
 
   int signal = 0;
   sigwait(&stop_signals, &signal);

@@ -89,14 +89,16 @@ void ToProto(const core::DecisionPathResult& result, xai::v1::DecisionPathRespon
     chain->set_log_score(c.log_score);
   }
   out->set_diagram_png(result.diagram_png);
-  out->mutable_profile_similarity()->Add(result.profile_similarity.begin(), result.profile_similarity.end());
+  out->mutable_profile_similarity()->Add(result.profile_similarity.begin(),
+                                         result.profile_similarity.end());
   out->set_profile_similarity_mean(result.profile_similarity_mean);
 }
 
 void ToProto(const core::FloatTensor& tensor, xai::v1::Tensor* out) {
   out->mutable_shape()->Add(tensor.shape.begin(), tensor.shape.end());
   // Little-endian float32 on the wire; the hosts we build for are little-endian.
-  out->set_data(reinterpret_cast<const char*>(tensor.data.data()), tensor.data.size() * sizeof(float));
+  out->set_data(reinterpret_cast<const char*>(tensor.data.data()),
+                tensor.data.size() * sizeof(float));
 }
 
 void ToProto(const core::GradCamResult& result, xai::v1::GradCAMResponse* out) {
@@ -137,7 +139,8 @@ void ToProto(const core::ModelDescription& d, xai::v1::DescribeModelResponse* ou
   for (const std::string& layer : d.default_path_layers) out->add_default_path_layers(layer);
 }
 
-void ToProto(const std::vector<core::ModelVersionStatus>& models, xai::v1::ListModelsResponse* out) {
+void ToProto(const std::vector<core::ModelVersionStatus>& models,
+             xai::v1::ListModelsResponse* out) {
   for (const core::ModelVersionStatus& m : models) {
     xai::v1::ModelStatus* s = out->add_models();
     s->set_name(m.name);

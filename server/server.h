@@ -3,11 +3,11 @@
 #ifndef XAI_SERVER_SERVER_H_
 #define XAI_SERVER_SERVER_H_
 
+#include <grpcpp/server.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
-
-#include <grpcpp/server.h>
 
 #include "core/explainer.h"
 #include "core/status.h"
@@ -17,8 +17,8 @@
 namespace xai::server {
 
 struct ServerOptions {
-  std::string address = "0.0.0.0:50051";      // host:port; port 0 picks a free one
-  int max_request_bytes = 64 * 1024 * 1024;    // larger requests: RESOURCE_EXHAUSTED
+  std::string address = "0.0.0.0:50051";     // host:port; port 0 picks a free one
+  int max_request_bytes = 64 * 1024 * 1024;  // larger requests: RESOURCE_EXHAUSTED
   core::ExplainerOptions explainer;
 };
 

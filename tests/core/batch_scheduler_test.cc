@@ -1,15 +1,15 @@
 // The scheduler alone, with jobs that record how they were batched and answered.
 #include "core/batch_scheduler.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <future>
 #include <map>
 #include <mutex>
 #include <thread>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 namespace xai::core {
 namespace {
@@ -121,9 +121,10 @@ TEST(BatchSchedulerTest, FullQueueRefusesAtOnceAndEveryJobIsAnsweredOnce) {
 TEST(BatchSchedulerTest, BatchesQueuedJobsOfOneKindInOrderUpToTheMaximum) {
   Log log;
   Held held = StartHeld(log, Options(16, 4, std::chrono::microseconds(0)));
-  const std::vector<std::pair<int, std::string>> jobs = {
-      {1, "a"}, {2, "b"}, {3, "a"}, {4, "a"}, {5, "b"}, {6, "a"}, {7, "a"}, {8, "a"}};
-  for (const auto& [id, key] : jobs) held.scheduler->Enqueue(std::make_unique<TestJob>(log, id, key));
+  const std::vector<std::pair<int, std::string>> jobs = {{1, "a"}, {2, "b"}, {3, "a"}, {4, "a"},
+                                                         {5, "b"}, {6, "a"}, {7, "a"}, {8, "a"}};
+  for (const auto& [id, key] : jobs)
+    held.scheduler->Enqueue(std::make_unique<TestJob>(log, id, key));
   held.release.set_value();
   held.scheduler->Shutdown();
   EXPECT_THAT(log.Batches(), ElementsAre(ElementsAre(0), ElementsAre(1, 3, 4, 6), ElementsAre(2, 5),

@@ -1,6 +1,10 @@
 // Dynamic batching: a batched Grad-CAM gives every sample the maps it gets alone, a batch
 // never mixes up whose answer is whose, a failing model fails its batch only, and
 // requests dropped while queued (deadline, cancellation) never run.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/script.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -8,10 +12,6 @@
 #include <map>
 #include <mutex>
 #include <set>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <torch/script.h>
 
 #include "core/explainer.h"
 #include "core/grad_cam.h"
@@ -93,9 +93,11 @@ TEST_P(GradCamBatchTest, EverySampleGetsTheMapsItGetsAlone) {
       ASSERT_EQ(together.explanations.size(), alone->explanations.size()) << "sample " << b;
       for (size_t t = 0; t < alone->explanations.size(); ++t) {
         EXPECT_EQ(together.explanations[t].target, alone->explanations[t].target);
-        EXPECT_LE(MaxAbsDiff(together.explanations[t].cam, alone->explanations[t].cam), kBatchTolerance)
+        EXPECT_LE(MaxAbsDiff(together.explanations[t].cam, alone->explanations[t].cam),
+                  kBatchTolerance)
             << "sample " << b << " target " << alone->explanations[t].target;
-        EXPECT_LE(MaxRelDiff(together.explanations[t].raw, alone->explanations[t].raw), kBatchTolerance)
+        EXPECT_LE(MaxRelDiff(together.explanations[t].raw, alone->explanations[t].raw),
+                  kBatchTolerance)
             << "sample " << b << " target " << alone->explanations[t].target;
         EXPECT_GT(alone->explanations[t].cam.max().item<float>(), 0.0f);  // not vacuous
         ++compared;
@@ -105,13 +107,13 @@ TEST_P(GradCamBatchTest, EverySampleGetsTheMapsItGetsAlone) {
   EXPECT_EQ(compared, 5 * 7);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Models, GradCamBatchTest,
-    ::testing::Values(BatchCase{"resnet18", {"layer4"}, 0},
-                      BatchCase{"resnet18_scripted", {"layer4", "layer2"}, 1}),
-    [](const ::testing::TestParamInfo<BatchCase>& info) {
-      return std::string(info.param.model) + "_" + std::to_string(info.param.layers.size()) + "layers";
-    });
+INSTANTIATE_TEST_SUITE_P(Models, GradCamBatchTest,
+                         ::testing::Values(BatchCase{"resnet18", {"layer4"}, 0},
+                                           BatchCase{"resnet18_scripted", {"layer4", "layer2"}, 1}),
+                         [](const ::testing::TestParamInfo<BatchCase>& info) {
+                           return std::string(info.param.model) + "_" +
+                                  std::to_string(info.param.layers.size()) + "layers";
+                         });
 
 // ------------------------------------------------------------------ through the Explainer
 
@@ -131,7 +133,9 @@ class ExplainerBatchingTest : public ::testing::Test {
     return out;
   }
 
-  static ImageRef Tensor16(const std::string& data) { return xai::testing::TensorImage(data, {3, 16, 16}); }
+  static ImageRef Tensor16(const std::string& data) {
+    return xai::testing::TensorImage(data, {3, 16, 16});
+  }
 
   // Sends every request before waiting for any, so that a batcher sees them together.
   template <typename Request, typename Result, typename Send>
@@ -184,7 +188,8 @@ TEST_F(ExplainerBatchingTest, ClassifyBatchNeverMixesUpWhoseAnswerIsWhose) {
         explainer_->Classify(r, std::move(done));
       });
   auto after = BatchSizes("tiny_batched", "Classify");
-  EXPECT_EQ(after[8], (before.count(8) ? before.at(8) : 0u) + 1) << "the 8 requests did not run as one batch";
+  EXPECT_EQ(after[8], (before.count(8) ? before.at(8) : 0u) + 1)
+      << "the 8 requests did not run as one batch";
   std::set<float> distinct;
   for (size_t i = 0; i < requests.size(); ++i) {
     ASSERT_TRUE(batched[i].ok()) << batched[i].status().ToString();
@@ -195,7 +200,8 @@ TEST_F(ExplainerBatchingTest, ClassifyBatchNeverMixesUpWhoseAnswerIsWhose) {
     ASSERT_EQ(batched[i]->classes.size(), expected->classes.size());
     for (size_t k = 0; k < expected->classes.size(); ++k) {
       EXPECT_EQ(batched[i]->classes[k].index, expected->classes[k].index) << "request " << i;
-      EXPECT_NEAR(batched[i]->classes[k].probability, expected->classes[k].probability, kBatchTolerance)
+      EXPECT_NEAR(batched[i]->classes[k].probability, expected->classes[k].probability,
+                  kBatchTolerance)
           << "request " << i;
     }
     EXPECT_EQ(batched[i]->model.name, "tiny_batched");
@@ -305,7 +311,8 @@ TEST_F(ExplainerBatchingTest, DeadlineOrCancellationWhileQueuedAnswersWithoutRun
 }
 
 TEST_F(ExplainerBatchingTest, ABurstOfTenTimesTheQueueGetsCorrectAnswersOrResourceExhausted) {
-  auto small_queue = xai::testing::StartExplainer(xai::testing::FixtureRepo(), /*queue_capacity=*/4);
+  auto small_queue =
+      xai::testing::StartExplainer(xai::testing::FixtureRepo(), /*queue_capacity=*/4);
   ASSERT_NE(small_queue, nullptr);
   at::manual_seed(3);
   const std::string data = Bytes(at::randn({3, 224, 224}));
@@ -328,7 +335,7 @@ TEST_F(ExplainerBatchingTest, ABurstOfTenTimesTheQueueGetsCorrectAnswersOrResour
       EXPECT_THAT(result.status().message(), HasSubstr("queue full"));
     }
   }
-  EXPECT_GE(ok, 4);       // the four queued (and the one running, if it started in time)
+  EXPECT_GE(ok, 4);        // the four queued (and the one running, if it started in time)
   EXPECT_GE(refused, 30);  // refused at once, not after waiting
   EXPECT_EQ(ok + refused, 40);
 }

@@ -1,8 +1,8 @@
 // Classify probabilities against eager PyTorch on the same TorchScript files
 // (tools/make_fixtures.py writes the references), for tensor and encoded input.
-#include <numeric>
-
 #include <gtest/gtest.h>
+
+#include <numeric>
 
 #include "core/explainer.h"
 #include "tests/core/explainer_calls.h"
@@ -57,8 +57,8 @@ TEST_P(ClassifyReferenceTest, TensorInputMatchesPyTorch) {
     auto result = Run(request);
     ASSERT_TRUE(result.ok()) << result.status().ToString();
     EXPECT_EQ(result->model.version, 1);
-    ExpectMatches(*result, xai::testing::ReadFloats(xai::testing::ReferenceDir() + "/" + GetParam() +
-                                                    "_" + std::to_string(k) + ".bin"));
+    ExpectMatches(*result, xai::testing::ReadFloats(xai::testing::ReferenceDir() + "/" +
+                                                    GetParam() + "_" + std::to_string(k) + ".bin"));
   }
 }
 

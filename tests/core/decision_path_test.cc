@@ -2,18 +2,17 @@
 // planted paths of a hand-built model recovered exactly.
 #include "core/decision_path.h"
 
+#include <ATen/Parallel.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
-
-#include <ATen/Parallel.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "tests/core/test_paths.h"
 
@@ -26,7 +25,7 @@ TEST(CoveringSetTest, TakesTheFewestLargestPositiveEntriesUpToTheThresholdAndCap
   const std::vector<float> w = {0.1f, 0.5f, -2.0f, 0.3f, 0.1f, 0.0f};  // positive total 1.0
   EXPECT_THAT(CoveringSet(w, 0.5f, 16), ElementsAre(1));
   EXPECT_THAT(CoveringSet(w, 0.6f, 16), ElementsAre(1, 3));
-  EXPECT_THAT(CoveringSet(w, 0.85f, 16), ElementsAre(1, 3, 0));  // ties: lower index first
+  EXPECT_THAT(CoveringSet(w, 0.85f, 16), ElementsAre(1, 3, 0));    // ties: lower index first
   EXPECT_THAT(CoveringSet(w, 1.0f, 16), ElementsAre(1, 3, 0, 4));  // never a non-positive one
   EXPECT_THAT(CoveringSet(w, 1.0f, 2), ElementsAre(1, 3));
   EXPECT_TRUE(CoveringSet({-1.0f, 0.0f}, 0.5f, 16).empty());
@@ -40,7 +39,8 @@ std::vector<PathChainResult> Enumerate(const PathGraph& graph) {
   std::function<void(size_t, double)> walk = [&](size_t l, double score) {
     if (l == n) {
       for (size_t j = 0; j < graph.sets.back().size(); ++j) {
-        if (graph.sets.back()[j] == chain.back()) all.push_back({chain, score + graph.last_log_share[j]});
+        if (graph.sets.back()[j] == chain.back())
+          all.push_back({chain, score + graph.last_log_share[j]});
       }
       return;
     }
@@ -78,7 +78,8 @@ TEST(BestChainsTest, EqualsBruteForceOnRandomGraphs) {
       }
       graph.sets.push_back(set);
     }
-    for (size_t j = 0; j < graph.sets.back().size(); ++j) graph.last_log_share.push_back(std::log(weight(rng)));
+    for (size_t j = 0; j < graph.sets.back().size(); ++j)
+      graph.last_log_share.push_back(std::log(weight(rng)));
     graph.edges.resize(n - 1);
     for (int l = 0; l + 1 < n; ++l) {
       for (int i : graph.sets[l]) {
@@ -93,7 +94,8 @@ TEST(BestChainsTest, EqualsBruteForceOnRandomGraphs) {
     ASSERT_EQ(got.size(), std::min<size_t>(k, expected.size())) << "trial " << trial;
     for (size_t r = 0; r < got.size(); ++r) {
       EXPECT_EQ(got[r].channels, expected[r].channels) << "trial " << trial << " rank " << r;
-      EXPECT_NEAR(got[r].log_score, expected[r].log_score, 1e-9) << "trial " << trial << " rank " << r;
+      EXPECT_NEAR(got[r].log_score, expected[r].log_score, 1e-9)
+          << "trial " << trial << " rank " << r;
     }
     nontrivial += expected.size() > static_cast<size_t>(k);
   }
@@ -146,9 +148,11 @@ TEST_F(PlantedPathTest, TheBestChainOfEveryClassIsThePlantedOne) {
     ASSERT_FALSE(path->chains.empty());
     EXPECT_EQ(path->chains[0].channels, expected_[k]);
     for (int l = 0; l < 3; ++l) {
-      const auto edge = std::find_if(path->edges.begin(), path->edges.end(), [&](const PathEdge& e) {
-        return e.layer == l && e.from_channel == expected_[k][l] && e.to_channel == expected_[k][l + 1];
-      });
+      const auto edge =
+          std::find_if(path->edges.begin(), path->edges.end(), [&](const PathEdge& e) {
+            return e.layer == l && e.from_channel == expected_[k][l] &&
+                   e.to_channel == expected_[k][l + 1];
+          });
       ASSERT_NE(edge, path->edges.end()) << "no edge into layer " << l + 1;
       EXPECT_GT(edge->weight, 0.8f) << "layer " << l;
     }
@@ -193,7 +197,8 @@ TEST_F(PlantedPathTest, TheSameRequestGivesTheSameAnswer) {
     EXPECT_EQ(first->nodes[i].relevance, second->nodes[i].relevance);
   }
   ASSERT_EQ(first->edges.size(), second->edges.size());
-  for (size_t i = 0; i < first->edges.size(); ++i) EXPECT_EQ(first->edges[i].weight, second->edges[i].weight);
+  for (size_t i = 0; i < first->edges.size(); ++i)
+    EXPECT_EQ(first->edges[i].weight, second->edges[i].weight);
   ASSERT_EQ(first->chains.size(), second->chains.size());
   for (size_t i = 0; i < first->chains.size(); ++i) {
     EXPECT_EQ(first->chains[i].channels, second->chains[i].channels);

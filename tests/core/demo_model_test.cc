@@ -1,9 +1,9 @@
 // The bundled demo model classifies freshly generated images (a seed it never saw).
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "core/explainer.h"
 #include "tests/core/explainer_calls.h"
@@ -44,7 +44,8 @@ std::vector<DemoImage> ReadDemoImages() {
     std::getline(fields, y0, ',');
     std::getline(fields, x1, ',');
     std::getline(fields, y1, ',');
-    image.x0 = std::stoi(x0), image.y0 = std::stoi(y0), image.x1 = std::stoi(x1), image.y1 = std::stoi(y1);
+    image.x0 = std::stoi(x0), image.y0 = std::stoi(y0), image.x1 = std::stoi(x1),
+    image.y1 = std::stoi(y1);
     images.push_back(image);
   }
   return images;
@@ -116,8 +117,8 @@ TEST(DemoModelTest, GradCamPeaksInsideTheObject) {
   }
   ASSERT_GE(total, 500);
   const double rate = static_cast<double>(hits) / total;
-  std::printf("pointing game: Grad-CAM peak inside the box for %d of %d fresh images (%.4f)\n", hits,
-              total, rate);
+  std::printf("pointing game: Grad-CAM peak inside the box for %d of %d fresh images (%.4f)\n",
+              hits, total, rate);
   EXPECT_GE(rate, 0.95);
 }
 

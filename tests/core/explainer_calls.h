@@ -2,13 +2,13 @@
 #ifndef XAI_TESTS_CORE_EXPLAINER_CALLS_H_
 #define XAI_TESTS_CORE_EXPLAINER_CALLS_H_
 
+#include <gtest/gtest.h>
+
 #include <future>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "core/explainer.h"
 
@@ -39,17 +39,18 @@ inline core::ImageRef TensorImage(const std::string& data, std::vector<int64_t> 
 
 // Runs `request` through `method` (&Explainer::Classify, ...) and waits for its one answer.
 template <typename Result, typename Request>
-core::StatusOr<Result> CallAndWait(core::Explainer& explainer,
-                                   void (core::Explainer::*method)(Request, core::Explainer::Callback<Result>),
-                                   Request request) {
+core::StatusOr<Result> CallAndWait(
+    core::Explainer& explainer,
+    void (core::Explainer::*method)(Request, core::Explainer::Callback<Result>), Request request) {
   std::promise<core::StatusOr<Result>> done;
   auto answer = done.get_future();
-  (explainer.*method)(std::move(request), [&done](core::StatusOr<Result> r) { done.set_value(std::move(r)); });
+  (explainer.*method)(std::move(request),
+                      [&done](core::StatusOr<Result> r) { done.set_value(std::move(r)); });
   return answer.get();
 }
 
 inline core::StatusOr<core::ClassifyResult> ClassifyAndWait(core::Explainer& explainer,
-                                                             core::ClassifyRequest request) {
+                                                            core::ClassifyRequest request) {
   return CallAndWait(explainer, &core::Explainer::Classify, std::move(request));
 }
 
@@ -58,8 +59,8 @@ inline core::StatusOr<core::GradCamResult> GradCamAndWait(core::Explainer& expla
   return CallAndWait(explainer, &core::Explainer::GradCam, std::move(request));
 }
 
-inline core::StatusOr<core::DecisionPathResult> DecisionPathAndWait(core::Explainer& explainer,
-                                                                    core::DecisionPathRequest request) {
+inline core::StatusOr<core::DecisionPathResult> DecisionPathAndWait(
+    core::Explainer& explainer, core::DecisionPathRequest request) {
   return CallAndWait(explainer, &core::Explainer::DecisionPath, std::move(request));
 }
 

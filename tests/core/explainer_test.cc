@@ -1,13 +1,13 @@
 // The engine's request path without gRPC: deadlines, backpressure, exactly one answer.
 #include "core/explainer.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <future>
 #include <map>
 #include <mutex>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "tests/core/explainer_calls.h"
 #include "tests/core/test_paths.h"
@@ -43,12 +43,14 @@ TEST(ExplainerTest, DeadlinePassedInTheQueueIsNotRun) {
 TEST(ExplainerTest, DescribeModelErrorsUseTheRepositoryCodes) {
   auto explainer = Start(8);
   EXPECT_EQ(explainer->DescribeModel({"nope", 0}).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(explainer->DescribeModel({"wrong_output", 0}).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(explainer->DescribeModel({"wrong_output", 0}).status().code(),
+            StatusCode::kUnavailable);
   EXPECT_EQ(explainer->DescribeModel({"a/b", 0}).status().code(), StatusCode::kInvalidArgument);
   auto shapes = explainer->DescribeModel({"shapes", 0});
   ASSERT_TRUE(shapes.ok()) << shapes.status().ToString();
   EXPECT_EQ(shapes->default_cam_layer, "stage4");
-  EXPECT_EQ(shapes->labels, (std::vector<std::string>{"circle", "square", "triangle", "star", "cross"}));
+  EXPECT_EQ(shapes->labels,
+            (std::vector<std::string>{"circle", "square", "triangle", "star", "cross"}));
 }
 
 TEST(ExplainerTest, StatisticsCountEveryRequestPerMethod) {
@@ -94,8 +96,9 @@ TEST(ExplainerTest, RefusesAfterShutdown) {
   auto explainer = Start(8);
   explainer->Shutdown();
   const std::string data(3 * 16 * 16 * 4, '\0');
-  EXPECT_EQ(xai::testing::ClassifyAndWait(*explainer, TensorRequest("tiny", data, 16)).status().code(),
-            StatusCode::kUnavailable);
+  EXPECT_EQ(
+      xai::testing::ClassifyAndWait(*explainer, TensorRequest("tiny", data, 16)).status().code(),
+      StatusCode::kUnavailable);
 }
 
 }  // namespace

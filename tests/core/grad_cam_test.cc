@@ -1,13 +1,13 @@
 // Grad-CAM against an independent eager-PyTorch reference (tools/cam_reference.py), for
 // every gradient method, on traced and scripted models, one and several layers and
 // targets; and every bad GradCAM field.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "core/explainer.h"
@@ -32,7 +32,8 @@ std::unique_ptr<Explainer> StartOn(const std::string& repository) {
   return xai::testing::StartExplainer(repository);
 }
 
-const char* const kMethods[] = {"GRAD_CAM", "GRAD_CAM_PLUS_PLUS", "XGRAD_CAM", "HIRES_CAM", "LAYER_CAM"};
+const char* const kMethods[] = {"GRAD_CAM", "GRAD_CAM_PLUS_PLUS", "XGRAD_CAM", "HIRES_CAM",
+                                "LAYER_CAM"};
 
 TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
   std::ifstream manifest_file(CamReferenceDir() + "/cases.json");
@@ -43,7 +44,8 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
   int expected = 0;
   for (const auto& c : manifest) {
     expected += 5 * static_cast<int>(c["targets"].size());
-    const std::string input = xai::testing::ReadBytes(CamReferenceDir() + "/" + c["input"].get<std::string>());
+    const std::string input =
+        xai::testing::ReadBytes(CamReferenceDir() + "/" + c["input"].get<std::string>());
     const auto targets = c["targets"].get<std::vector<int>>();
     for (int m = 0; m < 5; ++m) {
       SCOPED_TRACE(c["name"].get<std::string>() + " " + kMethods[m]);
@@ -59,8 +61,10 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
       ASSERT_TRUE(result.ok()) << result.status().ToString();
       ASSERT_EQ(result->explanations.size(), targets.size());
       const auto& maps = c["maps"][kMethods[m]];
-      const std::vector<float> cams = xai::testing::ReadFloats(CamReferenceDir() + "/" + maps["cam"].get<std::string>());
-      const std::vector<float> raws = xai::testing::ReadFloats(CamReferenceDir() + "/" + maps["raw"].get<std::string>());
+      const std::vector<float> cams =
+          xai::testing::ReadFloats(CamReferenceDir() + "/" + maps["cam"].get<std::string>());
+      const std::vector<float> raws =
+          xai::testing::ReadFloats(CamReferenceDir() + "/" + maps["raw"].get<std::string>());
       const auto raw_shape = maps["raw_shape"].get<std::vector<int64_t>>();
       const size_t cam_size = 224 * 224;
       const size_t raw_size = raw_shape[0] * raw_shape[1];
@@ -129,7 +133,9 @@ TEST_F(GradCamValidationTest, DefaultsToTheTopClassAndTheDefaultLayer) {
 TEST_F(GradCamValidationTest, BadFieldsAreInvalidArguments) {
   auto r = Request();
   r.layers = {"layer5"};
-  ExpectError(r, StatusCode::kInvalidArgument, "layers[0] \"layer5\" is not a module of model 'resnet18' v1; closest CAM layers: layer1, layer2, layer3, layer4, layer1.0");
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "layers[0] \"layer5\" is not a module of model 'resnet18' v1; closest CAM layers: "
+              "layer1, layer2, layer3, layer4, layer1.0");
   r.layers = {"fc"};
   ExpectError(r, StatusCode::kInvalidArgument, "outputs [1, 1000], not a 4-D feature map");
   r.layers = {"layer4..1"};
@@ -140,7 +146,8 @@ TEST_F(GradCamValidationTest, BadFieldsAreInvalidArguments) {
   ExpectError(r, StatusCode::kInvalidArgument, "layers[1] \"layer4\" is repeated");
   r = Request();
   r.target_classes = {3, 1000};
-  ExpectError(r, StatusCode::kInvalidArgument, "target_classes[1] = 1000 is out of range [0, 1000)");
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "target_classes[1] = 1000 is out of range [0, 1000)");
   r.target_classes = {-1};
   ExpectError(r, StatusCode::kInvalidArgument, "target_classes[0] = -1 is out of range");
   r.target_classes = std::vector<int>(65, 1);
@@ -179,19 +186,23 @@ TEST(GradCamAnalyticTest, HandSetWeightsGiveTheExactMap) {
   auto explainer = StartOn(xai::testing::FixtureRepo());
   std::vector<float> input(3 * 4 * 4);
   for (int i = 0; i < 16; ++i) {
-    input[i] = static_cast<float>((i * 7) % 16);      // P: a permutation of 0..15
+    input[i] = static_cast<float>((i * 7) % 16);       // P: a permutation of 0..15
     input[16 + i] = static_cast<float>(i % 3) - 1.0f;  // ignored by the conv
-    input[32 + i] = 0.25f * static_cast<float>(i);      // ignored by the conv
+    input[32 + i] = 0.25f * static_cast<float>(i);     // ignored by the conv
   }
-  const std::string bytes(reinterpret_cast<const char*>(input.data()), input.size() * sizeof(float));
+  const std::string bytes(reinterpret_cast<const char*>(input.data()),
+                          input.size() * sizeof(float));
   // GRAD_CAM_PLUS_PLUS in closed form: gradients are uniform, c_k = fc[t][k] / 16, and
   // A_0 = P, A_1 = -P with sums S_0 = 120, S_1 = -120, so the map is (w_0 - w_1) * P with
   // w_k = 16 * max(c_k, 0) * c_k^2 / (2 c_k^2 + S_k c_k^3 + 1e-6) (0 where c_k = 0).
   auto plus_plus_factor = [](double c0, double c1) {
-    auto w = [](double c, double s) { return c == 0 ? 0.0 : 16 * std::max(c, 0.0) * c * c / (2 * c * c + s * c * c * c + 1e-6); };
+    auto w = [](double c, double s) {
+      return c == 0 ? 0.0 : 16 * std::max(c, 0.0) * c * c / (2 * c * c + s * c * c * c + 1e-6);
+    };
     return w(c0, 120.0) - w(c1, -120.0);
   };
-  const double plus_plus[2] = {plus_plus_factor(1.0 / 16, 0.5 / 16), plus_plus_factor(0.0, 1.0 / 16)};
+  const double plus_plus[2] = {plus_plus_factor(1.0 / 16, 0.5 / 16),
+                               plus_plus_factor(0.0, 1.0 / 16)};
   for (int method = 1; method <= 5; ++method) {
     GradCamRequest request;
     request.model = {"analytic", 0};
@@ -215,7 +226,8 @@ TEST(GradCamAnalyticTest, HandSetWeightsGiveTheExactMap) {
         EXPECT_NEAR(negative.raw.data[i], plus_plus[1] * p, 1e-5 * plus_plus[1] * 15) << "i " << i;
         EXPECT_NEAR(negative.cam.data[i], p / 15.0f, 1e-6f) << "i " << i;
       } else {
-        EXPECT_NEAR(positive.raw.data[i], 0.5f * p / 16.0f, 1e-6f) << "method " << method << " i " << i;
+        EXPECT_NEAR(positive.raw.data[i], 0.5f * p / 16.0f, 1e-6f)
+            << "method " << method << " i " << i;
         EXPECT_EQ(negative.raw.data[i], 0.0f) << "method " << method;
         EXPECT_EQ(negative.cam.data[i], 0.0f) << "method " << method;
       }

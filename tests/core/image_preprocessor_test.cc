@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
@@ -42,7 +43,7 @@ TEST(ImageHeaderTest, ReadsTheSizeOfEveryFormat) {
 TEST(ImagePreprocessorTest, NormalisesHandComputedPixels) {
   // BGR pixels on disk; the model wants RGB, (x/255 - mean) / std.
   cv::Mat image(1, 2, CV_8UC3);
-  image.at<cv::Vec3b>(0, 0) = cv::Vec3b(0, 128, 255);   // B, G, R
+  image.at<cv::Vec3b>(0, 0) = cv::Vec3b(0, 128, 255);  // B, G, R
   image.at<cv::Vec3b>(0, 1) = cv::Vec3b(51, 102, 204);
   xai::v1::InputSpec spec = Spec(1, 2);
   for (float m : {0.5f, 0.25f, 0.0f}) spec.add_mean(m);
@@ -52,9 +53,9 @@ TEST(ImagePreprocessorTest, NormalisesHandComputedPixels) {
   const at::Tensor& t = out->input;
   ASSERT_EQ(t.sizes(), (std::vector<int64_t>{1, 3, 1, 2}));
   auto v = [&](int c, int x) { return t.index({0, c, 0, x}).item<float>(); };
-  EXPECT_NEAR(v(0, 0), (255 / 255.0 - 0.5) / 0.5, 1e-6);   // R of pixel 0
-  EXPECT_NEAR(v(1, 0), (128 / 255.0 - 0.25) / 0.25, 1e-6); // G
-  EXPECT_NEAR(v(2, 0), (0 / 255.0 - 0.0) / 2.0, 1e-6);     // B
+  EXPECT_NEAR(v(0, 0), (255 / 255.0 - 0.5) / 0.5, 1e-6);    // R of pixel 0
+  EXPECT_NEAR(v(1, 0), (128 / 255.0 - 0.25) / 0.25, 1e-6);  // G
+  EXPECT_NEAR(v(2, 0), (0 / 255.0 - 0.0) / 2.0, 1e-6);      // B
   EXPECT_NEAR(v(0, 1), (204 / 255.0 - 0.5) / 0.5, 1e-6);
   EXPECT_NEAR(v(2, 1), (51 / 255.0) / 2.0, 1e-6);
 }
@@ -87,12 +88,16 @@ TEST(ImagePreprocessorTest, TheInputOwnsItsPixelsForEveryChannelCount) {
   for (const auto order : {xai::v1::GRAY, xai::v1::RGB}) {
     xai::v1::InputSpec spec = Spec(64, 64);
     spec.set_color_order(order);
-    auto first = kPreprocessor.Preprocess(Encode(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 255)), ".png"), spec);
+    auto first = kPreprocessor.Preprocess(
+        Encode(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 255)), ".png"), spec);
     ASSERT_TRUE(first.ok());
     const at::Tensor before = first->input.clone();
     // Work that reuses freed memory, as the next request's would.
     for (int i = 0; i < 4; ++i) {
-      ASSERT_TRUE(kPreprocessor.Preprocess(Encode(cv::Mat(64, 64, CV_8UC3, cv::Scalar(255, 9, 0)), ".png"), spec).ok());
+      ASSERT_TRUE(
+          kPreprocessor
+              .Preprocess(Encode(cv::Mat(64, 64, CV_8UC3, cv::Scalar(255, 9, 0)), ".png"), spec)
+              .ok());
     }
     EXPECT_TRUE(first->input.equal(before)) << "the input still points into a freed cv::Mat";
   }
@@ -111,7 +116,7 @@ TEST(ImagePreprocessorTest, StretchAndCenterCropGeometry) {
   EXPECT_EQ(g.crop_x, 25);
   EXPECT_EQ(g.crop_y, 0);
   EXPECT_NEAR(crop->input.min().item<float>(), 1.0, 1e-6);  // only the white centre is left
-  EXPECT_NEAR(g.OriginalX(0), 50.5, 1e-9);   // resized 25.5 -> original 51 - 0.5: covers 50..51
+  EXPECT_NEAR(g.OriginalX(0), 50.5, 1e-9);  // resized 25.5 -> original 51 - 0.5: covers 50..51
   EXPECT_NEAR(g.OriginalY(49), 98.5, 1e-9);
 
   auto stretch = kPreprocessor.Preprocess(Encode(wide, ".png"), Spec(50, 50));

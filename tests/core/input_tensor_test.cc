@@ -1,11 +1,11 @@
 #include "core/input_tensor.h"
 
-#include <cmath>
-#include <limits>
-
 #include <ATen/ATen.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
 
 namespace xai::core {
 namespace {
@@ -45,7 +45,8 @@ TEST(InputTensorTest, RejectsNanAndInfinity) {
   auto nan = InputFromTensorBytes({1, 1, 2}, Bytes({0, std::nanf("")}), {1, 1, 2});
   EXPECT_EQ(nan.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(nan.status().message(), HasSubstr("element 1 is NaN"));
-  auto inf = InputFromTensorBytes({1, 1, 2}, Bytes({std::numeric_limits<float>::infinity(), 0}), {1, 1, 2});
+  auto inf = InputFromTensorBytes({1, 1, 2}, Bytes({std::numeric_limits<float>::infinity(), 0}),
+                                  {1, 1, 2});
   EXPECT_THAT(inf.status().message(), HasSubstr("element 0 is infinite"));
 }
 

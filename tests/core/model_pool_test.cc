@@ -1,10 +1,10 @@
 #include "core/model_pool.h"
 
-#include <atomic>
-#include <thread>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
 
 #include "tests/core/test_paths.h"
 
@@ -39,7 +39,8 @@ TEST(ModelPoolTest, InstancesShareTheirWeights) {
       EXPECT_FALSE(p.requires_grad());
     }
     // ... while the module objects are distinct (per-instance graph rewrites need that).
-    EXPECT_NE((*pool)->instance(i).module._ivalue().get(), (*pool)->instance(0).module._ivalue().get());
+    EXPECT_NE((*pool)->instance(i).module._ivalue().get(),
+              (*pool)->instance(0).module._ivalue().get());
   }
 }
 

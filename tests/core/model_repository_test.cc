@@ -1,9 +1,9 @@
 #include "core/model_repository.h"
 
-#include <map>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <map>
 
 #include "core/servable_model.h"
 #include "tests/core/test_paths.h"
@@ -16,7 +16,8 @@ using ::testing::HasSubstr;
 class ModelRepositoryTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto repo = ModelRepository::Create({xai::testing::FixtureRepo(), std::chrono::milliseconds(1000)});
+    auto repo =
+        ModelRepository::Create({xai::testing::FixtureRepo(), std::chrono::milliseconds(1000)});
     ASSERT_TRUE(repo.ok()) << repo.status().ToString();
     repository_ = std::move(*repo).release();
     repository_->LoadAll();
@@ -36,7 +37,8 @@ ModelRepository* ModelRepositoryTest::repository_ = nullptr;
 
 TEST_F(ModelRepositoryTest, GoodModelsAreReady) {
   auto states = States();
-  for (const char* name : {"resnet18", "resnet18_scripted", "tiny", "flaky", "tiny_batched", "flaky_batched"}) {
+  for (const char* name :
+       {"resnet18", "resnet18_scripted", "tiny", "flaky", "tiny_batched", "flaky_batched"}) {
     ASSERT_TRUE(states.count(name)) << name;
     EXPECT_EQ(states[name].state, ModelState::kReady) << name << ": " << states[name].reason;
     EXPECT_EQ(states[name].version, 1);
@@ -48,11 +50,13 @@ TEST_F(ModelRepositoryTest, BrokenModelsFailWithTheirReason) {
   auto states = States();
   const std::map<std::string, std::string> expected = {
       {"not_torchscript", "cannot load"},
-      {"wrong_output", "must return logits of shape [1, num_classes] for one image, got [1, 4, 14, 14]"},
+      {"wrong_output",
+       "must return logits of shape [1, num_classes] for one image, got [1, 4, 14, 14]"},
       {"bad_labels", "has 2 labels but the model outputs 3 classes"},
       {"bad_config", "bad_config/config.pbtxt: input.std[1] must be finite and > 0, got 0"},
       {"no_version", "no version directory"},
-      {"unbatchable", "dynamic_batching.max_batch_size is 4 but forward on a batch of 4 returned [1, 3]"},
+      {"unbatchable",
+       "dynamic_batching.max_batch_size is 4 but forward on a batch of 4 returned [1, 3]"},
   };
   for (const auto& [name, reason] : expected) {
     ASSERT_TRUE(states.count(name)) << name;
@@ -93,7 +97,9 @@ TEST_F(ModelRepositoryTest, DescribesResnetLayersInExecutionOrder) {
     ASSERT_GE(paths.size(), 10u) << name;
     EXPECT_EQ(paths[0], "conv1") << name;
     EXPECT_EQ(paths.back(), "fc") << name;
-    auto pos = [&](const std::string& p) { return std::find(paths.begin(), paths.end(), p) - paths.begin(); };
+    auto pos = [&](const std::string& p) {
+      return std::find(paths.begin(), paths.end(), p) - paths.begin();
+    };
     EXPECT_LT(pos("layer1"), pos("layer1.0")) << name;
     EXPECT_LT(pos("layer1.0.conv2"), pos("layer2")) << name;
     EXPECT_LT(pos("layer4.1.bn2"), pos("avgpool")) << name;
@@ -102,7 +108,8 @@ TEST_F(ModelRepositoryTest, DescribesResnetLayersInExecutionOrder) {
     EXPECT_EQ(layer4->output_shape, (std::vector<int64_t>{1, 512, 7, 7}));
     EXPECT_EQ(layer4->type, "Sequential");
     EXPECT_EQ((*model)->FindLayer("layer2.0.downsample.0")->type, "Conv2d");
-    EXPECT_EQ((*model)->FindLayer("layer1.0.conv1")->output_shape, (std::vector<int64_t>{1, 64, 56, 56}));
+    EXPECT_EQ((*model)->FindLayer("layer1.0.conv1")->output_shape,
+              (std::vector<int64_t>{1, 64, 56, 56}));
     EXPECT_EQ((*model)->FindLayer("fc")->output_shape, (std::vector<int64_t>{1, 1000}));
     EXPECT_EQ((*model)->default_cam_layer, "layer4");
     EXPECT_EQ((*model)->default_path_layers,
@@ -119,8 +126,9 @@ TEST_F(ModelRepositoryTest, DefaultsComeFromTheProbeWhenTheConfigIsSilent) {
 }
 
 TEST(ModelRepositoryCreateTest, MissingDirectoryIsNotFound) {
-  EXPECT_EQ(ModelRepository::Create({"/nonexistent/repo", std::chrono::milliseconds(1)}).status().code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(
+      ModelRepository::Create({"/nonexistent/repo", std::chrono::milliseconds(1)}).status().code(),
+      StatusCode::kNotFound);
 }
 
 }  // namespace

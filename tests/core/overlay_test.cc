@@ -3,9 +3,9 @@
 // request path.
 #include "core/overlay.h"
 
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -19,8 +19,9 @@ namespace {
 std::string CamReferenceDir() { return std::string(XAI_FIXTURE_DIR) + "/cam_reference"; }
 
 cv::Mat Decode(const std::string& png) {
-  return cv::imdecode(cv::Mat(1, static_cast<int>(png.size()), CV_8U, const_cast<char*>(png.data())),
-                      cv::IMREAD_COLOR);
+  return cv::imdecode(
+      cv::Mat(1, static_cast<int>(png.size()), CV_8U, const_cast<char*>(png.data())),
+      cv::IMREAD_COLOR);
 }
 
 TEST(OverlayTest, MatchesShowCamOnImagePixelForPixel) {
@@ -40,7 +41,8 @@ TEST(OverlayTest, MatchesShowCamOnImagePixelForPixel) {
     std::string expected = xai::testing::ReadBytes(CamReferenceDir() + name);
     ASSERT_EQ(decoded.total() * 3, expected.size());
     int different = 0;
-    for (size_t i = 0; i < expected.size(); ++i) different += decoded.data[i] != static_cast<uchar>(expected[i]);
+    for (size_t i = 0; i < expected.size(); ++i)
+      different += decoded.data[i] != static_cast<uchar>(expected[i]);
     EXPECT_EQ(different, 0) << "weight " << weight;
   }
 }
@@ -79,9 +81,9 @@ TEST(OverlayTest, PeaksLandOnTheRightOriginalPixel) {
 TEST(OverlayTest, CroppedAwayPixelsGetNoHeat) {
   const InputGeometry g = ComputeGeometry(300, 100, 50, 50, xai::v1::SHORTER_SIDE_CENTER_CROP);
   const cv::Mat back = CamToOriginal(cv::Mat::ones(50, 50, CV_32F), g);
-  EXPECT_EQ(back.at<float>(50, 0), 0.0f);     // left, cut away
-  EXPECT_EQ(back.at<float>(50, 299), 0.0f);   // right, cut away
-  EXPECT_EQ(back.at<float>(50, 150), 1.0f);   // centre, kept
+  EXPECT_EQ(back.at<float>(50, 0), 0.0f);    // left, cut away
+  EXPECT_EQ(back.at<float>(50, 299), 0.0f);  // right, cut away
+  EXPECT_EQ(back.at<float>(50, 150), 1.0f);  // centre, kept
 }
 
 TEST(OverlayTest, RequestPathDrawsOverTheOriginalOrTheInput) {

@@ -2,14 +2,14 @@
 // the demo model, images closer to their own class's usual path than to the others'.
 #include "core/path_profile.h"
 
+#include <gmock/gmock.h>
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
-
-#include <google/protobuf/util/message_differencer.h>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "core/explainer.h"
 #include "tests/core/explainer_calls.h"
@@ -124,11 +124,13 @@ TEST(PathProfileTest, DemoImagesAreCloserToTheirOwnClassProfile) {
   RecordProperty("own_class_closest", own_best);
   EXPECT_GE(own_best, evaluated * 9 / 10) << own_best << " of " << evaluated;
   EXPECT_GT(own_sum / evaluated, other_sum / evaluated + 0.1);
-  std::printf("own class profile closest for %d of %d images; mean similarity own %.3f, others %.3f\n", own_best,
-              evaluated, own_sum / evaluated, other_sum / evaluated);
+  std::printf(
+      "own class profile closest for %d of %d images; mean similarity own %.3f, others %.3f\n",
+      own_best, evaluated, own_sum / evaluated, other_sum / evaluated);
 
   // Beside the model, the library is loaded with it and DecisionPath reports the similarity.
-  const fs::path repo = fs::path(::testing::TempDir()) / ("profile_repo_" + std::to_string(getpid()));
+  const fs::path repo =
+      fs::path(::testing::TempDir()) / ("profile_repo_" + std::to_string(getpid()));
   fs::remove_all(repo);
   const fs::path shapes = fs::path(xai::testing::FixtureRepo()) / "shapes";
   fs::create_directories(repo / "shapes" / "1");
@@ -167,7 +169,8 @@ TEST(PathProfileTest, DemoImagesAreCloserToTheirOwnClassProfile) {
   ASSERT_TRUE(other.ok());
   EXPECT_TRUE(other->profile_similarity.empty());
   const auto models = served->ListModels();
-  const auto broken = std::find_if(models.begin(), models.end(), [](const auto& m) { return m.name == "broken"; });
+  const auto broken =
+      std::find_if(models.begin(), models.end(), [](const auto& m) { return m.name == "broken"; });
   ASSERT_NE(broken, models.end());
   EXPECT_EQ(broken->state, ModelState::kFailed);
   EXPECT_THAT(broken->reason, HasSubstr("broken/1/paths.pb"));

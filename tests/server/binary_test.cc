@@ -1,5 +1,8 @@
 // xai-server and xai as a user runs them: flags, port 0 read back from the log, health and
 // reflection through standard protocols, the CLI's output and exit codes, and SIGTERM.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,10 +16,6 @@
 #include <sstream>
 #include <string>
 #include <thread>
-
-#include <gmock/gmock.h>
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
@@ -46,8 +45,8 @@ class BinaryTest : public ::testing::Test {
       freopen(log_.c_str(), "w", stdout);
       dup2(fileno(stdout), STDERR_FILENO);
       execl(XAI_SERVER_BINARY, XAI_SERVER_BINARY, "--model-repository",
-            xai::testing::FixtureRepo().c_str(), "--address", "127.0.0.1:0", "--log-level",
-            "debug", static_cast<char*>(nullptr));
+            xai::testing::FixtureRepo().c_str(), "--address", "127.0.0.1:0", "--log-level", "debug",
+            static_cast<char*>(nullptr));
       _exit(127);
     }
     const std::regex listening(R"(listening on .* \(port (\d+)\))");
@@ -139,7 +138,9 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   EXPECT_THAT(out, HasSubstr("NOT_FOUND: model \"nope\" not found"));
   EXPECT_EQ(RunCommand(cli + " classify tiny " + log_, &out), 1) << out;  // a text file
   EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT"));
-  EXPECT_NE(RunCommand(std::string(XAI_CLI_BINARY) + " --server 127.0.0.1:1 --timeout 2 models", &out), 0);
+  EXPECT_NE(
+      RunCommand(std::string(XAI_CLI_BINARY) + " --server 127.0.0.1:1 --timeout 2 models", &out),
+      0);
   EXPECT_THAT(out, HasSubstr("UNAVAILABLE"));
 
   // gradcam: per image and target, .npy files exactly as numpy.load reads them, in an --out
@@ -183,18 +184,23 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
 
   // path: the diagram PNG and the JSON of the DecisionPath, in an --out it makes.
   const std::string path_dir = cam_dir + "_path";
-  EXPECT_EQ(RunCommand(cli + " path shapes " + image + " --top-chains 2 --out " + path_dir, &out), 0) << out;
+  EXPECT_EQ(RunCommand(cli + " path shapes " + image + " --top-chains 2 --out " + path_dir, &out),
+            0)
+      << out;
   EXPECT_THAT(out, HasSubstr("stage1 -> stage2 -> stage3 -> stage4"));
-  EXPECT_EQ(xai::testing::ReadBytes(path_dir + "/image_path.png").substr(0, 8), "\x89PNG\r\n\x1a\n");
+  EXPECT_EQ(xai::testing::ReadBytes(path_dir + "/image_path.png").substr(0, 8),
+            "\x89PNG\r\n\x1a\n");
   const std::string check_path =
       "/usr/bin/python3 -c \"import json, sys\n"
       "p = json.load(open(sys.argv[1]))\n"
       "assert p['layers'] == ['stage1', 'stage2', 'stage3', 'stage4'], p['layers']\n"
-      "assert len(p['chains']) == 2 and all(len(c['channels']) == 4 for c in p['chains']), p['chains']\n"
+      "assert len(p['chains']) == 2 and all(len(c['channels']) == 4 for c in p['chains']), "
+      "p['chains']\n"
       "assert p['chains'][0]['log_score'] >= p['chains'][1]['log_score']\n"
       "assert p['nodes'] and p['edges'], p\"";
   EXPECT_EQ(RunCommand(check_path + " " + path_dir + "/image_path.json", &out), 0) << out;
-  EXPECT_EQ(RunCommand(cli + " path shapes " + image + " --target 9 --out " + path_dir, &out), 1) << out;
+  EXPECT_EQ(RunCommand(cli + " path shapes " + image + " --target 9 --out " + path_dir, &out), 1)
+      << out;
   EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT: target_class = 9"));
   std::filesystem::remove_all(path_dir);
 
@@ -216,11 +222,14 @@ TEST(BinaryHelpTest, HelpListsTheFlags) {
     EXPECT_THAT(out, HasSubstr(flag));
   }
   EXPECT_EQ(RunCommand(std::string(XAI_CLI_BINARY) + " --help", &out), 0);
-  for (const char* word :
-       {"models", "stats", "describe", "classify", "gradcam", "path", "--server", "--timeout", "--json"}) {
+  for (const char* word : {"models", "stats", "describe", "classify", "gradcam", "path", "--server",
+                           "--timeout", "--json"}) {
     EXPECT_THAT(out, HasSubstr(word));
   }
-  EXPECT_NE(RunCommand(std::string(XAI_SERVER_BINARY) + " --model-repository /nonexistent --address 127.0.0.1:0", &out), 0);
+  EXPECT_NE(RunCommand(std::string(XAI_SERVER_BINARY) +
+                           " --model-repository /nonexistent --address 127.0.0.1:0",
+                       &out),
+            0);
   EXPECT_THAT(out, HasSubstr("/nonexistent"));
 }
 

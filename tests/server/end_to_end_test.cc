@@ -1,5 +1,10 @@
 // A real server on localhost:0, driven through the generated stub: every RPC, every status
 // code of API.md's table, health, and shutdown with calls in flight.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -8,22 +13,16 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <set>
 #include <thread>
 
-#include <gmock/gmock.h>
-#include <grpcpp/grpcpp.h>
-#include <nlohmann/json.hpp>
-#include <grpcpp/health_check_service_interface.h>
-#include <gtest/gtest.h>
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "server/server.h"
 #include "tests/core/test_paths.h"
 #include "xai/v1/explainer.grpc.pb.h"
-
-#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace xai::server {
 namespace {
@@ -140,7 +139,8 @@ TEST_F(EndToEndTest, ClassifyMatchesPyTorchForTensorAndEncodedInput) {
     ASSERT_EQ(response.classes_size(), 5);
     EXPECT_EQ(response.model().name(), "resnet18");
     EXPECT_EQ(response.model().version(), 1);
-    const int best = static_cast<int>(std::max_element(expected.begin(), expected.end()) - expected.begin());
+    const int best =
+        static_cast<int>(std::max_element(expected.begin(), expected.end()) - expected.begin());
     EXPECT_EQ(response.classes(0).index(), best);
     for (const auto& c : response.classes()) {
       EXPECT_NEAR(c.probability(), expected[c.index()], 1e-4);
@@ -192,7 +192,8 @@ TEST_F(EndToEndTest, EveryBadInputGetsItsCodeAndTheServerKeepsServing) {
        grpc::StatusCode::UNAVAILABLE, "has 2 labels"},
       {"pixel limit", [](auto* r) { r->mutable_image()->set_encoded(Png(1001, 1000)); },
        grpc::StatusCode::RESOURCE_EXHAUSTED, "over the limit of 1000000 pixels"},
-      {"request size", [](auto* r) { r->mutable_image()->set_encoded(std::string(kMaxRequestBytes + 1, 'x')); },
+      {"request size",
+       [](auto* r) { r->mutable_image()->set_encoded(std::string(kMaxRequestBytes + 1, 'x')); },
        grpc::StatusCode::RESOURCE_EXHAUSTED, ""},
       {"model throws",
        [](auto* r) {
@@ -214,15 +215,15 @@ TEST_F(EndToEndTest, EveryBadInputGetsItsCodeAndTheServerKeepsServing) {
   }
   xai::v1::ClassifyResponse response;
   ASSERT_TRUE(Classify(Request("tiny", png), &response).ok());  // still serving
-  EXPECT_EQ(response.classes_size(), 3);  // top_k 5 capped at 3 classes
+  EXPECT_EQ(response.classes_size(), 3);                        // top_k 5 capped at 3 classes
   EXPECT_EQ(response.classes(0).label().empty(), false);
 }
 
 TEST_F(EndToEndTest, PassedDeadlineIsDeadlineExceeded) {
   xai::v1::ClassifyResponse response;
-  const grpc::Status status = Classify(Request("resnet18", xai::testing::ReadBytes(
-                                                                  xai::testing::ReferenceDir() + "/image.png")),
-                                       &response, std::chrono::milliseconds(1));
+  const grpc::Status status = Classify(
+      Request("resnet18", xai::testing::ReadBytes(xai::testing::ReferenceDir() + "/image.png")),
+      &response, std::chrono::milliseconds(1));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
 }
 
@@ -230,7 +231,8 @@ TEST_F(EndToEndTest, ACallCancelledWhileQueuedIsDroppedWithoutRunning) {
   // resnet18 has one instance and no batcher: of two calls, one runs and the other waits.
   // Which one arrived first is up to the transport, so the caller cancels both: the one
   // running finishes anyway, the one queued must be dropped without running.
-  const auto request = Request("resnet18", xai::testing::ReadBytes(xai::testing::ReferenceDir() + "/image.png"));
+  const auto request =
+      Request("resnet18", xai::testing::ReadBytes(xai::testing::ReferenceDir() + "/image.png"));
   auto classify_counts = [] {
     auto statistics = server_->explainer().Statistics({"resnet18", 1});
     EXPECT_TRUE(statistics.ok());
@@ -265,7 +267,8 @@ TEST_F(EndToEndTest, ACallCancelledWhileQueuedIsDroppedWithoutRunning) {
   }
   EXPECT_EQ(std::get<0>(after) - std::get<0>(before), 1u) << "the running call did not finish";
   EXPECT_EQ(std::get<1>(after) - std::get<1>(before), 1u) << "the queued call was not dropped";
-  EXPECT_EQ(std::get<2>(after) - std::get<2>(before), 1u) << "the queued call ran although cancelled";
+  EXPECT_EQ(std::get<2>(after) - std::get<2>(before), 1u)
+      << "the queued call ran although cancelled";
   EXPECT_EQ(server_->explainer().queued(), 0);
 }
 
@@ -273,7 +276,8 @@ TEST_F(EndToEndTest, GradCamReturnsMapsPerTargetOverTheWire) {
   grpc::ClientContext context;
   xai::v1::GradCAMRequest request;
   request.mutable_model()->set_name("resnet18_scripted");
-  request.mutable_image()->set_encoded(xai::testing::ReadBytes(xai::testing::ReferenceDir() + "/image.png"));
+  request.mutable_image()->set_encoded(
+      xai::testing::ReadBytes(xai::testing::ReferenceDir() + "/image.png"));
   request.add_target_classes(7);
   request.add_target_classes(3);
   request.add_layers("layer3");
@@ -287,14 +291,16 @@ TEST_F(EndToEndTest, GradCamReturnsMapsPerTargetOverTheWire) {
   EXPECT_EQ(response.explanations(0).target_class(), 7);
   EXPECT_EQ(response.explanations(1).target_class(), 3);
   const xai::v1::Tensor& cam = response.explanations(0).cam();
-  EXPECT_EQ(std::vector<int64_t>(cam.shape().begin(), cam.shape().end()), (std::vector<int64_t>{224, 224}));
+  EXPECT_EQ(std::vector<int64_t>(cam.shape().begin(), cam.shape().end()),
+            (std::vector<int64_t>{224, 224}));
   ASSERT_EQ(cam.data().size(), 224u * 224u * 4u);
   std::vector<float> values(224 * 224);
   std::memcpy(values.data(), cam.data().data(), cam.data().size());
   EXPECT_GE(*std::min_element(values.begin(), values.end()), 0.0f);
   EXPECT_LE(*std::max_element(values.begin(), values.end()), 1.0f);
   const xai::v1::Tensor& raw = response.explanations(1).raw();
-  EXPECT_EQ(std::vector<int64_t>(raw.shape().begin(), raw.shape().end()), (std::vector<int64_t>{14, 14}));
+  EXPECT_EQ(std::vector<int64_t>(raw.shape().begin(), raw.shape().end()),
+            (std::vector<int64_t>{14, 14}));
   EXPECT_EQ(raw.data().size(), 14u * 14u * 4u);
 }
 
@@ -316,7 +322,8 @@ xai::v1::DecisionPathRequest PlantedPathRequest(int target) {
   auto* t = request.mutable_image()->mutable_tensor();
   t->add_shape(3), t->add_shape(8), t->add_shape(8);
   std::vector<float> values(3 * 8 * 8);
-  for (size_t i = 0; i < values.size(); ++i) values[i] = 0.5f + 0.4f * std::sin(0.7f * i);  // positive
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = 0.5f + 0.4f * std::sin(0.7f * i);  // positive
   t->set_data(std::string(reinterpret_cast<char*>(values.data()), values.size() * sizeof(float)));
   request.set_target_class(target);
   return request;
@@ -332,11 +339,13 @@ TEST_F(EndToEndTest, DecisionPathReturnsThePlantedChainOverTheWire) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.model().name(), "planted");
   EXPECT_EQ(response.target_class(), 4);
-  EXPECT_THAT(std::vector<std::string>(response.layers().begin(), response.layers().end()),
-              ::testing::ElementsAre("stage1", "stage2", "stage3", "stage4"));  // the config's default
+  EXPECT_THAT(
+      std::vector<std::string>(response.layers().begin(), response.layers().end()),
+      ::testing::ElementsAre("stage1", "stage2", "stage3", "stage4"));  // the config's default
   ASSERT_GE(response.chains_size(), 1);
-  EXPECT_EQ(std::vector<int>(response.chains(0).channels().begin(), response.chains(0).channels().end()),
-            expected[4]);
+  EXPECT_EQ(
+      std::vector<int>(response.chains(0).channels().begin(), response.chains(0).channels().end()),
+      expected[4]);
   EXPECT_LE(response.chains(0).log_score(), 0.0f);
   EXPECT_GE(response.nodes_size(), 4);
   EXPECT_GE(response.edges_size(), 3);
@@ -379,20 +388,35 @@ TEST_F(EndToEndTest, DecisionPathBadFieldsAreInvalidArguments) {
     const char* message;
   };
   const std::vector<BadField> cases = {
-      {[](auto* r) { r->set_target_class(6); }, grpc::StatusCode::INVALID_ARGUMENT, "target_class = 6"},
-      {[](auto* r) { r->set_target_class(-2); }, grpc::StatusCode::INVALID_ARGUMENT, "target_class = -2"},
-      {[](auto* r) { r->set_threshold(1.5f); }, grpc::StatusCode::INVALID_ARGUMENT, "threshold must be in (0, 1]"},
+      {[](auto* r) { r->set_target_class(6); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "target_class = 6"},
+      {[](auto* r) { r->set_target_class(-2); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "target_class = -2"},
+      {[](auto* r) { r->set_threshold(1.5f); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "threshold must be in (0, 1]"},
       {[](auto* r) { r->set_threshold(-0.1f); }, grpc::StatusCode::INVALID_ARGUMENT, "threshold"},
-      {[](auto* r) { r->set_threshold(std::nanf("")); }, grpc::StatusCode::INVALID_ARGUMENT, "threshold"},
-      {[](auto* r) { r->set_max_channels(-1); }, grpc::StatusCode::INVALID_ARGUMENT, "max_channels must be in [0, 64]"},
-      {[](auto* r) { r->set_max_channels(65); }, grpc::StatusCode::INVALID_ARGUMENT, "max_channels"},
-      {[](auto* r) { r->set_top_chains(-3); }, grpc::StatusCode::INVALID_ARGUMENT, "top_chains must be in [0, 64]"},
-      {[](auto* r) { r->add_layers("stage2"); r->add_layers("stage1"); }, grpc::StatusCode::INVALID_ARGUMENT,
-       "layers[1] \"stage1\" runs before layers[0] \"stage2\""},
-      {[](auto* r) { r->add_layers("stage2"); r->add_layers("stage2"); }, grpc::StatusCode::INVALID_ARGUMENT,
-       "layers[1] \"stage2\" is repeated"},
-      {[](auto* r) { r->add_layers("stage9"); }, grpc::StatusCode::INVALID_ARGUMENT, "layers[0] \"stage9\" is not a module"},
-      {[](auto* r) { r->add_layers("fc"); }, grpc::StatusCode::INVALID_ARGUMENT, "not a 4-D feature map"},
+      {[](auto* r) { r->set_threshold(std::nanf("")); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "threshold"},
+      {[](auto* r) { r->set_max_channels(-1); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "max_channels must be in [0, 64]"},
+      {[](auto* r) { r->set_max_channels(65); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "max_channels"},
+      {[](auto* r) { r->set_top_chains(-3); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "top_chains must be in [0, 64]"},
+      {[](auto* r) {
+         r->add_layers("stage2");
+         r->add_layers("stage1");
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "layers[1] \"stage1\" runs before layers[0] \"stage2\""},
+      {[](auto* r) {
+         r->add_layers("stage2");
+         r->add_layers("stage2");
+       },
+       grpc::StatusCode::INVALID_ARGUMENT, "layers[1] \"stage2\" is repeated"},
+      {[](auto* r) { r->add_layers("stage9"); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "layers[0] \"stage9\" is not a module"},
+      {[](auto* r) { r->add_layers("fc"); }, grpc::StatusCode::INVALID_ARGUMENT,
+       "not a 4-D feature map"},
   };
   for (const BadField& c : cases) {
     xai::v1::DecisionPathRequest request = PlantedPathRequest(0);
