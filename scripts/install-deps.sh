@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
+  # the format check run by the tests (.clang-format is written for version 14)
+  clang-format
   # engine
   libtorch-dev
   # wire, server
