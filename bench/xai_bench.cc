@@ -32,8 +32,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/image_preprocessor.h"
-#include "core/model_config.h"
+#include "core/image/image_preprocessor.h"
+#include "core/repository/model_config.h"
 #include "server/server.h"
 #include "xai/v1/explainer.grpc.pb.h"
 

@@ -22,7 +22,7 @@
 
 #include "client/npy.h"
 #include "client/output.h"
-#include "core/path_profile.h"
+#include "core/repository/path_profile.h"
 #include "xai/v1/explainer.grpc.pb.h"
 
 namespace {

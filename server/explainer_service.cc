@@ -100,9 +100,7 @@ grpc::ServerUnaryReactor* Dispatch(
     core::Explainer& explainer,
     void (core::Explainer::*method)(Request, core::Explainer::Callback<Result>), const Call& call,
     Request request, Response* response) {
-  request.deadline = call.deadline();
-  request.request_id = call.id();
-  request.cancelled = call.cancelled();
+  request.context = core::RequestContext{call.deadline(), call.id(), call.cancelled()};
   (explainer.*method)(std::move(request), [call, response](core::StatusOr<Result> result) {
     if (result.ok()) ToProto(*result, response);
     call.Finish(result.status());

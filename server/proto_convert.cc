@@ -42,7 +42,7 @@ core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request) {
   out.image = FromProto(request.image());
   out.target_classes.assign(request.target_classes().begin(), request.target_classes().end());
   out.layers.assign(request.layers().begin(), request.layers().end());
-  out.method = request.method();
+  out.method = static_cast<core::CamMethod>(request.method());
   const xai::v1::OverlayOptions& overlay = request.overlay();
   out.overlay = {overlay.enabled(), overlay.image_weight(), overlay.model_input_size(),
                  overlay.colormap(), overlay.png_compression()};

@@ -9,8 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "core/base/status.h"
 #include "core/explainer.h"
-#include "core/status.h"
 #include "server/explainer_service.h"
 #include "server/health.h"
 

@@ -4,7 +4,7 @@
 
 #include <grpcpp/support/status.h>
 
-#include "core/status.h"
+#include "core/base/status.h"
 
 namespace xai::server {
 

@@ -1,0 +1,29 @@
+// Class activation maps from a layer's activations and gradients, with the numerics of
+// pytorch-grad-cam 1.5 (weights, weighted sum, ReLU, min-max scaling, OpenCV-convention
+// bilinear resize, multi-layer mean).
+#ifndef XAI_CORE_METHODS_CAM_CAM_H_
+#define XAI_CORE_METHODS_CAM_CAM_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace xai::core {
+
+// scale_cam_image: subtract the minimum, divide by (1e-7 + the new maximum), then, when
+// height and width are > 0, resize [h,w] -> [height,width] bilinearly with pixel centres
+// aligned as OpenCV's cv::resize (INTER_LINEAR) does.
+at::Tensor ScaleCam(const at::Tensor& map, int64_t height = 0, int64_t width = 0);
+
+// Bilinear resize of a [h,w] float map with OpenCV's pixel-centre convention.
+at::Tensor ResizeBilinear(const at::Tensor& map, int64_t height, int64_t width);
+
+// The final [height,width] map from the per-layer maps after ReLU (each [h_i,w_i]):
+// each scaled and resized to the input, then ReLU, mean over layers, scaled again.
+at::Tensor CombineLayerMaps(const std::vector<at::Tensor>& relu_maps, int64_t height,
+                            int64_t width);
+
+}  // namespace xai::core
+
+#endif  // XAI_CORE_METHODS_CAM_CAM_H_

@@ -1,0 +1,102 @@
+#include "core/methods/cam/grad_cam.h"
+
+#include <torch/csrc/autograd/autograd.h>
+
+#include <algorithm>
+
+#include "core/methods/cam/cam.h"
+#include "core/methods/cam/cam_methods.h"
+#include "core/methods/classifier.h"
+#include "core/runtime/execution.h"
+#include "core/runtime/layer_capture.h"
+#include "core/runtime/torch_errors.h"
+
+namespace xai::core {
+
+StatusOr<GradCamOutput> RunGradCam(ModelPool::Handle& instance, const at::Tensor& input,
+                                   const GradCamSpec& spec) {
+  XAI_ASSIGN_OR_RETURN(std::vector<GradCamOutput> outputs,
+                       RunGradCamBatch(instance, input, spec, {spec.targets}));
+  return std::move(outputs[0]);
+}
+
+StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance,
+                                                     const at::Tensor& input,
+                                                     const GradCamSpec& spec,
+                                                     const std::vector<std::vector<int>>& targets) {
+  const int64_t batch = input.size(0);
+  if (static_cast<int64_t>(targets.size()) != batch) {
+    return InternalError("Grad-CAM batch of " + std::to_string(batch) + " inputs got " +
+                         std::to_string(targets.size()) + " target lists");
+  }
+  const GradientCamMethod* method = FindGradientCamMethod(spec.method);
+  if (method == nullptr) {
+    return InvalidArgumentError("method " + std::string(CamMethodName(spec.method)) +
+                                " is not a served gradient-weighted CAM method");
+  }
+  try {
+    ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
+    XAI_ASSIGN_OR_RETURN(
+        CapturedForward forward,
+        RunCaptured(instance.module(), ToDevice(input, instance.device()), spec.layers, spec.cut));
+    const at::Tensor& logits = forward.output;
+    const std::vector<at::Tensor>& activations = forward.activations;
+    const at::Tensor cpu_logits = logits.detach().to(at::kCPU, at::kFloat);
+    XAI_RETURN_IF_ERROR(CheckBatchLogits(cpu_logits, batch, instance.num_classes()));
+
+    std::vector<GradCamOutput> out(batch);
+    std::vector<std::vector<int>> sample_targets = targets;
+    size_t rounds = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+      out[b].logits = cpu_logits[b];
+      if (sample_targets[b].empty()) {
+        sample_targets[b].push_back(static_cast<int>(out[b].logits.argmax().item<int64_t>()));
+      }
+      rounds = std::max(rounds, sample_targets[b].size());
+    }
+
+    // The activations as the CAM math takes them (float32), once for every target.
+    std::vector<at::Tensor> maps_input;
+    maps_input.reserve(activations.size());
+    for (const at::Tensor& a : activations) maps_input.push_back(a.detach().to(at::kFloat));
+
+    // Round t differentiates every sample's t-th target score at once: the seed has a one
+    // in row b at that class, zeros elsewhere (and a zero row when sample b has no t-th).
+    for (size_t t = 0; t < rounds; ++t) {
+      at::Tensor seed = at::zeros({batch, instance.num_classes()}, at::kFloat);
+      for (int64_t b = 0; b < batch; ++b) {
+        if (t < sample_targets[b].size()) seed[b][sample_targets[b][t]] = 1.0f;
+      }
+      seed = seed.to(logits.device(), logits.scalar_type());
+      const std::vector<at::Tensor> grads =
+          torch::autograd::grad({logits}, activations, {seed},
+                                /*retain_graph=*/t + 1 < rounds, /*create_graph=*/false,
+                                /*allow_unused=*/true);
+      for (int64_t b = 0; b < batch; ++b) {
+        if (t >= sample_targets[b].size()) continue;
+        std::vector<at::Tensor> relu_maps;
+        for (size_t l = 0; l < activations.size(); ++l) {
+          const at::Tensor a = maps_input[l][b];
+          const at::Tensor g = grads[l].defined() ? grads[l][b].to(at::kFloat) : at::zeros_like(a);
+          relu_maps.push_back(at::relu(method->Map(a, g)));
+        }
+        CamOutput explanation;
+        explanation.target = sample_targets[b][t];
+        explanation.cam =
+            CombineLayerMaps(relu_maps, spec.height, spec.width).to(at::kCPU).contiguous();
+        explanation.raw = relu_maps[0].to(at::kCPU).contiguous();
+        out[b].explanations.push_back(std::move(explanation));
+      }
+    }
+    return out;
+  } catch (const std::exception& e) {
+    const std::string message = ExceptionMessage(e);
+    if (message.find("in-place operation") != std::string::npos) {
+      return InvalidArgumentError("a captured layer's output is modified in place by the model (" +
+                                  message + "); choose the layer that follows it");
+    }
+    return InternalError("Grad-CAM failed: " + message);
+  }
+}
+
+}  // namespace xai::core

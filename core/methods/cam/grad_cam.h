@@ -1,0 +1,55 @@
+// Gradient CAMs on a pooled, capture-instrumented instance: one forward, and per target
+// one backward from the output to the captured layers and no further.
+#ifndef XAI_CORE_METHODS_CAM_GRAD_CAM_H_
+#define XAI_CORE_METHODS_CAM_GRAD_CAM_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/base/status.h"
+#include "core/methods/cam/cam_method.h"
+#include "core/runtime/model_pool.h"
+
+namespace xai::core {
+
+struct GradCamSpec {
+  std::vector<std::string> layers;         // module paths with 4-D outputs, validated by the caller
+  size_t cut = 0;                          // index of the layer whose output is computed first
+  std::vector<int> targets;                // class indices; empty: the top-1 class (RunGradCam)
+  CamMethod method = CamMethod::kGradCam;  // a served gradient-weighted method
+  int64_t height = 0;                      // the model input's size, for the upsampled map
+  int64_t width = 0;
+};
+
+struct CamOutput {
+  int target = 0;
+  at::Tensor cam;  // [height, width], in [0,1], CPU float32
+  at::Tensor raw;  // [h, w] of layers[0], after ReLU, before scaling, CPU float32
+};
+
+struct GradCamOutput {
+  at::Tensor logits;                    // [num_classes], CPU float32
+  std::vector<CamOutput> explanations;  // one per target, in order
+};
+
+// Runs `instance` on `input` ([1,C,H,W]) with `spec.layers` captured.
+// INVALID_ARGUMENT when spec.method is not a served gradient-weighted method;
+// INVALID_ARGUMENT when a layer's output is not used by the rest of the network or is
+// modified in place by it; INTERNAL when the forward or backward throws otherwise.
+StatusOr<GradCamOutput> RunGradCam(ModelPool::Handle& instance, const at::Tensor& input,
+                                   const GradCamSpec& spec);
+
+// The same for a batch: `input` is [B,C,H,W] and `targets[b]` sample b's classes (empty:
+// its top-1); spec.targets is not read. One forward, and per target position one backward
+// of the batch's summed target scores: in eval mode samples are independent, so each
+// sample's gradient, and its maps, are those it would get alone. Errors as RunGradCam, for
+// the whole batch.
+StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance,
+                                                     const at::Tensor& input,
+                                                     const GradCamSpec& spec,
+                                                     const std::vector<std::vector<int>>& targets);
+
+}  // namespace xai::core
+
+#endif  // XAI_CORE_METHODS_CAM_GRAD_CAM_H_

@@ -1,0 +1,24 @@
+// GRAD_CAM (Selvaraju et al.): channel weights are the gradients' spatial means.
+#include <ATen/ATen.h>
+
+#include "core/methods/cam/gradient/gradient_methods.h"
+
+namespace xai::core {
+namespace {
+
+class GradCam final : public GradientCamMethod {
+ public:
+  at::Tensor Map(const at::Tensor& a, const at::Tensor& g) const override {
+    const at::Tensor weights = g.mean({1, 2});  // [K]
+    return (weights.view({-1, 1, 1}) * a).sum(0);
+  }
+};
+
+}  // namespace
+
+const GradientCamMethod& GradCamMethod() {
+  static const GradCam kMethod;
+  return kMethod;
+}
+
+}  // namespace xai::core

@@ -1,0 +1,25 @@
+// XGRAD_CAM (Fu et al.): gradients weighted by the normalised activations.
+#include <ATen/ATen.h>
+
+#include "core/methods/cam/gradient/gradient_methods.h"
+
+namespace xai::core {
+namespace {
+
+class XGradCam final : public GradientCamMethod {
+ public:
+  at::Tensor Map(const at::Tensor& a, const at::Tensor& g) const override {
+    const at::Tensor sum_a = a.sum({1, 2}, /*keepdim=*/true);
+    const at::Tensor weights = (g * a / (sum_a + 1e-7)).sum({1, 2});
+    return (weights.view({-1, 1, 1}) * a).sum(0);
+  }
+};
+
+}  // namespace
+
+const GradientCamMethod& XGradCamMethod() {
+  static const XGradCam kMethod;
+  return kMethod;
+}
+
+}  // namespace xai::core

@@ -1,0 +1,483 @@
+#include "core/repository/model_repository.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "core/repository/model_config.h"
+#include "core/repository/model_version.h"
+#include "core/repository/path_profile.h"
+#include "core/repository/servable_model.h"
+#include "core/runtime/input_tensor.h"
+#include "core/runtime/layer_inspector.h"
+
+namespace xai::core {
+namespace fs = std::filesystem;
+
+// A version found by the scan, to be loaded; or a model that failed as a whole.
+struct PendingVersion {
+  std::string name;
+  int64_t version = 0;
+  fs::path model_dir;
+  xai::v1::ModelConfig config;
+  Status problem;  // not OK: report FAILED with this reason, load nothing
+};
+
+namespace {
+
+using Pending = PendingVersion;
+
+constexpr char kConfigFile[] = "config.pbtxt";
+constexpr char kDefaultLabelsFile[] = "labels.txt";
+constexpr char kModelFile[] = "model.pt";
+
+bool IsVersionDirectory(const fs::directory_entry& entry, int64_t* version) {
+  const std::string name = entry.path().filename().string();
+  if (!entry.is_directory() || name.empty() || name.size() > 18 ||
+      !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  *version = std::stoll(name);
+  return *version > 0;
+}
+
+std::vector<Pending> ScanModel(const fs::path& dir) {
+  const std::string dir_name = dir.filename().string();
+  Pending base;
+  base.name = dir_name;
+  base.model_dir = dir;
+  if (!IsValidModelName(dir_name)) {
+    base.problem = InvalidArgumentError("directory name \"" + dir_name +
+                                        "\" is not a valid model name ([A-Za-z0-9_.-]+)");
+    return {base};
+  }
+  auto config = ReadModelConfig((dir / kConfigFile).string());
+  if (!config.ok()) {
+    base.problem = config.status();
+  } else {
+    base.config = *config;
+    base.problem = ValidateModelConfig(base.config).WithContext((dir / kConfigFile).string());
+    if (base.problem.ok() && !base.config.name().empty() && base.config.name() != dir_name) {
+      base.problem = InvalidArgumentError(
+          (dir / kConfigFile).string() + ": name \"" + base.config.name() +
+          "\" must equal the directory name \"" + dir_name + "\" (or be left empty)");
+    }
+  }
+  std::vector<Pending> versions;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    int64_t version = 0;
+    if (!IsVersionDirectory(entry, &version)) continue;
+    Pending p = base;
+    p.version = version;
+    versions.push_back(std::move(p));
+  }
+  if (versions.empty()) {
+    if (base.problem.ok()) {
+      base.problem =
+          NotFoundError("no version directory (" + dir.string() + "/1/" + kModelFile + ", ...)");
+    }
+    versions.push_back(base);
+  }
+  return versions;
+}
+
+std::vector<std::string> DeviceNames(const ModelPool& pool) {
+  std::vector<std::string> names;
+  for (const c10::Device& d : pool.devices()) names.push_back(d.str());
+  return names;
+}
+
+// " (auto: ...)" when a group asked for "auto" (or named no device) and got the CPU, so
+// that the log says why a GPU node runs on its CPU.
+std::string AutoNote(const xai::v1::ModelConfig& config, const ModelPool& pool) {
+  bool automatic = config.instance_group().empty();
+  for (const xai::v1::InstanceGroup& group : config.instance_group()) {
+    automatic =
+        automatic || group.devices().empty() ||
+        std::find(group.devices().begin(), group.devices().end(), "auto") != group.devices().end();
+  }
+  const bool no_gpu = std::none_of(pool.devices().begin(), pool.devices().end(),
+                                   [](const c10::Device& d) { return d.is_cuda(); });
+  return automatic && no_gpu ? " (auto: LibTorch sees no CUDA GPU)" : "";
+}
+
+std::string Join(const std::vector<std::string>& parts, const char* separator) {
+  std::string out;
+  for (const std::string& part : parts) {
+    if (!out.empty()) out += separator;
+    out += part;
+  }
+  return out;
+}
+
+// Checks a configured layer against the probe's table.
+Status CheckFeatureLayer(const ServableModel& model, const std::string& path,
+                         const std::string& field) {
+  const LayerInfo* layer = model.FindLayer(path);
+  if (layer == nullptr) {
+    return InvalidArgumentError(field + " \"" + path + "\" is not a module the model runs");
+  }
+  if (!layer->is_feature_map()) {
+    return InvalidArgumentError(field + " \"" + path + "\" outputs shape " +
+                                (layer->output_shape.empty() ? std::string("(not a tensor)")
+                                                             : ShapeToString(layer->output_shape)) +
+                                ", not a 4-D feature map");
+  }
+  return OkStatus();
+}
+
+StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const Pending& p,
+                                                    const ModelRepositoryOptions& options) {
+  auto model = std::make_shared<ServableModel>();
+  model->name = p.name;
+  model->version = p.version;
+  model->config = p.config;
+  const xai::v1::InputSpec& input = p.config.input();
+  model->input_shape = {ChannelsOf(input.color_order()), input.height(), input.width()};
+
+  ModelPoolOptions pool_options;
+  pool_options.model_path = (p.model_dir / std::to_string(p.version) / kModelFile).string();
+  pool_options.display_name = model->display_name();
+  pool_options.input_shape = model->input_shape;
+  if (p.config.has_dynamic_batching()) {
+    pool_options.max_batch_size = p.config.dynamic_batching().max_batch_size();
+  }
+  switch (p.config.precision()) {
+    case xai::v1::FP16:
+      pool_options.precision = Precision::kFloat16;
+      break;
+    case xai::v1::BF16:
+      pool_options.precision = Precision::kBFloat16;
+      break;
+    default:
+      pool_options.precision = Precision::kFloat32;
+      break;
+  }
+  for (const xai::v1::InstanceGroup& group : p.config.instance_group()) {
+    pool_options.instance_groups.push_back(
+        {std::vector<std::string>(group.devices().begin(), group.devices().end()),
+         std::max(1, group.count())});
+  }
+  XAI_ASSIGN_OR_RETURN(model->pool, ModelPool::Create(pool_options));
+
+  const std::string labels_file =
+      p.config.labels_file().empty() ? kDefaultLabelsFile : p.config.labels_file();
+  const fs::path labels_path = p.model_dir / labels_file;
+  std::error_code ec;
+  if (fs::exists(labels_path, ec) || !p.config.labels_file().empty()) {
+    XAI_ASSIGN_OR_RETURN(model->labels, ReadLabels(labels_path.string()));
+    if (static_cast<int64_t>(model->labels.size()) != model->pool->num_classes()) {
+      return InvalidArgumentError(labels_path.string() + " has " +
+                                  std::to_string(model->labels.size()) +
+                                  " labels but the model outputs " +
+                                  std::to_string(model->pool->num_classes()) + " classes");
+    }
+  }
+
+  const ModelPool::Instance& first = model->pool->instance(0);
+  std::vector<int64_t> batch = {1};
+  batch.insert(batch.end(), model->input_shape.begin(), model->input_shape.end());
+  XAI_ASSIGN_OR_RETURN(
+      model->layers,
+      InspectLayers(first.module, at::zeros(batch, at::TensorOptions().device(first.device))));
+
+  model->default_cam_layer = p.config.default_cam_layer().empty() ? DefaultCamLayer(model->layers)
+                                                                  : p.config.default_cam_layer();
+  if (!p.config.default_cam_layer().empty()) {
+    XAI_RETURN_IF_ERROR(CheckFeatureLayer(*model, model->default_cam_layer, "default_cam_layer"));
+  }
+  if (p.config.default_path_layers().empty()) {
+    model->default_path_layers = DefaultPathLayers(model->layers);
+  } else {
+    model->default_path_layers.assign(p.config.default_path_layers().begin(),
+                                      p.config.default_path_layers().end());
+    for (size_t i = 0; i < model->default_path_layers.size(); ++i) {
+      XAI_RETURN_IF_ERROR(CheckFeatureLayer(*model, model->default_path_layers[i],
+                                            "default_path_layers[" + std::to_string(i) + "]"));
+    }
+  }
+
+  const fs::path profile_path = p.model_dir / std::to_string(p.version) / kPathProfileFile;
+  if (fs::exists(profile_path, ec)) {
+    XAI_ASSIGN_OR_RETURN(model->path_profile, ReadPathProfile(profile_path.string()));
+    for (int i = 0; i < model->path_profile->layers_size(); ++i) {
+      XAI_RETURN_IF_ERROR(
+          CheckFeatureLayer(*model, model->path_profile->layers(i),
+                            profile_path.string() + ": layers[" + std::to_string(i) + "]"));
+    }
+  }
+
+  BatchSchedulerOptions scheduling;
+  scheduling.display_name = model->display_name();
+  scheduling.workers = model->pool->size();
+  scheduling.queue_capacity =
+      p.config.max_queue_size() > 0 ? p.config.max_queue_size() : options.queue_capacity;
+  scheduling.max_batch_size = model->pool->max_batch_size();
+  scheduling.max_queue_time = options.max_queue_time;
+  scheduling.max_queue_delay = std::chrono::microseconds(
+      p.config.has_dynamic_batching() ? p.config.dynamic_batching().max_queue_delay_us() : 0);
+  return std::make_shared<ModelVersion>(std::shared_ptr<const ServableModel>(std::move(model)),
+                                        std::move(scheduling));
+}
+
+}  // namespace
+
+const char* ModelStateName(ModelState state) {
+  switch (state) {
+    case ModelState::kLoading:
+      return "LOADING";
+    case ModelState::kReady:
+      return "READY";
+    case ModelState::kFailed:
+      return "FAILED";
+    case ModelState::kUnloaded:
+      return "UNLOADED";
+  }
+  return "UNKNOWN";
+}
+
+StatusOr<std::unique_ptr<ModelRepository>> ModelRepository::Create(ModelRepositoryOptions options) {
+  std::error_code ec;
+  if (!fs::is_directory(options.root, ec)) {
+    return NotFoundError("model repository \"" + options.root + "\" is not a directory");
+  }
+  return std::unique_ptr<ModelRepository>(new ModelRepository(std::move(options)));
+}
+
+ModelRepository::~ModelRepository() = default;
+
+void ModelRepository::SetStateListener(std::function<void()> listener) {
+  listener_ = std::move(listener);
+}
+
+void ModelRepository::SetState(const std::string& name, int64_t version, Entry entry) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    models_[name][version] = std::move(entry);
+  }
+  if (listener_) listener_();
+}
+
+void ModelRepository::LoadAll() {
+  std::vector<fs::path> dirs;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(options_.root, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && !name.empty() && name[0] != '.') dirs.push_back(entry.path());
+  }
+  if (ec) spdlog::error("cannot list model repository {}: {}", options_.root, ec.message());
+  std::sort(dirs.begin(), dirs.end());
+
+  std::vector<Pending> pending;
+  for (const fs::path& dir : dirs) {
+    for (Pending& p : ScanModel(dir)) pending.push_back(std::move(p));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const Pending& p : pending) models_[p.name][p.version] = Entry{};
+  }
+  if (listener_) listener_();
+  if (pending.empty()) spdlog::warn("model repository {} holds no model", options_.root);
+
+  for (const Pending& p : pending) (void)LoadPending(p);
+}
+
+Status ModelRepository::LoadPending(const PendingVersion& p) {
+  const std::string display =
+      "model '" + p.name + "'" + (p.version > 0 ? " v" + std::to_string(p.version) : "");
+  bool stopped = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped = schedulers_stopped_;
+  }
+  if (stopped) {  // shutting down: do not spend minutes loading what will not serve
+    SetState(p.name, p.version,
+             Entry{ModelState::kUnloaded, "not loaded: the server is shutting down", nullptr});
+    return UnavailableError("not loaded: the server is shutting down");
+  }
+  if (!p.problem.ok()) {
+    spdlog::warn("{} FAILED: {}", display, p.problem.message());
+    SetState(p.name, p.version, Entry{ModelState::kFailed, p.problem.message(), nullptr});
+    return p.problem;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto loaded = LoadVersion(p, options_);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  if (!loaded.ok()) {
+    spdlog::warn("{} FAILED after {} ms: {}", display, ms, loaded.status().message());
+    SetState(p.name, p.version, Entry{ModelState::kFailed, loaded.status().message(), nullptr});
+    return loaded.status();
+  }
+  const ServableModel& model = (*loaded)->model();
+  const BatchSchedulerOptions& scheduling = (*loaded)->scheduler().options();
+  spdlog::info("{} loaded: {} instance(s) on {}{}, {} classes, input {}, {}, queue {}, {} ms",
+               display, model.pool->size(), Join(DeviceNames(*model.pool), ", "),
+               AutoNote(p.config, *model.pool), model.pool->num_classes(),
+               ShapeToString(model.input_shape),
+               scheduling.max_batch_size > 1
+                   ? "batches up to " + std::to_string(scheduling.max_batch_size) + " within " +
+                         std::to_string(scheduling.max_queue_delay.count()) + " us"
+                   : std::string("no batching"),
+               scheduling.queue_capacity, ms);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped = schedulers_stopped_;
+    models_[p.name][p.version] = Entry{ModelState::kReady, "", *loaded};
+  }
+  if (stopped) (*loaded)->Drain();
+  if (listener_) listener_();
+  return OkStatus();
+}
+
+Status ModelRepository::Load(const std::string& name) {
+  if (!IsValidModelName(name)) {
+    return InvalidArgumentError("model name \"" + name +
+                                "\" is not a valid model name: 1-128 characters of "
+                                "[A-Za-z0-9_.-], not starting with '.'");
+  }
+  const fs::path dir = fs::path(options_.root) / name;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return NotFoundError("model \"" + name + "\" has no directory in " + options_.root);
+  }
+  std::vector<Pending> pending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (schedulers_stopped_) return UnavailableError("the server is shutting down");
+    for (Pending& p : ScanModel(dir)) {
+      auto& versions = models_[p.name];
+      const auto known = versions.find(p.version);
+      if (known != versions.end() && known->second.state == ModelState::kReady) continue;
+      versions[p.version] = Entry{};
+      pending.push_back(std::move(p));
+    }
+  }
+  if (listener_) listener_();
+  Status last = OkStatus();
+  for (const Pending& p : pending) {
+    Status loaded = LoadPending(p);
+    if (!loaded.ok()) last = loaded;
+  }
+  if (Get(name, 0).ok()) return OkStatus();
+  return last.ok() ? UnavailableError("model \"" + name + "\" has no ready version") : last;
+}
+
+Status ModelRepository::Unload(const std::string& name) {
+  std::vector<std::shared_ptr<ModelVersion>> draining;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto model = models_.find(name);
+    if (model == models_.end()) {
+      return NotFoundError("model \"" + name + "\" is not in the repository");
+    }
+    for (auto& [version, entry] : model->second) {
+      if (entry.version) draining.push_back(std::move(entry.version));
+      entry = Entry{ModelState::kUnloaded, "unloaded", nullptr};
+    }
+  }
+  if (listener_) listener_();
+  for (const auto& version : draining) {
+    version->Drain();
+    spdlog::info("{} unloaded", version->model().display_name());
+  }
+  return OkStatus();  // `draining` released here, on the caller's thread
+}
+
+void ModelRepository::ShutdownSchedulers() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    schedulers_stopped_ = true;
+  }
+  for (const auto& version : ReadyVersions()) version->Drain();
+}
+
+std::vector<ModelVersionStatus> ModelRepository::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ModelVersionStatus> out;
+  for (const auto& [name, versions] : models_) {
+    for (const auto& [version, entry] : versions) {
+      ModelVersionStatus status{name, version, entry.state, entry.reason, {}};
+      if (entry.version) status.devices = DeviceNames(*entry.version->model().pool);
+      out.push_back(std::move(status));
+    }
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<ModelVersion>> ModelRepository::ReadyVersions() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<ModelVersion>> out;
+  for (const auto& [name, versions] : models_) {
+    for (const auto& [version, entry] : versions) {
+      if (entry.state == ModelState::kReady) out.push_back(entry.version);
+    }
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<const ServableModel>> ModelRepository::ReadyModels() const {
+  std::vector<std::shared_ptr<const ServableModel>> out;
+  for (const auto& version : ReadyVersions()) out.push_back(version->shared_model());
+  return out;
+}
+
+StatusOr<std::shared_ptr<const ServableModel>> ModelRepository::Get(std::string_view name,
+                                                                    int64_t version) const {
+  XAI_ASSIGN_OR_RETURN(std::shared_ptr<ModelVersion> serving, GetVersion(name, version));
+  return serving->shared_model();
+}
+
+StatusOr<std::shared_ptr<ModelVersion>> ModelRepository::GetVersion(std::string_view name,
+                                                                    int64_t version) const {
+  if (name.empty()) return InvalidArgumentError("model.name is required");
+  if (!IsValidModelName(name)) {
+    return InvalidArgumentError("model.name \"" + std::string(name) +
+                                "\" is not a valid model name: 1-128 characters of "
+                                "[A-Za-z0-9_.-], not starting with '.'");
+  }
+  if (version < 0) {
+    return InvalidArgumentError("model.version must be >= 0 (0: newest ready), got " +
+                                std::to_string(version));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto model = models_.find(std::string(name));
+  if (model == models_.end()) {
+    std::vector<std::string> names;
+    for (const auto& item : models_) names.push_back(item.first);
+    return NotFoundError("model \"" + std::string(name) + "\" not found; the repository has: " +
+                         (names.empty() ? "no model" : Join(names, ", ")));
+  }
+  const auto& versions = model->second;
+  if (version == 0) {
+    for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+      if (it->second.state == ModelState::kReady) return it->second.version;
+    }
+    std::vector<std::string> states;
+    for (const auto& [v, entry] : versions) {
+      states.push_back("v" + std::to_string(v) + " " + ModelStateName(entry.state) +
+                       (entry.reason.empty() ? "" : " (" + entry.reason + ")"));
+    }
+    return UnavailableError("model \"" + std::string(name) +
+                            "\" has no ready version: " + Join(states, "; "));
+  }
+  const auto entry = versions.find(version);
+  if (entry == versions.end()) {
+    std::vector<std::string> known;
+    for (const auto& item : versions) known.push_back(std::to_string(item.first));
+    return NotFoundError("model \"" + std::string(name) + "\" has no version " +
+                         std::to_string(version) + "; versions: " + Join(known, ", "));
+  }
+  if (entry->second.state != ModelState::kReady) {
+    return UnavailableError("model \"" + std::string(name) + "\" v" + std::to_string(version) +
+                            " is " + ModelStateName(entry->second.state) +
+                            (entry->second.reason.empty() ? "" : ": " + entry->second.reason));
+  }
+  return entry->second.version;
+}
+
+}  // namespace xai::core

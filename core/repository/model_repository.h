@@ -1,0 +1,120 @@
+// The model repository: a directory laid out as
+//   <root>/<model>/config.pbtxt         xai.v1.ModelConfig, protobuf text format
+//   <root>/<model>/labels.txt           optional, one label per line
+//   <root>/<model>/<version>/model.pt   TorchScript; version = 1, 2, ...
+// Every version found is loaded; a version that fails is kept as FAILED with its reason
+// and the others serve.
+//
+// Thread safety: every method may be called from any thread, also while LoadAll runs.
+#ifndef XAI_CORE_REPOSITORY_MODEL_REPOSITORY_H_
+#define XAI_CORE_REPOSITORY_MODEL_REPOSITORY_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/base/status.h"
+
+namespace xai::core {
+
+class ModelVersion;
+struct PendingVersion;  // a version found by a scan, to be loaded (model_repository.cc)
+struct ServableModel;
+
+enum class ModelState { kLoading, kReady, kFailed, kUnloaded };
+
+// "LOADING", "READY", "FAILED", "UNLOADED"
+const char* ModelStateName(ModelState state);
+
+struct ModelVersionStatus {
+  std::string name;
+  int64_t version = 0;  // 0 when the model failed before any version was found
+  ModelState state = ModelState::kLoading;
+  std::string reason;                // why, when not READY
+  std::vector<std::string> devices;  // where its instances run, when READY
+};
+
+struct ModelRepositoryOptions {
+  std::string root;
+  // How long a request may wait in a model version's queue at most.
+  std::chrono::milliseconds max_queue_time{30000};
+  // Requests a model version's scheduler queues when its config sets no max_queue_size.
+  int queue_capacity = 256;
+};
+
+class ModelRepository {
+ public:
+  // NOT_FOUND when `options.root` is not a readable directory.
+  static StatusOr<std::unique_ptr<ModelRepository>> Create(ModelRepositoryOptions options);
+  ~ModelRepository();
+
+  // Scans the root, lists every version found as LOADING, then loads them one by one.
+  // Returns when every version is READY or FAILED. Call once.
+  void LoadAll();
+
+  // Called (on the loading thread) after every state change; set before LoadAll.
+  void SetStateListener(std::function<void()> listener);
+
+  // Every version known, sorted by name then version.
+  std::vector<ModelVersionStatus> List() const;
+
+  // The version to serve, with its scheduler. `version` 0: the newest READY version.
+  // INVALID_ARGUMENT: bad name (empty, path characters) or version < 0.
+  // NOT_FOUND: no such model or version. UNAVAILABLE: known but not READY (with reason).
+  // A caller holds the result only while it queues a request: the repository, not the
+  // caller, is meant to release a version (see ModelVersion).
+  StatusOr<std::shared_ptr<ModelVersion>> GetVersion(std::string_view name, int64_t version) const;
+  // GetVersion's model.
+  StatusOr<std::shared_ptr<const ServableModel>> Get(std::string_view name, int64_t version) const;
+
+  // Every READY version, sorted by name then version.
+  std::vector<std::shared_ptr<ModelVersion>> ReadyVersions() const;
+  std::vector<std::shared_ptr<const ServableModel>> ReadyModels() const;
+
+  // Loads the versions of model `name` found under the root that are not READY, as
+  // LoadAll does (listed LOADING meanwhile); READY versions keep serving. Blocks while it
+  // loads: call it from a lifecycle thread, never from a request's. OK when the model has
+  // a READY version afterwards; else INVALID_ARGUMENT (bad name), NOT_FOUND (no such
+  // directory), UNAVAILABLE (shutting down) or the reason its newest version failed.
+  Status Load(const std::string& name);
+
+  // Takes every version of model `name` out of service (UNLOADED, "unloaded": new
+  // requests get UNAVAILABLE), then drains each (every request already queued is run and
+  // answered, none dropped) and releases it, on the calling thread, which must not be one
+  // of the model's workers. NOT_FOUND when the repository does not know the model.
+  Status Unload(const std::string& name);
+
+  // Drains every READY version (see ModelVersion::Drain); a version loading meanwhile
+  // starts drained, and LoadAll and Load load no further one (they become UNLOADED).
+  // Idempotent.
+  void ShutdownSchedulers();
+
+  const std::string& root() const { return options_.root; }
+
+ private:
+  struct Entry {
+    ModelState state = ModelState::kLoading;
+    std::string reason;
+    std::shared_ptr<ModelVersion> version;  // when READY
+  };
+  explicit ModelRepository(ModelRepositoryOptions options) : options_(std::move(options)) {}
+  void SetState(const std::string& name, int64_t version, Entry entry);
+  // Loads one scanned version and records its state. Returns its failure, if any.
+  Status LoadPending(const PendingVersion& p);
+
+  const ModelRepositoryOptions options_;
+  std::function<void()> listener_;
+  mutable std::mutex mu_;
+  bool schedulers_stopped_ = false;                         // guarded by mu_
+  std::map<std::string, std::map<int64_t, Entry>> models_;  // guarded by mu_
+};
+
+}  // namespace xai::core
+
+#endif  // XAI_CORE_REPOSITORY_MODEL_REPOSITORY_H_

@@ -1,0 +1,179 @@
+#include "core/requests/grad_cam.h"
+
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+#include <optional>
+
+#include "core/image/overlay.h"
+#include "core/methods/cam/grad_cam.h"
+#include "core/requests/request_job.h"
+
+namespace xai::core {
+namespace {
+
+// Renders the overlay of `cam` ([H,W] at the model input) over the original image, or over
+// the model's input when asked or when there is no original (tensor input).
+StatusOr<std::string> Overlay(const at::Tensor& cam, const at::Tensor& input,
+                              const PreprocessedImage& image, const ServableModel& model,
+                              bool model_input_size, const OverlayStyle& style) {
+  try {
+    const at::Tensor map = cam.to(at::kCPU, at::kFloat).contiguous();
+    const cv::Mat cam_mat(static_cast<int>(map.size(0)), static_cast<int>(map.size(1)), CV_32F,
+                          const_cast<float*>(map.data_ptr<float>()));
+    if (model_input_size || image.original.empty()) {
+      return RenderOverlayPng(InputAsBgr8(input, model), cam_mat, style);
+    }
+    return RenderOverlayPng(image.original, CamToOriginal(cam_mat, image.geometry), style);
+  } catch (const std::exception& e) {
+    return InternalError(std::string("overlay rendering failed: ") + e.what());
+  }
+}
+
+class GradCamJob : public RequestJob<GradCamResult> {
+ public:
+  // Requests share a batch when they ask for the same method at the same layers.
+  static BatchKey Key(const GradCamSpec& spec) {
+    std::string key = std::to_string(static_cast<int>(spec.method)) + "/";
+    for (const std::string& layer : spec.layers) key += layer + ",";
+    return BatchKey::Of<GradCamJob>(std::move(key));
+  }
+
+  GradCamJob(std::shared_ptr<const ServableModel> model, const RequestEnvironment& environment,
+             GradCamRequest request, GradCamSpec spec, RequestCallback<GradCamResult> done)
+      : RequestJob(std::move(model), environment, "GradCAM", Key(spec), request.image,
+                   /*keep_original=*/request.overlay.enabled && !request.overlay.model_input_size,
+                   std::move(request.context), std::move(done)),
+        spec_(std::move(spec)),
+        overlay_(request.overlay) {
+    style_.image_weight = overlay_.image_weight == 0 ? 0.5f : overlay_.image_weight;
+    style_.colormap = ColormapByName(overlay_.colormap).value_or(cv::COLORMAP_JET);
+    style_.png_compression = overlay_.png_compression == 0 ? 1 : overlay_.png_compression;
+  }
+
+  void RunBatch(std::vector<std::unique_ptr<BatchJob>>& batch) override {
+    RunJobs<GradCamJob, GradCamResult>(
+        batch,
+        [](ModelPool::Handle& instance, const at::Tensor& input,
+           const std::vector<GradCamJob*>& jobs, const std::vector<PreprocessedImage>& prepared) {
+          const ServableModel& model = jobs[0]->model();
+          std::vector<std::vector<int>> targets;
+          for (const GradCamJob* job : jobs) targets.push_back(job->spec_.targets);
+          std::vector<StatusOr<GradCamResult>> results;
+          auto cams = RunGradCamBatch(instance, input, jobs[0]->spec_, targets);
+          if (!cams.ok()) {
+            results.assign(jobs.size(), cams.status().WithContext(model.display_name()));
+            return results;
+          }
+          for (size_t b = 0; b < jobs.size(); ++b) {
+            results.push_back(jobs[b]->Assemble((*cams)[b], input[b].unsqueeze(0), prepared[b]));
+          }
+          return results;
+        });
+  }
+
+ private:
+  StatusOr<GradCamResult> Assemble(const GradCamOutput& cams, const at::Tensor& input,
+                                   const PreprocessedImage& prepared) const {
+    const ServableModel& model = this->model();
+    GradCamResult result;
+    result.model = {model.name, model.version};
+    result.classes = Labeled(model, TopClasses(cams.logits, kDefaultTopK));
+    for (const CamOutput& cam : cams.explanations) {
+      CamExplanation explanation{cam.target, ToFloatTensor(cam.cam), ToFloatTensor(cam.raw), ""};
+      if (overlay_.enabled) {
+        XAI_ASSIGN_OR_RETURN(explanation.overlay_png, Overlay(cam.cam, input, prepared, model,
+                                                              overlay_.model_input_size, style_));
+      }
+      result.explanations.push_back(std::move(explanation));
+    }
+    return result;
+  }
+
+  const GradCamSpec spec_;
+  const OverlaySpec overlay_;
+  OverlayStyle style_;
+};
+
+}  // namespace
+
+Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model,
+                       const RequestEnvironment& environment, GradCamSpec* spec) {
+  const std::optional<CamMethod> method =
+      request.method == CamMethod::kUnspecified
+          ? CamMethod::kGradCam
+          : CamMethodFromNumber(static_cast<int>(request.method));
+  if (!method) {
+    return InvalidArgumentError("method " + std::to_string(static_cast<int>(request.method)) +
+                                " is not a CamMethod (1 GRAD_CAM ... 9 ABLATION_CAM)");
+  }
+  spec->method = *method;
+  if (!IsServed(spec->method)) {
+    return UnimplementedError("method " + std::string(CamMethodName(spec->method)) +
+                              " is not served yet; served: " + ServedCamMethodNames());
+  }
+  spec->layers = request.layers;
+  if (spec->layers.empty()) {
+    if (model.default_cam_layer.empty()) {
+      return InvalidArgumentError(model.display_name() +
+                                  " has no layer with a 4-D output to explain");
+    }
+    spec->layers.push_back(model.default_cam_layer);
+  }
+  if (static_cast<int>(spec->layers.size()) > environment.max_cam_layers) {
+    return InvalidArgumentError("layers has " + std::to_string(spec->layers.size()) +
+                                " entries; at most " + std::to_string(environment.max_cam_layers));
+  }
+  int earliest = -1;
+  for (size_t i = 0; i < spec->layers.size(); ++i) {
+    XAI_ASSIGN_OR_RETURN(const LayerInfo* layer, FeatureLayerField(model, spec->layers, i));
+    if (earliest < 0 ||
+        layer->completion_order < model.FindLayer(spec->layers[earliest])->completion_order) {
+      earliest = static_cast<int>(i);
+    }
+  }
+  spec->cut = static_cast<size_t>(earliest);
+  const int64_t classes = model.pool->num_classes();
+  if (static_cast<int>(request.target_classes.size()) > environment.max_targets) {
+    return InvalidArgumentError("target_classes has " +
+                                std::to_string(request.target_classes.size()) +
+                                " entries; at most " + std::to_string(environment.max_targets));
+  }
+  for (size_t i = 0; i < request.target_classes.size(); ++i) {
+    const int target = request.target_classes[i];
+    if (target < 0 || target >= classes) {
+      return InvalidArgumentError("target_classes[" + std::to_string(i) +
+                                  "] = " + std::to_string(target) + " is out of range [0, " +
+                                  std::to_string(classes) + ")");
+    }
+  }
+  spec->targets = request.target_classes;
+  const float w = request.overlay.image_weight;
+  if (!std::isfinite(w) || w < 0 || w > 1) {
+    return InvalidArgumentError("overlay.image_weight must be in [0, 1] (0: 0.5), got " +
+                                std::to_string(w));
+  }
+  if (!ColormapByName(request.overlay.colormap)) {
+    return InvalidArgumentError("overlay.colormap \"" + request.overlay.colormap +
+                                "\" is not an OpenCV colormap; e.g. jet, turbo, viridis, inferno, "
+                                "magma, plasma, hot, bone");
+  }
+  if (request.overlay.png_compression < 0 || request.overlay.png_compression > 9) {
+    return InvalidArgumentError("overlay.png_compression must be in [0, 9] (0: 1), got " +
+                                std::to_string(request.overlay.png_compression));
+  }
+  spec->height = model.input_shape[1];
+  spec->width = model.input_shape[2];
+  return OkStatus();
+}
+
+void QueueGradCam(const RequestEnvironment& environment, const ServingFn& serving,
+                  GradCamRequest request, RequestCallback<GradCamResult> done) {
+  const auto version = serving(request.model);
+  ValidateAndQueue<GradCamJob, GradCamSpec>(
+      version, environment, std::move(request), std::move(done),
+      [&environment](const GradCamRequest& r, const ServableModel& m, GradCamSpec* spec) {
+        return ValidateGradCam(r, m, environment, spec);
+      });
+}
+
+}  // namespace xai::core

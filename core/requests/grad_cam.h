@@ -1,0 +1,66 @@
+// GradCAM: class activation maps of the CAM method table's methods at any layers, raw and
+// normalised, with PNG overlays; batched with requests of the same method and layers.
+#ifndef XAI_CORE_REQUESTS_GRAD_CAM_H_
+#define XAI_CORE_REQUESTS_GRAD_CAM_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/base/status.h"
+#include "core/methods/cam/cam_method.h"
+#include "core/requests/request_types.h"
+
+namespace xai::core {
+
+class ModelVersion;
+struct GradCamSpec;
+struct ServableModel;
+
+struct OverlaySpec {
+  bool enabled = false;
+  float image_weight = 0;         // 0: 0.5; must be in [0,1]
+  bool model_input_size = false;  // draw over the model's input instead of the original
+  std::string colormap;           // OpenCV colormap name; "": jet
+  int png_compression = 0;        // 1-9; 0: 1
+};
+
+struct GradCamRequest {
+  ModelRef model;
+  ImageRef image;
+  std::vector<int> target_classes;             // empty: the top-1 class
+  std::vector<std::string> layers;             // empty: the model's default CAM layer
+  CamMethod method = CamMethod::kUnspecified;  // any number off the wire; 0: GRAD_CAM
+  OverlaySpec overlay;
+  RequestContext context;
+};
+
+struct CamExplanation {
+  int target_class = 0;
+  FloatTensor cam;          // [H,W] at the model's input size, in [0,1]
+  FloatTensor raw;          // [h,w] of the first layer, after ReLU, before normalisation
+  std::string overlay_png;  // when overlay.enabled
+};
+
+struct GradCamResult {
+  ModelRef model;
+  std::vector<LabeledScore> classes;         // top classes of the same forward
+  std::vector<CamExplanation> explanations;  // one per target, in request order
+};
+
+// Checks a GradCAM request against `model` and fills `spec` (layers resolved to the
+// default, the earliest layer to cut at, the input size). INVALID_ARGUMENT naming the
+// field (layers: with the closest valid CAM layers), UNIMPLEMENTED for methods the CAM
+// method table does not serve.
+Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model,
+                       const RequestEnvironment& environment, GradCamSpec* spec);
+
+// Validates `request` against the version `serving` gives and queues it there. Answers
+// `done` exactly once.
+void QueueGradCam(const RequestEnvironment& environment, const ServingFn& serving,
+                  GradCamRequest request, RequestCallback<GradCamResult> done);
+
+}  // namespace xai::core
+
+#endif  // XAI_CORE_REQUESTS_GRAD_CAM_H_

@@ -1,0 +1,72 @@
+// The plain types every request shares (which model, which image, scored classes, dense
+// tensors) and what request code gets from the Explainer. No LibTorch, no OpenCV: the
+// facade and the adapters include it.
+#ifndef XAI_CORE_REQUESTS_REQUEST_TYPES_H_
+#define XAI_CORE_REQUESTS_REQUEST_TYPES_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/base/status.h"
+#include "core/requests/request_context.h"
+
+namespace xai::core {
+
+class ComputePool;
+class ImagePreprocessor;
+class ModelVersion;
+
+struct ModelRef {
+  std::string name;
+  int64_t version = 0;  // 0: newest ready
+};
+
+// The request's image. The bytes are borrowed: they must stay valid until the request's
+// callback has been called.
+struct ImageRef {
+  enum class Kind { kNone, kEncoded, kTensor };
+  Kind kind = Kind::kNone;
+  std::string_view encoded;           // kEncoded: the image file's bytes
+  std::vector<int64_t> tensor_shape;  // kTensor: [C,H,W] or [1,C,H,W]
+  std::string_view tensor_data;       // kTensor: float32 little-endian
+};
+
+struct LabeledScore {
+  int index = 0;
+  std::string label;
+  float probability = 0;
+  float logit = 0;
+};
+
+// A dense float32 tensor, row-major.
+struct FloatTensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+
+inline constexpr int kDefaultTopK = 5;
+
+// Answers a request exactly once.
+template <typename T>
+using RequestCallback = std::function<void(StatusOr<T>)>;
+
+// The version a request names, ready to queue on; the Explainer's lookup (which refuses
+// once it is shutting down).
+using ServingFn = std::function<StatusOr<std::shared_ptr<ModelVersion>>(const ModelRef&)>;
+
+// What request code may use besides the request and its model: owned by the Explainer,
+// which outlives every request it queued.
+struct RequestEnvironment {
+  const ImagePreprocessor* preprocessor = nullptr;
+  ComputePool* compute = nullptr;  // helpers for a request's independent items
+  int max_targets = 64;            // target classes of one GradCAM request
+  int max_cam_layers = 16;         // layers of one GradCAM request
+};
+
+}  // namespace xai::core
+
+#endif  // XAI_CORE_REQUESTS_REQUEST_TYPES_H_

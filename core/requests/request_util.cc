@@ -1,0 +1,138 @@
+#include "core/requests/request_util.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <opencv2/imgproc.hpp>
+
+#include "core/repository/model_config.h"
+#include "core/repository/servable_model.h"
+#include "core/runtime/input_tensor.h"
+
+namespace xai::core {
+namespace {
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Up to five CAM layers of `model` closest to `name`, for error messages.
+std::string ClosestCamLayers(const ServableModel& model, const std::string& name) {
+  std::vector<std::pair<size_t, std::string>> scored;
+  for (const LayerInfo& layer : model.layers) {
+    if (layer.is_feature_map()) scored.emplace_back(EditDistance(name, layer.path), layer.path);
+  }
+  std::stable_sort(scored.begin(), scored.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out;
+  for (size_t i = 0; i < scored.size() && i < 5; ++i) out += (i ? ", " : "") + scored[i].second;
+  return out.empty() ? "(none)" : out;
+}
+
+}  // namespace
+
+// The model input of a request, from encoded bytes (then with its geometry, and the
+// decoded original when `keep_original`) or from a tensor (original left empty).
+StatusOr<PreprocessedImage> PrepareInput(const ImageRef& image, const ServableModel& model,
+                                         const ImagePreprocessor& preprocessor,
+                                         bool keep_original) {
+  switch (image.kind) {
+    case ImageRef::Kind::kEncoded:
+      return preprocessor.Preprocess(image.encoded, model.config.input(), keep_original);
+    case ImageRef::Kind::kTensor: {
+      XAI_ASSIGN_OR_RETURN(
+          at::Tensor input,
+          InputFromTensorBytes(image.tensor_shape, image.tensor_data, model.input_shape));
+      const int h = static_cast<int>(model.input_shape[1]);
+      const int w = static_cast<int>(model.input_shape[2]);
+      return PreprocessedImage{input, InputGeometry{w, h, w, h, 0, 0}, cv::Mat()};
+    }
+    case ImageRef::Kind::kNone:
+      break;
+  }
+  return InvalidArgumentError("image is required: set image.encoded or image.tensor");
+}
+
+cv::Mat InputAsBgr8(const at::Tensor& input, const ServableModel& model) {
+  const xai::v1::InputSpec& spec = model.config.input();
+  at::Tensor x = input[0].to(at::kCPU, at::kFloat).clone();  // [C,H,W]
+  const int64_t channels = x.size(0);
+  for (int64_t c = 0; c < channels; ++c) {
+    if (spec.std_size() > 0) x[c].mul_(spec.std(static_cast<int>(c)));
+    if (spec.mean_size() > 0) x[c].add_(spec.mean(static_cast<int>(c)));
+  }
+  x = x.clamp(0, 1).mul(255).to(at::kByte).permute({1, 2, 0}).contiguous();  // HWC
+  cv::Mat pixels(static_cast<int>(x.size(0)), static_cast<int>(x.size(1)),
+                 CV_8UC(static_cast<int>(channels)), x.data_ptr<uint8_t>());
+  cv::Mat bgr;
+  switch (spec.color_order()) {
+    case xai::v1::GRAY:
+      cv::cvtColor(pixels, bgr, cv::COLOR_GRAY2BGR);
+      break;
+    case xai::v1::BGR:
+      bgr = pixels.clone();
+      break;
+    default:
+      cv::cvtColor(pixels, bgr, cv::COLOR_RGB2BGR);
+      break;
+  }
+  return bgr;
+}
+
+std::vector<LabeledScore> Labeled(const ServableModel& model,
+                                  const std::vector<ClassScore>& scores) {
+  std::vector<LabeledScore> out;
+  out.reserve(scores.size());
+  for (const ClassScore& s : scores)
+    out.push_back({s.index, model.Label(s.index), s.probability, s.logit});
+  return out;
+}
+
+FloatTensor ToFloatTensor(const at::Tensor& t) {
+  const at::Tensor c = t.to(at::kCPU, at::kFloat).contiguous();
+  FloatTensor out;
+  out.shape.assign(c.sizes().begin(), c.sizes().end());
+  out.data.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  return out;
+}
+
+// layers[i] of a request, checked: a module path of `model` with a 4-D output, not
+// repeated. INVALID_ARGUMENT naming the field, with the closest CAM layers.
+StatusOr<const LayerInfo*> FeatureLayerField(const ServableModel& model,
+                                             const std::vector<std::string>& layers, size_t i) {
+  const std::string& path = layers[i];
+  const std::string field = "layers[" + std::to_string(i) + "] \"" + path + "\"";
+  if (!IsValidModulePath(path)) {
+    return InvalidArgumentError(field +
+                                " is not a module path like \"layer4\" or \"features.7.0\"");
+  }
+  const LayerInfo* layer = model.FindLayer(path);
+  if (layer == nullptr) {
+    return InvalidArgumentError(field + " is not a module of " + model.display_name() +
+                                "; closest CAM layers: " + ClosestCamLayers(model, path));
+  }
+  if (!layer->is_feature_map()) {
+    return InvalidArgumentError(
+        field + " outputs " +
+        (layer->output_shape.empty() ? std::string("no single tensor")
+                                     : ShapeToString(layer->output_shape)) +
+        ", not a 4-D feature map; closest CAM layers: " + ClosestCamLayers(model, path));
+  }
+  if (std::find(layers.begin(), layers.begin() + i, path) != layers.begin() + i) {
+    return InvalidArgumentError(field + " is repeated");
+  }
+  return layer;
+}
+
+}  // namespace xai::core

@@ -1,0 +1,44 @@
+// Pieces several request types share: the model input from a request's image, scores
+// with labels, tensors for the result, and the check of a requested layer. Included by
+// request files only (LibTorch, OpenCV).
+#ifndef XAI_CORE_REQUESTS_REQUEST_UTIL_H_
+#define XAI_CORE_REQUESTS_REQUEST_UTIL_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <opencv2/core/mat.hpp>
+#include <string>
+#include <vector>
+
+#include "core/base/status.h"
+#include "core/image/image_preprocessor.h"
+#include "core/methods/classifier.h"
+#include "core/requests/request_types.h"
+#include "core/runtime/layer_info.h"
+
+namespace xai::core {
+
+struct ServableModel;
+
+// The model input of a request, from encoded bytes (then with its geometry, and the
+// decoded original when `keep_original`) or from a tensor (original left empty).
+StatusOr<PreprocessedImage> PrepareInput(const ImageRef& image, const ServableModel& model,
+                                         const ImagePreprocessor& preprocessor, bool keep_original);
+
+// The model input ([1,C,H,W]) as an 8-bit BGR picture: mean and std undone, clamped to [0,1].
+cv::Mat InputAsBgr8(const at::Tensor& input, const ServableModel& model);
+
+// `scores` with the model's labels.
+std::vector<LabeledScore> Labeled(const ServableModel& model,
+                                  const std::vector<ClassScore>& scores);
+
+FloatTensor ToFloatTensor(const at::Tensor& t);
+
+// layers[i] of a request, checked: a module path of `model` with a 4-D output, not
+// repeated. INVALID_ARGUMENT naming the field, with the closest CAM layers.
+StatusOr<const LayerInfo*> FeatureLayerField(const ServableModel& model,
+                                             const std::vector<std::string>& layers, size_t i);
+
+}  // namespace xai::core
+
+#endif  // XAI_CORE_REQUESTS_REQUEST_UTIL_H_

@@ -1,0 +1,160 @@
+#include "core/runtime/layer_capture.h"
+
+#include <torch/csrc/jit/ir/ir.h>
+
+#include <unordered_set>
+
+#include "core/runtime/torch_errors.h"
+
+namespace xai::core {
+namespace {
+
+using torch::jit::Block;
+using torch::jit::Graph;
+using torch::jit::Node;
+using torch::jit::Value;
+using torch::jit::WithInsertPoint;
+
+constexpr char kCut[] = "_xai_cut";
+constexpr char kCapture[] = "_xai_capture";
+constexpr char kActivation[] = "_xai_activation";
+
+bool ReturnsOneTensor(const torch::jit::Module& module) {
+  auto method = module.find_method("forward");
+  if (!method) return false;
+  const auto& outputs = method->graph()->outputs();
+  return outputs.size() == 1 && outputs[0]->type()->isSubtypeOf(*c10::TensorType::get());
+}
+
+void AddSwitches(torch::jit::Module& module) {
+  module.register_attribute(kCut, c10::BoolType::get(), false);
+  module.register_attribute(kCapture, c10::BoolType::get(), false);
+  module.register_attribute(kActivation, c10::TensorType::get(), at::Tensor());
+}
+
+// Appends the cut and the capture to `graph` (the forward of a module type that has the
+// switch attributes).
+void RewriteForward(Graph& graph) {
+  Value* self = graph.inputs()[0];
+  Node* ret = graph.return_node();
+  Value* out = ret->input(0);
+  WithInsertPoint at_end(ret);
+
+  Node* cut = graph.insertNode(graph.create(c10::prim::If, {graph.insertGetAttr(self, kCut)}, 1));
+  cut->output()->setType(c10::TensorType::get());
+  Block* detach = cut->addBlock();
+  Block* keep = cut->addBlock();
+  {
+    WithInsertPoint in_detach(detach);
+    Value* detached = graph.insert(c10::aten::detach, {out});
+    Value* leaf = graph.insert(c10::aten::requires_grad_, {detached, graph.insertConstant(true)});
+    detach->registerOutput(leaf);
+  }
+  keep->registerOutput(out);
+  Value* result = cut->output();
+
+  Node* capture =
+      graph.insertNode(graph.create(c10::prim::If, {graph.insertGetAttr(self, kCapture)}, 0));
+  Block* store = capture->addBlock();
+  capture->addBlock();
+  {
+    WithInsertPoint in_store(store);
+    graph.insertNode(graph.createSetAttr(self, kActivation, result));
+  }
+  ret->replaceInput(0, result);
+}
+
+}  // namespace
+
+Status InstrumentForCapture(torch::jit::Module& module) {
+  try {
+    // Attributes are declared on the type but stored per instance: every instance gets its
+    // own switches, each type's graph is rewritten once.
+    std::unordered_set<const c10::ClassType*> rewritten;
+    for (const auto& item : module.named_modules()) {
+      if (item.name.empty()) continue;  // the root returns logits
+      torch::jit::Module m = item.value;
+      if (!ReturnsOneTensor(m)) continue;
+      const bool first_of_type = rewritten.insert(m.type().get()).second;
+      if (first_of_type && m.hasattr(kCut)) {
+        return FailedPreconditionError("the model is already instrumented for layer capture");
+      }
+      AddSwitches(m);
+      if (first_of_type) RewriteForward(*m.get_method("forward").graph());
+    }
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return InternalError("cannot instrument the model for layer capture: " + ExceptionMessage(e));
+  }
+}
+
+bool HasCaptureSwitches(const torch::jit::Module& module) { return module.hasattr(kCapture); }
+
+StatusOr<torch::jit::Module> FindSubmodule(const torch::jit::Module& module,
+                                           const std::string& path) {
+  torch::jit::Module current = module;
+  size_t start = 0;
+  while (start <= path.size()) {
+    const size_t dot = path.find('.', start);
+    const std::string part =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!current.hasattr(part) || !current.attr(part).isModule()) {
+      return NotFoundError("no module \"" + path + "\"");
+    }
+    current = current.attr(part).toModule();
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return current;
+}
+
+// Object::setAttr writes the instance's slot without Module::setattr's type check, which
+// would throw on the undefined tensor that releases a stored activation.
+CaptureScope::CaptureScope(std::vector<torch::jit::Module> layers, size_t cut)
+    : layers_(std::move(layers)) {
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    layers_[i]._ivalue()->setAttr(kCapture, true);
+    layers_[i]._ivalue()->setAttr(kCut, i == cut);
+  }
+}
+
+CaptureScope::~CaptureScope() {
+  for (torch::jit::Module& layer : layers_) {
+    layer._ivalue()->setAttr(kCapture, false);
+    layer._ivalue()->setAttr(kCut, false);
+    layer._ivalue()->setAttr(kActivation, at::Tensor());
+  }
+}
+
+std::vector<at::Tensor> CaptureScope::Activations() const {
+  std::vector<at::Tensor> out;
+  out.reserve(layers_.size());
+  for (const torch::jit::Module& layer : layers_) out.push_back(layer.attr(kActivation).toTensor());
+  return out;
+}
+
+StatusOr<CapturedForward> RunCaptured(torch::jit::Module& module, const at::Tensor& input,
+                                      const std::vector<std::string>& paths, size_t cut) {
+  std::vector<torch::jit::Module> layers;
+  for (const std::string& path : paths) {
+    XAI_ASSIGN_OR_RETURN(torch::jit::Module layer, FindSubmodule(module, path));
+    layers.push_back(std::move(layer));
+  }
+  CapturedForward out;
+  {
+    CaptureScope capture(std::move(layers), cut);
+    torch::AutoGradMode grad_mode(true);
+    out.output = module.forward({input}).toTensor();
+    out.activations = capture.Activations();
+  }
+  for (size_t i = 0; i < out.activations.size(); ++i) {
+    if (!out.activations[i].defined() || !out.activations[i].requires_grad()) {
+      return InvalidArgumentError("layer \"" + paths[i] +
+                                  "\" did not run in this forward, or its output does not reach "
+                                  "the model's output");
+    }
+  }
+  return out;
+}
+
+}  // namespace xai::core

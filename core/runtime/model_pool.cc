@@ -1,0 +1,199 @@
+#include "core/runtime/model_pool.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
+#include "core/runtime/devices.h"
+#include "core/runtime/layer_capture.h"
+#include "core/runtime/torch_errors.h"
+
+namespace xai::core {
+namespace {
+
+std::string ShapeString(c10::IntArrayRef sizes) {
+  std::ostringstream out;
+  out << sizes;
+  return out.str();
+}
+
+// Checks the warm-up output for a batch of `batch` and returns the number of classes it
+// shows.
+StatusOr<int64_t> CheckLogits(const c10::IValue& output, int64_t batch) {
+  if (!output.isTensor()) {
+    return FailedPreconditionError(
+        "forward must return one tensor of logits [batch, num_classes], got " + output.tagKind());
+  }
+  const at::Tensor& logits = output.toTensor();
+  if (logits.dim() != 2 || logits.size(0) != batch || logits.size(1) < 1) {
+    if (batch > 1) {
+      return FailedPreconditionError(
+          "dynamic_batching.max_batch_size is " + std::to_string(batch) +
+          " but forward on a batch of " + std::to_string(batch) + " returned " +
+          ShapeString(logits.sizes()) + ", not [" + std::to_string(batch) +
+          ", num_classes]: the model does not take batches; remove "
+          "dynamic_batching or export the model with a free batch dimension");
+    }
+    return FailedPreconditionError(
+        "forward must return logits of shape [1, num_classes] for one image, got " +
+        ShapeString(logits.sizes()));
+  }
+  if (!logits.is_floating_point()) {
+    return FailedPreconditionError("forward must return floating-point logits, got " +
+                                   std::string(c10::toString(logits.scalar_type())));
+  }
+  return logits.size(1);
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& options) {
+  const std::string& name = options.display_name;
+  if (options.input_shape.size() != 3) {
+    return InvalidArgumentError(name + ": input shape must be [C,H,W]");
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(options.model_path, ec)) {
+    return FailedPreconditionError(name + ": no model file at " + options.model_path);
+  }
+  std::vector<ModelPoolOptions::InstanceGroup> groups = options.instance_groups;
+  if (groups.empty()) groups.push_back({});
+  std::vector<int> counts;  // instances per entry of pool->devices_
+  std::unique_ptr<ModelPool> pool(new ModelPool(options));
+  for (const auto& group : groups) {
+    if (group.count < 1) {
+      return InvalidArgumentError(name + ": an instance group's count must be >= 1, got " +
+                                  std::to_string(group.count));
+    }
+    auto devices = ResolveDevices(group.devices);
+    if (!devices.ok()) return devices.status().WithContext(name);
+    for (const c10::Device& device : *devices) {
+      auto it = std::find(pool->devices_.begin(), pool->devices_.end(), device);
+      if (it == pool->devices_.end()) {
+        pool->devices_.push_back(device);
+        counts.push_back(group.count);
+      } else {
+        counts[it - pool->devices_.begin()] += group.count;
+      }
+    }
+  }
+  if (options.max_batch_size < 1) {
+    return InvalidArgumentError(name + ": max batch size must be >= 1, got " +
+                                std::to_string(options.max_batch_size));
+  }
+  std::vector<int64_t> warm_up_batches = {1};
+  if (options.max_batch_size > 1) warm_up_batches.push_back(options.max_batch_size);
+
+  for (size_t d = 0; d < pool->devices_.size(); ++d) {
+    const c10::Device device = pool->devices_[d];
+    try {
+      torch::jit::Module base = torch::jit::load(options.model_path, device);
+      base.eval();
+      if (options.instrument_for_capture) {
+        const Status instrumented = InstrumentForCapture(base);
+        if (!instrumented.ok()) return instrumented.WithContext(name);
+      }
+      // Explanations differentiate with respect to activations only: parameter gradients
+      // would cost a second backward through the whole network.
+      for (at::Tensor p : base.parameters()) p.requires_grad_(false);
+      for (int i = 0; i < counts[d]; ++i) {
+        // clone(true) gives a new module object and types sharing the same tensors.
+        torch::jit::Module module = i == 0 ? base : base.clone(/*inplace=*/true);
+        module.eval();
+        auto instance =
+            std::make_unique<Instance>(Instance{std::move(module), device, InstanceStream(device)});
+        for (const int64_t batch : warm_up_batches) {
+          std::vector<int64_t> shape = {batch};
+          shape.insert(shape.end(), options.input_shape.begin(), options.input_shape.end());
+          c10::IValue output;
+          {
+            ExecutionScope scope(device, instance->stream, options.precision);
+            c10::InferenceMode guard;
+            output = instance->module.forward(
+                {torch::zeros(shape, torch::TensorOptions().device(device))});
+          }
+          auto classes = CheckLogits(output, batch);
+          if (!classes.ok()) return classes.status().WithContext(name);
+          if (pool->num_classes_ != 0 && *classes != pool->num_classes_) {
+            return FailedPreconditionError(name + ": instances disagree on the number of classes");
+          }
+          pool->num_classes_ = *classes;
+        }
+        pool->instances_.push_back(std::move(instance));
+      }
+    } catch (const std::exception& e) {
+      return FailedPreconditionError(name + ": cannot load " + options.model_path + " on " +
+                                     device.str() + ": " + ExceptionMessage(e));
+    }
+  }
+  for (int i = static_cast<int>(pool->instances_.size()) - 1; i >= 0; --i) pool->free_.push_back(i);
+  return pool;
+}
+
+ModelPool::~ModelPool() = default;
+
+StatusOr<ModelPool::Handle> ModelPool::Acquire(Clock::time_point deadline) {
+  const Clock::time_point now = Clock::now();
+  const Clock::time_point limit =
+      (deadline - now > options_.acquire_timeout) ? now + options_.acquire_timeout : deadline;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!freed_.wait_until(lock, limit, [this] { return !free_.empty(); })) {
+    if (limit == deadline) {
+      return DeadlineExceededError(options_.display_name +
+                                   ": deadline passed while waiting for a free instance");
+    }
+    return ResourceExhaustedError(options_.display_name + ": all " + std::to_string(size()) +
+                                  " instances stayed busy for " +
+                                  std::to_string(options_.acquire_timeout.count()) + " ms");
+  }
+  const int index = free_.back();
+  free_.pop_back();
+  return Handle(this, index);
+}
+
+int ModelPool::free_instances() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(free_.size());
+}
+
+void ModelPool::Return(int index) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(index);
+  }
+  freed_.notify_one();
+}
+
+ModelPool::Handle::Handle(ModelPool* pool, int index)
+    : pool_(pool), instance_(pool->instances_[index].get()), index_(index) {}
+
+ModelPool::Handle::Handle(Handle&& other) noexcept
+    : pool_(other.pool_), instance_(other.instance_), index_(other.index_) {
+  other.pool_ = nullptr;
+  other.instance_ = nullptr;
+  other.index_ = -1;
+}
+
+ModelPool::Handle& ModelPool::Handle::operator=(Handle&& other) noexcept {
+  if (this != &other) {
+    Release();
+    pool_ = other.pool_;
+    instance_ = other.instance_;
+    index_ = other.index_;
+    other.pool_ = nullptr;
+    other.instance_ = nullptr;
+    other.index_ = -1;
+  }
+  return *this;
+}
+
+ModelPool::Handle::~Handle() { Release(); }
+
+void ModelPool::Handle::Release() {
+  if (pool_ != nullptr) pool_->Return(index_);
+  pool_ = nullptr;
+  instance_ = nullptr;
+  index_ = -1;
+}
+
+}  // namespace xai::core

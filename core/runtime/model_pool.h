@@ -1,0 +1,138 @@
+// A pool of TorchScript instances of one model version, spread over devices.
+//
+// The file is loaded once per device; the other instances on that device are clones
+// that share its parameter and buffer tensors (Module::clone(inplace=true)), so N
+// instances cost one copy of the weights plus N module objects. Each instance has its own
+// module object and method graphs, which later per-instance graph rewrites rely on.
+//
+// Thread safety: Acquire and the Handle's destructor may be called from any thread. An
+// instance is used by one Handle at a time; the holder may run it freely.
+#ifndef XAI_CORE_RUNTIME_MODEL_POOL_H_
+#define XAI_CORE_RUNTIME_MODEL_POOL_H_
+
+#include <torch/script.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/base/status.h"
+#include "core/runtime/execution.h"
+
+namespace xai::core {
+
+struct ModelPoolOptions {
+  // The TorchScript file (torch.jit.trace or torch.jit.script output).
+  std::string model_path;
+  // Prefixes every error message, e.g. "model 'resnet18' v2".
+  std::string display_name;
+  // Instance groups as in the model config: `count` instances on each named device
+  // ("cpu", "cuda:N", "cuda", "auto"). Counts of groups naming the same device add up.
+  // Empty: one instance on "auto".
+  struct InstanceGroup {
+    std::vector<std::string> devices;  // empty: auto
+    int count = 1;                     // >= 1
+  };
+  std::vector<InstanceGroup> instance_groups;
+  // Shape of one preprocessed input, [C,H,W]; used for the warm-up forward, which also
+  // checks that the model returns logits of shape [1, num_classes].
+  std::vector<int64_t> input_shape;
+  // Largest batch the instances will run (dynamic batching). Above 1, each instance also
+  // warms up on a batch this large, which must return [max_batch_size, num_classes].
+  int max_batch_size = 1;
+  // Precision of the forward on CUDA instances (CPU instances run float32).
+  Precision precision = Precision::kFloat32;
+  // Rewrite the loaded module for layer capture (see layer_capture.h) before its first
+  // run; every instance inherits it. Needed by Grad-CAM; costs a few interpreter ops per
+  // module in a plain forward.
+  bool instrument_for_capture = true;
+  // Upper bound on how long Acquire waits for a free instance, whatever the deadline.
+  std::chrono::milliseconds acquire_timeout{30000};
+};
+
+class ModelPool {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Instance {
+    torch::jit::Module module;
+    c10::Device device;
+    std::optional<c10::Stream> stream;  // CUDA: a stream of its own
+  };
+
+  // Exclusive use of one instance until destroyed or moved from. Must not outlive the
+  // pool. Not thread safe itself: one request (thread) holds it.
+  class Handle {
+   public:
+    Handle(Handle&& other) noexcept;
+    Handle& operator=(Handle&& other) noexcept;
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    ~Handle();
+
+    torch::jit::Module& module() { return instance_->module; }
+    c10::Device device() const { return instance_->device; }
+    const std::optional<c10::Stream>& stream() const { return instance_->stream; }
+    Precision precision() const { return pool_->options_.precision; }
+    int64_t num_classes() const { return pool_->num_classes_; }
+    // Index of the instance in the pool, 0 <= index < pool.size().
+    int index() const { return index_; }
+
+   private:
+    friend class ModelPool;
+    Handle(ModelPool* pool, int index);
+    void Release();
+
+    ModelPool* pool_ = nullptr;
+    Instance* instance_ = nullptr;
+    int index_ = -1;
+  };
+
+  // Loads the model on every device, clones the instances, puts them in eval mode with
+  // gradients off for every parameter, and runs one warm-up forward per instance.
+  // Errors: INVALID_ARGUMENT for bad options or devices; FAILED_PRECONDITION when the file
+  // is missing, is not TorchScript, fails its forward on the configured input, or does not
+  // return a [1, num_classes] tensor (nor [max_batch_size, num_classes] for a full batch). Messages
+  // start with options.display_name.
+  static StatusOr<std::unique_ptr<ModelPool>> Create(const ModelPoolOptions& options);
+
+  ModelPool(const ModelPool&) = delete;
+  ModelPool& operator=(const ModelPool&) = delete;
+  ~ModelPool();
+
+  // Waits for a free instance until `deadline` or the pool's acquire_timeout, whichever
+  // is first. DEADLINE_EXCEEDED when the deadline passed first, RESOURCE_EXHAUSTED when the
+  // timeout did (every instance stayed busy).
+  StatusOr<Handle> Acquire(Clock::time_point deadline = Clock::time_point::max());
+
+  int size() const { return static_cast<int>(instances_.size()); }
+  int64_t num_classes() const { return num_classes_; }
+  int max_batch_size() const { return options_.max_batch_size; }
+  Precision precision() const { return options_.precision; }
+  // Distinct devices, in the order the instance groups named them.
+  const std::vector<c10::Device>& devices() const { return devices_; }
+  // Instance `i` (for inspection at load time and tests; not for concurrent use).
+  const Instance& instance(int i) const { return *instances_[i]; }
+  int free_instances() const;
+
+ private:
+  explicit ModelPool(ModelPoolOptions options) : options_(std::move(options)) {}
+  void Return(int index);
+
+  ModelPoolOptions options_;
+  std::vector<c10::Device> devices_;
+  std::vector<std::unique_ptr<Instance>> instances_;
+  int64_t num_classes_ = 0;
+
+  mutable std::mutex mu_;
+  std::condition_variable freed_;
+  std::vector<int> free_;  // indices of idle instances; guarded by mu_
+};
+
+}  // namespace xai::core
+
+#endif  // XAI_CORE_RUNTIME_MODEL_POOL_H_

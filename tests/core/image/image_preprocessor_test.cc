@@ -1,0 +1,154 @@
+#include "core/image/image_preprocessor.h"
+
+#include <ATen/ATen.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "core/image/image_header.h"
+
+namespace xai::core {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Encode(const cv::Mat& image, const std::string& ext) {
+  std::vector<uchar> buffer;
+  EXPECT_TRUE(cv::imencode(ext, image, buffer));
+  return std::string(buffer.begin(), buffer.end());
+}
+
+xai::v1::InputSpec Spec(int h, int w) {
+  xai::v1::InputSpec spec;
+  spec.set_height(h);
+  spec.set_width(w);
+  return spec;
+}
+
+const ImagePreprocessor kPreprocessor(ImagePreprocessorOptions{});
+
+TEST(ImageHeaderTest, ReadsTheSizeOfEveryFormat) {
+  const cv::Mat image(37, 53, CV_8UC3, cv::Scalar(10, 20, 30));
+  for (const std::string& ext : {".png", ".jpg", ".bmp", ".webp", ".tiff", ".ppm"}) {
+    const auto header = ReadImageHeader(Encode(image, ext));
+    ASSERT_TRUE(header.has_value()) << ext;
+    EXPECT_EQ(header->width, 53) << ext;
+    EXPECT_EQ(header->height, 37) << ext;
+  }
+  EXPECT_FALSE(ReadImageHeader("not an image").has_value());
+}
+
+TEST(ImagePreprocessorTest, NormalisesHandComputedPixels) {
+  // BGR pixels on disk; the model wants RGB, (x/255 - mean) / std.
+  cv::Mat image(1, 2, CV_8UC3);
+  image.at<cv::Vec3b>(0, 0) = cv::Vec3b(0, 128, 255);  // B, G, R
+  image.at<cv::Vec3b>(0, 1) = cv::Vec3b(51, 102, 204);
+  xai::v1::InputSpec spec = Spec(1, 2);
+  for (float m : {0.5f, 0.25f, 0.0f}) spec.add_mean(m);
+  for (float s : {0.5f, 0.25f, 2.0f}) spec.add_std(s);
+  auto out = kPreprocessor.Preprocess(Encode(image, ".png"), spec);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  const at::Tensor& t = out->input;
+  ASSERT_EQ(t.sizes(), (std::vector<int64_t>{1, 3, 1, 2}));
+  auto v = [&](int c, int x) { return t.index({0, c, 0, x}).item<float>(); };
+  EXPECT_NEAR(v(0, 0), (255 / 255.0 - 0.5) / 0.5, 1e-6);    // R of pixel 0
+  EXPECT_NEAR(v(1, 0), (128 / 255.0 - 0.25) / 0.25, 1e-6);  // G
+  EXPECT_NEAR(v(2, 0), (0 / 255.0 - 0.0) / 2.0, 1e-6);      // B
+  EXPECT_NEAR(v(0, 1), (204 / 255.0 - 0.5) / 0.5, 1e-6);
+  EXPECT_NEAR(v(2, 1), (51 / 255.0) / 2.0, 1e-6);
+}
+
+TEST(ImagePreprocessorTest, ColorOrdersGrayRgbaAndSixteenBit) {
+  cv::Mat bgra(2, 2, CV_8UC4, cv::Scalar(10, 20, 30, 7));  // alpha is dropped
+  xai::v1::InputSpec bgr = Spec(2, 2);
+  bgr.set_color_order(xai::v1::BGR);
+  auto out = kPreprocessor.Preprocess(Encode(bgra, ".png"), bgr);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_NEAR(out->input.index({0, 0, 0, 0}).item<float>(), 10 / 255.0, 1e-6);
+  EXPECT_NEAR(out->input.index({0, 2, 1, 1}).item<float>(), 30 / 255.0, 1e-6);
+
+  cv::Mat gray16(2, 2, CV_16UC1, cv::Scalar(65535));
+  auto rgb = kPreprocessor.Preprocess(Encode(gray16, ".png"), Spec(2, 2));
+  ASSERT_TRUE(rgb.ok()) << rgb.status().ToString();
+  EXPECT_EQ(rgb->input.size(1), 3);
+  EXPECT_NEAR(rgb->input.min().item<float>(), 1.0, 1e-6);
+
+  xai::v1::InputSpec gray = Spec(2, 2);
+  gray.set_color_order(xai::v1::GRAY);
+  cv::Mat color(2, 2, CV_8UC3, cv::Scalar(0, 0, 255));  // pure red
+  auto g = kPreprocessor.Preprocess(Encode(color, ".bmp"), gray);
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->input.size(1), 1);
+  EXPECT_NEAR(g->input.index({0, 0, 0, 0}).item<float>(), 76 / 255.0, 1.5 / 255);  // 0.299 * 255
+}
+
+TEST(ImagePreprocessorTest, TheInputOwnsItsPixelsForEveryChannelCount) {
+  for (const auto order : {xai::v1::GRAY, xai::v1::RGB}) {
+    xai::v1::InputSpec spec = Spec(64, 64);
+    spec.set_color_order(order);
+    auto first = kPreprocessor.Preprocess(
+        Encode(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 255)), ".png"), spec);
+    ASSERT_TRUE(first.ok());
+    const at::Tensor before = first->input.clone();
+    // Work that reuses freed memory, as the next request's would.
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_TRUE(
+          kPreprocessor
+              .Preprocess(Encode(cv::Mat(64, 64, CV_8UC3, cv::Scalar(255, 9, 0)), ".png"), spec)
+              .ok());
+    }
+    EXPECT_TRUE(first->input.equal(before)) << "the input still points into a freed cv::Mat";
+  }
+}
+
+TEST(ImagePreprocessorTest, StretchAndCenterCropGeometry) {
+  cv::Mat wide(100, 200, CV_8UC3, cv::Scalar(0, 0, 0));
+  wide.colRange(50, 150).setTo(cv::Scalar(255, 255, 255));  // white centre half
+  xai::v1::InputSpec spec = Spec(50, 50);
+  spec.set_resize(xai::v1::SHORTER_SIDE_CENTER_CROP);
+  auto crop = kPreprocessor.Preprocess(Encode(wide, ".png"), spec);
+  ASSERT_TRUE(crop.ok());
+  const InputGeometry& g = crop->geometry;
+  EXPECT_EQ(g.resized_width, 100);
+  EXPECT_EQ(g.resized_height, 50);
+  EXPECT_EQ(g.crop_x, 25);
+  EXPECT_EQ(g.crop_y, 0);
+  EXPECT_NEAR(crop->input.min().item<float>(), 1.0, 1e-6);  // only the white centre is left
+  EXPECT_NEAR(g.OriginalX(0), 50.5, 1e-9);  // resized 25.5 -> original 51 - 0.5: covers 50..51
+  EXPECT_NEAR(g.OriginalY(49), 98.5, 1e-9);
+
+  auto stretch = kPreprocessor.Preprocess(Encode(wide, ".png"), Spec(50, 50));
+  ASSERT_TRUE(stretch.ok());
+  EXPECT_NEAR(stretch->input.index({0, 0, 0, 0}).item<float>(), 0.0, 1e-6);  // black edge kept
+  EXPECT_NEAR(stretch->geometry.OriginalX(0), 1.5, 1e-9);
+}
+
+TEST(ImagePreprocessorTest, RefusesOversizedImagesFromTheHeader) {
+  // A PNG header that claims 100000 x 100000 pixels, and nothing behind it: the limit
+  // must answer from the header alone.
+  std::string png("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\x01\x86\xa0\0\x01\x86\xa0\x08\x02\0\0\0", 29);
+  auto out = kPreprocessor.Preprocess(png, Spec(4, 4));
+  EXPECT_EQ(out.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(out.status().message(), HasSubstr("100000x100000"));
+  EXPECT_THAT(out.status().message(), HasSubstr("limit of 50000000 pixels"));
+
+  ImagePreprocessor small(ImagePreprocessorOptions{100});
+  auto refused = small.Preprocess(Encode(cv::Mat(11, 10, CV_8UC3), ".jpg"), Spec(4, 4));
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+}
+
+TEST(ImagePreprocessorTest, UndecodableAndEmptyBytes) {
+  EXPECT_EQ(kPreprocessor.Preprocess("", Spec(4, 4)).status().code(), StatusCode::kInvalidArgument);
+  auto garbage = kPreprocessor.Preprocess("definitely not an image", Spec(4, 4));
+  EXPECT_EQ(garbage.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(garbage.status().message(), HasSubstr("image.encoded"));
+  std::string truncated = Encode(cv::Mat(20, 20, CV_8UC3, cv::Scalar(1, 2, 3)), ".png");
+  truncated.resize(40);
+  EXPECT_EQ(kPreprocessor.Preprocess(truncated, Spec(4, 4)).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace xai::core

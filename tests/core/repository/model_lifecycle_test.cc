@@ -1,0 +1,182 @@
+// Versions owned by the repository: Unload drains what is queued (each request answered,
+// none dropped) on the unloading thread, queued work pins its model, Load brings a model
+// back.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "core/repository/model_repository.h"
+#include "core/repository/model_version.h"
+#include "core/repository/servable_model.h"
+#include "tests/core/test_paths.h"
+
+namespace xai::core {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+// What the queued jobs saw: their answers and the threads that ran them.
+struct Record {
+  std::mutex mu;
+  std::map<int, std::vector<StatusCode>> answers;
+  std::set<std::thread::id> threads;
+};
+
+// A job that pins its model as request jobs do and, for job 0, holds its worker until
+// `gate` opens.
+class PinningJob : public BatchJob {
+ public:
+  PinningJob(Record& record, int id, std::shared_ptr<const ServableModel> model,
+             std::shared_future<void> gate = {}, std::promise<void>* started = nullptr)
+      : record_(record), id_(id), model_(std::move(model)), gate_(gate), started_(started) {}
+
+  const BatchKey& batch_key() const override { return key_; }
+  Clock::time_point deadline() const override { return Clock::time_point::max(); }
+  bool cancelled() const override { return false; }
+  void Fail(const Status& status) override { Answer(status.code()); }
+  void RunBatch(std::vector<std::unique_ptr<BatchJob>>& batch) override {
+    if (started_ != nullptr) started_->set_value();
+    if (gate_.valid()) gate_.wait();
+    for (auto& job : batch) {
+      auto* pinning = static_cast<PinningJob*>(job.get());
+      // The model is alive while its job runs, whatever the repository did meanwhile.
+      EXPECT_GT(pinning->model_->pool->size(), 0);
+      pinning->Answer(StatusCode::kOk);
+    }
+  }
+
+ private:
+  void Answer(StatusCode code) {
+    std::lock_guard<std::mutex> lock(record_.mu);
+    record_.answers[id_].push_back(code);
+    record_.threads.insert(std::this_thread::get_id());
+  }
+
+  Record& record_;
+  const int id_;
+  const std::shared_ptr<const ServableModel> model_;
+  const BatchKey key_ = BatchKey::Of<PinningJob>("");
+  std::shared_future<void> gate_;
+  std::promise<void>* started_;
+};
+
+class ModelLifecycleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // A repository of one small model, linked from the fixtures.
+    root_ = fs::path(::testing::TempDir()) / ("xai_lifecycle_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    fs::create_directory_symlink(fs::path(xai::testing::FixtureRepo()) / "tiny", root_ / "tiny");
+    auto repository = ModelRepository::Create({root_.string(), std::chrono::seconds(30), 64});
+    ASSERT_TRUE(repository.ok()) << repository.status().ToString();
+    repository_ = std::move(*repository);
+    repository_->LoadAll();
+    ASSERT_TRUE(repository_->Get("tiny", 0).ok());
+  }
+  void TearDown() override {
+    repository_.reset();
+    fs::remove_all(root_);
+  }
+
+  fs::path root_;
+  std::unique_ptr<ModelRepository> repository_;
+};
+
+TEST_F(ModelLifecycleTest, UnloadAnswersEveryQueuedRequestAndReleasesOnItsOwnThread) {
+  Record record;
+  std::weak_ptr<const ServableModel> model;
+  std::weak_ptr<ModelVersion> weak_version;
+  std::promise<void> release;
+  std::promise<void> started;
+  constexpr int kQueued = 12;
+  {
+    auto version = repository_->GetVersion("tiny", 0);
+    ASSERT_TRUE(version.ok()) << version.status().ToString();
+    model = (*version)->shared_model();
+    weak_version = *version;
+    BatchScheduler& scheduler = (*version)->scheduler();
+    scheduler.Enqueue(std::make_unique<PinningJob>(record, 0, (*version)->shared_model(),
+                                                   release.get_future().share(), &started));
+    started.get_future().wait();  // job 0 holds the only worker
+    for (int id = 1; id <= kQueued; ++id) {
+      scheduler.Enqueue(std::make_unique<PinningJob>(record, id, (*version)->shared_model()));
+    }
+    EXPECT_EQ(scheduler.queued(), kQueued);
+  }
+
+  const std::thread::id unloading_thread_id = std::this_thread::get_id();
+  auto unloaded = std::async(std::launch::async, [&] {
+    const Status status = repository_->Unload("tiny");
+    return std::make_pair(status, std::this_thread::get_id());
+  });
+  // Out of service at once, while its queue drains.
+  for (int i = 0; i < 200 && repository_->Get("tiny", 0).ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(repository_->Get("tiny", 0).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(unloaded.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout)
+      << "Unload returned before the queued requests ran";
+  release.set_value();
+  ASSERT_EQ(unloaded.wait_for(std::chrono::seconds(30)), std::future_status::ready)
+      << "Unload did not return: a thread joined itself or a request was lost";
+  const auto [status, unloader] = unloaded.get();
+  EXPECT_TRUE(status.ok()) << status.ToString();
+
+  // Every request answered exactly once, by running (none dropped).
+  ASSERT_EQ(record.answers.size(), static_cast<size_t>(kQueued + 1));
+  for (const auto& [id, codes] : record.answers) {
+    EXPECT_THAT(codes, ::testing::ElementsAre(StatusCode::kOk)) << "job " << id;
+  }
+  // Run by the version's worker, released by the unloading thread: both gone now.
+  EXPECT_EQ(record.threads.count(unloader), 0u);
+  EXPECT_NE(unloader, unloading_thread_id);
+  EXPECT_TRUE(weak_version.expired());
+  EXPECT_TRUE(model.expired());
+  for (const ModelVersionStatus& s : repository_->List()) {
+    EXPECT_EQ(s.state, ModelState::kUnloaded) << s.name << " v" << s.version;
+    EXPECT_EQ(s.reason, "unloaded");
+  }
+}
+
+TEST_F(ModelLifecycleTest, ARequestQueuedAfterUnloadIsRefusedNotLost) {
+  auto version = repository_->GetVersion("tiny", 0);
+  ASSERT_TRUE(version.ok());
+  std::shared_ptr<ModelVersion> held = *version;  // as a handler that looked it up just before
+  ASSERT_TRUE(repository_->Unload("tiny").ok());
+  Record record;
+  held->scheduler().Enqueue(std::make_unique<PinningJob>(record, 1, held->shared_model()));
+  EXPECT_THAT(record.answers[1], ::testing::ElementsAre(StatusCode::kUnavailable));
+}
+
+TEST_F(ModelLifecycleTest, LoadBringsAnUnloadedModelBackAndChecksItsName) {
+  ASSERT_TRUE(repository_->Unload("tiny").ok());
+  EXPECT_EQ(repository_->Get("tiny", 0).status().code(), StatusCode::kUnavailable);
+  const Status loaded = repository_->Load("tiny");
+  ASSERT_TRUE(loaded.ok()) << loaded.ToString();
+  EXPECT_TRUE(repository_->Get("tiny", 0).ok());
+  // Loading a model that is READY keeps its version serving.
+  auto before = repository_->GetVersion("tiny", 0);
+  ASSERT_TRUE(repository_->Load("tiny").ok());
+  auto after = repository_->GetVersion("tiny", 0);
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_EQ(before->get(), after->get());
+
+  EXPECT_EQ(repository_->Load("nope").code(), StatusCode::kNotFound);
+  EXPECT_EQ(repository_->Load("../tiny").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(repository_->Unload("nope").code(), StatusCode::kNotFound);
+  EXPECT_THAT(repository_->Unload("nope").message(), HasSubstr("nope"));
+}
+
+}  // namespace
+}  // namespace xai::core

@@ -1,0 +1,240 @@
+// Grad-CAM against an independent eager-PyTorch reference (tools/cam_reference.py), for
+// every gradient method, on traced and scripted models, one and several layers and
+// targets; and every bad GradCAM field.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/explainer.h"
+#include "tests/core/explainer_calls.h"
+#include "tests/core/test_paths.h"
+
+namespace xai::core {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr float kCamTolerance = 1e-4f;  // on maps normalised to [0,1]
+
+// XAI_CAM_REFERENCE_DIR points the reference test at another set, e.g. one made with
+// tools/cam_reference.py --extra.
+std::string CamReferenceDir() {
+  const char* other = std::getenv("XAI_CAM_REFERENCE_DIR");
+  return other != nullptr ? other : std::string(XAI_FIXTURE_DIR) + "/cam_reference";
+}
+
+std::unique_ptr<Explainer> StartOn(const std::string& repository) {
+  return xai::testing::StartExplainer(repository);
+}
+
+const char* const kMethods[] = {"GRAD_CAM", "GRAD_CAM_PLUS_PLUS", "XGRAD_CAM", "HIRES_CAM",
+                                "LAYER_CAM"};
+
+TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
+  std::ifstream manifest_file(CamReferenceDir() + "/cases.json");
+  ASSERT_TRUE(manifest_file) << "run make_cam_reference first";
+  const nlohmann::json manifest = nlohmann::json::parse(manifest_file);
+  auto explainer = StartOn(CamReferenceDir());
+  int compared = 0;
+  int expected = 0;
+  for (const auto& c : manifest) {
+    expected += 5 * static_cast<int>(c["targets"].size());
+    const std::string input =
+        xai::testing::ReadBytes(CamReferenceDir() + "/" + c["input"].get<std::string>());
+    const auto targets = c["targets"].get<std::vector<int>>();
+    for (int m = 0; m < 5; ++m) {
+      SCOPED_TRACE(c["name"].get<std::string>() + " " + kMethods[m]);
+      GradCamRequest request;
+      request.model = {c["model"].get<std::string>(), 0};
+      request.image.kind = ImageRef::Kind::kTensor;
+      request.image.tensor_shape = {1, 3, 224, 224};
+      request.image.tensor_data = input;
+      request.layers = c["layers"].get<std::vector<std::string>>();
+      request.target_classes = targets;
+      request.method = static_cast<CamMethod>(m + 1);
+      auto result = xai::testing::GradCamAndWait(*explainer, request);
+      ASSERT_TRUE(result.ok()) << result.status().ToString();
+      ASSERT_EQ(result->explanations.size(), targets.size());
+      const auto& maps = c["maps"][kMethods[m]];
+      const std::vector<float> cams =
+          xai::testing::ReadFloats(CamReferenceDir() + "/" + maps["cam"].get<std::string>());
+      const std::vector<float> raws =
+          xai::testing::ReadFloats(CamReferenceDir() + "/" + maps["raw"].get<std::string>());
+      const auto raw_shape = maps["raw_shape"].get<std::vector<int64_t>>();
+      const size_t cam_size = 224 * 224;
+      const size_t raw_size = raw_shape[0] * raw_shape[1];
+      for (size_t t = 0; t < targets.size(); ++t) {
+        const CamExplanation& e = result->explanations[t];
+        EXPECT_EQ(e.target_class, targets[t]);
+        ASSERT_EQ(e.cam.shape, (std::vector<int64_t>{224, 224}));
+        ASSERT_EQ(e.raw.shape, raw_shape);
+        float cam_error = 0;
+        for (size_t i = 0; i < cam_size; ++i) {
+          cam_error = std::max(cam_error, std::abs(e.cam.data[i] - cams[t * cam_size + i]));
+        }
+        EXPECT_LE(cam_error, kCamTolerance) << "target " << targets[t];
+        float raw_error = 0;
+        float raw_max = 0;
+        for (size_t i = 0; i < raw_size; ++i) {
+          raw_error = std::max(raw_error, std::abs(e.raw.data[i] - raws[t * raw_size + i]));
+          raw_max = std::max(raw_max, std::abs(raws[t * raw_size + i]));
+        }
+        EXPECT_LE(raw_error, 1e-4f * std::max(1.0f, raw_max)) << "target " << targets[t];
+        EXPECT_GT(raw_max, 0) << "a degenerate reference proves nothing";
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, expected);  // every (case, target) pair, 5 methods
+  EXPECT_GE(compared, 5 * 9);
+}
+
+class GradCamValidationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { explainer_ = StartOn(xai::testing::FixtureRepo()).release(); }
+  static void TearDownTestSuite() { delete explainer_; }
+
+  GradCamRequest Request() const {
+    GradCamRequest request;
+    request.model = {"resnet18", 0};
+    request.image.kind = ImageRef::Kind::kTensor;
+    request.image.tensor_shape = {3, 224, 224};
+    request.image.tensor_data = input_;
+    return request;
+  }
+
+  void ExpectError(const GradCamRequest& request, StatusCode code, const std::string& message) {
+    const auto result = xai::testing::GradCamAndWait(*explainer_, request);
+    EXPECT_EQ(result.status().code(), code) << result.status().ToString();
+    EXPECT_THAT(result.status().message(), HasSubstr(message));
+  }
+
+  static Explainer* explainer_;
+  // The reference's first input: random, so that maps are not all zero.
+  std::string input_ = xai::testing::ReadBytes(xai::testing::ReferenceDir() + "/input_0.bin");
+};
+
+Explainer* GradCamValidationTest::explainer_ = nullptr;
+
+TEST_F(GradCamValidationTest, DefaultsToTheTopClassAndTheDefaultLayer) {
+  auto result = xai::testing::GradCamAndWait(*explainer_, Request());
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_EQ(result->explanations.size(), 1u);
+  EXPECT_EQ(result->explanations[0].target_class, result->classes[0].index);
+  EXPECT_EQ(result->explanations[0].raw.shape, (std::vector<int64_t>{7, 7}));  // layer4
+  EXPECT_EQ(result->classes.size(), 5u);
+}
+
+TEST_F(GradCamValidationTest, BadFieldsAreInvalidArguments) {
+  auto r = Request();
+  r.layers = {"layer5"};
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "layers[0] \"layer5\" is not a module of model 'resnet18' v1; closest CAM layers: "
+              "layer1, layer2, layer3, layer4, layer1.0");
+  r.layers = {"fc"};
+  ExpectError(r, StatusCode::kInvalidArgument, "outputs [1, 1000], not a 4-D feature map");
+  r.layers = {"layer4..1"};
+  ExpectError(r, StatusCode::kInvalidArgument, "is not a module path");
+  r.layers = {""};
+  ExpectError(r, StatusCode::kInvalidArgument, "layers[0] \"\" is not a module path");
+  r.layers = {"layer4", "layer4"};
+  ExpectError(r, StatusCode::kInvalidArgument, "layers[1] \"layer4\" is repeated");
+  r = Request();
+  r.target_classes = {3, 1000};
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "target_classes[1] = 1000 is out of range [0, 1000)");
+  r.target_classes = {-1};
+  ExpectError(r, StatusCode::kInvalidArgument, "target_classes[0] = -1 is out of range");
+  r.target_classes = std::vector<int>(65, 1);
+  ExpectError(r, StatusCode::kInvalidArgument, "target_classes has 65 entries; at most 64");
+  r = Request();
+  r.method = static_cast<CamMethod>(42);
+  ExpectError(r, StatusCode::kInvalidArgument, "method 42 is not a CamMethod");
+  r.method = CamMethod::kEigenCam;
+  ExpectError(r, StatusCode::kUnimplemented, "EIGEN_CAM is not served yet");
+  r = Request();
+  r.overlay.image_weight = 1.5f;
+  ExpectError(r, StatusCode::kInvalidArgument, "overlay.image_weight must be in [0, 1]");
+  r.overlay.image_weight = std::nanf("");
+  ExpectError(r, StatusCode::kInvalidArgument, "overlay.image_weight");
+  r = Request();
+  r.image.tensor_shape = {3, 100, 100};
+  ExpectError(r, StatusCode::kInvalidArgument, "image.tensor.shape");
+}
+
+TEST_F(GradCamValidationTest, SeveralTargetsComeFromOneForwardInRequestOrder) {
+  auto r = Request();
+  r.target_classes = {9, 2, 9};
+  auto result = xai::testing::GradCamAndWait(*explainer_, r);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_EQ(result->explanations.size(), 3u);
+  EXPECT_EQ(result->explanations[0].target_class, 9);
+  EXPECT_EQ(result->explanations[1].target_class, 2);
+  EXPECT_EQ(result->explanations[0].cam.data, result->explanations[2].cam.data);
+  EXPECT_NE(result->explanations[0].cam.data, result->explanations[1].cam.data);
+}
+
+// tools/make_fixtures.py's "analytic" model: for input channel 0 = P (other channels
+// noise that the 1x1 conv ignores), target 0's map is 0.5 * P / 16 for every gradient
+// method, and target 1's is -P / 16, nothing after ReLU.
+TEST(GradCamAnalyticTest, HandSetWeightsGiveTheExactMap) {
+  auto explainer = StartOn(xai::testing::FixtureRepo());
+  std::vector<float> input(3 * 4 * 4);
+  for (int i = 0; i < 16; ++i) {
+    input[i] = static_cast<float>((i * 7) % 16);       // P: a permutation of 0..15
+    input[16 + i] = static_cast<float>(i % 3) - 1.0f;  // ignored by the conv
+    input[32 + i] = 0.25f * static_cast<float>(i);     // ignored by the conv
+  }
+  const std::string bytes(reinterpret_cast<const char*>(input.data()),
+                          input.size() * sizeof(float));
+  // GRAD_CAM_PLUS_PLUS in closed form: gradients are uniform, c_k = fc[t][k] / 16, and
+  // A_0 = P, A_1 = -P with sums S_0 = 120, S_1 = -120, so the map is (w_0 - w_1) * P with
+  // w_k = 16 * max(c_k, 0) * c_k^2 / (2 c_k^2 + S_k c_k^3 + 1e-6) (0 where c_k = 0).
+  auto plus_plus_factor = [](double c0, double c1) {
+    auto w = [](double c, double s) {
+      return c == 0 ? 0.0 : 16 * std::max(c, 0.0) * c * c / (2 * c * c + s * c * c * c + 1e-6);
+    };
+    return w(c0, 120.0) - w(c1, -120.0);
+  };
+  const double plus_plus[2] = {plus_plus_factor(1.0 / 16, 0.5 / 16),
+                               plus_plus_factor(0.0, 1.0 / 16)};
+  for (int method = 1; method <= 5; ++method) {
+    GradCamRequest request;
+    request.model = {"analytic", 0};
+    request.image.kind = ImageRef::Kind::kTensor;
+    request.image.tensor_shape = {3, 4, 4};
+    request.image.tensor_data = bytes;
+    request.target_classes = {0, 1};
+    request.method = static_cast<CamMethod>(method);
+    auto result = xai::testing::GradCamAndWait(*explainer, request);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    const CamExplanation& positive = result->explanations[0];
+    const CamExplanation& negative = result->explanations[1];
+    ASSERT_EQ(positive.raw.shape, (std::vector<int64_t>{4, 4}));
+    ASSERT_EQ(positive.cam.shape, (std::vector<int64_t>{4, 4}));
+    for (int i = 0; i < 16; ++i) {
+      const float p = input[i];
+      if (method == 2) {
+        ASSERT_GT(plus_plus[0], 0);
+        ASSERT_GT(plus_plus[1], 0);  // negative alphas: its map for target 1 is positive
+        EXPECT_NEAR(positive.raw.data[i], plus_plus[0] * p, 1e-5 * plus_plus[0] * 15) << "i " << i;
+        EXPECT_NEAR(negative.raw.data[i], plus_plus[1] * p, 1e-5 * plus_plus[1] * 15) << "i " << i;
+        EXPECT_NEAR(negative.cam.data[i], p / 15.0f, 1e-6f) << "i " << i;
+      } else {
+        EXPECT_NEAR(positive.raw.data[i], 0.5f * p / 16.0f, 1e-6f)
+            << "method " << method << " i " << i;
+        EXPECT_EQ(negative.raw.data[i], 0.0f) << "method " << method;
+        EXPECT_EQ(negative.cam.data[i], 0.0f) << "method " << method;
+      }
+      EXPECT_NEAR(positive.cam.data[i], p / 15.0f, 1e-6f) << "method " << method << " i " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace xai::core

@@ -1,0 +1,121 @@
+#include "core/runtime/model_pool.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "tests/core/test_paths.h"
+
+namespace xai::core {
+namespace {
+
+using ::testing::HasSubstr;
+using Clock = ModelPool::Clock;
+
+ModelPoolOptions TinyOptions(int count) {
+  ModelPoolOptions options;
+  options.model_path = xai::testing::FixtureRepo() + "/tiny/1/model.pt";
+  options.display_name = "model 'tiny' v1";
+  options.instance_groups = {{{"cpu"}, count}};
+  options.input_shape = {3, 16, 16};
+  options.acquire_timeout = std::chrono::milliseconds(200);
+  return options;
+}
+
+TEST(ModelPoolTest, InstancesShareTheirWeights) {
+  auto pool = ModelPool::Create(TinyOptions(3));
+  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+  ASSERT_EQ((*pool)->size(), 3);
+  EXPECT_EQ((*pool)->num_classes(), 3);
+  std::vector<at::Tensor> first;
+  for (const at::Tensor& p : (*pool)->instance(0).module.parameters()) first.push_back(p);
+  ASSERT_FALSE(first.empty());
+  for (int i = 1; i < 3; ++i) {
+    size_t k = 0;
+    for (const at::Tensor& p : (*pool)->instance(i).module.parameters()) {
+      EXPECT_EQ(p.data_ptr(), first[k++].data_ptr()) << "instance " << i << " copied its weights";
+      EXPECT_FALSE(p.requires_grad());
+    }
+    // ... while the module objects are distinct (per-instance graph rewrites need that).
+    EXPECT_NE((*pool)->instance(i).module._ivalue().get(),
+              (*pool)->instance(0).module._ivalue().get());
+  }
+}
+
+TEST(ModelPoolTest, HandlesAreExclusiveAndWaitIsBounded) {
+  auto created = ModelPool::Create(TinyOptions(2));
+  ASSERT_TRUE(created.ok());
+  ModelPool& pool = **created;
+  {
+    auto a = pool.Acquire();
+    auto b = pool.Acquire();
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_NE(a->index(), b->index());
+    EXPECT_EQ(pool.free_instances(), 0);
+
+    const auto start = Clock::now();
+    auto c = pool.Acquire();
+    const auto waited = Clock::now() - start;
+    EXPECT_EQ(c.status().code(), StatusCode::kResourceExhausted);
+    EXPECT_THAT(c.status().message(), HasSubstr("all 2 instances stayed busy for 200 ms"));
+    EXPECT_GE(waited, std::chrono::milliseconds(190));
+    EXPECT_LT(waited, std::chrono::seconds(5));
+
+    auto d = pool.Acquire(Clock::now() + std::chrono::milliseconds(20));
+    EXPECT_EQ(d.status().code(), StatusCode::kDeadlineExceeded);
+  }
+  EXPECT_EQ(pool.free_instances(), 2);  // handles returned their instances
+}
+
+TEST(ModelPoolTest, ConcurrentUseNeverSharesAnInstance) {
+  auto created = ModelPool::Create(TinyOptions(2));
+  ASSERT_TRUE(created.ok());
+  ModelPool& pool = **created;
+  std::atomic<int> in_use[2] = {0, 0};
+  std::atomic<int> violations{0};
+  std::atomic<int> served{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        auto handle = pool.Acquire(Clock::now() + std::chrono::seconds(10));
+        if (!handle.ok()) continue;
+        if (in_use[handle->index()].fetch_add(1) != 0) ++violations;
+        c10::InferenceMode guard;
+        handle->module().forward({at::rand({1, 3, 16, 16})});
+        in_use[handle->index()].fetch_sub(1);
+        ++served;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(violations.load(), 0);
+  EXPECT_EQ(served.load(), 120);  // every waiter got an instance within its deadline
+  EXPECT_EQ(pool.free_instances(), 2);
+}
+
+TEST(ModelPoolTest, LoadErrorsExplainThemselves) {
+  ModelPoolOptions missing = TinyOptions(1);
+  missing.model_path = "/nonexistent/model.pt";
+  EXPECT_EQ(ModelPool::Create(missing).status().code(), StatusCode::kFailedPrecondition);
+
+  ModelPoolOptions garbage = TinyOptions(1);
+  garbage.model_path = xai::testing::FixtureRepo() + "/not_torchscript/1/model.pt";
+  auto g = ModelPool::Create(garbage);
+  EXPECT_EQ(g.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(g.status().message(), HasSubstr("model 'tiny' v1: cannot load"));
+
+  ModelPoolOptions wrong = TinyOptions(1);
+  wrong.model_path = xai::testing::FixtureRepo() + "/wrong_output/1/model.pt";
+  auto w = ModelPool::Create(wrong);
+  EXPECT_THAT(w.status().message(), HasSubstr("must return logits of shape [1, num_classes]"));
+
+  ModelPoolOptions device = TinyOptions(1);
+  device.instance_groups = {{{"cuda:7"}, 1}};
+  EXPECT_EQ(ModelPool::Create(device).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace xai::core
