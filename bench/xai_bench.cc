@@ -23,7 +23,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -32,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/base/files.h"
 #include "core/image/image_preprocessor.h"
 #include "core/repository/model_config.h"
 #include "server/server.h"
@@ -123,13 +123,6 @@ std::string SyntheticJpeg(int width, int height) {
   std::vector<uchar> jpeg;
   cv::imencode(".jpg", image, jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
   return std::string(jpeg.begin(), jpeg.end());
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 std::vector<int> ParseList(const std::string& text) {
@@ -278,7 +271,17 @@ int main(int argc, char** argv) {
   }
   if (intra_op_threads > 0) at::set_num_threads(intra_op_threads);
 
-  const std::string image = image_path.empty() ? SyntheticJpeg(224, 224) : ReadFile(image_path);
+  std::string image;
+  if (image_path.empty()) {
+    image = SyntheticJpeg(224, 224);
+  } else {
+    xai::core::StatusOr<std::string> read = xai::core::ReadFile(image_path);
+    if (!read.ok()) {
+      std::fprintf(stderr, "xai-bench: --image: %s\n", read.status().ToString().c_str());
+      return 1;
+    }
+    image = std::move(*read);
+  }
   std::unique_ptr<xai::server::Server> server;
   if (server_address.empty()) {
     xai::server::ServerOptions options;

@@ -3,21 +3,20 @@
 #define XAI_TESTS_CORE_TEST_PATHS_H_
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
+
+#include "core/base/files.h"
 
 namespace xai::testing {
 
 inline std::string FixtureRepo() { return std::string(XAI_FIXTURE_DIR) + "/repo"; }
 inline std::string ReferenceDir() { return std::string(XAI_FIXTURE_DIR) + "/reference"; }
 
+// The file's bytes; empty when it cannot be read (the test's own checks then fail).
 inline std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  core::StatusOr<std::string> bytes = core::ReadFile(path);
+  return bytes.ok() ? std::move(*bytes) : std::string();
 }
 
 inline std::vector<float> ReadFloats(const std::string& path) {

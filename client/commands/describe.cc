@@ -1,0 +1,95 @@
+// xai describe: the input, labels and layers of a model.
+#include "client/commands/describe.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "client/common.h"
+#include "client/output.h"
+#include "xai/v1/explainer.grpc.pb.h"
+
+namespace xai::client {
+namespace {
+
+using json = nlohmann::json;
+
+int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t version) {
+  auto stub = Connect(g);
+  grpc::ClientContext context;
+  SetDeadline(&context, g);
+  xai::v1::DescribeModelRequest request;
+  request.mutable_model()->set_name(model);
+  request.mutable_model()->set_version(version);
+  xai::v1::DescribeModelResponse r;
+  const grpc::Status status = stub->DescribeModel(&context, request, &r);
+  if (!status.ok()) {
+    std::cerr << "xai describe: " << Describe(status, g) << "\n";
+    return kExitFailure;
+  }
+  if (g.json) {
+    json layers = json::array();
+    for (const auto& l : r.layers()) {
+      layers.push_back(
+          {{"path", l.path()},
+           {"type", l.type()},
+           {"output_shape", std::vector<int64_t>(l.output_shape().begin(), l.output_shape().end())},
+           {"cam_target", l.cam_target()}});
+    }
+    std::cout << json{{"model", {{"name", r.model().name()}, {"version", r.model().version()}}},
+                      {"input_shape",
+                       std::vector<int64_t>(r.input_shape().begin(), r.input_shape().end())},
+                      {"num_classes", r.num_classes()},
+                      {"labels", std::vector<std::string>(r.labels().begin(), r.labels().end())},
+                      {"default_cam_layer", r.default_cam_layer()},
+                      {"default_path_layers",
+                       std::vector<std::string>(r.default_path_layers().begin(),
+                                                r.default_path_layers().end())},
+                      {"layers", layers}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  std::string labels;
+  for (const auto& l : r.labels()) labels += (labels.empty() ? "" : ", ") + l;
+  std::string path_layers;
+  for (const auto& l : r.default_path_layers())
+    path_layers += (path_layers.empty() ? "" : ", ") + l;
+  std::printf("model:               %s v%lld\n", r.model().name().c_str(),
+              static_cast<long long>(r.model().version()));
+  std::printf("input shape:         %s  ([C,H,W])\n", Shape(r.input_shape()).c_str());
+  std::printf("classes:             %d\n", r.num_classes());
+  std::printf("labels:              %s\n", labels.empty() ? "(none)" : labels.c_str());
+  std::printf("default CAM layer:   %s\n", r.default_cam_layer().c_str());
+  std::printf("default path layers: %s\n\n", path_layers.c_str());
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& l : r.layers()) {
+    rows.push_back({l.path(), l.type(), l.output_shape().empty() ? "-" : Shape(l.output_shape()),
+                    l.cam_target() ? "yes" : ""});
+  }
+  PrintTable(stdout, {"LAYER", "TYPE", "OUTPUT SHAPE", "CAM"}, rows);
+  return 0;
+}
+
+}  // namespace
+
+void SetupDescribe(CLI::App& app, const GlobalOptions& global) {
+  // What the command line sets; the callback reads it once parsing is done.
+  struct Arguments {
+    std::string model;
+    int64_t version = 0;
+  };
+  auto args = std::make_shared<Arguments>();
+  auto* describe = app.add_subcommand("describe", "Input, labels and layers of a model");
+  describe->add_option("MODEL", args->model, "Model name")->required();
+  describe->add_option("--version", args->version, "Model version (0: newest ready)")
+      ->capture_default_str();
+  describe->callback(
+      [&global, args] { ExitWith(RunDescribe(global, args->model, args->version)); });
+}
+
+}  // namespace xai::client

@@ -1,0 +1,323 @@
+// xai gradcam: class activation maps of images, written as .npy maps and overlay PNGs.
+#include "client/commands/gradcam.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "client/common.h"
+#include "client/npy.h"
+#include "client/output.h"
+#include "core/base/files.h"
+#include "xai/v1/explainer.grpc.pb.h"
+
+namespace xai::client {
+namespace {
+
+using json = nlohmann::json;
+
+// The --method names: CamMethod's enum names in lower case, read from the proto so that a
+// method added there is accepted here, and "gradcam++", the name Grad-CAM++'s paper gives it.
+std::vector<std::pair<std::string, xai::v1::CamMethod>> CamMethodNames() {
+  const google::protobuf::EnumDescriptor* methods = xai::v1::CamMethod_descriptor();
+  std::vector<std::pair<std::string, xai::v1::CamMethod>> out;
+  for (int i = 0; i < methods->value_count(); ++i) {
+    const auto method = static_cast<xai::v1::CamMethod>(methods->value(i)->number());
+    if (method == xai::v1::CAM_METHOD_UNSPECIFIED) continue;
+    std::string name = methods->value(i)->name();
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    out.emplace_back(name, method);
+    if (method == xai::v1::GRAD_CAM_PLUS_PLUS) out.emplace_back("gradcam++", method);
+  }
+  return out;
+}
+
+struct GradCamOptions {
+  std::vector<std::string> layers;
+  std::vector<int> targets;
+  std::string method = "grad_cam";  // one of CamMethodNames(), as CLI11 normalised it
+  bool no_overlay = false;
+  float image_weight = 0.5f;
+  std::string colormap = "jet";
+  bool overlay_at_input = false;
+  int png_compression = 1;
+  std::string out_dir = ".";
+};
+
+// File name prefixes, one per image: the image's stem, with _2, _3, ... for a stem already
+// taken, so that cat.jpg and other/cat.png do not overwrite each other's maps. Targets are
+// numbers, so "<prefix>_<target>_cam.npy" cannot collide across prefixes either.
+std::vector<std::string> OutputPrefixes(const std::vector<std::string>& images) {
+  std::set<std::string> taken;
+  std::vector<std::string> out;
+  for (const std::string& image : images) {
+    const std::string stem = std::filesystem::path(image).stem().string();
+    std::string prefix = stem;
+    for (int n = 2; taken.count(prefix); ++n) prefix = stem + "_" + std::to_string(n);
+    taken.insert(prefix);
+    out.push_back(prefix);
+  }
+  return out;
+}
+
+// (x, y) of the first maximum, in row-major order, of a [H,W] float32 tensor.
+bool CamPeak(const xai::v1::Tensor& cam, int64_t* x, int64_t* y, std::string* error) {
+  const std::string& data = cam.data();
+  const uint64_t floats = data.size() / sizeof(float);
+  // Bounding each side by the data's size first keeps their product from overflowing.
+  if (cam.shape_size() != 2 || cam.shape(0) <= 0 || cam.shape(1) <= 0 ||
+      static_cast<uint64_t>(cam.shape(0)) > floats ||
+      static_cast<uint64_t>(cam.shape(1)) > floats ||
+      static_cast<uint64_t>(cam.shape(0) * cam.shape(1)) * sizeof(float) != data.size()) {
+    *error = "the server sent a cam of shape " + Shape(cam.shape()) + " with " +
+             std::to_string(data.size()) + " bytes, not [H,W] float32";
+    return false;
+  }
+  uint64_t best = 0;
+  float best_value = -std::numeric_limits<float>::infinity();
+  for (uint64_t i = 0; i < floats; ++i) {
+    // The wire's floats are little-endian whatever the host's byte order.
+    const auto* b = reinterpret_cast<const unsigned char*>(data.data()) + i * sizeof(float);
+    const uint32_t bits = b[0] | b[1] << 8 | b[2] << 16 | static_cast<uint32_t>(b[3]) << 24;
+    float value;
+    std::memcpy(&value, &bits, sizeof(value));
+    if (value > best_value) {
+      best_value = value;
+      best = i;
+    }
+  }
+  *x = static_cast<int64_t>(best % cam.shape(1));
+  *y = static_cast<int64_t>(best / cam.shape(1));
+  return true;
+}
+
+// One explanation's files and CAM peak, as the summary shows them.
+struct WrittenExplanation {
+  int target = 0;
+  std::string cam, raw, overlay;  // paths; overlay "" when the server sent no PNG
+  int64_t peak_x = 0, peak_y = 0;
+};
+
+// Writes the files of every explanation of `response`, named from `prefix` in `out_dir`.
+bool WriteExplanations(const xai::v1::GradCAMResponse& response, const std::string& out_dir,
+                       const std::string& prefix, std::vector<WrittenExplanation>* written,
+                       std::string* error) {
+  for (const auto& e : response.explanations()) {
+    WrittenExplanation w;
+    w.target = e.target_class();
+    if (!CamPeak(e.cam(), &w.peak_x, &w.peak_y, error)) return false;
+    const std::string base = prefix + "_" + std::to_string(e.target_class());
+    auto file = [&](const std::string& suffix) {
+      return (std::filesystem::path(out_dir) / (base + suffix)).lexically_normal().string();
+    };
+    w.cam = file("_cam.npy");
+    w.raw = file("_raw.npy");
+    if (!xai::client::WriteNpyFloat32(w.cam, {e.cam().shape().begin(), e.cam().shape().end()},
+                                      e.cam().data(), error) ||
+        !xai::client::WriteNpyFloat32(w.raw, {e.raw().shape().begin(), e.raw().shape().end()},
+                                      e.raw().data(), error)) {
+      return false;
+    }
+    if (!e.overlay_png().empty()) {
+      w.overlay = file("_overlay.png");
+      if (const xai::core::Status s = xai::core::WriteFile(w.overlay, e.overlay_png()); !s.ok()) {
+        *error = s.message();
+        return false;
+      }
+    }
+    written->push_back(std::move(w));
+  }
+  return true;
+}
+
+int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version,
+               const std::vector<std::string>& images, const GradCamOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.out_dir, ec);
+  if (ec) {
+    std::cerr << "xai gradcam: cannot create " << options.out_dir << ": " << ec.message() << "\n";
+    return kExitFailure;
+  }
+  xai::v1::GradCAMRequest request;
+  request.mutable_model()->set_name(model);
+  request.mutable_model()->set_version(version);
+  for (const std::string& layer : options.layers) request.add_layers(layer);
+  for (const int target : options.targets) request.add_target_classes(target);
+  for (const auto& [name, method] : CamMethodNames()) {
+    if (name == options.method) request.set_method(method);
+  }
+  if (!options.no_overlay) {
+    request.mutable_overlay()->set_enabled(true);
+    // The wire reads an image_weight of 0 as "default" (0.5); the smallest normal float
+    // (not a denormal, which flush-to-zero would read as 0) blends as 0 does, so
+    // --image-weight 0 still means the heatmap alone.
+    request.mutable_overlay()->set_image_weight(
+        options.image_weight > 0 ? options.image_weight : std::numeric_limits<float>::min());
+    request.mutable_overlay()->set_colormap(options.colormap);
+    request.mutable_overlay()->set_model_input_size(options.overlay_at_input);
+    request.mutable_overlay()->set_png_compression(options.png_compression);
+  }
+
+  auto stub = Connect(g);
+  const std::vector<std::string> prefixes = OutputPrefixes(images);
+  int failures = 0;
+  json results = json::array();
+  xai::client::ProgressBar progress("gradcam", static_cast<int>(images.size()));
+  for (size_t i = 0; i < images.size(); ++i) {
+    const std::string& path = images[i];
+    auto fail = [&](const std::string& error) {
+      ++failures;
+      std::cerr << "xai gradcam: " << path << ": " << error << "\n";
+      if (g.json) results.push_back({{"image", path}, {"error", error}});
+    };
+    xai::core::StatusOr<std::string> bytes = xai::core::ReadFile(path);
+    if (!bytes.ok()) {
+      progress.Step(path);
+      fail(bytes.status().message());
+      continue;
+    }
+    request.mutable_image()->set_encoded(std::move(*bytes));
+    grpc::ClientContext context;
+    SetDeadline(&context, g);
+    xai::v1::GradCAMResponse response;
+    const grpc::Status status = stub->GradCAM(&context, request, &response);
+    progress.Step(path);
+    if (!status.ok()) {
+      fail(Describe(status, g));
+      continue;
+    }
+    std::string error;
+    std::vector<WrittenExplanation> written;
+    if (!WriteExplanations(response, options.out_dir, prefixes[i], &written, &error)) {
+      fail(error);
+      continue;
+    }
+
+    if (g.json) {
+      json explanations = json::array();
+      for (const auto& w : written) {
+        explanations.push_back({{"target_class", w.target},
+                                {"cam", w.cam},
+                                {"raw", w.raw},
+                                {"overlay", w.overlay.empty() ? json(nullptr) : json(w.overlay)},
+                                {"cam_peak", {w.peak_x, w.peak_y}}});
+      }
+      results.push_back(
+          {{"image", path},
+           {"model", {{"name", response.model().name()}, {"version", response.model().version()}}},
+           {"classes", ClassesJson(response.classes())},
+           {"explanations", explanations}});
+      continue;
+    }
+    std::string top;
+    if (!response.classes().empty()) {
+      const auto& c = response.classes(0);
+      top = "; top class " + std::to_string(c.index()) +
+            (c.label().empty() ? "" : " " + c.label()) + ", " + FormatFloat(c.probability(), 4);
+    }
+    std::printf("%s  (model %s v%lld%s)\n", path.c_str(), response.model().name().c_str(),
+                static_cast<long long>(response.model().version()), top.c_str());
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& w : written) {
+      // The response lists only the top classes; a target outside them has no score here.
+      std::string label = "-", probability = "-";
+      for (const auto& c : response.classes()) {
+        if (c.index() == w.target) {
+          label = c.label();
+          probability = FormatFloat(c.probability(), 4);
+        }
+      }
+      rows.push_back({"  " + std::to_string(w.target), label, probability,
+                      "(" + std::to_string(w.peak_x) + ", " + std::to_string(w.peak_y) + ")",
+                      w.cam + " " + w.raw + (w.overlay.empty() ? "" : " " + w.overlay)});
+    }
+    PrintTable(stdout, {"  TARGET", "LABEL", "PROBABILITY", "CAM PEAK", "FILES"}, rows);
+    std::printf("\n");
+  }
+  if (g.json) std::cout << json{{"results", results}}.dump(2) << "\n";
+  return failures == 0 ? 0 : kExitFailure;
+}
+
+}  // namespace
+
+void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
+  // What the command line sets; the callback reads it once parsing is done.
+  struct Arguments {
+    std::string model;
+    int64_t version = 0;
+    std::vector<std::string> images;
+    GradCamOptions cam;
+  };
+  auto args = std::make_shared<Arguments>();
+  auto* gradcam = app.add_subcommand(
+      "gradcam", "Class activation maps of images, written as .npy maps and overlay PNGs");
+  gradcam->add_option("MODEL", args->model, "Model name")->required();
+  gradcam->add_option("IMAGE", args->images, "Image files (JPEG, PNG, BMP, WebP, TIFF, ...)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  gradcam->add_option("--version", args->version, "Model version (0: newest ready)")
+      ->capture_default_str();
+  // One value per flag, so that images after `--layer L` are not taken for layers.
+  gradcam
+      ->add_option("--layer", args->cam.layers,
+                   "Module path as `xai describe` lists it; repeat to average several maps; "
+                   "none: the model's default CAM layer")
+      ->allow_extra_args(false);
+  gradcam
+      ->add_option("--target", args->cam.targets,
+                   "Class index to explain; repeat for several; none: the top-1 class")
+      ->allow_extra_args(false);
+  gradcam->add_option("--method", args->cam.method, "CAM method, case-insensitive")
+      ->capture_default_str()
+      ->transform(CLI::IsMember(CamMethodNames(), CLI::ignore_case));
+  auto* no_overlay =
+      gradcam->add_flag("--no-overlay", args->cam.no_overlay, "Write no overlay PNG");
+  gradcam
+      ->add_option("--image-weight", args->cam.image_weight,
+                   "Weight of the image in the overlay: 0 heatmap only, 1 image only")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0f, 1.0f))
+      ->excludes(no_overlay);
+  gradcam
+      ->add_option("--colormap", args->cam.colormap,
+                   "OpenCV colormap of the overlay: jet, turbo, viridis, inferno, magma, plasma, "
+                   "cividis, hot, bone, ... (the server checks the name)")
+      ->capture_default_str()
+      ->excludes(no_overlay);
+  gradcam
+      ->add_flag("--overlay-at-input", args->cam.overlay_at_input,
+                 "Draw the overlay over the model's input (after resize and crop) instead of the "
+                 "original image")
+      ->excludes(no_overlay);
+  gradcam
+      ->add_option("--png-compression", args->cam.png_compression, "zlib level of the overlay PNG")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 9))
+      ->excludes(no_overlay);
+  gradcam->add_option("--out", args->cam.out_dir, "Directory for the files, made if missing")
+      ->capture_default_str();
+  gradcam->footer(
+      "For image DIR/NAME.EXT and each target T, --out gets:\n"
+      "  NAME_T_cam.npy      float32 [H,W] in [0,1]: the map at the model input's size\n"
+      "  NAME_T_raw.npy      float32 [h,w]: the first layer's map after ReLU, before normalising\n"
+      "  NAME_T_overlay.png  the map as a heatmap over the image (not with --no-overlay)\n"
+      "numpy.load reads the .npy files. Images with the same NAME get NAME_2, NAME_3, ...\n"
+      "The summary's CAM PEAK is the (x, y) of the map's maximum, in model input pixels.\n");
+  gradcam->callback([&global, args] {
+    ExitWith(RunGradCam(global, args->model, args->version, args->images, args->cam));
+  });
+}
+
+}  // namespace xai::client

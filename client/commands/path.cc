@@ -1,0 +1,182 @@
+// xai path: the chain of channels that carried a decision, as a diagram PNG and a JSON.
+#include "client/commands/path.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "client/common.h"
+#include "client/output.h"
+#include "core/base/files.h"
+#include "xai/v1/explainer.grpc.pb.h"
+
+namespace xai::client {
+namespace {
+
+using json = nlohmann::json;
+
+// The path of `response` as JSON: what the diagram shows, in numbers.
+json PathJson(const xai::v1::DecisionPathResponse& response) {
+  json nodes = json::array(), edges = json::array(), chains = json::array();
+  for (const auto& n : response.nodes()) {
+    nodes.push_back({{"layer", response.layers(n.layer())},
+                     {"channel", n.channel()},
+                     {"relevance", n.relevance()},
+                     {"share", n.share()}});
+  }
+  for (const auto& e : response.edges()) {
+    edges.push_back({{"from_layer", response.layers(e.layer())},
+                     {"from_channel", e.from_channel()},
+                     {"to_layer", response.layers(e.layer() + 1)},
+                     {"to_channel", e.to_channel()},
+                     {"weight", e.weight()}});
+  }
+  for (const auto& c : response.chains()) {
+    chains.push_back({{"channels", std::vector<int>(c.channels().begin(), c.channels().end())},
+                      {"log_score", c.log_score()}});
+  }
+  return {{"model", {{"name", response.model().name()}, {"version", response.model().version()}}},
+          {"target_class", response.target_class()},
+          {"classes", ClassesJson(response.classes())},
+          {"layers", std::vector<std::string>(response.layers().begin(), response.layers().end())},
+          {"nodes", nodes},
+          {"edges", edges},
+          {"chains", chains},
+          {"profile_similarity", std::vector<float>(response.profile_similarity().begin(),
+                                                    response.profile_similarity().end())},
+          {"profile_similarity_mean", response.profile_similarity().empty()
+                                          ? json(nullptr)
+                                          : json(response.profile_similarity_mean())}};
+}
+
+int RunPath(const GlobalOptions& g, const std::string& model, int64_t version,
+            const std::string& image, const PathOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.out_dir, ec);
+  if (ec) {
+    std::cerr << "xai path: cannot create " << options.out_dir << ": " << ec.message() << "\n";
+    return kExitFailure;
+  }
+  xai::v1::DecisionPathRequest request;
+  request.mutable_model()->set_name(model);
+  request.mutable_model()->set_version(version);
+  request.set_target_class(options.target);
+  for (const std::string& layer : options.layers) request.add_layers(layer);
+  request.set_threshold(options.threshold);
+  request.set_max_channels(options.max_channels);
+  request.set_top_chains(options.top_chains);
+  request.set_render(true);
+  xai::core::StatusOr<std::string> bytes = xai::core::ReadFile(image);
+  if (!bytes.ok()) {
+    std::cerr << "xai path: " << image << ": " << bytes.status().message() << "\n";
+    return kExitFailure;
+  }
+  request.mutable_image()->set_encoded(std::move(*bytes));
+  grpc::ClientContext context;
+  SetDeadline(&context, g);
+  xai::v1::DecisionPathResponse response;
+  const grpc::Status status = Connect(g)->DecisionPath(&context, request, &response);
+  if (!status.ok()) {
+    std::cerr << "xai path: " << image << ": " << Describe(status, g) << "\n";
+    return kExitFailure;
+  }
+  const std::string stem = std::filesystem::path(image).stem().string();
+  const std::string png =
+      (std::filesystem::path(options.out_dir) / (stem + "_path.png")).lexically_normal().string();
+  const std::string json_file =
+      (std::filesystem::path(options.out_dir) / (stem + "_path.json")).lexically_normal().string();
+  const json path = PathJson(response);
+  xai::core::Status written = xai::core::WriteFile(png, response.diagram_png());
+  if (written.ok()) written = xai::core::WriteFile(json_file, path.dump(2) + "\n");
+  if (!written.ok()) {
+    std::cerr << "xai path: " << written.message() << "\n";
+    return kExitFailure;
+  }
+  if (g.json) {
+    json out = path;
+    out["image"] = image;
+    out["diagram"] = png;
+    out["file"] = json_file;
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::string label;
+  for (const auto& c : response.classes()) {
+    if (c.index() == response.target_class() && !c.label().empty()) label = " " + c.label();
+  }
+  std::printf("%s  (model %s v%lld), target class %d%s\n", image.c_str(),
+              response.model().name().c_str(), static_cast<long long>(response.model().version()),
+              response.target_class(), label.c_str());
+  std::string layers;
+  for (const auto& layer : response.layers()) layers += (layers.empty() ? "" : " -> ") + layer;
+  std::printf("  layers: %s\n", layers.c_str());
+  std::vector<std::vector<std::string>> rows;
+  for (int r = 0; r < response.chains_size(); ++r) {
+    std::string channels;
+    for (int c : response.chains(r).channels())
+      channels += (channels.empty() ? "" : " -> ") + std::to_string(c);
+    rows.push_back(
+        {"  " + std::to_string(r + 1), channels, FormatFloat(response.chains(r).log_score(), 4)});
+  }
+  PrintTable(stdout, {"  CHAIN", "CHANNELS", "LOG SCORE"}, rows);
+  if (!response.profile_similarity().empty()) {
+    std::string per_layer;
+    for (float s : response.profile_similarity()) per_layer += " " + FormatFloat(s, 2);
+    std::printf("  similarity to the class's usual path: %s (per layer:%s)\n",
+                FormatFloat(response.profile_similarity_mean(), 2).c_str(), per_layer.c_str());
+  }
+  std::printf("  %d critical channels, %d edges; diagram %s, path %s\n", response.nodes_size(),
+              response.edges_size(), png.c_str(), json_file.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void SetupPath(CLI::App& app, const GlobalOptions& global) {
+  // What the command line sets; the callback reads it once parsing is done.
+  struct Arguments {
+    std::string model;
+    int64_t version = 0;
+    std::string image;
+    PathOptions path;
+  };
+  auto args = std::make_shared<Arguments>();
+  auto* path_command = app.add_subcommand(
+      "path",
+      "The chain of channels that carried a decision: a diagram PNG and a JSON (DecisionPath)");
+  path_command->add_option("MODEL", args->model, "Model name")->required();
+  path_command->add_option("IMAGE", args->image, "Image file (JPEG, PNG, BMP, WebP, TIFF, ...)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  path_command->add_option("--version", args->version, "Model version (0: newest ready)")
+      ->capture_default_str();
+  path_command
+      ->add_option("--target", args->path.target, "Class index to explain (-1: the top-1 class)")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 1 << 30));
+  AddPathOptions(path_command, &args->path);
+  path_command->add_option("--top-chains", args->path.top_chains, "Chains to return, best first")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  path_command->add_option("--out", args->path.out_dir, "Directory for the files, made if missing")
+      ->capture_default_str();
+  path_command->footer(
+      "For image DIR/NAME.EXT, --out gets:\n"
+      "  NAME_path.png   layers as columns, each critical channel as a tile of its activation over "
+      "the\n"
+      "                  image, edges as wide as their weight, the best chain in red, the class at "
+      "the end\n"
+      "  NAME_path.json  the layers, nodes (channel, relevance, share), edges (weight) and "
+      "chains\n");
+  path_command->callback([&global, args] {
+    ExitWith(RunPath(global, args->model, args->version, args->image, args->path));
+  });
+}
+
+}  // namespace xai::client
