@@ -20,6 +20,10 @@ StatusOr<std::unique_ptr<Explainer>> Explainer::Create(const ExplainerOptions& o
     return InvalidArgumentError("queue capacity must be >= 1, got " +
                                 std::to_string(options.queue_capacity));
   }
+  if (options.compute_threads < -1) {
+    return InvalidArgumentError("compute threads must be >= 0, or -1 for the default, got " +
+                                std::to_string(options.compute_threads));
+  }
   XAI_ASSIGN_OR_RETURN(auto repository,
                        ModelRepository::Create({options.model_repository, options.max_queue_time,
                                                 options.queue_capacity}));

@@ -90,8 +90,8 @@ class Explainer {
   // UNIMPLEMENTED for the methods not served yet.
   void GradCam(GradCamRequest request, Callback<GradCamResult> done);
 
-  // The chains of channels that carried the decision (see core/decision_path.h). Codes as
-  // GradCam.
+  // The chains of channels that carried the decision (see core/methods/path/decision_path.h). Codes
+  // as GradCam.
   void DecisionPath(DecisionPathRequest request, Callback<DecisionPathResult> done);
 
   // Statistics of READY versions: every model when `model.name` is empty, every ready

@@ -253,6 +253,16 @@ void ModelRepository::SetStateListener(std::function<void()> listener) {
   listener_ = std::move(listener);
 }
 
+void ModelRepository::SetStateIfLoading(const std::string& name, int64_t version, Entry entry) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Entry& current = models_[name][version];
+    if (current.state != ModelState::kLoading) return;  // unloaded meanwhile
+    current = std::move(entry);
+  }
+  if (listener_) listener_();
+}
+
 void ModelRepository::SetState(const std::string& name, int64_t version, Entry entry) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -300,7 +310,7 @@ Status ModelRepository::LoadPending(const PendingVersion& p) {
   }
   if (!p.problem.ok()) {
     spdlog::warn("{} FAILED: {}", display, p.problem.message());
-    SetState(p.name, p.version, Entry{ModelState::kFailed, p.problem.message(), nullptr});
+    SetStateIfLoading(p.name, p.version, Entry{ModelState::kFailed, p.problem.message(), nullptr});
     return p.problem;
   }
   const auto start = std::chrono::steady_clock::now();
@@ -310,7 +320,8 @@ Status ModelRepository::LoadPending(const PendingVersion& p) {
                       .count();
   if (!loaded.ok()) {
     spdlog::warn("{} FAILED after {} ms: {}", display, ms, loaded.status().message());
-    SetState(p.name, p.version, Entry{ModelState::kFailed, loaded.status().message(), nullptr});
+    SetStateIfLoading(p.name, p.version,
+                      Entry{ModelState::kFailed, loaded.status().message(), nullptr});
     return loaded.status();
   }
   const ServableModel& model = (*loaded)->model();
@@ -324,10 +335,20 @@ Status ModelRepository::LoadPending(const PendingVersion& p) {
                          std::to_string(scheduling.max_queue_delay.count()) + " us"
                    : std::string("no batching"),
                scheduling.queue_capacity, ms);
+  bool unloaded = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopped = schedulers_stopped_;
-    models_[p.name][p.version] = Entry{ModelState::kReady, "", *loaded};
+    Entry& entry = models_[p.name][p.version];
+    // Only what is still LOADING becomes READY: an Unload meanwhile wins, and a READY
+    // version is never replaced (nor destroyed) under the lock.
+    unloaded = entry.state != ModelState::kLoading;
+    if (!unloaded) entry = Entry{ModelState::kReady, "", *loaded};
+  }
+  if (unloaded) {
+    (*loaded)->Drain();  // it took no request; released here, outside the lock
+    spdlog::info("{} was unloaded while it loaded; not served", display);
+    return UnavailableError(display + " was unloaded while it loaded");
   }
   if (stopped) (*loaded)->Drain();
   if (listener_) listener_();
@@ -345,14 +366,19 @@ Status ModelRepository::Load(const std::string& name) {
   if (!fs::is_directory(dir, ec)) {
     return NotFoundError("model \"" + name + "\" has no directory in " + options_.root);
   }
+  std::vector<Pending> scanned = ScanModel(dir);  // reads files: not under the lock
   std::vector<Pending> pending;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (schedulers_stopped_) return UnavailableError("the server is shutting down");
-    for (Pending& p : ScanModel(dir)) {
+    for (Pending& p : scanned) {
       auto& versions = models_[p.name];
       const auto known = versions.find(p.version);
-      if (known != versions.end() && known->second.state == ModelState::kReady) continue;
+      // READY keeps serving; LOADING is being loaded by LoadAll or another Load.
+      if (known != versions.end() && (known->second.state == ModelState::kReady ||
+                                      known->second.state == ModelState::kLoading)) {
+        continue;
+      }
       versions[p.version] = Entry{};
       pending.push_back(std::move(p));
     }

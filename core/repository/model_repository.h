@@ -58,7 +58,8 @@ class ModelRepository {
   // Returns when every version is READY or FAILED. Call once.
   void LoadAll();
 
-  // Called (on the loading thread) after every state change; set before LoadAll.
+  // Called after every state change, on the thread that made it (LoadAll's, or the
+  // caller of Load or Unload): must be thread safe. Set before LoadAll.
   void SetStateListener(std::function<void()> listener);
 
   // Every version known, sorted by name then version.
@@ -86,8 +87,9 @@ class ModelRepository {
 
   // Takes every version of model `name` out of service (UNLOADED, "unloaded": new
   // requests get UNAVAILABLE), then drains each (every request already queued is run and
-  // answered, none dropped) and releases it, on the calling thread, which must not be one
-  // of the model's workers. NOT_FOUND when the repository does not know the model.
+  // answered, none dropped) on the calling thread, which must not be one of the model's
+  // workers, and drops the repository's reference. NOT_FOUND when the repository does not
+  // know the model. A version still loading is not served when its load ends.
   Status Unload(const std::string& name);
 
   // Drains every READY version (see ModelVersion::Drain); a version loading meanwhile
@@ -105,6 +107,8 @@ class ModelRepository {
   };
   explicit ModelRepository(ModelRepositoryOptions options) : options_(std::move(options)) {}
   void SetState(const std::string& name, int64_t version, Entry entry);
+  // SetState, unless the version is no longer LOADING (an Unload came first).
+  void SetStateIfLoading(const std::string& name, int64_t version, Entry entry);
   // Loads one scanned version and records its state. Returns its failure, if any.
   Status LoadPending(const PendingVersion& p);
 

@@ -29,6 +29,8 @@ struct ComputePool::Run {
       } catch (const std::exception& e) {
         error = e.what();
         if (error.empty()) error = "unknown error";
+      } catch (...) {  // whatever it was, the other items and the caller must go on
+        error = "unknown error";
       }
       std::lock_guard<std::mutex> lock(mu);
       if (!error.empty() && first_error.empty()) first_error = error;

@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "core/runtime/compute_pool.h"
 #include "tests/core/test_paths.h"
 
 namespace xai::core {
@@ -120,10 +121,11 @@ class PlantedPathTest : public ::testing::Test {
     input_ = at::rand({1, 3, 8, 8}) + 0.5;  // positive: every stem channel is active
   }
 
-  StatusOr<DecisionPathOutput> Path(DecisionPathSpec spec) {
+  // With `compute`, the per-channel backwards run on its helpers too.
+  StatusOr<DecisionPathOutput> Path(DecisionPathSpec spec, ComputePool* compute = nullptr) {
     auto instance = pool_->Acquire();
     if (!instance.ok()) return instance.status();
-    return RunDecisionPath(*instance, input_, spec);
+    return RunDecisionPath(*instance, input_, spec, compute);
   }
 
   static DecisionPathSpec Spec(int target) {
@@ -170,21 +172,19 @@ TEST_F(PlantedPathTest, TheBestChainOfEveryClassIsThePlantedOne) {
 }
 
 TEST_F(PlantedPathTest, TheSameRequestGivesTheSameAnswer) {
-  // Threshold 1: six critical channels per layer, whose backwards run on several threads
-  // where the machine has idle cores.
+  // Threshold 1: six critical channels per layer, whose backwards run on several threads:
+  // the caller and three helpers of a compute pool.
   DecisionPathSpec spec = Spec(2);
   spec.threshold = 1.0f;
-  auto first = Path(spec);
-  auto second = Path(spec);
+  ComputePool compute(3);
+  auto first = Path(spec, &compute);
+  auto second = Path(spec, &compute);
   ASSERT_TRUE(first.ok() && second.ok());
   // The last layer has one critical channel (the head reads only channel 2), the others six:
   // every pair between consecutive sets is an edge, as all contributions are positive here.
   EXPECT_EQ(first->edges.size(), 6u + 36u + 36u);
-  // One intra-op thread per core leaves no core idle: the same backwards run one by one.
-  const int threads = at::get_num_threads();
-  at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  // Without a pool the same backwards run one by one, on this thread.
   auto sequential = Path(spec);
-  at::set_num_threads(threads);
   ASSERT_TRUE(sequential.ok());
   ASSERT_EQ(sequential->edges.size(), first->edges.size());
   for (size_t i = 0; i < first->edges.size(); ++i) {
