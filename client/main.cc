@@ -6,6 +6,7 @@
 #include "client/commands/classify.h"
 #include "client/commands/describe.h"
 #include "client/commands/gradcam.h"
+#include "client/commands/health.h"
 #include "client/commands/models.h"
 #include "client/commands/path.h"
 #include "client/commands/profile_paths.h"
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   xai::client::SetupGradCam(app, g);
   xai::client::SetupPath(app, g);
   xai::client::SetupProfilePaths(app, g);
+  xai::client::SetupHealth(app, g);
 
   CLI11_PARSE(app, argc, argv);
   return 0;

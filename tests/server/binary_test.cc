@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -204,6 +205,19 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT: target_class = 9"));
   std::filesystem::remove_all(path_dir);
 
+  // xai health: exit 0 and SERVING for the server and a ready model; 1 and the reason for
+  // a model the server does not know.
+  const std::string health = std::string(XAI_CLI_BINARY) + " --server " + address() + " ";
+  EXPECT_EQ(RunCommand(health + "health", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("xai.v1.Explainer: SERVING"));
+  EXPECT_EQ(RunCommand(health + "health tiny", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("xai.v1.Explainer/tiny: SERVING"));
+  EXPECT_EQ(RunCommand(health + "health nope", &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("SERVICE_UNKNOWN (the server knows no model \"nope\""));
+  EXPECT_EQ(RunCommand(health + "--json health bad_labels", &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("\"serving\": false"));
+  EXPECT_THAT(out, HasSubstr("NOT_SERVING"));
+
   // SIGTERM: stops and exits 0.
   ASSERT_EQ(kill(pid_, SIGTERM), 0);
   int status = 0;
@@ -214,6 +228,18 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   EXPECT_THAT(xai::testing::ReadBytes(log_), HasSubstr("stopped"));
 }
 
+TEST(BinaryHelpTest, HealthOfNoServerFailsWithinItsTimeoutWithAReason) {
+  // A closed port on this machine: refused at once; the timeout bounds it anyway.
+  std::string out;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(
+      RunCommand(std::string(XAI_CLI_BINARY) + " --server 127.0.0.1:1 --timeout 3 health", &out), 1)
+      << out;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_THAT(out, HasSubstr("xai health: xai.v1.Explainer: UNREACHABLE (UNAVAILABLE"));
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+}
+
 TEST(BinaryHelpTest, HelpListsTheFlags) {
   std::string out;
   EXPECT_EQ(RunCommand(std::string(XAI_SERVER_BINARY) + " --help", &out), 0);
@@ -222,8 +248,8 @@ TEST(BinaryHelpTest, HelpListsTheFlags) {
     EXPECT_THAT(out, HasSubstr(flag));
   }
   EXPECT_EQ(RunCommand(std::string(XAI_CLI_BINARY) + " --help", &out), 0);
-  for (const char* word : {"models", "stats", "describe", "classify", "gradcam", "path", "--server",
-                           "--timeout", "--json"}) {
+  for (const char* word : {"models", "stats", "describe", "classify", "gradcam", "path", "health",
+                           "--server", "--timeout", "--json"}) {
     EXPECT_THAT(out, HasSubstr(word));
   }
   EXPECT_NE(RunCommand(std::string(XAI_SERVER_BINARY) +
