@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package xai-serve needs to build, test and run.
+#   scripts/install-deps.sh           everything: build, tests, fixtures, container tests
+#   scripts/install-deps.sh --build   what compiling xai-server and xai needs, nothing more
+#                                     (the container image's build stage)
 # Idempotent: packages already present are skipped without touching apt's lists,
 # so a second run costs a dpkg query and nothing else.
 set -euo pipefail
 
-PACKAGES=(
+BUILD_PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
-  # the format check run by the tests (.clang-format is written for version 14)
-  clang-format
   # engine
   libtorch-dev
   # wire, server
@@ -17,11 +18,24 @@ PACKAGES=(
   libopencv-dev
   # logging, CLI, JSON
   libspdlog-dev libcli11-dev nlohmann-json3-dev
+)
+TEST_PACKAGES=(
+  # the format check run by the tests (.clang-format is written for version 14)
+  clang-format
   # tests
   libgtest-dev libgmock-dev
   # model export, fixtures and reference tensors (called as /usr/bin/python3)
   python3 python3-torch python3-torchvision python3-numpy python3-pil python3-opencv
+  # the container test: images built and run with podman (runc), base images made from
+  # Debian's archive with mmdebstrap
+  podman runc mmdebstrap uidmap slirp4netns fuse-overlayfs
 )
+
+case "${1:-}" in
+  --build) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
+  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  *) echo "usage: scripts/install-deps.sh [--build]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Builds the CPU image (docker/Dockerfile) with podman and tests it as an operator would:
+# a model repository mounted read-only (the demo model and a fixture model), health
+# through the image's own HEALTHCHECK and the host's CLI, a classification and a Grad-CAM
+# explanation through the container, a non-root process, a clean exit within the grace
+# period on SIGTERM, and a container with an empty repository that keeps running and says
+# why it is NOT_SERVING. Run by the test command (CTest test `container`).
+#
+#   scripts/container-test.sh [--cli PATH] [--fixture-repo DIR]
+#
+# Where no image registry is reachable, the Debian 12 base image is made from Debian's
+# archive with mmdebstrap, from this machine's own apt sources, once (localhost/debian:12).
+# Compiled objects are kept between image builds by a ccache cache mount.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+CLI=build/xai
+FIXTURE_REPO=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --cli) CLI=$2; shift 2 ;;
+    --fixture-repo) FIXTURE_REPO=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "container-test: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+IMAGE=localhost/xai-serve:test
+BASE=localhost/debian:12
+GRACE_SECONDS=30  # xai-server's default --shutdown-grace-seconds
+export CONTAINERS_CONF=$ROOT/docker/containers.conf
+# podman cannot raise these limits here: give them explicitly.
+LIMITS=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+
+passed=0
+failed=0
+check() {  # check NAME COMMAND...: runs the command, counts and reports the result
+  local name=$1
+  shift
+  if "$@"; then
+    echo "container-test: ok   $name"
+    passed=$((passed + 1))
+  else
+    echo "container-test: FAIL $name"
+    failed=$((failed + 1))
+  fi
+}
+
+command -v podman >/dev/null && command -v mmdebstrap >/dev/null || bash scripts/install-deps.sh
+[ -x "$CLI" ] || { echo "container-test: no CLI at $CLI (build first)" >&2; exit 2; }
+
+WORK=$(mktemp -d)
+containers=()
+cleanup() {
+  for c in "${containers[@]}"; do podman rm -f "$c" >/dev/null 2>&1 || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- base image and build
+if ! podman image exists "$BASE"; then
+  # This machine's Debian 12 sources, as mmdebstrap takes them (a deb822 file).
+  cat /etc/apt/sources.list.d/*.sources > "$WORK/debian.sources" 2>/dev/null || true
+  if [ ! -s "$WORK/debian.sources" ]; then
+    grep -h '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+      > "$WORK/debian.list" || true
+    mirror=$WORK/debian.list
+  else
+    mirror=$WORK/debian.sources
+  fi
+  echo "container-test: making $BASE with mmdebstrap"
+  mmdebstrap --quiet --variant=apt bookworm - "$mirror" | podman import - "$BASE" >/dev/null
+fi
+
+echo "container-test: building $IMAGE"
+start=$(date +%s)
+podman build --quiet --format docker --network host "${LIMITS[@]}" --build-arg BASE="$BASE" \
+  -f docker/Dockerfile -t "$IMAGE" . >"$WORK/build.log" 2>&1 || {
+  tail -50 "$WORK/build.log"
+  echo "container-test: FAIL the image did not build"
+  exit 1
+}
+size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
+echo "container-test: built in $(($(date +%s) - start)) s, $((size / 1000000)) MB"
+
+# ---------------------------------------------------------------- the image's contents
+in_image() {
+  podman run --rm "${LIMITS[@]}" --entrypoint /bin/sh "$IMAGE" -c "$1" 2>>"$WORK/podman.err"
+}
+check "no compiler, no headers, no build tree in the image" \
+  in_image '! command -v c++ && ! command -v cmake && [ ! -d /usr/include/torch ] && [ ! -d /src ] && [ ! -d /build ]'
+check "the image runs as a non-root user" in_image '[ "$(id -u)" != 0 ]'
+check "the demo repository is at the default path" in_image '[ -f /models/shapes/config.pbtxt ]'
+
+# ---------------------------------------------------------------- serving a mounted repository
+repo=$WORK/repo
+mkdir -p "$repo"
+cp -r models/shapes "$repo/"
+if [ -n "$FIXTURE_REPO" ]; then cp -r "$FIXTURE_REPO/tiny" "$repo/"; fi
+chmod -R a+rX "$WORK"
+
+# Starts the image with its default command (0.0.0.0:50051) and `$1` mounted at /models,
+# port 50051 published on a free port of 127.0.0.1; sets cid and port.
+start_server() {
+  # podman's complaints that there is no systemd to time the HEALTHCHECK go to a file.
+  cid=$(podman run -d "${LIMITS[@]}" -p 127.0.0.1::50051 -v "$1:/models:ro" "$IMAGE" \
+    2>>"$WORK/podman.err") || { cat "$WORK/podman.err"; return 1; }
+  containers+=("$cid")
+  for _ in $(seq 1 300); do
+    if podman logs "$cid" 2>&1 | grep -q 'listening on'; then
+      port=$(podman port "$cid" 50051 | head -1 | cut -d: -f2)
+      return 0
+    fi
+    sleep 0.2
+  done
+  podman logs "$cid" 2>&1 | tail -20
+  return 1
+}
+wait_healthy() {  # wait_healthy [MODEL]: up to 120 s for the host's CLI to see SERVING
+  for _ in $(seq 1 240); do
+    "$CLI" --server "127.0.0.1:$port" --timeout 3 health "$@" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+start_server "$repo" || { echo "container-test: FAIL the server did not start"; exit 1; }
+xai=("$CLI" --server "127.0.0.1:$port")
+check "health SERVING through the host's CLI" wait_healthy
+check "the demo model is SERVING" wait_healthy shapes
+if [ -n "$FIXTURE_REPO" ]; then check "the fixture model is SERVING" wait_healthy tiny; fi
+check "the image's HEALTHCHECK passes" bash -c "podman healthcheck run $cid 2>>$WORK/podman.err"
+server_uid() { stat -c %u "/proc/$(podman inspect --format '{{.State.Pid}}' "$cid")"; }
+check "the server process is not root (uid $(server_uid))" [ "$(server_uid)" != 0 ]
+check "classify a sample through the container" \
+  bash -c "${xai[*]} classify shapes samples/star_3.png | grep -q ' star '"
+check "explain a sample through the container" \
+  bash -c "${xai[*]} gradcam shapes samples/star_3.png --out $WORK/out >/dev/null &&
+           [ -s $WORK/out/star_3_3_overlay.png ] && [ -s $WORK/out/star_3_3_cam.npy ]"
+if [ -n "$FIXTURE_REPO" ]; then
+  check "classify with the fixture model" \
+    bash -c "${xai[*]} --json classify tiny samples/star_3.png | grep -q '\"probability\"'"
+fi
+
+# SIGTERM: the server stops accepting calls, finishes what is in flight and exits 0.
+stop_start=$(date +%s)
+podman kill --signal TERM "$cid" >/dev/null
+exit_code=$(timeout $((GRACE_SECONDS + 10)) podman wait "$cid" || echo timeout)
+stop_seconds=$(($(date +%s) - stop_start))
+check "SIGTERM: exit 0 within the ${GRACE_SECONDS} s grace (exit $exit_code after ${stop_seconds} s)" \
+  bash -c "[ '$exit_code' = 0 ] && [ $stop_seconds -le $GRACE_SECONDS ]"
+check "SIGTERM: the log says it stopped" bash -c "podman logs $cid 2>&1 | grep -q stopped"
+
+# ---------------------------------------------------------------- an empty repository
+mkdir -p "$WORK/empty"
+start_server "$WORK/empty" || { echo "container-test: FAIL the server did not start"; exit 1; }
+sleep 2
+check "an empty repository: still running" \
+  bash -c "[ \"\$(podman inspect --format '{{.State.Running}}' $cid)\" = true ]"
+check "an empty repository: NOT_SERVING" \
+  bash -c "! $CLI --server 127.0.0.1:$port --timeout 3 health >$WORK/health.out 2>&1 &&
+           grep -q NOT_SERVING $WORK/health.out"
+check "an empty repository: the log says why" \
+  bash -c "podman logs $cid 2>&1 | grep -q 'holds no model'"
+podman rm -f "$cid" >/dev/null
+
+echo "container-test: image $IMAGE, $((size / 1000000)) MB"
+echo "container: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
