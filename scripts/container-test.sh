@@ -29,9 +29,8 @@ done
 IMAGE=localhost/xai-serve:test
 BASE=localhost/debian:12
 GRACE_SECONDS=30  # xai-server's default --shutdown-grace-seconds
-export CONTAINERS_CONF=$ROOT/docker/containers.conf
-# podman cannot raise these limits here: give them explicitly.
-LIMITS=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+source scripts/lib/podman.sh
+LIMITS=("${PODMAN_LIMITS[@]}")
 
 passed=0
 failed=0
@@ -59,24 +58,11 @@ cleanup() {
 trap cleanup EXIT
 
 # ---------------------------------------------------------------- base image and build
-if ! podman image exists "$BASE"; then
-  # This machine's Debian 12 sources, as mmdebstrap takes them (a deb822 file).
-  cat /etc/apt/sources.list.d/*.sources > "$WORK/debian.sources" 2>/dev/null || true
-  if [ ! -s "$WORK/debian.sources" ]; then
-    grep -h '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
-      > "$WORK/debian.list" || true
-    mirror=$WORK/debian.list
-  else
-    mirror=$WORK/debian.sources
-  fi
-  echo "container-test: making $BASE with mmdebstrap"
-  mmdebstrap --quiet --variant=apt bookworm - "$mirror" | podman import - "$BASE" >/dev/null
-fi
+make_base_image bookworm "$BASE" "$WORK"
 
 echo "container-test: building $IMAGE"
 start=$(date +%s)
-podman build --quiet --format docker --network host "${LIMITS[@]}" --build-arg BASE="$BASE" \
-  -f docker/Dockerfile -t "$IMAGE" . >"$WORK/build.log" 2>&1 || {
+podman_build "$IMAGE" docker/Dockerfile "$BASE" "$WORK/build.log" || {
   tail -50 "$WORK/build.log"
   echo "container-test: FAIL the image did not build"
   exit 1

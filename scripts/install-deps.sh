@@ -3,6 +3,9 @@
 #   scripts/install-deps.sh           everything: build, tests, fixtures, container tests
 #   scripts/install-deps.sh --build   what compiling xai-server and xai needs, nothing more
 #                                     (the container image's build stage)
+#   scripts/install-deps.sh --no-containers
+#                                     build and tests, without the container tools (the
+#                                     LibTorch 2.x check, itself inside a container)
 # Idempotent: packages already present are skipped without touching apt's lists,
 # so a second run costs a dpkg query and nothing else.
 set -euo pipefail
@@ -26,15 +29,18 @@ TEST_PACKAGES=(
   libgtest-dev libgmock-dev
   # model export, fixtures and reference tensors (called as /usr/bin/python3)
   python3 python3-torch python3-torchvision python3-numpy python3-pil python3-opencv
-  # the container test: images built and run with podman (runc), base images made from
+)
+CONTAINER_PACKAGES=(
+  # the container tests: images built and run with podman (runc), base images made from
   # Debian's archive with mmdebstrap
   podman runc mmdebstrap uidmap slirp4netns fuse-overlayfs
 )
 
 case "${1:-}" in
   --build) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
-  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
-  *) echo "usage: scripts/install-deps.sh [--build]" >&2; exit 2 ;;
+  --no-containers) PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${CONTAINER_PACKAGES[@]}") ;;
+  *) echo "usage: scripts/install-deps.sh [--build | --no-containers]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -31,7 +31,7 @@ const ImagePreprocessor kPreprocessor(ImagePreprocessorOptions{});
 
 TEST(ImageHeaderTest, ReadsTheSizeOfEveryFormat) {
   const cv::Mat image(37, 53, CV_8UC3, cv::Scalar(10, 20, 30));
-  for (const std::string& ext : {".png", ".jpg", ".bmp", ".webp", ".tiff", ".ppm"}) {
+  for (const char* ext : {".png", ".jpg", ".bmp", ".webp", ".tiff", ".ppm"}) {
     const auto header = ReadImageHeader(Encode(image, ext));
     ASSERT_TRUE(header.has_value()) << ext;
     EXPECT_EQ(header->width, 53) << ext;

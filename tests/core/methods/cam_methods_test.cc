@@ -31,7 +31,9 @@ TEST(CamMethodTableTest, ServedMethodsAreTheGradientFamilyWithImplementations) {
     const CamMethod method = *CamMethodFromNumber(number);
     const CamMethodRow* row = FindCamMethod(method);
     EXPECT_EQ(IsServed(method), row->impl != nullptr) << number;
-    if (row->impl != nullptr) EXPECT_EQ(row->impl->family(), row->family) << number;
+    if (row->impl != nullptr) {
+      EXPECT_EQ(row->impl->family(), row->family) << number;
+    }
     EXPECT_EQ(FindGradientCamMethod(method) != nullptr, number <= 5) << number;
   }
   EXPECT_EQ(FindCamMethod(*CamMethodFromNumber(6))->family, CamFamily::kActivationOnly);

@@ -1,0 +1,33 @@
+# Sourced by the container scripts: podman set up for these machines, and Debian base
+# images made without an image registry.
+
+# crun fails on hybrid cgroups, and there is no systemd: docker/containers.conf says runc,
+# cgroupfs and file events. podman cannot raise these limits here: give them explicitly.
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/docker/containers.conf}
+PODMAN_LIMITS=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+
+# make_base_image SUITE TAG WORKDIR: unless podman has TAG, makes it from Debian SUITE
+# (bookworm, trixie) with mmdebstrap, from this machine's own apt sources with the suite
+# names replaced, so that no registry and no mirror is named here.
+make_base_image() {
+  local suite=$1 tag=$2 work=$3
+  podman image exists "$tag" && return 0
+  local host_suite
+  host_suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
+  local sources=$work/$suite.sources
+  if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
+    cat /etc/apt/sources.list.d/*.sources | sed "s/\b$host_suite\b/$suite/g" >"$sources"
+  else
+    sources=$work/$suite.list
+    grep -h '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+      sed "s/\b$host_suite\b/$suite/g" >"$sources"
+  fi
+  echo "making $tag with mmdebstrap ($suite)"
+  mmdebstrap --quiet --variant=apt "$suite" - "$sources" | podman import - "$tag" >/dev/null
+}
+
+# podman_build TAG DOCKERFILE BASE LOG: builds the image from the repository root.
+podman_build() {
+  podman build --format docker --network host "${PODMAN_LIMITS[@]}" --build-arg BASE="$3" \
+    -f "$2" -t "$1" . >"$4" 2>&1
+}

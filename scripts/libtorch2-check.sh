@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the whole project against LibTorch 2.x (Debian 13's libtorch-dev 2.6, CPU) in a
+# Debian 13 container (docker/Dockerfile.libtorch2) and runs its tests there, so that the
+# code stays on the API that 1.13 and the GPU images' 2.x share. Run by the test command
+# (CTest test `libtorch2`); the format check (clang-format 14 is Debian 12's) and the
+# container test (no podman inside) are left to the host.
+#
+#   scripts/libtorch2-check.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-}" in
+  -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+  "") ;;
+  *) echo "libtorch2-check: unknown argument $1 (see --help)" >&2; exit 2 ;;
+esac
+
+IMAGE=localhost/xai-serve-libtorch2:test
+BASE=localhost/debian:13
+source scripts/lib/podman.sh
+command -v podman >/dev/null && command -v mmdebstrap >/dev/null || bash scripts/install-deps.sh
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+make_base_image trixie "$BASE" "$WORK"
+echo "libtorch2-check: building the project in $IMAGE"
+start=$(date +%s)
+podman_build "$IMAGE" docker/Dockerfile.libtorch2 "$BASE" "$WORK/build.log" || {
+  grep -E 'error|FAILED' "$WORK/build.log" | grep -v 'level=error' | head -40
+  tail -20 "$WORK/build.log"
+  echo "libtorch2-check: FAIL the project did not build against LibTorch 2.x"
+  exit 1
+}
+echo "libtorch2-check: built in $(($(date +%s) - start)) s;" \
+  "$(grep -c 'warning:' "$WORK/build.log" || true) compiler warnings"
+grep -A3 'warning:' "$WORK/build.log" | head -40 || true
+podman run --rm --network host "${PODMAN_LIMITS[@]}" "$IMAGE" bash -c \
+  'echo "LibTorch $(dpkg-query -W -f="\${Version}" libtorch-dev), $(. /etc/os-release; echo $PRETTY_NAME)";
+   ctest -j 2 --timeout 900 --output-on-failure -E "^(format|container|libtorch2)$"' \
+  2>>"$WORK/podman.err"
