@@ -18,6 +18,8 @@ void HealthReporter::Attach(grpc::HealthCheckServiceInterface* service,
 void HealthReporter::Update() {
   std::lock_guard<std::mutex> lock(mu_);
   if (service_ == nullptr || explainer_ == nullptr || shut_down_) return;
+  service_->SetServingStatus(kLivenessServiceName, true);
+  if (draining_) return;              // Drain set the rest NOT_SERVING
   std::map<std::string, bool> ready;  // model -> has a READY version
   for (const core::ModelVersionStatus& m : explainer_->ListModels()) {
     ready[m.name] = ready[m.name] || m.state == core::ModelState::kReady;
@@ -37,6 +39,16 @@ void HealthReporter::Update() {
   const bool serving = explainer_->loaded() && any_ready;
   service_->SetServingStatus("", serving);
   service_->SetServingStatus(kExplainerServiceName, serving);
+}
+
+void HealthReporter::Drain() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (draining_ || shut_down_) return;
+  draining_ = true;
+  if (service_ == nullptr) return;
+  for (const std::string& service : published_) service_->SetServingStatus(service, false);
+  service_->SetServingStatus("", false);
+  service_->SetServingStatus(kExplainerServiceName, false);
 }
 
 void HealthReporter::Shutdown() {

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   options.explainer.model_repository = XAI_DEFAULT_MODEL_REPOSITORY;
   std::string log_level = "info";
   int grace_seconds = 30;
+  int drain_seconds = 0;
 
   CLI::App app{
       "xai-server: explains image classifiers over gRPC (xai.v1.Explainer).\n"
@@ -80,6 +81,13 @@ int main(int argc, char** argv) {
                  "RESOURCE_EXHAUSTED, without running")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{3600000}));
+  app.add_option("--drain-seconds", drain_seconds,
+                 "On SIGINT/SIGTERM, first report NOT_SERVING on the health service (all but "
+                 "\"liveness\") and keep answering calls this long, so that load balancers and "
+                 "Kubernetes endpoints stop sending before new calls are refused; a second "
+                 "signal ends it early")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600));
   app.add_option("--shutdown-grace-seconds", grace_seconds,
                  "On SIGINT/SIGTERM, how long calls in flight may take before they are cancelled")
       ->capture_default_str()
@@ -104,6 +112,15 @@ int main(int argc, char** argv) {
 
   int signal = 0;
   sigwait(&stop_signals, &signal);
+  if (drain_seconds > 0) {
+    spdlog::info("received {}: NOT_SERVING, still answering calls for {} s", strsignal(signal),
+                 drain_seconds);
+    (*server)->Drain();
+    const timespec drain{drain_seconds, 0};
+    if (sigtimedwait(&stop_signals, nullptr, &drain) > 0) {
+      spdlog::info("a second signal: draining ends early");
+    }
+  }
   spdlog::info("received {}: finishing calls in flight (up to {} s)", strsignal(signal),
                grace_seconds);
   (*server)->Shutdown(std::chrono::seconds(grace_seconds));

@@ -34,6 +34,10 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 
 Server::~Server() { Shutdown(std::chrono::milliseconds(0)); }
 
+void Server::Drain() {
+  if (health_) health_->Drain();
+}
+
 void Server::Shutdown(std::chrono::milliseconds grace) {
   if (shut_down_) return;
   shut_down_ = true;

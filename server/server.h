@@ -33,6 +33,10 @@ class Server {
   int port() const { return port_; }
   core::Explainer& explainer() { return *explainer_; }
 
+  // Reports NOT_SERVING on every health name but "liveness" and goes on answering calls,
+  // until Shutdown: load balancers that watch health stop sending meanwhile.
+  void Drain();
+
   // Stops accepting calls, lets calls in flight finish (cancelling what is still running
   // after `grace`), then stops the engine. Idempotent.
   void Shutdown(std::chrono::milliseconds grace);

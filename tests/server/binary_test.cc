@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
@@ -38,16 +39,28 @@ int RunCommand(const std::string& command, std::string* output) {
 
 class BinaryTest : public ::testing::Test {
  protected:
+  // Flags added to the server's command line (a derived fixture sets them).
+  std::vector<std::string> extra_args_;
+
   void SetUp() override {
     log_ = ::testing::TempDir() + "/xai_server_" + std::to_string(getpid()) + ".log";
+    std::vector<std::string> args = {XAI_SERVER_BINARY,
+                                     "--model-repository",
+                                     xai::testing::FixtureRepo(),
+                                     "--address",
+                                     "127.0.0.1:0",
+                                     "--log-level",
+                                     "debug"};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
     pid_ = fork();
     ASSERT_GE(pid_, 0);
     if (pid_ == 0) {
       freopen(log_.c_str(), "w", stdout);
       dup2(fileno(stdout), STDERR_FILENO);
-      execl(XAI_SERVER_BINARY, XAI_SERVER_BINARY, "--model-repository",
-            xai::testing::FixtureRepo().c_str(), "--address", "127.0.0.1:0", "--log-level", "debug",
-            static_cast<char*>(nullptr));
+      execv(XAI_SERVER_BINARY, argv.data());
       _exit(127);
     }
     const std::regex listening(R"(listening on .* \(port (\d+)\))");
@@ -226,6 +239,40 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   EXPECT_TRUE(WIFEXITED(status)) << xai::testing::ReadBytes(log_);
   EXPECT_EQ(WEXITSTATUS(status), 0) << xai::testing::ReadBytes(log_);
   EXPECT_THAT(xai::testing::ReadBytes(log_), HasSubstr("stopped"));
+}
+
+class DrainingBinaryTest : public BinaryTest {
+ protected:
+  DrainingBinaryTest() { extra_args_ = {"--drain-seconds", "3"}; }
+};
+
+TEST_F(DrainingBinaryTest, SigtermReportsNotServingAtOnceAndAnswersCallsWhileDraining) {
+  using Response = grpc::health::v1::HealthCheckResponse;
+  ASSERT_EQ(WaitForHealth("", Response::SERVING, 120), Response::SERVING);
+  EXPECT_EQ(WaitForHealth("liveness", Response::SERVING, 5), Response::SERVING);
+  const auto signalled = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(pid_, SIGTERM), 0);
+  // Within a second every name but liveness reads NOT_SERVING, and calls still succeed.
+  EXPECT_EQ(WaitForHealth("", Response::NOT_SERVING, 1), Response::NOT_SERVING);
+  EXPECT_EQ(WaitForHealth("xai.v1.Explainer/tiny", Response::NOT_SERVING, 1),
+            Response::NOT_SERVING);
+  EXPECT_EQ(WaitForHealth("liveness", Response::SERVING, 1), Response::SERVING);
+  std::string out;
+  const std::string image = std::string(XAI_SOURCE_DIR) + "/samples/star_3.png";
+  EXPECT_EQ(RunCommand(std::string(XAI_CLI_BINARY) + " --server " + address() +
+                           " classify shapes " + image,
+                       &out),
+            0)
+      << out;
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, std::chrono::seconds(3))
+      << "the call was not made while draining";
+  // Then it stops by itself and exits 0.
+  int status = 0;
+  ASSERT_EQ(waitpid(pid_, &status, 0), pid_);
+  stopped_ = true;
+  EXPECT_GE(std::chrono::steady_clock::now() - signalled, std::chrono::seconds(3));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << xai::testing::ReadBytes(log_);
+  EXPECT_THAT(xai::testing::ReadBytes(log_), HasSubstr("still answering calls for 3 s"));
 }
 
 TEST(BinaryHelpTest, HealthOfNoServerFailsWithinItsTimeoutWithAReason) {
