@@ -6,6 +6,9 @@
 #   scripts/install-deps.sh --no-containers
 #                                     build and tests, without the container tools (the
 #                                     LibTorch 2.x check, itself inside a container)
+# Knows Debian 12 (the project's machines), Debian 13 (the LibTorch 2.x check) and Ubuntu
+# 24.04 (the CUDA image's base). XAI_LIBTORCH_DIR=/path/to/libtorch: LibTorch comes from
+# there (e.g. PyTorch's CUDA build), not from the libtorch-dev package.
 # Idempotent: packages already present are skipped without touching apt's lists,
 # so a second run costs a dpkg query and nothing else.
 set -euo pipefail
@@ -42,6 +45,28 @@ case "${1:-}" in
   "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${CONTAINER_PACKAGES[@]}") ;;
   *) echo "usage: scripts/install-deps.sh [--build | --no-containers]" >&2; exit 2 ;;
 esac
+
+os=$(. /etc/os-release && echo "${ID:-?} ${VERSION_ID:-?}")
+case "$os" in
+  "debian 12" | "debian 13" | "ubuntu 24.04") ;;
+  *) echo "install-deps: written for Debian 12 (also Debian 13, Ubuntu 24.04), not $os: trying" >&2 ;;
+esac
+if [ -n "${XAI_LIBTORCH_DIR:-}" ]; then
+  [ -f "$XAI_LIBTORCH_DIR/share/cmake/Torch/TorchConfig.cmake" ] || {
+    echo "install-deps: XAI_LIBTORCH_DIR=$XAI_LIBTORCH_DIR holds no LibTorch" >&2
+    exit 2
+  }
+  kept=()
+  for p in "${PACKAGES[@]}"; do [ "$p" = libtorch-dev ] || kept+=("$p"); done
+  PACKAGES=("${kept[@]}")
+fi
+
+# The deploy test validates manifests with node and npm: Debian's, unless the machine
+# already has them (e.g. NodeSource's nodejs, which bundles npm and conflicts with
+# Debian's npm package).
+if [ "${1:-}" = "" ] && ! { command -v node && command -v npm; } >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

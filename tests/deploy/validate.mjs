@@ -1,0 +1,130 @@
+// Validates rendered Kubernetes manifests offline: every object against the Kubernetes API
+// schema (kubernetes-models), then what a schema cannot see. Prints one line per check and
+// "deploy <name>: N passed, M failed"; exits 1 on any failure.
+//
+//   node validate.mjs NAME RENDERED.yaml [--gpu] [--image NAME] [--server-seconds N]
+//
+// --gpu: the rendering must ask for nvidia.com/gpu (else it must not); --image: the
+// server's image name; --server-seconds: the server's drain plus its shutdown grace,
+// which the pods' termination grace period must exceed.
+import { readFileSync, existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { parseAllDocuments } from "yaml";
+
+const [name, file, ...rest] = process.argv.slice(2);
+const flag = (f) => rest.includes(f);
+const option = (f) => (rest.includes(f) ? rest[rest.indexOf(f) + 1] : undefined);
+let passed = 0;
+let failed = 0;
+function check(what, ok, detail = "") {
+  if (ok) passed++;
+  else failed++;
+  console.log(`deploy ${name}: ${ok ? "ok  " : "FAIL"} ${what}${ok || !detail ? "" : ": " + detail}`);
+}
+
+const objects = parseAllDocuments(readFileSync(file, "utf8"))
+  .map((d) => d.toJS())
+  .filter((o) => o);
+check("the rendering holds objects", objects.length > 0);
+
+// 1. The schema: kubernetes-models/<group>/<version>/<Kind> for each object.
+const require = createRequire(import.meta.url);
+const modelsRoot = require.resolve("kubernetes-models/package.json").replace(/package\.json$/, "");
+for (const o of objects) {
+  const [group, version] = o.apiVersion.includes("/") ? o.apiVersion.split("/") : ["", o.apiVersion];
+  const path = `${group ? group + "/" : ""}${version}/${o.kind}`;
+  const what = `${o.kind} ${o.metadata?.name} matches the ${o.apiVersion} schema`;
+  if (!existsSync(`${modelsRoot}${path}.js`)) {
+    check(what, false, `no schema for ${o.apiVersion} ${o.kind}`);
+    continue;
+  }
+  const model = await import(`kubernetes-models/${path}`);
+  try {
+    new model[o.kind](o).validate();
+    check(what, true);
+  } catch (e) {
+    check(what, false, e.message);
+  }
+}
+
+// 2. What the schema cannot see.
+const of = (kind) => objects.filter((o) => o.kind === kind);
+const deployments = of("Deployment");
+check("one Deployment", deployments.length === 1, `${deployments.length}`);
+const deployment = deployments[0];
+const pod = deployment?.spec?.template;
+const containers = pod?.spec?.containers ?? [];
+const server = containers[0] ?? {};
+const ports = new Map((server.ports ?? []).map((p) => [p.name, p.containerPort]));
+const portNumbers = new Set(ports.values());
+const matches = (selector, labels) =>
+  Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
+
+check("the Deployment's selector matches its pods' labels",
+  matches(deployment?.spec?.selector?.matchLabels, pod?.metadata?.labels));
+for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
+  const p = server[probe];
+  check(`${probe} is a gRPC probe on a container port`, p?.grpc && portNumbers.has(p.grpc.port),
+    JSON.stringify(p));
+}
+check("liveness asks 'liveness', readiness a serving name",
+  server.livenessProbe?.grpc?.service === "liveness" &&
+    ["", "xai.v1.Explainer", undefined].includes(server.readinessProbe?.grpc?.service));
+for (const service of of("Service")) {
+  check(`Service ${service.metadata.name} selects the server's pods`,
+    matches(service.spec.selector, pod?.metadata?.labels));
+  for (const port of service.spec.ports ?? []) {
+    const target = port.targetPort ?? port.port;
+    check(`Service ${service.metadata.name} port ${port.port} targets a container port`,
+      typeof target === "string" ? ports.has(target) : portNumbers.has(target), `${target}`);
+  }
+}
+check("a headless Service for client-side balancing",
+  of("Service").some((s) => s.spec.clusterIP === "None"));
+for (const kind of ["PodDisruptionBudget"]) {
+  for (const o of of(kind)) {
+    check(`${kind} ${o.metadata.name} selects the server's pods`,
+      matches(o.spec.selector?.matchLabels, pod?.metadata?.labels));
+  }
+}
+for (const hpa of of("HorizontalPodAutoscaler")) {
+  check(`HorizontalPodAutoscaler ${hpa.metadata.name} scales the Deployment`,
+    hpa.spec.scaleTargetRef.kind === "Deployment" &&
+      hpa.spec.scaleTargetRef.name === deployment?.metadata?.name);
+}
+const asksGpu = containers.some((c) => c.resources?.limits?.["nvidia.com/gpu"] !== undefined);
+check(flag("--gpu") ? "the server asks for a GPU" : "no GPU is asked for", asksGpu === flag("--gpu"));
+if (flag("--gpu")) {
+  check("GPU pods tolerate the GPU taint",
+    (pod?.spec?.tolerations ?? []).some((t) => t.key === "nvidia.com/gpu"));
+}
+const seconds = Number(option("--server-seconds") ?? 0);
+check(`termination grace exceeds the server's drain and grace (${seconds} s)`,
+  (pod?.spec?.terminationGracePeriodSeconds ?? 30) > seconds,
+  `${pod?.spec?.terminationGracePeriodSeconds}`);
+const args = server.args ?? [];
+const argSeconds = (flagName) =>
+  Number((args.find((a) => a.startsWith(`${flagName}=`)) ?? "=0").split("=")[1]);
+check("the server's own drain and grace fit in the termination grace",
+  argSeconds("--drain-seconds") + argSeconds("--shutdown-grace-seconds") <
+    (pod?.spec?.terminationGracePeriodSeconds ?? 30));
+const image = option("--image");
+if (image) {
+  check(`the server runs image ${image}`, (server.image ?? "").split(":")[0] === image, server.image);
+}
+const security = server.securityContext ?? {};
+check("non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp",
+  pod?.spec?.securityContext?.runAsNonRoot === true && security.readOnlyRootFilesystem === true &&
+    security.allowPrivilegeEscalation === false &&
+    (security.capabilities?.drop ?? []).includes("ALL") &&
+    pod?.spec?.securityContext?.seccompProfile?.type === "RuntimeDefault");
+const modelVolume = (pod?.spec?.volumes ?? []).find((v) => v.name === "models");
+check("the model repository is mounted at /models",
+  modelVolume && (server.volumeMounts ?? []).some((m) => m.name === "models" && m.mountPath === "/models"));
+if (modelVolume?.persistentVolumeClaim) {
+  check("the models' claim is part of the rendering",
+    of("PersistentVolumeClaim").some((c) => c.metadata.name === modelVolume.persistentVolumeClaim.claimName));
+}
+
+console.log(`deploy ${name}: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
