@@ -48,8 +48,14 @@ StatusOr<std::unique_ptr<Explainer>> Explainer::Create(const ExplainerOptions& o
       std::lock_guard<std::mutex> lock(self->loaded_mu_);
       self->loaded_ = true;
     }
-    self->loaded_cv_.notify_all();
     if (on_state_change) on_state_change();  // loaded() changed too
+    // Waiters are released only now, so that what they read (e.g. health) already
+    // reflects the finished load.
+    {
+      std::lock_guard<std::mutex> lock(self->loaded_mu_);
+      self->load_announced_ = true;
+    }
+    self->loaded_cv_.notify_all();
   });
   return explainer;
 }
@@ -72,7 +78,7 @@ int Explainer::queued() const {
 
 void Explainer::WaitUntilLoaded() {
   std::unique_lock<std::mutex> lock(loaded_mu_);
-  loaded_cv_.wait(lock, [this] { return loaded_; });
+  loaded_cv_.wait(lock, [this] { return load_announced_; });
 }
 
 bool Explainer::loaded() const {

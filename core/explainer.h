@@ -103,7 +103,8 @@ class Explainer {
   // The ready version's description (same codes as ModelRepository::Get).
   StatusOr<ModelDescription> DescribeModel(const ModelRef& model) const;
 
-  // Blocks until the initial load has finished (every version READY or FAILED).
+  // Blocks until the initial load has finished (every version READY or FAILED) and
+  // on_state_change has been told.
   void WaitUntilLoaded();
   bool loaded() const;
 
@@ -131,7 +132,8 @@ class Explainer {
   std::thread loader_;
   mutable std::mutex loaded_mu_;
   std::condition_variable loaded_cv_;
-  bool loaded_ = false;  // guarded by loaded_mu_
+  bool loaded_ = false;          // guarded by loaded_mu_
+  bool load_announced_ = false;  // on_state_change has seen loaded_; guarded by loaded_mu_
 };
 
 }  // namespace xai::core

@@ -265,7 +265,7 @@ TEST_F(EndToEndTest, ACallCancelledWhileQueuedIsDroppedWithoutRunning) {
     if (server_->explainer().queued() == 1) break;
     for (auto& call : calls) EXPECT_TRUE(call.get().ok());  // neither waited: both ran
   }
-  ASSERT_EQ(server_->explainer().queued(), 1) << "no call waited behind the other";
+  ASSERT_EQ(server_->explainer().queued(), 1) << "in 10 tries no call waited behind the other";
   for (auto& context : contexts) context->TryCancel();
   for (auto& call : calls) EXPECT_EQ(call.get().error_code(), grpc::StatusCode::CANCELLED);
   // The server answers the queued call when its instance looks at the queue again.
