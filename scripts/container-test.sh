@@ -46,7 +46,6 @@ check() {  # check NAME COMMAND...: runs the command, counts and reports the res
   fi
 }
 
-command -v podman >/dev/null && command -v mmdebstrap >/dev/null || bash scripts/install-deps.sh
 [ -x "$CLI" ] || { echo "container-test: no CLI at $CLI (build first)" >&2; exit 2; }
 
 WORK=$(mktemp -d)

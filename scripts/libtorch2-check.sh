@@ -17,7 +17,6 @@ esac
 IMAGE=localhost/xai-serve-libtorch2:test
 BASE=localhost/debian:13
 source scripts/lib/podman.sh
-command -v podman >/dev/null && command -v mmdebstrap >/dev/null || bash scripts/install-deps.sh
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

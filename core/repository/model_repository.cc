@@ -104,6 +104,14 @@ std::string AutoNote(const xai::v1::ModelConfig& config, const ModelPool& pool) 
   return automatic && no_gpu ? " (auto: LibTorch sees no CUDA GPU)" : "";
 }
 
+// INVALID_ARGUMENT naming `field` when `name` is not a valid model name.
+Status CheckModelName(std::string_view field, std::string_view name) {
+  if (IsValidModelName(name)) return OkStatus();
+  return InvalidArgumentError(std::string(field) + " \"" + std::string(name) +
+                              "\" is not a valid model name: 1-128 characters of "
+                              "[A-Za-z0-9_.-], not starting with '.'");
+}
+
 std::string Join(const std::vector<std::string>& parts, const char* separator) {
   std::string out;
   for (const std::string& part : parts) {
@@ -263,14 +271,6 @@ void ModelRepository::SetStateIfLoading(const std::string& name, int64_t version
   if (listener_) listener_();
 }
 
-void ModelRepository::SetState(const std::string& name, int64_t version, Entry entry) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    models_[name][version] = std::move(entry);
-  }
-  if (listener_) listener_();
-}
-
 void ModelRepository::LoadAll() {
   std::vector<fs::path> dirs;
   std::error_code ec;
@@ -304,8 +304,9 @@ Status ModelRepository::LoadPending(const PendingVersion& p) {
     stopped = schedulers_stopped_;
   }
   if (stopped) {  // shutting down: do not spend minutes loading what will not serve
-    SetState(p.name, p.version,
-             Entry{ModelState::kUnloaded, "not loaded: the server is shutting down", nullptr});
+    SetStateIfLoading(
+        p.name, p.version,
+        Entry{ModelState::kUnloaded, "not loaded: the server is shutting down", nullptr});
     return UnavailableError("not loaded: the server is shutting down");
   }
   if (!p.problem.ok()) {
@@ -356,11 +357,7 @@ Status ModelRepository::LoadPending(const PendingVersion& p) {
 }
 
 Status ModelRepository::Load(const std::string& name) {
-  if (!IsValidModelName(name)) {
-    return InvalidArgumentError("model name \"" + name +
-                                "\" is not a valid model name: 1-128 characters of "
-                                "[A-Za-z0-9_.-], not starting with '.'");
-  }
+  XAI_RETURN_IF_ERROR(CheckModelName("model name", name));
   const fs::path dir = fs::path(options_.root) / name;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
@@ -461,11 +458,7 @@ StatusOr<std::shared_ptr<const ServableModel>> ModelRepository::Get(std::string_
 StatusOr<std::shared_ptr<ModelVersion>> ModelRepository::GetVersion(std::string_view name,
                                                                     int64_t version) const {
   if (name.empty()) return InvalidArgumentError("model.name is required");
-  if (!IsValidModelName(name)) {
-    return InvalidArgumentError("model.name \"" + std::string(name) +
-                                "\" is not a valid model name: 1-128 characters of "
-                                "[A-Za-z0-9_.-], not starting with '.'");
-  }
+  XAI_RETURN_IF_ERROR(CheckModelName("model.name", name));
   if (version < 0) {
     return InvalidArgumentError("model.version must be >= 0 (0: newest ready), got " +
                                 std::to_string(version));

@@ -106,8 +106,8 @@ class ModelRepository {
     std::shared_ptr<ModelVersion> version;  // when READY
   };
   explicit ModelRepository(ModelRepositoryOptions options) : options_(std::move(options)) {}
-  void SetState(const std::string& name, int64_t version, Entry entry);
-  // SetState, unless the version is no longer LOADING (an Unload came first).
+  // Records a loading version's outcome, unless it is no longer LOADING (an Unload came
+  // first), and tells the listener.
   void SetStateIfLoading(const std::string& name, int64_t version, Entry entry);
   // Loads one scanned version and records its state. Returns its failure, if any.
   Status LoadPending(const PendingVersion& p);

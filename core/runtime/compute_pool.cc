@@ -71,18 +71,19 @@ void ComputePool::Work() {
   }
 }
 
-Status ComputePool::ForEach(size_t count, const std::function<void(size_t)>& work) {
+Status ComputePool::ForEachWith(ComputePool* pool, size_t count,
+                                const std::function<void(size_t)>& work) {
   if (count == 0) return OkStatus();
   auto run = std::make_shared<Run>();
   run->work = &work;
   run->count = count;
-  const size_t helpers = std::min(count - 1, threads_.size());
+  const size_t helpers = pool == nullptr ? 0 : std::min(count - 1, pool->threads_.size());
   if (helpers > 0) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (size_t i = 0; i < helpers; ++i) tasks_.push_back([run] { run->Drain(); });
+      std::lock_guard<std::mutex> lock(pool->mu_);
+      for (size_t i = 0; i < helpers; ++i) pool->tasks_.push_back([run] { run->Drain(); });
     }
-    wake_.notify_all();
+    pool->wake_.notify_all();
   }
   run->Drain();
   std::unique_lock<std::mutex> lock(run->mu);

@@ -37,7 +37,12 @@ class ComputePool {
   // never waits for another's items). Returns when every item has run. OK, or INTERNAL
   // with the first exception's message (the other items still run). Items must be
   // independent: they run in any order, possibly at once.
-  Status ForEach(size_t count, const std::function<void(size_t)>& work);
+  Status ForEach(size_t count, const std::function<void(size_t)>& work) {
+    return ForEachWith(this, count, work);
+  }
+  // The same with `pool`'s helpers, or on the calling thread alone when `pool` is null.
+  static Status ForEachWith(ComputePool* pool, size_t count,
+                            const std::function<void(size_t)>& work);
 
   int helpers() const { return static_cast<int>(threads_.size()); }
 

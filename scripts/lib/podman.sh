@@ -1,6 +1,10 @@
 # Sourced by the container scripts: podman set up for these machines, and Debian base
 # images made without an image registry.
 
+# podman and mmdebstrap, installed like every other dependency where they are missing.
+command -v podman >/dev/null && command -v mmdebstrap >/dev/null ||
+  bash "$(dirname "${BASH_SOURCE[0]}")/../install-deps.sh"
+
 # crun fails on hybrid cgroups, and there is no systemd: docker/containers.conf says runc,
 # cgroupfs and file events. podman cannot raise these limits here: give them explicitly.
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/docker/containers.conf}

@@ -124,18 +124,7 @@ Status ForEachConcurrently(size_t count, ComputePool* compute,
       throw std::runtime_error(ExceptionMessage(e));
     }
   };
-  Status status = OkStatus();
-  if (compute != nullptr) {
-    status = compute->ForEach(count, readable);
-  } else {
-    for (size_t k = 0; k < count && status.ok(); ++k) {
-      try {
-        readable(k);
-      } catch (const std::exception& e) {
-        status = InternalError(e.what());
-      }
-    }
-  }
+  const Status status = ComputePool::ForEachWith(compute, count, readable);
   if (!status.ok()) return InternalError("DecisionPath failed: " + status.message());
   return OkStatus();
 }
