@@ -1,5 +1,6 @@
 #include "core/runtime/execution.h"
 
+#include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/version.h>
@@ -60,6 +61,25 @@ ExecutionScope::~ExecutionScope() {
   at::autocast::set_autocast_gpu_dtype(previous_dtype_);
 #endif
 }
+
+namespace {
+
+// The TF32 switches by their LibTorch 1.x/2.x names, where this LibTorch still has them
+// (newer releases add a per-backend precision API beside them).
+template <typename Context>
+auto DisableTf32(Context& context, int) -> decltype(context.setAllowTF32CuDNN(false), bool()) {
+  context.setAllowTF32CuDNN(false);
+  context.setAllowTF32CuBLAS(false);
+  return true;
+}
+template <typename Context>
+bool DisableTf32(Context&, long) {
+  return false;
+}
+
+}  // namespace
+
+bool UseExactFloat32OnCuda() { return DisableTf32(at::globalContext(), 0); }
 
 at::Tensor ToDevice(const at::Tensor& cpu, c10::Device device) {
   if (cpu.device() == device) return cpu;

@@ -38,6 +38,12 @@ class ExecutionScope {
   at::ScalarType previous_dtype_ = at::kHalf;
 };
 
+// Makes FP32 on CUDA mean IEEE float32, as on the CPU: TF32 off for cuDNN convolutions
+// (on by default in LibTorch) and cuBLAS matrix products, so that a CUDA instance's maps
+// equal a CPU instance's within float32 rounding. Process-wide; reduced precisions run
+// under autocast and are unaffected. Returns false when this LibTorch has no such switch.
+bool UseExactFloat32OnCuda();
+
 // `cpu` on `device`: the tensor itself for the CPU; for CUDA, copied from pinned host
 // memory without blocking the host (on the current stream, so inside an ExecutionScope).
 at::Tensor ToDevice(const at::Tensor& cpu, c10::Device device);

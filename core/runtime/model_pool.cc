@@ -86,6 +86,7 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
 
   for (size_t d = 0; d < pool->devices_.size(); ++d) {
     const c10::Device device = pool->devices_[d];
+    if (device.is_cuda()) UseExactFloat32OnCuda();
     try {
       torch::jit::Module base = torch::jit::load(options.model_path, device);
       base.eval();

@@ -6,21 +6,24 @@
 namespace xai::core {
 
 at::Tensor ResizeBilinear(const at::Tensor& map, int64_t height, int64_t width) {
-  if (map.size(0) == height && map.size(1) == width) return map;
+  const int64_t h = map.size(-2), w = map.size(-1);
+  if (h == height && w == width) return map;
   namespace F = torch::nn::functional;
+  std::vector<int64_t> out_shape = map.sizes().vec();
+  out_shape[out_shape.size() - 2] = height;
+  out_shape[out_shape.size() - 1] = width;
   // align_corners=false is OpenCV's convention: source = (dst + 0.5) * in/out - 0.5,
   // clamped at the borders; no antialiasing.
-  return F::interpolate(map.view({1, 1, map.size(0), map.size(1)}),
-                        F::InterpolateFuncOptions()
-                            .size(std::vector<int64_t>{height, width})
-                            .mode(torch::kBilinear)
-                            .align_corners(false))
-      .view({height, width});
+  return F::interpolate(map.reshape({-1, 1, h, w}), F::InterpolateFuncOptions()
+                                                        .size(std::vector<int64_t>{height, width})
+                                                        .mode(torch::kBilinear)
+                                                        .align_corners(false))
+      .view(out_shape);
 }
 
 at::Tensor ScaleCam(const at::Tensor& map, int64_t height, int64_t width) {
-  at::Tensor scaled = map - map.min();
-  scaled = scaled / (1e-7 + scaled.max());
+  at::Tensor scaled = map - map.amin({-2, -1}, /*keepdim=*/true);
+  scaled = scaled / (1e-7 + scaled.amax({-2, -1}, /*keepdim=*/true));
   if (height > 0 && width > 0) scaled = ResizeBilinear(scaled, height, width);
   return scaled;
 }

@@ -11,6 +11,8 @@
 
 namespace xai::core {
 
+// Each function takes one map, [h,w], or a batch of maps, [...,h,w], each treated alone.
+
 // scale_cam_image: subtract the minimum, divide by (1e-7 + the new maximum), then, when
 // height and width are > 0, resize [h,w] -> [height,width] bilinearly with pixel centres
 // aligned as OpenCV's cv::resize (INTER_LINEAR) does.
@@ -19,7 +21,8 @@ at::Tensor ScaleCam(const at::Tensor& map, int64_t height = 0, int64_t width = 0
 // Bilinear resize of a [h,w] float map with OpenCV's pixel-centre convention.
 at::Tensor ResizeBilinear(const at::Tensor& map, int64_t height, int64_t width);
 
-// The final [height,width] map from the per-layer maps after ReLU (each [h_i,w_i]):
+// The final [height,width] map from the per-layer maps after ReLU (each [h_i,w_i], or
+// [B,h_i,w_i] for B maps at once):
 // each scaled and resized to the input, then ReLU, mean over layers, scaled again.
 at::Tensor CombineLayerMaps(const std::vector<at::Tensor>& relu_maps, int64_t height,
                             int64_t width);

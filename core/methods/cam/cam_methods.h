@@ -33,7 +33,9 @@ class CamMethodImpl {
 class GradientCamMethod : public CamMethodImpl {
  public:
   CamFamily family() const final { return CamFamily::kGradientWeighted; }
-  // The map before ReLU, [h,w] float32, of activations `a` and gradients `g` ([K,h,w]).
+  // The map before ReLU, [h,w] float32, of activations `a` and gradients `g` ([K,h,w]);
+  // with leading batch dimensions ([B,K,h,w]) one map per sample ([B,h,w]), each equal
+  // to the sample's map alone.
   virtual at::Tensor Map(const at::Tensor& a, const at::Tensor& g) const = 0;
 };
 

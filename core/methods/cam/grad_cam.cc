@@ -52,6 +52,13 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
       if (sample_targets[b].empty()) {
         sample_targets[b].push_back(static_cast<int>(out[b].logits.argmax().item<int64_t>()));
       }
+      for (const int target : sample_targets[b]) {
+        if (target < 0 || target >= instance.num_classes()) {
+          return InvalidArgumentError("target class " + std::to_string(target) +
+                                      " is out of range [0, " +
+                                      std::to_string(instance.num_classes()) + ")");
+        }
+      }
       rounds = std::max(rounds, sample_targets[b].size());
     }
 
@@ -62,29 +69,33 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
 
     // Round t differentiates every sample's t-th target score at once: the seed has a one
     // in row b at that class, zeros elsewhere (and a zero row when sample b has no t-th).
+    // The maps of the whole batch are then computed together, and copied to the CPU once.
     for (size_t t = 0; t < rounds; ++t) {
       at::Tensor seed = at::zeros({batch, instance.num_classes()}, at::kFloat);
+      auto cells = seed.accessor<float, 2>();
       for (int64_t b = 0; b < batch; ++b) {
-        if (t < sample_targets[b].size()) seed[b][sample_targets[b][t]] = 1.0f;
+        if (t < sample_targets[b].size()) cells[b][sample_targets[b][t]] = 1.0f;
       }
       seed = seed.to(logits.device(), logits.scalar_type());
       const std::vector<at::Tensor> grads =
           torch::autograd::grad({logits}, activations, {seed},
                                 /*retain_graph=*/t + 1 < rounds, /*create_graph=*/false,
                                 /*allow_unused=*/true);
+      std::vector<at::Tensor> relu_maps;  // per layer, [B,h,w]
+      for (size_t l = 0; l < activations.size(); ++l) {
+        const at::Tensor& a = maps_input[l];
+        const at::Tensor g = grads[l].defined() ? grads[l].to(at::kFloat) : at::zeros_like(a);
+        relu_maps.push_back(at::relu(method->Map(a, g)));
+      }
+      const at::Tensor cams =
+          CombineLayerMaps(relu_maps, spec.height, spec.width).to(at::kCPU).contiguous();
+      const at::Tensor raws = relu_maps[0].to(at::kCPU).contiguous();
       for (int64_t b = 0; b < batch; ++b) {
         if (t >= sample_targets[b].size()) continue;
-        std::vector<at::Tensor> relu_maps;
-        for (size_t l = 0; l < activations.size(); ++l) {
-          const at::Tensor a = maps_input[l][b];
-          const at::Tensor g = grads[l].defined() ? grads[l][b].to(at::kFloat) : at::zeros_like(a);
-          relu_maps.push_back(at::relu(method->Map(a, g)));
-        }
         CamOutput explanation;
         explanation.target = sample_targets[b][t];
-        explanation.cam =
-            CombineLayerMaps(relu_maps, spec.height, spec.width).to(at::kCPU).contiguous();
-        explanation.raw = relu_maps[0].to(at::kCPU).contiguous();
+        explanation.cam = cams[b];
+        explanation.raw = raws[b];
         out[b].explanations.push_back(std::move(explanation));
       }
     }

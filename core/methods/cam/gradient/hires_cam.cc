@@ -8,7 +8,9 @@ namespace {
 
 class HiResCam final : public GradientCamMethod {
  public:
-  at::Tensor Map(const at::Tensor& a, const at::Tensor& g) const override { return (g * a).sum(0); }
+  at::Tensor Map(const at::Tensor& a, const at::Tensor& g) const override {
+    return (g * a).sum(-3);
+  }
 };
 
 }  // namespace

@@ -9,7 +9,7 @@ namespace {
 class LayerCam final : public GradientCamMethod {
  public:
   at::Tensor Map(const at::Tensor& a, const at::Tensor& g) const override {
-    return (at::relu(g) * a).sum(0);
+    return (at::relu(g) * a).sum(-3);
   }
 };
 

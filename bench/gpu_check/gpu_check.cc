@@ -1,0 +1,596 @@
+// xai-gpu-check: the engine on a CUDA device, checked against the CPU and measured against
+// the plain LibTorch forward. Links the engine alone (LibTorch, nothing else), so that it
+// builds against a CUDA build of PyTorch's bundled LibTorch on a GPU machine without the
+// server's dependencies. scripts/gpu-check.sh builds and runs it; see docs/PERFORMANCE.md.
+//
+//   xai-gpu-check --fixtures DIR [--device cuda:0] [--json FILE] [--quick]
+//
+// DIR holds repo/resnet18/1/model.pt (tools/make_fixtures.py) and, optionally, the demo
+// model at repo/shapes/1/model.pt. Exit status: 0 when every correctness check passed
+// (CUDA equals CPU; reduced precision close to FP32), 1 when one failed, 2 on bad usage or
+// a model that does not load. The speed goals are reported, not enforced.
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/script.h>
+#include <torch/version.h>
+
+#if !defined(XAI_NO_CUDA_STATS) && __has_include(<c10/cuda/CUDACachingAllocator.h>) && \
+    __has_include(<cuda_runtime_api.h>)
+#include <c10/cuda/CUDACachingAllocator.h>
+#define XAI_HAVE_CUDA_STATS 1
+#endif
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/methods/cam/cam_methods.h"
+#include "core/methods/cam/grad_cam.h"
+#include "core/methods/classifier.h"
+#include "core/methods/path/decision_path.h"
+#include "core/runtime/compute_pool.h"
+#include "core/runtime/execution.h"
+#include "core/runtime/model_pool.h"
+
+namespace {
+
+using xai::core::CamMethod;
+using xai::core::ModelPool;
+using xai::core::ModelPoolOptions;
+using xai::core::Precision;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string fixtures;
+  std::string device = "cuda:0";
+  std::string json;
+  bool quick = false;  // fewer inputs, batches and repetitions (the CPU smoke test)
+};
+
+struct TestModel {
+  std::string name;
+  std::string path;
+  int64_t size = 0;                                 // square input side
+  std::vector<std::vector<std::string>> cam_specs;  // layer lists to explain
+  std::vector<std::string> path_layers;
+};
+
+// One line of the JSON report: a flat object per measurement.
+class Report {
+ public:
+  void Add(const std::string& section, const std::vector<std::pair<std::string, std::string>>& kv) {
+    std::ostringstream line;
+    line << "{\"section\": \"" << section << "\"";
+    for (const auto& [k, v] : kv) line << ", \"" << k << "\": " << v;
+    line << "}";
+    lines_.push_back(line.str());
+  }
+  void Write(const std::string& path) const {
+    if (path.empty()) return;
+    std::ofstream out(path);
+    out << "[\n";
+    for (size_t i = 0; i < lines_.size(); ++i)
+      out << "  " << lines_[i] << (i + 1 < lines_.size() ? ",\n" : "\n");
+    out << "]\n";
+  }
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+std::string Num(double v) {
+  if (!std::isfinite(v)) return "null";
+  std::ostringstream out;
+  out.precision(6);
+  out << v;
+  return out.str();
+}
+
+constexpr const char* kUsage =
+    "usage: xai-gpu-check --fixtures DIR [--device cuda:0] [--json FILE] [--quick]\n"
+    "  --fixtures DIR  tools/make_fixtures.py's output: DIR/repo/resnet18 (and shapes)\n"
+    "  --device NAME   cuda:N (default cuda:0), or cpu for a smoke run of sections 3-5\n"
+    "  --json FILE     also write every figure as JSON\n"
+    "  --quick         fewer inputs, batches and repetitions\n"
+    "Exit status: 0 when the correctness checks pass, 1 when one fails, 2 on bad usage.\n";
+
+[[noreturn]] void Usage(const std::string& why) {
+  std::cerr << "xai-gpu-check: " << why << "\n" << kUsage;
+  std::exit(2);
+}
+
+Options ParseArgs(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) Usage(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--fixtures") {
+      options.fixtures = value();
+    } else if (arg == "--device") {
+      options.device = value();
+    } else if (arg == "--json") {
+      options.json = value();
+    } else if (arg == "--quick") {
+      options.quick = true;
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << "xai-gpu-check: the engine on a CUDA device, against the CPU and the plain "
+                   "LibTorch forward\n"
+                << kUsage;
+      std::exit(0);
+    } else {
+      Usage("unknown argument " + arg);
+    }
+  }
+  if (options.fixtures.empty()) Usage("--fixtures is required");
+  return options;
+}
+
+std::unique_ptr<ModelPool> MakePool(const TestModel& model, const std::string& device,
+                                    Precision precision, int count, int max_batch) {
+  ModelPoolOptions options;
+  options.model_path = model.path;
+  options.display_name = model.name + " on " + device;
+  options.instance_groups = {{{device}, count}};
+  options.input_shape = {3, model.size, model.size};
+  options.max_batch_size = max_batch;
+  options.precision = precision;
+  auto pool = ModelPool::Create(options);
+  if (!pool.ok()) {
+    std::cerr << "xai-gpu-check: " << pool.status().ToString() << "\n";
+    std::exit(2);
+  }
+  return std::move(*pool);
+}
+
+// Where the report goes, so that a failing step still leaves what was measured.
+Report* g_report = nullptr;
+std::string g_report_path;
+
+template <typename T>
+T Must(xai::core::StatusOr<T> value, const std::string& what) {
+  if (!value.ok()) {
+    std::cerr << "xai-gpu-check: " << what << ": " << value.status().ToString() << "\n";
+    if (g_report != nullptr) g_report->Write(g_report_path);
+    std::exit(1);
+  }
+  return std::move(*value);
+}
+
+ModelPool::Handle Acquire(ModelPool& pool) { return Must(pool.Acquire(), "acquire"); }
+
+std::vector<CamMethod> GradientMethods() {
+  std::vector<CamMethod> out;
+  for (int n = 1; n <= 32; ++n) {
+    auto method = xai::core::CamMethodFromNumber(n);
+    if (method && xai::core::FindGradientCamMethod(*method) != nullptr) out.push_back(*method);
+  }
+  return out;
+}
+
+xai::core::GradCamSpec Spec(const TestModel& model, const std::vector<std::string>& layers,
+                            CamMethod method) {
+  xai::core::GradCamSpec spec;
+  spec.layers = layers;
+  spec.cut = 0;  // the lists below name the earliest layer first
+  spec.method = method;
+  spec.height = model.size;
+  spec.width = model.size;
+  return spec;
+}
+
+std::string Join(const std::vector<std::string>& items, const char* sep = "+") {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : sep) + item;
+  return out;
+}
+
+// Seconds per call: the median of timed calls after `warmup` untimed ones, repeated until
+// both `min_calls` calls and `min_seconds` have passed. Every call ends with its results on
+// the CPU, so the host clock brackets the device's work.
+double Median(const std::function<void()>& call, int warmup, int min_calls, double min_seconds) {
+  for (int i = 0; i < warmup; ++i) call();
+  std::vector<double> times;
+  const auto start = Clock::now();
+  while (static_cast<int>(times.size()) < min_calls ||
+         std::chrono::duration<double>(Clock::now() - start).count() < min_seconds) {
+    const auto t0 = Clock::now();
+    call();
+    times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    if (times.size() >= 2000) break;
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+struct MemoryMark {
+  double peak_allocated_mib = NAN;
+  double peak_reserved_mib = NAN;
+};
+
+void ResetPeak(c10::Device device) {
+#ifdef XAI_HAVE_CUDA_STATS
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
+#else
+  (void)device;
+#endif
+}
+
+MemoryMark Peak(c10::Device device) {
+  MemoryMark mark;
+#ifdef XAI_HAVE_CUDA_STATS
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    mark.peak_allocated_mib = static_cast<double>(stats.allocated_bytes[0].peak) / (1 << 20);
+    mark.peak_reserved_mib = static_cast<double>(stats.reserved_bytes[0].peak) / (1 << 20);
+  }
+#else
+  (void)device;
+#endif
+  return mark;
+}
+
+// The GPU's memory in use as nvidia-smi reports it (every process, the CUDA context
+// included), in MiB; NaN without nvidia-smi.
+double SmiUsedMib(c10::Device device) {
+  if (!device.is_cuda()) return NAN;
+  const std::string command =
+      "nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -i " +
+      std::to_string(device.index() < 0 ? 0 : device.index()) + " 2>/dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return NAN;
+  char buffer[64] = {0};
+  const bool read = std::fgets(buffer, sizeof buffer, pipe) != nullptr;
+  pclose(pipe);
+  return read ? std::atof(buffer) : NAN;
+}
+
+double Cosine(const at::Tensor& a, const at::Tensor& b) {
+  const at::Tensor x = a.flatten().to(at::kDouble);
+  const at::Tensor y = b.flatten().to(at::kDouble);
+  const double denominator = (x.norm() * y.norm()).item<double>();
+  return denominator > 0 ? (x * y).sum().item<double>() / denominator : (x.equal(y) ? 1.0 : 0.0);
+}
+
+int64_t PeakCell(const at::Tensor& raw) { return raw.flatten().argmax().item<int64_t>(); }
+
+// 1. CUDA equals CPU in float32, for every served method, layer list and a few inputs.
+bool CheckParity(const std::vector<TestModel>& models, const Options& options, Report& report) {
+  std::printf("\n== 1. %s maps against CPU maps, FP32 (goal: max |difference| <= 1e-4)\n",
+              options.device.c_str());
+  std::printf("%-10s %-14s %-18s %12s %12s %12s\n", "model", "layers", "method", "max|dcam|",
+              "rel|draw|", "max|dlogit|");
+  bool ok = true;
+  const int inputs = options.quick ? 1 : 4;
+  for (const TestModel& model : models) {
+    auto cpu = MakePool(model, "cpu", Precision::kFloat32, 1, 1);
+    auto dev = MakePool(model, options.device, Precision::kFloat32, 1, 1);
+    auto cpu_handle = Acquire(*cpu);
+    auto dev_handle = Acquire(*dev);
+    for (const auto& layers : model.cam_specs) {
+      for (CamMethod method : GradientMethods()) {
+        double cam_diff = 0, raw_diff = 0, logit_diff = 0;
+        for (int k = 0; k < inputs; ++k) {
+          torch::manual_seed(1000 + k);
+          const at::Tensor input = torch::randn({1, 3, model.size, model.size});
+          xai::core::GradCamSpec spec = Spec(model, layers, method);
+          // The top class and one fixed other class, so a second backward is compared too.
+          spec.targets = {};
+          auto reference = Must(xai::core::RunGradCam(cpu_handle, input, spec), "cpu grad-cam");
+          const int top = reference.explanations[0].target;
+          spec.targets = {top, static_cast<int>((top + 7) % cpu->num_classes())};
+          reference = Must(xai::core::RunGradCam(cpu_handle, input, spec), "cpu grad-cam");
+          auto result = Must(xai::core::RunGradCam(dev_handle, input, spec), "device grad-cam");
+          logit_diff =
+              std::max(logit_diff, (reference.logits - result.logits).abs().max().item<double>());
+          for (size_t t = 0; t < spec.targets.size(); ++t) {
+            const auto& a = reference.explanations[t];
+            const auto& b = result.explanations[t];
+            cam_diff = std::max(cam_diff, (a.cam - b.cam).abs().max().item<double>());
+            const double scale = std::max(a.raw.abs().max().item<double>(), 1e-12);
+            raw_diff = std::max(raw_diff, (a.raw - b.raw).abs().max().item<double>() / scale);
+          }
+        }
+        const bool pass = cam_diff <= 1e-4;
+        ok = ok && pass;
+        const std::string name(xai::core::CamMethodName(method));
+        std::printf("%-10s %-14s %-18s %12.2e %12.2e %12.2e %s\n", model.name.c_str(),
+                    Join(layers).c_str(), name.c_str(), cam_diff, raw_diff, logit_diff,
+                    pass ? "ok" : "FAIL");
+        report.Add("parity", {{"model", Quote(model.name)},
+                              {"layers", Quote(Join(layers))},
+                              {"method", Quote(name)},
+                              {"max_abs_cam_diff", Num(cam_diff)},
+                              {"max_rel_raw_diff", Num(raw_diff)},
+                              {"max_abs_logit_diff", Num(logit_diff)},
+                              {"pass", pass ? "true" : "false"}});
+      }
+    }
+  }
+  return ok;
+}
+
+// 2. FP16 and BF16 (autocast) against FP32 on the device.
+bool CheckPrecision(const std::vector<TestModel>& models, const Options& options, Report& report) {
+  std::printf(
+      "\n== 2. FP16 and BF16 maps against FP32 on %s (goal: cosine >= 0.99, same peak cell)\n",
+      options.device.c_str());
+  std::printf("%-10s %-6s %-18s %12s %14s\n", "model", "prec", "method", "min cosine", "same peak");
+  bool ok = true;
+  const int inputs = options.quick ? 2 : 8;
+  for (const TestModel& model : models) {
+    auto fp32 = MakePool(model, options.device, Precision::kFloat32, 1, 1);
+    auto h32 = Acquire(*fp32);
+    for (Precision precision : {Precision::kFloat16, Precision::kBFloat16}) {
+      auto reduced = MakePool(model, options.device, precision, 1, 1);
+      auto hr = Acquire(*reduced);
+      for (CamMethod method : GradientMethods()) {
+        double min_cosine = 1;
+        int same_peak = 0, total = 0;
+        for (int k = 0; k < inputs; ++k) {
+          torch::manual_seed(2000 + k);
+          const at::Tensor input = torch::randn({1, 3, model.size, model.size});
+          xai::core::GradCamSpec spec = Spec(model, model.cam_specs[0], method);
+          auto a = Must(xai::core::RunGradCam(h32, input, spec), "fp32 grad-cam");
+          spec.targets = {a.explanations[0].target};  // the same class at both precisions
+          auto b = Must(xai::core::RunGradCam(hr, input, spec), "reduced grad-cam");
+          min_cosine = std::min(min_cosine, Cosine(a.explanations[0].cam, b.explanations[0].cam));
+          same_peak += PeakCell(a.explanations[0].raw) == PeakCell(b.explanations[0].raw);
+          ++total;
+        }
+        const bool pass = min_cosine >= 0.99 && same_peak == total;
+        ok = ok && pass;
+        const std::string name(xai::core::CamMethodName(method));
+        std::printf("%-10s %-6s %-18s %12.5f %10d/%-3d %s\n", model.name.c_str(),
+                    xai::core::PrecisionName(precision), name.c_str(), min_cosine, same_peak, total,
+                    pass ? "ok" : "FAIL");
+        report.Add("precision", {{"model", Quote(model.name)},
+                                 {"precision", Quote(xai::core::PrecisionName(precision))},
+                                 {"method", Quote(name)},
+                                 {"min_cosine", Num(min_cosine)},
+                                 {"same_peak", std::to_string(same_peak)},
+                                 {"inputs", std::to_string(total)},
+                                 {"pass", pass ? "true" : "false"}});
+      }
+    }
+  }
+  return ok;
+}
+
+// 3. Batched Grad-CAM against the plain batched forward, images per second.
+void MeasureThroughput(const TestModel& model, const Options& options, Report& report) {
+  const c10::Device device(options.device);
+  std::vector<int64_t> batches = {1, 2, 4, 8, 16, 32, 64};
+  if (options.quick) batches = {1, 2};
+  const double seconds = options.quick ? 0.2 : 0.6;
+  std::printf(
+      "\n== 3. Batched GRAD_CAM on %s against the plain batched forward (goal: >= 0.8x at "
+      "the best batch)\n",
+      model.name.c_str());
+  std::printf("%-6s %6s %14s %14s %8s %12s\n", "prec", "batch", "forward img/s", "gradcam img/s",
+              "ratio", "peak MiB");
+  for (Precision precision : {Precision::kFloat32, Precision::kFloat16}) {
+    if (!device.is_cuda() && precision != Precision::kFloat32) continue;
+    auto pool = MakePool(model, options.device, precision, 1, static_cast<int>(batches.back()));
+    auto handle = Acquire(*pool);
+    double best = 0;
+    for (int64_t batch : batches) {
+      torch::manual_seed(3000 + batch);
+      const at::Tensor input = torch::randn({batch, 3, model.size, model.size});
+      const xai::core::GradCamSpec spec = Spec(model, model.cam_specs[0], CamMethod::kGradCam);
+      const std::vector<std::vector<int>> targets(batch);
+      const double forward =
+          Median([&] { Must(xai::core::ForwardLogits(handle, input), "forward"); }, 3, 5, seconds);
+      ResetPeak(device);
+      const double cam = Median(
+          [&] { Must(xai::core::RunGradCamBatch(handle, input, spec, targets), "grad-cam"); }, 3, 5,
+          seconds);
+      const MemoryMark memory = Peak(device);
+      const double ratio = forward / cam;
+      best = std::max(best, ratio);
+      std::printf("%-6s %6lld %14.1f %14.1f %7.2fx %12.1f\n", xai::core::PrecisionName(precision),
+                  static_cast<long long>(batch), batch / forward, batch / cam, ratio,
+                  memory.peak_allocated_mib);
+      report.Add("throughput", {{"model", Quote(model.name)},
+                                {"precision", Quote(xai::core::PrecisionName(precision))},
+                                {"batch", std::to_string(batch)},
+                                {"forward_images_per_s", Num(batch / forward)},
+                                {"gradcam_images_per_s", Num(batch / cam)},
+                                {"ratio", Num(ratio)},
+                                {"peak_allocated_mib", Num(memory.peak_allocated_mib)},
+                                {"peak_reserved_mib", Num(memory.peak_reserved_mib)}});
+    }
+    std::printf("%-6s best ratio %.2fx (goal 0.8x: %s)\n", xai::core::PrecisionName(precision),
+                best, best >= 0.8 ? "met" : "not met");
+  }
+}
+
+// 4. Two instances on one device, each with its own stream, against one.
+void MeasureInstances(const TestModel& model, const Options& options, Report& report) {
+  std::printf("\n== 4. Two instances on %s with their own streams against one (GRAD_CAM)\n",
+              options.device.c_str());
+  std::printf("%6s %16s %16s %8s\n", "batch", "1 inst img/s", "2 inst img/s", "ratio");
+  const double seconds = options.quick ? 0.3 : 2.0;
+  for (int64_t batch : {int64_t{1}, int64_t{8}}) {
+    auto pool = MakePool(model, options.device, Precision::kFloat32, 2, static_cast<int>(batch));
+    torch::manual_seed(4000 + batch);
+    const at::Tensor input = torch::randn({batch, 3, model.size, model.size});
+    const xai::core::GradCamSpec spec = Spec(model, model.cam_specs[0], CamMethod::kGradCam);
+    const std::vector<std::vector<int>> targets(batch);
+    // Images per second of `threads` callers, each holding an instance for the whole run.
+    auto run = [&](int threads) {
+      std::vector<std::thread> workers;
+      std::vector<double> rates(threads, 0);
+      for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+          auto handle = Acquire(*pool);
+          for (int i = 0; i < 2; ++i) {
+            Must(xai::core::RunGradCamBatch(handle, input, spec, targets), "grad-cam");
+          }
+          int64_t done = 0;
+          const auto begin = Clock::now();
+          double elapsed = 0;
+          while (elapsed < seconds) {
+            Must(xai::core::RunGradCamBatch(handle, input, spec, targets), "grad-cam");
+            done += batch;
+            elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
+          }
+          rates[t] = static_cast<double>(done) / elapsed;
+        });
+      }
+      for (auto& w : workers) w.join();
+      double total = 0;
+      for (double r : rates) total += r;
+      return total;
+    };
+    const double one = run(1);
+    const double two = run(2);
+    std::printf("%6lld %16.1f %16.1f %7.2fx\n", static_cast<long long>(batch), one, two, two / one);
+    report.Add("instances", {{"model", Quote(model.name)},
+                             {"batch", std::to_string(batch)},
+                             {"one_instance_images_per_s", Num(one)},
+                             {"two_instances_images_per_s", Num(two)},
+                             {"ratio", Num(two / one)}});
+  }
+}
+
+// 5. DecisionPath against the plain forward of one image.
+void MeasureDecisionPath(const std::vector<TestModel>& models, const Options& options,
+                         Report& report) {
+  const c10::Device device(options.device);
+  std::printf("\n== 5. DecisionPath on %s against the plain forward (goal: <= 3x)\n",
+              options.device.c_str());
+  std::printf("%-10s %12s %12s %8s %10s %12s\n", "model", "forward ms", "path ms", "ratio",
+              "channels", "peak MiB");
+  xai::core::ComputePool compute(0);
+  for (const TestModel& model : models) {
+    auto pool = MakePool(model, options.device, Precision::kFloat32, 1, 1);
+    auto handle = Acquire(*pool);
+    torch::manual_seed(5000);
+    const at::Tensor input = torch::randn({1, 3, model.size, model.size});
+    xai::core::DecisionPathSpec spec;
+    spec.layers = model.path_layers;
+    const double forward =
+        Median([&] { Must(xai::core::ForwardLogits(handle, input), "forward"); }, 3, 10, 0.3);
+    size_t nodes = 0;
+    ResetPeak(device);
+    const double path = Median(
+        [&] {
+          nodes =
+              Must(xai::core::RunDecisionPath(handle, input, spec, &compute), "path").nodes.size();
+        },
+        1, options.quick ? 2 : 5, options.quick ? 0.2 : 1.0);
+    const MemoryMark memory = Peak(device);
+    std::printf("%-10s %12.2f %12.2f %7.2fx %10zu %12.1f\n", model.name.c_str(), forward * 1e3,
+                path * 1e3, path / forward, nodes, memory.peak_allocated_mib);
+    report.Add("decision_path", {{"model", Quote(model.name)},
+                                 {"forward_ms", Num(forward * 1e3)},
+                                 {"path_ms", Num(path * 1e3)},
+                                 {"ratio", Num(path / forward)},
+                                 {"nodes", std::to_string(nodes)},
+                                 {"peak_allocated_mib", Num(memory.peak_allocated_mib)}});
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options options = ParseArgs(argc, argv);
+  c10::Device device = c10::kCPU;
+  try {
+    device = c10::Device(options.device);
+  } catch (const std::exception&) {
+    Usage("--device must be cpu or cuda:N, got " + options.device);
+  }
+  if (device.is_cuda() && !torch::cuda::is_available()) {
+    std::cerr << "xai-gpu-check: LibTorch sees no CUDA device (a CPU build, or no driver)\n";
+    return 2;
+  }
+  if (device.is_cuda() && !device.has_index()) device.set_index(0);
+
+  const std::filesystem::path repo = std::filesystem::path(options.fixtures) / "repo";
+  std::vector<TestModel> models;
+  models.push_back({"resnet18",
+                    (repo / "resnet18/1/model.pt").string(),
+                    224,
+                    {{"layer4"}, {"layer3", "layer4"}},
+                    {"layer1", "layer2", "layer3", "layer4"}});
+  if (!std::filesystem::exists(models[0].path)) Usage("no model at " + models[0].path);
+  // The demo model, when its file is there and loads with this LibTorch (it was saved by
+  // another): a trained network, whose maps have structure that random weights lack.
+  const TestModel shapes{"shapes",
+                         (repo / "shapes/1/model.pt").string(),
+                         64,
+                         {{"stage4"}},
+                         {"stage1", "stage2", "stage3", "stage4"}};
+  if (std::filesystem::exists(shapes.path)) {
+    ModelPoolOptions probe;
+    probe.model_path = shapes.path;
+    probe.display_name = "shapes";
+    probe.instance_groups = {{{device.str()}, 1}};
+    probe.input_shape = {3, shapes.size, shapes.size};
+    auto loaded = ModelPool::Create(probe);
+    if (loaded.ok()) {
+      models.push_back(shapes);
+    } else {
+      std::printf("(the demo model is left out: %s)\n", loaded.status().ToString().c_str());
+    }
+  }
+
+  std::printf(
+      "xai-gpu-check: LibTorch %s, device %s (%d CUDA device(s)), %d intra-op threads, "
+      "TF32 off: %s, allocator statistics: %s\n",
+      TORCH_VERSION, device.str().c_str(),
+      torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0,
+      at::get_num_threads(), xai::core::UseExactFloat32OnCuda() ? "yes" : "no",
+#ifdef XAI_HAVE_CUDA_STATS
+      "yes"
+#else
+      "no (nvidia-smi only)"
+#endif
+  );
+  Report report;
+  g_report = &report;
+  g_report_path = options.json;
+  report.Add("environment", {{"libtorch", Quote(TORCH_VERSION)},
+                             {"device", Quote(device.str())},
+                             {"intra_op_threads", std::to_string(at::get_num_threads())}});
+  const auto start = Clock::now();
+  bool ok = true;
+  if (device.is_cuda()) {
+    ok = CheckParity(models, options, report) && ok;
+    ok = CheckPrecision(models, options, report) && ok;
+  } else {
+    std::printf(
+        "\n(CPU device: sections 1 and 2, which compare a CUDA device with the CPU, are "
+        "skipped)\n");
+  }
+  MeasureThroughput(models[0], options, report);
+  MeasureInstances(models[0], options, report);
+  MeasureDecisionPath(models, options, report);
+  const double used = SmiUsedMib(device);
+  std::printf(
+      "\n== 6. Device memory: nvidia-smi reports %.0f MiB in use on the GPU at the end "
+      "(all processes, CUDA context included)\n",
+      used);
+  report.Add("memory", {{"nvidia_smi_used_mib", Num(used)}});
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("\nxai-gpu-check: %s in %.0f s\n",
+              ok ? "every correctness check passed" : "A CHECK FAILED", elapsed);
+  report.Add("summary", {{"pass", ok ? "true" : "false"}, {"seconds", Num(elapsed)}});
+  report.Write(options.json);
+  return ok ? 0 : 1;
+}
