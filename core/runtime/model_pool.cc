@@ -7,6 +7,7 @@
 #include "core/runtime/devices.h"
 #include "core/runtime/layer_capture.h"
 #include "core/runtime/torch_errors.h"
+#include "core/runtime/traced_flags.h"
 
 namespace xai::core {
 namespace {
@@ -90,6 +91,10 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
     try {
       torch::jit::Module base = torch::jit::load(options.model_path, device);
       base.eval();
+      if (device.is_cuda()) {
+        const StatusOr<int> cleared = ClearTracedTf32(base);
+        if (!cleared.ok()) return cleared.status().WithContext(name);
+      }
       if (options.instrument_for_capture) {
         const Status instrumented = InstrumentForCapture(base);
         if (!instrumented.ok()) return instrumented.WithContext(name);

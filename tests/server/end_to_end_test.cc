@@ -267,7 +267,15 @@ TEST_F(EndToEndTest, ACallCancelledWhileQueuedIsDroppedWithoutRunning) {
   }
   ASSERT_EQ(server_->explainer().queued(), 1) << "in 10 tries no call waited behind the other";
   for (auto& context : contexts) context->TryCancel();
-  for (auto& call : calls) EXPECT_EQ(call.get().error_code(), grpc::StatusCode::CANCELLED);
+  // The running call may have answered between the check and the cancel (a loaded
+  // machine): then it is OK, but the queued one is always CANCELLED.
+  int cancelled = 0;
+  for (auto& call : calls) {
+    const grpc::StatusCode code = call.get().error_code();
+    EXPECT_TRUE(code == grpc::StatusCode::CANCELLED || code == grpc::StatusCode::OK) << code;
+    cancelled += code == grpc::StatusCode::CANCELLED;
+  }
+  EXPECT_GE(cancelled, 1);
   // The server answers the queued call when its instance looks at the queue again.
   auto after = classify_counts();
   while (std::get<0>(after) + std::get<1>(after) < std::get<0>(before) + std::get<1>(before) + 2 &&

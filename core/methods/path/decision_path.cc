@@ -7,6 +7,7 @@
 #include <cmath>
 #include <functional>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 
 #include "core/methods/classifier.h"
@@ -129,6 +130,58 @@ Status ForEachConcurrently(size_t count, ComputePool* compute,
   return OkStatus();
 }
 
+// The contributions of a transition's critical channels `upper` (of layer l+1) to the
+// channels of layer l, as one backward of a batch: `stage`, the module whose output is
+// layer l+1, run alone on K copies of layer l's captured output `lower` ([1,C,h,w]), row
+// k seeded with channel upper[k] of layer l+1's gradient `upper_grad`. Nullopt when the
+// stage does not reproduce the captured `upper_act` from `lower` alone (it reads other
+// values too, or another layer's output), for the caller to fall back.
+std::optional<std::vector<std::vector<float>>> BatchedContributions(torch::jit::Module& stage,
+                                                                    const at::Tensor& lower,
+                                                                    const at::Tensor& upper_act,
+                                                                    const at::Tensor& upper_grad,
+                                                                    const std::vector<int>& upper) {
+  const int64_t k = static_cast<int64_t>(upper.size());
+  const at::Tensor x = lower.detach().expand({k, -1, -1, -1}).contiguous().requires_grad_(true);
+  at::Tensor y;
+  try {
+    const c10::IValue output = stage.forward({x});
+    if (!output.isTensor()) return std::nullopt;
+    y = output.toTensor();
+  } catch (const std::exception&) {
+    return std::nullopt;  // e.g. the stage expects another layer's shape
+  }
+  if (y.dim() != upper_act.dim() || y.size(0) != k ||
+      y.sizes().slice(1) != upper_act.sizes().slice(1) || !y.requires_grad()) {
+    return std::nullopt;
+  }
+  // Row 0 is the captured input: it must give the captured output, up to the rounding of
+  // a batched kernel (looser under reduced precision).
+  const at::Tensor expected = upper_act.detach()[0].to(at::kFloat);
+  const double scale = expected.abs().max().item<double>();
+  const double tolerance = (y.scalar_type() == at::kFloat ? 1e-4 : 1e-2) * std::max(scale, 1e-6);
+  if ((y.detach()[0].to(at::kFloat) - expected).abs().max().item<double>() > tolerance) {
+    return std::nullopt;
+  }
+  at::Tensor one_hot = at::zeros({k, upper_grad.size(1)}, at::kFloat);
+  auto cells = one_hot.accessor<float, 2>();
+  for (int64_t r = 0; r < k; ++r) cells[r][upper[r]] = 1.0f;
+  const at::Tensor seed =
+      (one_hot.to(y.device()).view({k, -1, 1, 1}) * upper_grad.to(at::kFloat)).to(y.scalar_type());
+  const std::vector<at::Tensor> g = torch::autograd::grad({y}, {x}, {seed}, /*retain_graph=*/false,
+                                                          /*create_graph=*/false,
+                                                          /*allow_unused=*/true);
+  std::vector<std::vector<float>> out(k);
+  if (!g[0].defined()) return out;  // no channel of layer l reaches these: all empty
+  const at::Tensor sums =
+      (lower.detach().to(at::kFloat) * g[0].to(at::kFloat)).sum({2, 3}).to(at::kCPU).contiguous();
+  for (int64_t r = 0; r < k; ++r) {
+    const float* row = sums.data_ptr<float>() + r * sums.size(1);
+    out[r].assign(row, row + sums.size(1));
+  }
+  return out;
+}
+
 }  // namespace
 
 StatusOr<DecisionPathOutput> RunDecisionPath(ModelPool::Handle& instance, const at::Tensor& input,
@@ -164,6 +217,7 @@ StatusOr<DecisionPathOutput> RunDecisionPath(ModelPool::Handle& instance, const 
     PathGraph graph;
     graph.sets.resize(n);
     graph.edges.resize(n > 0 ? n - 1 : 0);
+    out.batched_transitions.assign(n > 0 ? n - 1 : 0, false);
     graph.sets[n - 1] = CoveringSet(relevance[n - 1], spec.threshold, spec.max_channels);
     // Going down: every critical channel o of layer l+1 spreads its own evidence s_o over
     // the channels of layer l, by one backward from layer l+1 to layer l.
@@ -172,15 +226,31 @@ StatusOr<DecisionPathOutput> RunDecisionPath(ModelPool::Handle& instance, const 
       std::map<int, float> strongest;                // i -> its largest weight into a picked set
       const std::vector<int>& upper = graph.sets[l + 1];
       std::vector<std::vector<float>> contributions(upper.size());
-      XAI_RETURN_IF_ERROR(ForEachConcurrently(
-          upper.size(), instance.device().is_cpu() ? compute : nullptr, [&](size_t k) {
-            at::Tensor seed = at::zeros_like(grads[l + 1]);
-            seed.select(1, upper[k]).copy_(grads[l + 1].select(1, upper[k]));
-            const std::vector<at::Tensor> g =
-                torch::autograd::grad({acts[l + 1]}, {acts[l]}, {seed}, /*retain_graph=*/true,
-                                      /*create_graph=*/false, /*allow_unused=*/true);
-            if (g[0].defined()) contributions[k] = ChannelSums(acts[l], g[0]);
-          }));
+      bool batched = false;
+      const bool try_batched =
+          spec.transitions == PathTransitions::kBatched ||
+          (spec.transitions == PathTransitions::kAuto && instance.device().is_cuda());
+      if (try_batched && !upper.empty()) {
+        XAI_ASSIGN_OR_RETURN(torch::jit::Module stage,
+                             FindSubmodule(instance.module(), spec.layers[l + 1]));
+        auto products = BatchedContributions(stage, acts[l], acts[l + 1], grads[l + 1], upper);
+        if (products) {
+          contributions = std::move(*products);
+          batched = true;
+        }
+      }
+      out.batched_transitions[l] = batched;
+      if (!batched) {
+        XAI_RETURN_IF_ERROR(ForEachConcurrently(
+            upper.size(), instance.device().is_cpu() ? compute : nullptr, [&](size_t k) {
+              at::Tensor seed = at::zeros_like(grads[l + 1]);
+              seed.select(1, upper[k]).copy_(grads[l + 1].select(1, upper[k]));
+              const std::vector<at::Tensor> g =
+                  torch::autograd::grad({acts[l + 1]}, {acts[l]}, {seed}, /*retain_graph=*/true,
+                                        /*create_graph=*/false, /*allow_unused=*/true);
+              if (g[0].defined()) contributions[k] = ChannelSums(acts[l], g[0]);
+            }));
+      }
       for (size_t k = 0; k < upper.size(); ++k) {
         const int o = upper[k];
         std::vector<float>& a = contributions[k];

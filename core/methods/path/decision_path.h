@@ -59,6 +59,13 @@ struct PathChainResult {
 // present in the graph. Fewer than k when fewer chains exist.
 std::vector<PathChainResult> BestChains(const PathGraph& graph, int k);
 
+// How a transition's per-channel products run (see RunDecisionPath).
+enum class PathTransitions {
+  kAuto,        // batched on CUDA, sequential on a CPU
+  kSequential,  // one backward per critical channel
+  kBatched,     // one backward of a batch through the stage alone, where the stage allows
+};
+
 struct DecisionPathSpec {
   std::vector<std::string> layers;  // validated: 4-D outputs, strictly in execution order
   int target = -1;                  // -1: the top-1 class
@@ -66,6 +73,7 @@ struct DecisionPathSpec {
   int max_channels = kDefaultPathChannels;
   int top_chains = kDefaultPathChains;
   bool keep_maps = false;  // return every node's activation map
+  PathTransitions transitions = PathTransitions::kAuto;
 };
 
 struct PathNodeResult {
@@ -82,11 +90,21 @@ struct DecisionPathOutput {
   std::vector<PathNodeResult> nodes;  // by layer, then by descending relevance
   std::vector<PathEdge> edges;        // by layer, then to_channel, then descending weight
   std::vector<PathChainResult> chains;
+  // Per transition l (from layer l+1 down to layer l): whether its products ran batched.
+  std::vector<bool> batched_transitions;
 };
 
 // Runs `instance` on `input` ([1,C,H,W]): one forward with every layer captured (cut at
-// the first), one backward for the relevances, one backward per critical channel between
-// consecutive layers (on a CPU, spread over `compute`'s free helpers when given).
+// the first), one backward for the relevances, and per transition the vector-Jacobian
+// products of layer l+1's critical channels with respect to layer l:
+//  - sequential: one backward per critical channel through the captured graph (on a CPU,
+//    spread over `compute`'s free helpers when given);
+//  - batched: layer l+1's module run alone on K copies of layer l's output, and one
+//    backward of that batch of K, each row seeded with its own channel. Only where the
+//    module computes layer l+1's output from layer l's alone: checked numerically on every
+//    call (row 0 must reproduce the captured output; it comes with the batch at no extra
+//    cost), falling back to sequential products otherwise. Equal to sequential within
+//    float rounding: in eval mode the rows are independent.
 // INVALID_ARGUMENT when a layer does not reach the output; INTERNAL when LibTorch throws.
 StatusOr<DecisionPathOutput> RunDecisionPath(ModelPool::Handle& instance, const at::Tensor& input,
                                              const DecisionPathSpec& spec,

@@ -238,5 +238,85 @@ TEST_F(PlantedPathTest, DefaultTargetIsTheTopClass) {
   EXPECT_EQ(path->target, static_cast<int>(path->logits.argmax().item<int64_t>()));
 }
 
+// Batched transitions (one backward of a batch through the stage alone) against the
+// sequential products, on resnet18's residual stages, where either can be forced.
+class BatchedTransitionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ModelPoolOptions options;
+    options.model_path = xai::testing::FixtureRepo() + "/resnet18/1/model.pt";
+    options.display_name = "resnet18";
+    options.instance_groups = {{{"cpu"}, 1}};
+    options.input_shape = {3, 224, 224};
+    auto pool = ModelPool::Create(options);
+    ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+    pool_ = std::move(*pool);
+    at::manual_seed(23);
+    input_ = at::randn({1, 3, 224, 224});
+  }
+
+  DecisionPathOutput Path(std::vector<std::string> layers, PathTransitions transitions) {
+    auto instance = pool_->Acquire();
+    EXPECT_TRUE(instance.ok());
+    DecisionPathSpec spec;
+    spec.layers = std::move(layers);
+    spec.target = 3;
+    spec.transitions = transitions;
+    auto path = RunDecisionPath(*instance, input_, spec);
+    EXPECT_TRUE(path.ok()) << path.status().ToString();
+    return path.ok() ? std::move(*path) : DecisionPathOutput{};
+  }
+
+  static void ExpectSameGraph(const DecisionPathOutput& a, const DecisionPathOutput& b) {
+    ASSERT_EQ(a.nodes.size(), b.nodes.size());
+    for (size_t i = 0; i < a.nodes.size(); ++i) {
+      EXPECT_EQ(a.nodes[i].layer, b.nodes[i].layer);
+      EXPECT_EQ(a.nodes[i].channel, b.nodes[i].channel);
+    }
+    ASSERT_EQ(a.edges.size(), b.edges.size());
+    for (size_t i = 0; i < a.edges.size(); ++i) {
+      EXPECT_EQ(a.edges[i].from_channel, b.edges[i].from_channel);
+      EXPECT_EQ(a.edges[i].to_channel, b.edges[i].to_channel);
+      EXPECT_NEAR(a.edges[i].weight, b.edges[i].weight, 1e-4);
+    }
+    ASSERT_EQ(a.chains.size(), b.chains.size());
+    for (size_t i = 0; i < a.chains.size(); ++i) {
+      EXPECT_EQ(a.chains[i].channels, b.chains[i].channels);
+      EXPECT_NEAR(a.chains[i].log_score, b.chains[i].log_score, 1e-4);
+    }
+  }
+
+  std::unique_ptr<ModelPool> pool_;
+  at::Tensor input_;
+};
+
+TEST_F(BatchedTransitionTest, EqualsTheSequentialProductsOnResidualStages) {
+  const std::vector<std::string> layers = {"layer1", "layer2", "layer3", "layer4"};
+  const DecisionPathOutput sequential = Path(layers, PathTransitions::kSequential);
+  const DecisionPathOutput batched = Path(layers, PathTransitions::kBatched);
+  EXPECT_THAT(sequential.batched_transitions, ElementsAre(false, false, false));
+  // Each layerN reads exactly layerN-1's output, so every transition ran batched.
+  EXPECT_THAT(batched.batched_transitions, ElementsAre(true, true, true));
+  EXPECT_GT(sequential.edges.size(), 10u);
+  ExpectSameGraph(sequential, batched);
+  // On a CPU the default is sequential.
+  EXPECT_THAT(Path(layers, PathTransitions::kAuto).batched_transitions,
+              ElementsAre(false, false, false));
+}
+
+TEST_F(BatchedTransitionTest, FallsBackWhereTheStageReadsAnotherLayer) {
+  // layer3 reads layer2's output, not layer1's: its batch cannot be run from layer1's
+  // capture (another shape), so that transition falls back; layer4 reads layer3's.
+  const std::vector<std::string> layers = {"layer1", "layer3", "layer4"};
+  const DecisionPathOutput batched = Path(layers, PathTransitions::kBatched);
+  EXPECT_THAT(batched.batched_transitions, ElementsAre(false, true));
+  ExpectSameGraph(Path(layers, PathTransitions::kSequential), batched);
+  // The blocks of one stage: layer4.1 reads layer4.0's output.
+  const std::vector<std::string> blocks = {"layer4.0", "layer4.1"};
+  const DecisionPathOutput block_batched = Path(blocks, PathTransitions::kBatched);
+  EXPECT_THAT(block_batched.batched_transitions, ElementsAre(true));
+  ExpectSameGraph(Path(blocks, PathTransitions::kSequential), block_batched);
+}
+
 }  // namespace
 }  // namespace xai::core

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <thread>
 
+#include "core/runtime/traced_flags.h"
 #include "tests/core/test_paths.h"
 
 namespace xai::core {
@@ -115,6 +116,34 @@ TEST(ModelPoolTest, LoadErrorsExplainThemselves) {
   ModelPoolOptions device = TinyOptions(1);
   device.instance_groups = {{{"cuda:7"}, 1}};
   EXPECT_EQ(ModelPool::Create(device).status().code(), StatusCode::kInvalidArgument);
+}
+
+// Traced convolutions carry the tracing process's allow_tf32=True as a constant, which
+// would override the global switch on CUDA; the rewrite clears it in every node.
+TEST(ClearTracedTf32Test, ClearsEveryTracedConvolutionOnceAndChangesNoCpuResult) {
+  torch::jit::Module traced =
+      torch::jit::load(xai::testing::FixtureRepo() + "/resnet18/1/model.pt");
+  traced.eval();
+  at::manual_seed(5);
+  const at::Tensor input = at::randn({1, 3, 224, 224});
+  at::Tensor before;
+  {
+    c10::InferenceMode guard;
+    before = traced.forward({input}).toTensor();
+  }
+  // resnet18: the stem, 16 in the blocks, 3 downsampling shortcuts.
+  auto cleared = ClearTracedTf32(traced);
+  ASSERT_TRUE(cleared.ok()) << cleared.status().ToString();
+  EXPECT_EQ(*cleared, 20);
+  EXPECT_EQ(*ClearTracedTf32(traced), 0);  // already cleared
+  {
+    c10::InferenceMode guard;
+    EXPECT_TRUE(at::equal(traced.forward({input}).toTensor(), before));
+  }
+  // A scripted model calls aten::conv2d, which reads the global switches.
+  torch::jit::Module scripted =
+      torch::jit::load(xai::testing::FixtureRepo() + "/resnet18_scripted/1/model.pt");
+  EXPECT_EQ(*ClearTracedTf32(scripted), 0);
 }
 
 }  // namespace
