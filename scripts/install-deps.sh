@@ -32,6 +32,8 @@ TEST_PACKAGES=(
   libgtest-dev libgmock-dev
   # model export, fixtures and reference tensors (called as /usr/bin/python3)
   python3 python3-torch python3-torchvision python3-numpy python3-pil python3-opencv
+  # the metrics tests parse /metrics with Prometheus' own parser
+  python3-prometheus-client
 )
 CONTAINER_PACKAGES=(
   # the container tests: images built and run with podman (runc), base images made from
