@@ -139,8 +139,10 @@ Options ParseArgs(int argc, char** argv) {
   return options;
 }
 
-std::unique_ptr<ModelPool> MakePool(const TestModel& model, const std::string& device,
-                                    Precision precision, int count, int max_batch) {
+xai::core::StatusOr<std::unique_ptr<ModelPool>> CreatePool(const TestModel& model,
+                                                           const std::string& device,
+                                                           Precision precision, int count,
+                                                           int max_batch) {
   ModelPoolOptions options;
   options.model_path = model.path;
   options.display_name = model.name + " on " + device;
@@ -148,7 +150,13 @@ std::unique_ptr<ModelPool> MakePool(const TestModel& model, const std::string& d
   options.input_shape = {3, model.size, model.size};
   options.max_batch_size = max_batch;
   options.precision = precision;
-  auto pool = ModelPool::Create(options);
+  return ModelPool::Create(options);
+}
+
+// CreatePool, or the end of the program when the model does not load.
+std::unique_ptr<ModelPool> MakePool(const TestModel& model, const std::string& device,
+                                    Precision precision, int count, int max_batch) {
+  auto pool = CreatePool(model, device, precision, count, max_batch);
   if (!pool.ok()) {
     std::cerr << "xai-gpu-check: " << pool.status().ToString() << "\n";
     std::exit(2);
@@ -198,48 +206,38 @@ std::string Join(const std::vector<std::string>& items, const char* sep = "+") {
   return out;
 }
 
-// Seconds per call: the median of timed calls after `warmup` untimed ones, repeated until
-// both `min_calls` calls and `min_seconds` have passed. Every call ends with its results on
-// the CPU, so the host clock brackets the device's work.
-double Median(const std::function<void()>& call, int warmup, int min_calls, double min_seconds) {
-  for (int i = 0; i < warmup; ++i) call();
-  std::vector<double> times;
-  const auto start = Clock::now();
-  while (static_cast<int>(times.size()) < min_calls ||
-         std::chrono::duration<double>(Clock::now() - start).count() < min_seconds) {
-    const auto t0 = Clock::now();
-    call();
-    times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-    if (times.size() >= 2000) break;
+// Seconds per call of each of `calls`, each the median of its timed calls. The calls run
+// in turn (a, b, a, b, ...), `warmup` untimed rounds first, until `min_rounds` rounds and
+// `min_seconds` have passed: drift in the machine's state then weighs on all alike. Every
+// call ends with its results on the CPU, so the host clock brackets the device's work.
+std::vector<double> Medians(const std::vector<std::function<void()>>& calls, int warmup,
+                            int min_rounds, double min_seconds) {
+  for (int i = 0; i < warmup; ++i) {
+    for (const auto& call : calls) call();
   }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  std::vector<std::vector<double>> times(calls.size());
+  const auto start = Clock::now();
+  for (int round = 0; round < 2000; ++round) {
+    if (round >= min_rounds &&
+        std::chrono::duration<double>(Clock::now() - start).count() >= min_seconds) {
+      break;
+    }
+    for (size_t c = 0; c < calls.size(); ++c) {
+      const auto t0 = Clock::now();
+      calls[c]();
+      times[c].push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+  }
+  std::vector<double> medians;
+  for (auto& t : times) {
+    std::sort(t.begin(), t.end());
+    medians.push_back(t[t.size() / 2]);
+  }
+  return medians;
 }
 
-// Seconds per call of `a` and of `b`, each the median of calls made alternately (a, b,
-// a, b, ...) after three warm-ups of each, until both have run 5 times and `min_seconds`
-// has passed: drift in the machine's state then weighs on both alike.
-std::pair<double, double> MedianPair(const std::function<void()>& a, const std::function<void()>& b,
-                                     double min_seconds) {
-  for (int i = 0; i < 3; ++i) {
-    a();
-    b();
-  }
-  std::vector<double> ta, tb;
-  const auto start = Clock::now();
-  while (ta.size() < 5 ||
-         std::chrono::duration<double>(Clock::now() - start).count() < min_seconds) {
-    auto t0 = Clock::now();
-    a();
-    ta.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-    t0 = Clock::now();
-    b();
-    tb.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-    if (ta.size() >= 2000) break;
-  }
-  std::sort(ta.begin(), ta.end());
-  std::sort(tb.begin(), tb.end());
-  return {ta[ta.size() / 2], tb[tb.size() / 2]};
+double Median(const std::function<void()>& call, int warmup, int min_calls, double min_seconds) {
+  return Medians({call}, warmup, min_calls, min_seconds)[0];
 }
 
 struct MemoryMark {
@@ -424,10 +422,11 @@ void MeasureThroughput(const TestModel& model, const Options& options, Report& r
       const xai::core::GradCamSpec spec = Spec(model, model.cam_specs[0], CamMethod::kGradCam);
       const std::vector<std::vector<int>> targets(batch);
       ResetPeak(device);
-      const auto [forward, cam] = MedianPair(
-          [&] { Must(xai::core::ForwardLogits(handle, input), "forward"); },
-          [&] { Must(xai::core::RunGradCamBatch(handle, input, spec, targets), "grad-cam"); },
-          seconds);
+      const std::vector<double> medians = Medians(
+          {[&] { Must(xai::core::ForwardLogits(handle, input), "forward"); },
+           [&] { Must(xai::core::RunGradCamBatch(handle, input, spec, targets), "grad-cam"); }},
+          3, 5, seconds);
+      const double forward = medians[0], cam = medians[1];
       const MemoryMark memory = Peak(device);
       const double ratio = forward / cam;
       if (batch / cam > best_rate) {
@@ -646,12 +645,7 @@ int main(int argc, char** argv) {
                          {{"stage4"}},
                          {"stage1", "stage2", "stage3", "stage4"}};
   if (std::filesystem::exists(shapes.path)) {
-    ModelPoolOptions probe;
-    probe.model_path = shapes.path;
-    probe.display_name = "shapes";
-    probe.instance_groups = {{{device.str()}, 1}};
-    probe.input_shape = {3, shapes.size, shapes.size};
-    auto loaded = ModelPool::Create(probe);
+    auto loaded = CreatePool(shapes, device.str(), Precision::kFloat32, 1, 1);
     if (loaded.ok()) {
       models.push_back(shapes);
     } else {

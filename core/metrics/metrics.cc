@@ -176,7 +176,7 @@ template class Family<Counter>;
 template class Family<Gauge>;
 template class Family<Histogram>;
 
-void SampleWriter::Family(const std::string& name, const std::string& help, Type type) {
+void SampleWriter::Describe(const std::string& name, const std::string& help, Type type) {
   out_ += "# HELP " + name + " " + EscapeHelp(help) + "\n";
   out_ += "# TYPE " + name + " " + TypeName(type) + "\n";
 }
@@ -186,20 +186,61 @@ void SampleWriter::Sample(const std::string& name, const std::vector<std::string
   out_ += name + Labels(label_names, label_values) + " " + FormatValue(value) + "\n";
 }
 
+namespace {
+
+// A counter's or a gauge's series, one sample each.
+template <typename Metric>
+void WriteScalars(const Family<Metric>& family, SampleWriter& writer) {
+  family.ForEach([&](const std::vector<std::string>& values, const Metric& metric) {
+    writer.Sample(family.name(), family.label_names(), values, metric.Value());
+  });
+}
+
+// A histogram's series: cumulative buckets by "le", then _sum and _count.
+void WriteHistograms(const Family<Histogram>& family, SampleWriter& writer) {
+  std::vector<std::string> names = family.label_names();
+  names.push_back("le");
+  family.ForEach([&](const std::vector<std::string>& values, const Histogram& histogram) {
+    const Histogram::Snapshot snapshot = histogram.Read();
+    std::vector<std::string> with_le = values;
+    with_le.push_back("");
+    for (size_t b = 0; b <= family.bounds().size(); ++b) {
+      with_le.back() =
+          b < family.bounds().size() ? FormatValue(family.bounds()[b]) : std::string("+Inf");
+      writer.Sample(family.name() + "_bucket", names, with_le,
+                    static_cast<double>(snapshot.cumulative[b]));
+    }
+    writer.Sample(family.name() + "_sum", family.label_names(), values, snapshot.sum);
+    writer.Sample(family.name() + "_count", family.label_names(), values,
+                  static_cast<double>(snapshot.count));
+  });
+}
+
+}  // namespace
+
+template <typename Metric>
+Family<Metric>& Registry::Add(std::shared_ptr<Family<Metric>> family) {
+  Family<Metric>& added = *family;
+  std::lock_guard<std::mutex> lock(mu_);
+  families_.push_back([family](SampleWriter& writer) {
+    writer.Describe(family->name(), family->help(), family->type());
+    if constexpr (std::is_same_v<Metric, Histogram>) {
+      WriteHistograms(*family, writer);
+    } else {
+      WriteScalars(*family, writer);
+    }
+  });
+  return added;
+}
+
 Family<Counter>& Registry::AddCounter(const std::string& name, const std::string& help,
                                       const std::vector<std::string>& label_names) {
-  std::lock_guard<std::mutex> lock(mu_);
-  counters_.push_back(std::make_unique<Family<Counter>>(name, help, Type::kCounter, label_names));
-  order_.emplace_back(Type::kCounter, counters_.size() - 1);
-  return *counters_.back();
+  return Add(std::make_shared<Family<Counter>>(name, help, Type::kCounter, label_names));
 }
 
 Family<Gauge>& Registry::AddGauge(const std::string& name, const std::string& help,
                                   const std::vector<std::string>& label_names) {
-  std::lock_guard<std::mutex> lock(mu_);
-  gauges_.push_back(std::make_unique<Family<Gauge>>(name, help, Type::kGauge, label_names));
-  order_.emplace_back(Type::kGauge, gauges_.size() - 1);
-  return *gauges_.back();
+  return Add(std::make_shared<Family<Gauge>>(name, help, Type::kGauge, label_names));
 }
 
 Family<Histogram>& Registry::AddHistogram(const std::string& name, const std::string& help,
@@ -210,11 +251,8 @@ Family<Histogram>& Registry::AddHistogram(const std::string& name, const std::st
       std::any_of(bounds.begin(), bounds.end(), [](double b) { return !std::isfinite(b); })) {
     throw std::invalid_argument("histogram " + name + ": bounds must be finite and ascending");
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  histograms_.push_back(
-      std::make_unique<Family<Histogram>>(name, help, Type::kHistogram, label_names, bounds));
-  order_.emplace_back(Type::kHistogram, histograms_.size() - 1);
-  return *histograms_.back();
+  return Add(
+      std::make_shared<Family<Histogram>>(name, help, Type::kHistogram, label_names, bounds));
 }
 
 void Registry::AddCollector(std::function<void(SampleWriter&)> collect) {
@@ -223,47 +261,14 @@ void Registry::AddCollector(std::function<void(SampleWriter&)> collect) {
 }
 
 std::string Registry::Expose() const {
-  SampleWriter writer;
-  std::vector<std::function<void(SampleWriter&)>> collectors;
+  std::vector<Writer> writers;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [type, index] : order_) {
-      if (type == Type::kCounter) {
-        const auto& family = *counters_[index];
-        writer.Family(family.name(), family.help(), type);
-        family.ForEach([&](const std::vector<std::string>& values, const Counter& counter) {
-          writer.Sample(family.name(), family.label_names(), values, counter.Value());
-        });
-      } else if (type == Type::kGauge) {
-        const auto& family = *gauges_[index];
-        writer.Family(family.name(), family.help(), type);
-        family.ForEach([&](const std::vector<std::string>& values, const Gauge& gauge) {
-          writer.Sample(family.name(), family.label_names(), values, gauge.Value());
-        });
-      } else {
-        const auto& family = *histograms_[index];
-        writer.Family(family.name(), family.help(), type);
-        family.ForEach([&](const std::vector<std::string>& values, const Histogram& histogram) {
-          const Histogram::Snapshot snapshot = histogram.Read();
-          std::vector<std::string> names = family.label_names();
-          names.push_back("le");
-          std::vector<std::string> with_le = values;
-          with_le.push_back("");
-          for (size_t b = 0; b <= family.bounds().size(); ++b) {
-            with_le.back() =
-                b < family.bounds().size() ? FormatValue(family.bounds()[b]) : std::string("+Inf");
-            writer.Sample(family.name() + "_bucket", names, with_le,
-                          static_cast<double>(snapshot.cumulative[b]));
-          }
-          writer.Sample(family.name() + "_sum", family.label_names(), values, snapshot.sum);
-          writer.Sample(family.name() + "_count", family.label_names(), values,
-                        static_cast<double>(snapshot.count));
-        });
-      }
-    }
-    collectors = collectors_;
+    writers = families_;
+    writers.insert(writers.end(), collectors_.begin(), collectors_.end());
   }
-  for (const auto& collect : collectors) collect(writer);
+  SampleWriter writer;
+  for (const Writer& write : writers) write(writer);
   return writer.Take();
 }
 

@@ -115,7 +115,7 @@ class Family {
 class SampleWriter {
  public:
   // `# HELP` and `# TYPE` lines; then Sample lines of this family.
-  void Family(const std::string& name, const std::string& help, Type type);
+  void Describe(const std::string& name, const std::string& help, Type type);
   void Sample(const std::string& name, const std::vector<std::string>& label_names,
               const std::vector<std::string>& label_values, double value);
   std::string Take() { return std::move(out_); }
@@ -143,12 +143,14 @@ class Registry {
   std::string Expose() const;
 
  private:
-  mutable std::mutex mu_;  // guards the lists, not the series
-  std::vector<std::unique_ptr<Family<Counter>>> counters_;
-  std::vector<std::unique_ptr<Family<Gauge>>> gauges_;
-  std::vector<std::unique_ptr<Family<Histogram>>> histograms_;
-  std::vector<std::pair<Type, size_t>> order_;  // families in the order added
-  std::vector<std::function<void(SampleWriter&)>> collectors_;
+  using Writer = std::function<void(SampleWriter&)>;
+  // Adds `family`'s writer, which owns it, and returns it.
+  template <typename Metric>
+  Family<Metric>& Add(std::shared_ptr<Family<Metric>> family);
+
+  mutable std::mutex mu_;         // guards the lists, not the series
+  std::vector<Writer> families_;  // one per family, in the order added; each owns its family
+  std::vector<Writer> collectors_;
 };
 
 // `"` + value with backslash, double quote and newline escaped + `"`.

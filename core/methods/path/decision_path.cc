@@ -96,11 +96,21 @@ std::vector<PathChainResult> BestChains(const PathGraph& graph, int k) {
 
 namespace {
 
-// sum_hw a * g per channel of sample 0, as floats on the CPU.
+// sum_hw a * g per sample (row) and channel, [B,C] float32 on the CPU; `a` and `g`
+// broadcast over the batch dimension.
+at::Tensor RowChannelSums(const at::Tensor& a, const at::Tensor& g) {
+  return (a.detach().to(at::kFloat) * g.to(at::kFloat)).sum({2, 3}).to(at::kCPU).contiguous();
+}
+
+// Row `r` of RowChannelSums' result.
+std::vector<float> Row(const at::Tensor& sums, int64_t r) {
+  const float* row = sums.data_ptr<float>() + r * sums.size(1);
+  return std::vector<float>(row, row + sums.size(1));
+}
+
+// sum_hw a * g per channel of sample 0.
 std::vector<float> ChannelSums(const at::Tensor& a, const at::Tensor& g) {
-  const at::Tensor sums =
-      (a.detach().to(at::kFloat) * g.to(at::kFloat)).sum({2, 3})[0].to(at::kCPU).contiguous();
-  return std::vector<float>(sums.data_ptr<float>(), sums.data_ptr<float>() + sums.numel());
+  return Row(RowChannelSums(a, g), 0);
 }
 
 double PositiveSum(const std::vector<float>& values) {
@@ -173,12 +183,8 @@ std::optional<std::vector<std::vector<float>>> BatchedContributions(torch::jit::
                                                           /*allow_unused=*/true);
   std::vector<std::vector<float>> out(k);
   if (!g[0].defined()) return out;  // no channel of layer l reaches these: all empty
-  const at::Tensor sums =
-      (lower.detach().to(at::kFloat) * g[0].to(at::kFloat)).sum({2, 3}).to(at::kCPU).contiguous();
-  for (int64_t r = 0; r < k; ++r) {
-    const float* row = sums.data_ptr<float>() + r * sums.size(1);
-    out[r].assign(row, row + sums.size(1));
-  }
+  const at::Tensor sums = RowChannelSums(lower, g[0]);
+  for (int64_t r = 0; r < k; ++r) out[r] = Row(sums, r);
   return out;
 }
 

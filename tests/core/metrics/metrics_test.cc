@@ -97,7 +97,7 @@ TEST(MetricsTest, CollectorsWriteAtScrapeTimeAfterTheFamilies) {
   registry.AddGauge("first", "Made first.", {}).With({}).Set(1);
   double resident = 1024;
   registry.AddCollector([&](SampleWriter& writer) {
-    writer.Family("process_resident_memory_bytes", "Resident memory.", Type::kGauge);
+    writer.Describe("process_resident_memory_bytes", "Resident memory.", Type::kGauge);
     writer.Sample("process_resident_memory_bytes", {}, {}, resident);
   });
   resident = 4096;  // read when scraped, not when added
