@@ -286,6 +286,9 @@ int main(int argc, char** argv) {
   if (server_address.empty()) {
     xai::server::ServerOptions options;
     options.address = "127.0.0.1:0";
+    // Counted as in production (metrics on), without a log line per call.
+    options.metrics_address = "127.0.0.1:0";
+    options.access_log = false;
     options.explainer.model_repository = repository;
     options.explainer.intra_op_threads = intra_op_threads;
     auto started = xai::server::Server::Start(options);

@@ -85,16 +85,18 @@ cp -r models/shapes "$repo/"
 if [ -n "$FIXTURE_REPO" ]; then cp -r "$FIXTURE_REPO/tiny" "$repo/"; fi
 chmod -R a+rX "$WORK"
 
-# Starts the image with its default command (0.0.0.0:50051) and `$1` mounted at /models,
-# port 50051 published on a free port of 127.0.0.1; sets cid and port.
+# Starts the image with its default command (0.0.0.0:50051, metrics on 8002) and `$1`
+# mounted at /models, ports 50051 and 8002 published on free ports of 127.0.0.1; sets cid,
+# port and metrics_port.
 start_server() {
   # podman's complaints that there is no systemd to time the HEALTHCHECK go to a file.
-  cid=$(podman run -d "${LIMITS[@]}" -p 127.0.0.1::50051 -v "$1:/models:ro" "$IMAGE" \
+  cid=$(podman run -d "${LIMITS[@]}" -p 127.0.0.1::50051 -p 127.0.0.1::8002 -v "$1:/models:ro" "$IMAGE" \
     2>>"$WORK/podman.err") || { cat "$WORK/podman.err"; return 1; }
   containers+=("$cid")
   for _ in $(seq 1 300); do
     if podman logs "$cid" 2>&1 | grep -q 'listening on'; then
       port=$(podman port "$cid" 50051 | head -1 | cut -d: -f2)
+      metrics_port=$(podman port "$cid" 8002 | head -1 | cut -d: -f2)
       return 0
     fi
     sleep 0.2
@@ -127,6 +129,12 @@ if [ -n "$FIXTURE_REPO" ]; then
   check "classify with the fixture model" \
     bash -c "${xai[*]} --json classify tiny samples/star_3.png | grep -q '\"probability\"'"
 fi
+# The metrics port the image exposes counts the call above.
+check "Prometheus metrics on the exposed port count the classification" \
+  /usr/bin/python3 -c "import sys, urllib.request
+page = urllib.request.urlopen('http://127.0.0.1:$metrics_port/metrics', timeout=10).read().decode()
+want = 'xai_requests_total{model=\"shapes\",version=\"1\",rpc=\"Classify\",method=\"\",code=\"OK\"} 1'
+sys.exit(0 if want in page else 1)"
 
 # SIGTERM: the server stops accepting calls, finishes what is in flight and exits 0.
 stop_start=$(date +%s)

@@ -8,7 +8,8 @@ BUILD_DIR=${XAI_BUILD_DIR:-build}
 
 bash scripts/build.sh
 log=$(mktemp)
-"$BUILD_DIR/xai-server" --model-repository models --address 127.0.0.1:0 >"$log" 2>&1 &
+"$BUILD_DIR/xai-server" --model-repository models --address 127.0.0.1:0 \
+  --metrics-address 127.0.0.1:0 >"$log" 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
 

@@ -22,8 +22,8 @@ BUILD_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # image codecs
   libopencv-dev
-  # logging, CLI, JSON
-  libspdlog-dev libcli11-dev nlohmann-json3-dev
+  # logging, CLI, JSON, HTTP (the metrics endpoint)
+  libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
 )
 TEST_PACKAGES=(
   # the format check run by the tests (.clang-format is written for version 14)
@@ -34,6 +34,8 @@ TEST_PACKAGES=(
   python3 python3-torch python3-torchvision python3-numpy python3-pil python3-opencv
   # the metrics tests parse /metrics with Prometheus' own parser
   python3-prometheus-client
+  # the Python client (client/python) and its tests against a real server
+  python3-grpcio python3-protobuf python3-pytest
 )
 CONTAINER_PACKAGES=(
   # the container tests: images built and run with podman (runc), base images made from

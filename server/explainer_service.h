@@ -5,14 +5,22 @@
 #define XAI_SERVER_EXPLAINER_SERVICE_H_
 
 #include "core/explainer.h"
+#include "server/server_metrics.h"
 #include "xai/v1/explainer.grpc.pb.h"
 
 namespace xai::server {
 
+// What every answered call reports besides its answer.
+struct CallTelemetry {
+  ServerMetrics* metrics = nullptr;  // counts every call; null: none
+  bool access_log = true;            // one INFO line per call (server/logging.h)
+};
+
 class ExplainerService final : public xai::v1::Explainer::CallbackService {
  public:
-  // `explainer` must outlive the service.
-  explicit ExplainerService(core::Explainer* explainer) : explainer_(explainer) {}
+  // `explainer` and `telemetry.metrics` must outlive the service.
+  explicit ExplainerService(core::Explainer* explainer, CallTelemetry telemetry = {})
+      : explainer_(explainer), telemetry_(telemetry) {}
 
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
                                      const xai::v1::ClassifyRequest* request,
@@ -35,6 +43,7 @@ class ExplainerService final : public xai::v1::Explainer::CallbackService {
 
  private:
   core::Explainer* explainer_;
+  const CallTelemetry telemetry_;
 };
 
 }  // namespace xai::server

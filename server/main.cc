@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "server/logging.h"
 #include "server/server.h"
 
 namespace {
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   xai::server::ServerOptions options;
   options.explainer.model_repository = XAI_DEFAULT_MODEL_REPOSITORY;
   std::string log_level = "info";
+  std::string log_format = "text";
   int grace_seconds = 30;
   int drain_seconds = 0;
 
@@ -49,6 +51,20 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.add_option("--log-format", log_format,
+                 "text: spdlog's lines; json: every log line one JSON object (time, level, "
+                 "logger, msg; access lines their fields), for log shippers")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--access-log", options.access_log,
+                 "One INFO line per answered call (request id, peer, RPC, model, version, "
+                 "method, status, queue/compute/total ms, batch, request/response bytes); "
+                 "--access-log=false: none")
+      ->capture_default_str();
+  app.add_option("--metrics-address", options.metrics_address,
+                 "host:port serving Prometheus metrics at /metrics over HTTP (port 0: pick "
+                 "one); empty (--metrics-address=): no metrics. Unbindable: exit at start")
+      ->capture_default_str();
   app.add_option("--intra-op-threads", options.explainer.intra_op_threads,
                  "LibTorch intra-op threads per forward, process-wide (0: LibTorch's default)")
       ->capture_default_str()
@@ -95,6 +111,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   options.explainer.max_queue_time = std::chrono::milliseconds(max_queue_ms);
   spdlog::set_level(spdlog::level::from_str(log_level));
+  xai::server::SetLogFormat(log_format == "json" ? xai::server::LogFormat::kJson
+                                                 : xai::server::LogFormat::kText);
 
   // OpenCV's own limit backs up the header check for formats whose header core does not
   // read; it is read once, at OpenCV's first decode.
@@ -109,6 +127,10 @@ int main(int argc, char** argv) {
   }
   spdlog::info("listening on {} (port {}), model repository {}", options.address, (*server)->port(),
                options.explainer.model_repository);
+  if ((*server)->metrics_port() != 0) {
+    spdlog::info("metrics at http://{}/metrics (port {})", options.metrics_address,
+                 (*server)->metrics_port());
+  }
 
   int signal = 0;
   sigwait(&stop_signals, &signal);

@@ -14,7 +14,19 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   HealthReporter* health = server->health_.get();
   XAI_ASSIGN_OR_RETURN(server->explainer_,
                        core::Explainer::Create(options.explainer, [health] { health->Update(); }));
-  server->service_ = std::make_unique<ExplainerService>(server->explainer_.get());
+  if (!options.metrics_address.empty()) {
+    server->metrics_ = std::make_unique<ServerMetrics>(server->explainer_.get());
+    ServerMetrics* metrics = server->metrics_.get();
+    auto http =
+        MetricsHttpServer::Start(options.metrics_address, [metrics] { return metrics->Page(); });
+    if (!http.ok()) {
+      server->explainer_->Shutdown();
+      return http.status();
+    }
+    server->metrics_http_ = std::move(*http);
+  }
+  server->service_ = std::make_unique<ExplainerService>(
+      server->explainer_.get(), CallTelemetry{server->metrics_.get(), options.access_log});
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -46,6 +58,7 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
   // finish, until the grace period ends (then cancels them).
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + grace);
   if (explainer_) explainer_->Shutdown();
+  metrics_http_.reset();
 }
 
 }  // namespace xai::server

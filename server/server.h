@@ -13,24 +13,32 @@
 #include "core/explainer.h"
 #include "server/explainer_service.h"
 #include "server/health.h"
+#include "server/metrics_http.h"
+#include "server/server_metrics.h"
 
 namespace xai::server {
 
 struct ServerOptions {
   std::string address = "0.0.0.0:50051";     // host:port; port 0 picks a free one
   int max_request_bytes = 64 * 1024 * 1024;  // larger requests: RESOURCE_EXHAUSTED
+  // Prometheus' /metrics over HTTP, host:port (port 0 picks one); empty: no metrics.
+  std::string metrics_address = "0.0.0.0:8002";
+  bool access_log = true;  // one INFO line per answered call
   core::ExplainerOptions explainer;
 };
 
 class Server {
  public:
   // Starts the engine (models load in the background) and listens.
-  // NOT_FOUND: no model repository there; UNAVAILABLE: cannot listen on the address.
+  // NOT_FOUND: no model repository there; UNAVAILABLE: cannot listen on the address or
+  // the metrics address; INVALID_ARGUMENT: a metrics address that is not host:port.
   static core::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
   ~Server();  // Shutdown(0s grace)
 
   // The port listened on (the picked one when the address said 0).
   int port() const { return port_; }
+  // The metrics endpoint's port; 0 when metrics are off.
+  int metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
   core::Explainer& explainer() { return *explainer_; }
 
   // Reports NOT_SERVING on every health name but "liveness" and goes on answering calls,
@@ -46,8 +54,10 @@ class Server {
 
   std::unique_ptr<HealthReporter> health_;  // before explainer_: its listener uses it
   std::unique_ptr<core::Explainer> explainer_;
+  std::unique_ptr<ServerMetrics> metrics_;  // reads explainer_; null when metrics are off
   std::unique_ptr<ExplainerService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;  // serves metrics_
   int port_ = 0;
   bool shut_down_ = false;
 };

@@ -425,7 +425,13 @@ std::vector<ModelVersionStatus> ModelRepository::List() const {
   for (const auto& [name, versions] : models_) {
     for (const auto& [version, entry] : versions) {
       ModelVersionStatus status{name, version, entry.state, entry.reason, {}};
-      if (entry.version) status.devices = DeviceNames(*entry.version->model().pool);
+      if (entry.version) {
+        const ModelPool& pool = *entry.version->model().pool;
+        status.devices = DeviceNames(pool);
+        status.queued = entry.version->scheduler().queued();
+        status.instances = pool.size();
+        status.busy_instances = pool.size() - pool.free_instances();
+      }
       out.push_back(std::move(status));
     }
   }

@@ -38,6 +38,10 @@ struct ModelVersionStatus {
   ModelState state = ModelState::kLoading;
   std::string reason;                // why, when not READY
   std::vector<std::string> devices;  // where its instances run, when READY
+  // When READY, read without locking its queue or pool (for metrics scrapes):
+  int queued = 0;          // requests waiting for an instance
+  int instances = 0;       // model instances
+  int busy_instances = 0;  // instances running a batch now
 };
 
 struct ModelRepositoryOptions {

@@ -50,6 +50,8 @@ class GradCamJob : public RequestJob<GradCamResult> {
     style_.png_compression = overlay_.png_compression == 0 ? 1 : overlay_.png_compression;
   }
 
+  std::string MethodLabel() const override { return std::string(CamMethodName(spec_.method)); }
+
   void RunBatch(std::vector<std::unique_ptr<BatchJob>>& batch) override {
     RunJobs<GradCamJob, GradCamResult>(
         batch,

@@ -45,10 +45,20 @@ class RequestJob : public BatchJob {
   bool cancelled() const override { return context_.IsCancelled(); }
   void Fail(const Status& status) override { Answer(status, Clock::now()); }
 
-  // Records the statistics and calls back. `started`: when the job's batch began (its
-  // queue time ends there).
-  void Answer(StatusOr<Result> result, Clock::time_point started) {
-    model_->statistics.Record(method_, result.ok(), started - enqueued(), Clock::now() - started);
+  // Records the statistics and the trace, and calls back. `started`: when the job's batch
+  // began (its queue time ends there); `batch_size`: the requests of the batch it ran in,
+  // 0 when it never ran.
+  void Answer(StatusOr<Result> result, Clock::time_point started, int batch_size = 0) {
+    const Clock::duration queue = started - enqueued();
+    const Clock::duration compute = Clock::now() - started;
+    model_->statistics.Record(method_, result.ok(), queue, compute);
+    if (RequestTrace* trace = context_.trace.get()) {
+      trace->method = MethodLabel();
+      trace->queued = true;
+      trace->queue = queue;
+      trace->compute = compute;
+      trace->batch_size = batch_size;
+    }
     done_(std::move(result));
   }
   // Counts the execution of this job's batch, of `size` requests.
@@ -59,6 +69,10 @@ class RequestJob : public BatchJob {
   }
   const ServableModel& model() const { return *model_; }
   const RequestEnvironment& environment() const { return environment_; }
+
+ protected:
+  // The method label of the trace (GradCAM: the CAM method's API name); "" by default.
+  virtual std::string MethodLabel() const { return ""; }
 
  private:
   const std::shared_ptr<const ServableModel> model_;
@@ -90,7 +104,7 @@ void RunJobs(std::vector<std::unique_ptr<BatchJob>>& batch, Compute compute) {
       input = InternalError(std::string("preprocessing failed: ") + e.what());
     }
     if (!input.ok()) {
-      job->Answer(input.status(), started);
+      job->Answer(input.status(), started);  // never ran: batch size 0
       continue;
     }
     jobs.push_back(job);
@@ -116,7 +130,7 @@ void RunJobs(std::vector<std::unique_ptr<BatchJob>>& batch, Compute compute) {
   // Counted before answering, so that a caller that reads statistics after its answer
   // sees its batch.
   jobs[0]->CountExecution(size);
-  for (int i = 0; i < size; ++i) jobs[i]->Answer(std::move(results[i]), started);
+  for (int i = 0; i < size; ++i) jobs[i]->Answer(std::move(results[i]), started, size);
 }
 
 // Checks `request` against the version's model with `validate(request, model, &spec)` and
@@ -129,6 +143,10 @@ void ValidateAndQueue(const StatusOr<std::shared_ptr<ModelVersion>>& version,
   if (!version.ok()) {
     done(version.status());
     return;
+  }
+  if (RequestTrace* trace = request.context.trace.get()) {
+    trace->model = (*version)->model().name;
+    trace->version = (*version)->model().version;
   }
   Spec spec;
   if (Status valid = validate(request, (*version)->model(), &spec); !valid.ok()) {

@@ -29,6 +29,7 @@ void BatchScheduler::Enqueue(std::unique_ptr<BatchJob> job) {
                                          " requests waiting for an instance); retry later");
       } else {
         queue_.push_back(std::move(job));
+        queued_count_.store(static_cast<int>(queue_.size()), std::memory_order_relaxed);
       }
     }
   }
@@ -46,11 +47,6 @@ void BatchScheduler::Shutdown() {
   std::call_once(joined_, [this] {
     for (std::thread& worker : workers_) worker.join();
   });
-}
-
-int BatchScheduler::queued() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return static_cast<int>(queue_.size());
 }
 
 void BatchScheduler::SweepLocked(std::vector<Dropped>* dropped) {
@@ -82,6 +78,7 @@ void BatchScheduler::SweepLocked(std::vector<Dropped>* dropped) {
     }
   }
   queue_.erase(keep, queue_.end());
+  queued_count_.store(static_cast<int>(queue_.size()), std::memory_order_relaxed);
 }
 
 int BatchScheduler::CountLocked(const BatchKey& key) const {
@@ -110,6 +107,7 @@ std::vector<std::unique_ptr<BatchJob>> BatchScheduler::TakeBatchLocked(const Bat
     }
   }
   queue_.erase(keep, queue_.end());
+  queued_count_.store(static_cast<int>(queue_.size()), std::memory_order_relaxed);
   return batch;
 }
 

@@ -16,6 +16,7 @@
 #ifndef XAI_CORE_RUNTIME_BATCH_SCHEDULER_H_
 #define XAI_CORE_RUNTIME_BATCH_SCHEDULER_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -111,7 +112,8 @@ class BatchScheduler {
   // fill), and joins the workers. Idempotent.
   void Shutdown();
 
-  int queued() const;
+  // Jobs waiting now; reads an atomic, never the queue's lock (metrics scrapes call it).
+  int queued() const { return queued_count_.load(std::memory_order_relaxed); }
   const BatchSchedulerOptions& options() const { return options_; }
 
  private:
@@ -133,6 +135,7 @@ class BatchScheduler {
   mutable std::mutex mu_;
   std::condition_variable changed_;
   std::deque<std::unique_ptr<BatchJob>> queue_;  // guarded by mu_
+  std::atomic<int> queued_count_{0};             // queue_.size(), stored under mu_
   std::set<BatchKey> forming_;  // keys a worker waits to fill a batch of; guarded by mu_
   bool stopping_ = false;       // guarded by mu_
   std::once_flag joined_;

@@ -133,6 +133,7 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
     }
   }
   for (int i = static_cast<int>(pool->instances_.size()) - 1; i >= 0; --i) pool->free_.push_back(i);
+  pool->free_count_.store(static_cast<int>(pool->free_.size()), std::memory_order_relaxed);
   return pool;
 }
 
@@ -154,18 +155,15 @@ StatusOr<ModelPool::Handle> ModelPool::Acquire(Clock::time_point deadline) {
   }
   const int index = free_.back();
   free_.pop_back();
+  free_count_.store(static_cast<int>(free_.size()), std::memory_order_relaxed);
   return Handle(this, index);
-}
-
-int ModelPool::free_instances() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return static_cast<int>(free_.size());
 }
 
 void ModelPool::Return(int index) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     free_.push_back(index);
+    free_count_.store(static_cast<int>(free_.size()), std::memory_order_relaxed);
   }
   freed_.notify_one();
 }

@@ -12,6 +12,7 @@
 
 #include <torch/script.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -117,7 +118,8 @@ class ModelPool {
   const std::vector<c10::Device>& devices() const { return devices_; }
   // Instance `i` (for inspection at load time and tests; not for concurrent use).
   const Instance& instance(int i) const { return *instances_[i]; }
-  int free_instances() const;
+  // Idle instances now; reads an atomic, never the pool's lock (metrics scrapes call it).
+  int free_instances() const { return free_count_.load(std::memory_order_relaxed); }
 
  private:
   explicit ModelPool(ModelPoolOptions options) : options_(std::move(options)) {}
@@ -130,7 +132,8 @@ class ModelPool {
 
   mutable std::mutex mu_;
   std::condition_variable freed_;
-  std::vector<int> free_;  // indices of idle instances; guarded by mu_
+  std::vector<int> free_;           // indices of idle instances; guarded by mu_
+  std::atomic<int> free_count_{0};  // free_.size(), stored under mu_
 };
 
 }  // namespace xai::core

@@ -108,6 +108,15 @@ const argSeconds = (flagName) =>
 check("the server's own drain and grace fit in the termination grace",
   argSeconds("--drain-seconds") + argSeconds("--shutdown-grace-seconds") <
     (pod?.spec?.terminationGracePeriodSeconds ?? 30));
+const metricsPort = Number(
+  (args.find((a) => a.startsWith("--metrics-address=")) ?? "").split(":").pop());
+check("the metrics address is a container port named metrics",
+  metricsPort > 0 && ports.get("metrics") === metricsPort, `${metricsPort}`);
+const annotations = pod?.metadata?.annotations ?? {};
+check("the scrape annotations name the metrics port and path",
+  annotations["prometheus.io/scrape"] === "true" &&
+    Number(annotations["prometheus.io/port"]) === metricsPort &&
+    annotations["prometheus.io/path"] === "/metrics", JSON.stringify(annotations));
 const image = option("--image");
 if (image) {
   check(`the server runs image ${image}`, (server.image ?? "").split(":")[0] === image, server.image);

@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +14,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -22,6 +26,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/core/test_paths.h"
+#include "xai/v1/explainer.grpc.pb.h"
 
 namespace {
 
@@ -43,14 +48,15 @@ class BinaryTest : public ::testing::Test {
   std::vector<std::string> extra_args_;
 
   void SetUp() override {
-    log_ = ::testing::TempDir() + "/xai_server_" + std::to_string(getpid()) + ".log";
-    std::vector<std::string> args = {XAI_SERVER_BINARY,
-                                     "--model-repository",
-                                     xai::testing::FixtureRepo(),
-                                     "--address",
-                                     "127.0.0.1:0",
-                                     "--log-level",
-                                     "debug"};
+    // A log of its own per server: reading a previous test's log would find its port.
+    static int servers = 0;
+    log_ = ::testing::TempDir() + "/xai_server_" + std::to_string(getpid()) + "_" +
+           std::to_string(servers++) + ".log";
+    std::filesystem::remove(log_);
+    std::vector<std::string> args = {
+        XAI_SERVER_BINARY, "--model-repository", xai::testing::FixtureRepo(),
+        "--address",       "127.0.0.1:0",        "--metrics-address",
+        "127.0.0.1:0",     "--log-level",        "debug"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
@@ -83,6 +89,15 @@ class BinaryTest : public ::testing::Test {
   }
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  // SIGTERM, then the exit status; the log is complete afterwards.
+  int Stop() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    stopped_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
 
   // SERVING status of a health service name, waiting up to `seconds` for it to be `want`.
   int WaitForHealth(const std::string& service, int want, int seconds) {
@@ -150,6 +165,29 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   EXPECT_THAT(out, HasSubstr("\"success_count\": 1"));
   EXPECT_EQ(RunCommand(cli + " classify nope " + image, &out), 1) << out;
   EXPECT_THAT(out, HasSubstr("NOT_FOUND: model \"nope\" not found"));
+  // One access line per call (the log is at debug level here, so INFO lines are in).
+  const std::string log = xai::testing::ReadBytes(log_);
+  EXPECT_THAT(log,
+              ::testing::ContainsRegex(
+                  "\\[access\\] \\[info\\] id=[0-9a-f]+-[0-9]+ peer=ipv4:127\\.0\\.0\\.1:[0-9]+ "
+                  "rpc=Classify model=resnet18 version=1 method=- code=OK queue_ms=[0-9.]+ "
+                  "compute_ms=[0-9.]+ total_ms=[0-9.]+ batch=1 request_bytes=[1-9][0-9]* "
+                  "response_bytes=[1-9][0-9]*"));
+  EXPECT_THAT(log, ::testing::ContainsRegex("rpc=Classify model=nope version=0 method=- "
+                                            "code=NOT_FOUND queue_ms=0\\.000 compute_ms=0\\.000"));
+  // The metrics endpoint of the binary counts the same calls.
+  std::smatch metrics_port;
+  ASSERT_TRUE(std::regex_search(log, metrics_port, std::regex(R"(metrics at \S+ \(port (\d+)\))")))
+      << log;
+  EXPECT_EQ(RunCommand("/usr/bin/python3 -c \"import sys, urllib.request\n"
+                       "page = urllib.request.urlopen(sys.argv[1]).read().decode()\n"
+                       "want = 'xai_requests_total{model=\\\"resnet18\\\",version=\\\"1\\\","
+                       "rpc=\\\"Classify\\\",method=\\\"\\\",code=\\\"OK\\\"} 1'\n"
+                       "assert want in page, page\" http://127.0.0.1:" +
+                           metrics_port[1].str() + "/metrics",
+                       &out),
+            0)
+      << out;
   EXPECT_EQ(RunCommand(cli + " classify tiny " + log_, &out), 1) << out;  // a text file
   EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT"));
   EXPECT_NE(
@@ -275,6 +313,131 @@ TEST_F(DrainingBinaryTest, SigtermReportsNotServingAtOnceAndAnswersCallsWhileDra
   EXPECT_THAT(xai::testing::ReadBytes(log_), HasSubstr("still answering calls for 3 s"));
 }
 
+class JsonLogBinaryTest : public BinaryTest {
+ protected:
+  JsonLogBinaryTest() { extra_args_ = {"--log-format", "json"}; }
+};
+
+TEST_F(JsonLogBinaryTest, EveryLineIsOneJsonObjectAndEveryCallHasItsAccessObject) {
+  using Response = grpc::health::v1::HealthCheckResponse;
+  ASSERT_EQ(WaitForHealth("xai.v1.Explainer/tiny", Response::SERVING, 120), Response::SERVING);
+  auto stub = xai::v1::Explainer::NewStub(channel_);
+  xai::v1::ClassifyRequest request;
+  request.mutable_model()->set_name("tiny");
+  auto* tensor = request.mutable_image()->mutable_tensor();
+  for (int d : {3, 16, 16}) tensor->add_shape(d);
+  tensor->set_data(std::string(3 * 16 * 16 * 4, '\0'));
+  xai::v1::ClassifyResponse response;
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("x-request-id", "trace-42");
+    ASSERT_TRUE(stub->Classify(&context, request, &response).ok());
+  }
+  // A name with a quote and a newline cannot break its line.
+  const std::string odd_name = "no\"such\nmodel";
+  request.mutable_model()->set_name(odd_name);
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("x-request-id", "trace-43");
+    xai::v1::ClassifyResponse unused;
+    EXPECT_EQ(stub->Classify(&context, request, &unused).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  ASSERT_EQ(Stop(), 0);
+
+  std::istringstream log(xai::testing::ReadBytes(log_));
+  std::map<std::string, nlohmann::json> access;  // by request id
+  int lines = 0;
+  bool listening = false;
+  for (std::string line; std::getline(log, line);) {
+    if (line.empty()) continue;
+    ++lines;
+    const nlohmann::json object = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(object.is_object()) << line;
+    EXPECT_THAT(object.value("time", ""),
+                ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{3}Z"))
+        << line;
+    EXPECT_TRUE(object.contains("level")) << line;
+    if (object.value("logger", "") == "access") {
+      access[object["request_id"]] = object;
+    } else {
+      EXPECT_TRUE(object["msg"].is_string()) << line;
+      listening |= object["msg"].get<std::string>().find("listening on") != std::string::npos;
+    }
+  }
+  EXPECT_GT(lines, 3);
+  EXPECT_TRUE(listening);
+  ASSERT_TRUE(access.count("trace-42"));
+  const nlohmann::json& ok = access["trace-42"];
+  EXPECT_EQ(ok["level"], "info");
+  EXPECT_EQ(ok["rpc"], "Classify");
+  EXPECT_EQ(ok["model"], "tiny");
+  EXPECT_EQ(ok["version"], 1);
+  EXPECT_EQ(ok["method"], "");
+  EXPECT_EQ(ok["code"], "OK");
+  EXPECT_EQ(ok["batch"], 1);
+  EXPECT_THAT(ok["peer"].get<std::string>(), ::testing::StartsWith("ipv4:127.0.0.1:"));
+  EXPECT_GE(ok["queue_ms"].get<double>(), 0);
+  EXPECT_GT(ok["compute_ms"].get<double>(), 0);
+  EXPECT_GE(ok["total_ms"].get<double>(),
+            ok["compute_ms"].get<double>() + ok["queue_ms"].get<double>() - 0.002);
+  request.mutable_model()->set_name("tiny");
+  EXPECT_EQ(ok["request_bytes"], request.ByteSizeLong());
+  EXPECT_EQ(ok["response_bytes"], response.ByteSizeLong());
+  ASSERT_TRUE(access.count("trace-43"));
+  const nlohmann::json& missing = access["trace-43"];
+  EXPECT_EQ(missing["code"], "INVALID_ARGUMENT");
+  EXPECT_EQ(missing["model"], odd_name);
+  EXPECT_EQ(missing["version"], 0);
+  EXPECT_EQ(missing["response_bytes"], 0);
+}
+
+class QuietBinaryTest : public BinaryTest {
+ protected:
+  QuietBinaryTest() { extra_args_ = {"--access-log=false"}; }
+};
+
+TEST_F(QuietBinaryTest, AccessLogFalseWritesNoAccessLines) {
+  using Response = grpc::health::v1::HealthCheckResponse;
+  ASSERT_EQ(WaitForHealth("xai.v1.Explainer/shapes", Response::SERVING, 120), Response::SERVING);
+  std::string out;
+  const std::string image = std::string(XAI_SOURCE_DIR) + "/samples/star_3.png";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(RunCommand(std::string(XAI_CLI_BINARY) + " --server " + address() +
+                             " classify shapes " + image,
+                         &out),
+              0)
+        << out;
+  }
+  ASSERT_EQ(Stop(), 0);
+  const std::string log = xai::testing::ReadBytes(log_);
+  EXPECT_THAT(log, HasSubstr("listening on"));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("[access]")));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("rpc=Classify")));
+}
+
+TEST(BinaryHelpTest, AMetricsAddressThatCannotBeBoundExitsAtStartWithTheReason) {
+  // A port this test holds.
+  const int holder = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(holder, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(holder, 1), 0);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(getsockname(holder, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string held = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  const std::string server = std::string(XAI_SERVER_BINARY) + " --model-repository " +
+                             xai::testing::FixtureRepo() + " --address 127.0.0.1:0";
+  std::string out;
+  EXPECT_EQ(RunCommand(server + " --metrics-address " + held, &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("cannot listen for metrics on " + held + ": Address already in use"));
+  close(holder);
+  EXPECT_EQ(RunCommand(server + " --metrics-address metrics", &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("metrics address 'metrics' is not host:port"));
+}
+
 TEST(BinaryHelpTest, HealthOfNoServerFailsWithinItsTimeoutWithAReason) {
   // A closed port on this machine: refused at once; the timeout bounds it anyway.
   std::string out;
@@ -290,8 +453,9 @@ TEST(BinaryHelpTest, HealthOfNoServerFailsWithinItsTimeoutWithAReason) {
 TEST(BinaryHelpTest, HelpListsTheFlags) {
   std::string out;
   EXPECT_EQ(RunCommand(std::string(XAI_SERVER_BINARY) + " --help", &out), 0);
-  for (const char* flag : {"--model-repository", "--address", "--log-level", "--intra-op-threads",
-                           "--max-request-bytes", "--max-image-pixels"}) {
+  for (const char* flag :
+       {"--model-repository", "--address", "--log-level", "--log-format", "--access-log",
+        "--metrics-address", "--intra-op-threads", "--max-request-bytes", "--max-image-pixels"}) {
     EXPECT_THAT(out, HasSubstr(flag));
   }
   EXPECT_EQ(RunCommand(std::string(XAI_CLI_BINARY) + " --help", &out), 0);

@@ -11,35 +11,17 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "tests/core/test_paths.h"
+#include "tests/core/metrics/metrics_page.h"
 
 namespace xai::metrics {
 namespace {
 
 using ::testing::HasSubstr;
 
-// The page as prometheus_client's parser reads it (tools/parse_metrics.py).
-nlohmann::json Parse(const std::string& page) {
-  const std::string dir = ::testing::TempDir();
-  const std::string in = dir + "/metrics_page.txt";
-  const std::string out = dir + "/metrics_page.json";
-  std::ofstream(in) << page;
-  const std::string command = "/usr/bin/python3 " + std::string(XAI_SOURCE_DIR) +
-                              "/tools/parse_metrics.py " + in + " > " + out;
-  EXPECT_EQ(std::system(command.c_str()), 0) << page;
-  std::ifstream file(out);
-  return nlohmann::json::parse(file, nullptr, /*allow_exceptions=*/false);
-}
+nlohmann::json Parse(const std::string& page) { return xai::testing::ParseMetricsPage(page); }
 
-// The value of the sample `name` with exactly `labels`; NaN when absent.
 double Value(const nlohmann::json& parsed, const std::string& name, const nlohmann::json& labels) {
-  for (const auto& sample : parsed["samples"]) {
-    if (sample[0] == name && sample[1] == labels) {
-      if (sample[2].is_string()) return sample[2] == "+Inf" ? INFINITY : NAN;
-      return sample[2].get<double>();
-    }
-  }
-  return NAN;
+  return xai::testing::MetricValue(parsed, name, labels);
 }
 
 TEST(MetricsTest, CountersGaugesAndHistogramsReadBackExactlyThroughPrometheusParser) {

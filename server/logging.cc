@@ -1,0 +1,254 @@
+#include "server/logging.h"
+
+#include <google/protobuf/stubs/common.h>
+#include <grpc/support/log.h>
+#include <spdlog/details/log_msg.h>
+#include <spdlog/formatter.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <mutex>
+
+#if GOOGLE_PROTOBUF_VERSION < 4022000  // later versions log through Abseil
+#include <google/protobuf/stubs/logging.h>
+#endif
+
+namespace xai::server {
+namespace {
+
+std::atomic<LogFormat> g_format{LogFormat::kText};
+
+constexpr std::string_view kAccessLogger = "access";
+constexpr size_t kMaxLoggedName = 64;
+
+// The length of the UTF-8 sequence at the start of `s`, or 0 when it is not one.
+size_t Utf8Length(std::string_view s) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char lead = byte(0);
+  size_t length = 0;
+  uint32_t min = 0;
+  if (lead < 0x80) return 1;
+  if ((lead & 0xE0) == 0xC0) {
+    length = 2;
+    min = 0x80;
+  } else if ((lead & 0xF0) == 0xE0) {
+    length = 3;
+    min = 0x800;
+  } else if ((lead & 0xF8) == 0xF0) {
+    length = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (s.size() < length) return 0;
+  uint32_t code = lead & (0x7F >> length);
+  for (size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xC0) != 0x80) return 0;
+    code = (code << 6) | (byte(i) & 0x3F);
+  }
+  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+  return length;
+}
+
+// ISO 8601 in UTC with milliseconds: 2026-11-27T10:00:00.123Z
+std::string IsoTime(spdlog::log_clock::time_point time) {
+  const auto since_epoch = time.time_since_epoch();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds);
+  const std::time_t t = static_cast<std::time_t>(seconds.count());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char out[64];
+  std::snprintf(out, sizeof(out), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(millis.count()));
+  return out;
+}
+
+// One JSON object per line. The access logger's payload is already the object's fields
+// (LogAccess writes them); every other payload becomes "msg".
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const std::string_view logger(msg.logger_name.data(), msg.logger_name.size());
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    const auto level = spdlog::level::to_string_view(msg.level);
+    std::string line = "{\"time\":\"" + IsoTime(msg.time) + "\",\"level\":\"" +
+                       std::string(level.data(), level.size()) + "\"";
+    if (!logger.empty()) line += ",\"logger\":\"" + JsonEscape(logger) + "\"";
+    if (logger == kAccessLogger) {
+      line += ",";
+      line += payload;
+    } else {
+      line += ",\"msg\":\"" + JsonEscape(payload) + "\"";
+    }
+    line += "}\n";
+    dest.append(line.data(), line.data() + line.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonFormatter>();
+  }
+};
+
+// A logger of its own name on the default logger's sinks (so one format and one stream),
+// made on first use.
+std::shared_ptr<spdlog::logger> SharedLogger(const std::string& name) {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto existing = spdlog::get(name)) return existing;
+  const auto& sinks = spdlog::default_logger()->sinks();
+  auto made = std::make_shared<spdlog::logger>(name, sinks.begin(), sinks.end());
+  made->set_level(spdlog::default_logger()->level());
+  spdlog::register_logger(made);
+  return made;
+}
+
+std::shared_ptr<spdlog::logger> AccessLogger() {
+  static const std::shared_ptr<spdlog::logger> logger = SharedLogger(std::string(kAccessLogger));
+  return logger;
+}
+
+// gRPC's and protobuf's own messages, which would otherwise go to stderr in their own
+// format, through loggers named "grpc" and "protobuf".
+void LogGrpc(gpr_log_func_args* args) {
+  static const std::shared_ptr<spdlog::logger> logger = SharedLogger("grpc");
+  const auto level = args->severity == GPR_LOG_SEVERITY_ERROR  ? spdlog::level::err
+                     : args->severity == GPR_LOG_SEVERITY_INFO ? spdlog::level::info
+                                                               : spdlog::level::debug;
+  logger->log(level, "{}:{}: {}", args->file, args->line, args->message);
+}
+
+#if GOOGLE_PROTOBUF_VERSION < 4022000
+void LogProtobuf(google::protobuf::LogLevel level, const char* file, int line,
+                 const std::string& message) {
+  static const std::shared_ptr<spdlog::logger> logger = SharedLogger("protobuf");
+  const auto spd_level = level >= google::protobuf::LOGLEVEL_ERROR     ? spdlog::level::err
+                         : level == google::protobuf::LOGLEVEL_WARNING ? spdlog::level::warn
+                                                                       : spdlog::level::info;
+  logger->log(spd_level, "{}:{}: {}", file, line, message);
+}
+#endif
+
+// A value of a text access line: as is when it is a plain word, else quoted with JSON's
+// escapes (so spaces, quotes and newlines cannot forge fields or lines).
+std::string TextValue(std::string_view value) {
+  bool plain = !value.empty();
+  for (char c : value) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == '"' || c == '\\' || c == '=' ||
+        static_cast<unsigned char>(c) >= 0x7F) {
+      plain = false;
+    }
+  }
+  return plain ? std::string(value) : "\"" + JsonEscape(value) + "\"";
+}
+
+std::string Millis(std::chrono::nanoseconds duration) {
+  char out[32];
+  std::snprintf(out, sizeof(out), "%.3f",
+                std::chrono::duration<double, std::milli>(duration).count());
+  return out;
+}
+
+std::string Cut(std::string_view name) {
+  if (name.size() <= kMaxLoggedName) return std::string(name);
+  return std::string(name.substr(0, kMaxLoggedName)) + "...";
+}
+
+}  // namespace
+
+std::string JsonEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 2);
+  for (size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    const size_t length = Utf8Length(text.substr(i));
+    if (length == 0) {
+      out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    if (length > 1) {
+      out.append(text.substr(i, length));
+      i += length;
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned char>(c));
+          out += escaped;
+        } else {
+          out += c;
+        }
+    }
+    ++i;
+  }
+  return out;
+}
+
+void SetLogFormat(LogFormat format) {
+  g_format.store(format);
+  AccessLogger();  // shares the default logger's sinks, whose formatter is set here
+  gpr_set_log_function(LogGrpc);
+#if GOOGLE_PROTOBUF_VERSION < 4022000
+  google::protobuf::SetLogHandler(LogProtobuf);
+#endif
+  if (format == LogFormat::kJson) {
+    spdlog::default_logger()->set_formatter(std::make_unique<JsonFormatter>());
+  } else {
+    spdlog::default_logger()->set_pattern("%+");
+  }
+}
+
+void LogAccess(const CallRecord& call, std::string_view requested_model) {
+  const std::shared_ptr<spdlog::logger> logger = AccessLogger();
+  if (!logger->should_log(spdlog::level::info)) return;
+  const core::RequestTrace& trace = *call.trace;
+  const std::string model = trace.model.empty() ? Cut(requested_model) : trace.model;
+  const std::string_view code = core::StatusCodeName(call.code);
+  std::string line;
+  if (g_format.load() == LogFormat::kJson) {
+    line = "\"request_id\":\"" + JsonEscape(call.request_id) + "\",\"peer\":\"" +
+           JsonEscape(call.peer) + "\",\"rpc\":\"" + JsonEscape(call.rpc) + "\",\"model\":\"" +
+           JsonEscape(model) + "\",\"version\":" + std::to_string(trace.version) +
+           ",\"method\":\"" + JsonEscape(trace.method) + "\",\"code\":\"" + std::string(code) +
+           "\",\"queue_ms\":" + Millis(trace.queue) + ",\"compute_ms\":" + Millis(trace.compute) +
+           ",\"total_ms\":" + Millis(call.total) +
+           ",\"batch\":" + std::to_string(trace.batch_size) +
+           ",\"request_bytes\":" + std::to_string(call.request_bytes) +
+           ",\"response_bytes\":" + std::to_string(call.response_bytes);
+  } else {
+    line = "id=" + TextValue(call.request_id) + " peer=" + TextValue(call.peer) +
+           " rpc=" + TextValue(call.rpc) + " model=" + (model.empty() ? "-" : TextValue(model)) +
+           " version=" + std::to_string(trace.version) +
+           " method=" + (trace.method.empty() ? "-" : TextValue(trace.method)) +
+           " code=" + std::string(code) + " queue_ms=" + Millis(trace.queue) +
+           " compute_ms=" + Millis(trace.compute) + " total_ms=" + Millis(call.total) +
+           " batch=" + std::to_string(trace.batch_size) +
+           " request_bytes=" + std::to_string(call.request_bytes) +
+           " response_bytes=" + std::to_string(call.response_bytes);
+  }
+  logger->info("{}", line);
+}
+
+}  // namespace xai::server

@@ -1,0 +1,42 @@
+// The HTTP endpoint Prometheus scrapes: GET /metrics answers the page a function makes;
+// other paths 404, other methods on /metrics 405. Its own two threads, so a scrape never
+// takes a gRPC thread and a slow scraper never holds a request.
+#ifndef XAI_SERVER_METRICS_HTTP_H_
+#define XAI_SERVER_METRICS_HTTP_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/base/status.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace xai::server {
+
+class MetricsHttpServer {
+ public:
+  // Listens on `address` ("host:port", "[v6]:port"; port 0 picks a free one) and serves
+  // `page()` at /metrics. INVALID_ARGUMENT for an address that is not host:port,
+  // UNAVAILABLE when it cannot be bound (with the reason).
+  static core::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
+      const std::string& address, std::function<std::string()> page);
+  ~MetricsHttpServer();  // stops listening, waits for the scrape in flight
+
+  int port() const { return port_; }
+
+ private:
+  MetricsHttpServer();
+  std::unique_ptr<httplib::Server> http_;
+  std::thread listener_;
+  std::atomic<bool> listener_done_{false};
+  int port_ = 0;
+};
+
+}  // namespace xai::server
+
+#endif  // XAI_SERVER_METRICS_HTTP_H_
