@@ -1,0 +1,211 @@
+"""xai_client against a real xai-server: every call, typed errors, deadlines, retries,
+request ids and round_robin balancing."""
+
+import time
+
+import grpc
+import numpy as np
+import pytest
+
+import xai_client
+from xai_client import (DeadlineExceededError, InvalidArgumentError, NotFoundError,
+                        ResourceExhaustedError, UnavailableError, XaiClient, XaiError)
+from conftest import RunningServer
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_classify_a_file_gives_the_top_k_best_first(client, samples):
+    result = client.classify("shapes", f"{samples}/star_3.png", top_k=3)
+    assert result.model == "shapes" and result.version == 1
+    assert len(result.classes) == 3
+    assert result.classes[0].label == "star"
+    probabilities = [c.probability for c in result.classes]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert result.request_id
+
+
+def test_classify_bytes_and_a_numpy_tensor(client, samples):
+    with open(f"{samples}/circle_0.png", "rb") as f:
+        assert client.classify("shapes", f.read(), top_k=1).classes[0].label == "circle"
+    tensor = np.zeros((3, 16, 16), dtype=np.float32)
+    result = client.classify("tiny", tensor)
+    assert len(result.classes) == 3
+    assert abs(sum(c.probability for c in result.classes) - 1) < 1e-5
+
+
+def test_gradcam_returns_arrays_and_png_overlays_per_target(client, reference_image):
+    result = client.gradcam("resnet18", reference_image, targets=[3, 5], layers=["layer3"],
+                            method="gradcam++", overlay=True)
+    assert [e.target_class for e in result.explanations] == [3, 5]
+    for e in result.explanations:
+        assert e.cam.shape == (224, 224) and e.cam.dtype == np.float32
+        assert 0 <= e.cam.min() and e.cam.max() <= 1
+        assert e.raw.shape == (14, 14)
+        assert e.overlay_png.startswith(PNG_MAGIC)
+    assert len(result.classes) > 0
+    plain = client.gradcam("resnet18", reference_image, targets=[3], layers=["layer3"])
+    assert plain.explanations[0].overlay_png is None
+    # Another method gives another map for the same target.
+    assert not np.allclose(plain.explanations[0].cam, result.explanations[0].cam)
+
+
+def test_decision_path_returns_chains_and_the_diagram(client, samples):
+    path = client.decision_path("shapes", f"{samples}/star_3.png", top_chains=2, render=True)
+    assert path.layers == ["stage1", "stage2", "stage3", "stage4"]
+    assert len(path.chains) == 2 and all(len(c.channels) == 4 for c in path.chains)
+    assert path.chains[0].log_score >= path.chains[1].log_score
+    assert path.nodes and path.edges
+    assert path.diagram_png.startswith(PNG_MAGIC)
+
+
+def test_list_models_describe_statistics_and_health(client):
+    models = {m.name: m for m in client.list_models()}
+    assert models["resnet18"].state == "READY" and models["resnet18"].devices == ["cpu"]
+    assert models["bad_labels"].state == "FAILED"
+    assert "labels" in models["bad_labels"].reason
+    description = client.describe("resnet18")
+    assert description.input_shape == [3, 224, 224]
+    assert description.num_classes == 1000
+    assert "layer4" in [layer.path for layer in description.layers]
+    client.classify("tiny", np.zeros((3, 16, 16), dtype=np.float32))
+    statistics = client.statistics("tiny")
+    assert statistics[0]["model"]["name"] == "tiny"
+    assert int(statistics[0]["methods"][0]["success_count"]) >= 1
+    assert client.health() == "SERVING"
+    assert client.health("resnet18") == "SERVING"
+    assert client.health("bad_labels") == "NOT_SERVING"
+    with pytest.raises(NotFoundError):
+        client.health("no_such_model")
+
+
+def test_errors_are_typed_and_name_their_cause(client, server, samples, tmp_path):
+    with pytest.raises(NotFoundError) as missing:
+        client.classify("no_such_model", f"{samples}/star_3.png", request_id="py-missing")
+    assert missing.value.code == grpc.StatusCode.NOT_FOUND
+    assert missing.value.request_id == "py-missing"
+    assert "no_such_model" in str(missing.value) and "py-missing" in str(missing.value)
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not an image\n")
+    with pytest.raises(InvalidArgumentError) as not_image:
+        client.classify("shapes", str(text))
+    assert "image" in not_image.value.message
+    with pytest.raises(InvalidArgumentError) as bad_layer:
+        client.gradcam("resnet18", f"{samples}/star_3.png", layers=["layer9"])
+    assert "layer9" in bad_layer.value.message
+    with pytest.raises(FileNotFoundError):
+        client.classify("shapes", str(tmp_path / "missing.png"))
+    with pytest.raises(ValueError, match="unknown CAM method 'nonsense'"):
+        client.gradcam("resnet18", f"{samples}/star_3.png", method="nonsense")
+    assert isinstance(missing.value, XaiError)
+
+
+def test_the_request_id_reaches_the_server_log(client, server, samples):
+    client.classify("shapes", f"{samples}/star_3.png", request_id="py-trace-7")
+    deadline = time.monotonic() + 5
+    while "id=py-trace-7 " not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "id=py-trace-7 " in server.log()
+
+
+def test_a_dead_server_is_unavailable_within_the_deadline():
+    start = time.monotonic()
+    with XaiClient("127.0.0.1:1", timeout=2, retries=10) as dead:
+        with pytest.raises(UnavailableError) as error:
+            dead.list_models()
+    assert time.monotonic() - start < 2.5
+    assert error.value.attempts > 1  # retried while the deadline allowed
+
+
+def test_a_bad_target_is_unavailable_within_the_deadline():
+    start = time.monotonic()
+    with XaiClient("no-such-host.invalid:50051", timeout=3, retries=2) as bad:
+        with pytest.raises((UnavailableError, DeadlineExceededError)) as error:
+            bad.health()
+    assert time.monotonic() - start < 3.5
+    assert error.value.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def test_a_call_that_cannot_finish_in_time_is_deadline_exceeded(client, reference_image):
+    with pytest.raises(DeadlineExceededError):
+        client.decision_path("resnet18", reference_image, timeout=0.001)
+
+
+class FakeRpcError(grpc.RpcError):
+    def __init__(self, code):
+        self._code = code
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return f"fake {self._code.name}"
+
+
+@pytest.mark.parametrize("code,retried", [
+    (grpc.StatusCode.UNAVAILABLE, True),
+    (grpc.StatusCode.RESOURCE_EXHAUSTED, True),
+    (grpc.StatusCode.INVALID_ARGUMENT, False),
+    (grpc.StatusCode.INTERNAL, False),
+    (grpc.StatusCode.DEADLINE_EXCEEDED, False),
+])
+def test_only_unavailable_and_resource_exhausted_are_retried_with_backoff_and_jitter(
+        monkeypatch, code, retried):
+    pauses, ids = [], []
+    monkeypatch.setattr(xai_client.client.time, "sleep", pauses.append)
+
+    def failing(request, timeout, metadata):
+        assert 0 < timeout <= 10
+        ids.append(dict(metadata)["x-request-id"])
+        raise FakeRpcError(code)
+
+    client = XaiClient("127.0.0.1:1", timeout=10, retries=4, backoff=0.1, max_backoff=0.3,
+                       metadata=[("x-tenant", "a")])
+    with pytest.raises(XaiError) as error:
+        client._call("Classify", failing, None, None, None)
+    client.close()
+    assert error.value.code == code
+    assert error.value.attempts == (5 if retried else 1)
+    assert len(set(ids)) == 1  # one request id for every attempt
+    assert len(pauses) == (4 if retried else 0)
+    for attempt, pause in enumerate(pauses):
+        assert 0 <= pause <= min(0.3, 0.1 * 2 ** attempt)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        assert isinstance(error.value, ResourceExhaustedError)
+
+
+def test_a_retry_that_succeeds_returns_the_answer(monkeypatch):
+    monkeypatch.setattr(xai_client.client.time, "sleep", lambda s: None)
+    calls = []
+
+    def flaky(request, timeout, metadata):
+        calls.append(1)
+        if len(calls) < 3:
+            raise FakeRpcError(grpc.StatusCode.UNAVAILABLE)
+        return "answer"
+
+    with XaiClient("127.0.0.1:1", retries=3) as client:
+        assert client._call("ListModels", flaky, None, None, "rid")[0] == "answer"
+    assert len(calls) == 3
+
+
+def test_round_robin_spreads_calls_over_every_address(server):
+    other = RunningServer()
+    try:
+        target = f"ipv4:127.0.0.1:{server.port},127.0.0.1:{other.port}"
+        with XaiClient(target, timeout=30) as balanced:
+            for i in range(12):
+                balanced.classify("tiny", np.zeros((3, 16, 16), dtype=np.float32),
+                                  request_id=f"rr-{i}")
+        time.sleep(0.2)
+        first = sum(f"id=rr-{i} " in server.log() for i in range(12))
+        second = sum(f"id=rr-{i} " in other.log() for i in range(12))
+        assert first + second == 12
+        assert first >= 3 and second >= 3, (first, second)
+    finally:
+        other.stop()
+
+
+def test_a_dns_target_is_served(server):
+    with XaiClient(f"dns:///localhost:{server.port}", timeout=30) as named:
+        assert named.health() == "SERVING"

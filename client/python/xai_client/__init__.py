@@ -1,0 +1,29 @@
+"""xai_client: a typed Python client of xai-serve's gRPC API (xai.v1.Explainer).
+
+    from xai_client import XaiClient
+    with XaiClient("localhost:50051") as xai:
+        top = xai.classify("shapes", "samples/star_3.png").classes[0]
+        cams = xai.gradcam("shapes", "samples/star_3.png", overlay=True)
+        print(top.label, cams.explanations[0].cam.shape)
+
+Generate the stubs once first: client/python/generate_stubs.sh.
+"""
+
+from xai_client.client import (ClassScore, Classification, DecisionPath, Explanation,
+                               GradCamResult, LayerInfo, ModelDescription, ModelStatus,
+                               PathChain, PathEdge, PathNode, XaiClient)
+from xai_client.errors import (CancelledError, DeadlineExceededError, FailedPreconditionError,
+                               InternalError, InvalidArgumentError, NotFoundError,
+                               PermissionDeniedError, ResourceExhaustedError,
+                               UnauthenticatedError, UnavailableError, UnimplementedError,
+                               XaiError)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "XaiClient", "ClassScore", "Classification", "DecisionPath", "Explanation", "GradCamResult",
+    "LayerInfo", "ModelDescription", "ModelStatus", "PathChain", "PathEdge", "PathNode",
+    "XaiError", "CancelledError", "DeadlineExceededError", "FailedPreconditionError",
+    "InternalError", "InvalidArgumentError", "NotFoundError", "PermissionDeniedError",
+    "ResourceExhaustedError", "UnauthenticatedError", "UnavailableError", "UnimplementedError",
+]

@@ -1,0 +1,351 @@
+"""XaiClient: xai.v1.Explainer over gRPC with deadlines, retries and request ids."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence, Tuple, Union
+
+import grpc
+import numpy as np
+from google.protobuf import json_format
+
+from xai_client.errors import DeadlineExceededError, error_for
+
+try:
+    from xai_client._proto.grpc.health.v1 import health_pb2, health_pb2_grpc
+    from xai_client._proto.xai.v1 import explainer_pb2, explainer_pb2_grpc
+except ImportError as e:  # pragma: no cover - a checkout without generated stubs
+    raise ImportError("xai_client's gRPC stubs are missing: run client/python/generate_stubs.sh "
+                      "(needs Debian's protobuf-compiler and protobuf-compiler-grpc)") from e
+
+# An image: the bytes of an image file, a path to one, or a preprocessed float32 tensor
+# [C,H,W] or [1,C,H,W] (numpy).
+ImageLike = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", np.ndarray]
+
+# Codes worth another attempt: no server reachable right now, or a full queue.
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    index: int
+    label: str
+    probability: float
+    logit: float
+
+
+@dataclass(frozen=True)
+class Classification:
+    model: str
+    version: int  # the version that answered
+    classes: List[ClassScore]  # best first
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Explanation:
+    target_class: int
+    cam: np.ndarray  # [H, W] float32 at the model's input size, in [0, 1]
+    raw: np.ndarray  # [h, w] float32 at the layer's size, after ReLU, not normalised
+    overlay_png: Optional[bytes]  # with overlay=True
+
+
+@dataclass(frozen=True)
+class GradCamResult:
+    model: str
+    version: int
+    classes: List[ClassScore]  # top classes of the same forward pass
+    explanations: List[Explanation]  # one per target, in request order
+    request_id: str
+
+
+@dataclass(frozen=True)
+class PathNode:
+    layer: int
+    channel: int
+    relevance: float
+    share: float
+    map: Optional[np.ndarray]  # [h, w], with return_maps=True
+
+
+@dataclass(frozen=True)
+class PathEdge:
+    layer: int
+    from_channel: int
+    to_channel: int
+    weight: float
+
+
+@dataclass(frozen=True)
+class PathChain:
+    channels: List[int]
+    log_score: float
+
+
+@dataclass(frozen=True)
+class DecisionPath:
+    model: str
+    version: int
+    classes: List[ClassScore]
+    target_class: int
+    layers: List[str]
+    nodes: List[PathNode]
+    edges: List[PathEdge]
+    chains: List[PathChain]  # best first
+    diagram_png: Optional[bytes]  # with render=True
+    profile_similarity: List[float]
+    request_id: str
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    name: str
+    version: int
+    state: str  # READY, LOADING, FAILED, UNLOADED
+    reason: str  # why, when not READY
+    devices: List[str]
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    path: str
+    type: str
+    output_shape: List[int]
+    cam_target: bool
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    model: str
+    version: int
+    input_shape: List[int]  # [C, H, W]
+    num_classes: int
+    labels: List[str]
+    layers: List[LayerInfo] = field(repr=False)
+    default_cam_layer: str = ""
+    default_path_layers: List[str] = field(default_factory=list)
+
+
+def _array(tensor) -> np.ndarray:
+    return np.frombuffer(tensor.data, dtype="<f4").reshape(tuple(tensor.shape)).copy()
+
+
+def _scores(classes) -> List[ClassScore]:
+    return [ClassScore(c.index, c.label, c.probability, c.logit) for c in classes]
+
+
+def _image(image: ImageLike):
+    message = explainer_pb2.Image()
+    if isinstance(image, np.ndarray):
+        if image.ndim not in (3, 4):
+            raise ValueError(f"a tensor image is [C,H,W] or [1,C,H,W], got shape {image.shape}")
+        data = np.ascontiguousarray(image, dtype="<f4")
+        message.tensor.shape.extend(int(d) for d in data.shape)
+        message.tensor.data = data.tobytes()
+    elif isinstance(image, (bytes, bytearray, memoryview)):
+        message.encoded = bytes(image)
+    elif isinstance(image, (str, os.PathLike)):
+        with open(image, "rb") as f:  # FileNotFoundError names the path
+            message.encoded = f.read()
+    else:
+        raise TypeError("image: bytes of an image file, a path, or a numpy float32 tensor, "
+                        f"not {type(image).__name__}")
+    return message
+
+
+def _method(method: Union[str, int]) -> int:
+    if isinstance(method, int):
+        return method
+    name = method.upper().replace("-", "_").replace("GRADCAM", "GRAD_CAM").replace("++", "_PLUS_PLUS")
+    try:
+        return explainer_pb2.CamMethod.Value(name)
+    except ValueError:
+        names = ", ".join(n for n in explainer_pb2.CamMethod.keys() if n != "CAM_METHOD_UNSPECIFIED")
+        raise ValueError(f"unknown CAM method {method!r}; one of: {names}") from None
+
+
+class XaiClient:
+    """A client of one xai-server (or of every address a ``dns:///`` name resolves to).
+
+    target: ``host:port``, or ``dns:///name:port`` to balance calls over every address of
+        the name with gRPC's round_robin policy (e.g. a Kubernetes headless Service); also
+        ``ipv4:addr:port,addr:port,...`` for a fixed list, balanced the same way.
+    timeout: seconds each call may take in all, retries included (per call: ``timeout=``).
+    retries: further attempts after UNAVAILABLE or RESOURCE_EXHAUSTED (nothing else is
+        retried), with exponential backoff from ``backoff`` seconds up to ``max_backoff``
+        and full jitter, while the call's deadline allows.
+    metadata: sent with every call, e.g. ``[("authorization", "Bearer ...")]``.
+    Every call sends an ``x-request-id`` (yours with ``request_id=``, else a fresh one),
+    the same on each attempt; the server logs it and failures carry it.
+    Errors are ``XaiError`` subclasses named by code (``xai_client.errors``).
+    """
+
+    def __init__(self, target: str, *, timeout: float = 30.0, retries: int = 3,
+                 metadata: Sequence[Tuple[str, str]] = (), backoff: float = 0.05,
+                 max_backoff: float = 2.0, max_message_bytes: int = 256 * 1024 * 1024,
+                 channel: Optional[grpc.Channel] = None):
+        if not target and channel is None:
+            raise ValueError("target: host:port or dns:///name:port")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries}")
+        self.target = target
+        self.timeout = float(timeout)
+        self.retries = int(retries)
+        self.metadata = tuple(metadata)
+        self.backoff = float(backoff)
+        self.max_backoff = float(max_backoff)
+        options = [("grpc.max_receive_message_length", max_message_bytes),
+                   ("grpc.max_send_message_length", max_message_bytes)]
+        # Resolvers that may give several addresses: balance calls over all of them (the
+        # default, pick_first, would send every call to one).
+        if target.startswith(("dns:", "ipv4:", "ipv6:")):
+            options.append(("grpc.service_config",
+                            json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})))
+        self._channel = channel if channel is not None else grpc.insecure_channel(target, options)
+        self._stub = explainer_pb2_grpc.ExplainerStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "XaiClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ calls
+    def classify(self, model: str, image: ImageLike, *, top_k: int = 5, version: int = 0,
+                 timeout: Optional[float] = None, request_id: Optional[str] = None
+                 ) -> Classification:
+        """The ``top_k`` most probable classes of ``image``, best first."""
+        request = explainer_pb2.ClassifyRequest(image=_image(image), top_k=top_k)
+        request.model.name, request.model.version = model, version
+        response, rid = self._call("Classify", self._stub.Classify, request, timeout, request_id)
+        return Classification(response.model.name, response.model.version,
+                              _scores(response.classes), rid)
+
+    def gradcam(self, model: str, image: ImageLike, *, targets: Sequence[int] = (),
+                layers: Sequence[str] = (), method: Union[str, int] = "GRAD_CAM",
+                overlay: bool = False, image_weight: float = 0.0, colormap: str = "",
+                version: int = 0, timeout: Optional[float] = None,
+                request_id: Optional[str] = None) -> GradCamResult:
+        """Class activation maps of ``image`` for each target class (none: the top-1) at
+        ``layers`` (none: the model's default), as numpy arrays, and PNG overlays with
+        ``overlay=True``. ``method``: GRAD_CAM, GRAD_CAM_PLUS_PLUS, XGRAD_CAM, HIRES_CAM,
+        LAYER_CAM (names as in the API, case-insensitive)."""
+        request = explainer_pb2.GradCAMRequest(image=_image(image), method=_method(method))
+        request.model.name, request.model.version = model, version
+        request.target_classes.extend(targets)
+        request.layers.extend(layers)
+        request.overlay.enabled = overlay
+        request.overlay.image_weight = image_weight
+        request.overlay.colormap = colormap
+        response, rid = self._call("GradCAM", self._stub.GradCAM, request, timeout, request_id)
+        explanations = [
+            Explanation(e.target_class, _array(e.cam), _array(e.raw),
+                        bytes(e.overlay_png) if e.overlay_png else None)
+            for e in response.explanations
+        ]
+        return GradCamResult(response.model.name, response.model.version,
+                             _scores(response.classes), explanations, rid)
+
+    def decision_path(self, model: str, image: ImageLike, *, target: int = -1,
+                      layers: Sequence[str] = (), threshold: float = 0.0, max_channels: int = 0,
+                      top_chains: int = 0, render: bool = False, return_maps: bool = False,
+                      version: int = 0, timeout: Optional[float] = None,
+                      request_id: Optional[str] = None) -> DecisionPath:
+        """The chains of channels that carried the decision for ``target`` (-1: the top-1
+        class) through ``layers`` (none: the model's default path layers)."""
+        request = explainer_pb2.DecisionPathRequest(
+            image=_image(image), target_class=target, threshold=threshold,
+            max_channels=max_channels, top_chains=top_chains, render=render,
+            return_maps=return_maps)
+        request.model.name, request.model.version = model, version
+        request.layers.extend(layers)
+        response, rid = self._call("DecisionPath", self._stub.DecisionPath, request, timeout,
+                                   request_id)
+        return DecisionPath(
+            model=response.model.name, version=response.model.version,
+            classes=_scores(response.classes), target_class=response.target_class,
+            layers=list(response.layers),
+            nodes=[PathNode(n.layer, n.channel, n.relevance, n.share,
+                            _array(n.map) if n.map.shape else None) for n in response.nodes],
+            edges=[PathEdge(e.layer, e.from_channel, e.to_channel, e.weight)
+                   for e in response.edges],
+            chains=[PathChain(list(c.channels), c.log_score) for c in response.chains],
+            diagram_png=bytes(response.diagram_png) if response.diagram_png else None,
+            profile_similarity=list(response.profile_similarity), request_id=rid)
+
+    def list_models(self, *, timeout: Optional[float] = None) -> List[ModelStatus]:
+        """Every model version the server knows and its state."""
+        response, _ = self._call("ListModels", self._stub.ListModels,
+                                 explainer_pb2.ListModelsRequest(), timeout, None)
+        return [ModelStatus(m.name, m.version, m.state, m.reason, list(m.devices))
+                for m in response.models]
+
+    def describe(self, model: str, *, version: int = 0,
+                 timeout: Optional[float] = None) -> ModelDescription:
+        """A ready model version's input, classes, labels and layers."""
+        request = explainer_pb2.DescribeModelRequest()
+        request.model.name, request.model.version = model, version
+        r, _ = self._call("DescribeModel", self._stub.DescribeModel, request, timeout, None)
+        return ModelDescription(
+            model=r.model.name, version=r.model.version, input_shape=list(r.input_shape),
+            num_classes=r.num_classes, labels=list(r.labels),
+            layers=[LayerInfo(l.path, l.type, list(l.output_shape), l.cam_target)
+                    for l in r.layers],
+            default_cam_layer=r.default_cam_layer,
+            default_path_layers=list(r.default_path_layers))
+
+    def statistics(self, model: str = "", *, version: int = 0,
+                   timeout: Optional[float] = None) -> List[dict]:
+        """Per model version and RPC: counts, cumulative times and batch sizes (as the
+        ModelStatistics RPC's JSON form)."""
+        request = explainer_pb2.ModelStatisticsRequest()
+        request.model.name, request.model.version = model, version
+        r, _ = self._call("ModelStatistics", self._stub.ModelStatistics, request, timeout, None)
+        return [json_format.MessageToDict(m, preserving_proto_field_name=True) for m in r.models]
+
+    def health(self, model: Optional[str] = None, *, timeout: Optional[float] = None) -> str:
+        """grpc.health.v1's status of the server (or of ``model``): "SERVING",
+        "NOT_SERVING", ... A model the server does not know: NotFoundError."""
+        service = "xai.v1.Explainer" + (f"/{model}" if model else "")
+        r, _ = self._call("Health.Check", self._health.Check,
+                          health_pb2.HealthCheckRequest(service=service), timeout, None)
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(r.status)
+
+    # ------------------------------------------------------------------ the one call path
+    def _call(self, rpc: str, method: Callable, request, timeout: Optional[float],
+              request_id: Optional[str]):
+        budget = self.timeout if timeout is None else float(timeout)
+        deadline = time.monotonic() + budget
+        rid = request_id or uuid.uuid4().hex
+        metadata = self.metadata + (("x-request-id", rid),)
+        attempt = 0
+        while True:
+            attempt += 1
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DeadlineExceededError(f"no answer within {budget:g} s", request_id=rid,
+                                            rpc=rpc, attempts=attempt - 1)
+            try:
+                return method(request, timeout=left, metadata=metadata), rid
+            except grpc.RpcError as e:
+                code, details = e.code(), e.details() or ""
+                if code in RETRYABLE and attempt <= self.retries:
+                    pause = random.uniform(0, min(self.max_backoff,
+                                                  self.backoff * 2 ** (attempt - 1)))
+                    if time.monotonic() + pause < deadline:
+                        time.sleep(pause)
+                        continue
+                raise error_for(code, details, request_id=rid, rpc=rpc,
+                                attempts=attempt) from None
