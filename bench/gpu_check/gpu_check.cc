@@ -41,6 +41,7 @@
 #include "core/runtime/compute_pool.h"
 #include "core/runtime/execution.h"
 #include "core/runtime/model_pool.h"
+#include "core/runtime/runtime_info.h"
 
 namespace {
 
@@ -690,6 +691,15 @@ int main(int argc, char** argv) {
       "(all processes, CUDA context included)\n",
       used);
   report.Add("memory", {{"nvidia_smi_used_mib", Num(used)}});
+  // What the server's xai_cuda_memory_*_bytes gauges read (empty on a build without CUDA).
+  for (const xai::core::DeviceMemory& memory : xai::core::CudaMemory()) {
+    std::printf("   %s: %.0f MiB allocated, %.0f MiB reserved (the server's metrics' source)\n",
+                memory.device.c_str(), memory.allocated_bytes / 1048576.0,
+                memory.reserved_bytes / 1048576.0);
+    report.Add("memory_" + memory.device,
+               {{"allocated_mib", Num(memory.allocated_bytes / 1048576.0)},
+                {"reserved_mib", Num(memory.reserved_bytes / 1048576.0)}});
+  }
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   std::printf("\nxai-gpu-check: %s in %.0f s\n",
               ok ? "every correctness check passed" : "A CHECK FAILED", elapsed);
