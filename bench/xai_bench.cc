@@ -255,6 +255,11 @@ int main(int argc, char** argv) {
   app.add_option("--plot", plot_path, "Write the throughput curve to this PNG");
   app.add_flag("--skip-latency", skip_latency, "Skip table 1 (latency one call at a time)");
   app.add_flag("--skip-throughput", skip_throughput, "Skip tables 2 and 3 (throughput)");
+  bool metrics = true;
+  app.add_flag("--metrics,!--no-metrics", metrics,
+               "The in-process server counts every call for /metrics, as in production "
+               "(--no-metrics: off, to measure what counting costs)")
+      ->capture_default_str();
   app.add_option("--intra-op-threads", intra_op_threads,
                  "LibTorch intra-op threads, for the in-process server and the plain forward "
                  "(0: LibTorch's default)")
@@ -286,8 +291,9 @@ int main(int argc, char** argv) {
   if (server_address.empty()) {
     xai::server::ServerOptions options;
     options.address = "127.0.0.1:0";
-    // Counted as in production (metrics on), without a log line per call.
-    options.metrics_address = "127.0.0.1:0";
+    // Counted as in production (metrics on, unless --no-metrics), without a log line per
+    // call (the bench logs warnings only).
+    options.metrics_address = metrics ? "127.0.0.1:0" : "";
     options.access_log = false;
     options.explainer.model_repository = repository;
     options.explainer.intra_op_threads = intra_op_threads;
@@ -377,7 +383,8 @@ int main(int argc, char** argv) {
               image_path.empty() ? "synthetic JPEG" : image_path.c_str());
   std::printf(
       "server %s (%s); CPU, %u hardware threads, %d LibTorch intra-op threads in this process\n",
-      server_address.c_str(), server ? "in this process" : "external",
+      server_address.c_str(),
+      !server ? "external" : (metrics ? "in this process, metrics on" : "in this process, metrics off"),
       std::thread::hardware_concurrency(), at::get_num_threads());
 
   // 1. Latency, one call at a time.
