@@ -384,7 +384,8 @@ int main(int argc, char** argv) {
   std::printf(
       "server %s (%s); CPU, %u hardware threads, %d LibTorch intra-op threads in this process\n",
       server_address.c_str(),
-      !server ? "external" : (metrics ? "in this process, metrics on" : "in this process, metrics off"),
+      !server ? "external"
+              : (metrics ? "in this process, metrics on" : "in this process, metrics off"),
       std::thread::hardware_concurrency(), at::get_num_threads());
 
   // 1. Latency, one call at a time.

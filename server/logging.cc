@@ -13,6 +13,8 @@
 #include <memory>
 #include <mutex>
 
+#include "core/base/quote.h"
+
 #if GOOGLE_PROTOBUF_VERSION < 4022000  // later versions log through Abseil
 #include <google/protobuf/stubs/logging.h>
 #endif
@@ -24,35 +26,6 @@ std::atomic<LogFormat> g_format{LogFormat::kText};
 
 constexpr std::string_view kAccessLogger = "access";
 constexpr size_t kMaxLoggedName = 64;
-
-// The length of the UTF-8 sequence at the start of `s`, or 0 when it is not one.
-size_t Utf8Length(std::string_view s) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char lead = byte(0);
-  size_t length = 0;
-  uint32_t min = 0;
-  if (lead < 0x80) return 1;
-  if ((lead & 0xE0) == 0xC0) {
-    length = 2;
-    min = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3;
-    min = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (s.size() < length) return 0;
-  uint32_t code = lead & (0x7F >> length);
-  for (size_t i = 1; i < length; ++i) {
-    if ((byte(i) & 0xC0) != 0x80) return 0;
-    code = (code << 6) | (byte(i) & 0x3F);
-  }
-  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
-  return length;
-}
 
 // ISO 8601 in UTC with milliseconds: 2026-11-27T10:00:00.123Z
 std::string IsoTime(spdlog::log_clock::time_point time) {
@@ -165,7 +138,7 @@ std::string JsonEscape(std::string_view text) {
   out.reserve(text.size() + 2);
   for (size_t i = 0; i < text.size();) {
     const char c = text[i];
-    const size_t length = Utf8Length(text.substr(i));
+    const size_t length = core::Utf8SequenceLength(text.substr(i));
     if (length == 0) {
       out += "\\ufffd";
       ++i;

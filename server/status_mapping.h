@@ -8,7 +8,12 @@
 
 namespace xai::server {
 
-// Same code (core's codes are gRPC's numbers) and message.
+// The longest status message sent. It travels percent-encoded (up to 3 bytes a byte) in
+// the trailers, which gRPC clients cap at 8 KB by default; one over the cap fails the
+// call and every other call on its connection.
+inline constexpr size_t kMaxStatusMessageBytes = 2048;
+
+// Same code (core's codes are gRPC's numbers) and message, cut to kMaxStatusMessageBytes.
 grpc::Status ToGrpcStatus(const core::Status& status);
 
 }  // namespace xai::server

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "core/base/quote.h"
 #include "core/repository/model_config.h"
 #include "core/repository/model_version.h"
 #include "core/repository/path_profile.h"
@@ -107,8 +108,8 @@ std::string AutoNote(const xai::v1::ModelConfig& config, const ModelPool& pool) 
 // INVALID_ARGUMENT naming `field` when `name` is not a valid model name.
 Status CheckModelName(std::string_view field, std::string_view name) {
   if (IsValidModelName(name)) return OkStatus();
-  return InvalidArgumentError(std::string(field) + " \"" + std::string(name) +
-                              "\" is not a valid model name: 1-128 characters of "
+  return InvalidArgumentError(std::string(field) + " " + QuoteInput(name) +
+                              " is not a valid model name: 1-128 characters of "
                               "[A-Za-z0-9_.-], not starting with '.'");
 }
 
@@ -472,8 +473,16 @@ StatusOr<std::shared_ptr<ModelVersion>> ModelRepository::GetVersion(std::string_
   std::lock_guard<std::mutex> lock(mu_);
   const auto model = models_.find(std::string(name));
   if (model == models_.end()) {
+    // The first names only: a message must stay short whatever the repository holds.
+    constexpr size_t kNamesShown = 20;
     std::vector<std::string> names;
-    for (const auto& item : models_) names.push_back(item.first);
+    for (const auto& item : models_) {
+      if (names.size() == kNamesShown) {
+        names.push_back("... (" + std::to_string(models_.size()) + " models)");
+        break;
+      }
+      names.push_back(item.first);
+    }
     return NotFoundError("model \"" + std::string(name) + "\" not found; the repository has: " +
                          (names.empty() ? "no model" : Join(names, ", ")));
   }

@@ -4,6 +4,7 @@
 #include <opencv2/imgproc.hpp>
 #include <optional>
 
+#include "core/base/quote.h"
 #include "core/image/overlay.h"
 #include "core/methods/cam/grad_cam.h"
 #include "core/requests/request_job.h"
@@ -155,8 +156,8 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
                                 std::to_string(w));
   }
   if (!ColormapByName(request.overlay.colormap)) {
-    return InvalidArgumentError("overlay.colormap \"" + request.overlay.colormap +
-                                "\" is not an OpenCV colormap; e.g. jet, turbo, viridis, inferno, "
+    return InvalidArgumentError("overlay.colormap " + QuoteInput(request.overlay.colormap) +
+                                " is not an OpenCV colormap; e.g. jet, turbo, viridis, inferno, "
                                 "magma, plasma, hot, bone");
   }
   if (request.overlay.png_compression < 0 || request.overlay.png_compression > 9) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <opencv2/imgproc.hpp>
 
+#include "core/base/quote.h"
 #include "core/repository/model_config.h"
 #include "core/repository/servable_model.h"
 #include "core/runtime/input_tensor.h"
@@ -112,7 +113,7 @@ FloatTensor ToFloatTensor(const at::Tensor& t) {
 StatusOr<const LayerInfo*> FeatureLayerField(const ServableModel& model,
                                              const std::vector<std::string>& layers, size_t i) {
   const std::string& path = layers[i];
-  const std::string field = "layers[" + std::to_string(i) + "] \"" + path + "\"";
+  const std::string field = "layers[" + std::to_string(i) + "] " + QuoteInput(path);
   if (!IsValidModulePath(path)) {
     return InvalidArgumentError(field +
                                 " is not a module path like \"layer4\" or \"features.7.0\"");

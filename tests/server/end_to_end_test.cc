@@ -703,6 +703,53 @@ TEST(ServerMetricsAddressTest, AnAddressInUseOrMalformedStopsTheStartWithTheReas
   }
 }
 
+// A 100 KB model name or a 10 KB layer name once came back whole in the status message:
+// a trailer too large for the client, which failed every call on the connection with it.
+TEST_F(EndToEndTest, AHugeFieldGetsAShortMessageAndFailsNoOtherCall) {
+  const std::string tensor(3 * 224 * 224 * 4, '\0');
+  std::vector<std::future<grpc::Status>> paths;
+  for (int i = 0; i < 6; ++i) {
+    paths.push_back(std::async(std::launch::async, [&] {
+      xai::v1::DecisionPathRequest request;
+      request.mutable_model()->set_name("resnet18");
+      auto* t = request.mutable_image()->mutable_tensor();
+      t->add_shape(3), t->add_shape(224), t->add_shape(224);
+      t->set_data(tensor);
+      request.set_target_class(-1);
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+      xai::v1::DecisionPathResponse response;
+      return stub_->DecisionPath(&context, request, &response);
+    }));
+  }
+  // While they queue on the same channel:
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (server_->explainer().queued() < 3 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  xai::v1::ClassifyResponse unused;
+  const grpc::Status long_name =
+      Classify(Request(std::string(100 * 1024, 'm'), Png(8, 8)), &unused);
+  EXPECT_EQ(long_name.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(long_name.error_message(), HasSubstr("mmm...\" (102400 bytes) is not a valid"));
+  EXPECT_LT(long_name.error_message().size(), 300u);
+  grpc::ClientContext context;
+  xai::v1::GradCAMRequest gradcam;
+  gradcam.mutable_model()->set_name("resnet18");
+  gradcam.mutable_image()->set_encoded(Png(32, 32));
+  gradcam.add_layers(std::string(10 * 1024, 'l'));
+  xai::v1::GradCAMResponse gradcam_response;
+  const grpc::Status long_layer = stub_->GradCAM(&context, gradcam, &gradcam_response);
+  EXPECT_EQ(long_layer.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(long_layer.error_message(), HasSubstr("layers[0] \"lll"));
+  EXPECT_THAT(long_layer.error_message(), HasSubstr("(10240 bytes)"));
+  EXPECT_LT(long_layer.error_message().size(), 300u);
+  for (auto& path : paths) {
+    const grpc::Status status = path.get();
+    EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  }
+}
+
 TEST(LoggingTest, JsonEscapeKeepsUtf8AndEscapesTheRest) {
   EXPECT_EQ(JsonEscape("plain"), "plain");
   EXPECT_EQ(JsonEscape("a\"b\\c\nd\te\x01"), "a\\\"b\\\\c\\nd\\te\\u0001");
