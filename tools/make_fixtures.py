@@ -14,7 +14,7 @@ Writes
   DIR/repo/analytic/            hand-set 1x1 conv and linear weights: CAMs known exactly
   DIR/repo/planted/             hand-set 1x1 routing: every class's decision path is known
                                 (expected_chains.json: class k -> channels of stage1..stage4)
-  DIR/repo/shapes               symlink to the demo model (when --demo-model exists)
+  DIR/repo/shapes               a copy of the demo model (when --demo-model exists)
   DIR/repo/not_torchscript/     model.pt is not TorchScript            -> FAILED
   DIR/repo/wrong_output/        returns a feature map, not logits      -> FAILED
   DIR/repo/bad_labels/          labels.txt has the wrong line count    -> FAILED
@@ -175,11 +175,19 @@ def probabilities(scripted, x):
         return torch.softmax(scripted(x), dim=1)[0].numpy().astype("<f4")
 
 
+def link_or_copy(source, target):
+    """A hard link to `source` at `target`, or a copy across file systems."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="output directory (rewritten)")
     parser.add_argument("--demo-model", default=os.path.join(os.path.dirname(__file__), "..", "models", "shapes"),
-                        help="demo model directory to link into the repository")
+                        help="demo model directory to copy into the repository")
     args = parser.parse_args()
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
@@ -242,13 +250,16 @@ def main():
     bench = os.path.join(args.out, "bench")
     shutil.rmtree(bench, ignore_errors=True)
     os.makedirs(os.path.join(bench, "resnet18"))
-    os.symlink(os.path.join(repo, "resnet18", "1"), os.path.join(bench, "resnet18", "1"))
+    # A hard link, not a symlink: the server refuses links that leave its repository.
+    os.makedirs(os.path.join(bench, "resnet18", "1"))
+    link_or_copy(os.path.join(repo, "resnet18", "1", "model.pt"),
+                 os.path.join(bench, "resnet18", "1", "model.pt"))
     write(os.path.join(bench, "resnet18", "config.pbtxt"),
           IMAGENET_CONFIG.format(count=1) + "dynamic_batching { max_batch_size: 8 max_queue_delay_us: 0 }\n")
 
     demo = os.path.abspath(args.demo_model)
     if os.path.isdir(demo):
-        os.symlink(demo, os.path.join(repo, "shapes"))
+        shutil.copytree(demo, os.path.join(repo, "shapes"))
 
     # References: random tensors and one 224x224 PNG, through both exports.
     rng = np.random.default_rng(7)

@@ -44,7 +44,28 @@ bool IsVersionDirectory(const fs::directory_entry& entry, int64_t* version) {
   return *version > 0;
 }
 
-std::vector<Pending> ScanModel(const fs::path& dir) {
+// OK when `path`, its symlinks resolved, lies inside `root` (resolved too); else
+// PERMISSION_DENIED naming both: nothing outside the repository is ever read, whatever a
+// symlink in it points at. A path that does not exist (yet) is left to its reader.
+Status CheckConfined(const fs::path& root, const fs::path& path) {
+  std::error_code ec;
+  const fs::path real_root = fs::weakly_canonical(root, ec);
+  if (ec) return OkStatus();
+  const fs::path real = fs::weakly_canonical(path, ec);
+  if (ec) return OkStatus();
+  auto p = real.begin();
+  for (auto r = real_root.begin(); r != real_root.end(); ++r, ++p) {
+    if (r->empty()) continue;  // a trailing separator
+    if (p == real.end() || *p != *r) {
+      return PermissionDeniedError(path.string() + " resolves to " + real.string() +
+                                   ", outside the model repository " + real_root.string() +
+                                   ": links must stay inside it");
+    }
+  }
+  return OkStatus();
+}
+
+std::vector<Pending> ScanModel(const fs::path& root, const fs::path& dir) {
   const std::string dir_name = dir.filename().string();
   Pending base;
   base.name = dir_name;
@@ -54,6 +75,8 @@ std::vector<Pending> ScanModel(const fs::path& dir) {
                                         "\" is not a valid model name ([A-Za-z0-9_.-]+)");
     return {base};
   }
+  base.problem = CheckConfined(root, dir / kConfigFile);
+  if (!base.problem.ok()) return {base};
   auto config = ReadModelConfig((dir / kConfigFile).string());
   if (!config.ok()) {
     base.problem = config.status();
@@ -149,6 +172,7 @@ StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const Pending& p,
 
   ModelPoolOptions pool_options;
   pool_options.model_path = (p.model_dir / std::to_string(p.version) / kModelFile).string();
+  XAI_RETURN_IF_ERROR(CheckConfined(options.root, pool_options.model_path));
   pool_options.display_name = model->display_name();
   pool_options.input_shape = model->input_shape;
   if (p.config.has_dynamic_batching()) {
@@ -175,6 +199,7 @@ StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const Pending& p,
   const std::string labels_file =
       p.config.labels_file().empty() ? kDefaultLabelsFile : p.config.labels_file();
   const fs::path labels_path = p.model_dir / labels_file;
+  XAI_RETURN_IF_ERROR(CheckConfined(options.root, labels_path));
   std::error_code ec;
   if (fs::exists(labels_path, ec) || !p.config.labels_file().empty()) {
     XAI_ASSIGN_OR_RETURN(model->labels, ReadLabels(labels_path.string()));
@@ -211,6 +236,7 @@ StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const Pending& p,
 
   const fs::path profile_path = p.model_dir / std::to_string(p.version) / kPathProfileFile;
   if (fs::exists(profile_path, ec)) {
+    XAI_RETURN_IF_ERROR(CheckConfined(options.root, profile_path));
     XAI_ASSIGN_OR_RETURN(model->path_profile, ReadPathProfile(profile_path.string()));
     for (int i = 0; i < model->path_profile->layers_size(); ++i) {
       XAI_RETURN_IF_ERROR(
@@ -284,7 +310,7 @@ void ModelRepository::LoadAll() {
 
   std::vector<Pending> pending;
   for (const fs::path& dir : dirs) {
-    for (Pending& p : ScanModel(dir)) pending.push_back(std::move(p));
+    for (Pending& p : ScanModel(options_.root, dir)) pending.push_back(std::move(p));
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -364,7 +390,7 @@ Status ModelRepository::Load(const std::string& name) {
   if (!fs::is_directory(dir, ec)) {
     return NotFoundError("model \"" + name + "\" has no directory in " + options_.root);
   }
-  std::vector<Pending> scanned = ScanModel(dir);  // reads files: not under the lock
+  std::vector<Pending> scanned = ScanModel(options_.root, dir);  // reads files: not under the lock
   std::vector<Pending> pending;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -73,11 +73,13 @@ class PinningJob : public BatchJob {
 class ModelLifecycleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // A repository of one small model, linked from the fixtures.
+    // A repository of one small model, copied from the fixtures (a link would leave the
+    // repository, which the repository refuses).
     root_ = fs::path(::testing::TempDir()) / ("xai_lifecycle_" + std::to_string(::getpid()));
     fs::remove_all(root_);
     fs::create_directories(root_);
-    fs::create_directory_symlink(fs::path(xai::testing::FixtureRepo()) / "tiny", root_ / "tiny");
+    fs::copy(fs::path(xai::testing::FixtureRepo()) / "tiny", root_ / "tiny",
+             fs::copy_options::recursive);
     auto repository = ModelRepository::Create({root_.string(), std::chrono::seconds(30), 64});
     ASSERT_TRUE(repository.ok()) << repository.status().ToString();
     repository_ = std::move(*repository);

@@ -2,7 +2,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <map>
 
 #include "core/repository/servable_model.h"
@@ -123,6 +125,46 @@ TEST_F(ModelRepositoryTest, DefaultsComeFromTheProbeWhenTheConfigIsSilent) {
   EXPECT_EQ((*tiny)->default_cam_layer, "features");  // completes after features.3
   EXPECT_EQ((*tiny)->default_path_layers, std::vector<std::string>{"features"});
   EXPECT_EQ((*tiny)->pool->size(), 2);
+}
+
+// Confinement: symlinks inside the repository are followed; one that leads outside, to a
+// model directory or to any file a model reads, fails that model with the reason.
+TEST(ModelRepositoryConfinementTest, LinksThatLeaveTheRepositoryAreRefused) {
+  namespace fs = std::filesystem;
+  const fs::path base = fs::path(::testing::TempDir()) / ("confined_" + std::to_string(getpid()));
+  fs::remove_all(base);
+  const fs::path root = base / "repo";
+  const fs::path outside = base / "outside";
+  const fs::path tiny = fs::path(xai::testing::FixtureRepo()) / "tiny";
+  fs::create_directories(root);
+  fs::create_directories(outside);
+  fs::copy(tiny, outside / "tiny", fs::copy_options::recursive);
+  fs::copy(tiny, root / "inside", fs::copy_options::recursive);
+  fs::create_directory_symlink("inside", root / "linked_inside");
+  fs::create_directory_symlink(outside / "tiny", root / "escape_dir");
+  fs::copy(tiny, root / "escape_model", fs::copy_options::recursive);
+  fs::remove(root / "escape_model" / "1" / "model.pt");
+  fs::create_symlink(outside / "tiny" / "1" / "model.pt", root / "escape_model" / "1" / "model.pt");
+  fs::copy(tiny, root / "escape_labels", fs::copy_options::recursive);
+  fs::remove(root / "escape_labels" / "labels.txt");
+  fs::create_symlink("../../outside/tiny/labels.txt", root / "escape_labels" / "labels.txt");
+
+  auto repository = ModelRepository::Create({root.string(), std::chrono::milliseconds(1000)});
+  ASSERT_TRUE(repository.ok()) << repository.status().ToString();
+  (*repository)->LoadAll();
+  std::map<std::string, ModelVersionStatus> states;
+  for (const ModelVersionStatus& s : (*repository)->List()) states[s.name] = s;
+  EXPECT_EQ(states["inside"].state, ModelState::kReady) << states["inside"].reason;
+  EXPECT_EQ(states["linked_inside"].state, ModelState::kReady) << states["linked_inside"].reason;
+  for (const char* name : {"escape_dir", "escape_model", "escape_labels"}) {
+    EXPECT_EQ(states[name].state, ModelState::kFailed) << name;
+    EXPECT_THAT(states[name].reason, HasSubstr("outside the model repository")) << name;
+  }
+  EXPECT_THAT(states["escape_model"].reason, HasSubstr("model.pt resolves to"));
+  EXPECT_THAT(states["escape_labels"].reason, HasSubstr("labels.txt resolves to"));
+  EXPECT_EQ((*repository)->Get("escape_dir", 0).status().code(), StatusCode::kUnavailable);
+  repository->reset();
+  fs::remove_all(base);
 }
 
 TEST(ModelRepositoryCreateTest, MissingDirectoryIsNotFound) {
