@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/base/quote.h"
 #include "core/runtime/devices.h"
 
 namespace xai::core {
@@ -28,8 +29,6 @@ class ErrorCollector : public google::protobuf::io::ErrorCollector {
   std::string file_;
   std::string first_;
 };
-
-std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 Status CheckFloats(const google::protobuf::RepeatedField<float>& values, const char* field,
                    int channels, bool positive) {
@@ -101,7 +100,7 @@ StatusOr<xai::v1::ModelConfig> ReadModelConfig(const std::string& path) {
 Status ValidateModelConfig(const xai::v1::ModelConfig& config) {
   if (!config.name().empty() && !IsValidModelName(config.name())) {
     return InvalidArgumentError(
-        "name " + Quote(config.name()) +
+        "name " + QuoteInput(config.name()) +
         " must be 1-128 characters of [A-Za-z0-9_.-], not starting with '.'");
   }
   if (!config.has_input()) return InvalidArgumentError("input is required (height, width, ...)");
@@ -129,17 +128,18 @@ Status ValidateModelConfig(const xai::v1::ModelConfig& config) {
   const std::string& labels = config.labels_file();
   if (!labels.empty() && (labels.find('/') != std::string::npos ||
                           labels.find('\\') != std::string::npos || labels[0] == '.')) {
-    return InvalidArgumentError("labels_file " + Quote(labels) +
+    return InvalidArgumentError("labels_file " + QuoteInput(labels) +
                                 " must be a file name inside the model's directory");
   }
   if (!config.default_cam_layer().empty() && !IsValidModulePath(config.default_cam_layer())) {
-    return InvalidArgumentError("default_cam_layer " + Quote(config.default_cam_layer()) +
+    return InvalidArgumentError("default_cam_layer " + QuoteInput(config.default_cam_layer()) +
                                 " is not a module path like \"layer4\" or \"features.7.0\"");
   }
   for (int i = 0; i < config.default_path_layers_size(); ++i) {
     const std::string& layer = config.default_path_layers(i);
     if (!IsValidModulePath(layer)) {
-      return InvalidArgumentError("default_path_layers[" + std::to_string(i) + "] " + Quote(layer) +
+      return InvalidArgumentError("default_path_layers[" + std::to_string(i) + "] " +
+                                  QuoteInput(layer) +
                                   " is not a module path like \"layer4\" or \"features.7.0\"");
     }
   }
@@ -154,7 +154,7 @@ Status ValidateModelConfig(const xai::v1::ModelConfig& config) {
     for (int d = 0; d < group.devices_size(); ++d) {
       if (!IsValidDeviceName(group.devices(d))) {
         return InvalidArgumentError(field + ".devices[" + std::to_string(d) + "] " +
-                                    Quote(group.devices(d)) +
+                                    QuoteInput(group.devices(d)) +
                                     " must be \"cpu\", \"cuda\", \"cuda:N\" or \"auto\"");
       }
     }
