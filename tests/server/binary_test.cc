@@ -92,9 +92,9 @@ class BinaryTest : public ::testing::Test {
 
   // SIGTERM, then the exit status; the log is complete afterwards.
   int Stop() {
-    kill(pid_, SIGTERM);
+    EXPECT_EQ(kill(pid_, SIGTERM), 0);
     int status = 0;
-    waitpid(pid_, &status, 0);
+    EXPECT_EQ(waitpid(pid_, &status, 0), pid_);
     stopped_ = true;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
@@ -270,12 +270,7 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   EXPECT_THAT(out, HasSubstr("NOT_SERVING"));
 
   // SIGTERM: stops and exits 0.
-  ASSERT_EQ(kill(pid_, SIGTERM), 0);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid_, &status, 0), pid_);
-  stopped_ = true;
-  EXPECT_TRUE(WIFEXITED(status)) << xai::testing::ReadBytes(log_);
-  EXPECT_EQ(WEXITSTATUS(status), 0) << xai::testing::ReadBytes(log_);
+  EXPECT_EQ(Stop(), 0) << xai::testing::ReadBytes(log_);
   EXPECT_THAT(xai::testing::ReadBytes(log_), HasSubstr("stopped"));
 }
 

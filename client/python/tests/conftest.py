@@ -32,8 +32,9 @@ class RunningServer:
     """An xai-server on 127.0.0.1 with a port it picked, its log in a file."""
 
     def __init__(self, *extra_args):
-        self.log_path = tempfile.mktemp(prefix="xai_client_server_", suffix=".log")
-        self._log = open(self.log_path, "w")
+        self._log = tempfile.NamedTemporaryFile("w", prefix="xai_client_server_", suffix=".log",
+                                                delete=False)
+        self.log_path = self._log.name
         self.process = subprocess.Popen(
             [_env("XAI_SERVER_BINARY"), "--model-repository", _env("XAI_FIXTURE_REPO"),
              "--address", "127.0.0.1:0", "--metrics-address", "", *extra_args],

@@ -18,11 +18,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-nlohmann::json Parse(const std::string& page) { return xai::testing::ParseMetricsPage(page); }
-
-double Value(const nlohmann::json& parsed, const std::string& name, const nlohmann::json& labels) {
-  return xai::testing::MetricValue(parsed, name, labels);
-}
+using xai::testing::MetricValue;
+using xai::testing::ParseMetricsPage;
 
 TEST(MetricsTest, CountersGaugesAndHistogramsReadBackExactlyThroughPrometheusParser) {
   Registry registry;
@@ -37,29 +34,29 @@ TEST(MetricsTest, CountersGaugesAndHistogramsReadBackExactlyThroughPrometheusPar
   depth.With({"resnet18"}).Set(3);
   for (double v : {0.005, 0.01, 0.05, 2.0}) latency.With({"resnet18"}).Observe(v);
 
-  const nlohmann::json parsed = Parse(registry.Expose());
+  const nlohmann::json parsed = ParseMetricsPage(registry.Expose());
   ASSERT_TRUE(parsed.is_object());
   EXPECT_EQ(parsed["families"]["xai_requests"], "counter");
   EXPECT_EQ(parsed["families"]["xai_queue_depth"], "gauge");
   EXPECT_EQ(parsed["families"]["xai_request_duration_seconds"], "histogram");
-  EXPECT_EQ(Value(parsed, "xai_requests_total",
-                  {{"model", "resnet18"}, {"rpc", "Classify"}, {"code", "OK"}}),
+  EXPECT_EQ(MetricValue(parsed, "xai_requests_total",
+                        {{"model", "resnet18"}, {"rpc", "Classify"}, {"code", "OK"}}),
             3);
-  EXPECT_EQ(Value(parsed, "xai_requests_total",
-                  {{"model", "resnet18"}, {"rpc", "GradCAM"}, {"code", "INVALID_ARGUMENT"}}),
+  EXPECT_EQ(MetricValue(parsed, "xai_requests_total",
+                        {{"model", "resnet18"}, {"rpc", "GradCAM"}, {"code", "INVALID_ARGUMENT"}}),
             1);
-  EXPECT_EQ(Value(parsed, "xai_queue_depth", {{"model", "resnet18"}}), 3);
+  EXPECT_EQ(MetricValue(parsed, "xai_queue_depth", {{"model", "resnet18"}}), 3);
   // Buckets are cumulative and "le" is inclusive: 0.01 falls in le="0.01".
   const auto bucket = [&](const char* le) {
-    return Value(parsed, "xai_request_duration_seconds_bucket",
-                 {{"model", "resnet18"}, {"le", le}});
+    return MetricValue(parsed, "xai_request_duration_seconds_bucket",
+                       {{"model", "resnet18"}, {"le", le}});
   };
   EXPECT_EQ(bucket("0.01"), 2);
   EXPECT_EQ(bucket("0.1"), 3);
   EXPECT_EQ(bucket("1"), 3);  // the label as written; Prometheus reads it as a float
   EXPECT_EQ(bucket("+Inf"), 4);
-  EXPECT_EQ(Value(parsed, "xai_request_duration_seconds_count", {{"model", "resnet18"}}), 4);
-  EXPECT_DOUBLE_EQ(Value(parsed, "xai_request_duration_seconds_sum", {{"model", "resnet18"}}),
+  EXPECT_EQ(MetricValue(parsed, "xai_request_duration_seconds_count", {{"model", "resnet18"}}), 4);
+  EXPECT_DOUBLE_EQ(MetricValue(parsed, "xai_request_duration_seconds_sum", {{"model", "resnet18"}}),
                    2.065);
 }
 
@@ -71,7 +68,7 @@ TEST(MetricsTest, LabelValuesAndHelpAreEscaped) {
   family.With({odd}).Increment(5);
   const std::string page = registry.Expose();
   EXPECT_THAT(page, HasSubstr(R"(odd_total{name="quote \" backslash \\ newline \n end"} 5)"));
-  EXPECT_EQ(Value(Parse(page), "odd_total", {{"name", odd}}), 5);
+  EXPECT_EQ(MetricValue(ParseMetricsPage(page), "odd_total", {{"name", odd}}), 5);
 }
 
 TEST(MetricsTest, CollectorsWriteAtScrapeTimeAfterTheFamilies) {
@@ -83,9 +80,9 @@ TEST(MetricsTest, CollectorsWriteAtScrapeTimeAfterTheFamilies) {
     writer.Sample("process_resident_memory_bytes", {}, {}, resident);
   });
   resident = 4096;  // read when scraped, not when added
-  const nlohmann::json parsed = Parse(registry.Expose());
-  EXPECT_EQ(Value(parsed, "first", nlohmann::json::object()), 1);
-  EXPECT_EQ(Value(parsed, "process_resident_memory_bytes", nlohmann::json::object()), 4096);
+  const nlohmann::json parsed = ParseMetricsPage(registry.Expose());
+  EXPECT_EQ(MetricValue(parsed, "first", nlohmann::json::object()), 1);
+  EXPECT_EQ(MetricValue(parsed, "process_resident_memory_bytes", nlohmann::json::object()), 4096);
 }
 
 TEST(MetricsTest, ValuesAreWrittenSoTheyReadBackTheSame) {
@@ -127,12 +124,12 @@ TEST(MetricsTest, ConcurrentUpdatesAndScrapesLoseNothing) {
   });
   for (auto& thread : threads) thread.join();
   scraper.join();
-  const nlohmann::json parsed = Parse(registry.Expose());
-  EXPECT_EQ(Value(parsed, "c_total", {{"worker", "0"}}), 20000);
-  EXPECT_EQ(Value(parsed, "c_total", {{"worker", "1"}}), 20000);
-  EXPECT_EQ(Value(parsed, "h_seconds_count", nlohmann::json::object()), 40000);
-  EXPECT_EQ(Value(parsed, "h_seconds_bucket", {{"le", "0.001"}}), 40000);
-  EXPECT_EQ(Value(parsed, "h_seconds_bucket", {{"le", "0.0005"}}), 0);
+  const nlohmann::json parsed = ParseMetricsPage(registry.Expose());
+  EXPECT_EQ(MetricValue(parsed, "c_total", {{"worker", "0"}}), 20000);
+  EXPECT_EQ(MetricValue(parsed, "c_total", {{"worker", "1"}}), 20000);
+  EXPECT_EQ(MetricValue(parsed, "h_seconds_count", nlohmann::json::object()), 40000);
+  EXPECT_EQ(MetricValue(parsed, "h_seconds_bucket", {{"le", "0.001"}}), 40000);
+  EXPECT_EQ(MetricValue(parsed, "h_seconds_bucket", {{"le", "0.0005"}}), 0);
 }
 
 }  // namespace
