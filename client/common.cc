@@ -2,25 +2,94 @@
 #include "client/common.h"
 
 #include <chrono>
+#include <cstdlib>
+#include <iostream>
 #include <string>
 
+#include "core/base/files.h"
 #include "core/base/status.h"
 
 namespace xai::client {
 
 using json = nlohmann::json;
 
-std::unique_ptr<xai::v1::Explainer::Stub> Connect(const GlobalOptions& g) {
+namespace {
+
+// The file's bytes, or a message and exit status 1.
+std::string ReadOrExit(const std::string& path, const char* what) {
+  auto bytes = core::ReadFile(path);
+  if (!bytes.ok()) {
+    std::cerr << "xai: " << what << ": " << bytes.status().message() << "\n";
+    ExitWith(kExitFailure);
+  }
+  return *bytes;
+}
+
+// The bearer token: --token-file's first line, else XAI_TOKEN; empty: none.
+std::string Token(const GlobalOptions& g) {
+  std::string token;
+  if (!g.token_file.empty()) {
+    token = ReadOrExit(g.token_file, "--token-file");
+    token = token.substr(0, token.find('\n'));
+  } else if (const char* env = std::getenv("XAI_TOKEN"); env != nullptr) {
+    token = env;
+  }
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  return token;
+}
+
+}  // namespace
+
+void AddConnectionOptions(CLI::App& app, GlobalOptions* g) {
+  app.add_flag("--tls", g->tls,
+               "Connect over TLS, checking the server's certificate against the system's CAs "
+               "(implied by the --tls-* files)");
+  app.add_option("--tls-ca", g->tls_ca_file,
+                 "PEM CA certificate(s) the server's certificate must chain to")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-cert", g->tls_cert_file,
+                 "PEM client certificate, for servers that require one (--tls-client-ca)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", g->tls_key_file, "PEM private key of --tls-cert")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-server-name", g->tls_server_name,
+                 "Name the server's certificate must carry, when --server's host is not it");
+  app.add_option("--token-file", g->token_file,
+                 "File whose first line is the bearer token for servers with --auth-tokens "
+                 "(else env XAI_TOKEN)")
+      ->check(CLI::ExistingFile);
+}
+
+std::shared_ptr<grpc::Channel> OpenChannel(const GlobalOptions& g) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
-  return xai::v1::Explainer::NewStub(
-      grpc::CreateCustomChannel(g.server, grpc::InsecureChannelCredentials(), args));
+  if (!g.use_tls()) {
+    return grpc::CreateCustomChannel(g.server, grpc::InsecureChannelCredentials(), args);
+  }
+  if (g.tls_cert_file.empty() != g.tls_key_file.empty()) {
+    std::cerr << "xai: --tls-cert and --tls-key go together\n";
+    ExitWith(kExitFailure);
+  }
+  grpc::SslCredentialsOptions ssl;
+  if (!g.tls_ca_file.empty()) ssl.pem_root_certs = ReadOrExit(g.tls_ca_file, "--tls-ca");
+  if (!g.tls_cert_file.empty()) {
+    ssl.pem_cert_chain = ReadOrExit(g.tls_cert_file, "--tls-cert");
+    ssl.pem_private_key = ReadOrExit(g.tls_key_file, "--tls-key");
+  }
+  if (!g.tls_server_name.empty()) args.SetSslTargetNameOverride(g.tls_server_name);
+  return grpc::CreateCustomChannel(g.server, grpc::SslCredentials(ssl), args);
 }
 
-void SetDeadline(grpc::ClientContext* context, const GlobalOptions& g) {
+std::unique_ptr<xai::v1::Explainer::Stub> Connect(const GlobalOptions& g) {
+  return xai::v1::Explainer::NewStub(OpenChannel(g));
+}
+
+void PrepareCall(grpc::ClientContext* context, const GlobalOptions& g) {
   context->set_deadline(std::chrono::system_clock::now() +
                         std::chrono::milliseconds(static_cast<int64_t>(g.timeout_seconds * 1000)));
+  static const std::string token = Token(g);
+  if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
 }
 
 std::string Describe(const grpc::Status& status, const GlobalOptions& g) {
@@ -33,7 +102,11 @@ std::string Describe(const grpc::Status& status, const GlobalOptions& g) {
   text += ": " + status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
       status.error_message().find("connect") != std::string::npos) {
-    text += " (is xai-server running at " + g.server + "? see --server)";
+    text += " (is xai-server running at " + g.server + "? see --server";
+    text += g.use_tls() ? "; does it speak TLS, with a certificate --tls-ca trusts?)"
+                        : "; does it need --tls?)";
+  } else if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    text += " (see --token-file or XAI_TOKEN)";
   }
   return text;
 }

@@ -24,11 +24,29 @@ struct GlobalOptions {
   std::string server;
   double timeout_seconds = 30;
   bool json = false;
+  // TLS: on when `tls` or any file below is set.
+  bool tls = false;
+  std::string tls_ca_file;    // PEM CAs the server's certificate must chain to; empty: the system's
+  std::string tls_cert_file;  // PEM client certificate, for servers with --tls-client-ca
+  std::string tls_key_file;   // its private key
+  std::string
+      tls_server_name;     // the name the server's certificate must carry; empty: --server's host
+  std::string token_file;  // a file holding the bearer token; else env XAI_TOKEN
+  bool use_tls() const {
+    return tls || !tls_ca_file.empty() || !tls_cert_file.empty() || !tls_key_file.empty();
+  }
 };
 
+// Adds --tls, --tls-ca, --tls-cert, --tls-key, --tls-server-name and --token-file.
+void AddConnectionOptions(CLI::App& app, GlobalOptions* g);
+
+// A channel to --server, over TLS when asked. A TLS or token file that cannot be read is
+// printed and ends the command with exit status 1.
+std::shared_ptr<grpc::Channel> OpenChannel(const GlobalOptions& g);
 std::unique_ptr<xai::v1::Explainer::Stub> Connect(const GlobalOptions& g);
 
-void SetDeadline(grpc::ClientContext* context, const GlobalOptions& g);
+// Sets the call's deadline (--timeout) and, with a token, its authorization metadata.
+void PrepareCall(grpc::ClientContext* context, const GlobalOptions& g);
 
 // "CODE: message" of a failed call, with a hint at --server when it could not connect.
 std::string Describe(const grpc::Status& status, const GlobalOptions& g);

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_flag("--json", g.json, "Print JSON for machines instead of tables");
+  xai::client::AddConnectionOptions(app, &g);
 
   // Each subcommand runs from its callback, at the end of parsing; a failure's exit code
   // comes back through CLI11_PARSE (see ExitWith).

@@ -65,4 +65,6 @@ with_component deploy/overlays/gpu deploy/components/queue-autoscaling "$WORK/gp
 run gpu-queue-autoscaling "$WORK/gpu-queue" --gpu --image xai-serve-cuda
 with_component deploy/overlays/cpu deploy/components/models-from-image "$WORK/cpu-models-image"
 run cpu-models-from-image "$WORK/cpu-models-image" --image xai-serve
+with_component deploy/overlays/cpu deploy/components/tls-and-tokens "$WORK/cpu-tls"
+run cpu-tls-and-tokens "$WORK/cpu-tls" --image xai-serve --tls
 exit $status

@@ -24,6 +24,8 @@ BUILD_PACKAGES=(
   libopencv-dev
   # logging, CLI, JSON, HTTP (the metrics endpoint)
   libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+  # TLS files checked before serving, token digests
+  libssl-dev
 )
 TEST_PACKAGES=(
   # the format check run by the tests (.clang-format is written for version 14)
@@ -36,6 +38,8 @@ TEST_PACKAGES=(
   python3-prometheus-client
   # the Python client (client/python) and its tests against a real server
   python3-grpcio python3-protobuf python3-pytest
+  # the TLS tests make a throwaway CA and certificates at test time
+  openssl
 )
 CONTAINER_PACKAGES=(
   # the container tests: images built and run with podman (runc), base images made from

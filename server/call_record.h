@@ -17,6 +17,7 @@ struct CallRecord {
   std::string_view rpc;                       // "Classify", "GradCAM", ...
   std::string_view request_id;                // the caller's x-request-id, else one of the server's
   std::string_view peer;                      // "ipv4:127.0.0.1:5678"
+  std::string_view caller;                    // the token's name (--auth-tokens); empty: none
   const core::RequestTrace* trace = nullptr;  // model, version, method, queue, compute, batch
   core::StatusCode code = core::StatusCode::kOk;
   std::chrono::nanoseconds total{0};  // from the call's arrival to its answer

@@ -5,22 +5,17 @@
 #define XAI_SERVER_EXPLAINER_SERVICE_H_
 
 #include "core/explainer.h"
-#include "server/server_metrics.h"
+#include "server/call.h"
 #include "xai/v1/explainer.grpc.pb.h"
 
 namespace xai::server {
 
-// What every answered call reports besides its answer.
-struct CallTelemetry {
-  ServerMetrics* metrics = nullptr;  // counts every call; null: none
-  bool access_log = true;            // one INFO line per call (server/logging.h)
-};
-
 class ExplainerService final : public xai::v1::Explainer::CallbackService {
  public:
-  // `explainer` and `telemetry.metrics` must outlive the service.
-  explicit ExplainerService(core::Explainer* explainer, CallTelemetry telemetry = {})
-      : explainer_(explainer), telemetry_(telemetry) {}
+  // `explainer`, `telemetry.metrics` and `access.auth` must outlive the service.
+  explicit ExplainerService(core::Explainer* explainer, CallTelemetry telemetry = {},
+                            CallAccess access = {})
+      : explainer_(explainer), telemetry_(telemetry), access_(access) {}
 
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
                                      const xai::v1::ClassifyRequest* request,
@@ -44,6 +39,7 @@ class ExplainerService final : public xai::v1::Explainer::CallbackService {
  private:
   core::Explainer* explainer_;
   const CallTelemetry telemetry_;
+  const CallAccess access_;
 };
 
 }  // namespace xai::server

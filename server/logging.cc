@@ -202,9 +202,10 @@ void LogAccess(const CallRecord& call, std::string_view requested_model) {
   std::string line;
   if (g_format.load() == LogFormat::kJson) {
     line = "\"request_id\":\"" + JsonEscape(call.request_id) + "\",\"peer\":\"" +
-           JsonEscape(call.peer) + "\",\"rpc\":\"" + JsonEscape(call.rpc) + "\",\"model\":\"" +
-           JsonEscape(model) + "\",\"version\":" + std::to_string(trace.version) +
-           ",\"method\":\"" + JsonEscape(trace.method) + "\",\"code\":\"" + std::string(code) +
+           JsonEscape(call.peer) + "\",\"caller\":\"" + JsonEscape(call.caller) + "\",\"rpc\":\"" +
+           JsonEscape(call.rpc) + "\",\"model\":\"" + JsonEscape(model) +
+           "\",\"version\":" + std::to_string(trace.version) + ",\"method\":\"" +
+           JsonEscape(trace.method) + "\",\"code\":\"" + std::string(code) +
            "\",\"queue_ms\":" + Millis(trace.queue) + ",\"compute_ms\":" + Millis(trace.compute) +
            ",\"total_ms\":" + Millis(call.total) +
            ",\"batch\":" + std::to_string(trace.batch_size) +
@@ -212,6 +213,7 @@ void LogAccess(const CallRecord& call, std::string_view requested_model) {
            ",\"response_bytes\":" + std::to_string(call.response_bytes);
   } else {
     line = "id=" + TextValue(call.request_id) + " peer=" + TextValue(call.peer) +
+           " caller=" + (call.caller.empty() ? "-" : TextValue(call.caller)) +
            " rpc=" + TextValue(call.rpc) + " model=" + (model.empty() ? "-" : TextValue(model)) +
            " version=" + std::to_string(trace.version) +
            " method=" + (trace.method.empty() ? "-" : TextValue(trace.method)) +

@@ -12,13 +12,14 @@
 
 namespace {
 
-// Blocks SIGINT and SIGTERM in every thread (call before any thread starts) and returns
-// the set, for sigwait on the main thread.
-sigset_t BlockStopSignals() {
+// Blocks SIGINT, SIGTERM and SIGHUP in every thread (call before any thread starts) and
+// returns the set, for sigwait on the main thread.
+sigset_t BlockSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }
@@ -42,7 +43,9 @@ int main(int argc, char** argv) {
       "grpc.health.v1.Health and server reflection. Each model version queues its requests for "
       "its\n"
       "instances and batches them as its config.pbtxt says (dynamic_batching, instance_group).\n"
-      "SIGINT/SIGTERM stop accepting calls, finish those in flight and queued, exit 0."};
+      "SIGINT/SIGTERM stop accepting calls, finish those in flight and queued, exit 0.\n"
+      "SIGHUP re-reads the TLS files and the token file (a bad file is logged, the old stays).\n"
+      "Security: docs/SECURITY.md (TLS, tokens, limits)."};
   app.add_option("--model-repository", options.explainer.model_repository,
                  "Model repository directory")
       ->capture_default_str();
@@ -56,14 +59,52 @@ int main(int argc, char** argv) {
                  "logger, msg; access lines their fields), for log shippers")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
-  app.add_option("--access-log", options.access_log,
-                 "One INFO line per answered call (request id, peer, RPC, model, version, "
-                 "method, status, queue/compute/total ms, batch, request/response bytes); "
-                 "--access-log=false: none")
+  app.add_option(
+         "--access-log", options.access_log,
+         "One INFO line per answered call (request id, peer, caller (the token's name), RPC, "
+         "model, version, "
+         "method, status, queue/compute/total ms, batch, request/response bytes); "
+         "--access-log=false: none")
       ->capture_default_str();
   app.add_option("--metrics-address", options.metrics_address,
                  "host:port serving Prometheus metrics at /metrics over HTTP (port 0: pick "
                  "one); empty (--metrics-address=): no metrics. Unbindable: exit at start")
+      ->capture_default_str();
+  app.add_option("--tls-cert", options.tls.cert_file,
+                 "PEM certificate (and chain) of the server: the gRPC port speaks TLS only; "
+                 "needs --tls-key. Re-read on SIGHUP")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", options.tls.key_file,
+                 "PEM private key (unencrypted) matching --tls-cert. Re-read on SIGHUP")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-client-ca", options.tls.client_ca_file,
+                 "PEM CA certificates: mutual TLS, every client must present a certificate "
+                 "that chains to one of them. Re-read on SIGHUP")
+      ->check(CLI::ExistingFile);
+  app.add_option("--health-address", options.health_address,
+                 "With TLS: host:port of a plaintext port answering grpc.health.v1 only (every "
+                 "other call there: PERMISSION_DENIED), for Kubernetes' gRPC probes, which "
+                 "cannot speak TLS; e.g. 0.0.0.0:8003")
+      ->capture_default_str();
+  app.add_option("--auth-tokens", options.auth_tokens_file,
+                 "Token file, one 'TOKEN ROLE [NAME]' per line (ROLE: explain, or admin which "
+                 "may also administer; tokens of 16+ printable characters, e.g. openssl rand -hex "
+                 "32): every call but grpc.health.v1 then needs 'authorization: Bearer TOKEN' "
+                 "(else UNAUTHENTICATED; a role too low: PERMISSION_DENIED). Re-read on SIGHUP")
+      ->check(CLI::ExistingFile);
+  app.add_option("--metrics-auth", options.metrics_auth,
+                 "/metrics needs 'Authorization: Bearer TOKEN' with a token of --auth-tokens "
+                 "(else 401)")
+      ->capture_default_str();
+  int reload_seconds = 0;
+  app.add_option("--reload-seconds", reload_seconds,
+                 "Also re-read the TLS and token files this often when they changed (e.g. "
+                 "Kubernetes Secrets updated in place); 0: on SIGHUP only")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 86400));
+  app.add_option("--reflection", options.reflection,
+                 "gRPC server reflection (lists the services and their schema, never data; not "
+                 "behind tokens): --reflection=false turns it off")
       ->capture_default_str();
   app.add_option("--intra-op-threads", options.explainer.intra_op_threads,
                  "LibTorch intra-op threads per forward, process-wide (0: LibTorch's default)")
@@ -119,21 +160,46 @@ int main(int argc, char** argv) {
   setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(options.explainer.max_image_pixels).c_str(),
          /*overwrite=*/1);
 
-  sigset_t stop_signals = BlockStopSignals();
+  sigset_t signals = BlockSignals();
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
   auto server = xai::server::Server::Start(options);
   if (!server.ok()) {
     spdlog::critical("cannot start: {}", server.status().message());
     return 1;
   }
-  spdlog::info("listening on {} (port {}), model repository {}", options.address, (*server)->port(),
+  spdlog::info("listening on {} (port {}), {}, model repository {}", options.address,
+               (*server)->port(), (*server)->tls() ? "TLS" : "plaintext",
                options.explainer.model_repository);
+  if ((*server)->health_port() != 0) {
+    spdlog::info("plaintext health checks on {} (port {})", options.health_address,
+                 (*server)->health_port());
+  }
   if ((*server)->metrics_port() != 0) {
     spdlog::info("metrics at http://{}/metrics (port {})", options.metrics_address,
                  (*server)->metrics_port());
   }
 
+  // SIGHUP (and every --reload-seconds) re-reads the TLS and token files; SIGINT or
+  // SIGTERM ends the loop.
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  for (;;) {
+    if (reload_seconds > 0) {
+      const timespec period{reload_seconds, 0};
+      signal = sigtimedwait(&signals, nullptr, &period);
+      if (signal < 0) {
+        (void)(*server)->Reload(/*log_unchanged=*/false);
+        continue;
+      }
+    } else if (sigwait(&signals, &signal) != 0) {
+      continue;
+    }
+    if (signal != SIGHUP) break;
+    spdlog::info("received SIGHUP: re-reading the TLS and token files");
+    (void)(*server)->Reload();
+  }
   if (drain_seconds > 0) {
     spdlog::info("received {}: NOT_SERVING, still answering calls for {} s", strsignal(signal),
                  drain_seconds);

@@ -39,7 +39,7 @@ bool SplitAddress(const std::string& address, std::string* host, int* port) {
 MetricsHttpServer::MetricsHttpServer() : http_(std::make_unique<httplib::Server>()) {}
 
 core::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
-    const std::string& address, std::function<std::string()> page) {
+    const std::string& address, std::function<std::string()> page, Authorizer authorize) {
   std::string host;
   int port = 0;
   if (!SplitAddress(address, &host, &port)) {
@@ -58,9 +58,19 @@ core::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     const int yes = 1;
     setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
-  http.Get("/metrics", [page](const httplib::Request&, httplib::Response& response) {
-    response.set_content(page(), kContentType);
-  });
+  http.Get("/metrics",
+           [page, authorize](const httplib::Request& request, httplib::Response& response) {
+             if (authorize) {
+               const core::Status allowed = authorize(request.get_header_value("Authorization"));
+               if (!allowed.ok()) {
+                 response.status = 401;
+                 response.set_header("WWW-Authenticate", "Bearer realm=\"xai-metrics\"");
+                 response.set_content(allowed.message() + "\n", "text/plain");
+                 return;
+               }
+             }
+             response.set_content(page(), kContentType);
+           });
   const auto not_allowed = [](const httplib::Request& request, httplib::Response& response) {
     response.status = 405;
     response.set_header("Allow", "GET, HEAD");

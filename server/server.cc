@@ -6,10 +6,30 @@
 #include <grpcpp/server_builder.h>
 #include <spdlog/spdlog.h>
 
+#include <mutex>
+
 namespace xai::server {
 
 core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   std::unique_ptr<Server> server(new Server());
+  if (options.metrics_auth && options.auth_tokens_file.empty()) {
+    return core::InvalidArgumentError("--metrics-auth needs --auth-tokens");
+  }
+  if (options.tls.enabled() || !options.tls.client_ca_file.empty()) {
+    XAI_ASSIGN_OR_RETURN(server->tls_, ServerTls::Create(options.tls));
+    const CertificateSummary served = server->tls_->served();
+    spdlog::info("TLS{}: serving {} (not after {})",
+                 server->tls_->mutual() ? " with client certificates required" : "", served.subject,
+                 served.not_after);
+  }
+  if (!options.health_address.empty() && server->tls_ == nullptr) {
+    return core::InvalidArgumentError(
+        "--health-address is a plaintext health port beside a TLS --address; without TLS, "
+        "probes ask --address");
+  }
+  if (!options.auth_tokens_file.empty()) {
+    XAI_ASSIGN_OR_RETURN(server->auth_, Authenticator::Create(options.auth_tokens_file));
+  }
   server->health_ = std::make_unique<HealthReporter>();
   HealthReporter* health = server->health_.get();
   XAI_ASSIGN_OR_RETURN(server->explainer_,
@@ -17,8 +37,15 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (!options.metrics_address.empty()) {
     server->metrics_ = std::make_unique<ServerMetrics>(server->explainer_.get());
     ServerMetrics* metrics = server->metrics_.get();
-    auto http =
-        MetricsHttpServer::Start(options.metrics_address, [metrics] { return metrics->Page(); });
+    MetricsHttpServer::Authorizer authorize;
+    if (options.metrics_auth) {
+      const Authenticator* auth = server->auth_.get();
+      authorize = [auth](std::string_view authorization) {
+        return auth->Check(authorization, Role::kExplain, "/metrics").status();
+      };
+    }
+    auto http = MetricsHttpServer::Start(
+        options.metrics_address, [metrics] { return metrics->Page(); }, std::move(authorize));
     if (!http.ok()) {
       server->explainer_->Shutdown();
       return http.status();
@@ -26,25 +53,73 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     server->metrics_http_ = std::move(*http);
   }
   server->service_ = std::make_unique<ExplainerService>(
-      server->explainer_.get(), CallTelemetry{server->metrics_.get(), options.access_log});
+      server->explainer_.get(), CallTelemetry{server->metrics_.get(), options.access_log},
+      CallAccess{server->auth_.get(), !options.health_address.empty()});
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // A process-wide registration, read when a builder is made: once on, it stays on for
+  // later servers of the process (xai-server has one).
+  static std::once_flag reflection_once;
+  if (options.reflection) {
+    std::call_once(reflection_once,
+                   [] { grpc::reflection::InitProtoReflectionServerBuilderPlugin(); });
+  }
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(
+      options.address,
+      server->tls_ ? server->tls_->credentials() : grpc::InsecureServerCredentials(),
+      &server->port_);
+  if (!options.health_address.empty()) {
+    builder.AddListeningPort(options.health_address, grpc::InsecureServerCredentials(),
+                             &server->health_port_);
+  }
   builder.SetMaxReceiveMessageSize(options.max_request_bytes);
   builder.SetMaxSendMessageSize(-1);
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
-  if (server->server_ == nullptr || server->port_ == 0) {
+  if (server->server_ == nullptr || server->port_ == 0 ||
+      (!options.health_address.empty() && server->health_port_ == 0)) {
     server->explainer_->Shutdown();
-    return core::UnavailableError("cannot listen on " + options.address);
+    return core::UnavailableError(
+        "cannot listen on " + options.address +
+        (options.health_address.empty() ? std::string() : " and " + options.health_address));
   }
   health->Attach(server->server_->GetHealthCheckService(), server->explainer_.get());
   return server;
 }
 
 Server::~Server() { Shutdown(std::chrono::milliseconds(0)); }
+
+core::Status Server::Reload(bool log_unchanged) {
+  core::Status first;
+  bool changed = false;
+  if (tls_) {
+    auto served = tls_->Reload(&changed);
+    if (served.ok() && !changed && !log_unchanged) {
+      // nothing new
+    } else if (served.ok()) {
+      spdlog::info("TLS files re-read: serving {} (not after {})", served->subject,
+                   served->not_after);
+    } else {
+      spdlog::error("TLS files not reloaded, the previous certificates stay: {}",
+                    served.status().message());
+      first = served.status();
+    }
+  }
+  if (auth_) {
+    auto count = auth_->Reload(&changed);
+    if (count.ok() && !changed && !log_unchanged) {
+      // nothing new
+    } else if (count.ok()) {
+      spdlog::info("token file re-read: {} token(s)", *count);
+    } else {
+      spdlog::error("token file not reloaded, the previous tokens stay: {}",
+                    count.status().message());
+      if (first.ok()) first = count.status();
+    }
+  }
+  return first;
+}
 
 void Server::Drain() {
   if (health_) health_->Drain();

@@ -11,10 +11,12 @@
 
 #include "core/base/status.h"
 #include "core/explainer.h"
+#include "server/auth.h"
 #include "server/explainer_service.h"
 #include "server/health.h"
 #include "server/metrics_http.h"
 #include "server/server_metrics.h"
+#include "server/tls.h"
 
 namespace xai::server {
 
@@ -24,14 +26,24 @@ struct ServerOptions {
   // Prometheus' /metrics over HTTP, host:port (port 0 picks one); empty: no metrics.
   std::string metrics_address = "0.0.0.0:8002";
   bool access_log = true;  // one INFO line per answered call
+  TlsOptions tls;          // cert and key set: the gRPC port speaks TLS only
+  // With TLS: a second, plaintext port (host:port) answering grpc.health.v1 only, for
+  // Kubernetes' gRPC probes, which cannot speak TLS. Empty: none.
+  std::string health_address;
+  // A token file (server/auth.h); set: every call but health needs a token.
+  std::string auth_tokens_file;
+  bool metrics_auth = false;  // /metrics needs a token too (needs auth_tokens_file)
+  bool reflection = true;     // gRPC server reflection (the API's schema, no data)
   core::ExplainerOptions explainer;
 };
 
 class Server {
  public:
   // Starts the engine (models load in the background) and listens.
-  // NOT_FOUND: no model repository there; UNAVAILABLE: cannot listen on the address or
-  // the metrics address; INVALID_ARGUMENT: a metrics address that is not host:port.
+  // NOT_FOUND: no model repository there, or a TLS or token file that cannot be read;
+  // UNAVAILABLE: cannot listen on the address or the metrics address; INVALID_ARGUMENT: a
+  // metrics address that is not host:port, TLS files that do not fit together, a bad
+  // token file, --metrics-auth without tokens.
   static core::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
   ~Server();  // Shutdown(0s grace)
 
@@ -39,7 +51,17 @@ class Server {
   int port() const { return port_; }
   // The metrics endpoint's port; 0 when metrics are off.
   int metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
+  // The plaintext health port; 0 when there is none.
+  int health_port() const { return health_port_; }
   core::Explainer& explainer() { return *explainer_; }
+
+  // Re-reads the TLS files and the token file (SIGHUP): new connections get the new
+  // certificates, new calls the new tokens; open connections and calls in flight are
+  // kept. A file that fails its checks leaves what it configures as it was; the first
+  // error is returned. Every outcome is logged, or with `log_unchanged` false (periodic
+  // re-reads) only changes and errors.
+  core::Status Reload(bool log_unchanged = true);
+  bool tls() const { return tls_ != nullptr; }
 
   // Reports NOT_SERVING on every health name but "liveness" and goes on answering calls,
   // until Shutdown: load balancers that watch health stop sending meanwhile.
@@ -52,6 +74,8 @@ class Server {
  private:
   Server() = default;
 
+  std::unique_ptr<ServerTls> tls_;
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<HealthReporter> health_;  // before explainer_: its listener uses it
   std::unique_ptr<core::Explainer> explainer_;
   std::unique_ptr<ServerMetrics> metrics_;  // reads explainer_; null when metrics are off
@@ -59,6 +83,7 @@ class Server {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;  // serves metrics_
   int port_ = 0;
+  int health_port_ = 0;
   bool shut_down_ = false;
 };
 

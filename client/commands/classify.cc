@@ -42,7 +42,7 @@ int RunClassify(const GlobalOptions& g, const std::string& model, int64_t versio
     }
     request.mutable_image()->set_encoded(std::move(*bytes));
     grpc::ClientContext context;
-    SetDeadline(&context, g);
+    PrepareCall(&context, g);
     xai::v1::ClassifyResponse response;
     const grpc::Status status = stub->Classify(&context, request, &response);
     progress.Step(path);

@@ -21,7 +21,7 @@ using json = nlohmann::json;
 int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t version) {
   auto stub = Connect(g);
   grpc::ClientContext context;
-  SetDeadline(&context, g);
+  PrepareCall(&context, g);
   xai::v1::DescribeModelRequest request;
   request.mutable_model()->set_name(model);
   request.mutable_model()->set_version(version);

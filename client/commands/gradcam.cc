@@ -190,7 +190,7 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
     }
     request.mutable_image()->set_encoded(std::move(*bytes));
     grpc::ClientContext context;
-    SetDeadline(&context, g);
+    PrepareCall(&context, g);
     xai::v1::GradCAMResponse response;
     const grpc::Status status = stub->GradCAM(&context, request, &response);
     progress.Step(path);

@@ -24,10 +24,10 @@ std::string ServiceName(const std::string& model) {
 }
 
 int RunHealth(const GlobalOptions& g, const std::string& model) {
-  auto channel = grpc::CreateChannel(g.server, grpc::InsecureChannelCredentials());
+  auto channel = OpenChannel(g);
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
-  SetDeadline(&context, g);
+  PrepareCall(&context, g);
   grpc::health::v1::HealthCheckRequest request;
   request.set_service(ServiceName(model));
   HealthResponse response;

@@ -18,7 +18,7 @@ using json = nlohmann::json;
 int RunModels(const GlobalOptions& g) {
   auto stub = Connect(g);
   grpc::ClientContext context;
-  SetDeadline(&context, g);
+  PrepareCall(&context, g);
   xai::v1::ListModelsResponse response;
   const grpc::Status status = stub->ListModels(&context, {}, &response);
   if (!status.ok()) {

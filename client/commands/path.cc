@@ -79,7 +79,7 @@ int RunPath(const GlobalOptions& g, const std::string& model, int64_t version,
   }
   request.mutable_image()->set_encoded(std::move(*bytes));
   grpc::ClientContext context;
-  SetDeadline(&context, g);
+  PrepareCall(&context, g);
   xai::v1::DecisionPathResponse response;
   const grpc::Status status = Connect(g)->DecisionPath(&context, request, &response);
   if (!status.ok()) {

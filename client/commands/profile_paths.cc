@@ -66,7 +66,7 @@ int RunProfilePaths(const GlobalOptions& g, const std::string& model, int64_t ve
     for (const std::string& path : images) {
       std::string error;
       grpc::ClientContext context;
-      SetDeadline(&context, g);
+      PrepareCall(&context, g);
       xai::v1::DecisionPathResponse response;
       grpc::Status status;
       if (xai::core::StatusOr<std::string> bytes = xai::core::ReadFile(path); !bytes.ok()) {

@@ -22,7 +22,7 @@ using json = nlohmann::json;
 int RunStats(const GlobalOptions& g, const std::string& model, int64_t version) {
   auto stub = Connect(g);
   grpc::ClientContext context;
-  SetDeadline(&context, g);
+  PrepareCall(&context, g);
   xai::v1::ModelStatisticsRequest request;
   request.mutable_model()->set_name(model);
   request.mutable_model()->set_version(version);

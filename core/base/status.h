@@ -86,6 +86,9 @@ inline Status UnimplementedError(std::string m) {
 }
 inline Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status UnavailableError(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+inline Status UnauthenticatedError(std::string m) {
+  return {StatusCode::kUnauthenticated, std::move(m)};
+}
 
 // Either a value or a non-OK Status. Constructing from an OK Status is a programming
 // error (asserted in debug builds; becomes INTERNAL otherwise).

@@ -134,6 +134,22 @@ if (modelVolume?.persistentVolumeClaim) {
   check("the models' claim is part of the rendering",
     of("PersistentVolumeClaim").some((c) => c.metadata.name === modelVolume.persistentVolumeClaim.claimName));
 }
+const argValue = (flagName) => (args.find((a) => a.startsWith(`${flagName}=`)) ?? "").split("=")[1];
+const tls = argValue("--tls-cert") !== undefined;
+check(flag("--tls") ? "the server speaks TLS" : "no TLS", tls === flag("--tls"));
+if (tls) {
+  const healthPort = Number((argValue("--health-address") ?? "").split(":").pop());
+  check("with TLS, the probes ask the plaintext health port (kubelet's gRPC probes cannot speak TLS)",
+    healthPort > 0 && healthPort === ports.get("health") &&
+      ["startupProbe", "readinessProbe", "livenessProbe"].every((p) => server[p]?.grpc?.port === healthPort));
+  const fromSecret = (file) => (server.volumeMounts ?? []).some((m) =>
+    file?.startsWith(m.mountPath + "/") &&
+      (pod?.spec?.volumes ?? []).some((v) => v.name === m.name && v.secret?.secretName));
+  check("the TLS files and the token file come from mounted Secrets",
+    fromSecret(argValue("--tls-cert")) && fromSecret(argValue("--tls-key")) &&
+      fromSecret(argValue("--auth-tokens")));
+  check("mounted Secrets are re-read (--reload-seconds > 0)", Number(argValue("--reload-seconds")) > 0);
+}
 
 console.log(`deploy ${name}: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

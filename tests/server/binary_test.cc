@@ -26,11 +26,13 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/core/test_paths.h"
+#include "tests/server/test_pki.h"
 #include "xai/v1/explainer.grpc.pb.h"
 
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Runs `command` through the shell; returns its exit status and fills `output`.
 int RunCommand(const std::string& command, std::string* output) {
@@ -44,8 +46,10 @@ int RunCommand(const std::string& command, std::string* output) {
 
 class BinaryTest : public ::testing::Test {
  protected:
-  // Flags added to the server's command line (a derived fixture sets them).
+  // Flags added to the server's command line, and the channel's credentials (a derived
+  // fixture sets them).
   std::vector<std::string> extra_args_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_ = grpc::InsecureChannelCredentials();
 
   void SetUp() override {
     // A log of its own per server: reading a previous test's log would find its port.
@@ -78,7 +82,7 @@ class BinaryTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     ASSERT_NE(port_, 0) << xai::testing::ReadBytes(log_);
-    channel_ = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+    channel_ = grpc::CreateChannel(address(), credentials_);
   }
 
   void TearDown() override {
@@ -167,12 +171,13 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   EXPECT_THAT(out, HasSubstr("NOT_FOUND: model \"nope\" not found"));
   // One access line per call (the log is at debug level here, so INFO lines are in).
   const std::string log = xai::testing::ReadBytes(log_);
-  EXPECT_THAT(log,
-              ::testing::ContainsRegex(
-                  "\\[access\\] \\[info\\] id=[0-9a-f]+-[0-9]+ peer=ipv4:127\\.0\\.0\\.1:[0-9]+ "
-                  "rpc=Classify model=resnet18 version=1 method=- code=OK queue_ms=[0-9.]+ "
-                  "compute_ms=[0-9.]+ total_ms=[0-9.]+ batch=1 request_bytes=[1-9][0-9]* "
-                  "response_bytes=[1-9][0-9]*"));
+  EXPECT_THAT(
+      log,
+      ::testing::ContainsRegex(
+          "\\[access\\] \\[info\\] id=[0-9a-f]+-[0-9]+ peer=ipv4:127\\.0\\.0\\.1:[0-9]+ caller=- "
+          "rpc=Classify model=resnet18 version=1 method=- code=OK queue_ms=[0-9.]+ "
+          "compute_ms=[0-9.]+ total_ms=[0-9.]+ batch=1 request_bytes=[1-9][0-9]* "
+          "response_bytes=[1-9][0-9]*"));
   EXPECT_THAT(log, ::testing::ContainsRegex("rpc=Classify model=nope version=0 method=- "
                                             "code=NOT_FOUND queue_ms=0\\.000 compute_ms=0\\.000"));
   // The metrics endpoint of the binary counts the same calls.
@@ -411,6 +416,99 @@ TEST_F(QuietBinaryTest, AccessLogFalseWritesNoAccessLines) {
   EXPECT_THAT(log, ::testing::Not(HasSubstr("rpc=Classify")));
 }
 
+// TLS and tokens as an operator runs them: the CLI's options, and SIGHUP re-reading
+// rotated certificates and tokens while the server runs.
+class SecureBinaryTest : public BinaryTest {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/xai_secure_" + std::to_string(getpid());
+    ASSERT_TRUE(xai::testing::MakePki(dir_, "a", &a_)) << xai::testing::ReadBytes(dir_ + "/a.log");
+    ASSERT_TRUE(xai::testing::MakePki(dir_, "b", &b_)) << xai::testing::ReadBytes(dir_ + "/b.log");
+    std::filesystem::copy_file(a_.server_cert, dir_ + "/server.pem",
+                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(a_.server_key, dir_ + "/server.key",
+                               std::filesystem::copy_options::overwrite_existing);
+    std::ofstream(dir_ + "/tokens") << "# rotated by the test\n"
+                                    << kOldToken << " explain backend\n";
+    std::ofstream(dir_ + "/old.token") << kOldToken << "\n";
+    std::ofstream(dir_ + "/new.token") << kNewToken << "\n";
+    extra_args_ = {"--tls-cert",         dir_ + "/server.pem", "--tls-key",
+                   dir_ + "/server.key", "--auth-tokens",      dir_ + "/tokens"};
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = xai::testing::ReadBytes(a_.ca);
+    credentials_ = grpc::SslCredentials(ssl);
+    BinaryTest::SetUp();
+  }
+
+  // The CLI against this server on localhost with `flags`.
+  std::string Cli(const std::string& flags) const {
+    return std::string(XAI_CLI_BINARY) + " --server localhost:" + std::to_string(port_) +
+           " --timeout 5 " + flags;
+  }
+
+  static constexpr const char* kOldToken = "old-token-0123456789abcdef";
+  static constexpr const char* kNewToken = "new-token-fedcba9876543210";
+  std::string dir_;
+  xai::testing::Pki a_, b_;
+};
+
+TEST_F(SecureBinaryTest, TheCliConnectsWithTlsAndATokenAndSighupRotatesBoth) {
+  using Response = grpc::health::v1::HealthCheckResponse;
+  // Health needs TLS but no token (the whole server: every fixture loaded).
+  ASSERT_EQ(WaitForHealth("xai.v1.Explainer", Response::SERVING, 120), Response::SERVING);
+  std::string out;
+  const std::string a_ca = " --tls-ca " + a_.ca;
+  EXPECT_EQ(RunCommand(Cli(a_ca + " health"), &out), 0) << out;
+  EXPECT_EQ(RunCommand(Cli(a_ca + " --token-file " + dir_ + "/old.token models"), &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("shapes"));
+  EXPECT_EQ(RunCommand("XAI_TOKEN=" + std::string(kOldToken) + " " + Cli(a_ca + " models"), &out),
+            0)
+      << out;
+  EXPECT_EQ(RunCommand(Cli(a_ca + " models"), &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("UNAUTHENTICATED: ListModels needs a token"));
+  EXPECT_THAT(out, HasSubstr("(see --token-file or XAI_TOKEN)"));
+  EXPECT_EQ(RunCommand(Cli("--token-file " + dir_ + "/old.token models"), &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("does it need --tls?"));
+  EXPECT_EQ(
+      RunCommand(Cli("--tls-ca " + b_.ca + " --token-file " + dir_ + "/old.token models"), &out), 1)
+      << out;
+
+  // Rotate: the other PKI's certificate and a new token, then SIGHUP.
+  std::filesystem::copy_file(b_.server_cert, dir_ + "/server.pem",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(b_.server_key, dir_ + "/server.key",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::ofstream(dir_ + "/tokens") << kNewToken << " explain backend\n";
+  ASSERT_EQ(kill(pid_, SIGHUP), 0);
+  const std::string b_new = " --tls-ca " + b_.ca + " --token-file " + dir_ + "/new.token models";
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (RunCommand(Cli(b_new), &out) != 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(RunCommand(Cli(b_new), &out), 0) << out;
+  EXPECT_EQ(
+      RunCommand(Cli(" --tls-ca " + b_.ca + " --token-file " + dir_ + "/old.token models"), &out),
+      1);
+  EXPECT_THAT(out, HasSubstr("UNAUTHENTICATED"));
+  // A broken token file on the next SIGHUP is logged; the new token stays in force.
+  std::ofstream(dir_ + "/tokens") << "weak explain\n";
+  ASSERT_EQ(kill(pid_, SIGHUP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(RunCommand(Cli(b_new), &out), 0) << out;
+
+  EXPECT_EQ(Stop(), 0);
+  const std::string log = xai::testing::ReadBytes(log_);
+  EXPECT_THAT(log, HasSubstr("TLS: serving /CN=server"));
+  EXPECT_THAT(log, HasSubstr("(port " + std::to_string(port_) + "), TLS,"));
+  EXPECT_THAT(log, HasSubstr("received SIGHUP"));
+  EXPECT_THAT(log, HasSubstr("token file re-read: 1 token(s)"));
+  EXPECT_THAT(log, HasSubstr("token file not reloaded, the previous tokens stay"));
+  EXPECT_THAT(log, HasSubstr("caller=backend rpc=ListModels"));
+  // Tokens never reach the log.
+  EXPECT_THAT(log, Not(HasSubstr(kOldToken)));
+  EXPECT_THAT(log, Not(HasSubstr(kNewToken)));
+}
+
 TEST(BinaryHelpTest, AMetricsAddressThatCannotBeBoundExitsAtStartWithTheReason) {
   // A port this test holds.
   const int holder = socket(AF_INET, SOCK_STREAM, 0);
@@ -450,12 +548,15 @@ TEST(BinaryHelpTest, HelpListsTheFlags) {
   EXPECT_EQ(RunCommand(std::string(XAI_SERVER_BINARY) + " --help", &out), 0);
   for (const char* flag :
        {"--model-repository", "--address", "--log-level", "--log-format", "--access-log",
-        "--metrics-address", "--intra-op-threads", "--max-request-bytes", "--max-image-pixels"}) {
+        "--metrics-address", "--intra-op-threads", "--max-request-bytes", "--max-image-pixels",
+        "--tls-cert", "--tls-key", "--tls-client-ca", "--health-address", "--auth-tokens",
+        "--metrics-auth", "--reload-seconds", "--reflection", "SIGHUP"}) {
     EXPECT_THAT(out, HasSubstr(flag));
   }
   EXPECT_EQ(RunCommand(std::string(XAI_CLI_BINARY) + " --help", &out), 0);
   for (const char* word : {"models", "stats", "describe", "classify", "gradcam", "path", "health",
-                           "--server", "--timeout", "--json"}) {
+                           "--server", "--timeout", "--json", "--tls", "--tls-ca", "--tls-cert",
+                           "--tls-key", "--tls-server-name", "--token-file", "XAI_TOKEN"}) {
     EXPECT_THAT(out, HasSubstr(word));
   }
   EXPECT_NE(RunCommand(std::string(XAI_SERVER_BINARY) +

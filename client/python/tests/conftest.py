@@ -29,9 +29,10 @@ def _env(name):
 
 
 class RunningServer:
-    """An xai-server on 127.0.0.1 with a port it picked, its log in a file."""
+    """An xai-server on 127.0.0.1 with a port it picked, its log in a file. ``client``: the
+    XaiClient arguments that reach it (TLS, token), for waiting until its models load."""
 
-    def __init__(self, *extra_args):
+    def __init__(self, *extra_args, client=None, host="127.0.0.1"):
         self._log = tempfile.NamedTemporaryFile("w", prefix="xai_client_server_", suffix=".log",
                                                 delete=False)
         self.log_path = self._log.name
@@ -51,8 +52,8 @@ class RunningServer:
         if not self.port:
             self.stop()
             raise RuntimeError("xai-server did not start:\n" + self.log())
-        self.address = f"127.0.0.1:{self.port}"
-        with XaiClient(self.address, timeout=5) as client:  # until the fixtures are READY
+        self.address = f"{host}:{self.port}"
+        with XaiClient(self.address, timeout=5, **(client or {})) as client:  # until READY
             give_up = time.monotonic() + 120
             while time.monotonic() < give_up:
                 states = {m.name: m.state for m in client.list_models()}
@@ -87,6 +88,20 @@ def server():
 def client(server):
     with XaiClient(server.address, timeout=60) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """Two throwaway PKIs, "a" and "b" (tests/server/make_test_pki.sh): {name: {part: path}}."""
+    directory = tmp_path_factory.mktemp("pki")
+    script = os.path.join(_env("XAI_SOURCE_DIR"), "tests", "server", "make_test_pki.sh")
+    made = {}
+    for name in ("a", "b"):
+        subprocess.run(["bash", script, str(directory), name], check=True)
+        made[name] = {part: str(directory / f"{name}-{part}")
+                      for part in ("ca.pem", "server.pem", "server.key", "client.pem",
+                                   "client.key")}
+    return made
 
 
 @pytest.fixture(scope="session")

@@ -179,7 +179,14 @@ class XaiClient:
     retries: further attempts after UNAVAILABLE or RESOURCE_EXHAUSTED (nothing else is
         retried), with exponential backoff from ``backoff`` seconds up to ``max_backoff``
         and full jitter, while the call's deadline allows.
-    metadata: sent with every call, e.g. ``[("authorization", "Bearer ...")]``.
+    metadata: sent with every call.
+    token: the bearer token of a server run with ``--auth-tokens`` (sent as
+        ``authorization: Bearer <token>`` with every call but health checks' own).
+    tls: connect over TLS, checking the server's certificate against ``root_certificates``
+        (PEM bytes; None: the system's CAs). ``certificate_chain`` and ``private_key`` (PEM
+        bytes): a client certificate, for servers run with ``--tls-client-ca``. Any of them
+        implies ``tls``. ``server_name``: the name the server's certificate must carry when
+        the target's host is not it.
     Every call sends an ``x-request-id`` (yours with ``request_id=``, else a fresh one),
     the same on each attempt; the server logs it and failures carry it.
     Errors are ``XaiError`` subclasses named by code (``xai_client.errors``).
@@ -188,7 +195,10 @@ class XaiClient:
     def __init__(self, target: str, *, timeout: float = 30.0, retries: int = 3,
                  metadata: Sequence[Tuple[str, str]] = (), backoff: float = 0.05,
                  max_backoff: float = 2.0, max_message_bytes: int = 256 * 1024 * 1024,
-                 channel: Optional[grpc.Channel] = None):
+                 channel: Optional[grpc.Channel] = None, token: Optional[str] = None,
+                 tls: bool = False, root_certificates: Optional[bytes] = None,
+                 certificate_chain: Optional[bytes] = None,
+                 private_key: Optional[bytes] = None, server_name: Optional[str] = None):
         if not target and channel is None:
             raise ValueError("target: host:port or dns:///name:port")
         if timeout <= 0:
@@ -199,6 +209,14 @@ class XaiClient:
         self.timeout = float(timeout)
         self.retries = int(retries)
         self.metadata = tuple(metadata)
+        if token is not None:
+            if not token or any(c in token for c in "\r\n"):
+                raise ValueError("token: one line, not empty")
+            self.metadata += (("authorization", f"Bearer {token}"),)
+        if (certificate_chain is None) != (private_key is None):
+            raise ValueError("certificate_chain and private_key go together")
+        tls = tls or any(x is not None for x in (root_certificates, certificate_chain,
+                                                 private_key))
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
         options = [("grpc.max_receive_message_length", max_message_bytes),
@@ -208,7 +226,16 @@ class XaiClient:
         if target.startswith(("dns:", "ipv4:", "ipv6:")):
             options.append(("grpc.service_config",
                             json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})))
-        self._channel = channel if channel is not None else grpc.insecure_channel(target, options)
+        if server_name:
+            options.append(("grpc.ssl_target_name_override", server_name))
+        if channel is not None:
+            self._channel = channel
+        elif tls:
+            credentials = grpc.ssl_channel_credentials(root_certificates, private_key,
+                                                       certificate_chain)
+            self._channel = grpc.secure_channel(target, credentials, options)
+        else:
+            self._channel = grpc.insecure_channel(target, options)
         self._stub = explainer_pb2_grpc.ExplainerStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 

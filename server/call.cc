@@ -1,0 +1,120 @@
+#include "server/call.h"
+
+#include <grpc/grpc_security_constants.h>
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+#include "server/logging.h"
+#include "server/status_mapping.h"
+
+namespace xai::server {
+namespace {
+
+// A request id: the caller's x-request-id metadata when sent, else a process-unique one.
+std::string RequestId(const grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find("x-request-id"); it != metadata.end() && it->second.size() <= 128) {
+    return std::string(it->second.data(), it->second.size());
+  }
+  static const uint32_t prefix = std::random_device{}();
+  static std::atomic<uint64_t> counter{0};
+  char id[32];
+  std::snprintf(id, sizeof(id), "%08x-%llu", prefix,
+                static_cast<unsigned long long>(counter.fetch_add(1) + 1));
+  return id;
+}
+
+core::Clock::time_point SteadyDeadline(const grpc::CallbackServerContext* context) {
+  const auto deadline = context->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) {
+    return core::Clock::time_point::max();
+  }
+  const auto left = deadline - std::chrono::system_clock::now();
+  return core::Clock::now() + std::chrono::duration_cast<core::Clock::duration>(left);
+}
+
+}  // namespace
+
+Call::Call(grpc::CallbackServerContext* context, const char* rpc, const std::string& model,
+           const google::protobuf::Message& request, const CallTelemetry& telemetry)
+    : state_(std::make_shared<State>()) {
+  state_->reactor = new CallReactor;
+  state_->rpc = rpc;
+  // Kept for the access log only, cut as it writes it: the trace names the served model.
+  state_->requested_model = model.substr(0, 128);
+  state_->id = RequestId(context);
+  state_->peer = context->peer();
+  state_->deadline = SteadyDeadline(context);
+  state_->request_bytes = request.ByteSizeLong();
+  state_->telemetry = telemetry;
+}
+
+bool Call::Admit(const grpc::CallbackServerContext* context, const CallAccess& access, Role needed,
+                 const char* what) {
+  if (access.require_tls) {
+    const auto security =
+        context->auth_context()->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
+    const bool tls = !security.empty() && (security[0] == GRPC_SSL_TRANSPORT_SECURITY_TYPE ||
+                                           security[0] == GRPC_TLS_TRANSPORT_SECURITY_TYPE);
+    if (!tls) {
+      Finish(core::PermissionDeniedError(
+          "this port serves grpc.health.v1 only; call the TLS port (--address)"));
+      return false;
+    }
+  }
+  if (access.auth == nullptr) return true;
+  const auto& metadata = context->client_metadata();
+  const auto it = metadata.find("authorization");
+  const std::string_view authorization =
+      it == metadata.end() ? std::string_view()
+                           : std::string_view(it->second.data(), it->second.size());
+  auto caller = access.auth->Check(authorization, needed, what);
+  if (caller.ok()) {
+    state_->caller = std::move(*caller);
+    return true;
+  }
+  Finish(caller.status());
+  return false;
+}
+
+core::CancelledFn Call::cancelled() const {
+  CallReactor* reactor = state_->reactor;
+  return [reactor] { return reactor->cancelled(); };
+}
+
+grpc::ServerUnaryReactor* Call::Finish(const core::Status& status,
+                                       const google::protobuf::Message* response) const {
+  const State& s = *state_;
+  Report(status.code(), status.ok() && response != nullptr ? response->ByteSizeLong() : 0);
+  if (status.ok()) {
+    s.reactor->Finish(grpc::Status::OK);
+  } else if (status.code() == core::StatusCode::kInternal) {
+    spdlog::error("[{}] {} model={}: {}", s.id, s.rpc, s.requested_model, status.message());
+    s.reactor->Finish(ToGrpcStatus(core::Status(
+        status.code(), status.message() + " (request id " + s.id + ", see the server log)")));
+  } else {
+    spdlog::debug("[{}] {} model={}: {}", s.id, s.rpc, s.requested_model, status.ToString());
+    s.reactor->Finish(ToGrpcStatus(status));
+  }
+  return s.reactor;
+}
+
+void Call::Report(core::StatusCode code, size_t response_bytes) const {
+  const State& s = *state_;
+  if (s.telemetry.metrics == nullptr && !s.telemetry.access_log) return;
+  CallRecord record;
+  record.rpc = s.rpc;
+  record.request_id = s.id;
+  record.peer = s.peer;
+  record.caller = s.caller;
+  record.trace = s.trace.get();
+  record.code = code;
+  record.total = core::Clock::now() - s.started;
+  record.request_bytes = s.request_bytes;
+  record.response_bytes = response_bytes;
+  if (s.telemetry.metrics != nullptr) s.telemetry.metrics->Count(record);
+  if (s.telemetry.access_log) LogAccess(record, s.requested_model);
+}
+
+}  // namespace xai::server
