@@ -121,6 +121,20 @@ std::string Shape(const google::protobuf::RepeatedField<int64_t>& shape) {
   return out + "]";
 }
 
+std::vector<std::string> ModelStatusRow(const xai::v1::ModelStatus& m) {
+  std::string devices;
+  for (const auto& d : m.devices()) devices += (devices.empty() ? "" : ",") + d;
+  return {m.name(), std::to_string(m.version()), m.state(), devices, m.reason()};
+}
+
+json ModelStatusJson(const xai::v1::ModelStatus& m) {
+  return {{"name", m.name()},
+          {"version", m.version()},
+          {"state", m.state()},
+          {"reason", m.reason()},
+          {"devices", std::vector<std::string>(m.devices().begin(), m.devices().end())}};
+}
+
 json ClassesJson(const google::protobuf::RepeatedPtrField<xai::v1::ClassScore>& classes) {
   json out = json::array();
   for (const auto& c : classes) {

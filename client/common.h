@@ -59,6 +59,13 @@ void ExitWith(int exit_code);
 // "[1, 2, 3]".
 std::string Shape(const google::protobuf::RepeatedField<int64_t>& shape);
 
+// A model version's status as a table row (MODEL, VERSION, STATE, DEVICES, REASON) and
+// as JSON, for `xai models` and `xai admin`.
+inline const std::vector<std::string> kModelStatusHeader = {"MODEL", "VERSION", "STATE", "DEVICES",
+                                                            "REASON"};
+std::vector<std::string> ModelStatusRow(const xai::v1::ModelStatus& m);
+nlohmann::json ModelStatusJson(const xai::v1::ModelStatus& m);
+
 nlohmann::json ClassesJson(const google::protobuf::RepeatedPtrField<xai::v1::ClassScore>& classes);
 
 struct PathOptions {

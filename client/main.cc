@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
+#include "client/commands/admin.h"
 #include "client/commands/classify.h"
 #include "client/commands/describe.h"
 #include "client/commands/gradcam.h"
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   xai::client::SetupPath(app, g);
   xai::client::SetupProfilePaths(app, g);
   xai::client::SetupHealth(app, g);
+  xai::client::SetupAdmin(app, g);
 
   CLI11_PARSE(app, argc, argv);
   return 0;

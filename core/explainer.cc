@@ -1,6 +1,10 @@
 #include "core/explainer.h"
 
 #include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
 
 #include "core/image/image_preprocessor.h"
 #include "core/repository/model_version.h"
@@ -68,6 +72,84 @@ Explainer::~Explainer() {
 void Explainer::Shutdown() {
   stopping_ = true;
   repository_->ShutdownSchedulers();
+}
+
+Status Explainer::LoadModel(const std::string& name) {
+  if (stopping_) return UnavailableError("the server is shutting down");
+  return repository_->Load(name);
+}
+
+Status Explainer::UnloadModel(const std::string& name) {
+  if (stopping_) return UnavailableError("the server is shutting down");
+  return repository_->Unload(name);
+}
+
+Status Explainer::ReloadModel(const std::string& name) {
+  if (stopping_) return UnavailableError("the server is shutting down");
+  return repository_->Reload(name);
+}
+
+namespace {
+
+// A digest of a model directory's files: relative paths, sizes and modification times
+// (FNV-1a). Any file added, removed, resized or rewritten changes it.
+uint64_t Fingerprint(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> parts;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator() && parts.size() < 10000; it.increment(ec)) {
+    std::error_code file_ec;
+    if (!it->is_regular_file(file_ec)) continue;
+    const auto size = it->file_size(file_ec);
+    const auto time = it->last_write_time(file_ec).time_since_epoch().count();
+    parts.push_back(fs::relative(it->path(), dir, file_ec).string() + '\0' + std::to_string(size) +
+                    '\0' + std::to_string(time));
+  }
+  std::sort(parts.begin(), parts.end());
+  uint64_t hash = 1469598103934665603ull;
+  for (const std::string& part : parts) {
+    for (unsigned char c : part + '\n') hash = (hash ^ c) * 1099511628211ull;
+  }
+  return hash;
+}
+
+}  // namespace
+
+Status Explainer::SyncWithDisk(std::vector<std::string>* acted_on) {
+  std::lock_guard<std::mutex> lock(sync_mu_);
+  if (stopping_) return UnavailableError("the server is shutting down");
+  std::map<std::string, uint64_t> now;
+  for (const std::string& name : repository_->ModelsOnDisk()) {
+    now[name] = Fingerprint(std::filesystem::path(repository_->root()) / name);
+  }
+  const bool first = !disk_noted_;
+  std::map<std::string, uint64_t> before = std::move(disk_fingerprints_);
+  disk_fingerprints_ = now;
+  disk_noted_ = true;
+  if (first) return OkStatus();
+  Status result = OkStatus();
+  auto act = [&](const std::string& name, Status status) {
+    if (acted_on != nullptr) acted_on->push_back(name);
+    if (!status.ok() && result.ok()) result = status;
+  };
+  for (const auto& [name, fingerprint] : now) {
+    const auto was = before.find(name);
+    if (was == before.end()) {
+      spdlog::info("model repository: new model directory '{}', loading it", name);
+      act(name, repository_->Load(name));
+    } else if (was->second != fingerprint) {
+      spdlog::info("model repository: the files of '{}' changed, reloading it", name);
+      act(name, repository_->Reload(name));
+    }
+  }
+  const std::vector<std::string> known = repository_->KnownModels();
+  for (const auto& [name, fingerprint] : before) {
+    if (now.count(name) || std::find(known.begin(), known.end(), name) == known.end()) continue;
+    spdlog::info("model repository: '{}' is gone from disk, unloading it", name);
+    act(name, repository_->Unload(name));
+  }
+  return result;
 }
 
 int Explainer::queued() const {

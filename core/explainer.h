@@ -111,6 +111,18 @@ class Explainer {
   // Requests waiting for an instance, over every ready model version.
   int queued() const;
 
+  // Model administration (the ModelAdmin service, --poll-repository). Each blocks while
+  // models load or drain: call them from a lifecycle thread, never a request's. Codes as
+  // ModelRepository's Load, Unload and Reload; UNAVAILABLE once shutting down.
+  Status LoadModel(const std::string& name);
+  Status UnloadModel(const std::string& name);
+  Status ReloadModel(const std::string& name);
+  // Applies what changed on disk since the previous call (the first call only takes note):
+  // a new model directory is loaded, a removed one unloaded, a model any of whose files
+  // changed (size or modification time) reloaded, as ReloadModel does. `acted_on` gets
+  // the models it loaded, unloaded or reloaded. Returns the first failure.
+  Status SyncWithDisk(std::vector<std::string>* acted_on = nullptr);
+
   // Refuses new requests (UNAVAILABLE), finishes queued and running ones. Idempotent.
   void Shutdown();
 
@@ -129,6 +141,9 @@ class Explainer {
   ServingFn serving_;               // ServingVersion
   std::unique_ptr<ModelRepository> repository_;
   std::atomic<bool> stopping_{false};
+  std::mutex sync_mu_;                                 // one SyncWithDisk at a time
+  std::map<std::string, uint64_t> disk_fingerprints_;  // guarded by sync_mu_
+  bool disk_noted_ = false;                            // guarded by sync_mu_
   std::thread loader_;
   mutable std::mutex loaded_mu_;
   std::condition_variable loaded_cv_;

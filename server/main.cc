@@ -106,6 +106,15 @@ int main(int argc, char** argv) {
                  "gRPC server reflection (lists the services and their schema, never data; not "
                  "behind tokens): --reflection=false turns it off")
       ->capture_default_str();
+  app.add_flag("--enable-admin", options.enable_admin,
+               "Serve xai.v1.ModelAdmin (LoadModel, UnloadModel, ReloadModel, ListModels; "
+               "`xai admin`): with --auth-tokens, admin tokens only; without, any caller");
+  app.add_option("--poll-repository", options.poll_repository_seconds,
+                 "Every N seconds, apply the model repository's changes on disk: new model "
+                 "directories loaded, removed ones unloaded, changed ones reloaded without "
+                 "failing a call (as ReloadModel); 0: never")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 86400));
   app.add_option("--intra-op-threads", options.explainer.intra_op_threads,
                  "LibTorch intra-op threads per forward, process-wide (0: LibTorch's default)")
       ->capture_default_str()

@@ -139,16 +139,17 @@ void ToProto(const core::ModelDescription& d, xai::v1::DescribeModelResponse* ou
   for (const std::string& layer : d.default_path_layers) out->add_default_path_layers(layer);
 }
 
+void ToProto(const core::ModelVersionStatus& m, xai::v1::ModelStatus* out) {
+  out->set_name(m.name);
+  out->set_version(m.version);
+  out->set_state(core::ModelStateName(m.state));
+  out->set_reason(m.reason);
+  for (const std::string& device : m.devices) out->add_devices(device);
+}
+
 void ToProto(const std::vector<core::ModelVersionStatus>& models,
              xai::v1::ListModelsResponse* out) {
-  for (const core::ModelVersionStatus& m : models) {
-    xai::v1::ModelStatus* s = out->add_models();
-    s->set_name(m.name);
-    s->set_version(m.version);
-    s->set_state(core::ModelStateName(m.state));
-    s->set_reason(m.reason);
-    for (const std::string& device : m.devices) s->add_devices(device);
-  }
+  for (const core::ModelVersionStatus& m : models) ToProto(m, out->add_models());
 }
 
 void ToProto(const std::vector<core::ModelStatisticsEntry>& models,

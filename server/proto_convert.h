@@ -23,6 +23,7 @@ void ToProto(const core::GradCamResult& result, xai::v1::GradCAMResponse* out);
 void ToProto(const core::ClassifyResult& result, xai::v1::ClassifyResponse* out);
 void ToProto(const core::DecisionPathResult& result, xai::v1::DecisionPathResponse* out);
 void ToProto(const core::ModelDescription& description, xai::v1::DescribeModelResponse* out);
+void ToProto(const core::ModelVersionStatus& model, xai::v1::ModelStatus* out);
 void ToProto(const std::vector<core::ModelVersionStatus>& models, xai::v1::ListModelsResponse* out);
 void ToProto(const std::vector<core::ModelStatisticsEntry>& models,
              xai::v1::ModelStatisticsResponse* out);

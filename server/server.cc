@@ -56,6 +56,30 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       server->explainer_.get(), CallTelemetry{server->metrics_.get(), options.access_log},
       CallAccess{server->auth_.get(), !options.health_address.empty()});
 
+  if (options.enable_admin || options.poll_repository_seconds > 0) {
+    core::Explainer* explainer = server->explainer_.get();
+    std::function<void()> poll;
+    if (options.poll_repository_seconds > 0) {
+      poll = [explainer] {
+        if (!explainer->loaded()) return;
+        const core::Status synced = explainer->SyncWithDisk();
+        if (!synced.ok()) spdlog::error("model repository poll: {}", synced.message());
+      };
+    }
+    server->lifecycle_ = std::make_unique<LifecycleThread>(
+        std::move(poll), std::chrono::seconds(options.poll_repository_seconds));
+  }
+  if (options.enable_admin) {
+    if (!server->auth_) {
+      spdlog::warn(
+          "ModelAdmin is on without --auth-tokens: any caller may load, unload and "
+          "reload models");
+    }
+    server->admin_ = std::make_unique<ModelAdminService>(
+        server->explainer_.get(), server->lifecycle_.get(),
+        CallTelemetry{server->metrics_.get(), options.access_log},
+        CallAccess{server->auth_.get(), !options.health_address.empty()});
+  }
   grpc::EnableDefaultHealthCheckService(true);
   // A process-wide registration, read when a builder is made: once on, it stays on for
   // later servers of the process (xai-server has one).
@@ -76,6 +100,7 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.SetMaxReceiveMessageSize(options.max_request_bytes);
   builder.SetMaxSendMessageSize(-1);
   builder.RegisterService(server->service_.get());
+  if (server->admin_) builder.RegisterService(server->admin_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0 ||
       (!options.health_address.empty() && server->health_port_ == 0)) {
@@ -129,6 +154,8 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
   if (shut_down_) return;
   shut_down_ = true;
   if (health_) health_->Shutdown();
+  // The change under way finishes; admin calls still queued are answered UNAVAILABLE.
+  if (lifecycle_) lifecycle_->Stop();
   // Refuses new calls at once; waits for the calls in flight, which the engine's workers
   // finish, until the grace period ends (then cancels them).
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + grace);

@@ -14,7 +14,9 @@
 #include "server/auth.h"
 #include "server/explainer_service.h"
 #include "server/health.h"
+#include "server/lifecycle.h"
 #include "server/metrics_http.h"
+#include "server/model_admin_service.h"
 #include "server/server_metrics.h"
 #include "server/tls.h"
 
@@ -34,6 +36,9 @@ struct ServerOptions {
   std::string auth_tokens_file;
   bool metrics_auth = false;  // /metrics needs a token too (needs auth_tokens_file)
   bool reflection = true;     // gRPC server reflection (the API's schema, no data)
+  bool enable_admin = false;  // serve xai.v1.ModelAdmin (admin role with tokens)
+  // Apply the repository's changes on disk this often (seconds; 0: never).
+  int poll_repository_seconds = 0;
   core::ExplainerOptions explainer;
 };
 
@@ -80,6 +85,10 @@ class Server {
   std::unique_ptr<core::Explainer> explainer_;
   std::unique_ptr<ServerMetrics> metrics_;  // reads explainer_; null when metrics are off
   std::unique_ptr<ExplainerService> service_;
+  // Admin calls and polling; null when neither is on. Before admin_: the service posts
+  // to it.
+  std::unique_ptr<LifecycleThread> lifecycle_;
+  std::unique_ptr<ModelAdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;  // serves metrics_
   int port_ = 0;

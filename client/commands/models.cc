@@ -27,24 +27,13 @@ int RunModels(const GlobalOptions& g) {
   }
   if (g.json) {
     json out = json::array();
-    for (const auto& m : response.models()) {
-      out.push_back(
-          {{"name", m.name()},
-           {"version", m.version()},
-           {"state", m.state()},
-           {"reason", m.reason()},
-           {"devices", std::vector<std::string>(m.devices().begin(), m.devices().end())}});
-    }
+    for (const auto& m : response.models()) out.push_back(ModelStatusJson(m));
     std::cout << json{{"models", out}}.dump(2) << "\n";
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
-  for (const auto& m : response.models()) {
-    std::string devices;
-    for (const auto& d : m.devices()) devices += (devices.empty() ? "" : ",") + d;
-    rows.push_back({m.name(), std::to_string(m.version()), m.state(), devices, m.reason()});
-  }
-  PrintTable(stdout, {"MODEL", "VERSION", "STATE", "DEVICES", "REASON"}, rows);
+  for (const auto& m : response.models()) rows.push_back(ModelStatusRow(m));
+  PrintTable(stdout, kModelStatusHeader, rows);
   return 0;
 }
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <set>
+#include <thread>
 
 #include "core/base/quote.h"
 #include "core/repository/model_config.h"
@@ -299,18 +301,11 @@ void ModelRepository::SetStateIfLoading(const std::string& name, int64_t version
 }
 
 void ModelRepository::LoadAll() {
-  std::vector<fs::path> dirs;
-  std::error_code ec;
-  for (const fs::directory_entry& entry : fs::directory_iterator(options_.root, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.is_directory() && !name.empty() && name[0] != '.') dirs.push_back(entry.path());
-  }
-  if (ec) spdlog::error("cannot list model repository {}: {}", options_.root, ec.message());
-  std::sort(dirs.begin(), dirs.end());
-
   std::vector<Pending> pending;
-  for (const fs::path& dir : dirs) {
-    for (Pending& p : ScanModel(options_.root, dir)) pending.push_back(std::move(p));
+  for (const std::string& name : ModelsOnDisk()) {
+    for (Pending& p : ScanModel(options_.root, fs::path(options_.root) / name)) {
+      pending.push_back(std::move(p));
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -431,11 +426,137 @@ Status ModelRepository::Unload(const std::string& name) {
     }
   }
   if (listener_) listener_();
-  for (const auto& version : draining) {
+  RetireAndDrain(std::move(draining), "unloaded");
+  return OkStatus();  // `draining` released there, on the caller's thread
+}
+
+void ModelRepository::RetireAndDrain(std::vector<std::shared_ptr<ModelVersion>> versions,
+                                     const char* what) {
+  for (auto& version : versions) {
+    // Out of the map, no new lookup finds it; a lookup that found it holds it only while
+    // it queues its request. Wait for those (bounded, in case a caller keeps one), so that
+    // no request is refused by a draining scheduler.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (version.use_count() > 1 && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
     version->Drain();
-    spdlog::info("{} unloaded", version->model().display_name());
+    if (what != nullptr) spdlog::info("{} {}", version->model().display_name(), what);
+    version.reset();
   }
-  return OkStatus();  // `draining` released here, on the caller's thread
+}
+
+Status ModelRepository::ReplaceReady(const PendingVersion& p) {
+  const std::string display = "model '" + p.name + "' v" + std::to_string(p.version);
+  auto record_failure = [&](const Status& failed) {
+    spdlog::warn("{} reload FAILED, the loaded version keeps serving: {}", display,
+                 failed.message());
+    std::lock_guard<std::mutex> lock(mu_);
+    Entry& entry = models_[p.name][p.version];
+    if (entry.state == ModelState::kReady) {
+      entry.reason = "serving the previous load; reloading failed: " + failed.message();
+    }
+    return Status(failed.code(),
+                  "reloading failed, the loaded version keeps serving: " + failed.message());
+  };
+  if (!p.problem.ok()) return record_failure(p.problem);
+  const auto start = std::chrono::steady_clock::now();
+  auto loaded = LoadVersion(p, options_);
+  if (!loaded.ok()) return record_failure(loaded.status());
+  std::shared_ptr<ModelVersion> old;
+  bool swapped = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Entry& entry = models_[p.name][p.version];
+    // Swapped only while the old one is READY: an Unload or a shutdown meanwhile wins.
+    if (entry.state == ModelState::kReady && !schedulers_stopped_) {
+      old = std::move(entry.version);
+      entry = Entry{ModelState::kReady, "", *loaded};
+      swapped = true;
+    }
+  }
+  if (!swapped) {
+    (*loaded)->Drain();
+    return UnavailableError(display + " was unloaded while it reloaded");
+  }
+  if (listener_) listener_();
+  RetireAndDrain({std::move(old)}, nullptr);
+  spdlog::info("{} reloaded in {} ms: the new load serves, the previous one drained", display,
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - start)
+                   .count());
+  return OkStatus();
+}
+
+Status ModelRepository::Reload(const std::string& name) {
+  XAI_RETURN_IF_ERROR(CheckModelName("model name", name));
+  const fs::path dir = fs::path(options_.root) / name;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (models_.count(name) == 0) {
+        return NotFoundError("model \"" + name + "\" has no directory in " + options_.root);
+      }
+    }
+    spdlog::info("model '{}': its directory is gone; unloading it", name);
+    return Unload(name);
+  }
+  std::vector<Pending> scanned = ScanModel(options_.root, dir);  // reads files: not under the lock
+  std::vector<Pending> fresh;
+  std::vector<Pending> replace;
+  std::vector<std::shared_ptr<ModelVersion>> removed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (schedulers_stopped_) return UnavailableError("the server is shutting down");
+    auto& versions = models_[name];
+    std::set<int64_t> on_disk;
+    for (Pending& p : scanned) {
+      on_disk.insert(p.version);
+      const auto known = versions.find(p.version);
+      if (known != versions.end() && known->second.state == ModelState::kLoading) continue;
+      if (known != versions.end() && known->second.state == ModelState::kReady) {
+        replace.push_back(std::move(p));
+      } else {
+        versions[p.version] = Entry{};
+        fresh.push_back(std::move(p));
+      }
+    }
+    for (auto& [version, entry] : versions) {
+      if (on_disk.count(version) || entry.state == ModelState::kLoading) continue;
+      if (entry.version) removed.push_back(std::move(entry.version));
+      entry = Entry{ModelState::kUnloaded, "removed from the repository", nullptr};
+    }
+  }
+  if (listener_) listener_();
+  RetireAndDrain(std::move(removed), "removed from the repository: drained and unloaded");
+  Status first = OkStatus();
+  for (const Pending& p : fresh) {
+    if (Status loaded = LoadPending(p); !loaded.ok() && first.ok()) first = loaded;
+  }
+  for (const Pending& p : replace) {
+    if (Status replaced = ReplaceReady(p); !replaced.ok() && first.ok()) first = replaced;
+  }
+  return first;
+}
+
+std::vector<std::string> ModelRepository::KnownModels() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, versions] : models_) names.push_back(name);
+  return names;
+}
+
+std::vector<std::string> ModelRepository::ModelsOnDisk() const {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(options_.root, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && !name.empty() && name[0] != '.') names.push_back(name);
+  }
+  if (ec) spdlog::error("cannot list model repository {}: {}", options_.root, ec.message());
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 void ModelRepository::ShutdownSchedulers() {

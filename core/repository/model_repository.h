@@ -96,6 +96,21 @@ class ModelRepository {
   // know the model. A version still loading is not served when its load ends.
   Status Unload(const std::string& name);
 
+  // Applies what is on disk for model `name` without failing a request: every version
+  // found is loaded anew beside the one serving it, which keeps serving until the new
+  // load is READY, then takes no new request and is drained (its queued requests run and
+  // answered); a version that was not READY is loaded as Load does; a version whose files
+  // are gone is drained and UNLOADED ("removed from the repository"); a model whose
+  // directory is gone is unloaded. A new load that fails leaves the serving one as it was
+  // (its reason says so) and its error is returned. Blocks: call it from a lifecycle
+  // thread. INVALID_ARGUMENT (bad name), NOT_FOUND (neither on disk nor known),
+  // UNAVAILABLE (shutting down).
+  Status Reload(const std::string& name);
+
+  // The names of the models the repository knows, and of the model directories on disk.
+  std::vector<std::string> KnownModels() const;
+  std::vector<std::string> ModelsOnDisk() const;
+
   // Drains every READY version (see ModelVersion::Drain); a version loading meanwhile
   // starts drained, and LoadAll and Load load no further one (they become UNLOADED).
   // Idempotent.
@@ -115,6 +130,12 @@ class ModelRepository {
   void SetStateIfLoading(const std::string& name, int64_t version, Entry entry);
   // Loads one scanned version and records its state. Returns its failure, if any.
   Status LoadPending(const PendingVersion& p);
+  // Loads a new copy of a READY version and swaps it in (see Reload).
+  Status ReplaceReady(const PendingVersion& p);
+  // Drains versions taken out of the map, each once no lookup holds it any more (a
+  // request that found it just before still queues on it, and is answered), logging
+  // "<version> <what>" when `what` is set; releases them on the calling thread.
+  static void RetireAndDrain(std::vector<std::shared_ptr<ModelVersion>> versions, const char* what);
 
   const ModelRepositoryOptions options_;
   std::function<void()> listener_;

@@ -509,6 +509,31 @@ TEST_F(SecureBinaryTest, TheCliConnectsWithTlsAndATokenAndSighupRotatesBoth) {
   EXPECT_THAT(log, Not(HasSubstr(kNewToken)));
 }
 
+class AdminBinaryTest : public BinaryTest {
+ protected:
+  AdminBinaryTest() { extra_args_ = {"--enable-admin"}; }
+};
+
+TEST_F(AdminBinaryTest, TheCliLoadsUnloadsReloadsAndLists) {
+  using Response = grpc::health::v1::HealthCheckResponse;
+  ASSERT_EQ(WaitForHealth("xai.v1.Explainer", Response::SERVING, 120), Response::SERVING);
+  const std::string cli = std::string(XAI_CLI_BINARY) + " --server " + address() + " ";
+  std::string out;
+  EXPECT_EQ(RunCommand(cli + "admin reload tiny", &out), 0) << out;
+  EXPECT_THAT(out, ::testing::ContainsRegex("tiny +1 +READY"));
+  EXPECT_EQ(RunCommand(cli + "admin list", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("MODEL"));
+  EXPECT_THAT(out, ::testing::ContainsRegex("tiny +1 +READY +yes +0 +0/2"));
+  EXPECT_EQ(RunCommand(cli + "admin unload tiny", &out), 0) << out;
+  EXPECT_THAT(out, ::testing::ContainsRegex("tiny +1 +UNLOADED"));
+  EXPECT_EQ(RunCommand(cli + "--json admin load tiny", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("\"state\": \"READY\""));
+  EXPECT_EQ(RunCommand(cli + "admin reload nope", &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("NOT_FOUND"));
+  EXPECT_EQ(RunCommand(cli + "admin", &out), 106) << out;  // CLI11: a subcommand is required
+  EXPECT_EQ(Stop(), 0);
+}
+
 TEST(BinaryHelpTest, AMetricsAddressThatCannotBeBoundExitsAtStartWithTheReason) {
   // A port this test holds.
   const int holder = socket(AF_INET, SOCK_STREAM, 0);
@@ -546,17 +571,20 @@ TEST(BinaryHelpTest, HealthOfNoServerFailsWithinItsTimeoutWithAReason) {
 TEST(BinaryHelpTest, HelpListsTheFlags) {
   std::string out;
   EXPECT_EQ(RunCommand(std::string(XAI_SERVER_BINARY) + " --help", &out), 0);
-  for (const char* flag :
-       {"--model-repository", "--address", "--log-level", "--log-format", "--access-log",
-        "--metrics-address", "--intra-op-threads", "--max-request-bytes", "--max-image-pixels",
-        "--tls-cert", "--tls-key", "--tls-client-ca", "--health-address", "--auth-tokens",
-        "--metrics-auth", "--reload-seconds", "--reflection", "SIGHUP"}) {
+  for (const char* flag : {"--model-repository", "--address",           "--log-level",
+                           "--log-format",       "--access-log",        "--metrics-address",
+                           "--intra-op-threads", "--max-request-bytes", "--max-image-pixels",
+                           "--tls-cert",         "--tls-key",           "--tls-client-ca",
+                           "--health-address",   "--auth-tokens",       "--metrics-auth",
+                           "--reload-seconds",   "--reflection",        "SIGHUP",
+                           "--enable-admin",     "--poll-repository"}) {
     EXPECT_THAT(out, HasSubstr(flag));
   }
   EXPECT_EQ(RunCommand(std::string(XAI_CLI_BINARY) + " --help", &out), 0);
-  for (const char* word : {"models", "stats", "describe", "classify", "gradcam", "path", "health",
-                           "--server", "--timeout", "--json", "--tls", "--tls-ca", "--tls-cert",
-                           "--tls-key", "--tls-server-name", "--token-file", "XAI_TOKEN"}) {
+  for (const char* word :
+       {"models", "stats", "describe", "classify", "gradcam", "path", "health", "--server",
+        "--timeout", "--json", "--tls", "--tls-ca", "--tls-cert", "--tls-key", "--tls-server-name",
+        "--token-file", "XAI_TOKEN", "admin"}) {
     EXPECT_THAT(out, HasSubstr(word));
   }
   EXPECT_NE(RunCommand(std::string(XAI_SERVER_BINARY) +

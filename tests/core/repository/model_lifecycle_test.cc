@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
@@ -166,6 +167,93 @@ TEST_F(ModelLifecycleTest, ARequestQueuedAfterUnloadIsRefusedNotLost) {
   Record record;
   held->scheduler().Enqueue(std::make_unique<PinningJob>(record, 1, held->shared_model()));
   EXPECT_THAT(record.answers[1], ::testing::ElementsAre(StatusCode::kUnavailable));
+}
+
+TEST_F(ModelLifecycleTest, ReloadServesANewLoadOnceReadyAndDrainsThePreviousOne) {
+  Record record;
+  std::weak_ptr<ModelVersion> old_version;
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  int held = 0;
+  {
+    auto version = repository_->GetVersion("tiny", 0);
+    ASSERT_TRUE(version.ok());
+    old_version = *version;
+    BatchScheduler& scheduler = (*version)->scheduler();
+    held = scheduler.options().workers;
+    std::vector<std::promise<void>> started(held);
+    for (int w = 0; w < held; ++w) {
+      scheduler.Enqueue(std::make_unique<PinningJob>(record, -1 - w, (*version)->shared_model(),
+                                                     gate, &started[w]));
+      started[w].get_future().wait();
+    }
+    for (int id = 1; id <= 5; ++id) {
+      scheduler.Enqueue(std::make_unique<PinningJob>(record, id, (*version)->shared_model()));
+    }
+  }
+  auto reloaded = std::async(std::launch::async, [&] { return repository_->Reload("tiny"); });
+  // The new load takes the lookups while the previous one still holds its queue.
+  bool swapped = false;
+  for (int i = 0; i < 1000 && !swapped; ++i) {
+    auto now = repository_->GetVersion("tiny", 0);
+    ASSERT_TRUE(now.ok()) << "the model stopped serving during the reload: "
+                          << now.status().ToString();
+    swapped = now->get() != old_version.lock().get();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(swapped);
+  EXPECT_EQ(reloaded.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout)
+      << "Reload returned before the previous load's queue was answered";
+  release.set_value();
+  ASSERT_EQ(reloaded.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_TRUE(reloaded.get().ok());
+  ASSERT_EQ(record.answers.size(), 5u + held);
+  for (const auto& [id, codes] : record.answers) {
+    EXPECT_THAT(codes, ::testing::ElementsAre(StatusCode::kOk)) << "job " << id;
+  }
+  EXPECT_TRUE(old_version.expired());
+  const auto listed = repository_->List();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].state, ModelState::kReady);
+  EXPECT_EQ(listed[0].reason, "");
+}
+
+TEST_F(ModelLifecycleTest, AReloadThatFailsLeavesTheServingLoadAndSaysWhy) {
+  auto before = repository_->GetVersion("tiny", 0);
+  ASSERT_TRUE(before.ok());
+  std::ofstream(root_ / "tiny" / "1" / "model.pt", std::ios::trunc) << "truncated";
+  const Status reloaded = repository_->Reload("tiny");
+  EXPECT_FALSE(reloaded.ok());
+  EXPECT_THAT(reloaded.message(), HasSubstr("reloading failed, the loaded version keeps serving"));
+  auto after = repository_->GetVersion("tiny", 0);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(before->get(), after->get());
+  const auto listed = repository_->List();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].state, ModelState::kReady);
+  EXPECT_THAT(listed[0].reason, HasSubstr("serving the previous load; reloading failed"));
+}
+
+TEST_F(ModelLifecycleTest, ReloadLoadsNewVersionsAndDrainsThoseGoneFromDisk) {
+  fs::copy(root_ / "tiny" / "1", root_ / "tiny" / "2", fs::copy_options::recursive);
+  ASSERT_TRUE(repository_->Reload("tiny").ok());
+  auto newest = repository_->Get("tiny", 0);
+  ASSERT_TRUE(newest.ok());
+  EXPECT_EQ((*newest)->version, 2);
+  fs::remove_all(root_ / "tiny" / "1");
+  ASSERT_TRUE(repository_->Reload("tiny").ok());
+  auto listed = repository_->List();
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].state, ModelState::kUnloaded);
+  EXPECT_EQ(listed[0].reason, "removed from the repository");
+  EXPECT_EQ(listed[1].state, ModelState::kReady);
+  fs::remove_all(root_ / "tiny");
+  ASSERT_TRUE(repository_->Reload("tiny").ok());
+  for (const ModelVersionStatus& s : repository_->List()) {
+    EXPECT_NE(s.state, ModelState::kReady) << s.version;
+  }
+  EXPECT_EQ(repository_->Reload("never").code(), StatusCode::kNotFound);
+  EXPECT_EQ(repository_->Reload("../tiny").code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(ModelLifecycleTest, LoadBringsAnUnloadedModelBackAndChecksItsName) {
