@@ -17,8 +17,8 @@ Explainer::Explainer(const ExplainerOptions& options) : options_(options) {}
 
 StatusOr<std::unique_ptr<Explainer>> Explainer::Create(const ExplainerOptions& options,
                                                        std::function<void()> on_state_change) {
-  if (options.max_image_pixels < 1) {
-    return InvalidArgumentError("max image pixels must be >= 1");
+  if (options.max_image_pixels < 1 || options.max_image_side < 1) {
+    return InvalidArgumentError("max image pixels and sides must be >= 1");
   }
   if (options.queue_capacity < 1) {
     return InvalidArgumentError("queue capacity must be >= 1, got " +
@@ -35,8 +35,8 @@ StatusOr<std::unique_ptr<Explainer>> Explainer::Create(const ExplainerOptions& o
 
   std::unique_ptr<Explainer> explainer(new Explainer(options));
   explainer->repository_ = std::move(repository);
-  explainer->preprocessor_ =
-      std::make_unique<ImagePreprocessor>(ImagePreprocessorOptions{options.max_image_pixels});
+  explainer->preprocessor_ = std::make_unique<ImagePreprocessor>(
+      ImagePreprocessorOptions{options.max_image_pixels, options.max_image_side});
   explainer->compute_ = std::make_unique<ComputePool>(
       options.compute_threads >= 0 ? options.compute_threads
                                    : ComputePool::DefaultHelpers(at::get_num_threads()));

@@ -36,12 +36,13 @@ class ImagePreprocessor;
 struct ExplainerOptions {
   std::string model_repository;  // directory, see ModelRepository
   int64_t max_image_pixels =
-      50'000'000;            // width * height of an encoded image, checked from its header
-  int max_targets = 64;      // target classes of one GradCAM request
-  int max_cam_layers = 16;   // layers of one GradCAM request
-  int queue_capacity = 256;  // requests a model version queues unless its config sets
-                             // max_queue_size; more: RESOURCE_EXHAUSTED
-  int intra_op_threads = 0;  // LibTorch's intra-op threads (process-wide); 0: its default
+      50'000'000;                  // width * height of an encoded image, checked from its header
+  int64_t max_image_side = 16384;  // width or height of an encoded image, the same way
+  int max_targets = 64;            // target classes of one GradCAM request
+  int max_cam_layers = 16;         // layers of one GradCAM request
+  int queue_capacity = 256;        // requests a model version queues unless its config sets
+                                   // max_queue_size; more: RESOURCE_EXHAUSTED
+  int intra_op_threads = 0;        // LibTorch's intra-op threads (process-wide); 0: its default
   std::chrono::milliseconds max_queue_time{
       30000};  // longest wait in a model's queue; then RESOURCE_EXHAUSTED
   // Helper threads for the independent items inside a request (DecisionPath's backwards),

@@ -63,6 +63,16 @@ bool Call::Admit(const grpc::CallbackServerContext* context, const CallAccess& a
       return false;
     }
   }
+  if (access.peers != nullptr) {
+    if (!access.peers->Acquire(state_->peer)) {
+      Finish(core::ResourceExhaustedError(
+          "too many calls in flight from " + std::string(PeerLimiter::Host(state_->peer)) +
+          ": at most " + std::to_string(access.peers->limit()) +
+          " at a time per client host (--max-calls-per-peer); retry later"));
+      return false;
+    }
+    state_->counted_in = access.peers;
+  }
   if (access.auth == nullptr) return true;
   const auto& metadata = context->client_metadata();
   const auto it = metadata.find("authorization");
@@ -85,8 +95,12 @@ core::CancelledFn Call::cancelled() const {
 
 grpc::ServerUnaryReactor* Call::Finish(const core::Status& status,
                                        const google::protobuf::Message* response) const {
-  const State& s = *state_;
+  State& s = *state_;
   Report(status.code(), status.ok() && response != nullptr ? response->ByteSizeLong() : 0);
+  if (s.counted_in != nullptr) {
+    s.counted_in->Release(s.peer);
+    s.counted_in = nullptr;
+  }
   if (status.ok()) {
     s.reactor->Finish(grpc::Status::OK);
   } else if (status.code() == core::StatusCode::kInternal) {

@@ -15,6 +15,7 @@
 #include "core/base/status.h"
 #include "core/requests/request_context.h"
 #include "server/auth.h"
+#include "server/peer_limiter.h"
 #include "server/server_metrics.h"
 
 namespace xai::server {
@@ -31,6 +32,7 @@ struct CallTelemetry {
 struct CallAccess {
   const Authenticator* auth = nullptr;
   bool require_tls = false;
+  PeerLimiter* peers = nullptr;  // calls in flight per caller host; null: no limit
 };
 
 // gRPC's DefaultReactor does not watch for cancellation, so queued requests could not
@@ -54,9 +56,10 @@ class Call {
   Call(grpc::CallbackServerContext* context, const char* rpc, const std::string& model,
        const google::protobuf::Message& request, const CallTelemetry& telemetry);
 
-  // Checks the call's transport and "authorization" metadata against `access` for
-  // `needed`. When it fails, the call is answered (UNAUTHENTICATED or PERMISSION_DENIED)
-  // and false returned: the handler returns reactor() at once.
+  // Checks the call's transport, its peer's calls in flight and its "authorization"
+  // metadata against `access` for `needed`. When it fails, the call is answered
+  // (RESOURCE_EXHAUSTED, UNAUTHENTICATED or PERMISSION_DENIED) and false returned: the
+  // handler returns reactor() at once.
   bool Admit(const grpc::CallbackServerContext* context, const CallAccess& access, Role needed,
              const char* what);
 
@@ -82,6 +85,7 @@ class Call {
     std::string id;
     std::string peer;
     std::string caller;
+    PeerLimiter* counted_in = nullptr;  // set while the call counts against its peer
     core::Clock::time_point started = core::Clock::now();
     core::Clock::time_point deadline;
     size_t request_bytes = 0;

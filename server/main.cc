@@ -133,6 +133,16 @@ int main(int argc, char** argv) {
                  "RESOURCE_EXHAUSTED")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  app.add_option("--max-image-side", options.explainer.max_image_side,
+                 "Longest width or height of an encoded image, checked from its header before "
+                 "decoding; beyond: RESOURCE_EXHAUSTED")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  app.add_option("--max-calls-per-peer", options.max_calls_per_peer,
+                 "Calls in flight at a time from one client host (all its connections); more: "
+                 "RESOURCE_EXHAUSTED at once. 0: no limit")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
   app.add_option("--max-targets", options.explainer.max_targets,
                  "Most target classes one GradCAM request may ask for; beyond: INVALID_ARGUMENT")
       ->capture_default_str()

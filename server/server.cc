@@ -30,6 +30,9 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (!options.auth_tokens_file.empty()) {
     XAI_ASSIGN_OR_RETURN(server->auth_, Authenticator::Create(options.auth_tokens_file));
   }
+  if (options.max_calls_per_peer > 0) {
+    server->peers_ = std::make_unique<PeerLimiter>(options.max_calls_per_peer);
+  }
   server->health_ = std::make_unique<HealthReporter>();
   HealthReporter* health = server->health_.get();
   XAI_ASSIGN_OR_RETURN(server->explainer_,
@@ -54,7 +57,7 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   server->service_ = std::make_unique<ExplainerService>(
       server->explainer_.get(), CallTelemetry{server->metrics_.get(), options.access_log},
-      CallAccess{server->auth_.get(), !options.health_address.empty()});
+      CallAccess{server->auth_.get(), !options.health_address.empty(), server->peers_.get()});
 
   if (options.enable_admin || options.poll_repository_seconds > 0) {
     core::Explainer* explainer = server->explainer_.get();
@@ -78,7 +81,7 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     server->admin_ = std::make_unique<ModelAdminService>(
         server->explainer_.get(), server->lifecycle_.get(),
         CallTelemetry{server->metrics_.get(), options.access_log},
-        CallAccess{server->auth_.get(), !options.health_address.empty()});
+        CallAccess{server->auth_.get(), !options.health_address.empty(), server->peers_.get()});
   }
   grpc::EnableDefaultHealthCheckService(true);
   // A process-wide registration, read when a builder is made: once on, it stays on for

@@ -17,6 +17,7 @@
 #include "server/lifecycle.h"
 #include "server/metrics_http.h"
 #include "server/model_admin_service.h"
+#include "server/peer_limiter.h"
 #include "server/server_metrics.h"
 #include "server/tls.h"
 
@@ -37,6 +38,9 @@ struct ServerOptions {
   bool metrics_auth = false;  // /metrics needs a token too (needs auth_tokens_file)
   bool reflection = true;     // gRPC server reflection (the API's schema, no data)
   bool enable_admin = false;  // serve xai.v1.ModelAdmin (admin role with tokens)
+  // Calls in flight per client host (address without port); more: RESOURCE_EXHAUSTED.
+  // 0: no limit.
+  int max_calls_per_peer = 1024;
   // Apply the repository's changes on disk this often (seconds; 0: never).
   int poll_repository_seconds = 0;
   core::ExplainerOptions explainer;
@@ -80,6 +84,7 @@ class Server {
   Server() = default;
 
   std::unique_ptr<ServerTls> tls_;
+  std::unique_ptr<PeerLimiter> peers_;  // null when there is no per-peer limit
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<HealthReporter> health_;  // before explainer_: its listener uses it
   std::unique_ptr<core::Explainer> explainer_;

@@ -80,22 +80,36 @@ InputGeometry ComputeGeometry(int original_width, int original_height, int width
   return g;
 }
 
+Status ImagePreprocessor::CheckSize(int64_t width, int64_t height) const {
+  if (width * height > options_.max_pixels) {
+    return ResourceExhaustedError(PixelLimitMessage(width, height, options_.max_pixels));
+  }
+  if (std::max(width, height) > options_.max_side) {
+    return ResourceExhaustedError("image is " + std::to_string(width) + "x" +
+                                  std::to_string(height) + ", a side over the limit of " +
+                                  std::to_string(options_.max_side) + " pixels");
+  }
+  return OkStatus();
+}
+
 StatusOr<PreprocessedImage> ImagePreprocessor::Preprocess(std::string_view encoded,
                                                           const xai::v1::InputSpec& spec,
                                                           bool keep_original) const {
   if (encoded.empty()) return InvalidArgumentError("image.encoded is empty");
+  // Only formats whose size the header gives are decoded: the limits hold before any
+  // decoder runs, and OpenCV's rarer decoders (JPEG 2000, OpenEXR, HDR, ...) stay out of
+  // reach of callers.
   const std::optional<ImageHeader> header = ReadImageHeader(encoded);
-  if (header) {
-    if (header->width <= 0 || header->height <= 0) {
-      return InvalidArgumentError("image.encoded: " + header->format + " header gives a size of " +
-                                  std::to_string(header->width) + "x" +
-                                  std::to_string(header->height));
-    }
-    if (header->width * header->height > options_.max_pixels) {
-      return ResourceExhaustedError(
-          PixelLimitMessage(header->width, header->height, options_.max_pixels));
-    }
+  if (!header) {
+    return InvalidArgumentError("image.encoded (" + std::to_string(encoded.size()) +
+                                " bytes) is not a PNG, JPEG, BMP, WebP, TIFF or PNM image");
   }
+  if (header->width <= 0 || header->height <= 0) {
+    return InvalidArgumentError("image.encoded: " + header->format + " header gives a size of " +
+                                std::to_string(header->width) + "x" +
+                                std::to_string(header->height));
+  }
+  XAI_RETURN_IF_ERROR(CheckSize(header->width, header->height));
 
   cv::Mat decoded;
   try {
@@ -110,10 +124,7 @@ StatusOr<PreprocessedImage> ImagePreprocessor::Preprocess(std::string_view encod
                                 " bytes) is not an image OpenCV can decode (JPEG, PNG, BMP, "
                                 "WebP, TIFF, PNM, ...)");
   }
-  if (static_cast<int64_t>(decoded.cols) * decoded.rows > options_.max_pixels) {
-    return ResourceExhaustedError(
-        PixelLimitMessage(decoded.cols, decoded.rows, options_.max_pixels));
-  }
+  XAI_RETURN_IF_ERROR(CheckSize(decoded.cols, decoded.rows));
   double scale = 1.0;
   switch (decoded.depth()) {
     case CV_8U:

@@ -44,6 +44,8 @@ struct PreprocessedImage {
 struct ImagePreprocessorOptions {
   // Largest width * height accepted, checked from the header before decoding.
   int64_t max_pixels = 50'000'000;
+  // Largest width or height accepted, checked the same way.
+  int64_t max_side = 16384;
 };
 
 // Thread safe: Preprocess keeps no state between calls.
@@ -51,11 +53,13 @@ class ImagePreprocessor {
  public:
   explicit ImagePreprocessor(ImagePreprocessorOptions options) : options_(options) {}
 
-  // Decodes `encoded` (JPEG, PNG, BMP, WebP, TIFF, PNM and what else OpenCV reads; gray,
-  // RGB, RGBA, 8- and 16-bit; alpha is dropped, EXIF orientation is ignored as PIL does) and
-  // prepares it for a model with input `spec` (already validated).
-  // Errors: INVALID_ARGUMENT (empty, undecodable, unsupported pixel type) naming
-  // image.encoded; RESOURCE_EXHAUSTED when the image has more pixels than max_pixels.
+  // Decodes `encoded` (JPEG, PNG, BMP, WebP, TIFF or PNM, recognised from their headers;
+  // OpenCV's other decoders are not exposed to callers; gray, RGB, RGBA, 8- and 16-bit;
+  // alpha is dropped, EXIF orientation is ignored as PIL does) and prepares it for a model
+  // with input `spec` (already validated).
+  // Errors: INVALID_ARGUMENT (empty, another format, undecodable, unsupported pixel type)
+  // naming image.encoded; RESOURCE_EXHAUSTED when the header gives more pixels than
+  // max_pixels or a side longer than max_side (before anything is decoded).
   // Resizing uses OpenCV's INTER_AREA when shrinking both sides (antialiased, close to
   // PIL's), INTER_LINEAR otherwise.
   // With `keep_original`, the result also holds the decoded image as 8-bit BGR (16-bit
@@ -66,6 +70,9 @@ class ImagePreprocessor {
   const ImagePreprocessorOptions& options() const { return options_; }
 
  private:
+  // RESOURCE_EXHAUSTED when a width x height image is over max_pixels or max_side.
+  Status CheckSize(int64_t width, int64_t height) const;
+
   ImagePreprocessorOptions options_;
 };
 

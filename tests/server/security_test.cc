@@ -6,15 +6,18 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/auth.h"
+#include "server/peer_limiter.h"
 #include "server/server.h"
 #include "server/tls.h"
 #include "tests/core/test_paths.h"
@@ -406,6 +409,63 @@ TEST(TokenStartTest, BadTokenSetupsFailAtStart) {
   EXPECT_EQ(Server::Start(options).status().code(), core::StatusCode::kInvalidArgument);
   options.auth_tokens_file = Dir() + "/no.tokens";
   EXPECT_EQ(Server::Start(options).status().code(), core::StatusCode::kNotFound);
+}
+
+// ---------------------------------------------------------------- calls per peer
+
+TEST(PeerLimiterTest, CountsPerHostWhateverThePort) {
+  EXPECT_EQ(PeerLimiter::Host("ipv4:10.0.0.7:5678"), "ipv4:10.0.0.7");
+  EXPECT_EQ(PeerLimiter::Host("ipv6:[::1]:5678"), "ipv6:[::1]");
+  EXPECT_EQ(PeerLimiter::Host("unix:/tmp/socket"), "unix:/tmp/socket");
+  PeerLimiter limiter(2);
+  EXPECT_TRUE(limiter.Acquire("ipv4:10.0.0.7:1"));
+  EXPECT_TRUE(limiter.Acquire("ipv4:10.0.0.7:2"));
+  EXPECT_FALSE(limiter.Acquire("ipv4:10.0.0.7:3"));
+  EXPECT_TRUE(limiter.Acquire("ipv4:10.0.0.8:1"));
+  limiter.Release("ipv4:10.0.0.7:1");
+  EXPECT_TRUE(limiter.Acquire("ipv4:10.0.0.7:4"));
+}
+
+TEST(PeerLimiterTest, AServerRefusesCallsOverThePeersLimitAndCountsThemOutAgain) {
+  ServerOptions options = Options();
+  options.max_calls_per_peer = 2;
+  auto server = StartOrDie(options);
+  ASSERT_NE(server, nullptr);
+  auto channel = PlainChannel(server->port());
+  xai::v1::DecisionPathRequest request;
+  request.mutable_model()->set_name("shapes");
+  request.mutable_image()->set_encoded(
+      xai::testing::ReadBytes(std::string(XAI_SOURCE_DIR) + "/samples/star_3.png"));
+  constexpr int kCalls = 8;
+  std::vector<grpc::Status> statuses(kCalls);
+  std::vector<std::thread> callers;
+  std::atomic<int> ready{0};
+  for (int i = 0; i < kCalls; ++i) {
+    callers.emplace_back([&, i] {
+      auto stub = xai::v1::Explainer::NewStub(channel);
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      xai::v1::DecisionPathResponse response;
+      ready.fetch_add(1);
+      while (ready.load() < kCalls) std::this_thread::yield();
+      statuses[i] = stub->DecisionPath(&context, request, &response);
+    });
+  }
+  for (auto& t : callers) t.join();
+  int ok = 0, refused = 0;
+  for (const grpc::Status& s : statuses) {
+    if (s.ok()) ++ok;
+    if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+      EXPECT_THAT(s.error_message(), HasSubstr("too many calls in flight from ipv4:127.0.0.1"));
+    }
+  }
+  EXPECT_EQ(ok + refused, kCalls);
+  EXPECT_GE(ok, 2);
+  EXPECT_GE(refused, 1);
+  // Every call was counted out: two at a time pass again.
+  EXPECT_TRUE(ListModels(channel).ok());
+  EXPECT_TRUE(ListModels(channel).ok());
 }
 
 }  // namespace

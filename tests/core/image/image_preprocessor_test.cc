@@ -139,6 +139,61 @@ TEST(ImagePreprocessorTest, RefusesOversizedImagesFromTheHeader) {
   EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
 }
 
+// Writes `value` little-endian into `bytes` at `offset` (`size` bytes).
+void PutLittleEndian(std::string* bytes, size_t offset, uint32_t value, int size) {
+  for (int i = 0; i < size; ++i)
+    (*bytes)[offset + i] = static_cast<char>((value >> (8 * i)) & 0xff);
+}
+
+TEST(ImagePreprocessorTest, DecompressionBombsAreRefusedFromTheirHeaders) {
+  const cv::Mat small(8, 8, CV_8UC3, cv::Scalar(1, 2, 3));
+  // A lossy WebP whose frame header claims 16383 x 16383 (268 M pixels).
+  std::vector<uchar> lossy;
+  ASSERT_TRUE(cv::imencode(".webp", small, lossy, {cv::IMWRITE_WEBP_QUALITY, 80}));
+  std::string webp(lossy.begin(), lossy.end());
+  ASSERT_EQ(webp.substr(12, 4), "VP8 ");
+  PutLittleEndian(&webp, 26, 16383, 2);
+  PutLittleEndian(&webp, 28, 16383, 2);
+  auto refused = kPreprocessor.Preprocess(webp, Spec(4, 4));
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("16383x16383"));
+  // A TIFF whose first directory claims 100000 x 100000.
+  std::string tiff = Encode(small, ".tiff");
+  ASSERT_EQ(tiff.substr(0, 4), std::string("II*\0", 4));
+  const uint32_t ifd = static_cast<uint8_t>(tiff[4]) | static_cast<uint8_t>(tiff[5]) << 8 |
+                       static_cast<uint8_t>(tiff[6]) << 16 |
+                       static_cast<uint32_t>(static_cast<uint8_t>(tiff[7])) << 24;
+  const int entries = static_cast<uint8_t>(tiff[ifd]) | static_cast<uint8_t>(tiff[ifd + 1]) << 8;
+  for (int e = 0; e < entries; ++e) {
+    const size_t at = ifd + 2 + 12 * e;
+    const int tag = static_cast<uint8_t>(tiff[at]) | static_cast<uint8_t>(tiff[at + 1]) << 8;
+    if (tag == 256 || tag == 257) {  // ImageWidth, ImageLength, as LONG
+      PutLittleEndian(&tiff, at + 2, 4, 2);
+      PutLittleEndian(&tiff, at + 4, 1, 4);
+      PutLittleEndian(&tiff, at + 8, 100000, 4);
+    }
+  }
+  refused = kPreprocessor.Preprocess(tiff, Spec(4, 4));
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("100000x100000"));
+  // A PNG strip of 20000 x 1: few pixels, one side over the limit.
+  std::string strip("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x4e\x20\0\0\0\x01\x08\x02\0\0\0", 29);
+  refused = kPreprocessor.Preprocess(strip, Spec(4, 4));
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("a side over the limit of 16384"));
+}
+
+TEST(ImagePreprocessorTest, FormatsWithoutAKnownHeaderAreNotDecoded) {
+  // Sun raster: OpenCV decodes it, but callers get only the formats the header check knows.
+  std::vector<uchar> buffer;
+  ASSERT_TRUE(cv::imencode(".ras", cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)), buffer));
+  ASSERT_FALSE(cv::imdecode(buffer, cv::IMREAD_UNCHANGED).empty());
+  auto refused = kPreprocessor.Preprocess(std::string(buffer.begin(), buffer.end()), Spec(4, 4));
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("is not a PNG, JPEG, BMP, WebP, TIFF or PNM image"));
+}
+
 TEST(ImagePreprocessorTest, UndecodableAndEmptyBytes) {
   EXPECT_EQ(kPreprocessor.Preprocess("", Spec(4, 4)).status().code(), StatusCode::kInvalidArgument);
   auto garbage = kPreprocessor.Preprocess("definitely not an image", Spec(4, 4));
