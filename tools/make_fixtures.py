@@ -64,12 +64,25 @@ class Tiny(torch.nn.Module):
 
 
 class Flaky(Tiny):
-    """Raises inside forward when the input's mean exceeds 100 (a model that fails at run time)."""
+    """A model that fails at run time, in the way the input's mean says:
+    whole batch's mean > 100: raises; in (40, 50]: returns [B, 7] instead of [B, classes];
+    in (30, 40]: asks for 2^62 bytes (out of memory); per sample, mean in (20, 30]: its logits
+    are NaN; in (10, 20]: infinite. Below 10 it answers normally."""
 
     def forward(self, x):
-        if bool(x.mean() > 100.0):
+        m = x.mean()
+        if bool(m > 100.0):
             raise RuntimeError("flaky model refuses inputs with mean > 100")
-        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+        if bool(m > 40.0) and bool(m <= 50.0):
+            return torch.zeros(x.shape[0], 7)
+        if bool(m > 30.0) and bool(m <= 40.0):
+            huge = torch.empty([1 << 60])
+            return huge[: x.shape[0] * 4].view(x.shape[0], 4)
+        logits = self.fc(torch.flatten(self.pool(self.features(x)), 1))
+        sample = x.mean(dim=[1, 2, 3]).unsqueeze(1)
+        logits = torch.where((sample > 20.0) & (sample <= 30.0), torch.full_like(logits, float("nan")), logits)
+        logits = torch.where((sample > 10.0) & (sample <= 20.0), torch.full_like(logits, float("inf")), logits)
+        return logits
 
 
 class Analytic(torch.nn.Module):

@@ -8,8 +8,13 @@
 
 namespace xai::core {
 
-std::vector<ClassScore> TopClasses(const at::Tensor& logits, int top_k) {
+StatusOr<std::vector<ClassScore>> TopClasses(const at::Tensor& logits, int top_k) {
   const at::Tensor logit_values = logits.detach().to(at::kCPU, at::kFloat).contiguous();
+  if (!at::isfinite(logit_values).all().item<bool>()) {
+    const bool nan = at::isnan(logit_values).any().item<bool>();
+    return InternalError(std::string("the model returned ") + (nan ? "NaN" : "infinite") +
+                         " logits for this input");
+  }
   const at::Tensor probs = at::softmax(logit_values, 0);
   const int64_t n = logit_values.numel();
   const float* l = logit_values.data_ptr<float>();
@@ -23,17 +28,6 @@ std::vector<ClassScore> TopClasses(const at::Tensor& logits, int top_k) {
   out.reserve(k);
   for (int i = 0; i < k; ++i) out.push_back({order[i], p[order[i]], l[order[i]]});
   return out;
-}
-
-Status CheckBatchLogits(const at::Tensor& logits, int64_t batch, int64_t classes) {
-  if (logits.dim() != 2 || logits.size(0) != batch || logits.size(1) != classes) {
-    std::ostringstream shape;
-    shape << logits.sizes();
-    return InternalError("forward on a batch of " + std::to_string(batch) + " returned " +
-                         shape.str() + ", not [" + std::to_string(batch) + ", " +
-                         std::to_string(classes) + "]");
-  }
-  return OkStatus();
 }
 
 StatusOr<at::Tensor> ForwardLogits(ModelPool::Handle& instance, const at::Tensor& input) {

@@ -16,11 +16,9 @@ struct ClassScore {
 };
 
 // The `top_k` classes of `logits` ([num_classes], float) by descending probability; ties
-// keep the lower class index first. top_k is clamped to [1, num_classes].
-std::vector<ClassScore> TopClasses(const at::Tensor& logits, int top_k);
-
-// OK when `logits` is [batch, classes]; else INTERNAL naming the shape it has.
-Status CheckBatchLogits(const at::Tensor& logits, int64_t batch, int64_t classes);
+// keep the lower class index first. top_k is clamped to [1, num_classes]. INTERNAL when a
+// logit is NaN or infinite (a model fault: no answer rather than a wrong one).
+StatusOr<std::vector<ClassScore>> TopClasses(const at::Tensor& logits, int top_k);
 
 // Runs `instance` on `input` ([B,C,H,W] float32, CPU or the instance's device) and returns
 // the logits, [B, num_classes] float32 on the CPU. INTERNAL when the forward throws

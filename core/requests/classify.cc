@@ -31,9 +31,13 @@ class ClassifyJob : public RequestJob<ClassifyResult> {
             return results;
           }
           for (size_t b = 0; b < jobs.size(); ++b) {
+            auto top = TopClasses((*logits)[b], jobs[b]->top_k_);
+            if (!top.ok()) {
+              results.push_back(top.status().WithContext(model.display_name()));
+              continue;
+            }
             results.push_back(
-                ClassifyResult{{model.name, model.version},
-                               Labeled(model, TopClasses((*logits)[b], jobs[b]->top_k_))});
+                ClassifyResult{{model.name, model.version}, Labeled(model, std::move(*top))});
           }
           return results;
         });

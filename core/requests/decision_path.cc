@@ -45,7 +45,9 @@ class DecisionPathJob : public RequestJob<DecisionPathResult> {
     if (!path.ok()) return path.status().WithContext(model.display_name());
     DecisionPathResult result;
     result.model = {model.name, model.version};
-    result.classes = Labeled(model, TopClasses(path->logits, kDefaultTopK));
+    auto top = TopClasses(path->logits, kDefaultTopK);
+    if (!top.ok()) return top.status().WithContext(model.display_name());
+    result.classes = Labeled(model, std::move(*top));
     result.target_class = path->target;
     result.layers = spec_.layers;
     for (const PathNodeResult& n : path->nodes) {

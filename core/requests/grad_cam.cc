@@ -80,8 +80,16 @@ class GradCamJob : public RequestJob<GradCamResult> {
     const ServableModel& model = this->model();
     GradCamResult result;
     result.model = {model.name, model.version};
-    result.classes = Labeled(model, TopClasses(cams.logits, kDefaultTopK));
+    auto top = TopClasses(cams.logits, kDefaultTopK);
+    if (!top.ok()) return top.status().WithContext(model.display_name());
+    result.classes = Labeled(model, std::move(*top));
     for (const CamOutput& cam : cams.explanations) {
+      if (!at::isfinite(cam.raw).all().item<bool>()) {
+        return InternalError(model.display_name() + ": the map for class " +
+                             std::to_string(cam.target) +
+                             " holds NaN or infinite values (the model's gradients are not "
+                             "finite for this input)");
+      }
       CamExplanation explanation{cam.target, ToFloatTensor(cam.cam), ToFloatTensor(cam.raw), ""};
       if (overlay_.enabled) {
         XAI_ASSIGN_OR_RETURN(explanation.overlay_png, Overlay(cam.cam, input, prepared, model,

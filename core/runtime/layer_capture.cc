@@ -4,6 +4,7 @@
 
 #include <unordered_set>
 
+#include "core/runtime/model_pool.h"
 #include "core/runtime/torch_errors.h"
 
 namespace xai::core {
@@ -134,7 +135,8 @@ std::vector<at::Tensor> CaptureScope::Activations() const {
 }
 
 StatusOr<CapturedForward> RunCaptured(torch::jit::Module& module, const at::Tensor& input,
-                                      const std::vector<std::string>& paths, size_t cut) {
+                                      const std::vector<std::string>& paths, size_t cut,
+                                      int64_t classes) {
   std::vector<torch::jit::Module> layers;
   for (const std::string& path : paths) {
     XAI_ASSIGN_OR_RETURN(torch::jit::Module layer, FindSubmodule(module, path));
@@ -147,6 +149,7 @@ StatusOr<CapturedForward> RunCaptured(torch::jit::Module& module, const at::Tens
     out.output = module.forward({input}).toTensor();
     out.activations = capture.Activations();
   }
+  XAI_RETURN_IF_ERROR(CheckBatchLogits(out.output, input.size(0), classes));
   for (size_t i = 0; i < out.activations.size(); ++i) {
     if (!out.activations[i].defined() || !out.activations[i].requires_grad()) {
       return InvalidArgumentError("layer \"" + paths[i] +

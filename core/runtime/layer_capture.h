@@ -68,10 +68,12 @@ struct CapturedForward {
 
 // One forward of `module` on `input` in grad mode with the layers at `paths` captured and
 // the cut at paths[cut] (see CaptureScope). NOT_FOUND for a path that is not a submodule;
-// INVALID_ARGUMENT when a layer did not run or its output does not reach the output.
-// LibTorch's exceptions propagate.
+// INTERNAL when the output is not [batch, classes] logits (checked first: a model that
+// misbehaves is the model's fault, whatever ran); INVALID_ARGUMENT when a layer did not
+// run or its output does not reach the output. LibTorch's exceptions propagate.
 StatusOr<CapturedForward> RunCaptured(torch::jit::Module& module, const at::Tensor& input,
-                                      const std::vector<std::string>& paths, size_t cut);
+                                      const std::vector<std::string>& paths, size_t cut,
+                                      int64_t classes);
 
 }  // namespace xai::core
 

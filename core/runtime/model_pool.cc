@@ -200,4 +200,15 @@ void ModelPool::Handle::Release() {
   index_ = -1;
 }
 
+Status CheckBatchLogits(const at::Tensor& logits, int64_t batch, int64_t classes) {
+  if (logits.dim() != 2 || logits.size(0) != batch || logits.size(1) != classes) {
+    std::ostringstream shape;
+    shape << logits.sizes();
+    return InternalError("forward on a batch of " + std::to_string(batch) + " returned " +
+                         shape.str() + ", not [" + std::to_string(batch) + ", " +
+                         std::to_string(classes) + "]");
+  }
+  return OkStatus();
+}
+
 }  // namespace xai::core

@@ -136,6 +136,9 @@ class ModelPool {
   std::atomic<int> free_count_{0};  // free_.size(), stored under mu_
 };
 
+// OK when `logits` is [batch, classes]; else INTERNAL naming the shape it has.
+Status CheckBatchLogits(const at::Tensor& logits, int64_t batch, int64_t classes);
+
 }  // namespace xai::core
 
 #endif  // XAI_CORE_RUNTIME_MODEL_POOL_H_

@@ -534,6 +534,53 @@ TEST_F(AdminBinaryTest, TheCliLoadsUnloadsReloadsAndLists) {
   EXPECT_EQ(Stop(), 0);
 }
 
+// A loopback port that was free a moment ago.
+int FreePort() {
+  const int probe = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
+  close(probe);
+  return ntohs(address.sin_port);
+}
+
+TEST(BinaryFaultTest, AFullDiskForLogsChangesNothingButTheLogs) {
+  // stdout and stderr on /dev/full: every log write fails with ENOSPC.
+  const std::string address = "127.0.0.1:" + std::to_string(FreePort());
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    freopen("/dev/full", "w", stdout);
+    dup2(fileno(stdout), STDERR_FILENO);
+    execl(XAI_SERVER_BINARY, XAI_SERVER_BINARY, "--model-repository",
+          (std::string(XAI_SOURCE_DIR) + "/models").c_str(), "--address", address.c_str(),
+          "--metrics-address", "", "--log-level", "debug", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const std::string cli = std::string(XAI_CLI_BINARY) + " --server " + address + " --timeout 3 ";
+  std::string out;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (RunCommand(cli + "health", &out) != 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(RunCommand(cli + "health", &out), 0) << out;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(RunCommand(cli + "classify shapes " + XAI_SOURCE_DIR + "/samples/star_3.png", &out),
+              0)
+        << out;
+  }
+  EXPECT_THAT(out, HasSubstr("star"));
+  EXPECT_EQ(RunCommand(cli + "classify nope " + XAI_SOURCE_DIR + "/samples/star_3.png", &out), 1);
+  EXPECT_THAT(out, HasSubstr("NOT_FOUND"));
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
 TEST(BinaryHelpTest, AMetricsAddressThatCannotBeBoundExitsAtStartWithTheReason) {
   // A port this test holds.
   const int holder = socket(AF_INET, SOCK_STREAM, 0);

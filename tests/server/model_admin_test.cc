@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -250,6 +251,56 @@ TEST_F(ModelAdminTest, PollingAppliesNewChangedAndRemovedModelsOnDisk) {
   fs::remove_all(root_ / "repo" / "shapes2");
   ASSERT_TRUE(WaitForState("shapes2 v2", "UNLOADED", 15));
   EXPECT_EQ(States()["shapes v1"], "READY");
+}
+
+TEST_F(ModelAdminTest, AConfigDeletedOrBrokenUnderThePollingServerLeavesTheModelServing) {
+  Start(/*admin=*/true, /*tokens=*/false, /*poll_seconds=*/1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the first poll takes note
+  const fs::path config = root_ / "repo" / "shapes" / "config.pbtxt";
+  const std::string good = xai::testing::ReadBytes(config.string());
+  const std::string image =
+      xai::testing::ReadBytes(std::string(XAI_SOURCE_DIR) + "/samples/star_3.png");
+  auto classify = [&] {
+    grpc::ClientContext context;
+    Prepare(&context, "");
+    xai::v1::ClassifyRequest request;
+    request.mutable_model()->set_name("shapes");
+    request.mutable_image()->set_encoded(image);
+    xai::v1::ClassifyResponse response;
+    return xai::v1::Explainer::NewStub(channel_)->Classify(&context, request, &response);
+  };
+  // The reason ListModels gives for shapes v1, once `done` says so (or after 10 s).
+  auto reason_when = [&](const std::function<bool(const std::string&)>& done) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::string reason;
+    while (std::chrono::steady_clock::now() < give_up) {
+      grpc::ClientContext context;
+      Prepare(&context, "", 5);
+      xai::v1::AdminListModelsResponse response;
+      xai::v1::ModelAdmin::NewStub(channel_)->ListModels(&context, {}, &response);
+      for (const auto& m : response.models()) {
+        if (m.status().name() == "shapes") reason = m.status().reason();
+      }
+      if (done(reason)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return reason;
+  };
+  fs::remove(config);
+  auto containing = [](const std::string& part) {
+    return [part](const std::string& reason) { return reason.find(part) != std::string::npos; };
+  };
+  EXPECT_THAT(reason_when(containing("reloading failed")), HasSubstr("config.pbtxt"));
+  EXPECT_EQ(States()["shapes v1"], "READY");
+  EXPECT_TRUE(classify().ok());
+  std::ofstream(config) << "input { height: -3 }\n";
+  EXPECT_THAT(reason_when(containing("height")),
+              HasSubstr("serving the previous load; reloading failed"));
+  EXPECT_TRUE(classify().ok());
+  std::ofstream(config, std::ios::trunc) << good;
+  // Reloaded: no reason any more.
+  EXPECT_EQ(reason_when([](const std::string& reason) { return reason.empty(); }), "");
+  EXPECT_TRUE(classify().ok());
 }
 
 }  // namespace

@@ -36,13 +36,12 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
   }
   try {
     ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
-    XAI_ASSIGN_OR_RETURN(
-        CapturedForward forward,
-        RunCaptured(instance.module(), ToDevice(input, instance.device()), spec.layers, spec.cut));
+    XAI_ASSIGN_OR_RETURN(CapturedForward forward,
+                         RunCaptured(instance.module(), ToDevice(input, instance.device()),
+                                     spec.layers, spec.cut, instance.num_classes()));
     const at::Tensor& logits = forward.output;
     const std::vector<at::Tensor>& activations = forward.activations;
-    const at::Tensor cpu_logits = logits.detach().to(at::kCPU, at::kFloat);
-    XAI_RETURN_IF_ERROR(CheckBatchLogits(cpu_logits, batch, instance.num_classes()));
+    const at::Tensor cpu_logits = logits.detach().to(at::kCPU, at::kFloat);  // shape checked
 
     std::vector<GradCamOutput> out(batch);
     std::vector<std::vector<int>> sample_targets = targets;

@@ -196,9 +196,9 @@ StatusOr<DecisionPathOutput> RunDecisionPath(ModelPool::Handle& instance, const 
   if (n == 0) return InvalidArgumentError("layers: at least one layer is needed");
   try {
     ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
-    XAI_ASSIGN_OR_RETURN(
-        CapturedForward forward,
-        RunCaptured(instance.module(), ToDevice(input, instance.device()), spec.layers, 0));
+    XAI_ASSIGN_OR_RETURN(CapturedForward forward,
+                         RunCaptured(instance.module(), ToDevice(input, instance.device()),
+                                     spec.layers, 0, instance.num_classes()));
     const at::Tensor& logits = forward.output;
     const std::vector<at::Tensor>& acts = forward.activations;
     DecisionPathOutput out;

@@ -92,6 +92,62 @@ TEST(ExplainerTest, StatisticsCountEveryRequestPerMethod) {
   EXPECT_EQ(explainer->Statistics({"bad_labels", 0}).status().code(), StatusCode::kUnavailable);
 }
 
+// An image for flaky ([3,16,16]) whose every value is `value`: its mean picks the fault.
+std::string Filled(float value) {
+  std::vector<float> values(3 * 16 * 16, value);
+  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+}
+
+TEST(ExplainerTest, AModelThatFailsAtRunTimeAnswersInternalWithTheFaultAndServesOn) {
+  auto explainer = Start(8);
+  struct Fault {
+    float value;
+    const char* message;
+  };
+  for (const Fault& fault :
+       {Fault{1000, "flaky model refuses inputs with mean > 100"}, Fault{45, "returned [1, 7]"},
+        Fault{35, "memory"}, Fault{25, "returned NaN logits"},
+        Fault{15, "returned infinite logits"}}) {
+    const std::string input = Filled(fault.value);  // requests point at it
+    for (const std::string model : {"flaky"}) {     // flaky_batched: the next test
+      const auto classified =
+          xai::testing::ClassifyAndWait(*explainer, TensorRequest(model, input, 16));
+      EXPECT_EQ(classified.status().code(), StatusCode::kInternal) << fault.value;
+      EXPECT_THAT(classified.status().message(), HasSubstr(fault.message)) << fault.value;
+      GradCamRequest cam;
+      cam.model = {model, 0};
+      cam.image = TensorRequest(model, input, 16).image;
+      const auto explained = xai::testing::GradCamAndWait(*explainer, cam);
+      EXPECT_EQ(explained.status().code(), StatusCode::kInternal)
+          << fault.value << ": " << explained.status().ToString();
+    }
+    // Nothing else degrades: the same model answers a good input next.
+    EXPECT_TRUE(
+        xai::testing::ClassifyAndWait(*explainer, TensorRequest("flaky", Filled(1), 16)).ok());
+  }
+}
+
+TEST(ExplainerTest, ANonFiniteSampleFailsItselfOnlyInItsBatch) {
+  auto explainer = Start(8);
+  // flaky_batched waits up to 2 s to fill a batch: the two calls share one forward. The
+  // requests point at their bytes, which live until the answers.
+  const std::string nan_input = Filled(25), good_input = Filled(1);
+  std::promise<StatusOr<ClassifyResult>> nan_done, good_done;
+  explainer->Classify(TensorRequest("flaky_batched", nan_input, 16),
+                      [&](StatusOr<ClassifyResult> r) { nan_done.set_value(std::move(r)); });
+  explainer->Classify(TensorRequest("flaky_batched", good_input, 16),
+                      [&](StatusOr<ClassifyResult> r) { good_done.set_value(std::move(r)); });
+  const auto nan = nan_done.get_future().get();
+  const auto good = good_done.get_future().get();
+  EXPECT_EQ(nan.status().code(), StatusCode::kInternal);
+  EXPECT_THAT(nan.status().message(), HasSubstr("NaN logits"));
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_EQ(good->classes.size(), 4u);
+  auto stats = explainer->Statistics({"flaky_batched", 0});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ((*stats)[0].methods.at("Classify").batch_size_counts.count(2), 1u);
+}
+
 TEST(ExplainerTest, RefusesAfterShutdown) {
   auto explainer = Start(8);
   explainer->Shutdown();
