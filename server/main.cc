@@ -66,9 +66,11 @@ int main(int argc, char** argv) {
          "method, status, queue/compute/total ms, batch, request/response bytes); "
          "--access-log=false: none")
       ->capture_default_str();
-  app.add_option("--metrics-address", options.metrics_address,
-                 "host:port serving Prometheus metrics at /metrics over HTTP (port 0: pick "
-                 "one); empty (--metrics-address=): no metrics. Unbindable: exit at start")
+  app.add_option(
+         "--metrics-address", options.metrics_address,
+         "host:port serving Prometheus metrics at /metrics over HTTP (port 0: pick "
+         "one); off (or an empty argument, --metrics-address \"\"): no metrics. Unbindable: "
+         "exit at start")
       ->capture_default_str();
   app.add_option("--tls-cert", options.tls.cert_file,
                  "PEM certificate (and chain) of the server: the gRPC port speaks TLS only; "
@@ -169,6 +171,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
   CLI11_PARSE(app, argc, argv);
+  if (options.metrics_address == "off") options.metrics_address.clear();
   options.explainer.max_queue_time = std::chrono::milliseconds(max_queue_ms);
   spdlog::set_level(spdlog::level::from_str(log_level));
   xai::server::SetLogFormat(log_format == "json" ? xai::server::LogFormat::kJson
