@@ -17,8 +17,9 @@ Explainer::Explainer(const ExplainerOptions& options) : options_(options) {}
 
 StatusOr<std::unique_ptr<Explainer>> Explainer::Create(const ExplainerOptions& options,
                                                        std::function<void()> on_state_change) {
-  if (options.max_image_pixels < 1 || options.max_image_side < 1) {
-    return InvalidArgumentError("max image pixels and sides must be >= 1");
+  if (options.max_image_pixels < 1 || options.max_image_side < 1 ||
+      options.max_image_side > (int64_t{1} << 31)) {
+    return InvalidArgumentError("max image pixels must be >= 1, max image sides in [1, 2^31]");
   }
   if (options.queue_capacity < 1) {
     return InvalidArgumentError("queue capacity must be >= 1, got " +

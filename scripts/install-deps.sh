@@ -40,6 +40,9 @@ TEST_PACKAGES=(
   python3-grpcio python3-protobuf python3-pytest
   # the TLS tests make a throwaway CA and certificates at test time
   openssl
+  # the sanitizer and fuzz builds (scripts/sanitize.sh): clang and its runtimes (libFuzzer,
+  # ASan, UBSan, TSan)
+  clang libclang-rt-14-dev
 )
 CONTAINER_PACKAGES=(
   # the container tests: images built and run with podman (runc), base images made from

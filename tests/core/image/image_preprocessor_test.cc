@@ -126,13 +126,19 @@ TEST(ImagePreprocessorTest, StretchAndCenterCropGeometry) {
 }
 
 TEST(ImagePreprocessorTest, RefusesOversizedImagesFromTheHeader) {
-  // A PNG header that claims 100000 x 100000 pixels, and nothing behind it: the limit
+  // A PNG header that claims 10000 x 10000 pixels, and nothing behind it: the limit
   // must answer from the header alone.
-  std::string png("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\x01\x86\xa0\0\x01\x86\xa0\x08\x02\0\0\0", 29);
+  std::string png("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x27\x10\0\0\x27\x10\x08\x02\0\0\0", 29);
   auto out = kPreprocessor.Preprocess(png, Spec(4, 4));
   EXPECT_EQ(out.status().code(), StatusCode::kResourceExhausted);
-  EXPECT_THAT(out.status().message(), HasSubstr("100000x100000"));
+  EXPECT_THAT(out.status().message(), HasSubstr("10000x10000"));
   EXPECT_THAT(out.status().message(), HasSubstr("limit of 50000000 pixels"));
+  // Found by image_fuzz: sides near 2^32, whose product overflowed before the check.
+  std::string huge("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\xac\x01\x8c\x08\xf8\xde\xb0\x2e\x08\x02\0\0\0",
+                   29);
+  out = kPreprocessor.Preprocess(huge, Spec(4, 4));
+  EXPECT_EQ(out.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(out.status().message(), HasSubstr("a side over the limit"));
 
   ImagePreprocessor small(ImagePreprocessorOptions{100});
   auto refused = small.Preprocess(Encode(cv::Mat(11, 10, CV_8UC3), ".jpg"), Spec(4, 4));
