@@ -8,15 +8,13 @@
 namespace xai::server {
 namespace {
 
-// Admin calls name a model; the request is bad only when the name is. Any other failure
-// is the model's state or files: FAILED_PRECONDITION with the repository's reason, except
-// NOT_FOUND (no such model) and UNAVAILABLE (shutting down), which keep their codes.
-core::Status AdminStatus(const core::Status& status, const std::string& name) {
+// Admin calls name a model, checked before the change runs: the request is bad only when
+// the name is. Any failure of the change is the model's state or files:
+// FAILED_PRECONDITION with the repository's reason, except NOT_FOUND (no such model) and
+// UNAVAILABLE (shutting down), which keep their codes.
+core::Status AdminStatus(const core::Status& status) {
   if (status.ok() || status.code() == core::StatusCode::kNotFound ||
       status.code() == core::StatusCode::kUnavailable) {
-    return status;
-  }
-  if (status.code() == core::StatusCode::kInvalidArgument && !core::IsValidModelName(name)) {
     return status;
   }
   return core::FailedPreconditionError(status.message());
@@ -38,10 +36,8 @@ grpc::ServerUnaryReactor* ModelAdminService::Change(
     Response* response) {
   Call call(context, rpc, name, request, telemetry_);
   if (!call.Admit(context, access_, Role::kAdmin, "ModelAdmin")) return call.reactor();
-  if (!core::IsValidModelName(name)) {
-    return call.Finish(core::InvalidArgumentError(
-        "name: not a valid model name: 1-128 characters of [A-Za-z0-9_.-], not starting "
-        "with '.'"));
+  if (core::Status valid = core::CheckModelName("name", name); !valid.ok()) {
+    return call.Finish(valid);
   }
   core::Explainer* explainer = explainer_;
   lifecycle_->Post([explainer, call, name, change, response](bool stopped) {
@@ -49,7 +45,7 @@ grpc::ServerUnaryReactor* ModelAdminService::Change(
       call.Finish(core::UnavailableError("the server is shutting down"));
       return;
     }
-    const core::Status status = AdminStatus((explainer->*change)(name), name);
+    const core::Status status = AdminStatus((explainer->*change)(name));
     AddVersions(explainer->ListModels(), name, response->mutable_versions());
     call.trace()->model = name;
     call.Finish(status, response);

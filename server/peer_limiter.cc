@@ -9,10 +9,11 @@ std::string_view PeerLimiter::Host(std::string_view peer) {
 }
 
 bool PeerLimiter::Acquire(std::string_view peer) {
+  const std::string host(Host(peer));
   std::lock_guard<std::mutex> lock(mu_);
-  int& count = in_flight_[std::string(Host(peer))];
+  int& count = in_flight_[host];
   if (count >= limit_) {
-    if (count == 0) in_flight_.erase(std::string(Host(peer)));
+    if (count == 0) in_flight_.erase(host);
     return false;
   }
   ++count;

@@ -55,9 +55,12 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     }
     server->metrics_http_ = std::move(*http);
   }
-  server->service_ = std::make_unique<ExplainerService>(
-      server->explainer_.get(), CallTelemetry{server->metrics_.get(), options.access_log},
-      CallAccess{server->auth_.get(), !options.health_address.empty(), server->peers_.get()});
+  // What every call of either service reports, and who may make it.
+  const CallTelemetry telemetry{server->metrics_.get(), options.access_log};
+  const CallAccess access{server->auth_.get(), !options.health_address.empty(),
+                          server->peers_.get()};
+  server->service_ =
+      std::make_unique<ExplainerService>(server->explainer_.get(), telemetry, access);
 
   if (options.enable_admin || options.poll_repository_seconds > 0) {
     core::Explainer* explainer = server->explainer_.get();
@@ -79,9 +82,7 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
           "reload models");
     }
     server->admin_ = std::make_unique<ModelAdminService>(
-        server->explainer_.get(), server->lifecycle_.get(),
-        CallTelemetry{server->metrics_.get(), options.access_log},
-        CallAccess{server->auth_.get(), !options.health_address.empty(), server->peers_.get()});
+        server->explainer_.get(), server->lifecycle_.get(), telemetry, access);
   }
   grpc::EnableDefaultHealthCheckService(true);
   // A process-wide registration, read when a builder is made: once on, it stays on for
@@ -123,27 +124,23 @@ core::Status Server::Reload(bool log_unchanged) {
   bool changed = false;
   if (tls_) {
     auto served = tls_->Reload(&changed);
-    if (served.ok() && !changed && !log_unchanged) {
-      // nothing new
-    } else if (served.ok()) {
-      spdlog::info("TLS files re-read: serving {} (not after {})", served->subject,
-                   served->not_after);
-    } else {
+    if (!served.ok()) {
       spdlog::error("TLS files not reloaded, the previous certificates stay: {}",
                     served.status().message());
       first = served.status();
+    } else if (changed || log_unchanged) {
+      spdlog::info("TLS files re-read: serving {} (not after {})", served->subject,
+                   served->not_after);
     }
   }
   if (auth_) {
     auto count = auth_->Reload(&changed);
-    if (count.ok() && !changed && !log_unchanged) {
-      // nothing new
-    } else if (count.ok()) {
-      spdlog::info("token file re-read: {} token(s)", *count);
-    } else {
+    if (!count.ok()) {
       spdlog::error("token file not reloaded, the previous tokens stay: {}",
                     count.status().message());
       if (first.ok()) first = count.status();
+    } else if (changed || log_unchanged) {
+      spdlog::info("token file re-read: {} token(s)", *count);
     }
   }
   return first;

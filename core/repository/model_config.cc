@@ -60,6 +60,13 @@ bool IsValidModelName(std::string_view name) {
   return true;
 }
 
+Status CheckModelName(std::string_view field, std::string_view name) {
+  if (IsValidModelName(name)) return OkStatus();
+  return InvalidArgumentError(std::string(field) + " " + QuoteInput(name) +
+                              " is not a valid model name: 1-128 characters of "
+                              "[A-Za-z0-9_.-], not starting with '.'");
+}
+
 bool IsValidModulePath(std::string_view path) {
   if (path.empty() || path.size() > 512) return false;
   bool segment_empty = true;

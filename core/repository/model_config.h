@@ -33,6 +33,9 @@ Status ValidateModelConfig(const xai::v1::ModelConfig& config);
 // Whether `name` is a valid model name: 1-128 of [A-Za-z0-9_.-], not starting with '.'.
 // Model names become directory names, so this also keeps path characters out.
 bool IsValidModelName(std::string_view name);
+// INVALID_ARGUMENT naming `field` (and quoting a short prefix of `name`) when `name` is
+// not a valid model name.
+Status CheckModelName(std::string_view field, std::string_view name);
 
 // Whether `path` is a syntactically valid module path ("layer4", "features.7.0").
 bool IsValidModulePath(std::string_view path);

@@ -130,14 +130,6 @@ std::string AutoNote(const xai::v1::ModelConfig& config, const ModelPool& pool) 
   return automatic && no_gpu ? " (auto: LibTorch sees no CUDA GPU)" : "";
 }
 
-// INVALID_ARGUMENT naming `field` when `name` is not a valid model name.
-Status CheckModelName(std::string_view field, std::string_view name) {
-  if (IsValidModelName(name)) return OkStatus();
-  return InvalidArgumentError(std::string(field) + " " + QuoteInput(name) +
-                              " is not a valid model name: 1-128 characters of "
-                              "[A-Za-z0-9_.-], not starting with '.'");
-}
-
 std::string Join(const std::vector<std::string>& parts, const char* separator) {
   std::string out;
   for (const std::string& part : parts) {
@@ -378,13 +370,18 @@ Status ModelRepository::LoadPending(const PendingVersion& p) {
   return OkStatus();
 }
 
-Status ModelRepository::Load(const std::string& name) {
+StatusOr<fs::path> ModelRepository::ModelDirectory(const std::string& name) const {
   XAI_RETURN_IF_ERROR(CheckModelName("model name", name));
   const fs::path dir = fs::path(options_.root) / name;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return NotFoundError("model \"" + name + "\" has no directory in " + options_.root);
   }
+  return dir;
+}
+
+Status ModelRepository::Load(const std::string& name) {
+  XAI_ASSIGN_OR_RETURN(const fs::path dir, ModelDirectory(name));
   std::vector<Pending> scanned = ScanModel(options_.root, dir);  // reads files: not under the lock
   std::vector<Pending> pending;
   {
@@ -489,20 +486,17 @@ Status ModelRepository::ReplaceReady(const PendingVersion& p) {
 }
 
 Status ModelRepository::Reload(const std::string& name) {
-  XAI_RETURN_IF_ERROR(CheckModelName("model name", name));
-  const fs::path dir = fs::path(options_.root) / name;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
+  const StatusOr<fs::path> dir = ModelDirectory(name);
+  if (dir.status().code() == StatusCode::kNotFound) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (models_.count(name) == 0) {
-        return NotFoundError("model \"" + name + "\" has no directory in " + options_.root);
-      }
+      if (models_.count(name) == 0) return dir.status();
     }
     spdlog::info("model '{}': its directory is gone; unloading it", name);
     return Unload(name);
   }
-  std::vector<Pending> scanned = ScanModel(options_.root, dir);  // reads files: not under the lock
+  XAI_RETURN_IF_ERROR(dir.status());
+  std::vector<Pending> scanned = ScanModel(options_.root, *dir);  // reads files: not under the lock
   std::vector<Pending> fresh;
   std::vector<Pending> replace;
   std::vector<std::shared_ptr<ModelVersion>> removed;

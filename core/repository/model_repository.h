@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -130,6 +131,9 @@ class ModelRepository {
   void SetStateIfLoading(const std::string& name, int64_t version, Entry entry);
   // Loads one scanned version and records its state. Returns its failure, if any.
   Status LoadPending(const PendingVersion& p);
+  // root/name when `name` is a valid model name with a directory there; else
+  // INVALID_ARGUMENT or NOT_FOUND.
+  StatusOr<std::filesystem::path> ModelDirectory(const std::string& name) const;
   // Loads a new copy of a READY version and swaps it in (see Reload).
   Status ReplaceReady(const PendingVersion& p);
   // Drains versions taken out of the map, each once no lookup holds it any more (a
