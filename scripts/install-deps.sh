@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package xai-serve needs to build, test and run.
-#   scripts/install-deps.sh           everything: build, tests, fixtures, container tests
+#   scripts/install-deps.sh           everything: build, tests, fixtures, sanitizers,
+#                                     container tests
 #   scripts/install-deps.sh --build   what compiling xai-server and xai needs, nothing more
 #                                     (the container image's build stage)
 #   scripts/install-deps.sh --no-containers
-#                                     build and tests, without the container tools (the
-#                                     LibTorch 2.x check, itself inside a container)
+#                                     build and tests, without the container tools and the
+#                                     sanitizers (the LibTorch 2.x check, itself inside a
+#                                     container)
 # Knows Debian 12 (the project's machines), Debian 13 (the LibTorch 2.x check) and Ubuntu
 # 24.04 (the CUDA image's base). XAI_LIBTORCH_DIR=/path/to/libtorch: LibTorch comes from
 # there (e.g. PyTorch's CUDA build), not from the libtorch-dev package.
@@ -40,27 +42,32 @@ TEST_PACKAGES=(
   python3-grpcio python3-protobuf python3-pytest
   # the TLS tests make a throwaway CA and certificates at test time
   openssl
-  # the sanitizer and fuzz builds (scripts/sanitize.sh): clang and its runtimes (libFuzzer,
-  # ASan, UBSan, TSan)
-  clang libclang-rt-14-dev
 )
+# The sanitizer and fuzz builds (scripts/sanitize.sh, run by the test command on the host):
+# clang and its runtimes (libFuzzer, ASan, UBSan, TSan), whose package names carry clang's
+# version. Not in the LibTorch 2.x check's container, which leaves the sanitizers to the host.
+SANITIZER_PACKAGES=(clang)
 CONTAINER_PACKAGES=(
   # the container tests: images built and run with podman (runc), base images made from
   # Debian's archive with mmdebstrap
   podman runc mmdebstrap uidmap slirp4netns fuse-overlayfs
 )
 
+os=$(. /etc/os-release && echo "${ID:-?} ${VERSION_ID:-?}")
+case "$os" in
+  "debian 12") SANITIZER_PACKAGES+=(libclang-rt-14-dev) ;;
+  "debian 13") SANITIZER_PACKAGES+=(libclang-rt-19-dev) ;;
+  "ubuntu 24.04") SANITIZER_PACKAGES+=(libclang-rt-18-dev) ;;
+  *) echo "install-deps: written for Debian 12 (also Debian 13, Ubuntu 24.04), not $os: trying" >&2
+     SANITIZER_PACKAGES+=(libclang-rt-dev) ;;
+esac
+
 case "${1:-}" in
   --build) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
   --no-containers) PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
-  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${CONTAINER_PACKAGES[@]}") ;;
+  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${SANITIZER_PACKAGES[@]}"
+                "${CONTAINER_PACKAGES[@]}") ;;
   *) echo "usage: scripts/install-deps.sh [--build | --no-containers]" >&2; exit 2 ;;
-esac
-
-os=$(. /etc/os-release && echo "${ID:-?} ${VERSION_ID:-?}")
-case "$os" in
-  "debian 12" | "debian 13" | "ubuntu 24.04") ;;
-  *) echo "install-deps: written for Debian 12 (also Debian 13, Ubuntu 24.04), not $os: trying" >&2 ;;
 esac
 if [ -n "${XAI_LIBTORCH_DIR:-}" ]; then
   [ -f "$XAI_LIBTORCH_DIR/share/cmake/Torch/TorchConfig.cmake" ] || {

@@ -25,7 +25,7 @@ make_base_image trixie "$BASE" "$WORK"
 echo "libtorch2-check: building the project in $IMAGE"
 start=$(date +%s)
 podman_build "$IMAGE" docker/Dockerfile.libtorch2 "$BASE" "$WORK/build.log" || {
-  grep -E 'error|FAILED' "$WORK/build.log" | grep -v 'level=error' | head -40
+  grep -E 'error|FAILED|^E: ' "$WORK/build.log" | grep -v 'level=error' | head -40 || true
   tail -20 "$WORK/build.log"
   echo "libtorch2-check: FAIL the project did not build against LibTorch 2.x"
   exit 1
