@@ -3,6 +3,7 @@
   config/   config.pbtxt texts, valid and not
   request/  serialized Classify, GradCAM and DecisionPath requests for the demo model
             (first byte: 0 Classify, 1 GradCAM, 2 DecisionPath; see request_fuzz.cc)
+Files named regression-* are inputs the fuzzers found, kept as seeds: not made here.
 Needs Debian's python3-opencv, python3-numpy and python3-protobuf, and the Python
 client's stubs (client/python/generate_stubs.sh). Run with /usr/bin/python3."""
 

@@ -22,8 +22,8 @@ BUILD_PACKAGES=(
   libtorch-dev
   # wire, server
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  # image codecs
-  libopencv-dev
+  # image codecs; libwebp's header parser, the one OpenCV's WebP decoder uses
+  libopencv-dev libwebp-dev
   # logging, CLI, JSON, HTTP (the metrics endpoint)
   libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   # TLS files checked before serving, token digests

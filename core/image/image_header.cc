@@ -1,5 +1,7 @@
 #include "core/image/image_header.h"
 
+#include <webp/decode.h>
+
 #include <cctype>
 #include <cstdlib>
 
@@ -57,17 +59,20 @@ std::optional<ImageHeader> Bmp(std::string_view b) {
   return ImageHeader{"bmp", static_cast<int32_t>(Le32(b, 18)), std::llabs(height)};
 }
 
+// OpenCV's WebP decoder claims a buffer only when libwebp reads its first 32 bytes as a
+// WebP header; anything less and OpenCV would try its later decoders instead. The same call
+// here keeps the two in agreement, and gives the size.
 std::optional<ImageHeader> Webp(std::string_view b) {
-  if (b.size() < 30 || b.substr(0, 4) != "RIFF" || b.substr(8, 4) != "WEBP") return std::nullopt;
-  const std::string_view chunk = b.substr(12, 4);
-  if (chunk == "VP8 ") return ImageHeader{"webp", Le16(b, 26) & 0x3FFF, Le16(b, 28) & 0x3FFF};
-  if (chunk == "VP8L") {
-    if (Byte(b, 20) != 0x2F) return std::nullopt;
-    const uint32_t bits = Le32(b, 21);
-    return ImageHeader{"webp", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1};
+  constexpr size_t kOpenCvWebpHeader = 32;
+  if (b.size() < kOpenCvWebpHeader || b.substr(0, 4) != "RIFF" || b.substr(8, 4) != "WEBP") {
+    return std::nullopt;
   }
-  if (chunk == "VP8X") return ImageHeader{"webp", Le24(b, 24) + 1, Le24(b, 27) + 1};
-  return std::nullopt;
+  WebPBitstreamFeatures features;
+  if (WebPGetFeatures(reinterpret_cast<const uint8_t*>(b.data()), kOpenCvWebpHeader, &features) !=
+      VP8_STATUS_OK) {
+    return std::nullopt;
+  }
+  return ImageHeader{"webp", features.width, features.height};
 }
 
 std::optional<ImageHeader> Tiff(std::string_view b) {
@@ -96,7 +101,11 @@ std::optional<ImageHeader> Tiff(std::string_view b) {
 }
 
 std::optional<ImageHeader> Pnm(std::string_view b) {
-  if (b.size() < 3 || b[0] != 'P' || b[1] < '1' || b[1] > '6') return std::nullopt;
+  // OpenCV's PxM decoder wants white space after the magic number, as the format does.
+  if (b.size() < 3 || b[0] != 'P' || b[1] < '1' || b[1] > '6' ||
+      !std::isspace(static_cast<unsigned char>(b[2]))) {
+    return std::nullopt;
+  }
   size_t pos = 2;
   int64_t dims[2];
   for (int64_t& dim : dims) {
@@ -122,6 +131,23 @@ std::optional<ImageHeader> Pnm(std::string_view b) {
 std::optional<ImageHeader> ReadImageHeader(std::string_view bytes) {
   for (auto reader : {Png, Jpeg, Bmp, Webp, Tiff, Pnm}) {
     if (auto header = reader(bytes)) return header;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> ForeignSignature(std::string_view bytes) {
+  // OpenCV's decoders that look past the first bytes, and read files, not memory: OpenCV
+  // writes the caller's bytes to a temporary file and hands it to GDCM or GDAL, whose
+  // parsers assert and abort on malformed input.
+  struct Signature {
+    size_t at;
+    std::string_view magic;
+    const char* name;
+  };
+  for (const Signature& s : {Signature{128, "DICM", "DICOM"}, Signature{140, "DTED", "DTED"}}) {
+    if (bytes.size() >= s.at + s.magic.size() && bytes.substr(s.at, s.magic.size()) == s.magic) {
+      return std::string(s.name) + " signature at byte " + std::to_string(s.at);
+    }
   }
   return std::nullopt;
 }

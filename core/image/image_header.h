@@ -18,7 +18,15 @@ struct ImageHeader {
 
 // The format and size from the header of PNG, JPEG, BMP, WebP, TIFF and PNM bytes.
 // nullopt when the bytes are none of these or the header is truncated or malformed.
+// Accepts only what OpenCV's decoder for the same format claims, so that imdecode never
+// passes the bytes on to another decoder.
 std::optional<ImageHeader> ReadImageHeader(std::string_view bytes);
+
+// What a format OpenCV would hand to a file-based parser (GDCM's DICOM, GDAL's DTED) is
+// found in the bytes, e.g. "DICOM signature at byte 128"; nullopt when none is. Such bytes
+// are refused whatever their header says (the image fuzzer's find: a WebP header with
+// "DICM" at byte 128 reached GDCM, which aborted the process).
+std::optional<std::string> ForeignSignature(std::string_view bytes);
 
 }  // namespace xai::core
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -110,6 +111,10 @@ StatusOr<PreprocessedImage> ImagePreprocessor::Preprocess(std::string_view encod
                                 std::to_string(header->width) + "x" +
                                 std::to_string(header->height));
   }
+  if (const std::optional<std::string> foreign = ForeignSignature(encoded)) {
+    return InvalidArgumentError("image.encoded: a " + header->format + " header, but a " +
+                                *foreign + "; refused");
+  }
   XAI_RETURN_IF_ERROR(CheckSize(header->width, header->height));
 
   cv::Mat decoded;
@@ -119,6 +124,8 @@ StatusOr<PreprocessedImage> ImagePreprocessor::Preprocess(std::string_view encod
     decoded = cv::imdecode(raw, cv::IMREAD_UNCHANGED);
   } catch (const cv::Exception& e) {
     return InvalidArgumentError("image.encoded does not decode: " + std::string(e.err));
+  } catch (const std::exception& e) {  // a codec library's own exception
+    return InvalidArgumentError("image.encoded does not decode: " + std::string(e.what()));
   }
   if (decoded.empty()) {
     return InvalidArgumentError("image.encoded (" + std::to_string(encoded.size()) +

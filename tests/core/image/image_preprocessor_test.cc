@@ -200,6 +200,50 @@ TEST(ImagePreprocessorTest, FormatsWithoutAKnownHeaderAreNotDecoded) {
               HasSubstr("is not a PNG, JPEG, BMP, WebP, TIFF or PNM image"));
 }
 
+// OpenCV picks its decoder by its own signature checks, in its own order: bytes whose header
+// we read as one format, but which OpenCV's decoder for that format turns down, went on to a
+// later decoder. The image fuzzer found a WebP header that libwebp rejects with "DICM" at
+// byte 128: OpenCV wrote it to a temporary file for GDCM, whose parser aborted the process.
+TEST(ImagePreprocessorTest, BytesOpenCvWouldHandToAnotherDecoderAreRefused) {
+  const std::string found_by_fuzzer = [] {
+    const unsigned char bytes[] = {
+        0x52, 0x49, 0x46, 0x46, 0x66, 0x00, 0x00, 0x00, 0x57, 0x45, 0x42, 0x50, 0x56, 0x50, 0x38,
+        0x20, 0x60, 0x00, 0x00, 0x00, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x08, 0x00, 0x08, 0x00,
+        0x02, 0xc0, 0x4c, 0x25, 0xa0, 0x02, 0x74, 0x30, 0x45, 0x81, 0x68, 0xe6, 0x4f, 0x71, 0xc0,
+        0x00, 0xfe, 0x2f, 0xca, 0x6b, 0x9b, 0x2e, 0x54, 0x72, 0xe9, 0xff, 0x16, 0x20, 0x08, 0x05,
+        0x2c, 0x5b, 0xca, 0xe0, 0xfc, 0xe2, 0x86, 0x3f, 0x88, 0x2f, 0x19, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0xe0, 0x12, 0xe6, 0x97, 0x38, 0x20, 0x60, 0x00, 0x00, 0x00, 0x10, 0x02,
+        0x00, 0x9d, 0x01, 0x2a, 0x08, 0x00, 0x08, 0x00, 0x02, 0xc0, 0x4c, 0x8f, 0x3c, 0x24, 0x58,
+        0x68, 0x4e, 0x24, 0x2e, 0x86, 0x9c, 0xc8, 0x62, 0x47, 0xff, 0x27, 0x26, 0x59, 0xa0, 0xee,
+        0x24, 0x5d, 0x2d, 0x27, 0xe7, 0x3f, 0xdb, 0xe5, 0x44, 0x49, 0x43, 0x4d, 0x81, 0xa0, 0x00};
+    return std::string(reinterpret_cast<const char*>(bytes), sizeof(bytes));
+  }();
+  ASSERT_EQ(found_by_fuzzer.substr(128, 4), "DICM");
+  EXPECT_FALSE(ReadImageHeader(found_by_fuzzer).has_value());
+  auto refused = kPreprocessor.Preprocess(found_by_fuzzer, Spec(4, 4));
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+
+  // A good PNG with "DICM" written at byte 128 (inside its pixel data): refused before
+  // OpenCV sees it, whichever decoder would claim it.
+  cv::Mat noise(32, 32, CV_8UC3);
+  cv::randu(noise, 0, 255);
+  std::string png = Encode(noise, ".png");
+  ASSERT_GT(png.size(), 140u);
+  png.replace(128, 4, "DICM");
+  ASSERT_TRUE(ReadImageHeader(png).has_value());
+  refused = kPreprocessor.Preprocess(png, Spec(4, 4));
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("DICOM signature at byte 128"));
+  png = Encode(noise, ".png");
+  png.replace(140, 4, "DTED");
+  EXPECT_THAT(kPreprocessor.Preprocess(png, Spec(4, 4)).status().message(),
+              HasSubstr("DTED signature at byte 140"));
+
+  // PNM needs white space after its magic number, as OpenCV's PxM decoder does.
+  EXPECT_TRUE(ReadImageHeader("P6 4 4 255\n").has_value());
+  EXPECT_FALSE(ReadImageHeader("P6#4 4 255\n").has_value());
+}
+
 TEST(ImagePreprocessorTest, UndecodableAndEmptyBytes) {
   EXPECT_EQ(kPreprocessor.Preprocess("", Spec(4, 4)).status().code(), StatusCode::kInvalidArgument);
   auto garbage = kPreprocessor.Preprocess("definitely not an image", Spec(4, 4));
