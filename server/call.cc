@@ -1,6 +1,8 @@
 #include "server/call.h"
 
 #include <grpc/grpc_security_constants.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
+#include <grpcpp/support/proto_buffer_reader.h>
 #include <spdlog/spdlog.h>
 
 #include <random>
@@ -36,18 +38,41 @@ core::Clock::time_point SteadyDeadline(const grpc::CallbackServerContext* contex
 
 }  // namespace
 
-Call::Call(grpc::CallbackServerContext* context, const char* rpc, const std::string& model,
-           const google::protobuf::Message& request, const CallTelemetry& telemetry)
+Call::Call(grpc::CallbackServerContext* context, const char* rpc, const grpc::ByteBuffer* request,
+           grpc::ByteBuffer* response, const CallTelemetry& telemetry)
     : state_(std::make_shared<State>()) {
   state_->reactor = new CallReactor;
   state_->rpc = rpc;
-  // Kept for the access log only, cut as it writes it: the trace names the served model.
-  state_->requested_model = model.substr(0, 128);
   state_->id = RequestId(context);
   state_->peer = context->peer();
   state_->deadline = SteadyDeadline(context);
-  state_->request_bytes = request.ByteSizeLong();
+  state_->raw_request = request;
+  state_->raw_response = response;
+  state_->request_bytes = request->Valid() ? request->Length() : 0;
   state_->telemetry = telemetry;
+}
+
+void Call::set_requested_model(const std::string& model) {
+  // Kept for the access log only, cut as it writes it: the trace names the served model.
+  state_->requested_model = model.substr(0, 128);
+}
+
+bool Call::ParseInto(std::unique_ptr<google::protobuf::Message> request) {
+  bool parsed = true;  // no bytes: every field at its default
+  if (state_->raw_request->Valid() && state_->raw_request->Length() > 0) {
+    grpc::ByteBuffer bytes(*state_->raw_request);  // shares gRPC's slices, copies nothing
+    grpc::ProtoBufferReader reader(&bytes);
+    parsed = request->ParseFromZeroCopyStream(&reader);
+  }
+  if (!parsed) {
+    Finish(core::InvalidArgumentError(
+        "the request's " + std::to_string(state_->request_bytes) + " bytes are not a valid " +
+        request->GetTypeName() +
+        " message: truncated, a field of the wrong type, or a string field that is not UTF-8"));
+    return false;
+  }
+  state_->request = std::move(request);
+  return true;
 }
 
 bool Call::Admit(const grpc::CallbackServerContext* context, const CallAccess& access, Role needed,
@@ -93,10 +118,20 @@ core::CancelledFn Call::cancelled() const {
   return [reactor] { return reactor->cancelled(); };
 }
 
-grpc::ServerUnaryReactor* Call::Finish(const core::Status& status,
-                                       const google::protobuf::Message* response) const {
+grpc::ServerUnaryReactor* Call::Finish(const core::Status& given) const {
   State& s = *state_;
-  Report(status.code(), status.ok() && response != nullptr ? response->ByteSizeLong() : 0);
+  core::Status status = given;
+  if (status.ok() && s.response != nullptr) {
+    bool own_buffer = false;
+    const grpc::Status written = grpc::SerializationTraits<google::protobuf::Message>::Serialize(
+        *s.response, s.raw_response, &own_buffer);
+    if (!written.ok()) {
+      status = core::InternalError("the answer could not be serialized (" +
+                                   std::to_string(s.response->ByteSizeLong()) +
+                                   " bytes): " + written.error_message());
+    }
+  }
+  Report(status.code(), status.ok() && s.raw_response->Valid() ? s.raw_response->Length() : 0);
   if (s.counted_in != nullptr) {
     s.counted_in->Release(s.peer);
     s.counted_in = nullptr;

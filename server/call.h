@@ -1,7 +1,13 @@
 // One unary RPC in flight on the callback API, as every service's handler sees it: its
 // reactor (which watches for cancellation), request id, deadline and trace, the access
-// check, and Finish, which maps the status, counts the call, writes its access line and
-// answers.
+// check, the request parsed from its bytes, and Finish, which maps the status, counts the
+// call, writes its access line and answers.
+//
+// The services register every method raw (gRPC's WithRawCallbackMethod_*): gRPC hands over
+// the request's bytes and Call parses them. Bytes that are not a valid message (truncated, a
+// string field that is not UTF-8) then get INVALID_ARGUMENT with a reason and are counted
+// and logged like any call; gRPC's own parsing answers them UNIMPLEMENTED, with no message,
+// and no handler ever sees them.
 #ifndef XAI_SERVER_CALL_H_
 #define XAI_SERVER_CALL_H_
 
@@ -11,6 +17,8 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "core/base/status.h"
 #include "core/requests/request_context.h"
@@ -51,18 +59,35 @@ class CallReactor : public grpc::ServerUnaryReactor {
 // Copyable (its state is shared), so completions on worker threads carry it.
 class Call {
  public:
-  // `model`: the name the request sent, for the access log of a call the engine did not
-  // take (cut to 128 bytes).
-  Call(grpc::CallbackServerContext* context, const char* rpc, const std::string& model,
-       const google::protobuf::Message& request, const CallTelemetry& telemetry);
+  // `request`: the bytes gRPC received, read by Parse; `response`: where Finish writes the
+  // answer's bytes. Both are gRPC's and live until the call is finished.
+  Call(grpc::CallbackServerContext* context, const char* rpc, const grpc::ByteBuffer* request,
+       grpc::ByteBuffer* response, const CallTelemetry& telemetry);
 
-  // Checks the call's transport, its peer's calls in flight and its "authorization"
-  // metadata against `access` for `needed`. When it fails, the call is answered
-  // (RESOURCE_EXHAUSTED, UNAUTHENTICATED or PERMISSION_DENIED) and false returned: the
+  // Admits the call (Admit), then parses its request into a message the call owns until
+  // it is answered (views into it, such as image bytes, stay valid until then) and makes
+  // the empty response the call owns and answers with. Null when the call was answered
+  // already (refused, or INVALID_ARGUMENT for bytes that are not a valid Request): the
   // handler returns reactor() at once.
-  bool Admit(const grpc::CallbackServerContext* context, const CallAccess& access, Role needed,
-             const char* what);
+  template <typename Request, typename Response>
+  const Request* Accept(const grpc::CallbackServerContext* context, const CallAccess& access,
+                        Role needed, const char* what, Response** response) {
+    if (!Admit(context, access, needed, what)) return nullptr;
+    auto request = std::make_unique<Request>();
+    const Request* parsed = request.get();
+    if (!ParseInto(std::move(request))) return nullptr;
+    if constexpr (NamesModelSpec<Request>::value) {
+      set_requested_model(parsed->model().name());
+    } else if constexpr (NamesModel<Request>::value) {
+      set_requested_model(parsed->name());
+    }
+    auto answer = std::make_unique<Response>();
+    *response = answer.get();
+    state_->response = std::move(answer);
+    return parsed;
+  }
 
+  const char* rpc() const { return state_->rpc; }
   const std::string& id() const { return state_->id; }
   core::Clock::time_point deadline() const { return state_->deadline; }
   grpc::ServerUnaryReactor* reactor() const { return state_->reactor; }
@@ -73,9 +98,8 @@ class Call {
 
   // Maps and logs `status`, counts the call and finishes the RPC. INTERNAL errors are
   // logged with the request id, which their message repeats; client errors go to DEBUG.
-  // `response`: the answer, when `status` is OK.
-  grpc::ServerUnaryReactor* Finish(const core::Status& status,
-                                   const google::protobuf::Message* response = nullptr) const;
+  // When `status` is OK, the response Parse made is the answer.
+  grpc::ServerUnaryReactor* Finish(const core::Status& status) const;
 
  private:
   struct State {
@@ -89,10 +113,35 @@ class Call {
     core::Clock::time_point started = core::Clock::now();
     core::Clock::time_point deadline;
     size_t request_bytes = 0;
+    const grpc::ByteBuffer* raw_request = nullptr;
+    grpc::ByteBuffer* raw_response = nullptr;
+    std::unique_ptr<google::protobuf::Message> request;
+    std::unique_ptr<google::protobuf::Message> response;
     std::shared_ptr<core::RequestTrace> trace = std::make_shared<core::RequestTrace>();
     CallTelemetry telemetry;
   };
 
+  template <typename T, typename = void>
+  struct NamesModelSpec : std::false_type {};
+  template <typename T>
+  struct NamesModelSpec<T, std::void_t<decltype(std::declval<const T&>().model().name())>>
+      : std::true_type {};
+  template <typename T, typename = void>
+  struct NamesModel : std::false_type {};
+  template <typename T>
+  struct NamesModel<T, std::void_t<decltype(std::declval<const T&>().name())>> : std::true_type {};
+
+  // Checks the call's transport, its peer's calls in flight and its "authorization"
+  // metadata against `access` for `needed`. When it fails, the call is answered
+  // (RESOURCE_EXHAUSTED, UNAUTHENTICATED or PERMISSION_DENIED) and false returned.
+  bool Admit(const grpc::CallbackServerContext* context, const CallAccess& access, Role needed,
+             const char* what);
+  // Parses the request's bytes into `request` and keeps it; answers INVALID_ARGUMENT and
+  // returns false when they are not a valid message.
+  bool ParseInto(std::unique_ptr<google::protobuf::Message> request);
+  // The model the request names, for the access log of a call the engine did not take
+  // (cut to 128 bytes).
+  void set_requested_model(const std::string& model);
   void Report(core::StatusCode code, size_t response_bytes) const;
 
   std::shared_ptr<State> state_;

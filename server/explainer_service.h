@@ -10,7 +10,17 @@
 
 namespace xai::server {
 
-class ExplainerService final : public xai::v1::Explainer::CallbackService {
+// Every method raw: Call parses the request (server/call.h says why). A new RPC joins this
+// list, or gRPC would parse its requests itself.
+using RawExplainerService = xai::v1::Explainer::WithRawCallbackMethod_Classify<
+    xai::v1::Explainer::WithRawCallbackMethod_GradCAM<
+        xai::v1::Explainer::WithRawCallbackMethod_DecisionPath<
+            xai::v1::Explainer::WithRawCallbackMethod_ListModels<
+                xai::v1::Explainer::WithRawCallbackMethod_DescribeModel<
+                    xai::v1::Explainer::WithRawCallbackMethod_ModelStatistics<
+                        xai::v1::Explainer::Service>>>>>>;
+
+class ExplainerService final : public RawExplainerService {
  public:
   // `explainer`, `telemetry.metrics` and `access.auth` must outlive the service.
   explicit ExplainerService(core::Explainer* explainer, CallTelemetry telemetry = {},
@@ -18,23 +28,23 @@ class ExplainerService final : public xai::v1::Explainer::CallbackService {
       : explainer_(explainer), telemetry_(telemetry), access_(access) {}
 
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
-                                     const xai::v1::ClassifyRequest* request,
-                                     xai::v1::ClassifyResponse* response) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GradCAM(grpc::CallbackServerContext* context,
-                                    const xai::v1::GradCAMRequest* request,
-                                    xai::v1::GradCAMResponse* response) override;
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* DecisionPath(grpc::CallbackServerContext* context,
-                                         const xai::v1::DecisionPathRequest* request,
-                                         xai::v1::DecisionPathResponse* response) override;
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
-                                       const xai::v1::ListModelsRequest* request,
-                                       xai::v1::ListModelsResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* DescribeModel(grpc::CallbackServerContext* context,
-                                          const xai::v1::DescribeModelRequest* request,
-                                          xai::v1::DescribeModelResponse* response) override;
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ModelStatistics(grpc::CallbackServerContext* context,
-                                            const xai::v1::ModelStatisticsRequest* request,
-                                            xai::v1::ModelStatisticsResponse* response) override;
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override;
 
  private:
   core::Explainer* explainer_;

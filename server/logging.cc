@@ -99,9 +99,14 @@ void LogGrpc(gpr_log_func_args* args) {
 void LogProtobuf(google::protobuf::LogLevel level, const char* file, int line,
                  const std::string& message) {
   static const std::shared_ptr<spdlog::logger> logger = SharedLogger("protobuf");
-  const auto spd_level = level >= google::protobuf::LOGLEVEL_ERROR     ? spdlog::level::err
-                         : level == google::protobuf::LOGLEVEL_WARNING ? spdlog::level::warn
-                                                                       : spdlog::level::info;
+  auto spd_level = level >= google::protobuf::LOGLEVEL_ERROR     ? spdlog::level::err
+                   : level == google::protobuf::LOGLEVEL_WARNING ? spdlog::level::warn
+                                                                 : spdlog::level::info;
+  // A caller's bad bytes: the call's INVALID_ARGUMENT and its access line say so; at ERROR
+  // any caller could fill the log with them.
+  if (message.find("when parsing a protocol buffer") != std::string::npos) {
+    spd_level = spdlog::level::debug;
+  }
   logger->log(spd_level, "{}:{}: {}", file, line, message);
 }
 #endif

@@ -29,13 +29,16 @@ void AddVersions(const std::vector<core::ModelVersionStatus>& all, const std::st
 
 }  // namespace
 
-template <typename Response>
+template <typename Request, typename Response>
 grpc::ServerUnaryReactor* ModelAdminService::Change(
-    grpc::CallbackServerContext* context, const char* rpc, const google::protobuf::Message& request,
-    const std::string& name, core::Status (core::Explainer::*change)(const std::string&),
-    Response* response) {
-  Call call(context, rpc, name, request, telemetry_);
-  if (!call.Admit(context, access_, Role::kAdmin, "ModelAdmin")) return call.reactor();
+    grpc::CallbackServerContext* context, const char* rpc, const grpc::ByteBuffer* bytes,
+    grpc::ByteBuffer* answer, core::Status (core::Explainer::*change)(const std::string&)) {
+  Call call(context, rpc, bytes, answer, telemetry_);
+  Response* response = nullptr;
+  const Request* request =
+      call.Accept<Request>(context, access_, Role::kAdmin, "ModelAdmin", &response);
+  if (request == nullptr) return call.reactor();
+  const std::string name = request->name();
   if (core::Status valid = core::CheckModelName("name", name); !valid.ok()) {
     return call.Finish(valid);
   }
@@ -48,37 +51,41 @@ grpc::ServerUnaryReactor* ModelAdminService::Change(
     const core::Status status = AdminStatus((explainer->*change)(name));
     AddVersions(explainer->ListModels(), name, response->mutable_versions());
     call.trace()->model = name;
-    call.Finish(status, response);
+    call.Finish(status);
   });
   return call.reactor();
 }
 
 grpc::ServerUnaryReactor* ModelAdminService::LoadModel(grpc::CallbackServerContext* context,
-                                                       const xai::v1::LoadModelRequest* request,
-                                                       xai::v1::LoadModelResponse* response) {
-  return Change(context, "LoadModel", *request, request->name(), &core::Explainer::LoadModel,
-                response);
+                                                       const grpc::ByteBuffer* request,
+                                                       grpc::ByteBuffer* response) {
+  return Change<xai::v1::LoadModelRequest, xai::v1::LoadModelResponse>(
+      context, "LoadModel", request, response, &core::Explainer::LoadModel);
 }
 
 grpc::ServerUnaryReactor* ModelAdminService::UnloadModel(grpc::CallbackServerContext* context,
-                                                         const xai::v1::UnloadModelRequest* request,
-                                                         xai::v1::UnloadModelResponse* response) {
-  return Change(context, "UnloadModel", *request, request->name(), &core::Explainer::UnloadModel,
-                response);
+                                                         const grpc::ByteBuffer* request,
+                                                         grpc::ByteBuffer* response) {
+  return Change<xai::v1::UnloadModelRequest, xai::v1::UnloadModelResponse>(
+      context, "UnloadModel", request, response, &core::Explainer::UnloadModel);
 }
 
 grpc::ServerUnaryReactor* ModelAdminService::ReloadModel(grpc::CallbackServerContext* context,
-                                                         const xai::v1::ReloadModelRequest* request,
-                                                         xai::v1::ReloadModelResponse* response) {
-  return Change(context, "ReloadModel", *request, request->name(), &core::Explainer::ReloadModel,
-                response);
+                                                         const grpc::ByteBuffer* request,
+                                                         grpc::ByteBuffer* response) {
+  return Change<xai::v1::ReloadModelRequest, xai::v1::ReloadModelResponse>(
+      context, "ReloadModel", request, response, &core::Explainer::ReloadModel);
 }
 
-grpc::ServerUnaryReactor* ModelAdminService::ListModels(
-    grpc::CallbackServerContext* context, const xai::v1::AdminListModelsRequest* request,
-    xai::v1::AdminListModelsResponse* response) {
-  Call call(context, "AdminListModels", "", *request, telemetry_);
-  if (!call.Admit(context, access_, Role::kAdmin, "ModelAdmin")) return call.reactor();
+grpc::ServerUnaryReactor* ModelAdminService::ListModels(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* bytes,
+                                                        grpc::ByteBuffer* answer) {
+  Call call(context, "AdminListModels", bytes, answer, telemetry_);
+  xai::v1::AdminListModelsResponse* response = nullptr;
+  if (call.Accept<xai::v1::AdminListModelsRequest>(context, access_, Role::kAdmin, "ModelAdmin",
+                                                   &response) == nullptr) {
+    return call.reactor();
+  }
   const std::vector<core::ModelVersionStatus> all = explainer_->ListModels();
   std::map<std::string, int64_t> newest_ready;
   for (const core::ModelVersionStatus& m : all) {
@@ -93,7 +100,7 @@ grpc::ServerUnaryReactor* ModelAdminService::ListModels(
     s->set_instances(m.instances);
     s->set_busy_instances(m.busy_instances);
   }
-  return call.Finish(core::OkStatus(), response);
+  return call.Finish(core::OkStatus());
 }
 
 }  // namespace xai::server

@@ -11,7 +11,13 @@
 
 namespace xai::server {
 
-class ModelAdminService final : public xai::v1::ModelAdmin::CallbackService {
+// Every method raw: Call parses the request (server/call.h says why).
+using RawModelAdminService = xai::v1::ModelAdmin::WithRawCallbackMethod_LoadModel<
+    xai::v1::ModelAdmin::WithRawCallbackMethod_UnloadModel<
+        xai::v1::ModelAdmin::WithRawCallbackMethod_ReloadModel<
+            xai::v1::ModelAdmin::WithRawCallbackMethod_ListModels<xai::v1::ModelAdmin::Service>>>>;
+
+class ModelAdminService final : public RawModelAdminService {
  public:
   // Every pointer must outlive the service.
   ModelAdminService(core::Explainer* explainer, LifecycleThread* lifecycle, CallTelemetry telemetry,
@@ -19,27 +25,25 @@ class ModelAdminService final : public xai::v1::ModelAdmin::CallbackService {
       : explainer_(explainer), lifecycle_(lifecycle), telemetry_(telemetry), access_(access) {}
 
   grpc::ServerUnaryReactor* LoadModel(grpc::CallbackServerContext* context,
-                                      const xai::v1::LoadModelRequest* request,
-                                      xai::v1::LoadModelResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* UnloadModel(grpc::CallbackServerContext* context,
-                                        const xai::v1::UnloadModelRequest* request,
-                                        xai::v1::UnloadModelResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ReloadModel(grpc::CallbackServerContext* context,
-                                        const xai::v1::ReloadModelRequest* request,
-                                        xai::v1::ReloadModelResponse* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context,
-                                       const xai::v1::AdminListModelsRequest* request,
-                                       xai::v1::AdminListModelsResponse* response) override;
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
 
  private:
   // The shared path of the three changes: checks, then runs `change` on the lifecycle
   // thread and answers with the model's versions.
-  template <typename Response>
+  template <typename Request, typename Response>
   grpc::ServerUnaryReactor* Change(grpc::CallbackServerContext* context, const char* rpc,
-                                   const google::protobuf::Message& request,
-                                   const std::string& name,
-                                   core::Status (core::Explainer::*change)(const std::string&),
-                                   Response* response);
+                                   const grpc::ByteBuffer* bytes, grpc::ByteBuffer* answer,
+                                   core::Status (core::Explainer::*change)(const std::string&));
 
   core::Explainer* explainer_;
   LifecycleThread* lifecycle_;

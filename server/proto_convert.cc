@@ -36,6 +36,14 @@ core::ImageRef FromProto(const xai::v1::Image& image) {
   return ref;
 }
 
+core::ClassifyRequest FromProto(const xai::v1::ClassifyRequest& request) {
+  core::ClassifyRequest out;
+  out.model = FromProto(request.model());
+  out.image = FromProto(request.image());
+  out.top_k = request.top_k();
+  return out;
+}
+
 core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request) {
   core::GradCamRequest out;
   out.model = FromProto(request.model());

@@ -14,6 +14,7 @@ core::ModelRef FromProto(const xai::v1::ModelSpec& spec);
 core::ImageRef FromProto(const xai::v1::Image& image);
 
 // Borrows the image bytes of `request` as above; deadline and request id stay unset.
+core::ClassifyRequest FromProto(const xai::v1::ClassifyRequest& request);
 core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request);
 core::DecisionPathRequest FromProto(const xai::v1::DecisionPathRequest& request);
 

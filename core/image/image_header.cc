@@ -13,9 +13,6 @@ uint32_t Be16(std::string_view b, size_t i) { return Byte(b, i) << 8 | Byte(b, i
 uint32_t Le16(std::string_view b, size_t i) { return Byte(b, i) | Byte(b, i + 1) << 8; }
 uint32_t Be32(std::string_view b, size_t i) { return Be16(b, i) << 16 | Be16(b, i + 2); }
 uint32_t Le32(std::string_view b, size_t i) { return Le16(b, i) | Le16(b, i + 2) << 16; }
-uint32_t Le24(std::string_view b, size_t i) {
-  return Byte(b, i) | Byte(b, i + 1) << 8 | Byte(b, i + 2) << 16;
-}
 
 std::optional<ImageHeader> Png(std::string_view b) {
   if (b.size() < 24 || b.substr(0, 8) != std::string_view("\x89PNG\r\n\x1a\n", 8) ||
