@@ -27,9 +27,25 @@ import numpy as np
 import torch
 import torchvision
 
-METHODS = ["GRAD_CAM", "GRAD_CAM_PLUS_PLUS", "XGRAD_CAM", "HIRES_CAM", "LAYER_CAM"]
+METHODS = ["GRAD_CAM", "GRAD_CAM_PLUS_PLUS", "XGRAD_CAM", "HIRES_CAM", "LAYER_CAM",
+           "EIGEN_CAM", "EIGEN_GRAD_CAM"]
 SIZE = 224
 CONFIG = 'input { height: 224 width: 224 }\ninstance_group { count: 1 devices: ["cpu"] }\n'
+
+
+def projection(x):
+    """get_2d_projection of one [K, h, w] array: NaN to 0, M = [h*w, K] with its columns
+    centred, M projected on the first right singular vector of numpy's SVD. The SVD's sign
+    is arbitrary: oriented so that the value of largest magnitude is positive (the engine's
+    documented choice)."""
+    x = np.where(np.isnan(x), 0, x)
+    m = x.reshape(x.shape[0], -1).transpose()
+    m = m - m.mean(axis=0)
+    _, _, vt = np.linalg.svd(m, full_matrices=True)
+    p = m @ vt[0, :]
+    if p[np.argmax(np.abs(p))] < 0:
+        p = -p
+    return p.reshape(x.shape[1:])
 
 
 def cam_map(a, g, method):
@@ -53,6 +69,10 @@ def cam_map(a, g, method):
         return (g * a).sum(axis=0)
     if method == "LAYER_CAM":
         return (np.maximum(g, 0) * a).sum(axis=0)
+    if method == "EIGEN_CAM":  # the activations alone: the same map for every target
+        return projection(a)
+    if method == "EIGEN_GRAD_CAM":
+        return projection(g * a)
     raise ValueError(method)
 
 

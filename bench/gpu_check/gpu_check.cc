@@ -181,11 +181,11 @@ T Must(xai::core::StatusOr<T> value, const std::string& what) {
 
 ModelPool::Handle Acquire(ModelPool& pool) { return Must(pool.Acquire(), "acquire"); }
 
-std::vector<CamMethod> GradientMethods() {
+std::vector<CamMethod> MapMethods() {
   std::vector<CamMethod> out;
   for (int n = 1; n <= 32; ++n) {
     auto method = xai::core::CamMethodFromNumber(n);
-    if (method && xai::core::FindGradientCamMethod(*method) != nullptr) out.push_back(*method);
+    if (method && xai::core::FindMapCamMethod(*method) != nullptr) out.push_back(*method);
   }
   return out;
 }
@@ -306,7 +306,7 @@ bool CheckParity(const std::vector<TestModel>& models, const Options& options, R
     auto cpu_handle = Acquire(*cpu);
     auto dev_handle = Acquire(*dev);
     for (const auto& layers : model.cam_specs) {
-      for (CamMethod method : GradientMethods()) {
+      for (CamMethod method : MapMethods()) {
         double cam_diff = 0, raw_diff = 0, logit_diff = 0;
         for (int k = 0; k < inputs; ++k) {
           torch::manual_seed(1000 + k);
@@ -363,7 +363,7 @@ bool CheckPrecision(const std::vector<TestModel>& models, const Options& options
     for (Precision precision : {Precision::kFloat16, Precision::kBFloat16}) {
       auto reduced = MakePool(model, options.device, precision, 1, 1);
       auto hr = Acquire(*reduced);
-      for (CamMethod method : GradientMethods()) {
+      for (CamMethod method : MapMethods()) {
         double min_cosine = 1, max_diff = 0;
         int same_peak = 0, total = 0;
         for (int k = 0; k < inputs; ++k) {

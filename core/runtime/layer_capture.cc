@@ -136,7 +136,7 @@ std::vector<at::Tensor> CaptureScope::Activations() const {
 
 StatusOr<CapturedForward> RunCaptured(torch::jit::Module& module, const at::Tensor& input,
                                       const std::vector<std::string>& paths, size_t cut,
-                                      int64_t classes) {
+                                      int64_t classes, bool gradients) {
   std::vector<torch::jit::Module> layers;
   for (const std::string& path : paths) {
     XAI_ASSIGN_OR_RETURN(torch::jit::Module layer, FindSubmodule(module, path));
@@ -145,13 +145,16 @@ StatusOr<CapturedForward> RunCaptured(torch::jit::Module& module, const at::Tens
   CapturedForward out;
   {
     CaptureScope capture(std::move(layers), cut);
-    torch::AutoGradMode grad_mode(true);
+    torch::AutoGradMode grad_mode(gradients);
     out.output = module.forward({input}).toTensor();
     out.activations = capture.Activations();
   }
   XAI_RETURN_IF_ERROR(CheckBatchLogits(out.output, input.size(0), classes));
   for (size_t i = 0; i < out.activations.size(); ++i) {
-    if (!out.activations[i].defined() || !out.activations[i].requires_grad()) {
+    if (!out.activations[i].defined()) {
+      return InvalidArgumentError("layer \"" + paths[i] + "\" did not run in this forward");
+    }
+    if (gradients && !out.activations[i].requires_grad()) {
       return InvalidArgumentError("layer \"" + paths[i] +
                                   "\" did not run in this forward, or its output does not reach "
                                   "the model's output");

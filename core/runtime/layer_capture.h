@@ -63,7 +63,7 @@ class CaptureScope {
 
 struct CapturedForward {
   at::Tensor output;                    // the model's output, in the autograd graph
-  std::vector<at::Tensor> activations;  // one per layer, each requiring grad
+  std::vector<at::Tensor> activations;  // one per layer, each requiring grad (with gradients)
 };
 
 // One forward of `module` on `input` in grad mode with the layers at `paths` captured and
@@ -71,9 +71,11 @@ struct CapturedForward {
 // INTERNAL when the output is not [batch, classes] logits (checked first: a model that
 // misbehaves is the model's fault, whatever ran); INVALID_ARGUMENT when a layer did not
 // run or its output does not reach the output. LibTorch's exceptions propagate.
+// With `gradients` false the forward runs without autograd (cheaper: for methods that read
+// activations only), and a layer is only checked to have run.
 StatusOr<CapturedForward> RunCaptured(torch::jit::Module& module, const at::Tensor& input,
                                       const std::vector<std::string>& paths, size_t cut,
-                                      int64_t classes);
+                                      int64_t classes, bool gradients = true);
 
 }  // namespace xai::core
 

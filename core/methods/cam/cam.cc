@@ -21,6 +21,21 @@ at::Tensor ResizeBilinear(const at::Tensor& map, int64_t height, int64_t width) 
       .view(out_shape);
 }
 
+at::Tensor FirstComponentProjection(const at::Tensor& activations) {
+  const int64_t k = activations.size(-3), h = activations.size(-2), w = activations.size(-1);
+  at::Tensor m =
+      at::where(at::isnan(activations), at::zeros({}, activations.options()), activations);
+  m = m.reshape({-1, k, h * w}).transpose(1, 2);  // [B, h*w, K]
+  m = m - m.mean(1, /*keepdim=*/true);
+  const at::Tensor vh = std::get<2>(at::linalg_svd(m, /*full_matrices=*/false));  // [B,r,K]
+  at::Tensor projection = at::matmul(m, vh.select(1, 0).unsqueeze(-1)).squeeze(-1);
+  const at::Tensor peak = projection.gather(1, projection.abs().argmax(1, /*keepdim=*/true));
+  projection = at::where(peak < 0, -projection, projection);
+  std::vector<int64_t> shape = activations.sizes().vec();
+  shape.erase(shape.end() - 3);  // drop K
+  return projection.reshape(shape);
+}
+
 at::Tensor ScaleCam(const at::Tensor& map, int64_t height, int64_t width) {
   at::Tensor scaled = map - map.amin({-2, -1}, /*keepdim=*/true);
   scaled = scaled / (1e-7 + scaled.amax({-2, -1}, /*keepdim=*/true));

@@ -18,6 +18,13 @@ namespace xai::core {
 // aligned as OpenCV's cv::resize (INTER_LINEAR) does.
 at::Tensor ScaleCam(const at::Tensor& map, int64_t height = 0, int64_t width = 0);
 
+// get_2d_projection: the projection of activations [K,h,w] (or [B,K,h,w]) on their first
+// principal component, [h,w] (or [B,h,w]): NaN set to 0, reshaped to M = [h*w, K], each
+// column centred, SVD M = U S V^T, M v_1. An SVD's sign is arbitrary (LAPACK's choice in
+// the reference): the projection is oriented so that its value of largest magnitude is
+// positive.
+at::Tensor FirstComponentProjection(const at::Tensor& activations);
+
 // Bilinear resize of a [h,w] float map with OpenCV's pixel-centre convention.
 at::Tensor ResizeBilinear(const at::Tensor& map, int64_t height, int64_t width);
 

@@ -2,6 +2,7 @@
 
 #include <iterator>
 
+#include "core/methods/cam/activation/activation_methods.h"
 #include "core/methods/cam/gradient/gradient_methods.h"
 
 namespace xai::core {
@@ -16,8 +17,8 @@ const CamMethodRow kCamMethods[] = {
     {CamMethod::kXGradCam, "XGRAD_CAM", CamFamily::kGradientWeighted, &XGradCamMethod()},
     {CamMethod::kHiResCam, "HIRES_CAM", CamFamily::kGradientWeighted, &HiResCamMethod()},
     {CamMethod::kLayerCam, "LAYER_CAM", CamFamily::kGradientWeighted, &LayerCamMethod()},
-    {CamMethod::kEigenCam, "EIGEN_CAM", CamFamily::kActivationOnly, nullptr},
-    {CamMethod::kEigenGradCam, "EIGEN_GRAD_CAM", CamFamily::kActivationOnly, nullptr},
+    {CamMethod::kEigenCam, "EIGEN_CAM", CamFamily::kActivationOnly, &EigenCamMethod()},
+    {CamMethod::kEigenGradCam, "EIGEN_GRAD_CAM", CamFamily::kActivationOnly, &EigenGradCamMethod()},
     {CamMethod::kScoreCam, "SCORE_CAM", CamFamily::kPerturbation, nullptr},
     {CamMethod::kAblationCam, "ABLATION_CAM", CamFamily::kPerturbation, nullptr},
 };
@@ -31,12 +32,12 @@ const CamMethodRow* FindCamMethod(CamMethod method) {
   return nullptr;
 }
 
-const GradientCamMethod* FindGradientCamMethod(CamMethod method) {
+const MapCamMethod* FindMapCamMethod(CamMethod method) {
   const CamMethodRow* row = FindCamMethod(method);
-  if (row == nullptr || row->impl == nullptr || row->family != CamFamily::kGradientWeighted) {
+  if (row == nullptr || row->impl == nullptr || row->family == CamFamily::kPerturbation) {
     return nullptr;
   }
-  return static_cast<const GradientCamMethod*>(row->impl);
+  return static_cast<const MapCamMethod*>(row->impl);
 }
 
 std::optional<CamMethod> CamMethodFromNumber(int number) {

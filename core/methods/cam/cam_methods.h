@@ -30,23 +30,30 @@ class CamMethodImpl {
   virtual CamFamily family() const = 0;
 };
 
-class GradientCamMethod : public CamMethodImpl {
+// A method whose map comes from one forward's activations and, when it needs them, their
+// gradients: the gradient-weighted and the activation-only families, which share a runner
+// (core/methods/cam/grad_cam.h).
+class MapCamMethod : public CamMethodImpl {
  public:
-  CamFamily family() const final { return CamFamily::kGradientWeighted; }
-  // The map before ReLU, [h,w] float32, of activations `a` and gradients `g` ([K,h,w]);
-  // with leading batch dimensions ([B,K,h,w]) one map per sample ([B,h,w]), each equal
-  // to the sample's map alone.
+  // Whether Map reads the gradients: when not, no backward runs and the map is the same
+  // for every target.
+  virtual bool needs_gradients() const = 0;
+  // The map before ReLU, [h,w] float32, of activations `a` ([K,h,w]) and, when
+  // needs_gradients(), their gradients `g` (else undefined); with leading batch
+  // dimensions ([B,K,h,w]) one map per sample ([B,h,w]), each equal to the sample's map
+  // alone.
   virtual at::Tensor Map(const at::Tensor& a, const at::Tensor& g) const = 0;
 };
 
-class ActivationCamMethod : public CamMethodImpl {
+class GradientCamMethod : public MapCamMethod {
+ public:
+  CamFamily family() const final { return CamFamily::kGradientWeighted; }
+  bool needs_gradients() const final { return true; }
+};
+
+class ActivationCamMethod : public MapCamMethod {
  public:
   CamFamily family() const final { return CamFamily::kActivationOnly; }
-  // Whether Map needs the gradients (EigenGradCAM) or not (EigenCAM).
-  virtual bool needs_gradients() const = 0;
-  // The map before ReLU, [h,w] float32, of activations `a` ([K,h,w]) and, when
-  // needs_gradients(), their gradients `g` (else undefined).
-  virtual at::Tensor Map(const at::Tensor& a, const at::Tensor& g) const = 0;
 };
 
 class PerturbationCamMethod : public CamMethodImpl {
@@ -70,8 +77,8 @@ struct CamMethodRow {
 // The row of `method`, or null when the table has none.
 const CamMethodRow* FindCamMethod(CamMethod method);
 
-// The implementation of a served gradient-weighted method, or null.
-const GradientCamMethod* FindGradientCamMethod(CamMethod method);
+// The implementation of a served gradient-weighted or activation-only method, or null.
+const MapCamMethod* FindMapCamMethod(CamMethod method);
 
 }  // namespace xai::core
 

@@ -29,16 +29,18 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
     return InternalError("Grad-CAM batch of " + std::to_string(batch) + " inputs got " +
                          std::to_string(targets.size()) + " target lists");
   }
-  const GradientCamMethod* method = FindGradientCamMethod(spec.method);
+  const MapCamMethod* method = FindMapCamMethod(spec.method);
   if (method == nullptr) {
     return InvalidArgumentError("method " + std::string(CamMethodName(spec.method)) +
-                                " is not a served gradient-weighted CAM method");
+                                " is not a served gradient-weighted or activation-only CAM "
+                                "method");
   }
+  const bool gradients = method->needs_gradients();
   try {
     ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
     XAI_ASSIGN_OR_RETURN(CapturedForward forward,
                          RunCaptured(instance.module(), ToDevice(input, instance.device()),
-                                     spec.layers, spec.cut, instance.num_classes()));
+                                     spec.layers, spec.cut, instance.num_classes(), gradients));
     const at::Tensor& logits = forward.output;
     const std::vector<at::Tensor>& activations = forward.activations;
     const at::Tensor cpu_logits = logits.detach().to(at::kCPU, at::kFloat);  // shape checked
@@ -69,26 +71,33 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
     // Round t differentiates every sample's t-th target score at once: the seed has a one
     // in row b at that class, zeros elsewhere (and a zero row when sample b has no t-th).
     // The maps of the whole batch are then computed together, and copied to the CPU once.
+    // A method without gradients has one map per sample, whatever the target: one round.
+    at::Tensor cams;  // [B,height,width]
+    at::Tensor raws;  // [B,h,w] of the first layer
     for (size_t t = 0; t < rounds; ++t) {
-      at::Tensor seed = at::zeros({batch, instance.num_classes()}, at::kFloat);
-      auto cells = seed.accessor<float, 2>();
-      for (int64_t b = 0; b < batch; ++b) {
-        if (t < sample_targets[b].size()) cells[b][sample_targets[b][t]] = 1.0f;
+      if (gradients || t == 0) {
+        std::vector<at::Tensor> grads(activations.size());
+        if (gradients) {
+          at::Tensor seed = at::zeros({batch, instance.num_classes()}, at::kFloat);
+          auto cells = seed.accessor<float, 2>();
+          for (int64_t b = 0; b < batch; ++b) {
+            if (t < sample_targets[b].size()) cells[b][sample_targets[b][t]] = 1.0f;
+          }
+          seed = seed.to(logits.device(), logits.scalar_type());
+          grads = torch::autograd::grad({logits}, activations, {seed},
+                                        /*retain_graph=*/t + 1 < rounds, /*create_graph=*/false,
+                                        /*allow_unused=*/true);
+        }
+        std::vector<at::Tensor> relu_maps;  // per layer, [B,h,w]
+        for (size_t l = 0; l < activations.size(); ++l) {
+          const at::Tensor& a = maps_input[l];
+          at::Tensor g;  // undefined for a method without gradients
+          if (gradients) g = grads[l].defined() ? grads[l].to(at::kFloat) : at::zeros_like(a);
+          relu_maps.push_back(at::relu(method->Map(a, g)));
+        }
+        cams = CombineLayerMaps(relu_maps, spec.height, spec.width).to(at::kCPU).contiguous();
+        raws = relu_maps[0].to(at::kCPU).contiguous();
       }
-      seed = seed.to(logits.device(), logits.scalar_type());
-      const std::vector<at::Tensor> grads =
-          torch::autograd::grad({logits}, activations, {seed},
-                                /*retain_graph=*/t + 1 < rounds, /*create_graph=*/false,
-                                /*allow_unused=*/true);
-      std::vector<at::Tensor> relu_maps;  // per layer, [B,h,w]
-      for (size_t l = 0; l < activations.size(); ++l) {
-        const at::Tensor& a = maps_input[l];
-        const at::Tensor g = grads[l].defined() ? grads[l].to(at::kFloat) : at::zeros_like(a);
-        relu_maps.push_back(at::relu(method->Map(a, g)));
-      }
-      const at::Tensor cams =
-          CombineLayerMaps(relu_maps, spec.height, spec.width).to(at::kCPU).contiguous();
-      const at::Tensor raws = relu_maps[0].to(at::kCPU).contiguous();
       for (int64_t b = 0; b < batch; ++b) {
         if (t >= sample_targets[b].size()) continue;
         CamOutput explanation;

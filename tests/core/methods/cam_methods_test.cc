@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace xai::core {
 namespace {
 
@@ -24,9 +26,10 @@ TEST(CamMethodTableTest, EveryWireMethodHasARowWithItsName) {
   EXPECT_EQ(CamMethodName(static_cast<CamMethod>(42)), "UNKNOWN");
 }
 
-TEST(CamMethodTableTest, ServedMethodsAreTheGradientFamilyWithImplementations) {
+TEST(CamMethodTableTest, ServedMethodsAreThoseWithImplementations) {
   EXPECT_EQ(ServedCamMethodNames(),
-            "GRAD_CAM, GRAD_CAM_PLUS_PLUS, XGRAD_CAM, HIRES_CAM, LAYER_CAM");
+            "GRAD_CAM, GRAD_CAM_PLUS_PLUS, XGRAD_CAM, HIRES_CAM, LAYER_CAM, EIGEN_CAM, "
+            "EIGEN_GRAD_CAM");
   for (int number = 1; number <= 9; ++number) {
     const CamMethod method = *CamMethodFromNumber(number);
     const CamMethodRow* row = FindCamMethod(method);
@@ -34,7 +37,10 @@ TEST(CamMethodTableTest, ServedMethodsAreTheGradientFamilyWithImplementations) {
     if (row->impl != nullptr) {
       EXPECT_EQ(row->impl->family(), row->family) << number;
     }
-    EXPECT_EQ(FindGradientCamMethod(method) != nullptr, number <= 5) << number;
+    EXPECT_EQ(FindMapCamMethod(method) != nullptr, number <= 7) << number;
+    if (number <= 7) {
+      EXPECT_EQ(FindMapCamMethod(method)->needs_gradients(), method != CamMethod::kEigenCam);
+    }
   }
   EXPECT_EQ(FindCamMethod(*CamMethodFromNumber(6))->family, CamFamily::kActivationOnly);
   EXPECT_EQ(FindCamMethod(*CamMethodFromNumber(8))->family, CamFamily::kPerturbation);
@@ -44,10 +50,31 @@ TEST(CamMethodTableTest, GradCamWeightsChannelsByTheirMeanGradient) {
   // Two channels of 1x2: weights are the gradients' means, 1 and -1.
   const at::Tensor a = at::tensor({1.f, 2.f, 3.f, 5.f}).view({2, 1, 2});
   const at::Tensor g = at::tensor({0.5f, 1.5f, -1.f, -1.f}).view({2, 1, 2});
-  const at::Tensor map = FindGradientCamMethod(CamMethod::kGradCam)->Map(a, g);
+  const at::Tensor map = FindMapCamMethod(CamMethod::kGradCam)->Map(a, g);
   EXPECT_TRUE(at::allclose(map, at::tensor({1.f - 3.f, 2.f - 5.f}).view({1, 2})));
-  const at::Tensor hires = FindGradientCamMethod(CamMethod::kHiResCam)->Map(a, g);
+  const at::Tensor hires = FindMapCamMethod(CamMethod::kHiResCam)->Map(a, g);
   EXPECT_TRUE(at::allclose(hires, at::tensor({0.5f - 3.f, 3.f - 5.f}).view({1, 2})));
+}
+
+// Two channels over three pixels, the second twice the first: a = [[0, 1, 5], [0, 2, 10]].
+// The centred pixels are [-2, -4], [-1, -2], [3, 6], all along (1, 2) / sqrt(5), so the
+// projection is +-sqrt(5) * [-2, -1, 3], oriented so that its largest magnitude (pixel 2)
+// is positive.
+TEST(CamMethodTableTest, EigenCamProjectsOnTheFirstComponentWithItsSignOriented) {
+  const at::Tensor a = at::tensor({0.f, 1.f, 5.f, 0.f, 2.f, 10.f}).view({2, 1, 3});
+  const at::Tensor map = FindMapCamMethod(CamMethod::kEigenCam)->Map(a, at::Tensor());
+  const float r5 = std::sqrt(5.f);
+  EXPECT_TRUE(at::allclose(map, at::tensor({-2 * r5, -r5, 3 * r5}).view({1, 3}), 1e-5, 1e-5))
+      << map;
+  // The sign does not follow the input's: -a gives the same map.
+  EXPECT_TRUE(
+      at::allclose(FindMapCamMethod(CamMethod::kEigenCam)->Map(-a, at::Tensor()), map, 1e-5, 1e-5));
+  // EIGEN_GRAD_CAM projects g * a; a batch gives each sample's own map.
+  const at::Tensor g = at::full({2, 1, 3}, 2.f);
+  const at::Tensor batch = at::stack({a, a.flip(-1)});
+  const at::Tensor maps = FindMapCamMethod(CamMethod::kEigenGradCam)->Map(batch, at::stack({g, g}));
+  EXPECT_TRUE(at::allclose(maps[0], 2 * map, 1e-4, 1e-4)) << maps;
+  EXPECT_TRUE(at::allclose(maps[1], 2 * map.flip(-1), 1e-4, 1e-4)) << maps;
 }
 
 }  // namespace

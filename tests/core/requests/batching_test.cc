@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cmath>
 #include <future>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
@@ -70,8 +71,11 @@ TEST_P(GradCamBatchTest, EverySampleGetsTheMapsItGetsAlone) {
   // Different targets per sample, several for some, none (the top-1) for others.
   const std::vector<std::vector<int>> targets = {{}, {1, 7, 500}, {3}, {999, 0}};
   int compared = 0;
-  for (CamMethod method : {CamMethod::kGradCam, CamMethod::kGradCamPlusPlus, CamMethod::kXGradCam,
-                           CamMethod::kHiResCam, CamMethod::kLayerCam}) {
+  const CamMethod methods[] = {CamMethod::kGradCam,     CamMethod::kGradCamPlusPlus,
+                               CamMethod::kXGradCam,    CamMethod::kHiResCam,
+                               CamMethod::kLayerCam,    CamMethod::kEigenCam,
+                               CamMethod::kEigenGradCam};
+  for (CamMethod method : methods) {
     SCOPED_TRACE(std::string(c.model) + " " + std::string(CamMethodName(method)));
     GradCamSpec spec;
     spec.layers = c.layers;
@@ -104,7 +108,7 @@ TEST_P(GradCamBatchTest, EverySampleGetsTheMapsItGetsAlone) {
       }
     }
   }
-  EXPECT_EQ(compared, 5 * 7);
+  EXPECT_EQ(compared, static_cast<int>(std::size(methods)) * 7);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GradCamBatchTest,

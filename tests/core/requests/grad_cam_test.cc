@@ -32,8 +32,10 @@ std::unique_ptr<Explainer> StartOn(const std::string& repository) {
   return xai::testing::StartExplainer(repository);
 }
 
-const char* const kMethods[] = {"GRAD_CAM", "GRAD_CAM_PLUS_PLUS", "XGRAD_CAM", "HIRES_CAM",
-                                "LAYER_CAM"};
+// Numbers 1 to 7 of xai.v1.CamMethod: the gradient-weighted and activation-only methods.
+const char* const kMethods[] = {"GRAD_CAM",  "GRAD_CAM_PLUS_PLUS", "XGRAD_CAM",     "HIRES_CAM",
+                                "LAYER_CAM", "EIGEN_CAM",          "EIGEN_GRAD_CAM"};
+constexpr int kMethodCount = sizeof(kMethods) / sizeof(kMethods[0]);
 
 TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
   std::ifstream manifest_file(CamReferenceDir() + "/cases.json");
@@ -43,11 +45,11 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
   int compared = 0;
   int expected = 0;
   for (const auto& c : manifest) {
-    expected += 5 * static_cast<int>(c["targets"].size());
+    expected += kMethodCount * static_cast<int>(c["targets"].size());
     const std::string input =
         xai::testing::ReadBytes(CamReferenceDir() + "/" + c["input"].get<std::string>());
     const auto targets = c["targets"].get<std::vector<int>>();
-    for (int m = 0; m < 5; ++m) {
+    for (int m = 0; m < kMethodCount; ++m) {
       SCOPED_TRACE(c["name"].get<std::string>() + " " + kMethods[m]);
       GradCamRequest request;
       request.model = {c["model"].get<std::string>(), 0};
@@ -90,8 +92,8 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
       }
     }
   }
-  EXPECT_EQ(compared, expected);  // every (case, target) pair, 5 methods
-  EXPECT_GE(compared, 5 * 9);
+  EXPECT_EQ(compared, expected);  // every (case, target) pair, every method
+  EXPECT_GE(compared, kMethodCount * 9);
 }
 
 class GradCamValidationTest : public ::testing::Test {
@@ -155,8 +157,8 @@ TEST_F(GradCamValidationTest, BadFieldsAreInvalidArguments) {
   r = Request();
   r.method = static_cast<CamMethod>(42);
   ExpectError(r, StatusCode::kInvalidArgument, "method 42 is not a CamMethod");
-  r.method = CamMethod::kEigenCam;
-  ExpectError(r, StatusCode::kUnimplemented, "EIGEN_CAM is not served yet");
+  r.method = CamMethod::kScoreCam;
+  ExpectError(r, StatusCode::kUnimplemented, "SCORE_CAM is not served yet");
   r = Request();
   r.overlay.image_weight = 1.5f;
   ExpectError(r, StatusCode::kInvalidArgument, "overlay.image_weight must be in [0, 1]");
