@@ -52,8 +52,8 @@ core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request) {
   out.layers.assign(request.layers().begin(), request.layers().end());
   out.method = static_cast<core::CamMethod>(request.method());
   const xai::v1::OverlayOptions& overlay = request.overlay();
-  out.overlay = {overlay.enabled(), overlay.image_weight(), overlay.model_input_size(),
-                 overlay.colormap(), overlay.png_compression()};
+  out.overlay = {overlay.enabled(), overlay.has_image_weight() ? overlay.image_weight() : 0.5f,
+                 overlay.model_input_size(), overlay.colormap(), overlay.png_compression()};
   return out;
 }
 
@@ -61,7 +61,7 @@ core::DecisionPathRequest FromProto(const xai::v1::DecisionPathRequest& request)
   core::DecisionPathRequest out;
   out.model = FromProto(request.model());
   out.image = FromProto(request.image());
-  out.target_class = request.target_class();
+  out.target_class = request.has_target_class() ? request.target_class() : -1;
   out.layers.assign(request.layers().begin(), request.layers().end());
   out.threshold = request.threshold();
   out.max_channels = request.max_channels();

@@ -160,11 +160,7 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
   }
   if (!options.no_overlay) {
     request.mutable_overlay()->set_enabled(true);
-    // The wire reads an image_weight of 0 as "default" (0.5); the smallest normal float
-    // (not a denormal, which flush-to-zero would read as 0) blends as 0 does, so
-    // --image-weight 0 still means the heatmap alone.
-    request.mutable_overlay()->set_image_weight(
-        options.image_weight > 0 ? options.image_weight : std::numeric_limits<float>::min());
+    request.mutable_overlay()->set_image_weight(options.image_weight);  // 0: heatmap alone
     request.mutable_overlay()->set_colormap(options.colormap);
     request.mutable_overlay()->set_model_input_size(options.overlay_at_input);
     request.mutable_overlay()->set_png_compression(options.png_compression);

@@ -46,7 +46,7 @@ class GradCamJob : public RequestJob<GradCamResult> {
                    std::move(request.context), std::move(done)),
         spec_(std::move(spec)),
         overlay_(request.overlay) {
-    style_.image_weight = overlay_.image_weight == 0 ? 0.5f : overlay_.image_weight;
+    style_.image_weight = overlay_.image_weight;
     style_.colormap = ColormapByName(overlay_.colormap).value_or(cv::COLORMAP_JET);
     style_.png_compression = overlay_.png_compression == 0 ? 1 : overlay_.png_compression;
   }
@@ -160,7 +160,7 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
   spec->targets = request.target_classes;
   const float w = request.overlay.image_weight;
   if (!std::isfinite(w) || w < 0 || w > 1) {
-    return InvalidArgumentError("overlay.image_weight must be in [0, 1] (0: 0.5), got " +
+    return InvalidArgumentError("overlay.image_weight must be in [0, 1] (unset: 0.5), got " +
                                 std::to_string(w));
   }
   if (!ColormapByName(request.overlay.colormap)) {

@@ -20,7 +20,7 @@ struct ServableModel;
 
 struct OverlaySpec {
   bool enabled = false;
-  float image_weight = 0;         // 0: 0.5; must be in [0,1]
+  float image_weight = 0.5f;      // the image's share, in [0,1]; 0: the heatmap alone
   bool model_input_size = false;  // draw over the model's input instead of the original
   std::string colormap;           // OpenCV colormap name; "": jet
   int png_compression = 0;        // 1-9; 0: 1

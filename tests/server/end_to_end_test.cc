@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -359,6 +360,49 @@ xai::v1::DecisionPathRequest PlantedPathRequest(int target) {
   t->set_data(std::string(reinterpret_cast<char*>(values.data()), values.size() * sizeof(float)));
   request.set_target_class(target);
   return request;
+}
+
+// proto3 `optional`: a field left unset is not a field set to 0. An unset target_class is
+// the top-1 class (it was class 0); an unset image_weight is 0.5, and 0 the heatmap alone.
+TEST_F(EndToEndTest, UnsetOptionalFieldsTakeTheirDefaultsAndZeroIsZero) {
+  // An input whose top-1 class is not 0: the planted input with its values shifted.
+  xai::v1::DecisionPathRequest unset;
+  xai::v1::DecisionPathResponse top;
+  for (int shift = 0; shift < 64 && (top.classes_size() == 0 || top.target_class() == 0); ++shift) {
+    unset = PlantedPathRequest(0);
+    unset.clear_target_class();
+    std::string& data = *unset.mutable_image()->mutable_tensor()->mutable_data();
+    std::rotate(data.begin(), data.begin() + 4 * shift, data.end());  // whole floats
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->DecisionPath(&context, unset, &top).ok());
+  }
+  ASSERT_GE(top.classes_size(), 1);
+  EXPECT_EQ(top.target_class(), top.classes(0).index());
+  ASSERT_NE(top.target_class(), 0) << "no shift of the input has a top-1 class other than 0";
+  xai::v1::DecisionPathRequest zero_request = unset;
+  zero_request.set_target_class(0);
+  xai::v1::DecisionPathResponse zero;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->DecisionPath(&context, zero_request, &zero).ok());
+  EXPECT_EQ(zero.target_class(), 0);
+
+  auto overlay = [&](std::optional<float> weight) {
+    xai::v1::GradCAMRequest request;
+    request.mutable_model()->set_name("tiny");
+    request.mutable_image()->set_encoded(Png(24, 20));
+    request.mutable_overlay()->set_enabled(true);
+    if (weight) request.mutable_overlay()->set_image_weight(*weight);
+    grpc::ClientContext context;
+    xai::v1::GradCAMResponse response;
+    const grpc::Status status = stub_->GradCAM(&context, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.explanations_size() == 1 ? response.explanations(0).overlay_png() : "";
+  };
+  const std::string by_default = overlay(std::nullopt);
+  ASSERT_FALSE(by_default.empty());
+  EXPECT_EQ(by_default, overlay(0.5f));
+  const std::string heatmap_alone = overlay(0.0f);
+  EXPECT_NE(heatmap_alone, by_default);
 }
 
 TEST_F(EndToEndTest, DecisionPathReturnsThePlantedChainOverTheWire) {

@@ -262,19 +262,22 @@ class XaiClient:
 
     def gradcam(self, model: str, image: ImageLike, *, targets: Sequence[int] = (),
                 layers: Sequence[str] = (), method: Union[str, int] = "GRAD_CAM",
-                overlay: bool = False, image_weight: float = 0.0, colormap: str = "",
+                overlay: bool = False, image_weight: Optional[float] = None, colormap: str = "",
                 version: int = 0, timeout: Optional[float] = None,
                 request_id: Optional[str] = None) -> GradCamResult:
         """Class activation maps of ``image`` for each target class (none: the top-1) at
         ``layers`` (none: the model's default), as numpy arrays, and PNG overlays with
-        ``overlay=True``. ``method``: GRAD_CAM, GRAD_CAM_PLUS_PLUS, XGRAD_CAM, HIRES_CAM,
-        LAYER_CAM (names as in the API, case-insensitive)."""
+        ``overlay=True``: the heatmap blended over the image, ``image_weight`` its share (None:
+        the server's 0.5; 0: the heatmap alone). ``method``: GRAD_CAM, GRAD_CAM_PLUS_PLUS,
+        XGRAD_CAM, HIRES_CAM, LAYER_CAM, EIGEN_CAM, EIGEN_GRAD_CAM (names as in the API,
+        case-insensitive)."""
         request = explainer_pb2.GradCAMRequest(image=_image(image), method=_method(method))
         request.model.name, request.model.version = model, version
         request.target_classes.extend(targets)
         request.layers.extend(layers)
         request.overlay.enabled = overlay
-        request.overlay.image_weight = image_weight
+        if image_weight is not None:
+            request.overlay.image_weight = image_weight
         request.overlay.colormap = colormap
         response, rid = self._call("GradCAM", self._stub.GradCAM, request, timeout, request_id)
         explanations = [
