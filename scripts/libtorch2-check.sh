@@ -3,13 +3,14 @@
 # Debian 13 container (docker/Dockerfile.libtorch2) and runs its tests there, so that the
 # code stays on the API that 1.13 and the GPU images' 2.x share. Run by the test command
 # (CTest test `libtorch2`); the format check (clang-format 14 is Debian 12's), the deploy test
-# (no kubectl or node inside) and the container test (no podman inside) are left to the host.
+# (no kubectl or node inside), the container test (no podman inside) and the sanitizer builds
+# (Debian 12's clang) are left to the host.
 #
 #   scripts/libtorch2-check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
-  -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
   "") ;;
   *) echo "libtorch2-check: unknown argument $1 (see --help)" >&2; exit 2 ;;
 esac
@@ -35,5 +36,5 @@ echo "libtorch2-check: built in $(($(date +%s) - start)) s;" \
 grep -A3 'warning:' "$WORK/build.log" | head -40 || true
 podman run --rm --network host "${PODMAN_LIMITS[@]}" "$IMAGE" bash -c \
   'echo "LibTorch $(dpkg-query -W -f="\${Version}" libtorch-dev), $(. /etc/os-release; echo $PRETTY_NAME)";
-   ctest -j 2 --timeout 900 --output-on-failure -E "^(format|container|libtorch2|deploy)$"' \
+   ctest -j 2 --timeout 900 --output-on-failure -E "^(format|container|libtorch2|deploy|sanitize)$"' \
   2>>"$WORK/podman.err"

@@ -4,10 +4,14 @@
 #      decoding and preprocessing, config parsing, requests from raw protobuf bytes), each
 #      run for --fuzz-seconds from its committed seeds, then the unit tests of the code they
 #      cover;
-#   2. ThreadSanitizer: the scheduler's and the compute pool's tests (stand-in jobs, no
-#      LibTorch threads, whose uninstrumented OpenMP would give false reports).
+#   2. ThreadSanitizer: the scheduler's and the compute pool's tests, and the repository's
+#      lifecycle tests (load, reload, unload and drain under queued work): stand-in jobs,
+#      which run no LibTorch forward, whose uninstrumented OpenMP threads would give false
+#      reports.
 # Fails on a crash, a leak or any sanitizer report. LibTorch, gRPC and OpenCV are Debian's,
 # not instrumented.
+#
+# Run by the test command (CTest test `sanitize`, 30 s per fuzzer) in build/sanitize.
 #
 # Usage: scripts/sanitize.sh [--build DIR] [--fuzz-seconds N] [--only asan|tsan]
 #   --build DIR        where the two build trees go (default build-sanitize)
@@ -22,7 +26,7 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift 2 ;;
     --fuzz-seconds) fuzz_seconds=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "sanitize: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -74,14 +78,18 @@ fi
 if [ "$only" != asan ]; then
   dir=$build/tsan
   configure "$dir" thread
-  log "building the scheduler and compute pool tests with TSan"
+  log "building the scheduler, compute pool and lifecycle tests with TSan"
   start=$SECONDS
-  cmake --build "$dir" -j "$jobs" --target engine_test > "$dir.build.log" 2>&1 ||
+  cmake --build "$dir" -j "$jobs" --target engine_test core_model_test > "$dir.build.log" 2>&1 ||
     { tail -50 "$dir.build.log"; exit 1; }
   log "built in $((SECONDS - start)) s"
+  # The lifecycle tests load the fixture models (made by the build tree's setup test).
+  (cd "$dir" && ctest -R '^make_fixtures$' > "$dir/fixtures.log" 2>&1) ||
+    { tail -30 "$dir/fixtures.log"; exit 1; }
   export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-  (cd "$dir" && ./tests/engine_test --gtest_filter='BatchScheduler*:ComputePool*') \
+  (cd "$dir" && ./tests/engine_test --gtest_filter='BatchScheduler*:ComputePool*' &&
+    ./tests/core_model_test --gtest_filter='ModelLifecycleTest.*') \
     > "$dir/tests.log" 2>&1 || { tail -80 "$dir/tests.log"; exit 1; }
-  log "engine_test (scheduler, compute pool): $(grep -c '^\[       OK' "$dir/tests.log" || true) tests passed, no race reported"
+  log "scheduler, compute pool and lifecycle tests: $(grep -c '^\[       OK' "$dir/tests.log" || true) passed, no race reported"
 fi
 log "all clean"
