@@ -3,7 +3,8 @@
 // (absolute times are noisy on shared machines).
 //
 //  1. Latency, one call at a time: the plain forward at batch 1, Classify, GradCAM (raw
-//     maps), GradCAM with an overlay PNG and DecisionPath, in interleaved rounds.
+//     maps), GradCAM with an overlay PNG and DecisionPath, in interleaved rounds; with
+//     --methods, GradCAM once more per CAM method named.
 //  2. Throughput of the plain forward at batch sizes 1, 2, 4, ... and the best of them.
 //  3. Throughput and p50/p90/p99 latency of Classify and GradCAM driven by C concurrent
 //     callers, N calls each level, for C in the concurrency list; with --plot, a PNG of
@@ -20,6 +21,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -253,6 +255,11 @@ int main(int argc, char** argv) {
   app.add_option("--batch-sizes", batch_list, "Plain forward: batch sizes tried, comma-separated")
       ->capture_default_str();
   app.add_option("--plot", plot_path, "Write the throughput curve to this PNG");
+  std::string methods_list;
+  app.add_option("--methods", methods_list,
+                 "Latency: one more GradCAM row (raw maps) per CAM method, comma-separated "
+                 "names as in the API (e.g. EIGEN_CAM,LAYER_CAM); the GRAD_CAM row is always "
+                 "there");
   app.add_flag("--skip-latency", skip_latency, "Skip table 1 (latency one call at a time)");
   app.add_flag("--skip-throughput", skip_throughput, "Skip tables 2 and 3 (throughput)");
   bool metrics = true;
@@ -266,6 +273,20 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
+  std::vector<xai::v1::CamMethod> extra_methods;
+  for (size_t start = 0; start < methods_list.size();) {
+    const size_t comma = std::min(methods_list.find(',', start), methods_list.size());
+    std::string name = methods_list.substr(start, comma - start);
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::toupper(c); });
+    xai::v1::CamMethod method;
+    if (!xai::v1::CamMethod_Parse(name, &method) || method == xai::v1::CAM_METHOD_UNSPECIFIED) {
+      std::fprintf(stderr, "xai-bench: --methods: \"%s\" is not a CAM method\n", name.c_str());
+      return 2;
+    }
+    extra_methods.push_back(method);
+    start = comma + 1;
+  }
   const std::vector<int> levels = ParseList(concurrency_list);
   const std::vector<int> batches = ParseList(batch_list);
   if (levels.empty() || batches.empty() ||
@@ -410,6 +431,17 @@ int main(int argc, char** argv) {
                        return check(stub->DecisionPath(&context, path, &response));
                      },
                      {}});
+    for (const xai::v1::CamMethod method : extra_methods) {
+      xai::v1::GradCAMRequest request = gradcam;
+      request.set_method(method);
+      cases.push_back({"GradCAM RPC, " + xai::v1::CamMethod_Name(method),
+                       [&check, &stub, request] {
+                         grpc::ClientContext context;
+                         xai::v1::GradCAMResponse response;
+                         return check(stub->GradCAM(&context, request, &response));
+                       },
+                       {}});
+    }
     if (!MeasureInterleaved(warmup, iterations, cases)) {
       std::fprintf(stderr, "xai-bench: a call failed: %s\n", first_error.c_str());
       return 1;

@@ -51,6 +51,7 @@ core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request) {
   out.target_classes.assign(request.target_classes().begin(), request.target_classes().end());
   out.layers.assign(request.layers().begin(), request.layers().end());
   out.method = static_cast<core::CamMethod>(request.method());
+  out.eigen_smooth = request.eigen_smooth();
   const xai::v1::OverlayOptions& overlay = request.overlay();
   out.overlay = {overlay.enabled(), overlay.has_image_weight() ? overlay.image_weight() : 0.5f,
                  overlay.model_input_size(), overlay.colormap(), overlay.png_compression()};

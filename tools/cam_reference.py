@@ -27,8 +27,9 @@ import numpy as np
 import torch
 import torchvision
 
-METHODS = ["GRAD_CAM", "GRAD_CAM_PLUS_PLUS", "XGRAD_CAM", "HIRES_CAM", "LAYER_CAM",
-           "EIGEN_CAM", "EIGEN_GRAD_CAM"]
+GRADIENT_METHODS = ["GRAD_CAM", "GRAD_CAM_PLUS_PLUS", "XGRAD_CAM", "HIRES_CAM", "LAYER_CAM"]
+METHODS = (GRADIENT_METHODS + ["EIGEN_CAM", "EIGEN_GRAD_CAM"] +
+           [m + "+eigen_smooth" for m in GRADIENT_METHODS])
 SIZE = 224
 CONFIG = 'input { height: 224 width: 224 }\ninstance_group { count: 1 devices: ["cpu"] }\n'
 
@@ -48,11 +49,12 @@ def projection(x):
     return p.reshape(x.shape[1:])
 
 
-def cam_map(a, g, method):
-    """The map before ReLU of activations a and gradients g, both [K, h, w] float32."""
+def weighted(a, g, method):
+    """A gradient-weighted method's weighted activations [K, h, w] of activations a and
+    gradients g, both [K, h, w] float32; their sum over K is the map."""
     if method == "GRAD_CAM":
         weights = g.mean(axis=(1, 2))
-        return (weights[:, None, None] * a).sum(axis=0)
+        return weights[:, None, None] * a
     if method == "GRAD_CAM_PLUS_PLUS":
         g2 = g ** 2
         g3 = g2 * g
@@ -60,20 +62,29 @@ def cam_map(a, g, method):
         alpha = g2 / (2 * g2 + sum_a[:, None, None] * g3 + 1e-6)
         alpha = np.where(g != 0, alpha, 0)
         weights = (np.maximum(g, 0) * alpha).sum(axis=(1, 2))
-        return (weights[:, None, None] * a).sum(axis=0)
+        return weights[:, None, None] * a
     if method == "XGRAD_CAM":
         sum_a = a.sum(axis=(1, 2))
         weights = (g * a / (sum_a[:, None, None] + 1e-7)).sum(axis=(1, 2))
-        return (weights[:, None, None] * a).sum(axis=0)
+        return weights[:, None, None] * a
     if method == "HIRES_CAM":
-        return (g * a).sum(axis=0)
+        return g * a
     if method == "LAYER_CAM":
-        return (np.maximum(g, 0) * a).sum(axis=0)
+        return np.maximum(g, 0) * a
+    raise ValueError(method)
+
+
+def cam_map(a, g, method):
+    """The map before ReLU of activations a and gradients g, both [K, h, w] float32.
+    "METHOD+eigen_smooth": pytorch-grad-cam's eigen_smooth, the projection of the weighted
+    activations instead of their sum."""
     if method == "EIGEN_CAM":  # the activations alone: the same map for every target
         return projection(a)
     if method == "EIGEN_GRAD_CAM":
         return projection(g * a)
-    raise ValueError(method)
+    if method.endswith("+eigen_smooth"):
+        return projection(weighted(a, g, method[:-len("+eigen_smooth")]))
+    return weighted(a, g, method).sum(axis=0)
 
 
 def scale(img, size=None):

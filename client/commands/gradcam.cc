@@ -48,6 +48,7 @@ struct GradCamOptions {
   std::vector<std::string> layers;
   std::vector<int> targets;
   std::string method = "grad_cam";  // one of CamMethodNames(), as CLI11 normalised it
+  bool eigen_smooth = false;
   bool no_overlay = false;
   float image_weight = 0.5f;
   std::string colormap = "jet";
@@ -158,6 +159,7 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
   for (const auto& [name, method] : CamMethodNames()) {
     if (name == options.method) request.set_method(method);
   }
+  request.set_eigen_smooth(options.eigen_smooth);
   if (!options.no_overlay) {
     request.mutable_overlay()->set_enabled(true);
     request.mutable_overlay()->set_image_weight(options.image_weight);  // 0: heatmap alone
@@ -278,6 +280,9 @@ void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
   gradcam->add_option("--method", args->cam.method, "CAM method, case-insensitive")
       ->capture_default_str()
       ->transform(CLI::IsMember(CamMethodNames(), CLI::ignore_case));
+  gradcam->add_flag("--eigen-smooth", args->cam.eigen_smooth,
+                    "Project the weighted activations on their first principal component "
+                    "instead of summing them (pytorch-grad-cam's eigen_smooth)");
   auto* no_overlay =
       gradcam->add_flag("--no-overlay", args->cam.no_overlay, "Write no overlay PNG");
   gradcam

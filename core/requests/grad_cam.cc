@@ -34,7 +34,8 @@ class GradCamJob : public RequestJob<GradCamResult> {
  public:
   // Requests share a batch when they ask for the same method at the same layers.
   static BatchKey Key(const GradCamSpec& spec) {
-    std::string key = std::to_string(static_cast<int>(spec.method)) + "/";
+    std::string key = std::to_string(static_cast<int>(spec.method)) +
+                      (spec.eigen_smooth ? "/eigen_smooth/" : "/");
     for (const std::string& layer : spec.layers) key += layer + ",";
     return BatchKey::Of<GradCamJob>(std::move(key));
   }
@@ -118,6 +119,7 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
                                 " is not a CamMethod (1 GRAD_CAM ... 9 ABLATION_CAM)");
   }
   spec->method = *method;
+  spec->eigen_smooth = request.eigen_smooth;
   if (!IsServed(spec->method)) {
     return UnimplementedError("method " + std::string(CamMethodName(spec->method)) +
                               " is not served yet; served: " + ServedCamMethodNames());

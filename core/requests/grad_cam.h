@@ -32,6 +32,9 @@ struct GradCamRequest {
   std::vector<int> target_classes;             // empty: the top-1 class
   std::vector<std::string> layers;             // empty: the model's default CAM layer
   CamMethod method = CamMethod::kUnspecified;  // any number off the wire; 0: GRAD_CAM
+  // The first-component projection of the weighted activations instead of their sum
+  // (pytorch-grad-cam's eigen_smooth; EIGEN_CAM and EIGEN_GRAD_CAM project already).
+  bool eigen_smooth = false;
   OverlaySpec overlay;
   RequestContext context;
 };

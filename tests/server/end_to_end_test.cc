@@ -335,6 +335,18 @@ TEST_F(EndToEndTest, GradCamReturnsMapsPerTargetOverTheWire) {
   EXPECT_EQ(std::vector<int64_t>(raw.shape().begin(), raw.shape().end()),
             (std::vector<int64_t>{14, 14}));
   EXPECT_EQ(raw.data().size(), 14u * 14u * 4u);
+  // eigen_smooth reaches the engine: another map of the same shape and range.
+  request.set_eigen_smooth(true);
+  grpc::ClientContext smooth_context;
+  xai::v1::GradCAMResponse smoothed;
+  ASSERT_TRUE(stub_->GradCAM(&smooth_context, request, &smoothed).ok());
+  ASSERT_EQ(smoothed.explanations_size(), 2);
+  const std::string& smooth_cam = smoothed.explanations(0).cam().data();
+  ASSERT_EQ(smooth_cam.size(), cam.data().size());
+  EXPECT_NE(smooth_cam, cam.data());
+  std::memcpy(values.data(), smooth_cam.data(), smooth_cam.size());
+  EXPECT_GE(*std::min_element(values.begin(), values.end()), 0.0f);
+  EXPECT_FLOAT_EQ(*std::max_element(values.begin(), values.end()), 1.0f);
 }
 
 TEST_F(EndToEndTest, GradCamBadLayerIsInvalidArgument) {

@@ -49,6 +49,13 @@ class GradientCamMethod : public MapCamMethod {
  public:
   CamFamily family() const final { return CamFamily::kGradientWeighted; }
   bool needs_gradients() const final { return true; }
+  // The weighted activations, [...,K,h,w]: each channel times its weight (or, for
+  // HiResCAM and LayerCAM, element by element by the gradients).
+  virtual at::Tensor Weighted(const at::Tensor& a, const at::Tensor& g) const = 0;
+  // Their sum over channels: the map.
+  at::Tensor Map(const at::Tensor& a, const at::Tensor& g) const final {
+    return Weighted(a, g).sum(-3);
+  }
 };
 
 class ActivationCamMethod : public MapCamMethod {

@@ -12,6 +12,20 @@
 #include "core/runtime/torch_errors.h"
 
 namespace xai::core {
+namespace {
+
+// The map before ReLU; with eigen_smooth a gradient-weighted method's weighted activations
+// are projected on their first principal component instead of summed (pytorch-grad-cam's
+// eigen_smooth; the eigen methods project already).
+at::Tensor MethodMap(const MapCamMethod& method, const at::Tensor& a, const at::Tensor& g,
+                     bool eigen_smooth) {
+  if (eigen_smooth && method.family() == CamFamily::kGradientWeighted) {
+    return FirstComponentProjection(static_cast<const GradientCamMethod&>(method).Weighted(a, g));
+  }
+  return method.Map(a, g);
+}
+
+}  // namespace
 
 StatusOr<GradCamOutput> RunGradCam(ModelPool::Handle& instance, const at::Tensor& input,
                                    const GradCamSpec& spec) {
@@ -93,7 +107,7 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
           const at::Tensor& a = maps_input[l];
           at::Tensor g;  // undefined for a method without gradients
           if (gradients) g = grads[l].defined() ? grads[l].to(at::kFloat) : at::zeros_like(a);
-          relu_maps.push_back(at::relu(method->Map(a, g)));
+          relu_maps.push_back(at::relu(MethodMap(*method, a, g, spec.eigen_smooth)));
         }
         cams = CombineLayerMaps(relu_maps, spec.height, spec.width).to(at::kCPU).contiguous();
         raws = relu_maps[0].to(at::kCPU).contiguous();

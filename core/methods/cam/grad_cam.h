@@ -17,7 +17,8 @@ struct GradCamSpec {
   std::vector<std::string> layers;         // module paths with 4-D outputs, validated by the caller
   size_t cut = 0;                          // index of the layer whose output is computed first
   std::vector<int> targets;                // class indices; empty: the top-1 class (RunGradCam)
-  CamMethod method = CamMethod::kGradCam;  // a served gradient-weighted method
+  CamMethod method = CamMethod::kGradCam;  // a served gradient-weighted or activation-only method
+  bool eigen_smooth = false;               // gradient-weighted: project instead of summing
   int64_t height = 0;                      // the model input's size, for the upsampled map
   int64_t width = 0;
 };

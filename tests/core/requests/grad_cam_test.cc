@@ -32,9 +32,27 @@ std::unique_ptr<Explainer> StartOn(const std::string& repository) {
   return xai::testing::StartExplainer(repository);
 }
 
-// Numbers 1 to 7 of xai.v1.CamMethod: the gradient-weighted and activation-only methods.
-const char* const kMethods[] = {"GRAD_CAM",  "GRAD_CAM_PLUS_PLUS", "XGRAD_CAM",     "HIRES_CAM",
-                                "LAYER_CAM", "EIGEN_CAM",          "EIGEN_GRAD_CAM"};
+// Every served method, as the reference names its maps: the gradient-weighted and
+// activation-only methods, and the gradient-weighted ones with eigen_smooth.
+struct ReferenceMethod {
+  const char* name;
+  CamMethod method;
+  bool eigen_smooth;
+};
+const ReferenceMethod kMethods[] = {
+    {"GRAD_CAM", CamMethod::kGradCam, false},
+    {"GRAD_CAM_PLUS_PLUS", CamMethod::kGradCamPlusPlus, false},
+    {"XGRAD_CAM", CamMethod::kXGradCam, false},
+    {"HIRES_CAM", CamMethod::kHiResCam, false},
+    {"LAYER_CAM", CamMethod::kLayerCam, false},
+    {"EIGEN_CAM", CamMethod::kEigenCam, false},
+    {"EIGEN_GRAD_CAM", CamMethod::kEigenGradCam, false},
+    {"GRAD_CAM+eigen_smooth", CamMethod::kGradCam, true},
+    {"GRAD_CAM_PLUS_PLUS+eigen_smooth", CamMethod::kGradCamPlusPlus, true},
+    {"XGRAD_CAM+eigen_smooth", CamMethod::kXGradCam, true},
+    {"HIRES_CAM+eigen_smooth", CamMethod::kHiResCam, true},
+    {"LAYER_CAM+eigen_smooth", CamMethod::kLayerCam, true},
+};
 constexpr int kMethodCount = sizeof(kMethods) / sizeof(kMethods[0]);
 
 TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
@@ -50,7 +68,7 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
         xai::testing::ReadBytes(CamReferenceDir() + "/" + c["input"].get<std::string>());
     const auto targets = c["targets"].get<std::vector<int>>();
     for (int m = 0; m < kMethodCount; ++m) {
-      SCOPED_TRACE(c["name"].get<std::string>() + " " + kMethods[m]);
+      SCOPED_TRACE(c["name"].get<std::string>() + " " + kMethods[m].name);
       GradCamRequest request;
       request.model = {c["model"].get<std::string>(), 0};
       request.image.kind = ImageRef::Kind::kTensor;
@@ -58,11 +76,12 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
       request.image.tensor_data = input;
       request.layers = c["layers"].get<std::vector<std::string>>();
       request.target_classes = targets;
-      request.method = static_cast<CamMethod>(m + 1);
+      request.method = kMethods[m].method;
+      request.eigen_smooth = kMethods[m].eigen_smooth;
       auto result = xai::testing::GradCamAndWait(*explainer, request);
       ASSERT_TRUE(result.ok()) << result.status().ToString();
       ASSERT_EQ(result->explanations.size(), targets.size());
-      const auto& maps = c["maps"][kMethods[m]];
+      const auto& maps = c["maps"][kMethods[m].name];
       const std::vector<float> cams =
           xai::testing::ReadFloats(CamReferenceDir() + "/" + maps["cam"].get<std::string>());
       const std::vector<float> raws =

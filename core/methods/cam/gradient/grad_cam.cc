@@ -8,9 +8,9 @@ namespace {
 
 class GradCam final : public GradientCamMethod {
  public:
-  at::Tensor Map(const at::Tensor& a, const at::Tensor& g) const override {
+  at::Tensor Weighted(const at::Tensor& a, const at::Tensor& g) const override {
     const at::Tensor weights = g.mean({-2, -1}, /*keepdim=*/true);  // [...,K,1,1]
-    return (weights * a).sum(-3);
+    return weights * a;
   }
 };
 

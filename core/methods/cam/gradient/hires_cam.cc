@@ -8,9 +8,7 @@ namespace {
 
 class HiResCam final : public GradientCamMethod {
  public:
-  at::Tensor Map(const at::Tensor& a, const at::Tensor& g) const override {
-    return (g * a).sum(-3);
-  }
+  at::Tensor Weighted(const at::Tensor& a, const at::Tensor& g) const override { return g * a; }
 };
 
 }  // namespace

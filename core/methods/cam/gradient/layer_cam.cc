@@ -8,8 +8,8 @@ namespace {
 
 class LayerCam final : public GradientCamMethod {
  public:
-  at::Tensor Map(const at::Tensor& a, const at::Tensor& g) const override {
-    return (at::relu(g) * a).sum(-3);
+  at::Tensor Weighted(const at::Tensor& a, const at::Tensor& g) const override {
+    return at::relu(g) * a;
   }
 };
 

@@ -8,10 +8,10 @@ namespace {
 
 class XGradCam final : public GradientCamMethod {
  public:
-  at::Tensor Map(const at::Tensor& a, const at::Tensor& g) const override {
+  at::Tensor Weighted(const at::Tensor& a, const at::Tensor& g) const override {
     const at::Tensor sum_a = a.sum({-2, -1}, /*keepdim=*/true);
     const at::Tensor weights = (g * a / (sum_a + 1e-7)).sum({-2, -1}, /*keepdim=*/true);
-    return (weights * a).sum(-3);
+    return weights * a;
   }
 };
 
