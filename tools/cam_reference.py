@@ -30,6 +30,8 @@ import torchvision
 GRADIENT_METHODS = ["GRAD_CAM", "GRAD_CAM_PLUS_PLUS", "XGRAD_CAM", "HIRES_CAM", "LAYER_CAM"]
 METHODS = (GRADIENT_METHODS + ["EIGEN_CAM", "EIGEN_GRAD_CAM"] +
            [m + "+eigen_smooth" for m in GRADIENT_METHODS])
+# aug_smooth (six variants each) on one case per architecture, to keep the script quick.
+AUG_SMOOTH_CASES = ("resnet18_layer4", "resnet34_two_layers", "mobilenet_last_conv")
 SIZE = 224
 CONFIG = 'input { height: 224 width: 224 }\ninstance_group { count: 1 devices: ["cpu"] }\n'
 
@@ -125,6 +127,28 @@ def reference(model, x, layers, targets):
     return {m: (np.stack(c), np.stack(r)) for m, (c, r) in result.items()}
 
 
+def aug_smoothed(model, x, layers, targets):
+    """pytorch-grad-cam's aug_smooth, as ttach runs it: horizontal flip x multiply by 0.9,
+    1.0, 1.1; each variant's final maps (and raw maps) flipped back, the six averaged
+    without normalising again. {METHOD+aug_smooth: (cams, raws)} for the plain methods."""
+    total = {}
+    for flip in (False, True):
+        for factor in (0.9, 1.0, 1.1):
+            variant = x * factor
+            if flip:
+                variant = torch.flip(variant, dims=[3])
+            for method, (cams, raws) in reference(model, variant, layers, targets).items():
+                if "+" in method:
+                    continue
+                if flip:
+                    cams, raws = cams[:, :, ::-1], raws[:, :, ::-1]
+                if method in total:
+                    total[method] = (total[method][0] + cams, total[method][1] + raws)
+                else:
+                    total[method] = (np.float32(cams), np.float32(raws))
+    return {m + "+aug_smooth": (c / 6, r / 6) for m, (c, r) in total.items()}
+
+
 def show_cam_on_image(img, mask, image_weight):
     """pytorch-grad-cam's overlay, for a float32 image in [0,1] and a mask in [0,1]."""
     heatmap = cv2.applyColorMap(np.uint8(255 * mask), cv2.COLORMAP_JET)
@@ -214,7 +238,10 @@ def main():
         x.numpy().astype("<f4").tofile(os.path.join(args.out, case + "_input.bin"))
         targets = pick_targets(model, x, layers, count)
         maps = {}
-        for method, (cams, raws) in reference(model, x, layers, targets).items():
+        computed = reference(model, x, layers, targets)
+        if case in AUG_SMOOTH_CASES:
+            computed.update(aug_smoothed(model, x, layers, targets))
+        for method, (cams, raws) in computed.items():
             cam_file, raw_file = "%s_%s_cam.bin" % (case, method), "%s_%s_raw.bin" % (case, method)
             cams.astype("<f4").tofile(os.path.join(args.out, cam_file))
             raws.astype("<f4").tofile(os.path.join(args.out, raw_file))

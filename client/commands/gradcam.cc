@@ -49,6 +49,7 @@ struct GradCamOptions {
   std::vector<int> targets;
   std::string method = "grad_cam";  // one of CamMethodNames(), as CLI11 normalised it
   bool eigen_smooth = false;
+  bool aug_smooth = false;
   bool no_overlay = false;
   float image_weight = 0.5f;
   std::string colormap = "jet";
@@ -160,6 +161,7 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
     if (name == options.method) request.set_method(method);
   }
   request.set_eigen_smooth(options.eigen_smooth);
+  request.set_aug_smooth(options.aug_smooth);
   if (!options.no_overlay) {
     request.mutable_overlay()->set_enabled(true);
     request.mutable_overlay()->set_image_weight(options.image_weight);  // 0: heatmap alone
@@ -283,6 +285,10 @@ void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
   gradcam->add_flag("--eigen-smooth", args->cam.eigen_smooth,
                     "Project the weighted activations on their first principal component "
                     "instead of summing them (pytorch-grad-cam's eigen_smooth)");
+  gradcam->add_flag("--aug-smooth", args->cam.aug_smooth,
+                    "Average the maps of six variants of the image (horizontal flip x brightness "
+                    "0.9, 1.0, 1.1), each flipped back: pytorch-grad-cam's aug_smooth, six times "
+                    "the work");
   auto* no_overlay =
       gradcam->add_flag("--no-overlay", args->cam.no_overlay, "Write no overlay PNG");
   gradcam

@@ -35,7 +35,8 @@ class GradCamJob : public RequestJob<GradCamResult> {
   // Requests share a batch when they ask for the same method at the same layers.
   static BatchKey Key(const GradCamSpec& spec) {
     std::string key = std::to_string(static_cast<int>(spec.method)) +
-                      (spec.eigen_smooth ? "/eigen_smooth/" : "/");
+                      (spec.eigen_smooth ? "/eigen_smooth" : "") +
+                      (spec.aug_smooth ? "/aug_smooth/" : "/");
     for (const std::string& layer : spec.layers) key += layer + ",";
     return BatchKey::Of<GradCamJob>(std::move(key));
   }
@@ -120,6 +121,7 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
   }
   spec->method = *method;
   spec->eigen_smooth = request.eigen_smooth;
+  spec->aug_smooth = request.aug_smooth;
   if (!IsServed(spec->method)) {
     return UnimplementedError("method " + std::string(CamMethodName(spec->method)) +
                               " is not served yet; served: " + ServedCamMethodNames());

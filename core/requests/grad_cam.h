@@ -35,6 +35,9 @@ struct GradCamRequest {
   // The first-component projection of the weighted activations instead of their sum
   // (pytorch-grad-cam's eigen_smooth; EIGEN_CAM and EIGEN_GRAD_CAM project already).
   bool eigen_smooth = false;
+  // The mean of the maps of six variants of the input (horizontal flip x brightness 0.9,
+  // 1.0, 1.1), each flipped back: pytorch-grad-cam's aug_smooth, six times the work.
+  bool aug_smooth = false;
   OverlaySpec overlay;
   RequestContext context;
 };

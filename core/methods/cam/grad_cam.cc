@@ -25,6 +25,70 @@ at::Tensor MethodMap(const MapCamMethod& method, const at::Tensor& a, const at::
   return method.Map(a, g);
 }
 
+// pytorch-grad-cam's aug_smooth (ttach's horizontal flip x multiply by 0.9, 1.0, 1.1): the
+// six variants of every sample run as one batch, with the sample's targets; each final map
+// (and raw map) is flipped back and the six are averaged, without normalising again. The
+// logits are those of the unchanged variant. A sample without targets gets the top-1 class
+// of the unchanged input for all six (pytorch-grad-cam would take each variant's own).
+StatusOr<std::vector<GradCamOutput>> RunAugSmoothed(ModelPool::Handle& instance,
+                                                    const at::Tensor& input, GradCamSpec spec,
+                                                    std::vector<std::vector<int>> targets) {
+  spec.aug_smooth = false;
+  const int64_t batch = input.size(0);
+  for (std::vector<int>& sample_targets : targets) {
+    if (!sample_targets.empty()) continue;
+    at::Tensor logits;
+    try {
+      ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
+      torch::NoGradGuard no_grad;
+      logits = instance.module().forward({ToDevice(input, instance.device())}).toTensor();
+    } catch (const std::exception& e) {
+      return InternalError("Grad-CAM failed: " + ExceptionMessage(e));
+    }
+    XAI_RETURN_IF_ERROR(CheckBatchLogits(logits, batch, instance.num_classes()));
+    const at::Tensor top = logits.argmax(1).to(at::kCPU);
+    for (int64_t b = 0; b < batch; ++b) {
+      if (targets[b].empty()) targets[b].push_back(static_cast<int>(top[b].item<int64_t>()));
+    }
+    break;
+  }
+  // Variant v of sample b sits at v * batch + b: v = 3 * flipped + factor index.
+  constexpr double kFactors[] = {0.9, 1.0, 1.1};
+  constexpr int kVariants = 6;
+  constexpr int kUnchanged = 1;  // not flipped, factor 1.0
+  std::vector<at::Tensor> variants;
+  for (const bool flip : {false, true}) {
+    for (const double factor : kFactors) {
+      const at::Tensor scaled = input * factor;
+      variants.push_back(flip ? scaled.flip(-1) : scaled);
+    }
+  }
+  std::vector<std::vector<int>> variant_targets;
+  for (int v = 0; v < kVariants; ++v) {
+    variant_targets.insert(variant_targets.end(), targets.begin(), targets.end());
+  }
+  XAI_ASSIGN_OR_RETURN(std::vector<GradCamOutput> all,
+                       RunGradCamBatch(instance, at::cat(variants), spec, variant_targets));
+  std::vector<GradCamOutput> out(batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    out[b] = std::move(all[kUnchanged * batch + b]);
+    for (size_t t = 0; t < out[b].explanations.size(); ++t) {
+      at::Tensor cam = at::zeros_like(out[b].explanations[t].cam);
+      at::Tensor raw = at::zeros_like(out[b].explanations[t].raw);
+      for (int v = 0; v < kVariants; ++v) {
+        const CamOutput& e =
+            v == kUnchanged ? out[b].explanations[t] : all[v * batch + b].explanations[t];
+        const bool flipped = v >= 3;
+        cam += flipped ? e.cam.flip(-1) : e.cam;
+        raw += flipped ? e.raw.flip(-1) : e.raw;
+      }
+      out[b].explanations[t].cam = cam / kVariants;
+      out[b].explanations[t].raw = raw / kVariants;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 StatusOr<GradCamOutput> RunGradCam(ModelPool::Handle& instance, const at::Tensor& input,
@@ -43,6 +107,7 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
     return InternalError("Grad-CAM batch of " + std::to_string(batch) + " inputs got " +
                          std::to_string(targets.size()) + " target lists");
   }
+  if (spec.aug_smooth) return RunAugSmoothed(instance, input, spec, targets);
   const MapCamMethod* method = FindMapCamMethod(spec.method);
   if (method == nullptr) {
     return InvalidArgumentError("method " + std::string(CamMethodName(spec.method)) +

@@ -19,6 +19,7 @@ struct GradCamSpec {
   std::vector<int> targets;                // class indices; empty: the top-1 class (RunGradCam)
   CamMethod method = CamMethod::kGradCam;  // a served gradient-weighted or activation-only method
   bool eigen_smooth = false;               // gradient-weighted: project instead of summing
+  bool aug_smooth = false;                 // the mean of six flipped and scaled variants' maps
   int64_t height = 0;                      // the model input's size, for the upsampled map
   int64_t width = 0;
 };

@@ -62,13 +62,21 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
   auto explainer = StartOn(CamReferenceDir());
   int compared = 0;
   int expected = 0;
+  int aug_smoothed = 0;
   for (const auto& c : manifest) {
-    expected += kMethodCount * static_cast<int>(c["targets"].size());
     const std::string input =
         xai::testing::ReadBytes(CamReferenceDir() + "/" + c["input"].get<std::string>());
     const auto targets = c["targets"].get<std::vector<int>>();
-    for (int m = 0; m < kMethodCount; ++m) {
-      SCOPED_TRACE(c["name"].get<std::string>() + " " + kMethods[m].name);
+    // Every method; aug_smooth too where the reference computed it (one case per
+    // architecture, for the plain methods).
+    for (int v = 0; v < 2 * kMethodCount; ++v) {
+      const int m = v % kMethodCount;
+      const bool aug = v >= kMethodCount;
+      const std::string name = std::string(kMethods[m].name) + (aug ? "+aug_smooth" : "");
+      if (aug && !c["maps"].contains(name)) continue;
+      expected += static_cast<int>(targets.size());
+      aug_smoothed += aug;
+      SCOPED_TRACE(c["name"].get<std::string>() + " " + name);
       GradCamRequest request;
       request.model = {c["model"].get<std::string>(), 0};
       request.image.kind = ImageRef::Kind::kTensor;
@@ -78,10 +86,12 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
       request.target_classes = targets;
       request.method = kMethods[m].method;
       request.eigen_smooth = kMethods[m].eigen_smooth;
+      request.aug_smooth = aug;
       auto result = xai::testing::GradCamAndWait(*explainer, request);
       ASSERT_TRUE(result.ok()) << result.status().ToString();
       ASSERT_EQ(result->explanations.size(), targets.size());
-      const auto& maps = c["maps"][kMethods[m].name];
+      ASSERT_TRUE(c["maps"].contains(name));
+      const auto& maps = c["maps"][name];
       const std::vector<float> cams =
           xai::testing::ReadFloats(CamReferenceDir() + "/" + maps["cam"].get<std::string>());
       const std::vector<float> raws =
@@ -113,6 +123,7 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
   }
   EXPECT_EQ(compared, expected);  // every (case, target) pair, every method
   EXPECT_GE(compared, kMethodCount * 9);
+  EXPECT_GE(aug_smoothed, 7 * 3);  // the plain methods, on three architectures
 }
 
 class GradCamValidationTest : public ::testing::Test {
@@ -149,6 +160,23 @@ TEST_F(GradCamValidationTest, DefaultsToTheTopClassAndTheDefaultLayer) {
   EXPECT_EQ(result->explanations[0].target_class, result->classes[0].index);
   EXPECT_EQ(result->explanations[0].raw.shape, (std::vector<int64_t>{7, 7}));  // layer4
   EXPECT_EQ(result->classes.size(), 5u);
+}
+
+// aug_smooth without targets explains the unchanged input's top-1 class in all six
+// variants (pytorch-grad-cam would let each variant pick its own), and reports the
+// unchanged input's classes.
+TEST_F(GradCamValidationTest, AugSmoothWithoutTargetsExplainsTheTopClassOfTheInput) {
+  auto plain = xai::testing::GradCamAndWait(*explainer_, Request());
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  GradCamRequest request = Request();
+  request.aug_smooth = true;
+  auto smoothed = xai::testing::GradCamAndWait(*explainer_, request);
+  ASSERT_TRUE(smoothed.ok()) << smoothed.status().ToString();
+  ASSERT_EQ(smoothed->explanations.size(), 1u);
+  EXPECT_EQ(smoothed->explanations[0].target_class, plain->classes[0].index);
+  EXPECT_EQ(smoothed->classes[0].index, plain->classes[0].index);
+  EXPECT_NEAR(smoothed->classes[0].probability, plain->classes[0].probability, 1e-5);
+  EXPECT_NE(smoothed->explanations[0].cam.data, plain->explanations[0].cam.data);
 }
 
 TEST_F(GradCamValidationTest, BadFieldsAreInvalidArguments) {
