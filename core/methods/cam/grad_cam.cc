@@ -35,22 +35,12 @@ StatusOr<std::vector<GradCamOutput>> RunAugSmoothed(ModelPool::Handle& instance,
                                                     std::vector<std::vector<int>> targets) {
   spec.aug_smooth = false;
   const int64_t batch = input.size(0);
-  for (std::vector<int>& sample_targets : targets) {
-    if (!sample_targets.empty()) continue;
-    at::Tensor logits;
-    try {
-      ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
-      torch::NoGradGuard no_grad;
-      logits = instance.module().forward({ToDevice(input, instance.device())}).toTensor();
-    } catch (const std::exception& e) {
-      return InternalError("Grad-CAM failed: " + ExceptionMessage(e));
-    }
-    XAI_RETURN_IF_ERROR(CheckBatchLogits(logits, batch, instance.num_classes()));
-    const at::Tensor top = logits.argmax(1).to(at::kCPU);
+  if (std::any_of(targets.begin(), targets.end(), [](const auto& t) { return t.empty(); })) {
+    XAI_ASSIGN_OR_RETURN(const at::Tensor logits, ForwardLogits(instance, input));
+    const at::Tensor top = logits.argmax(1);
     for (int64_t b = 0; b < batch; ++b) {
       if (targets[b].empty()) targets[b].push_back(static_cast<int>(top[b].item<int64_t>()));
     }
-    break;
   }
   // Variant v of sample b sits at v * batch + b: v = 3 * flipped + factor index.
   constexpr double kFactors[] = {0.9, 1.0, 1.1};
