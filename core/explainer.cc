@@ -41,9 +41,9 @@ StatusOr<std::unique_ptr<Explainer>> Explainer::Create(const ExplainerOptions& o
   explainer->compute_ = std::make_unique<ComputePool>(
       options.compute_threads >= 0 ? options.compute_threads
                                    : ComputePool::DefaultHelpers(at::get_num_threads()));
-  explainer->environment_ =
-      RequestEnvironment{explainer->preprocessor_.get(), explainer->compute_.get(),
-                         options.max_targets, options.max_cam_layers};
+  explainer->environment_ = RequestEnvironment{
+      explainer->preprocessor_.get(), explainer->compute_.get(), options.max_targets,
+      options.max_cam_layers, options.max_perturbation_batch};
   explainer->repository_->SetStateListener(on_state_change);
   Explainer* self = explainer.get();
   explainer->serving_ = [self](const ModelRef& ref) { return self->ServingVersion(ref); };

@@ -40,9 +40,12 @@ struct ExplainerOptions {
   int64_t max_image_side = 16384;  // width or height of an encoded image, the same way
   int max_targets = 64;            // target classes of one GradCAM request
   int max_cam_layers = 16;         // layers of one GradCAM request
-  int queue_capacity = 256;        // requests a model version queues unless its config sets
-                                   // max_queue_size; more: RESOURCE_EXHAUSTED
-  int intra_op_threads = 0;        // LibTorch's intra-op threads (process-wide); 0: its default
+  // Most perturbed inputs one forward of a SCORE_CAM or ABLATION_CAM request may batch
+  // (its batch_size); the default batch_size is 64, or this when smaller.
+  int max_perturbation_batch = 256;
+  int queue_capacity = 256;  // requests a model version queues unless its config sets
+                             // max_queue_size; more: RESOURCE_EXHAUSTED
+  int intra_op_threads = 0;  // LibTorch's intra-op threads (process-wide); 0: its default
   std::chrono::milliseconds max_queue_time{
       30000};  // longest wait in a model's queue; then RESOURCE_EXHAUSTED
   // Helper threads for the independent items inside a request (DecisionPath's backwards),

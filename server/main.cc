@@ -149,6 +149,12 @@ int main(int argc, char** argv) {
                  "Most target classes one GradCAM request may ask for; beyond: INVALID_ARGUMENT")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  app.add_option("--max-perturbation-batch", options.explainer.max_perturbation_batch,
+                 "Most perturbed inputs one forward of a SCORE_CAM or ABLATION_CAM request may "
+                 "batch (the request's batch_size; unset: 64, or this when smaller); beyond: "
+                 "INVALID_ARGUMENT. Bounds the memory of one request's forward")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   app.add_option("--max-cam-layers", options.explainer.max_cam_layers,
                  "Most layers one GradCAM request may name; beyond: INVALID_ARGUMENT")
       ->capture_default_str()

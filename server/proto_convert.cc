@@ -53,6 +53,7 @@ core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request) {
   out.method = static_cast<core::CamMethod>(request.method());
   out.eigen_smooth = request.eigen_smooth();
   out.aug_smooth = request.aug_smooth();
+  out.batch_size = request.batch_size();
   const xai::v1::OverlayOptions& overlay = request.overlay();
   out.overlay = {overlay.enabled(), overlay.has_image_weight() ? overlay.image_weight() : 0.5f,
                  overlay.model_input_size(), overlay.colormap(), overlay.png_compression()};

@@ -32,6 +32,15 @@ METHODS = (GRADIENT_METHODS + ["EIGEN_CAM", "EIGEN_GRAD_CAM"] +
            [m + "+eigen_smooth" for m in GRADIENT_METHODS])
 # aug_smooth (six variants each) on one case per architecture, to keep the script quick.
 AUG_SMOOTH_CASES = ("resnet18_layer4", "resnet34_two_layers", "mobilenet_last_conv")
+# Grad-CAM++'s alpha = G^2 / (2 G^2 + S[A] G^3) has a pole where S[A] G = -2, which signed
+# activations (a convolution's output, before its batch norm) reach: float rounding then
+# decides the map, in the reference as in the engine. Left out where that happens.
+ILL_CONDITIONED = {"resnet34_inside_block": ("GRAD_CAM_PLUS_PLUS", "GRAD_CAM_PLUS_PLUS+eigen_smooth")}
+# The perturbation methods (a forward per channel) on one case per architecture; the
+# resnet34 one cuts inside a block, so that the block's input crosses the cut.
+PERTURBATION_METHODS = ["SCORE_CAM", "SCORE_CAM+eigen_smooth"]
+PERTURBATION_CASES = ("resnet18_layer4", "resnet34_inside_block", "mobilenet_nested")
+PERTURBATION_BATCH = 64
 SIZE = 224
 CONFIG = 'input { height: 224 width: 224 }\ninstance_group { count: 1 devices: ["cpu"] }\n'
 
@@ -149,6 +158,62 @@ def aug_smoothed(model, x, layers, targets):
     return {m + "+aug_smooth": (c / 6, r / 6) for m, (c, r) in total.items()}
 
 
+def activations_of(model, x, layers):
+    """The layers' outputs [K, h, w] (float32 numpy) in one no-grad forward, copied as the
+    layer returned them (later in-place operations of the network do not reach them)."""
+    modules = dict(model.named_modules())
+    acts, handles = {}, []
+    for name in layers:
+        handles.append(modules[name].register_forward_hook(
+            lambda module, inputs, output, name=name: acts.__setitem__(name, output.clone())))
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return {name: acts[name][0].numpy().astype(np.float32) for name in layers}
+
+
+def score_cam_scores(model, x, a):
+    """pytorch-grad-cam's ScoreCAM.get_cam_weights before the softmax, for activations a
+    [K, h, w]: each channel upsampled (UpsamplingBilinear2d, align_corners=True), min-max
+    scaled with eps 1e-8, times the input; the logits [K, classes] of the masked inputs in
+    batches. (pytorch-grad-cam forwards them again for every target; the logits are the
+    same, so the reference forwards once.)"""
+    with torch.no_grad():
+        act = torch.from_numpy(a)[None]
+        up = torch.nn.UpsamplingBilinear2d(size=x.shape[-2:])(act)
+        flat = up.view(1, up.size(1), -1)
+        maxs = flat.max(dim=-1)[0][:, :, None, None]
+        mins = flat.min(dim=-1)[0][:, :, None, None]
+        up = (up - mins) / (maxs - mins + 1e-8)
+        inputs = (x[:, None] * up[:, :, None])[0]
+        return torch.cat([model(inputs[i:i + PERTURBATION_BATCH])
+                          for i in range(0, inputs.size(0), PERTURBATION_BATCH)]).numpy()
+
+
+def perturbation_reference(model, x, layers, targets):
+    """{METHOD: (cams [T,H,W], raws [T,h,w])} for the perturbation methods."""
+    acts = activations_of(model, x, layers)
+    scores = {name: score_cam_scores(model, x, acts[name]) for name in layers}
+    result = {}
+    for method in PERTURBATION_METHODS:
+        cams, raws = [], []
+        for t in targets:
+            per_layer, raw = [], None
+            for name in layers:
+                a = acts[name]
+                w = torch.softmax(torch.from_numpy(scores[name][:, t]), dim=0).numpy()
+                weighted_a = w[:, None, None] * a
+                m = projection(weighted_a) if method.endswith("+eigen_smooth") else weighted_a.sum(axis=0)
+                m = np.maximum(m, 0)
+                raw = m if raw is None else raw
+                per_layer.append(scale(m, (SIZE, SIZE)))
+            cams.append(scale(np.maximum(np.stack(per_layer), 0).mean(axis=0)))
+            raws.append(np.float32(raw))
+        result[method] = (np.stack(cams), np.stack(raws))
+    return result
+
+
 def show_cam_on_image(img, mask, image_weight):
     """pytorch-grad-cam's overlay, for a float32 image in [0,1] and a mask in [0,1]."""
     heatmap = cv2.applyColorMap(np.uint8(255 * mask), cv2.COLORMAP_JET)
@@ -203,6 +268,9 @@ def main():
         ("resnet34_two_layers", "resnet34_scripted", ["layer4.0", "layer2"], 2),
         ("mobilenet_nested", "mobilenet_v3_small_traced", ["features.9.block.1.0"], 1),
         ("mobilenet_last_conv", "mobilenet_v3_small_traced", ["features.12.0"], 2),
+        # Inside a block: the block's input crosses the cut to its downsample branch.
+        # Last, so that the cases before it keep their random inputs.
+        ("resnet34_inside_block", "resnet34_scripted", ["layer4.0.conv2"], 1),
     ]
     if args.extra:
         architectures.update({
@@ -241,7 +309,11 @@ def main():
         computed = reference(model, x, layers, targets)
         if case in AUG_SMOOTH_CASES:
             computed.update(aug_smoothed(model, x, layers, targets))
+        if case in PERTURBATION_CASES:
+            computed.update(perturbation_reference(model, x, layers, targets))
         for method, (cams, raws) in computed.items():
+            if method in ILL_CONDITIONED.get(case, ()):
+                continue
             cam_file, raw_file = "%s_%s_cam.bin" % (case, method), "%s_%s_raw.bin" % (case, method)
             cams.astype("<f4").tofile(os.path.join(args.out, cam_file))
             raws.astype("<f4").tofile(os.path.join(args.out, raw_file))

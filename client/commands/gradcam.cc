@@ -50,6 +50,7 @@ struct GradCamOptions {
   std::string method = "grad_cam";  // one of CamMethodNames(), as CLI11 normalised it
   bool eigen_smooth = false;
   bool aug_smooth = false;
+  int batch_size = 0;
   bool no_overlay = false;
   float image_weight = 0.5f;
   std::string colormap = "jet";
@@ -162,6 +163,7 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
   }
   request.set_eigen_smooth(options.eigen_smooth);
   request.set_aug_smooth(options.aug_smooth);
+  request.set_batch_size(options.batch_size);
   if (!options.no_overlay) {
     request.mutable_overlay()->set_enabled(true);
     request.mutable_overlay()->set_image_weight(options.image_weight);  // 0: heatmap alone
@@ -289,6 +291,12 @@ void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
                     "Average the maps of six variants of the image (horizontal flip x brightness "
                     "0.9, 1.0, 1.1), each flipped back: pytorch-grad-cam's aug_smooth, six times "
                     "the work");
+  gradcam
+      ->add_option("--batch-size", args->cam.batch_size,
+                   "SCORE_CAM and ABLATION_CAM: perturbed inputs per forward (0: the server's "
+                   "default, 64; it refuses more than its --max-perturbation-batch)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   auto* no_overlay =
       gradcam->add_flag("--no-overlay", args->cam.no_overlay, "Write no overlay PNG");
   gradcam

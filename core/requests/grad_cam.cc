@@ -1,16 +1,21 @@
 #include "core/requests/grad_cam.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 #include <optional>
 
 #include "core/base/quote.h"
 #include "core/image/overlay.h"
+#include "core/methods/cam/cam_methods.h"
 #include "core/methods/cam/grad_cam.h"
 #include "core/requests/request_job.h"
 
 namespace xai::core {
 namespace {
+
+constexpr int kDefaultPerturbationBatch = 64;  // pytorch-grad-cam's ScoreCAM uses 16
 
 // Renders the overlay of `cam` ([H,W] at the model input) over the original image, or over
 // the model's input when asked or when there is no original (tensor input).
@@ -32,9 +37,14 @@ StatusOr<std::string> Overlay(const at::Tensor& cam, const at::Tensor& input,
 
 class GradCamJob : public RequestJob<GradCamResult> {
  public:
-  // Requests share a batch when they ask for the same method at the same layers.
+  // Requests share a batch when they ask for the same method at the same layers. A
+  // perturbation method's request runs alone: its own batches of perturbed forwards fill
+  // the instance, and it stops at its own deadline.
   static BatchKey Key(const GradCamSpec& spec) {
-    std::string key = std::to_string(static_cast<int>(spec.method)) +
+    static std::atomic<uint64_t> alone{0};
+    const bool perturbation = FindPerturbationCamMethod(spec.method) != nullptr;
+    std::string key = (perturbation ? "alone" + std::to_string(alone++) + "/" : std::string()) +
+                      std::to_string(static_cast<int>(spec.method)) +
                       (spec.eigen_smooth ? "/eigen_smooth" : "") +
                       (spec.aug_smooth ? "/aug_smooth/" : "/");
     for (const std::string& layer : spec.layers) key += layer + ",";
@@ -64,7 +74,12 @@ class GradCamJob : public RequestJob<GradCamResult> {
           std::vector<std::vector<int>> targets;
           for (const GradCamJob* job : jobs) targets.push_back(job->spec_.targets);
           std::vector<StatusOr<GradCamResult>> results;
-          auto cams = RunGradCamBatch(instance, input, jobs[0]->spec_, targets);
+          GradCamSpec spec = jobs[0]->spec_;
+          if (jobs.size() == 1) {
+            const GradCamJob* job = jobs[0];
+            spec.interrupted = [job] { return job->Interrupted(); };
+          }
+          auto cams = RunGradCamBatch(instance, input, spec, targets);
           if (!cams.ok()) {
             results.assign(jobs.size(), cams.status().WithContext(model.display_name()));
             return results;
@@ -77,6 +92,16 @@ class GradCamJob : public RequestJob<GradCamResult> {
   }
 
  private:
+  // Whether the work must stop between batches of perturbed forwards.
+  Status Interrupted() const {
+    if (Clock::now() >= deadline()) {
+      return DeadlineExceededError(std::string(CamMethodName(spec_.method)) +
+                                   ": the deadline passed during the perturbed forwards");
+    }
+    if (cancelled()) return CancelledError("the caller cancelled the request");
+    return OkStatus();
+  }
+
   StatusOr<GradCamResult> Assemble(const GradCamOutput& cams, const at::Tensor& input,
                                    const PreprocessedImage& prepared) const {
     const ServableModel& model = this->model();
@@ -126,6 +151,15 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
     return UnimplementedError("method " + std::string(CamMethodName(spec->method)) +
                               " is not served yet; served: " + ServedCamMethodNames());
   }
+  const int max_batch = environment.max_perturbation_batch;
+  if (request.batch_size < 0 || request.batch_size > max_batch) {
+    return InvalidArgumentError(
+        "batch_size must be in [1, " + std::to_string(max_batch) +
+        "] (0: " + std::to_string(std::min(kDefaultPerturbationBatch, max_batch)) + "), got " +
+        std::to_string(request.batch_size));
+  }
+  spec->batch_size =
+      request.batch_size == 0 ? std::min(kDefaultPerturbationBatch, max_batch) : request.batch_size;
   spec->layers = request.layers;
   if (spec->layers.empty()) {
     if (model.default_cam_layer.empty()) {

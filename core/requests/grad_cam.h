@@ -38,6 +38,9 @@ struct GradCamRequest {
   // The mean of the maps of six variants of the input (horizontal flip x brightness 0.9,
   // 1.0, 1.1), each flipped back: pytorch-grad-cam's aug_smooth, six times the work.
   bool aug_smooth = false;
+  // SCORE_CAM and ABLATION_CAM: perturbed forwards per batch; 0: 64 (at most the server's
+  // max_perturbation_batch).
+  int batch_size = 0;
   OverlaySpec overlay;
   RequestContext context;
 };

@@ -62,9 +62,10 @@ using ServingFn = std::function<StatusOr<std::shared_ptr<ModelVersion>>(const Mo
 // which outlives every request it queued.
 struct RequestEnvironment {
   const ImagePreprocessor* preprocessor = nullptr;
-  ComputePool* compute = nullptr;  // helpers for a request's independent items
-  int max_targets = 64;            // target classes of one GradCAM request
-  int max_cam_layers = 16;         // layers of one GradCAM request
+  ComputePool* compute = nullptr;    // helpers for a request's independent items
+  int max_targets = 64;              // target classes of one GradCAM request
+  int max_cam_layers = 16;           // layers of one GradCAM request
+  int max_perturbation_batch = 256;  // GradCAM batch_size: perturbed forwards per batch
 };
 
 }  // namespace xai::core

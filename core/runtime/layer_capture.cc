@@ -19,6 +19,7 @@ using torch::jit::WithInsertPoint;
 constexpr char kCut[] = "_xai_cut";
 constexpr char kCapture[] = "_xai_capture";
 constexpr char kActivation[] = "_xai_activation";
+constexpr char kCopy[] = "_xai_copy";
 
 bool ReturnsOneTensor(const torch::jit::Module& module) {
   auto method = module.find_method("forward");
@@ -30,6 +31,7 @@ bool ReturnsOneTensor(const torch::jit::Module& module) {
 void AddSwitches(torch::jit::Module& module) {
   module.register_attribute(kCut, c10::BoolType::get(), false);
   module.register_attribute(kCapture, c10::BoolType::get(), false);
+  module.register_attribute(kCopy, c10::BoolType::get(), false);
   module.register_attribute(kActivation, c10::TensorType::get(), at::Tensor());
 }
 
@@ -59,8 +61,20 @@ void RewriteForward(Graph& graph) {
   Block* store = capture->addBlock();
   capture->addBlock();
   {
+    // Without autograd nothing would notice the rest of the network modifying the stored
+    // output in place (a residual `out += identity`): a copy keeps the layer's own values.
     WithInsertPoint in_store(store);
-    graph.insertNode(graph.createSetAttr(self, kActivation, result));
+    Node* copy =
+        graph.insertNode(graph.create(c10::prim::If, {graph.insertGetAttr(self, kCopy)}, 1));
+    copy->output()->setType(c10::TensorType::get());
+    Block* cloned = copy->addBlock();
+    Block* same = copy->addBlock();
+    {
+      WithInsertPoint in_clone(cloned);
+      cloned->registerOutput(graph.insert(c10::aten::clone, {result}));
+    }
+    same->registerOutput(result);
+    graph.insertNode(graph.createSetAttr(self, kActivation, copy->output()));
   }
   ret->replaceInput(0, result);
 }
@@ -111,11 +125,12 @@ StatusOr<torch::jit::Module> FindSubmodule(const torch::jit::Module& module,
 
 // Object::setAttr writes the instance's slot without Module::setattr's type check, which
 // would throw on the undefined tensor that releases a stored activation.
-CaptureScope::CaptureScope(std::vector<torch::jit::Module> layers, size_t cut)
+CaptureScope::CaptureScope(std::vector<torch::jit::Module> layers, size_t cut, bool copy)
     : layers_(std::move(layers)) {
   for (size_t i = 0; i < layers_.size(); ++i) {
     layers_[i]._ivalue()->setAttr(kCapture, true);
     layers_[i]._ivalue()->setAttr(kCut, i == cut);
+    layers_[i]._ivalue()->setAttr(kCopy, copy);
   }
 }
 
@@ -123,6 +138,7 @@ CaptureScope::~CaptureScope() {
   for (torch::jit::Module& layer : layers_) {
     layer._ivalue()->setAttr(kCapture, false);
     layer._ivalue()->setAttr(kCut, false);
+    layer._ivalue()->setAttr(kCopy, false);
     layer._ivalue()->setAttr(kActivation, at::Tensor());
   }
 }
@@ -144,7 +160,7 @@ StatusOr<CapturedForward> RunCaptured(torch::jit::Module& module, const at::Tens
   }
   CapturedForward out;
   {
-    CaptureScope capture(std::move(layers), cut);
+    CaptureScope capture(std::move(layers), cut, /*copy=*/!gradients);
     torch::AutoGradMode grad_mode(gradients);
     out.output = module.forward({input}).toTensor();
     out.activations = capture.Activations();

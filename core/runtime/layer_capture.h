@@ -5,10 +5,10 @@
 // returns one tensor, so that it ends with
 //
 //   out = self._xai_cut ? out.detach().requires_grad_(true) : out
-//   if self._xai_capture: self._xai_activation = out
+//   if self._xai_capture: self._xai_activation = self._xai_copy ? out.clone() : out
 //   return out
 //
-// where the three attributes live on each module instance. Graphs are per type, and a
+// where the four attributes live on each module instance. Graphs are per type, and a
 // scripted model shares one type among submodules of the same class and configuration
 // (resnet's BasicBlocks), but the switches are per instance: capturing or cutting at
 // "layer3.2" leaves "layer3.0" and "layer3.1" untouched. With every parameter's
@@ -42,14 +42,15 @@ StatusOr<torch::jit::Module> FindSubmodule(const torch::jit::Module& module,
 bool HasCaptureSwitches(const torch::jit::Module& module);
 
 // Switches capture on for `layers` and the cut on for `layers[cut]` for the lifetime of
-// the scope; the destructor switches everything off again and drops stored activations,
-// also when the forward threw.
+// the scope, storing copies of the outputs when `copy` (without autograd, which would
+// otherwise catch an in-place change of a stored output by the rest of the network); the destructor
+// switches everything off again and drops stored activations, also when the forward threw.
 class CaptureScope {
  public:
   static constexpr size_t kNoCut = static_cast<size_t>(-1);
 
   // Precondition: every layer HasCaptureSwitches. `cut`: an index into `layers`, or kNoCut.
-  CaptureScope(std::vector<torch::jit::Module> layers, size_t cut);
+  CaptureScope(std::vector<torch::jit::Module> layers, size_t cut, bool copy = false);
   ~CaptureScope();
   CaptureScope(const CaptureScope&) = delete;
   CaptureScope& operator=(const CaptureScope&) = delete;
@@ -72,7 +73,8 @@ struct CapturedForward {
 // misbehaves is the model's fault, whatever ran); INVALID_ARGUMENT when a layer did not
 // run or its output does not reach the output. LibTorch's exceptions propagate.
 // With `gradients` false the forward runs without autograd (cheaper: for methods that read
-// activations only), and a layer is only checked to have run.
+// activations only), and a layer is only checked to have run; its activation is then a
+// copy made as the layer returned, whatever the rest of the network did to it in place.
 StatusOr<CapturedForward> RunCaptured(torch::jit::Module& module, const at::Tensor& input,
                                       const std::vector<std::string>& paths, size_t cut,
                                       int64_t classes, bool gradients = true);

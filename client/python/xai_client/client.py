@@ -262,7 +262,8 @@ class XaiClient:
 
     def gradcam(self, model: str, image: ImageLike, *, targets: Sequence[int] = (),
                 layers: Sequence[str] = (), method: Union[str, int] = "GRAD_CAM",
-                eigen_smooth: bool = False, aug_smooth: bool = False, overlay: bool = False,
+                eigen_smooth: bool = False, aug_smooth: bool = False, batch_size: int = 0,
+                overlay: bool = False,
                 image_weight: Optional[float] = None, colormap: str = "",
                 version: int = 0, timeout: Optional[float] = None,
                 request_id: Optional[str] = None) -> GradCamResult:
@@ -270,16 +271,18 @@ class XaiClient:
         ``layers`` (none: the model's default), as numpy arrays, and PNG overlays with
         ``overlay=True``: the heatmap blended over the image, ``image_weight`` its share (None:
         the server's 0.5; 0: the heatmap alone). ``method``: GRAD_CAM, GRAD_CAM_PLUS_PLUS,
-        XGRAD_CAM, HIRES_CAM, LAYER_CAM, EIGEN_CAM, EIGEN_GRAD_CAM (names as in the API,
-        case-insensitive); ``eigen_smooth=True`` projects the weighted activations on their
-        first principal component instead of summing them; ``aug_smooth=True`` averages the
-        maps of six flipped and brightness-scaled variants of the image."""
+        XGRAD_CAM, HIRES_CAM, LAYER_CAM, EIGEN_CAM, EIGEN_GRAD_CAM, SCORE_CAM (names as in
+        the API, case-insensitive); ``eigen_smooth=True`` projects the weighted activations
+        on their first principal component instead of summing them; ``aug_smooth=True``
+        averages the maps of six flipped and brightness-scaled variants of the image;
+        ``batch_size``: SCORE_CAM's perturbed inputs per forward (0: the server's 64)."""
         request = explainer_pb2.GradCAMRequest(image=_image(image), method=_method(method))
         request.model.name, request.model.version = model, version
         request.target_classes.extend(targets)
         request.layers.extend(layers)
         request.eigen_smooth = eigen_smooth
         request.aug_smooth = aug_smooth
+        request.batch_size = batch_size
         request.overlay.enabled = overlay
         if image_weight is not None:
             request.overlay.image_weight = image_weight

@@ -4,6 +4,7 @@
 
 #include "core/methods/cam/activation/activation_methods.h"
 #include "core/methods/cam/gradient/gradient_methods.h"
+#include "core/methods/cam/perturbation/perturbation_methods.h"
 
 namespace xai::core {
 namespace {
@@ -19,7 +20,7 @@ const CamMethodRow kCamMethods[] = {
     {CamMethod::kLayerCam, "LAYER_CAM", CamFamily::kGradientWeighted, &LayerCamMethod()},
     {CamMethod::kEigenCam, "EIGEN_CAM", CamFamily::kActivationOnly, &EigenCamMethod()},
     {CamMethod::kEigenGradCam, "EIGEN_GRAD_CAM", CamFamily::kActivationOnly, &EigenGradCamMethod()},
-    {CamMethod::kScoreCam, "SCORE_CAM", CamFamily::kPerturbation, nullptr},
+    {CamMethod::kScoreCam, "SCORE_CAM", CamFamily::kPerturbation, &ScoreCamMethod()},
     {CamMethod::kAblationCam, "ABLATION_CAM", CamFamily::kPerturbation, nullptr},
 };
 
@@ -38,6 +39,14 @@ const MapCamMethod* FindMapCamMethod(CamMethod method) {
     return nullptr;
   }
   return static_cast<const MapCamMethod*>(row->impl);
+}
+
+const PerturbationCamMethod* FindPerturbationCamMethod(CamMethod method) {
+  const CamMethodRow* row = FindCamMethod(method);
+  if (row == nullptr || row->impl == nullptr || row->family != CamFamily::kPerturbation) {
+    return nullptr;
+  }
+  return static_cast<const PerturbationCamMethod*>(row->impl);
 }
 
 std::optional<CamMethod> CamMethodFromNumber(int number) {

@@ -9,16 +9,18 @@
 //   (core/methods/cam/grad_cam.h runs them, batched);
 // - activation-only (ActivationCamMethod): the map from the activations alone, with or
 //   without gradients (EigenCAM, EigenGradCAM);
-// - perturbation (PerturbationCamMethod): channel weights from the target's score on many
-//   perturbed forwards (ScoreCAM, AblationCAM), drawn in batches.
+// - perturbation (PerturbationCamMethod): channel weights from the targets' scores on many
+//   perturbed forwards (ScoreCAM, AblationCAM), drawn in batches
+//   (core/methods/cam/perturbation_cam.h runs them).
 // Implementations are stateless and thread safe.
 #ifndef XAI_CORE_METHODS_CAM_CAM_METHODS_H_
 #define XAI_CORE_METHODS_CAM_CAM_METHODS_H_
 
 #include <ATen/core/Tensor.h>
 
-#include <functional>
+#include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "core/methods/cam/cam_method.h"
 
@@ -63,14 +65,35 @@ class ActivationCamMethod : public MapCamMethod {
   CamFamily family() const final { return CamFamily::kActivationOnly; }
 };
 
+// A method whose channel weights come from the target's scores on perturbed forwards,
+// one per channel of the layer (ScoreCAM, AblationCAM); the runner
+// (core/methods/cam/perturbation_cam.h) draws them in batches, once for all targets.
 class PerturbationCamMethod : public CamMethodImpl {
  public:
   CamFamily family() const final { return CamFamily::kPerturbation; }
-  // The target's scores ([N]) for N perturbations of one sample ([N,...] as the method
-  // builds them); the runner batches the forwards and spends the request's compute budget.
-  using ScoreFn = std::function<at::Tensor(const at::Tensor& perturbations)>;
-  // Channel weights [K] of activations `a` ([K,h,w]) for the target that `score` scores.
-  virtual at::Tensor Weights(const at::Tensor& a, const ScoreFn& score) const = 0;
+
+  // What a perturbation replaces: the model's input (each forwarded through the whole
+  // network) or the layer's output (each forwarded through the network after the layer).
+  enum class Site { kInput, kLayerOutput };
+  virtual Site site() const = 0;
+
+  // Representatives()[k] for a channel whose perturbation leaves everything as it is.
+  static constexpr int64_t kUnchanged = -1;
+  // For each channel k of activations `a` ([K,h,w], float32): the first channel whose
+  // perturbation is identical to k's (k itself when none before it), or kUnchanged when
+  // k's perturbation changes nothing (its scores are the unperturbed ones). The runner
+  // forwards each representative once.
+  virtual std::vector<int64_t> Representatives(const at::Tensor& a) const = 0;
+
+  // The perturbations of `channels` (int64 [n]) for one sample: its input `x` ([1,C,H,W])
+  // and its activations `a` ([K,h,w], float32, on x's device). [n,C,H,W] inputs in x's
+  // dtype (kInput) or [n,K,h,w] layer outputs (kLayerOutput).
+  virtual at::Tensor Perturb(const at::Tensor& x, const at::Tensor& a,
+                             const at::Tensor& channels) const = 0;
+
+  // The channel weights [T,K] from every channel's target scores [K,T] (logits) and the
+  // unperturbed ones [T].
+  virtual at::Tensor Weights(const at::Tensor& scores, const at::Tensor& unperturbed) const = 0;
 };
 
 // One row of the table.
@@ -86,6 +109,9 @@ const CamMethodRow* FindCamMethod(CamMethod method);
 
 // The implementation of a served gradient-weighted or activation-only method, or null.
 const MapCamMethod* FindMapCamMethod(CamMethod method);
+
+// The implementation of a served perturbation method, or null.
+const PerturbationCamMethod* FindPerturbationCamMethod(CamMethod method);
 
 }  // namespace xai::core
 

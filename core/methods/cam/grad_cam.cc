@@ -6,6 +6,7 @@
 
 #include "core/methods/cam/cam.h"
 #include "core/methods/cam/cam_methods.h"
+#include "core/methods/cam/perturbation_cam.h"
 #include "core/methods/classifier.h"
 #include "core/runtime/execution.h"
 #include "core/runtime/layer_capture.h"
@@ -81,6 +82,22 @@ StatusOr<std::vector<GradCamOutput>> RunAugSmoothed(ModelPool::Handle& instance,
 
 }  // namespace
 
+StatusOr<std::vector<std::vector<int>>> ResolveTargets(const at::Tensor& logits,
+                                                       std::vector<std::vector<int>> targets) {
+  const int64_t classes = logits.size(1);
+  for (int64_t b = 0; b < logits.size(0); ++b) {
+    if (targets[b].empty())
+      targets[b].push_back(static_cast<int>(logits[b].argmax().item<int64_t>()));
+    for (const int target : targets[b]) {
+      if (target < 0 || target >= classes) {
+        return InvalidArgumentError("target class " + std::to_string(target) +
+                                    " is out of range [0, " + std::to_string(classes) + ")");
+      }
+    }
+  }
+  return targets;
+}
+
 StatusOr<GradCamOutput> RunGradCam(ModelPool::Handle& instance, const at::Tensor& input,
                                    const GradCamSpec& spec) {
   XAI_ASSIGN_OR_RETURN(std::vector<GradCamOutput> outputs,
@@ -98,11 +115,13 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
                          std::to_string(targets.size()) + " target lists");
   }
   if (spec.aug_smooth) return RunAugSmoothed(instance, input, spec, targets);
+  if (const PerturbationCamMethod* perturbation = FindPerturbationCamMethod(spec.method)) {
+    return RunPerturbationCam(instance, input, spec, *perturbation, targets);
+  }
   const MapCamMethod* method = FindMapCamMethod(spec.method);
   if (method == nullptr) {
     return InvalidArgumentError("method " + std::string(CamMethodName(spec.method)) +
-                                " is not a served gradient-weighted or activation-only CAM "
-                                "method");
+                                " is not a served CAM method");
   }
   const bool gradients = method->needs_gradients();
   try {
@@ -114,21 +133,12 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
     const std::vector<at::Tensor>& activations = forward.activations;
     const at::Tensor cpu_logits = logits.detach().to(at::kCPU, at::kFloat);  // shape checked
 
+    XAI_ASSIGN_OR_RETURN(const std::vector<std::vector<int>> sample_targets,
+                         ResolveTargets(cpu_logits, targets));
     std::vector<GradCamOutput> out(batch);
-    std::vector<std::vector<int>> sample_targets = targets;
     size_t rounds = 0;
     for (int64_t b = 0; b < batch; ++b) {
       out[b].logits = cpu_logits[b];
-      if (sample_targets[b].empty()) {
-        sample_targets[b].push_back(static_cast<int>(out[b].logits.argmax().item<int64_t>()));
-      }
-      for (const int target : sample_targets[b]) {
-        if (target < 0 || target >= instance.num_classes()) {
-          return InvalidArgumentError("target class " + std::to_string(target) +
-                                      " is out of range [0, " +
-                                      std::to_string(instance.num_classes()) + ")");
-        }
-      }
       rounds = std::max(rounds, sample_targets[b].size());
     }
 

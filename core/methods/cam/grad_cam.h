@@ -4,6 +4,7 @@
 #define XAI_CORE_METHODS_CAM_GRAD_CAM_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,11 +18,16 @@ struct GradCamSpec {
   std::vector<std::string> layers;         // module paths with 4-D outputs, validated by the caller
   size_t cut = 0;                          // index of the layer whose output is computed first
   std::vector<int> targets;                // class indices; empty: the top-1 class (RunGradCam)
-  CamMethod method = CamMethod::kGradCam;  // a served gradient-weighted or activation-only method
+  CamMethod method = CamMethod::kGradCam;  // a served method of any family
   bool eigen_smooth = false;               // gradient-weighted: project instead of summing
   bool aug_smooth = false;                 // the mean of six flipped and scaled variants' maps
   int64_t height = 0;                      // the model input's size, for the upsampled map
   int64_t width = 0;
+  int batch_size = 64;  // perturbation methods: perturbed forwards per batch
+  // Perturbation methods: asked before every batch of perturbed forwards; a status other
+  // than OK (the request's deadline passed, its caller cancelled) stops the work with it.
+  // Unset: never stops.
+  std::function<Status()> interrupted;
 };
 
 struct CamOutput {
@@ -35,8 +41,9 @@ struct GradCamOutput {
   std::vector<CamOutput> explanations;  // one per target, in order
 };
 
-// Runs `instance` on `input` ([1,C,H,W]) with `spec.layers` captured.
-// INVALID_ARGUMENT when spec.method is not a served gradient-weighted method;
+// Runs `instance` on `input` ([1,C,H,W]) with `spec.layers` captured; a perturbation
+// method then runs its perturbed forwards (core/methods/cam/perturbation_cam.h).
+// INVALID_ARGUMENT when spec.method is not served;
 // INVALID_ARGUMENT when a layer's output is not used by the rest of the network or is
 // modified in place by it; INTERNAL when the forward or backward throws otherwise.
 StatusOr<GradCamOutput> RunGradCam(ModelPool::Handle& instance, const at::Tensor& input,
@@ -51,6 +58,11 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
                                                      const at::Tensor& input,
                                                      const GradCamSpec& spec,
                                                      const std::vector<std::vector<int>>& targets);
+
+// For the runners: every sample's targets, an empty list replaced by the top-1 class of
+// its row of `logits` ([B,classes], CPU float32); INVALID_ARGUMENT for a class out of range.
+StatusOr<std::vector<std::vector<int>>> ResolveTargets(const at::Tensor& logits,
+                                                       std::vector<std::vector<int>> targets);
 
 }  // namespace xai::core
 

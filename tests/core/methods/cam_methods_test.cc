@@ -29,7 +29,7 @@ TEST(CamMethodTableTest, EveryWireMethodHasARowWithItsName) {
 TEST(CamMethodTableTest, ServedMethodsAreThoseWithImplementations) {
   EXPECT_EQ(ServedCamMethodNames(),
             "GRAD_CAM, GRAD_CAM_PLUS_PLUS, XGRAD_CAM, HIRES_CAM, LAYER_CAM, EIGEN_CAM, "
-            "EIGEN_GRAD_CAM");
+            "EIGEN_GRAD_CAM, SCORE_CAM");
   for (int number = 1; number <= 9; ++number) {
     const CamMethod method = *CamMethodFromNumber(number);
     const CamMethodRow* row = FindCamMethod(method);
@@ -42,8 +42,31 @@ TEST(CamMethodTableTest, ServedMethodsAreThoseWithImplementations) {
       EXPECT_EQ(FindMapCamMethod(method)->needs_gradients(), method != CamMethod::kEigenCam);
     }
   }
+  EXPECT_NE(FindPerturbationCamMethod(CamMethod::kScoreCam), nullptr);
+  EXPECT_EQ(FindPerturbationCamMethod(CamMethod::kGradCam), nullptr);
   EXPECT_EQ(FindCamMethod(*CamMethodFromNumber(6))->family, CamFamily::kActivationOnly);
   EXPECT_EQ(FindCamMethod(*CamMethodFromNumber(8))->family, CamFamily::kPerturbation);
+}
+
+// ScoreCAM forwards each distinct mask once: equal channels share one, and every constant
+// channel (zero or not) scales to the all-zero mask.
+TEST(CamMethodTableTest, ScoreCamForwardsEachDistinctMaskOnce) {
+  const PerturbationCamMethod& score = *FindPerturbationCamMethod(CamMethod::kScoreCam);
+  const at::Tensor a =
+      at::tensor({0.f, 0.f, 3.f, 3.f, 1.f, 2.f, 1.f, 2.f, 0.f, 0.f, 1.f, 4.f}).view({6, 1, 2});
+  EXPECT_EQ(score.Representatives(a), (std::vector<int64_t>{0, 0, 2, 2, 0, 5}));
+  // The masks: channel 2 ([1, 2]) scales to [0, 1] at the corners of a 2x3 input and
+  // half-way between (align_corners); the zero channel's mask is zero.
+  const at::Tensor x = at::ones({1, 1, 2, 3});
+  const at::Tensor masked = score.Perturb(x, a, at::tensor({int64_t{2}, int64_t{0}}));
+  ASSERT_EQ(masked.sizes(), (at::IntArrayRef{2, 1, 2, 3}));
+  EXPECT_TRUE(at::allclose(masked[0][0], at::tensor({0.f, 0.5f, 1.f, 0.f, 0.5f, 1.f}).view({2, 3}),
+                           1e-6, 1e-6));
+  EXPECT_EQ(masked[1].abs().max().item<float>(), 0.f);
+  // Weights: the softmax over channels of each target's scores.
+  const at::Tensor w =
+      score.Weights(at::tensor({0.f, 0.f, std::log(3.f), 0.f}).view({2, 2}), at::zeros({2}));
+  EXPECT_TRUE(at::allclose(w, at::tensor({0.25f, 0.75f, 0.5f, 0.5f}).view({2, 2})));
 }
 
 TEST(CamMethodTableTest, GradCamWeightsChannelsByTheirMeanGradient) {

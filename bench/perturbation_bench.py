@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""SCORE_CAM (and ABLATION_CAM once served) through a real xai-server, side by side with an
+eager-PyTorch implementation of the same procedure as pytorch-grad-cam runs it: full
+forwards of every masked input, in batches of 64, once per target. Both on the same
+random-weight resnet18 at `layer4`, the same input, interleaved rounds; the maps are
+compared too (the same maps, or the timing means nothing).
+
+Usage: /usr/bin/python3 bench/perturbation_bench.py --server build/xai-server [-n 3]
+Prints one table: p50 seconds of each call, its ratio to the eager reference with as many
+targets, and to one plain eager forward measured in the same run.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torchvision
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "client", "python"))
+from xai_client import XaiClient  # noqa: E402
+
+BATCH = 64
+SIZE = 224
+
+
+def capture(model, x, layer):
+    acts = {}
+    handle = dict(model.named_modules())[layer].register_forward_hook(
+        lambda m, i, o: acts.__setitem__("a", o.clone()))
+    with torch.no_grad():
+        logits = model(x)
+    handle.remove()
+    return logits, acts["a"]
+
+
+def eager_score_cam(model, x, layer, targets):
+    """pytorch-grad-cam's ScoreCAM.get_cam_weights, once per target, then the map."""
+    _, a = capture(model, x, layer)
+    maps = []
+    for t in targets:
+        with torch.no_grad():
+            up = torch.nn.UpsamplingBilinear2d(size=x.shape[-2:])(a)
+            flat = up.view(1, up.size(1), -1)
+            maxs = flat.max(dim=-1)[0][:, :, None, None]
+            mins = flat.min(dim=-1)[0][:, :, None, None]
+            up = (up - mins) / (maxs - mins + 1e-8)
+            inputs = (x[:, None] * up[:, :, None])[0]
+            scores = []
+            for i in range(0, inputs.size(0), BATCH):
+                scores.extend(o[t].item() for o in model(inputs[i:i + BATCH]))
+            w = torch.softmax(torch.tensor(scores), dim=0)
+            maps.append(torch.relu((w[:, None, None] * a[0]).sum(0)).numpy())
+    return np.stack(maps)
+
+
+def p50(values):
+    return statistics.median(values)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server", required=True, help="path to xai-server")
+    parser.add_argument("-n", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="intra-op threads, the same for both sides (default 1)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(7)
+    model = torchvision.models.resnet18().eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(8))
+    with tempfile.TemporaryDirectory() as repo:
+        os.makedirs(os.path.join(repo, "resnet18", "1"))
+        torch.jit.trace(model, x).save(os.path.join(repo, "resnet18", "1", "model.pt"))
+        with open(os.path.join(repo, "resnet18", "config.pbtxt"), "w") as f:
+            f.write('input { height: 224 width: 224 }\n')
+        log = open(os.path.join(repo, "server.log"), "w+")
+        server = subprocess.Popen(
+            [args.server, "--model-repository", repo, "--address", "127.0.0.1:0",
+             "--metrics-address", "", "--access-log=false", "--intra-op-threads", str(args.threads)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            port = None
+            while port is None:
+                log.seek(0)
+                found = re.search(r"\(port (\d+)\)", log.read())
+                if found:
+                    port = int(found.group(1))
+                elif server.poll() is not None:
+                    sys.exit("xai-server did not start")
+                time.sleep(0.05)
+            run(args, model, x, XaiClient("127.0.0.1:%d" % port, timeout=600))
+        finally:
+            server.terminate()
+            server.wait()
+
+
+def run(args, model, x, client):
+    while any(m.state == "LOADING" for m in client.list_models()):
+        time.sleep(0.1)
+    with torch.no_grad():
+        order = torch.argsort(model(x)[0], descending=True).tolist()
+    target_sets = {1: order[:1], 2: order[:2]}
+    image = x.numpy()
+    times = {}
+
+    def timed(key, fn):
+        start = time.perf_counter()
+        out = fn()
+        times.setdefault(key, []).append(time.perf_counter() - start)
+        return out
+
+    errors = {}
+    for _ in range(args.n):
+        for _ in range(5):
+            with torch.no_grad():
+                timed("forward", lambda: model(x))
+        for count, targets in target_sets.items():
+            ref = timed(("eager SCORE_CAM", count), lambda: eager_score_cam(model, x, "layer4", targets))
+            got = timed(("xai SCORE_CAM", count), lambda: client.gradcam(
+                "resnet18", image, targets=targets, layers=["layer4"], method="SCORE_CAM"))
+            raws = np.stack([e.raw for e in got.explanations])
+            errors[count] = max(errors.get(count, 0.0),
+                                float(np.abs(raws - ref).max() / max(1e-12, np.abs(ref).max())))
+    forward = p50(times["forward"])
+    print("resnet18 at layer4, %d interleaved rounds, %d intra-op thread(s), torch %s, %s"
+          % (args.n, args.threads, torch.__version__, os.uname().machine))
+    print("plain eager forward (batch 1): %.2f ms" % (forward * 1e3))
+    print("| call | targets | p50 s | / eager, same targets | / forward | max rel. raw error |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for count in target_sets:
+        eager = p50(times[("eager SCORE_CAM", count)])
+        ours = p50(times[("xai SCORE_CAM", count)])
+        print("| eager SCORE_CAM (pytorch-grad-cam's procedure) | %d | %.2f | 1.00x | %.0fx | |"
+              % (count, eager, eager / forward))
+        print("| xai-server SCORE_CAM | %d | %.2f | **%.2fx** | %.0fx | %.1e |"
+              % (count, ours, ours / eager, ours / forward, errors[count]))
+
+
+if __name__ == "__main__":
+    main()

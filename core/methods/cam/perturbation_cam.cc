@@ -1,0 +1,101 @@
+#include "core/methods/cam/perturbation_cam.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <string>
+
+#include "core/methods/cam/cam.h"
+#include "core/methods/classifier.h"
+#include "core/runtime/execution.h"
+#include "core/runtime/layer_capture.h"
+#include "core/runtime/torch_errors.h"
+
+namespace xai::core {
+namespace {
+
+// The targets' scores [K,T] of every channel's perturbation of one sample at one layer:
+// each representative forwarded once, in batches; the others copy theirs.
+StatusOr<at::Tensor> ChannelScores(ModelPool::Handle& instance, const at::Tensor& x,
+                                   const at::Tensor& a, const at::Tensor& target_index,
+                                   const at::Tensor& unperturbed, const GradCamSpec& spec,
+                                   const PerturbationCamMethod& method) {
+  const std::vector<int64_t> representatives = method.Representatives(a);
+  std::vector<int64_t> distinct;
+  for (int64_t k = 0; k < static_cast<int64_t>(representatives.size()); ++k) {
+    if (representatives[k] == k) distinct.push_back(k);
+  }
+  const int64_t channels = a.size(0);
+  at::Tensor scores = at::empty({channels, target_index.size(0)}, at::kFloat);
+  const int64_t step = std::max(1, spec.batch_size);
+  for (size_t begin = 0; begin < distinct.size(); begin += step) {
+    if (spec.interrupted) XAI_RETURN_IF_ERROR(spec.interrupted());
+    const size_t end = std::min(distinct.size(), begin + static_cast<size_t>(step));
+    const at::Tensor rows =
+        at::tensor(std::vector<int64_t>(distinct.begin() + begin, distinct.begin() + end));
+    const at::Tensor perturbed = method.Perturb(x, a, rows.to(a.device()));
+    if (method.site() != PerturbationCamMethod::Site::kInput) {
+      return InternalError("perturbations of a layer's output are not supported yet");
+    }
+    XAI_ASSIGN_OR_RETURN(const at::Tensor logits, ForwardLogits(instance, perturbed));
+    scores.index_copy_(0, rows, logits.index_select(1, target_index));
+  }
+  for (int64_t k = 0; k < channels; ++k) {
+    const int64_t r = representatives[k];
+    if (r == PerturbationCamMethod::kUnchanged) {
+      scores[k].copy_(unperturbed);
+    } else if (r != k) {
+      scores[k].copy_(scores[r]);
+    }
+  }
+  return scores;
+}
+
+}  // namespace
+
+StatusOr<std::vector<GradCamOutput>> RunPerturbationCam(
+    ModelPool::Handle& instance, const at::Tensor& input, const GradCamSpec& spec,
+    const PerturbationCamMethod& method, const std::vector<std::vector<int>>& targets) {
+  const int64_t batch = input.size(0);
+  try {
+    ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
+    const at::Tensor x = ToDevice(input, instance.device());
+    XAI_ASSIGN_OR_RETURN(CapturedForward forward,
+                         RunCaptured(instance.module(), x, spec.layers, spec.cut,
+                                     instance.num_classes(), /*gradients=*/false));
+    const at::Tensor logits = forward.output.to(at::kCPU, at::kFloat);
+    XAI_ASSIGN_OR_RETURN(const std::vector<std::vector<int>> sample_targets,
+                         ResolveTargets(logits, targets));
+    std::vector<GradCamOutput> out(batch);
+    for (int64_t b = 0; b < batch; ++b) {
+      out[b].logits = logits[b];
+      const std::vector<int64_t> classes(sample_targets[b].begin(), sample_targets[b].end());
+      const at::Tensor target_index = at::tensor(classes);
+      const at::Tensor unperturbed = logits[b].index_select(0, target_index);
+      std::vector<at::Tensor> relu_maps;  // per layer, [T,h,w]
+      for (const at::Tensor& activations : forward.activations) {
+        const at::Tensor a = activations[b].to(at::kFloat);
+        XAI_ASSIGN_OR_RETURN(const at::Tensor scores,
+                             ChannelScores(instance, x.narrow(0, b, 1), a, target_index,
+                                           unperturbed, spec, method));
+        const at::Tensor weights = method.Weights(scores, unperturbed).to(a.device());  // [T,K]
+        const at::Tensor weighted = weights.view({weights.size(0), weights.size(1), 1, 1}) *
+                                    a.unsqueeze(0);  // [T,K,h,w]
+        relu_maps.push_back(at::relu(spec.eigen_smooth ? FirstComponentProjection(weighted)
+                                                       : weighted.sum(1)));
+      }
+      const at::Tensor cams =
+          CombineLayerMaps(relu_maps, spec.height, spec.width).to(at::kCPU).contiguous();
+      const at::Tensor raws = relu_maps[0].to(at::kCPU).contiguous();
+      for (size_t t = 0; t < sample_targets[b].size(); ++t) {
+        out[b].explanations.push_back({sample_targets[b][t], cams[t], raws[t]});
+      }
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return InternalError(std::string(CamMethodName(spec.method)) +
+                         " failed: " + ExceptionMessage(e));
+  }
+}
+
+}  // namespace xai::core
