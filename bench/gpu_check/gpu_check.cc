@@ -455,6 +455,44 @@ void MeasureThroughput(const TestModel& model, const Options& options, Report& r
   }
 }
 
+// 7. SCORE_CAM on the device: its maps against the CPU's (two targets, their masked inputs
+// forwarded once), and its time against one plain forward.
+bool MeasureScoreCam(const TestModel& model, const Options& options, Report& report) {
+  std::printf(
+      "\n== 7. SCORE_CAM on %s at %s, two targets, batches of 64 (goal: maps within "
+      "1e-3 of the CPU's)\n",
+      model.name.c_str(), Join(model.cam_specs[0]).c_str());
+  auto cpu = MakePool(model, "cpu", Precision::kFloat32, 1, 1);
+  auto dev = MakePool(model, options.device, Precision::kFloat32, 1, 1);
+  auto cpu_handle = Acquire(*cpu);
+  auto dev_handle = Acquire(*dev);
+  torch::manual_seed(7000);
+  const at::Tensor input = torch::randn({1, 3, model.size, model.size});
+  xai::core::GradCamSpec spec = Spec(model, model.cam_specs[0], CamMethod::kScoreCam);
+  spec.targets = {0, 1};
+  auto reference = Must(xai::core::RunGradCam(cpu_handle, input, spec), "cpu score-cam");
+  auto result = Must(xai::core::RunGradCam(dev_handle, input, spec), "device score-cam");
+  double cam_diff = 0;
+  for (size_t t = 0; t < spec.targets.size(); ++t) {
+    cam_diff = std::max(
+        cam_diff,
+        (reference.explanations[t].cam - result.explanations[t].cam).abs().max().item<double>());
+  }
+  const double seconds = options.quick ? 0.2 : 2.0;
+  const std::vector<double> medians =
+      Medians({[&] { Must(xai::core::ForwardLogits(dev_handle, input), "forward"); },
+               [&] { Must(xai::core::RunGradCam(dev_handle, input, spec), "score-cam"); }},
+              1, 3, seconds);
+  const bool pass = cam_diff <= 1e-3;
+  std::printf("max|dcam| %.2e %s; SCORE_CAM %.1f ms, plain forward %.2f ms: %.0fx\n", cam_diff,
+              pass ? "ok" : "FAIL", medians[1] * 1e3, medians[0] * 1e3, medians[1] / medians[0]);
+  report.Add("score_cam", {{"model", Quote(model.name)},
+                           {"max_cam_difference", Num(cam_diff)},
+                           {"score_cam_ms", Num(medians[1] * 1e3)},
+                           {"forward_ms", Num(medians[0] * 1e3)}});
+  return pass;
+}
+
 // 4. Two instances on one device, each with its own stream, against one.
 void MeasureInstances(const TestModel& model, const Options& options, Report& report) {
   std::printf("\n== 4. Two instances on %s with their own streams against one (GRAD_CAM)\n",
@@ -685,6 +723,7 @@ int main(int argc, char** argv) {
   MeasureThroughput(models[0], options, report);
   MeasureInstances(models[0], options, report);
   ok = MeasureDecisionPath(models, options, report) && ok;
+  ok = MeasureScoreCam(models[0], options, report) && ok;
   const double used = SmiUsedMib(device);
   std::printf(
       "\n== 6. Device memory: nvidia-smi reports %.0f MiB in use on the GPU at the end "

@@ -30,13 +30,16 @@ StatusOr<std::vector<ClassScore>> TopClasses(const at::Tensor& logits, int top_k
   return out;
 }
 
-StatusOr<at::Tensor> ForwardLogits(ModelPool::Handle& instance, const at::Tensor& input) {
+StatusOr<at::Tensor> ForwardLogits(ModelPool::Handle& instance, const at::Tensor& input,
+                                   bool frozen) {
   try {
     at::Tensor logits;
     {
       ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
       c10::InferenceMode guard;
-      const c10::IValue output = instance.module().forward({ToDevice(input, instance.device())});
+      torch::jit::Module& module =
+          frozen && instance.frozen() != nullptr ? *instance.frozen() : instance.module();
+      const c10::IValue output = module.forward({ToDevice(input, instance.device())});
       if (!output.isTensor())
         return InternalError("forward returned " + output.tagKind() + ", not logits");
       logits = output.toTensor().to(at::kCPU, at::kFloat);

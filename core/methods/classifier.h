@@ -22,8 +22,10 @@ StatusOr<std::vector<ClassScore>> TopClasses(const at::Tensor& logits, int top_k
 
 // Runs `instance` on `input` ([B,C,H,W] float32, CPU or the instance's device) and returns
 // the logits, [B, num_classes] float32 on the CPU. INTERNAL when the forward throws
-// (message from LibTorch) or returns another shape.
-StatusOr<at::Tensor> ForwardLogits(ModelPool::Handle& instance, const at::Tensor& input);
+// (message from LibTorch) or returns another shape. With `frozen`, on the instance's frozen
+// copy when it has one (faster on the CPU; its rounding differs from the model's).
+StatusOr<at::Tensor> ForwardLogits(ModelPool::Handle& instance, const at::Tensor& input,
+                                   bool frozen = false);
 
 // The top classes of `input` ([1,C,H,W]): ForwardLogits and TopClasses.
 StatusOr<std::vector<ClassScore>> ClassifyInput(ModelPool::Handle& instance,

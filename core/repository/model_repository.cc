@@ -341,7 +341,7 @@ Status ModelRepository::LoadPending(const PendingVersion& p) {
   }
   const ServableModel& model = (*loaded)->model();
   const BatchSchedulerOptions& scheduling = (*loaded)->scheduler().options();
-  spdlog::info("{} loaded: {} instance(s) on {}{}, {} classes, input {}, {}, queue {}, {} ms",
+  spdlog::info("{} loaded: {} instance(s) on {}{}, {} classes, input {}, {}, queue {}, {}, {} ms",
                display, model.pool->size(), Join(DeviceNames(*model.pool), ", "),
                AutoNote(p.config, *model.pool), model.pool->num_classes(),
                ShapeToString(model.input_shape),
@@ -349,7 +349,7 @@ Status ModelRepository::LoadPending(const PendingVersion& p) {
                    ? "batches up to " + std::to_string(scheduling.max_batch_size) + " within " +
                          std::to_string(scheduling.max_queue_delay.count()) + " us"
                    : std::string("no batching"),
-               scheduling.queue_capacity, ms);
+               scheduling.queue_capacity, model.pool->frozen_note(), ms);
   bool unloaded = false;
   {
     std::lock_guard<std::mutex> lock(mu_);

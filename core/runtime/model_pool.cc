@@ -48,6 +48,52 @@ StatusOr<int64_t> CheckLogits(const c10::IValue& output, int64_t batch) {
 
 }  // namespace
 
+namespace {
+
+// torch.jit.freeze and optimize_for_inference of `base`, made before base is instrumented
+// (the copy carries no capture switches) and before base first runs (its executors would
+// keep the graphs they saw first).
+StatusOr<torch::jit::Module> FreezeForInference(const torch::jit::Module& base) {
+  try {
+    torch::jit::Module frozen = torch::jit::freeze(base);
+    return torch::jit::optimize_for_inference(frozen);
+  } catch (const std::exception& e) {
+    return FailedPreconditionError("LibTorch cannot freeze it: " + ExceptionMessage(e));
+  }
+}
+
+// OK when `frozen` gives `model`'s logits on a probe batch of two within 1e-4 relative to
+// their largest magnitude.
+Status CheckFrozen(torch::jit::Module& model, torch::jit::Module& frozen,
+                   const std::vector<int64_t>& input_shape) {
+  try {
+    std::vector<int64_t> shape = {2};
+    shape.insert(shape.end(), input_shape.begin(), input_shape.end());
+    int64_t numel = 1;
+    for (const int64_t d : shape) numel *= d;
+    const at::Tensor probe = at::sin(at::arange(numel, at::kFloat) * 0.37).reshape(shape);
+    c10::InferenceMode guard;
+    const c10::IValue expected = model.forward({probe});
+    const c10::IValue got = frozen.forward({probe});
+    if (!expected.isTensor() || !got.isTensor() ||
+        expected.toTensor().sizes() != got.toTensor().sizes()) {
+      return FailedPreconditionError("the frozen copy's output differs in kind or shape");
+    }
+    const at::Tensor e = expected.toTensor().to(at::kFloat);
+    const double scale = std::max(1.0, e.abs().max().item<double>());
+    const double error = (got.toTensor().to(at::kFloat) - e).abs().max().item<double>() / scale;
+    if (!(error <= 1e-4)) {
+      return FailedPreconditionError("the frozen copy's logits differ by " + std::to_string(error) +
+                                     " (relative)");
+    }
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return FailedPreconditionError("the frozen copy fails: " + ExceptionMessage(e));
+  }
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& options) {
   const std::string& name = options.display_name;
   if (options.input_shape.size() != 3) {
@@ -95,6 +141,20 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
         const StatusOr<int> cleared = ClearTracedTf32(base);
         if (!cleared.ok()) return cleared.status().WithContext(name);
       }
+      std::shared_ptr<torch::jit::Module> frozen;
+      if (options.freeze_for_inference) {
+        if (device.is_cpu()) {
+          auto made = FreezeForInference(base);
+          if (made.ok()) {
+            frozen = std::make_shared<torch::jit::Module>(std::move(*made));
+            pool->frozen_note_ = "frozen for inference";
+          } else {
+            pool->frozen_note_ = "not frozen: " + made.status().message();
+          }
+        } else {
+          pool->frozen_note_ = "not frozen: " + device.str() + " (the CPU only)";
+        }
+      }
       if (options.instrument_for_capture) {
         const Status instrumented = InstrumentForCapture(base);
         if (!instrumented.ok()) return instrumented.WithContext(name);
@@ -106,8 +166,8 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
         // clone(true) gives a new module object and types sharing the same tensors.
         torch::jit::Module module = i == 0 ? base : base.clone(/*inplace=*/true);
         module.eval();
-        auto instance =
-            std::make_unique<Instance>(Instance{std::move(module), device, InstanceStream(device)});
+        auto instance = std::make_unique<Instance>(
+            Instance{std::move(module), device, InstanceStream(device), frozen});
         for (const int64_t batch : warm_up_batches) {
           std::vector<int64_t> shape = {batch};
           shape.insert(shape.end(), options.input_shape.begin(), options.input_shape.end());
@@ -124,6 +184,14 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
             return FailedPreconditionError(name + ": instances disagree on the number of classes");
           }
           pool->num_classes_ = *classes;
+        }
+        if (i == 0 && frozen != nullptr) {
+          const Status same = CheckFrozen(instance->module, *frozen, options.input_shape);
+          if (!same.ok()) {
+            frozen = nullptr;
+            instance->frozen = nullptr;
+            pool->frozen_note_ = "not frozen: " + same.message();
+          }
         }
         pool->instances_.push_back(std::move(instance));
       }

@@ -51,6 +51,13 @@ struct ModelPoolOptions {
   // run; every instance inherits it. Needed by Grad-CAM; costs a few interpreter ops per
   // module in a plain forward.
   bool instrument_for_capture = true;
+  // On the CPU, also make a frozen copy of the model (torch.jit.freeze: weights inlined,
+  // batch norms folded into their convolutions) optimised for inference
+  // (torch.jit.optimize_for_inference: oneDNN convolutions), shared by the device's
+  // instances, for the forwards that capture nothing and need no gradients (a perturbation
+  // method's perturbed inputs). It is kept only when it gives the model's logits on a
+  // probe input within 1e-4 (relative); its float rounding differs from the model's.
+  bool freeze_for_inference = true;
   // Upper bound on how long Acquire waits for a free instance, whatever the deadline.
   std::chrono::milliseconds acquire_timeout{30000};
 };
@@ -63,6 +70,9 @@ class ModelPool {
     torch::jit::Module module;
     c10::Device device;
     std::optional<c10::Stream> stream;  // CUDA: a stream of its own
+    // The frozen copy (see ModelPoolOptions::freeze_for_inference), or null. Shared, and
+    // run concurrently by the device's instances: it holds no state a forward changes.
+    std::shared_ptr<torch::jit::Module> frozen;
   };
 
   // Exclusive use of one instance until destroyed or moved from. Must not outlive the
@@ -76,6 +86,8 @@ class ModelPool {
     ~Handle();
 
     torch::jit::Module& module() { return instance_->module; }
+    // The frozen copy for forwards without capture or gradients, or null.
+    torch::jit::Module* frozen() { return instance_->frozen.get(); }
     c10::Device device() const { return instance_->device; }
     const std::optional<c10::Stream>& stream() const { return instance_->stream; }
     Precision precision() const { return pool_->options_.precision; }
@@ -118,6 +130,8 @@ class ModelPool {
   const std::vector<c10::Device>& devices() const { return devices_; }
   // Instance `i` (for inspection at load time and tests; not for concurrent use).
   const Instance& instance(int i) const { return *instances_[i]; }
+  // What became of the frozen copy: "frozen for inference", or why there is none.
+  const std::string& frozen_note() const { return frozen_note_; }
   // Idle instances now; reads an atomic, never the pool's lock (metrics scrapes call it).
   int free_instances() const { return free_count_.load(std::memory_order_relaxed); }
 
@@ -129,6 +143,7 @@ class ModelPool {
   std::vector<c10::Device> devices_;
   std::vector<std::unique_ptr<Instance>> instances_;
   int64_t num_classes_ = 0;
+  std::string frozen_note_ = "not frozen: not asked";
 
   mutable std::mutex mu_;
   std::condition_variable freed_;

@@ -37,7 +37,8 @@ StatusOr<at::Tensor> ChannelScores(ModelPool::Handle& instance, const at::Tensor
     if (method.site() != PerturbationCamMethod::Site::kInput) {
       return InternalError("perturbations of a layer's output are not supported yet");
     }
-    XAI_ASSIGN_OR_RETURN(const at::Tensor logits, ForwardLogits(instance, perturbed));
+    XAI_ASSIGN_OR_RETURN(const at::Tensor logits,
+                         ForwardLogits(instance, perturbed, /*frozen=*/true));
     scores.index_copy_(0, rows, logits.index_select(1, target_index));
   }
   for (int64_t k = 0; k < channels; ++k) {
@@ -75,14 +76,14 @@ StatusOr<std::vector<GradCamOutput>> RunPerturbationCam(
       std::vector<at::Tensor> relu_maps;  // per layer, [T,h,w]
       for (const at::Tensor& activations : forward.activations) {
         const at::Tensor a = activations[b].to(at::kFloat);
-        XAI_ASSIGN_OR_RETURN(const at::Tensor scores,
-                             ChannelScores(instance, x.narrow(0, b, 1), a, target_index,
-                                           unperturbed, spec, method));
+        XAI_ASSIGN_OR_RETURN(
+            const at::Tensor scores,
+            ChannelScores(instance, x.narrow(0, b, 1), a, target_index, unperturbed, spec, method));
         const at::Tensor weights = method.Weights(scores, unperturbed).to(a.device());  // [T,K]
-        const at::Tensor weighted = weights.view({weights.size(0), weights.size(1), 1, 1}) *
-                                    a.unsqueeze(0);  // [T,K,h,w]
-        relu_maps.push_back(at::relu(spec.eigen_smooth ? FirstComponentProjection(weighted)
-                                                       : weighted.sum(1)));
+        const at::Tensor weighted =
+            weights.view({weights.size(0), weights.size(1), 1, 1}) * a.unsqueeze(0);  // [T,K,h,w]
+        relu_maps.push_back(
+            at::relu(spec.eigen_smooth ? FirstComponentProjection(weighted) : weighted.sum(1)));
       }
       const at::Tensor cams =
           CombineLayerMaps(relu_maps, spec.height, spec.width).to(at::kCPU).contiguous();

@@ -28,8 +28,8 @@ class ScoreCam final : public PerturbationCamMethod {
     const auto* data = static_cast<const char*>(values.data_ptr());
     const auto is_constant = constant.accessor<bool, 1>();
     for (int64_t k = 0; k < channels; ++k) {
-      std::string key = is_constant[k] ? std::string("constant")
-                                       : std::string(data + k * bytes, bytes);
+      std::string key =
+          is_constant[k] ? std::string("constant") : std::string(data + k * bytes, bytes);
       out[k] = first.emplace(std::move(key), k).first->second;
     }
     return out;
