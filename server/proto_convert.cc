@@ -145,6 +145,10 @@ void ToProto(const core::ModelDescription& d, xai::v1::DescribeModelResponse* ou
     l->set_type(layer.type);
     l->mutable_output_shape()->Add(layer.output_shape.begin(), layer.output_shape.end());
     l->set_cam_target(layer.is_feature_map());
+    if (layer.is_feature_map()) {
+      l->set_ablation_cam(layer.ablation_refusal.empty() ? "suffix"
+                                                         : "refused: " + layer.ablation_refusal);
+    }
   }
   out->set_default_cam_layer(d.default_cam_layer);
   for (const std::string& layer : d.default_path_layers) out->add_default_path_layers(layer);

@@ -38,7 +38,7 @@ AUG_SMOOTH_CASES = ("resnet18_layer4", "resnet34_two_layers", "mobilenet_last_co
 ILL_CONDITIONED = {"resnet34_inside_block": ("GRAD_CAM_PLUS_PLUS", "GRAD_CAM_PLUS_PLUS+eigen_smooth")}
 # The perturbation methods (a forward per channel) on one case per architecture; the
 # resnet34 one cuts inside a block, so that the block's input crosses the cut.
-PERTURBATION_METHODS = ["SCORE_CAM", "SCORE_CAM+eigen_smooth"]
+PERTURBATION_METHODS = ["SCORE_CAM", "SCORE_CAM+eigen_smooth", "ABLATION_CAM"]
 PERTURBATION_CASES = ("resnet18_layer4", "resnet34_inside_block", "mobilenet_nested")
 PERTURBATION_BATCH = 64
 SIZE = 224
@@ -191,10 +191,36 @@ def score_cam_scores(model, x, a):
                           for i in range(0, inputs.size(0), PERTURBATION_BATCH)]).numpy()
 
 
+def ablation_scores(model, x, layer, a):
+    """AblationCAM's scores as pytorch-grad-cam obtains them, with METHODS.md's ablation
+    value: full forwards of the input in batches, the layer's output replaced (a forward
+    hook, as its AblationLayer replaces the module) by the unablated output with one
+    channel per row set to 0 when the output's minimum is 0, else to that minimum - 1e7.
+    The logits [K, classes]."""
+    module = dict(model.named_modules())[layer]
+    act = torch.from_numpy(a)
+    low = float(act.min())
+    value = 0.0 if low == 0 else low - 1e7
+    channels = act.size(0)
+    scores = []
+    with torch.no_grad():
+        for i in range(0, channels, PERTURBATION_BATCH):
+            n = min(PERTURBATION_BATCH, channels - i)
+            ablated = act[None].repeat(n, 1, 1, 1)
+            ablated[torch.arange(n), torch.arange(i, i + n)] = value
+            handle = module.register_forward_hook(lambda m, inputs, output, t=ablated: t)
+            scores.append(model(x.repeat(n, 1, 1, 1)))
+            handle.remove()
+    return torch.cat(scores).numpy()
+
+
 def perturbation_reference(model, x, layers, targets):
     """{METHOD: (cams [T,H,W], raws [T,h,w])} for the perturbation methods."""
     acts = activations_of(model, x, layers)
     scores = {name: score_cam_scores(model, x, acts[name]) for name in layers}
+    ablations = {name: ablation_scores(model, x, name, acts[name]) for name in layers}
+    with torch.no_grad():
+        logits = model(x)[0].numpy()
     result = {}
     for method in PERTURBATION_METHODS:
         cams, raws = [], []
@@ -202,7 +228,11 @@ def perturbation_reference(model, x, layers, targets):
             per_layer, raw = [], None
             for name in layers:
                 a = acts[name]
-                w = torch.softmax(torch.from_numpy(scores[name][:, t]), dim=0).numpy()
+                if method == "ABLATION_CAM":
+                    s = logits[t]
+                    w = (s - ablations[name][:, t]) / s
+                else:
+                    w = torch.softmax(torch.from_numpy(scores[name][:, t]), dim=0).numpy()
                 weighted_a = w[:, None, None] * a
                 m = projection(weighted_a) if method.endswith("+eigen_smooth") else weighted_a.sum(axis=0)
                 m = np.maximum(m, 0)

@@ -38,7 +38,8 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
           {{"path", l.path()},
            {"type", l.type()},
            {"output_shape", std::vector<int64_t>(l.output_shape().begin(), l.output_shape().end())},
-           {"cam_target", l.cam_target()}});
+           {"cam_target", l.cam_target()},
+           {"ablation_cam", l.ablation_cam()}});
     }
     std::cout << json{{"model", {{"name", r.model().name()}, {"version", r.model().version()}}},
                       {"input_shape",
@@ -69,9 +70,9 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
   std::vector<std::vector<std::string>> rows;
   for (const auto& l : r.layers()) {
     rows.push_back({l.path(), l.type(), l.output_shape().empty() ? "-" : Shape(l.output_shape()),
-                    l.cam_target() ? "yes" : ""});
+                    l.cam_target() ? "yes" : "", l.ablation_cam()});
   }
-  PrintTable(stdout, {"LAYER", "TYPE", "OUTPUT SHAPE", "CAM"}, rows);
+  PrintTable(stdout, {"LAYER", "TYPE", "OUTPUT SHAPE", "CAM", "ABLATION_CAM"}, rows);
   return 0;
 }
 

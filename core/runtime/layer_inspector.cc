@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/runtime/graph_split.h"
 #include "core/runtime/layer_capture.h"
 #include "core/runtime/torch_errors.h"
 
@@ -121,6 +122,7 @@ StatusOr<std::vector<LayerInfo>> InspectLayers(const torch::jit::Module& module,
       }
     }
 
+    const std::unordered_map<std::string, std::string> splits = WhereSplits(module);
     std::vector<LayerInfo> layers;
     layers.reserve(walker.call_order.size());
     for (const std::string& path : walker.call_order) {
@@ -129,6 +131,11 @@ StatusOr<std::vector<LayerInfo>> InspectLayers(const torch::jit::Module& module,
       info.type = TypeName(modules.at(path));
       info.completion_order = walker.completion[path];
       if (auto it = shapes.find(path); it != shapes.end()) info.output_shape = it->second;
+      const auto split = splits.find(path);
+      info.ablation_refusal =
+          split != splits.end()
+              ? split->second
+              : std::string("the layer's output is not found in the forward graph");
       layers.push_back(std::move(info));
     }
     return layers;

@@ -19,12 +19,15 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/base/status.h"
 #include "core/runtime/execution.h"
 
 namespace xai::core {
+
+class LayerSplit;
 
 struct ModelPoolOptions {
   // The TorchScript file (torch.jit.trace or torch.jit.script output).
@@ -73,6 +76,11 @@ class ModelPool {
     // The frozen copy (see ModelPoolOptions::freeze_for_inference), or null. Shared, and
     // run concurrently by the device's instances: it holds no state a forward changes.
     std::shared_ptr<torch::jit::Module> frozen;
+    // Per layer path, the split of this instance's forward at the layer's output
+    // (graph_split.h), or null when the graph does not allow one; made at first use by
+    // the instance's holder (SplitAt in core/methods/cam/perturbation_cam.cc).
+    std::unordered_map<std::string, std::shared_ptr<LayerSplit>> splits;
+    std::unordered_map<std::string, std::string> unsplittable;  // path -> why
   };
 
   // Exclusive use of one instance until destroyed or moved from. Must not outlive the
@@ -88,6 +96,7 @@ class ModelPool {
     torch::jit::Module& module() { return instance_->module; }
     // The frozen copy for forwards without capture or gradients, or null.
     torch::jit::Module* frozen() { return instance_->frozen.get(); }
+    Instance& instance() { return *instance_; }
     c10::Device device() const { return instance_->device; }
     const std::optional<c10::Stream>& stream() const { return instance_->stream; }
     Precision precision() const { return pool_->options_.precision; }

@@ -121,9 +121,11 @@ TEST_F(EndToEndTest, DescribeModelGivesLayersAndShapes) {
     EXPECT_EQ(std::vector<int64_t>(layer.output_shape().begin(), layer.output_shape().end()),
               (std::vector<int64_t>{1, 256, 14, 14}));
     EXPECT_TRUE(layer.cam_target());
+    EXPECT_EQ(layer.ablation_cam(), "suffix");
   }
   EXPECT_TRUE(found);
-  EXPECT_FALSE(r.layers(r.layers_size() - 1).cam_target());  // fc
+  EXPECT_FALSE(r.layers(r.layers_size() - 1).cam_target());     // fc
+  EXPECT_EQ(r.layers(r.layers_size() - 1).ablation_cam(), "");  // not a feature map
 }
 
 TEST_F(EndToEndTest, ClassifyMatchesPyTorchForTensorAndEncodedInput) {

@@ -21,7 +21,7 @@ const CamMethodRow kCamMethods[] = {
     {CamMethod::kEigenCam, "EIGEN_CAM", CamFamily::kActivationOnly, &EigenCamMethod()},
     {CamMethod::kEigenGradCam, "EIGEN_GRAD_CAM", CamFamily::kActivationOnly, &EigenGradCamMethod()},
     {CamMethod::kScoreCam, "SCORE_CAM", CamFamily::kPerturbation, &ScoreCamMethod()},
-    {CamMethod::kAblationCam, "ABLATION_CAM", CamFamily::kPerturbation, nullptr},
+    {CamMethod::kAblationCam, "ABLATION_CAM", CamFamily::kPerturbation, &AblationCamMethod()},
 };
 
 }  // namespace

@@ -3,23 +3,29 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "core/methods/cam/cam.h"
 #include "core/methods/classifier.h"
 #include "core/runtime/execution.h"
+#include "core/runtime/graph_split.h"
 #include "core/runtime/layer_capture.h"
 #include "core/runtime/torch_errors.h"
 
 namespace xai::core {
 namespace {
 
+// The logits ([n, classes], CPU float32) of n perturbations.
+using ScoreFn = std::function<StatusOr<at::Tensor>(const at::Tensor& perturbed)>;
+
 // The targets' scores [K,T] of every channel's perturbation of one sample at one layer:
-// each representative forwarded once, in batches; the others copy theirs.
-StatusOr<at::Tensor> ChannelScores(ModelPool::Handle& instance, const at::Tensor& x,
-                                   const at::Tensor& a, const at::Tensor& target_index,
-                                   const at::Tensor& unperturbed, const GradCamSpec& spec,
-                                   const PerturbationCamMethod& method) {
+// each representative scored once, in batches; the others copy theirs.
+StatusOr<at::Tensor> ChannelScores(const at::Tensor& x, const at::Tensor& a,
+                                   const at::Tensor& target_index, const at::Tensor& unperturbed,
+                                   const GradCamSpec& spec, const PerturbationCamMethod& method,
+                                   const ScoreFn& score) {
   const std::vector<int64_t> representatives = method.Representatives(a);
   std::vector<int64_t> distinct;
   for (int64_t k = 0; k < static_cast<int64_t>(representatives.size()); ++k) {
@@ -33,12 +39,7 @@ StatusOr<at::Tensor> ChannelScores(ModelPool::Handle& instance, const at::Tensor
     const size_t end = std::min(distinct.size(), begin + static_cast<size_t>(step));
     const at::Tensor rows =
         at::tensor(std::vector<int64_t>(distinct.begin() + begin, distinct.begin() + end));
-    const at::Tensor perturbed = method.Perturb(x, a, rows.to(a.device()));
-    if (method.site() != PerturbationCamMethod::Site::kInput) {
-      return InternalError("perturbations of a layer's output are not supported yet");
-    }
-    XAI_ASSIGN_OR_RETURN(const at::Tensor logits,
-                         ForwardLogits(instance, perturbed, /*frozen=*/true));
+    XAI_ASSIGN_OR_RETURN(const at::Tensor logits, score(method.Perturb(x, a, rows.to(a.device()))));
     scores.index_copy_(0, rows, logits.index_select(1, target_index));
   }
   for (int64_t k = 0; k < channels; ++k) {
@@ -50,6 +51,53 @@ StatusOr<at::Tensor> ChannelScores(ModelPool::Handle& instance, const at::Tensor
     }
   }
   return scores;
+}
+
+// The split of the instance's forward at `path`, made at its first use; FAILED_PRECONDITION
+// with the reason when the graph allows none.
+StatusOr<const LayerSplit*> SplitAt(ModelPool::Handle& instance, const std::string& path) {
+  ModelPool::Instance& held = instance.instance();
+  auto found = held.splits.find(path);
+  if (found != held.splits.end()) return static_cast<const LayerSplit*>(found->second.get());
+  auto refused = held.unsplittable.find(path);
+  if (refused == held.unsplittable.end()) {
+    StatusOr<std::unique_ptr<LayerSplit>> made = LayerSplit::Create(held.module, path);
+    if (made.ok()) {
+      const LayerSplit* split = made->get();
+      held.splits.emplace(path, std::shared_ptr<LayerSplit>(std::move(*made)));
+      return split;
+    }
+    refused = held.unsplittable.emplace(path, made.status().message()).first;
+  }
+  return FailedPreconditionError("ABLATION_CAM cannot run the network after layer \"" + path +
+                                 "\" alone (" + refused->second +
+                                 "); full forwards for such layers are not implemented yet");
+}
+
+// Scores ablated outputs of layer `path` by the network after it, for the sample `x`
+// ([1,...]), after checking that it reproduces the sample's `logits` ([1, classes]).
+StatusOr<ScoreFn> SuffixScores(ModelPool::Handle& instance, const std::string& path,
+                               const at::Tensor& x, const at::Tensor& logits) {
+  XAI_ASSIGN_OR_RETURN(const LayerSplit* split, SplitAt(instance, path));
+  auto cut = std::make_shared<LayerSplit::Cut>();
+  {
+    c10::InferenceMode guard;
+    *cut = split->Forward(instance.module(), x);
+    const at::Tensor again =
+        split->Suffix(instance.module(), cut->output.clone(), *cut).to(at::kCPU, at::kFloat);
+    const double scale = std::max(1.0, logits.abs().max().item<double>());
+    if (again.sizes() != logits.sizes() ||
+        !((again - logits).abs().max().item<double>() <= 1e-4 * scale)) {
+      return FailedPreconditionError("the network after layer \"" + path +
+                                     "\", run alone, does not reproduce the model's logits");
+    }
+  }
+  const at::ScalarType dtype = cut->output.scalar_type();
+  torch::jit::Module module = instance.module();
+  return ScoreFn([module, split, cut, dtype](const at::Tensor& perturbed) -> StatusOr<at::Tensor> {
+    c10::InferenceMode guard;
+    return split->Suffix(module, perturbed.to(dtype), *cut).to(at::kCPU, at::kFloat);
+  });
 }
 
 }  // namespace
@@ -74,11 +122,19 @@ StatusOr<std::vector<GradCamOutput>> RunPerturbationCam(
       const at::Tensor target_index = at::tensor(classes);
       const at::Tensor unperturbed = logits[b].index_select(0, target_index);
       std::vector<at::Tensor> relu_maps;  // per layer, [T,h,w]
-      for (const at::Tensor& activations : forward.activations) {
-        const at::Tensor a = activations[b].to(at::kFloat);
+      const at::Tensor sample = x.narrow(0, b, 1);
+      for (size_t l = 0; l < forward.activations.size(); ++l) {
+        const at::Tensor a = forward.activations[l][b].to(at::kFloat);
+        ScoreFn score = [&instance](const at::Tensor& perturbed) {
+          return ForwardLogits(instance, perturbed, /*frozen=*/true);
+        };
+        if (method.site() == PerturbationCamMethod::Site::kLayerOutput) {
+          XAI_ASSIGN_OR_RETURN(
+              score, SuffixScores(instance, spec.layers[l], sample, logits.narrow(0, b, 1)));
+        }
         XAI_ASSIGN_OR_RETURN(
             const at::Tensor scores,
-            ChannelScores(instance, x.narrow(0, b, 1), a, target_index, unperturbed, spec, method));
+            ChannelScores(sample, a, target_index, unperturbed, spec, method, score));
         const at::Tensor weights = method.Weights(scores, unperturbed).to(a.device());  // [T,K]
         const at::Tensor weighted =
             weights.view({weights.size(0), weights.size(1), 1, 1}) * a.unsqueeze(0);  // [T,K,h,w]

@@ -29,7 +29,7 @@ TEST(CamMethodTableTest, EveryWireMethodHasARowWithItsName) {
 TEST(CamMethodTableTest, ServedMethodsAreThoseWithImplementations) {
   EXPECT_EQ(ServedCamMethodNames(),
             "GRAD_CAM, GRAD_CAM_PLUS_PLUS, XGRAD_CAM, HIRES_CAM, LAYER_CAM, EIGEN_CAM, "
-            "EIGEN_GRAD_CAM, SCORE_CAM");
+            "EIGEN_GRAD_CAM, SCORE_CAM, ABLATION_CAM");
   for (int number = 1; number <= 9; ++number) {
     const CamMethod method = *CamMethodFromNumber(number);
     const CamMethodRow* row = FindCamMethod(method);

@@ -59,6 +59,7 @@ const ReferenceMethod kMethods[] = {
     {"LAYER_CAM+eigen_smooth", CamMethod::kLayerCam, true},
     {"SCORE_CAM", CamMethod::kScoreCam, false, true},
     {"SCORE_CAM+eigen_smooth", CamMethod::kScoreCam, true, true},
+    {"ABLATION_CAM", CamMethod::kAblationCam, false, true},
 };
 constexpr int kMethodCount = sizeof(kMethods) / sizeof(kMethods[0]);
 
@@ -138,7 +139,38 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
   EXPECT_EQ(compared, expected);  // every (case, target) pair, every method
   EXPECT_GE(compared, kMethodCount * 9);
   EXPECT_GE(aug_smoothed, 7 * 3);  // the plain methods, on three architectures
-  EXPECT_GE(perturbed, 2 * 3);     // each perturbation method on three architectures
+  EXPECT_GE(perturbed, 3 * 3);     // each perturbation method on three architectures
+}
+
+// A scripted BasicBlock applies its one ReLU module twice: no single place to cut the
+// graph, and ABLATION_CAM says so before queueing; DescribeModel's layers say it too.
+TEST(GradCamReferenceTest, AblationCamRefusesALayerThatRunsTwice) {
+  auto explainer = StartOn(CamReferenceDir());
+  GradCamRequest request;
+  request.model = {"resnet34_scripted", 0};
+  request.image.kind = ImageRef::Kind::kTensor;
+  request.image.tensor_shape = {1, 3, 224, 224};
+  request.image.tensor_data = std::string(3 * 224 * 224 * sizeof(float), '\0');
+  request.layers = {"layer4.0.relu"};
+  request.method = CamMethod::kAblationCam;
+  auto result = xai::testing::GradCamAndWait(*explainer, request);
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(result.status().message(),
+              HasSubstr("layers[0] \"layer4.0.relu\": ABLATION_CAM cannot run the network after "
+                        "it alone (the layer runs 2 times in a forward)"));
+  auto description = explainer->DescribeModel({"resnet34_scripted", 0});
+  ASSERT_TRUE(description.ok()) << description.status().ToString();
+  int split = 0;
+  for (const LayerInfo& layer : description->layers) {
+    if (layer.path == "layer4.0.relu") {
+      EXPECT_FALSE(layer.ablation_refusal.empty());
+    }
+    if (layer.path == "layer4" || layer.path == "layer4.0.conv2") {
+      EXPECT_EQ(layer.ablation_refusal, "") << layer.path;
+      ++split;
+    }
+  }
+  EXPECT_EQ(split, 2);
 }
 
 class GradCamValidationTest : public ::testing::Test {
@@ -219,8 +251,6 @@ TEST_F(GradCamValidationTest, BadFieldsAreInvalidArguments) {
   r = Request();
   r.method = static_cast<CamMethod>(42);
   ExpectError(r, StatusCode::kInvalidArgument, "method 42 is not a CamMethod");
-  r.method = CamMethod::kAblationCam;
-  ExpectError(r, StatusCode::kUnimplemented, "ABLATION_CAM is not served yet");
   r.method = CamMethod::kScoreCam;
   r.batch_size = -1;
   ExpectError(r, StatusCode::kInvalidArgument, "batch_size must be in [1, 256] (0: 64), got -1");

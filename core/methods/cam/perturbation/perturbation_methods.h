@@ -7,7 +7,8 @@
 
 namespace xai::core {
 
-const PerturbationCamMethod& ScoreCamMethod();  // score_cam.cc
+const PerturbationCamMethod& ScoreCamMethod();     // score_cam.cc
+const PerturbationCamMethod& AblationCamMethod();  // ablation_cam.cc
 
 }  // namespace xai::core
 
