@@ -1,5 +1,7 @@
 #include "core/runtime/model_pool.h"
 
+#include <torch/version.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <sstream>
@@ -56,7 +58,13 @@ namespace {
 StatusOr<torch::jit::Module> FreezeForInference(const torch::jit::Module& base) {
   try {
     torch::jit::Module frozen = torch::jit::freeze(base);
+#if TORCH_VERSION_MAJOR >= 2
+    // LibTorch 2.6's TensorExpr fuser hangs on the second forward of an
+    // optimize_for_inference graph on the CPU (resnet18, 2026-11-27): frozen only there.
+    return frozen;
+#else
     return torch::jit::optimize_for_inference(frozen);
+#endif
   } catch (const std::exception& e) {
     return FailedPreconditionError("LibTorch cannot freeze it: " + ExceptionMessage(e));
   }
@@ -167,7 +175,7 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
         torch::jit::Module module = i == 0 ? base : base.clone(/*inplace=*/true);
         module.eval();
         auto instance = std::make_unique<Instance>(
-            Instance{std::move(module), device, InstanceStream(device), frozen});
+            Instance{std::move(module), device, InstanceStream(device), frozen, {}, {}});
         for (const int64_t batch : warm_up_batches) {
           std::vector<int64_t> shape = {batch};
           shape.insert(shape.end(), options.input_shape.begin(), options.input_shape.end());

@@ -56,7 +56,8 @@ struct ModelPoolOptions {
   bool instrument_for_capture = true;
   // On the CPU, also make a frozen copy of the model (torch.jit.freeze: weights inlined,
   // batch norms folded into their convolutions) optimised for inference
-  // (torch.jit.optimize_for_inference: oneDNN convolutions), shared by the device's
+  // (torch.jit.optimize_for_inference: oneDNN convolutions; not with LibTorch 2.x, whose
+  // TensorExpr fuser hangs on such a graph on the CPU), shared by the device's
   // instances, for the forwards that capture nothing and need no gradients (a perturbation
   // method's perturbed inputs). It is kept only when it gives the model's logits on a
   // probe input within 1e-4 (relative); its float rounding differs from the model's.
