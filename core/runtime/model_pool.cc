@@ -175,7 +175,7 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
         torch::jit::Module module = i == 0 ? base : base.clone(/*inplace=*/true);
         module.eval();
         auto instance = std::make_unique<Instance>(
-            Instance{std::move(module), device, InstanceStream(device), frozen, {}, {}});
+            Instance{std::move(module), device, InstanceStream(device), frozen, {}});
         for (const int64_t batch : warm_up_batches) {
           std::vector<int64_t> shape = {batch};
           shape.insert(shape.end(), options.input_shape.begin(), options.input_shape.end());

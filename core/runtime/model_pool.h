@@ -78,10 +78,9 @@ class ModelPool {
     // run concurrently by the device's instances: it holds no state a forward changes.
     std::shared_ptr<torch::jit::Module> frozen;
     // Per layer path, the split of this instance's forward at the layer's output
-    // (graph_split.h), or null when the graph does not allow one; made at first use by
-    // the instance's holder (SplitAt in core/methods/cam/perturbation_cam.cc).
+    // (graph_split.h), made at first use by the instance's holder (SplitAt in
+    // core/methods/cam/perturbation_cam.cc).
     std::unordered_map<std::string, std::shared_ptr<LayerSplit>> splits;
-    std::unordered_map<std::string, std::string> unsplittable;  // path -> why
   };
 
   // Exclusive use of one instance until destroyed or moved from. Must not outlive the

@@ -53,25 +53,21 @@ StatusOr<at::Tensor> ChannelScores(const at::Tensor& x, const at::Tensor& a,
   return scores;
 }
 
-// The split of the instance's forward at `path`, made at its first use; FAILED_PRECONDITION
-// with the reason when the graph allows none.
+// The split of the instance's forward at `path`, made at its first use. Requests for a
+// layer the load-time report (LayerInfo::ablation_refusal) refuses never get here; should
+// the graph refuse anyway, FAILED_PRECONDITION with the reason.
 StatusOr<const LayerSplit*> SplitAt(ModelPool::Handle& instance, const std::string& path) {
   ModelPool::Instance& held = instance.instance();
   auto found = held.splits.find(path);
-  if (found != held.splits.end()) return static_cast<const LayerSplit*>(found->second.get());
-  auto refused = held.unsplittable.find(path);
-  if (refused == held.unsplittable.end()) {
+  if (found == held.splits.end()) {
     StatusOr<std::unique_ptr<LayerSplit>> made = LayerSplit::Create(held.module, path);
-    if (made.ok()) {
-      const LayerSplit* split = made->get();
-      held.splits.emplace(path, std::shared_ptr<LayerSplit>(std::move(*made)));
-      return split;
+    if (!made.ok()) {
+      return FailedPreconditionError("ABLATION_CAM cannot run the network after layer \"" + path +
+                                     "\" alone (" + made.status().message() + ")");
     }
-    refused = held.unsplittable.emplace(path, made.status().message()).first;
+    found = held.splits.emplace(path, std::move(*made)).first;
   }
-  return FailedPreconditionError("ABLATION_CAM cannot run the network after layer \"" + path +
-                                 "\" alone (" + refused->second +
-                                 "); full forwards for such layers are not implemented yet");
+  return static_cast<const LayerSplit*>(found->second.get());
 }
 
 // Scores ablated outputs of layer `path` by the network after it, for the sample `x`
