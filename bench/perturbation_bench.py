@@ -22,68 +22,40 @@ import numpy as np
 import torch
 import torchvision
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "client", "python"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "client", "python"))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from xai_client import XaiClient  # noqa: E402
+# The reference's own procedures (batches of 64), run here once per target as
+# pytorch-grad-cam runs them.
+from cam_reference import ablation_scores, activations_of, score_cam_scores  # noqa: E402
 
-BATCH = 64
 SIZE = 224
 
 
-def capture(model, x, layer):
-    acts = {}
-    handle = dict(model.named_modules())[layer].register_forward_hook(
-        lambda m, i, o: acts.__setitem__("a", o.clone()))
-    with torch.no_grad():
-        logits = model(x)
-    handle.remove()
-    return logits, acts["a"]
+def eager(model, x, layer, targets, scores_of, weights_of):
+    """pytorch-grad-cam's get_cam_weights for each target, each time from a fresh capture
+    forward and its own perturbed forwards, then the map."""
+    maps = []
+    for t in targets:
+        with torch.no_grad():
+            s = model(x)[0, t].item()
+        a = activations_of(model, x, [layer])[layer]
+        w = weights_of(scores_of(model, x, layer, a)[:, t], s)
+        maps.append(np.maximum((w[:, None, None] * a).sum(0), 0))
+    return np.stack(maps)
 
 
 def eager_score_cam(model, x, layer, targets):
-    """pytorch-grad-cam's ScoreCAM.get_cam_weights, once per target, then the map."""
-    _, a = capture(model, x, layer)
-    maps = []
-    for t in targets:
-        with torch.no_grad():
-            up = torch.nn.UpsamplingBilinear2d(size=x.shape[-2:])(a)
-            flat = up.view(1, up.size(1), -1)
-            maxs = flat.max(dim=-1)[0][:, :, None, None]
-            mins = flat.min(dim=-1)[0][:, :, None, None]
-            up = (up - mins) / (maxs - mins + 1e-8)
-            inputs = (x[:, None] * up[:, :, None])[0]
-            scores = []
-            for i in range(0, inputs.size(0), BATCH):
-                scores.extend(o[t].item() for o in model(inputs[i:i + BATCH]))
-            w = torch.softmax(torch.tensor(scores), dim=0)
-            maps.append(torch.relu((w[:, None, None] * a[0]).sum(0)).numpy())
-    return np.stack(maps)
+    """ScoreCAM: the softmax over channels of the target's logit on each masked input."""
+    return eager(model, x, layer, targets, lambda m, x, layer, a: score_cam_scores(m, x, a),
+                 lambda scores, s: torch.softmax(torch.from_numpy(scores), dim=0).numpy())
 
 
 def eager_ablation_cam(model, x, layer, targets):
-    """pytorch-grad-cam's AblationCAM.get_cam_weights, once per target: the unablated
-    forward, then full forwards of the input in batches whose layer output (the module
-    replaced, here by a forward hook) has one channel per row set to 0 (or to the minimum
-    - 1e7 where the minimum is not 0); w = (s - s_k) / s, then the map."""
-    module = dict(model.named_modules())[layer]
-    maps = []
-    for t in targets:
-        logits, a = capture(model, x, layer)
-        s = logits[0, t].item()
-        low = float(a.min())
-        value = 0.0 if low == 0 else low - 1e7
-        channels = a.size(1)
-        scores = []
-        with torch.no_grad():
-            for i in range(0, channels, BATCH):
-                n = min(BATCH, channels - i)
-                ablated = a.repeat(n, 1, 1, 1)
-                ablated[torch.arange(n), torch.arange(i, i + n)] = value
-                handle = module.register_forward_hook(lambda m, inp, out, r=ablated: r)
-                scores.extend(o[t].item() for o in model(x.repeat(n, 1, 1, 1)))
-                handle.remove()
-        w = (s - torch.tensor(scores)) / s
-        maps.append(torch.relu((w[:, None, None] * a[0]).sum(0)).numpy())
-    return np.stack(maps)
+    """AblationCAM: full forwards with the layer's output ablated channel by channel;
+    w = (s - s_k) / s."""
+    return eager(model, x, layer, targets, ablation_scores, lambda scores, s: (s - scores) / s)
 
 
 EAGER = {"SCORE_CAM": eager_score_cam, "ABLATION_CAM": eager_ablation_cam}
