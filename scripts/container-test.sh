@@ -66,6 +66,7 @@ podman_build "$IMAGE" docker/Dockerfile "$BASE" "$WORK/build.log" || {
   echo "container-test: FAIL the image did not build"
   exit 1
 }
+prune_dangling
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 echo "container-test: built in $(($(date +%s) - start)) s, $((size / 1000000)) MB"
 

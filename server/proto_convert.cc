@@ -54,6 +54,8 @@ core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request) {
   out.eigen_smooth = request.eigen_smooth();
   out.aug_smooth = request.aug_smooth();
   out.batch_size = request.batch_size();
+  out.metrics = {request.metrics().enabled(), request.metrics().steps(),
+                 request.metrics().random_baseline()};
   const xai::v1::OverlayOptions& overlay = request.overlay();
   out.overlay = {overlay.enabled(), overlay.has_image_weight() ? overlay.image_weight() : 0.5f,
                  overlay.model_input_size(), overlay.colormap(), overlay.png_compression()};
@@ -121,7 +123,23 @@ void ToProto(const core::GradCamResult& result, xai::v1::GradCAMResponse* out) {
     ToProto(e.cam, x->mutable_cam());
     ToProto(e.raw, x->mutable_raw());
     x->set_overlay_png(e.overlay_png);
+    if (e.metrics) ToProto(*e.metrics, x->mutable_metrics());
   }
+}
+
+void ToProto(const core::FaithfulnessScores& scores, xai::v1::FaithfulnessScores* out) {
+  out->set_deletion_auc(scores.deletion_auc);
+  out->set_insertion_auc(scores.insertion_auc);
+  out->set_top20_probability(scores.top20_probability);
+  out->mutable_deletion_curve()->Add(scores.deletion_curve.begin(), scores.deletion_curve.end());
+  out->mutable_insertion_curve()->Add(scores.insertion_curve.begin(), scores.insertion_curve.end());
+}
+
+void ToProto(const core::FaithfulnessResult& result, xai::v1::FaithfulnessMetrics* out) {
+  out->set_probability(result.probability);
+  out->set_blurred_probability(result.blurred_probability);
+  ToProto(result.map, out->mutable_map());
+  if (result.random) ToProto(*result.random, out->mutable_random());
 }
 
 void ToProto(const core::ModelRef& model, xai::v1::ModelSpec* out) {

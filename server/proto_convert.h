@@ -21,6 +21,8 @@ core::DecisionPathRequest FromProto(const xai::v1::DecisionPathRequest& request)
 void ToProto(const core::ModelRef& model, xai::v1::ModelSpec* out);
 void ToProto(const core::FloatTensor& tensor, xai::v1::Tensor* out);
 void ToProto(const core::GradCamResult& result, xai::v1::GradCAMResponse* out);
+void ToProto(const core::FaithfulnessResult& result, xai::v1::FaithfulnessMetrics* out);
+void ToProto(const core::FaithfulnessScores& scores, xai::v1::FaithfulnessScores* out);
 void ToProto(const core::ClassifyResult& result, xai::v1::ClassifyResponse* out);
 void ToProto(const core::DecisionPathResult& result, xai::v1::DecisionPathResponse* out);
 void ToProto(const core::ModelDescription& description, xai::v1::DescribeModelResponse* out);

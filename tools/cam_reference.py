@@ -16,7 +16,11 @@ Writes DIR/<model>/1/model.pt (+ config.pbtxt) for the architectures below, expo
 the same random-weight eager models (seeded); DIR/overlay_*.bin, an image, a map and
 show_cam_on_image's result for two image weights; and DIR/cases.json describing each case:
     {"name", "model", "layers", "targets", "input": file of float32 [1,3,224,224],
-     "maps": {METHOD: {"cam": file of float32 [T,224,224], "raw": file of float32 [T,h,w]}}}
+     "maps": {METHOD: {"cam": file of float32 [T,224,224], "raw": file of float32 [T,h,w]}},
+     "faithfulness" (some cases): {"method", "steps", "scores": [per target: {"probability",
+        "blurred_probability", "deletion_curve", "insertion_curve", "deletion_auc",
+        "insertion_auc", "top20_probability"}]}}
+The faithfulness metrics follow docs/METHODS.md, on the GRAD_CAM reference maps.
 """
 import argparse
 import json
@@ -41,6 +45,11 @@ ILL_CONDITIONED = {"resnet34_inside_block": ("GRAD_CAM_PLUS_PLUS", "GRAD_CAM_PLU
 PERTURBATION_METHODS = ["SCORE_CAM", "SCORE_CAM+eigen_smooth", "ABLATION_CAM"]
 PERTURBATION_CASES = ("resnet18_layer4", "resnet34_inside_block", "mobilenet_nested")
 PERTURBATION_BATCH = 64
+# Faithfulness metrics (docs/METHODS.md) of the GRAD_CAM maps, with few steps for speed.
+# (mobilenet_v3_small with random weights gives every class 1/1000 whatever the input.)
+FAITHFULNESS_CASES = ("resnet18_layer4", "resnet34_two_layers")
+FAITHFULNESS_STEPS = 8
+BLUR_TAPS, BLUR_SIGMA = 11, 5.0
 SIZE = 224
 CONFIG = 'input { height: 224 width: 224 }\ninstance_group { count: 1 devices: ["cpu"] }\n'
 
@@ -244,6 +253,41 @@ def perturbation_reference(model, x, layers, targets):
     return result
 
 
+def blurred_copy(x):
+    """x convolved per channel with the 2-D sampled Gaussian, zero padding."""
+    d = np.arange(BLUR_TAPS, dtype=np.float64) - BLUR_TAPS // 2
+    g = np.exp(-d ** 2 / (2 * BLUR_SIGMA ** 2))
+    g /= g.sum()
+    kernel = torch.from_numpy(np.outer(g, g).astype(np.float32))
+    weight = kernel.expand(x.shape[1], 1, BLUR_TAPS, BLUR_TAPS)
+    return torch.nn.functional.conv2d(x, weight, padding=BLUR_TAPS // 2, groups=x.shape[1])
+
+
+def faithfulness(model, x, cam, target, steps):
+    """Deletion and insertion curves and AUCs, and the top-20% probability, of one [H,W] map."""
+    h, w = cam.shape
+    n = h * w
+    order = np.argsort(-cam.reshape(-1), kind="stable")  # ties: the lower pixel index first
+    base = blurred_copy(x)
+
+    def compose(count, top, rest):
+        keep = np.zeros(n, dtype=bool)
+        keep[order[:count]] = True
+        return torch.where(torch.from_numpy(keep).view(1, 1, h, w), top, rest)
+
+    inputs = ([compose(k * n // steps, base, x) for k in range(steps + 1)] +
+              [compose(k * n // steps, x, base) for k in range(steps + 1)] +
+              [compose(n // 5, x, base)])
+    with torch.no_grad():
+        p = torch.softmax(model(torch.cat(inputs)), 1)[:, target].numpy().astype(np.float64)
+    deletion, insertion = p[:steps + 1], p[steps + 1:2 * steps + 2]
+    return {"probability": p[0], "blurred_probability": p[steps],
+            "deletion_curve": deletion.tolist(), "insertion_curve": insertion.tolist(),
+            "deletion_auc": float(np.trapz(deletion, dx=1.0 / steps)),
+            "insertion_auc": float(np.trapz(insertion, dx=1.0 / steps)),
+            "top20_probability": p[-1]}
+
+
 def show_cam_on_image(img, mask, image_weight):
     """pytorch-grad-cam's overlay, for a float32 image in [0,1] and a mask in [0,1]."""
     heatmap = cv2.applyColorMap(np.uint8(255 * mask), cv2.COLORMAP_JET)
@@ -348,8 +392,15 @@ def main():
             cams.astype("<f4").tofile(os.path.join(args.out, cam_file))
             raws.astype("<f4").tofile(os.path.join(args.out, raw_file))
             maps[method] = {"cam": cam_file, "raw": raw_file, "raw_shape": list(raws.shape[1:])}
-        manifest.append({"name": case, "model": model_name, "layers": layers, "targets": targets,
-                         "input": case + "_input.bin", "maps": maps})
+        entry = {"name": case, "model": model_name, "layers": layers, "targets": targets,
+                 "input": case + "_input.bin", "maps": maps}
+        if case in FAITHFULNESS_CASES:
+            cams = computed["GRAD_CAM"][0]
+            entry["faithfulness"] = {
+                "method": "GRAD_CAM", "steps": FAITHFULNESS_STEPS,
+                "scores": [faithfulness(model, x, cams[i], t, FAITHFULNESS_STEPS)
+                           for i, t in enumerate(targets)]}
+        manifest.append(entry)
     # show_cam_on_image (use_rgb=False: OpenCV's BGR throughout), on a random 8-bit image
     # and map, for the overlay's pixel-exact test.
     image = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)

@@ -51,6 +51,9 @@ struct GradCamOptions {
   bool eigen_smooth = false;
   bool aug_smooth = false;
   int batch_size = 0;
+  bool metrics = false;
+  int metrics_steps = 0;
+  bool random_baseline = false;
   bool no_overlay = false;
   float image_weight = 0.5f;
   std::string colormap = "jet";
@@ -111,7 +114,34 @@ struct WrittenExplanation {
   int target = 0;
   std::string cam, raw, overlay;  // paths; overlay "" when the server sent no PNG
   int64_t peak_x = 0, peak_y = 0;
+  const xai::v1::Explanation* explanation = nullptr;
 };
+
+json ScoresJson(const xai::v1::FaithfulnessScores& s) {
+  return {
+      {"deletion_auc", s.deletion_auc()},
+      {"insertion_auc", s.insertion_auc()},
+      {"top20_probability", s.top20_probability()},
+      {"deletion_curve", std::vector<float>(s.deletion_curve().begin(), s.deletion_curve().end())},
+      {"insertion_curve",
+       std::vector<float>(s.insertion_curve().begin(), s.insertion_curve().end())}};
+}
+
+// The faithfulness metrics as --json writes them (null when the server sent none).
+json MetricsJson(const xai::v1::Explanation& e) {
+  if (!e.has_metrics()) return nullptr;
+  const xai::v1::FaithfulnessMetrics& m = e.metrics();
+  json out = {{"probability", m.probability()},
+              {"blurred_probability", m.blurred_probability()},
+              {"map", ScoresJson(m.map())}};
+  if (m.has_random()) out["random"] = ScoresJson(m.random());
+  return out;
+}
+
+// "0.1234" and, with a random baseline, " (random 0.2345)".
+std::string MetricCell(float value, bool random, float random_value) {
+  return FormatFloat(value, 4) + (random ? " (random " + FormatFloat(random_value, 4) + ")" : "");
+}
 
 // Writes the files of every explanation of `response`, named from `prefix` in `out_dir`.
 bool WriteExplanations(const xai::v1::GradCAMResponse& response, const std::string& out_dir,
@@ -120,6 +150,7 @@ bool WriteExplanations(const xai::v1::GradCAMResponse& response, const std::stri
   for (const auto& e : response.explanations()) {
     WrittenExplanation w;
     w.target = e.target_class();
+    w.explanation = &e;
     if (!CamPeak(e.cam(), &w.peak_x, &w.peak_y, error)) return false;
     const std::string base = prefix + "_" + std::to_string(e.target_class());
     auto file = [&](const std::string& suffix) {
@@ -164,6 +195,11 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
   request.set_eigen_smooth(options.eigen_smooth);
   request.set_aug_smooth(options.aug_smooth);
   request.set_batch_size(options.batch_size);
+  if (options.metrics) {
+    request.mutable_metrics()->set_enabled(true);
+    request.mutable_metrics()->set_steps(options.metrics_steps);
+    request.mutable_metrics()->set_random_baseline(options.random_baseline);
+  }
   if (!options.no_overlay) {
     request.mutable_overlay()->set_enabled(true);
     request.mutable_overlay()->set_image_weight(options.image_weight);  // 0: heatmap alone
@@ -214,7 +250,8 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
                                 {"cam", w.cam},
                                 {"raw", w.raw},
                                 {"overlay", w.overlay.empty() ? json(nullptr) : json(w.overlay)},
-                                {"cam_peak", {w.peak_x, w.peak_y}}});
+                                {"cam_peak", {w.peak_x, w.peak_y}},
+                                {"metrics", MetricsJson(*w.explanation)}});
       }
       results.push_back(
           {{"image", path},
@@ -241,11 +278,26 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
           probability = FormatFloat(c.probability(), 4);
         }
       }
-      rows.push_back({"  " + std::to_string(w.target), label, probability,
-                      "(" + std::to_string(w.peak_x) + ", " + std::to_string(w.peak_y) + ")",
-                      w.cam + " " + w.raw + (w.overlay.empty() ? "" : " " + w.overlay)});
+      std::vector<std::string> row = {
+          "  " + std::to_string(w.target), label, probability,
+          "(" + std::to_string(w.peak_x) + ", " + std::to_string(w.peak_y) + ")"};
+      if (w.explanation->has_metrics()) {
+        const auto& m = w.explanation->metrics();
+        const bool random = m.has_random();
+        row.push_back(MetricCell(m.map().deletion_auc(), random, m.random().deletion_auc()));
+        row.push_back(MetricCell(m.map().insertion_auc(), random, m.random().insertion_auc()));
+        row.push_back(
+            MetricCell(m.map().top20_probability(), random, m.random().top20_probability()));
+      }
+      row.push_back(w.cam + " " + w.raw + (w.overlay.empty() ? "" : " " + w.overlay));
+      rows.push_back(std::move(row));
     }
-    PrintTable(stdout, {"  TARGET", "LABEL", "PROBABILITY", "CAM PEAK", "FILES"}, rows);
+    std::vector<std::string> header = {"  TARGET", "LABEL", "PROBABILITY", "CAM PEAK"};
+    if (options.metrics) {
+      header.insert(header.end(), {"DELETION AUC", "INSERTION AUC", "TOP-20% P"});
+    }
+    header.push_back("FILES");
+    PrintTable(stdout, header, rows);
     std::printf("\n");
   }
   if (g.json) std::cout << json{{"results", results}}.dump(2) << "\n";
@@ -293,10 +345,26 @@ void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
                     "the work");
   gradcam
       ->add_option("--batch-size", args->cam.batch_size,
-                   "SCORE_CAM and ABLATION_CAM: perturbed inputs per forward (0: the server's "
-                   "default, 64; it refuses more than its --max-perturbation-batch)")
+                   "SCORE_CAM, ABLATION_CAM and --metrics: perturbed inputs per forward (0: the "
+                   "server's default, 64; it refuses more than its --max-perturbation-batch)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  auto* metrics = gradcam->add_flag(
+      "--metrics", args->cam.metrics,
+      "Score each map's faithfulness: deletion and insertion AUC over a blurred copy, and the "
+      "target's probability with only the map's top 20% kept (docs/METHODS.md); about 2 x "
+      "steps more forwards per target");
+  gradcam
+      ->add_option("--metrics-steps", args->cam.metrics_steps,
+                   "Points of the deletion and insertion curves after the first, 1-256 (0: the "
+                   "server's default, 16)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256))
+      ->needs(metrics);
+  gradcam
+      ->add_flag("--random-baseline", args->cam.random_baseline,
+                 "Also score a random map (fixed seed), shown in parentheses, for scale")
+      ->needs(metrics);
   auto* no_overlay =
       gradcam->add_flag("--no-overlay", args->cam.no_overlay, "Write no overlay PNG");
   gradcam
@@ -329,7 +397,9 @@ void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
       "  NAME_T_raw.npy      float32 [h,w]: the first layer's map after ReLU, before normalising\n"
       "  NAME_T_overlay.png  the map as a heatmap over the image (not with --no-overlay)\n"
       "numpy.load reads the .npy files. Images with the same NAME get NAME_2, NAME_3, ...\n"
-      "The summary's CAM PEAK is the (x, y) of the map's maximum, in model input pixels.\n");
+      "The summary's CAM PEAK is the (x, y) of the map's maximum, in model input pixels.\n"
+      "With --metrics: DELETION AUC (lower is better), INSERTION AUC (higher is better) and\n"
+      "TOP-20% P, the target's probability with only the map's top 20% of pixels kept.\n");
   gradcam->callback([&global, args] {
     ExitWith(RunGradCam(global, args->model, args->version, args->images, args->cam));
   });

@@ -10,6 +10,7 @@
 #include "core/image/overlay.h"
 #include "core/methods/cam/cam_methods.h"
 #include "core/methods/cam/grad_cam.h"
+#include "core/methods/faithfulness/faithfulness.h"
 #include "core/requests/request_job.h"
 
 namespace xai::core {
@@ -37,13 +38,13 @@ StatusOr<std::string> Overlay(const at::Tensor& cam, const at::Tensor& input,
 
 class GradCamJob : public RequestJob<GradCamResult> {
  public:
-  // Requests share a batch when they ask for the same method at the same layers. A
-  // perturbation method's request runs alone: its own batches of perturbed forwards fill
-  // the instance, and it stops at its own deadline.
-  static BatchKey Key(const GradCamSpec& spec) {
+  // Requests share a batch when they ask for the same method at the same layers. A request
+  // of a perturbation method, or with metrics, runs alone: its own batches of perturbed
+  // forwards fill the instance, and it stops at its own deadline.
+  static BatchKey Key(const GradCamSpec& spec, const MetricsRequest& metrics) {
     static std::atomic<uint64_t> alone{0};
-    const bool perturbation = FindPerturbationCamMethod(spec.method) != nullptr;
-    std::string key = (perturbation ? "alone" + std::to_string(alone++) + "/" : std::string()) +
+    const bool perturbed = FindPerturbationCamMethod(spec.method) != nullptr || metrics.enabled;
+    std::string key = (perturbed ? "alone" + std::to_string(alone++) + "/" : std::string()) +
                       std::to_string(static_cast<int>(spec.method)) +
                       (spec.eigen_smooth ? "/eigen_smooth" : "") +
                       (spec.aug_smooth ? "/aug_smooth/" : "/");
@@ -53,11 +54,13 @@ class GradCamJob : public RequestJob<GradCamResult> {
 
   GradCamJob(std::shared_ptr<const ServableModel> model, const RequestEnvironment& environment,
              GradCamRequest request, GradCamSpec spec, RequestCallback<GradCamResult> done)
-      : RequestJob(std::move(model), environment, "GradCAM", Key(spec), request.image,
+      : RequestJob(std::move(model), environment, "GradCAM", Key(spec, request.metrics),
+                   request.image,
                    /*keep_original=*/request.overlay.enabled && !request.overlay.model_input_size,
                    std::move(request.context), std::move(done)),
         spec_(std::move(spec)),
-        overlay_(request.overlay) {
+        overlay_(request.overlay),
+        metrics_(request.metrics) {
     style_.image_weight = overlay_.image_weight;
     style_.colormap = ColormapByName(overlay_.colormap).value_or(cv::COLORMAP_JET);
     style_.png_compression = overlay_.png_compression == 0 ? 1 : overlay_.png_compression;
@@ -77,7 +80,7 @@ class GradCamJob : public RequestJob<GradCamResult> {
           GradCamSpec spec = jobs[0]->spec_;
           if (jobs.size() == 1) {
             const GradCamJob* job = jobs[0];
-            spec.interrupted = [job] { return job->Interrupted(); };
+            spec.interrupted = [job] { return job->Interrupted("the perturbed forwards"); };
           }
           auto cams = RunGradCamBatch(instance, input, spec, targets);
           if (!cams.ok()) {
@@ -85,24 +88,43 @@ class GradCamJob : public RequestJob<GradCamResult> {
             return results;
           }
           for (size_t b = 0; b < jobs.size(); ++b) {
-            results.push_back(jobs[b]->Assemble((*cams)[b], input[b].unsqueeze(0), prepared[b]));
+            results.push_back(
+                jobs[b]->Assemble(instance, (*cams)[b], input[b].unsqueeze(0), prepared[b]));
           }
           return results;
         });
   }
 
  private:
-  // Whether the work must stop between batches of perturbed forwards.
-  Status Interrupted() const {
+  // Whether the work must stop between batches of forwards (of `what`).
+  Status Interrupted(const std::string& what) const {
     if (Clock::now() >= deadline()) {
       return DeadlineExceededError(std::string(CamMethodName(spec_.method)) +
-                                   ": the deadline passed during the perturbed forwards");
+                                   ": the deadline passed during " + what);
     }
     if (cancelled()) return CancelledError("the caller cancelled the request");
     return OkStatus();
   }
 
-  StatusOr<GradCamResult> Assemble(const GradCamOutput& cams, const at::Tensor& input,
+  // The metrics of every map (one job: a request with metrics runs alone).
+  Status ScoreFaithfulness(ModelPool::Handle& instance, const GradCamOutput& cams,
+                           const at::Tensor& input, GradCamResult* result) const {
+    std::vector<ScoredMap> maps;
+    for (const CamOutput& cam : cams.explanations) maps.push_back({cam.target, cam.cam});
+    FaithfulnessSpec spec;
+    spec.steps = metrics_.steps == 0 ? kDefaultFaithfulnessSteps : metrics_.steps;
+    spec.random_baseline = metrics_.random_baseline;
+    spec.batch_size = spec_.batch_size;
+    spec.interrupted = [this] { return Interrupted("the metrics' forwards"); };
+    XAI_ASSIGN_OR_RETURN(auto scores, ScoreMaps(instance, input, maps, spec));
+    for (size_t i = 0; i < scores.size(); ++i) {
+      result->explanations[i].metrics = std::move(scores[i]);
+    }
+    return OkStatus();
+  }
+
+  StatusOr<GradCamResult> Assemble(ModelPool::Handle& instance, const GradCamOutput& cams,
+                                   const at::Tensor& input,
                                    const PreprocessedImage& prepared) const {
     const ServableModel& model = this->model();
     GradCamResult result;
@@ -117,18 +139,24 @@ class GradCamJob : public RequestJob<GradCamResult> {
                              " holds NaN or infinite values (the model's gradients are not "
                              "finite for this input)");
       }
-      CamExplanation explanation{cam.target, ToFloatTensor(cam.cam), ToFloatTensor(cam.raw), ""};
+      CamExplanation explanation{cam.target, ToFloatTensor(cam.cam), ToFloatTensor(cam.raw), "",
+                                 std::nullopt};
       if (overlay_.enabled) {
         XAI_ASSIGN_OR_RETURN(explanation.overlay_png, Overlay(cam.cam, input, prepared, model,
                                                               overlay_.model_input_size, style_));
       }
       result.explanations.push_back(std::move(explanation));
     }
+    if (metrics_.enabled) {
+      const Status scored = ScoreFaithfulness(instance, cams, input, &result);
+      if (!scored.ok()) return scored.WithContext(model.display_name());
+    }
     return result;
   }
 
   const GradCamSpec spec_;
   const OverlaySpec overlay_;
+  const MetricsRequest metrics_;
   OverlayStyle style_;
 };
 
@@ -160,6 +188,12 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
   }
   spec->batch_size =
       request.batch_size == 0 ? std::min(kDefaultPerturbationBatch, max_batch) : request.batch_size;
+  if (request.metrics.steps < 0 || request.metrics.steps > kMaxFaithfulnessSteps) {
+    return InvalidArgumentError("metrics.steps must be in [1, " +
+                                std::to_string(kMaxFaithfulnessSteps) +
+                                "] (0: " + std::to_string(kDefaultFaithfulnessSteps) + "), got " +
+                                std::to_string(request.metrics.steps));
+  }
   spec->layers = request.layers;
   if (spec->layers.empty()) {
     if (model.default_cam_layer.empty()) {

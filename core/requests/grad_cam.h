@@ -5,11 +5,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/base/status.h"
 #include "core/methods/cam/cam_method.h"
+#include "core/methods/faithfulness/faithfulness_types.h"
 #include "core/requests/request_types.h"
 
 namespace xai::core {
@@ -38,9 +40,12 @@ struct GradCamRequest {
   // The mean of the maps of six variants of the input (horizontal flip x brightness 0.9,
   // 1.0, 1.1), each flipped back: pytorch-grad-cam's aug_smooth, six times the work.
   bool aug_smooth = false;
-  // SCORE_CAM and ABLATION_CAM: perturbed forwards per batch; 0: 64 (at most the server's
-  // max_perturbation_batch).
+  // SCORE_CAM, ABLATION_CAM and metrics: perturbed inputs per forward; 0: 64 (at most the
+  // server's max_perturbation_batch).
   int batch_size = 0;
+  // Faithfulness metrics beside each map (docs/METHODS.md), forwarded in batches of
+  // batch_size.
+  MetricsRequest metrics;
   OverlaySpec overlay;
   RequestContext context;
 };
@@ -50,6 +55,7 @@ struct CamExplanation {
   FloatTensor cam;          // [H,W] at the model's input size, in [0,1]
   FloatTensor raw;          // [h,w] of the first layer, after ReLU, before normalisation
   std::string overlay_png;  // when overlay.enabled
+  std::optional<FaithfulnessResult> metrics;  // when metrics.enabled
 };
 
 struct GradCamResult {

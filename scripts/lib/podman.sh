@@ -35,3 +35,10 @@ podman_build() {
   podman build --format docker --network host "${PODMAN_LIMITS[@]}" --build-arg BASE="$3" \
     -f "$2" -t "$1" . >"$4" 2>&1
 }
+
+# prune_dangling: removes the images that no tag and no other image reference (the earlier
+# builds of a tag, a multi-stage build's builder stage), which otherwise take gigabytes of
+# disk at every run.
+prune_dangling() {
+  podman image prune -f >/dev/null 2>&1 || true
+}

@@ -351,6 +351,38 @@ TEST_F(EndToEndTest, GradCamReturnsMapsPerTargetOverTheWire) {
   EXPECT_FLOAT_EQ(*std::max_element(values.begin(), values.end()), 1.0f);
 }
 
+TEST_F(EndToEndTest, GradCamMetricsComeBackOverTheWire) {
+  xai::v1::GradCAMRequest request;
+  request.mutable_model()->set_name("resnet18");
+  request.mutable_image()->set_encoded(
+      xai::testing::ReadBytes(xai::testing::ReferenceDir() + "/image.png"));
+  request.add_target_classes(7);
+  request.mutable_metrics()->set_enabled(true);
+  request.mutable_metrics()->set_steps(3);
+  request.mutable_metrics()->set_random_baseline(true);
+  grpc::ClientContext context;
+  xai::v1::GradCAMResponse response;
+  const grpc::Status status = stub_->GradCAM(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.explanations_size(), 1);
+  ASSERT_TRUE(response.explanations(0).has_metrics());
+  const xai::v1::FaithfulnessMetrics& m = response.explanations(0).metrics();
+  EXPECT_GT(m.probability(), 0.0f);
+  ASSERT_EQ(m.map().deletion_curve_size(), 4);
+  ASSERT_EQ(m.map().insertion_curve_size(), 4);
+  EXPECT_EQ(m.map().deletion_curve(0), m.probability());
+  EXPECT_EQ(m.map().insertion_curve(0), m.blurred_probability());
+  EXPECT_GT(m.map().top20_probability(), 0.0f);
+  ASSERT_TRUE(m.has_random());
+  EXPECT_EQ(m.random().deletion_curve_size(), 4);
+  // Steps outside [1, 256]: INVALID_ARGUMENT naming the field.
+  request.mutable_metrics()->set_steps(300);
+  grpc::ClientContext bad_context;
+  const grpc::Status bad = stub_->GradCAM(&bad_context, request, &response);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("metrics.steps must be in [1, 256]"));
+}
+
 TEST_F(EndToEndTest, GradCamBadLayerIsInvalidArgument) {
   grpc::ClientContext context;
   xai::v1::GradCAMRequest request;

@@ -50,6 +50,19 @@ def test_gradcam_returns_arrays_and_png_overlays_per_target(client, reference_im
     assert not np.allclose(plain.explanations[0].cam, result.explanations[0].cam)
 
 
+def test_gradcam_metrics_score_each_map(client, samples):
+    result = client.gradcam("shapes", f"{samples}/star_3.png", metrics=True, metrics_steps=8,
+                            random_baseline=True)
+    m = result.explanations[0].metrics
+    assert len(m.map.deletion_curve) == 9 and len(m.map.insertion_curve) == 9
+    assert m.map.deletion_curve[0] == m.probability
+    assert m.map.insertion_curve[0] == m.blurred_probability
+    # The demo model's Grad-CAM beats a random map on its own sample.
+    assert m.map.deletion_auc < m.random.deletion_auc
+    assert m.map.insertion_auc > m.random.insertion_auc
+    assert client.gradcam("shapes", f"{samples}/star_3.png").explanations[0].metrics is None
+
+
 def test_decision_path_returns_chains_and_the_diagram(client, samples):
     path = client.decision_path("shapes", f"{samples}/star_3.png", top_chains=2, render=True)
     assert path.layers == ["stage1", "stage2", "stage3", "stage4"]

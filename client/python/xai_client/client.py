@@ -48,11 +48,29 @@ class Classification:
 
 
 @dataclass(frozen=True)
+class FaithfulnessScores:
+    deletion_auc: float  # lower is better
+    insertion_auc: float  # higher is better
+    top20_probability: float  # the target's probability with only the map's top 20% kept
+    deletion_curve: List[float]  # steps + 1 probabilities, input to blurred copy
+    insertion_curve: List[float]  # steps + 1 probabilities, blurred copy to input
+
+
+@dataclass(frozen=True)
+class Faithfulness:
+    probability: float  # the target's, on the input
+    blurred_probability: float  # on the blurred copy
+    map: FaithfulnessScores
+    random: Optional[FaithfulnessScores]  # with random_baseline=True
+
+
+@dataclass(frozen=True)
 class Explanation:
     target_class: int
     cam: np.ndarray  # [H, W] float32 at the model's input size, in [0, 1]
     raw: np.ndarray  # [h, w] float32 at the layer's size, after ReLU, not normalised
     overlay_png: Optional[bytes]  # with overlay=True
+    metrics: Optional[Faithfulness] = None  # with metrics=True
 
 
 @dataclass(frozen=True)
@@ -133,6 +151,16 @@ class ModelDescription:
 
 def _array(tensor) -> np.ndarray:
     return np.frombuffer(tensor.data, dtype="<f4").reshape(tuple(tensor.shape)).copy()
+
+
+def _faithfulness_scores(s) -> FaithfulnessScores:
+    return FaithfulnessScores(s.deletion_auc, s.insertion_auc, s.top20_probability,
+                              list(s.deletion_curve), list(s.insertion_curve))
+
+
+def _faithfulness(m) -> Faithfulness:
+    return Faithfulness(m.probability, m.blurred_probability, _faithfulness_scores(m.map),
+                        _faithfulness_scores(m.random) if m.HasField("random") else None)
 
 
 def _scores(classes) -> List[ClassScore]:
@@ -263,6 +291,7 @@ class XaiClient:
     def gradcam(self, model: str, image: ImageLike, *, targets: Sequence[int] = (),
                 layers: Sequence[str] = (), method: Union[str, int] = "GRAD_CAM",
                 eigen_smooth: bool = False, aug_smooth: bool = False, batch_size: int = 0,
+                metrics: bool = False, metrics_steps: int = 0, random_baseline: bool = False,
                 overlay: bool = False,
                 image_weight: Optional[float] = None, colormap: str = "",
                 version: int = 0, timeout: Optional[float] = None,
@@ -275,7 +304,11 @@ class XaiClient:
         the API, case-insensitive); ``eigen_smooth=True`` projects the weighted activations
         on their first principal component instead of summing them; ``aug_smooth=True``
         averages the maps of six flipped and brightness-scaled variants of the image;
-        ``batch_size``: SCORE_CAM's perturbed inputs per forward (0: the server's 64)."""
+        ``batch_size``: SCORE_CAM's, ABLATION_CAM's and the metrics' perturbed inputs per
+        forward (0: the server's 64). ``metrics=True`` scores each map's faithfulness
+        (``Explanation.metrics``: deletion and insertion AUC in ``metrics_steps`` steps, 0: 16,
+        and the probability with the top 20% kept), ``random_baseline=True`` also a random
+        map's."""
         request = explainer_pb2.GradCAMRequest(image=_image(image), method=_method(method))
         request.model.name, request.model.version = model, version
         request.target_classes.extend(targets)
@@ -283,6 +316,9 @@ class XaiClient:
         request.eigen_smooth = eigen_smooth
         request.aug_smooth = aug_smooth
         request.batch_size = batch_size
+        request.metrics.enabled = metrics
+        request.metrics.steps = metrics_steps
+        request.metrics.random_baseline = random_baseline
         request.overlay.enabled = overlay
         if image_weight is not None:
             request.overlay.image_weight = image_weight
@@ -290,7 +326,8 @@ class XaiClient:
         response, rid = self._call("GradCAM", self._stub.GradCAM, request, timeout, request_id)
         explanations = [
             Explanation(e.target_class, _array(e.cam), _array(e.raw),
-                        bytes(e.overlay_png) if e.overlay_png else None)
+                        bytes(e.overlay_png) if e.overlay_png else None,
+                        _faithfulness(e.metrics) if e.HasField("metrics") else None)
             for e in response.explanations
         ]
         return GradCamResult(response.model.name, response.model.version,

@@ -264,6 +264,42 @@ TEST_F(GradCamValidationTest, BadFieldsAreInvalidArguments) {
   r = Request();
   r.image.tensor_shape = {3, 100, 100};
   ExpectError(r, StatusCode::kInvalidArgument, "image.tensor.shape");
+  r.metrics.enabled = true;  // the metrics perturb the input: its shape is checked first
+  ExpectError(r, StatusCode::kInvalidArgument, "image.tensor.shape");
+  r = Request();
+  r.metrics = {true, -1, false};
+  ExpectError(r, StatusCode::kInvalidArgument, "metrics.steps must be in [1, 256] (0: 16), got -1");
+  r.metrics.steps = 257;
+  ExpectError(r, StatusCode::kInvalidArgument, "metrics.steps must be in [1, 256]");
+}
+
+TEST_F(GradCamValidationTest, MetricsComeBesideEveryMapOnRequest) {
+  auto r = Request();
+  r.target_classes = {9, 2};
+  auto plain = xai::testing::GradCamAndWait(*explainer_, r);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_FALSE(plain->explanations[0].metrics.has_value());
+  r.metrics = {true, 4, false};
+  r.batch_size = 3;
+  auto scored = xai::testing::GradCamAndWait(*explainer_, r);
+  ASSERT_TRUE(scored.ok()) << scored.status().ToString();
+  ASSERT_EQ(scored->explanations.size(), 2u);
+  for (size_t t = 0; t < 2; ++t) {
+    EXPECT_EQ(scored->explanations[t].cam.data, plain->explanations[t].cam.data);
+    const auto& m = scored->explanations[t].metrics;
+    ASSERT_TRUE(m.has_value());
+    EXPECT_FALSE(m->random.has_value());
+    ASSERT_EQ(m->map.deletion_curve.size(), 5u);
+    ASSERT_EQ(m->map.insertion_curve.size(), 5u);
+    EXPECT_EQ(m->map.deletion_curve.back(), m->blurred_probability);
+    EXPECT_EQ(m->map.insertion_curve.back(), m->probability);
+    EXPECT_GT(m->probability, 0.0f);
+    EXPECT_GE(m->map.deletion_auc, 0.0f);
+    EXPECT_LE(m->map.insertion_auc, 1.0f);
+  }
+  // Another target, another curve; the ends (input and blurred copy) belong to the target.
+  EXPECT_NE(scored->explanations[0].metrics->map.deletion_curve[2],
+            scored->explanations[1].metrics->map.deletion_curve[2]);
 }
 
 // SCORE_CAM's masked forwards, 512 at layer4, one per batch here: a deadline that passes
@@ -276,6 +312,17 @@ TEST_F(GradCamValidationTest, ADeadlineThatPassesAmongThePerturbedForwardsStopsT
   r.context.deadline = start + std::chrono::milliseconds(400);
   ExpectError(r, StatusCode::kDeadlineExceeded,
               "SCORE_CAM: the deadline passed during the perturbed forwards");
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
+}
+
+TEST_F(GradCamValidationTest, ADeadlineThatPassesAmongTheMetricsForwardsStopsThem) {
+  auto r = Request();
+  r.metrics = {true, 256, true};  // 2 + 3 * 511 forwards, one per batch
+  r.batch_size = 1;
+  const auto start = Clock::now();
+  r.context.deadline = start + std::chrono::milliseconds(600);
+  ExpectError(r, StatusCode::kDeadlineExceeded,
+              "GRAD_CAM: the deadline passed during the metrics' forwards");
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
 }
 
