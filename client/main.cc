@@ -5,6 +5,7 @@
 
 #include "client/commands/admin.h"
 #include "client/commands/classify.h"
+#include "client/commands/compare.h"
 #include "client/commands/describe.h"
 #include "client/commands/gradcam.h"
 #include "client/commands/health.h"
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   xai::client::SetupDescribe(app, g);
   xai::client::SetupClassify(app, g);
   xai::client::SetupGradCam(app, g);
+  xai::client::SetupCompare(app, g);
   xai::client::SetupPath(app, g);
   xai::client::SetupProfilePaths(app, g);
   xai::client::SetupHealth(app, g);

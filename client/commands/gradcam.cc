@@ -27,23 +27,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// The --method names: CamMethod's enum names in lower case, read from the proto so that a
-// method added there is accepted here, and "gradcam++", the name Grad-CAM++'s paper gives it.
-std::vector<std::pair<std::string, xai::v1::CamMethod>> CamMethodNames() {
-  const google::protobuf::EnumDescriptor* methods = xai::v1::CamMethod_descriptor();
-  std::vector<std::pair<std::string, xai::v1::CamMethod>> out;
-  for (int i = 0; i < methods->value_count(); ++i) {
-    const auto method = static_cast<xai::v1::CamMethod>(methods->value(i)->number());
-    if (method == xai::v1::CAM_METHOD_UNSPECIFIED) continue;
-    std::string name = methods->value(i)->name();
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    out.emplace_back(name, method);
-    if (method == xai::v1::GRAD_CAM_PLUS_PLUS) out.emplace_back("gradcam++", method);
-  }
-  return out;
-}
-
 struct GradCamOptions {
   std::vector<std::string> layers;
   std::vector<int> targets;
@@ -116,16 +99,6 @@ struct WrittenExplanation {
   int64_t peak_x = 0, peak_y = 0;
   const xai::v1::Explanation* explanation = nullptr;
 };
-
-json ScoresJson(const xai::v1::FaithfulnessScores& s) {
-  return {
-      {"deletion_auc", s.deletion_auc()},
-      {"insertion_auc", s.insertion_auc()},
-      {"top20_probability", s.top20_probability()},
-      {"deletion_curve", std::vector<float>(s.deletion_curve().begin(), s.deletion_curve().end())},
-      {"insertion_curve",
-       std::vector<float>(s.insertion_curve().begin(), s.insertion_curve().end())}};
-}
 
 // The faithfulness metrics as --json writes them (null when the server sent none).
 json MetricsJson(const xai::v1::Explanation& e) {
@@ -305,6 +278,31 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string, xai::v1::CamMethod>> CamMethodNames() {
+  const google::protobuf::EnumDescriptor* methods = xai::v1::CamMethod_descriptor();
+  std::vector<std::pair<std::string, xai::v1::CamMethod>> out;
+  for (int i = 0; i < methods->value_count(); ++i) {
+    const auto method = static_cast<xai::v1::CamMethod>(methods->value(i)->number());
+    if (method == xai::v1::CAM_METHOD_UNSPECIFIED) continue;
+    std::string name = methods->value(i)->name();
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    out.emplace_back(name, method);
+    if (method == xai::v1::GRAD_CAM_PLUS_PLUS) out.emplace_back("gradcam++", method);
+  }
+  return out;
+}
+
+nlohmann::json ScoresJson(const xai::v1::FaithfulnessScores& s) {
+  return {
+      {"deletion_auc", s.deletion_auc()},
+      {"insertion_auc", s.insertion_auc()},
+      {"top20_probability", s.top20_probability()},
+      {"deletion_curve", std::vector<float>(s.deletion_curve().begin(), s.deletion_curve().end())},
+      {"insertion_curve",
+       std::vector<float>(s.insertion_curve().begin(), s.insertion_curve().end())}};
+}
 
 void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
   // What the command line sets; the callback reads it once parsing is done.

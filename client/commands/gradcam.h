@@ -3,10 +3,22 @@
 #define XAI_CLIENT_COMMANDS_GRADCAM_H_
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "client/common.h"
+#include "xai/v1/explainer.pb.h"
 
 namespace xai::client {
+
+// The --method names: CamMethod's enum names in lower case, read from the proto so that a
+// method added there is accepted here, and "gradcam++", the name Grad-CAM++'s paper gives it.
+std::vector<std::pair<std::string, xai::v1::CamMethod>> CamMethodNames();
+
+// The faithfulness scores as --json writes them.
+nlohmann::json ScoresJson(const xai::v1::FaithfulnessScores& scores);
 
 // Adds `xai gradcam` and its options to `app`, with a callback that runs it against the
 // server `global` names; `global` must outlive the parse.
