@@ -4,7 +4,8 @@
 //
 //  1. Latency, one call at a time: the plain forward at batch 1, Classify, GradCAM (raw
 //     maps), GradCAM with an overlay PNG and DecisionPath, in interleaved rounds; with
-//     --methods, GradCAM once more per CAM method named.
+//     --methods, GradCAM once more per CAM method named; with --faithfulness-steps, GRAD_CAM
+//     with the faithfulness metrics.
 //  2. Throughput of the plain forward at batch sizes 1, 2, 4, ... and the best of them.
 //  3. Throughput and p50/p90/p99 latency of Classify and GradCAM driven by C concurrent
 //     callers, N calls each level, for C in the concurrency list; with --plot, a PNG of
@@ -260,6 +261,12 @@ int main(int argc, char** argv) {
                  "Latency: one more GradCAM row (raw maps) per CAM method, comma-separated "
                  "names as in the API (e.g. EIGEN_CAM,LAYER_CAM); the GRAD_CAM row is always "
                  "there");
+  int faithfulness_steps = 0;
+  app.add_option("--faithfulness-steps", faithfulness_steps,
+                 "Latency: one more row, GRAD_CAM with the faithfulness metrics in this many "
+                 "steps (docs/METHODS.md; 0: no such row)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
   app.add_flag("--skip-latency", skip_latency, "Skip table 1 (latency one call at a time)");
   app.add_flag("--skip-throughput", skip_throughput, "Skip tables 2 and 3 (throughput)");
   bool metrics = true;
@@ -435,6 +442,18 @@ int main(int argc, char** argv) {
       xai::v1::GradCAMRequest request = gradcam;
       request.set_method(method);
       cases.push_back({"GradCAM RPC, " + xai::v1::CamMethod_Name(method),
+                       [&check, &stub, request] {
+                         grpc::ClientContext context;
+                         xai::v1::GradCAMResponse response;
+                         return check(stub->GradCAM(&context, request, &response));
+                       },
+                       {}});
+    }
+    if (faithfulness_steps > 0) {
+      xai::v1::GradCAMRequest request = gradcam;
+      request.mutable_metrics()->set_enabled(true);
+      request.mutable_metrics()->set_steps(faithfulness_steps);
+      cases.push_back({"GradCAM RPC + metrics, " + std::to_string(faithfulness_steps) + " steps",
                        [&check, &stub, request] {
                          grpc::ClientContext context;
                          xai::v1::GradCAMResponse response;
