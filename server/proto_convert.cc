@@ -164,8 +164,8 @@ void ToProto(const core::ModelDescription& d, xai::v1::DescribeModelResponse* ou
     l->mutable_output_shape()->Add(layer.output_shape.begin(), layer.output_shape.end());
     l->set_cam_target(layer.is_feature_map());
     if (layer.is_feature_map()) {
-      l->set_ablation_cam(layer.ablation_refusal.empty() ? "suffix"
-                                                         : "refused: " + layer.ablation_refusal);
+      l->set_ablation_cam(layer.split_refusal.empty() ? "suffix"
+                                                      : "full forwards: " + layer.split_refusal);
     }
   }
   out->set_default_cam_layer(d.default_cam_layer);

@@ -45,6 +45,10 @@ ILL_CONDITIONED = {"resnet34_inside_block": ("GRAD_CAM_PLUS_PLUS", "GRAD_CAM_PLU
 PERTURBATION_METHODS = ["SCORE_CAM", "SCORE_CAM+eigen_smooth", "ABLATION_CAM"]
 PERTURBATION_CASES = ("resnet18_layer4", "resnet34_inside_block", "mobilenet_nested")
 PERTURBATION_BATCH = 64
+# ABLATION_CAM alone where the TorchScript graph does not split at the layer: a scripted
+# BasicBlock calls its one ReLU module twice, so the server runs full forwards with the
+# output replaced at every call, as the forward hook here does.
+FULL_FORWARD_CASES = ("resnet34_relu_twice",)
 # Faithfulness metrics (docs/METHODS.md) of the GRAD_CAM maps, with few steps for speed.
 # (mobilenet_v3_small with random weights gives every class 1/1000 whatever the input.)
 FAITHFULNESS_CASES = ("resnet18_layer4", "resnet34_two_layers")
@@ -223,15 +227,17 @@ def ablation_scores(model, x, layer, a):
     return torch.cat(scores).numpy()
 
 
-def perturbation_reference(model, x, layers, targets):
+def perturbation_reference(model, x, layers, targets, methods=PERTURBATION_METHODS):
     """{METHOD: (cams [T,H,W], raws [T,h,w])} for the perturbation methods."""
     acts = activations_of(model, x, layers)
-    scores = {name: score_cam_scores(model, x, acts[name]) for name in layers}
-    ablations = {name: ablation_scores(model, x, name, acts[name]) for name in layers}
+    scores = ({name: score_cam_scores(model, x, acts[name]) for name in layers}
+              if any(m.startswith("SCORE_CAM") for m in methods) else {})
+    ablations = ({name: ablation_scores(model, x, name, acts[name]) for name in layers}
+                 if "ABLATION_CAM" in methods else {})
     with torch.no_grad():
         logits = model(x)[0].numpy()
     result = {}
-    for method in PERTURBATION_METHODS:
+    for method in methods:
         cams, raws = [], []
         for t in targets:
             per_layer, raw = [], None
@@ -343,8 +349,10 @@ def main():
         ("mobilenet_nested", "mobilenet_v3_small_traced", ["features.9.block.1.0"], 1),
         ("mobilenet_last_conv", "mobilenet_v3_small_traced", ["features.12.0"], 2),
         # Inside a block: the block's input crosses the cut to its downsample branch.
-        # Last, so that the cases before it keep their random inputs.
+        # Last, so that the cases before them keep their random inputs; then a layer
+        # where the graph does not split (FULL_FORWARD_CASES).
         ("resnet34_inside_block", "resnet34_scripted", ["layer4.0.conv2"], 1),
+        ("resnet34_relu_twice", "resnet34_scripted", ["layer1.0.relu"], 1),
     ]
     if args.extra:
         architectures.update({
@@ -380,7 +388,10 @@ def main():
         x.numpy().astype("<f4").tofile(os.path.join(args.out, case + "_input.bin"))
         targets = pick_targets(model, x, layers, count)
         maps = {}
-        computed = reference(model, x, layers, targets)
+        if case in FULL_FORWARD_CASES:
+            computed = perturbation_reference(model, x, layers, targets, ["ABLATION_CAM"])
+        else:
+            computed = reference(model, x, layers, targets)
         if case in AUG_SMOOTH_CASES:
             computed.update(aug_smoothed(model, x, layers, targets))
         if case in PERTURBATION_CASES:

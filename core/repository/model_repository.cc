@@ -350,19 +350,19 @@ Status ModelRepository::LoadPending(const PendingVersion& p) {
                          std::to_string(scheduling.max_queue_delay.count()) + " us"
                    : std::string("no batching"),
                scheduling.queue_capacity, model.pool->frozen_note(), ms);
-  // Where ABLATION_CAM runs only the network after the layer, and where it is refused.
+  // Where ABLATION_CAM runs only the network after the layer, and where full forwards.
   int split = 0;
   std::string refused;
   for (const LayerInfo& layer : model.layers) {
     if (!layer.is_feature_map()) continue;
-    if (layer.ablation_refusal.empty()) {
+    if (layer.split_refusal.empty()) {
       ++split;
     } else {
-      refused += (refused.empty() ? "" : "; ") + layer.path + " (" + layer.ablation_refusal + ")";
+      refused += (refused.empty() ? "" : "; ") + layer.path + " (" + layer.split_refusal + ")";
     }
   }
   spdlog::info("{}: ABLATION_CAM runs the network after the layer alone at {} feature layers{}",
-               display, split, refused.empty() ? "" : "; refused at " + refused);
+               display, split, refused.empty() ? "" : "; full forwards at " + refused);
   bool unloaded = false;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -209,12 +209,6 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
   int earliest = -1;
   for (size_t i = 0; i < spec->layers.size(); ++i) {
     XAI_ASSIGN_OR_RETURN(const LayerInfo* layer, FeatureLayerField(model, spec->layers, i));
-    if (spec->method == CamMethod::kAblationCam && !layer->ablation_refusal.empty()) {
-      return InvalidArgumentError(
-          "layers[" + std::to_string(i) + "] " + QuoteInput(spec->layers[i]) +
-          ": ABLATION_CAM cannot run the network after it alone (" + layer->ablation_refusal +
-          "); choose another layer (`xai describe` lists where it can)");
-    }
     if (earliest < 0 ||
         layer->completion_order < model.FindLayer(spec->layers[earliest])->completion_order) {
       earliest = static_cast<int>(i);

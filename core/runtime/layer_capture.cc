@@ -20,6 +20,8 @@ constexpr char kCut[] = "_xai_cut";
 constexpr char kCapture[] = "_xai_capture";
 constexpr char kActivation[] = "_xai_activation";
 constexpr char kCopy[] = "_xai_copy";
+constexpr char kReplace[] = "_xai_replace";
+constexpr char kReplacement[] = "_xai_replacement";
 
 bool ReturnsOneTensor(const torch::jit::Module& module) {
   auto method = module.find_method("forward");
@@ -33,15 +35,28 @@ void AddSwitches(torch::jit::Module& module) {
   module.register_attribute(kCapture, c10::BoolType::get(), false);
   module.register_attribute(kCopy, c10::BoolType::get(), false);
   module.register_attribute(kActivation, c10::TensorType::get(), at::Tensor());
+  module.register_attribute(kReplace, c10::BoolType::get(), false);
+  module.register_attribute(kReplacement, c10::TensorType::get(), at::Tensor());
 }
 
-// Appends the cut and the capture to `graph` (the forward of a module type that has the
-// switch attributes).
+// Appends the replacement, the cut and the capture to `graph` (the forward of a module type
+// that has the switch attributes).
 void RewriteForward(Graph& graph) {
   Value* self = graph.inputs()[0];
   Node* ret = graph.return_node();
-  Value* out = ret->input(0);
   WithInsertPoint at_end(ret);
+
+  Node* replace =
+      graph.insertNode(graph.create(c10::prim::If, {graph.insertGetAttr(self, kReplace)}, 1));
+  replace->output()->setType(c10::TensorType::get());
+  Block* replaced = replace->addBlock();
+  Block* own = replace->addBlock();
+  {
+    WithInsertPoint in_replaced(replaced);
+    replaced->registerOutput(graph.insertGetAttr(self, kReplacement));
+  }
+  own->registerOutput(ret->input(0));
+  Value* out = replace->output();
 
   Node* cut = graph.insertNode(graph.create(c10::prim::If, {graph.insertGetAttr(self, kCut)}, 1));
   cut->output()->setType(c10::TensorType::get());
@@ -141,6 +156,17 @@ CaptureScope::~CaptureScope() {
     layer._ivalue()->setAttr(kCopy, false);
     layer._ivalue()->setAttr(kActivation, at::Tensor());
   }
+}
+
+ReplaceScope::ReplaceScope(torch::jit::Module layer, const at::Tensor& replacement)
+    : layer_(std::move(layer)) {
+  layer_._ivalue()->setAttr(kReplacement, replacement);
+  layer_._ivalue()->setAttr(kReplace, true);
+}
+
+ReplaceScope::~ReplaceScope() {
+  layer_._ivalue()->setAttr(kReplace, false);
+  layer_._ivalue()->setAttr(kReplacement, at::Tensor());
 }
 
 std::vector<at::Tensor> CaptureScope::Activations() const {

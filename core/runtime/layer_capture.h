@@ -4,11 +4,12 @@
 // At load, InstrumentForCapture rewrites the forward graph of every submodule type that
 // returns one tensor, so that it ends with
 //
+//   out = self._xai_replace ? self._xai_replacement : out
 //   out = self._xai_cut ? out.detach().requires_grad_(true) : out
 //   if self._xai_capture: self._xai_activation = self._xai_copy ? out.clone() : out
 //   return out
 //
-// where the four attributes live on each module instance. Graphs are per type, and a
+// where the six attributes live on each module instance. Graphs are per type, and a
 // scripted model shares one type among submodules of the same class and configuration
 // (resnet's BasicBlocks), but the switches are per instance: capturing or cutting at
 // "layer3.2" leaves "layer3.0" and "layer3.1" untouched. With every parameter's
@@ -60,6 +61,21 @@ class CaptureScope {
 
  private:
   std::vector<torch::jit::Module> layers_;
+};
+
+// Replaces the output of `layer` (which HasCaptureSwitches) by `replacement` at every call
+// of it for the lifetime of the scope, as a forward hook returning a tensor does in PyTorch
+// (the layer's own computation still runs); the destructor switches it off again, also when
+// the forward threw. ABLATION_CAM's full forwards where the graph does not split.
+class ReplaceScope {
+ public:
+  ReplaceScope(torch::jit::Module layer, const at::Tensor& replacement);
+  ~ReplaceScope();
+  ReplaceScope(const ReplaceScope&) = delete;
+  ReplaceScope& operator=(const ReplaceScope&) = delete;
+
+ private:
+  torch::jit::Module layer_;
 };
 
 struct CapturedForward {

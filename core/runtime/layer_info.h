@@ -16,9 +16,10 @@ struct LayerInfo {
   // Position of the module's return in execution order (post-order of calls); the module
   // itself is listed at its call (pre-order). Used to pick the deepest feature map.
   int completion_order = 0;
-  // ABLATION_CAM at this layer: "" when the network after the layer runs alone on the
-  // ablated outputs (graph_split.h), else why it cannot (then ABLATION_CAM is refused).
-  std::string ablation_refusal;
+  // "" when the forward graph splits at this layer's output (graph_split.h), so that
+  // ABLATION_CAM runs only the network after it on the ablated outputs; else why not (then
+  // ABLATION_CAM runs full forwards with the layer's output replaced).
+  std::string split_refusal;
 
   bool is_feature_map() const { return output_shape.size() == 4; }
 };

@@ -132,7 +132,7 @@ StatusOr<std::vector<LayerInfo>> InspectLayers(const torch::jit::Module& module,
       info.completion_order = walker.completion[path];
       if (auto it = shapes.find(path); it != shapes.end()) info.output_shape = it->second;
       const auto split = splits.find(path);
-      info.ablation_refusal =
+      info.split_refusal =
           split != splits.end()
               ? split->second
               : std::string("the layer's output is not found in the forward graph");

@@ -78,8 +78,8 @@ class ModelPool {
     // run concurrently by the device's instances: it holds no state a forward changes.
     std::shared_ptr<torch::jit::Module> frozen;
     // Per layer path, the split of this instance's forward at the layer's output
-    // (graph_split.h), made at first use by the instance's holder (SplitAt in
-    // core/methods/cam/perturbation_cam.cc).
+    // (graph_split.h), or nullptr where the graph does not split there, made at first use by
+    // the instance's holder (SplitAt in core/methods/cam/perturbation_cam.cc).
     std::unordered_map<std::string, std::shared_ptr<LayerSplit>> splits;
   };
 

@@ -263,8 +263,8 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   std::filesystem::remove_all(path_dir);
 
   // compare: a row per method with its scores and time, the random map once, the grid PNG
-  // (a header and a row per method: taller than wide); a method the server refuses for the
-  // layer shows its error and makes the exit status 1.
+  // (a header and a row per method: taller than wide); a method the server refuses (here for
+  // the layer) shows its error and makes the exit status 1.
   const std::string compare_dir = cam_dir + "_compare";
   std::filesystem::create_directories(compare_dir);
   const std::string compare_json = compare_dir + "/compare.json";
@@ -285,13 +285,13 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
       "g = cv2.imread(c['grid'])\n"
       "assert g is not None and g.shape[0] > g.shape[1], g.shape\"";
   EXPECT_EQ(RunCommand(check_compare + " " + compare_json, &out), 0) << out;
-  EXPECT_EQ(RunCommand(cli + " compare resnet18_scripted " + image +
-                           " --methods ablation_cam --layer layer4.0.relu --repeat 1 --out " +
-                           compare_dir + "/refused.png",
+  EXPECT_EQ(RunCommand(cli + " compare resnet18 " + image +
+                           " --methods grad_cam --layer fc --repeat 1 --out " + compare_dir +
+                           "/refused.png",
                        &out),
             1)
       << out;
-  EXPECT_THAT(out, HasSubstr("ABLATION_CAM cannot run the network after it alone"));
+  EXPECT_THAT(out, HasSubstr("not a 4-D feature map"));
   std::filesystem::remove_all(compare_dir);
 
   // xai health: exit 0 and SERVING for the server and a ready model; 1 and the reason for

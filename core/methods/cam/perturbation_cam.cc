@@ -53,28 +53,48 @@ StatusOr<at::Tensor> ChannelScores(const at::Tensor& x, const at::Tensor& a,
   return scores;
 }
 
-// The split of the instance's forward at `path`, made at its first use. Requests for a
-// layer the load-time report (LayerInfo::ablation_refusal) refuses never get here; should
-// the graph refuse anyway, FAILED_PRECONDITION with the reason.
-StatusOr<const LayerSplit*> SplitAt(ModelPool::Handle& instance, const std::string& path) {
+// The split of the instance's forward at `path`, made at its first use; nullptr where the
+// graph does not split there (LayerInfo::split_refusal says why), remembered too.
+const LayerSplit* SplitAt(ModelPool::Handle& instance, const std::string& path) {
   ModelPool::Instance& held = instance.instance();
   auto found = held.splits.find(path);
   if (found == held.splits.end()) {
     StatusOr<std::unique_ptr<LayerSplit>> made = LayerSplit::Create(held.module, path);
-    if (!made.ok()) {
-      return FailedPreconditionError("ABLATION_CAM cannot run the network after layer \"" + path +
-                                     "\" alone (" + made.status().message() + ")");
-    }
-    found = held.splits.emplace(path, std::move(*made)).first;
+    found = held.splits.emplace(path, made.ok() ? std::move(*made) : nullptr).first;
   }
-  return static_cast<const LayerSplit*>(found->second.get());
+  return found->second.get();
+}
+
+// Scores ablated outputs of layer `path` by full forwards of the sample `x` ([1,...]) with
+// the layer's output replaced by them at every call: pytorch-grad-cam's procedure, where the
+// graph does not split at the layer.
+StatusOr<ScoreFn> FullForwardScores(ModelPool::Handle& instance, const std::string& path,
+                                    const at::Tensor& x, at::ScalarType dtype) {
+  XAI_ASSIGN_OR_RETURN(torch::jit::Module layer, FindSubmodule(instance.module(), path));
+  torch::jit::Module module = instance.module();
+  return ScoreFn([module, layer, x, path,
+                  dtype](const at::Tensor& perturbed) mutable -> StatusOr<at::Tensor> {
+    c10::InferenceMode guard;
+    const ReplaceScope replace(layer, perturbed.to(dtype));
+    std::vector<int64_t> sizes = x.sizes().vec();
+    sizes[0] = perturbed.size(0);
+    try {
+      const c10::IValue output = module.forward({x.expand(sizes).contiguous()});
+      return output.toTensor().to(at::kCPU, at::kFloat);
+    } catch (const std::exception& e) {
+      return InvalidArgumentError("ABLATION_CAM at layer \"" + path +
+                                  "\": the model fails with the layer's output replaced at each "
+                                  "of its calls (" +
+                                  ExceptionMessage(e) + ")");
+    }
+  });
 }
 
 // Scores ablated outputs of layer `path` by the network after it, for the sample `x`
 // ([1,...]), after checking that it reproduces the sample's `logits` ([1, classes]).
-StatusOr<ScoreFn> SuffixScores(ModelPool::Handle& instance, const std::string& path,
-                               const at::Tensor& x, const at::Tensor& logits) {
-  XAI_ASSIGN_OR_RETURN(const LayerSplit* split, SplitAt(instance, path));
+StatusOr<ScoreFn> SuffixScores(ModelPool::Handle& instance, const LayerSplit* split,
+                               const std::string& path, const at::Tensor& x,
+                               const at::Tensor& logits) {
   auto cut = std::make_shared<LayerSplit::Cut>();
   {
     c10::InferenceMode guard;
@@ -125,8 +145,14 @@ StatusOr<std::vector<GradCamOutput>> RunPerturbationCam(
           return ForwardLogits(instance, perturbed, /*frozen=*/true);
         };
         if (method.site() == PerturbationCamMethod::Site::kLayerOutput) {
-          XAI_ASSIGN_OR_RETURN(
-              score, SuffixScores(instance, spec.layers[l], sample, logits.narrow(0, b, 1)));
+          const std::string& path = spec.layers[l];
+          if (const LayerSplit* split = SplitAt(instance, path)) {
+            XAI_ASSIGN_OR_RETURN(
+                score, SuffixScores(instance, split, path, sample, logits.narrow(0, b, 1)));
+          } else {
+            XAI_ASSIGN_OR_RETURN(score, FullForwardScores(instance, path, sample,
+                                                          forward.activations[l].scalar_type()));
+          }
         }
         XAI_ASSIGN_OR_RETURN(
             const at::Tensor scores,

@@ -139,34 +139,26 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
   EXPECT_EQ(compared, expected);  // every (case, target) pair, every method
   EXPECT_GE(compared, kMethodCount * 9);
   EXPECT_GE(aug_smoothed, 7 * 3);  // the plain methods, on three architectures
-  EXPECT_GE(perturbed, 3 * 3);     // each perturbation method on three architectures
+  // Each perturbation method on three architectures, and ABLATION_CAM's full forwards
+  // where the graph does not split (resnet34_relu_twice).
+  EXPECT_GE(perturbed, 3 * 3 + 1);
 }
 
 // A scripted BasicBlock applies its one ReLU module twice: no single place to cut the
-// graph, and ABLATION_CAM says so before queueing; DescribeModel's layers say it too.
-TEST(GradCamReferenceTest, AblationCamRefusesALayerThatRunsTwice) {
+// graph, so ABLATION_CAM runs full forwards with the layer's output replaced at each call
+// (its maps against the reference: EveryMethodMatchesPyTorch, case resnet34_relu_twice);
+// DescribeModel's layers say which layers split.
+TEST(GradCamReferenceTest, AblationCamRunsFullForwardsWhereTheGraphDoesNotSplit) {
   auto explainer = StartOn(CamReferenceDir());
-  GradCamRequest request;
-  request.model = {"resnet34_scripted", 0};
-  request.image.kind = ImageRef::Kind::kTensor;
-  request.image.tensor_shape = {1, 3, 224, 224};
-  request.image.tensor_data = std::string(3 * 224 * 224 * sizeof(float), '\0');
-  request.layers = {"layer4.0.relu"};
-  request.method = CamMethod::kAblationCam;
-  auto result = xai::testing::GradCamAndWait(*explainer, request);
-  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_THAT(result.status().message(),
-              HasSubstr("layers[0] \"layer4.0.relu\": ABLATION_CAM cannot run the network after "
-                        "it alone (the layer runs 2 times in a forward)"));
   auto description = explainer->DescribeModel({"resnet34_scripted", 0});
   ASSERT_TRUE(description.ok()) << description.status().ToString();
   int split = 0;
   for (const LayerInfo& layer : description->layers) {
-    if (layer.path == "layer4.0.relu") {
-      EXPECT_FALSE(layer.ablation_refusal.empty());
+    if (layer.path == "layer1.0.relu" || layer.path == "layer4.1.relu") {
+      EXPECT_EQ(layer.split_refusal, "the layer runs 2 times in a forward") << layer.path;
     }
     if (layer.path == "layer4" || layer.path == "layer4.0.conv2") {
-      EXPECT_EQ(layer.ablation_refusal, "") << layer.path;
+      EXPECT_EQ(layer.split_refusal, "") << layer.path;
       ++split;
     }
   }
