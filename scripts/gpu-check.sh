@@ -6,7 +6,8 @@
 #   2. makes the fixture models with that PyTorch (tools/make_fixtures.py);
 #   3. runs xai-gpu-check: CUDA maps against CPU maps, FP16/BF16 against FP32, batched
 #      Grad-CAM against the batched forward, two instances against one, DecisionPath against
-#      the forward, peak device memory (docs/PERFORMANCE.md, "GPU").
+#      the forward, SCORE_CAM, the faithfulness metrics and ABLATION_CAM's two paths against
+#      the CPU, peak device memory (docs/PERFORMANCE.md, "GPU").
 #
 # Usage: scripts/gpu-check.sh [--out DIR] [--device cuda:N] [--quick]
 #   --out DIR     where the build, the fixtures and the logs go (default build-gpu)
@@ -94,8 +95,8 @@ direct_build() {
   [[ -d /usr/local/cuda/include ]] && flags+=(-isystem /usr/local/cuda/include)
   mkdir -p "$build/direct"
   local sources
-  sources=$(ls core/base/*.cc core/runtime/*.cc core/methods/*.cc core/methods/cam/*.cc \
-    core/methods/cam/gradient/*.cc core/methods/path/*.cc bench/gpu_check/gpu_check.cc)
+  # Every engine source (core/base, core/runtime, core/methods and their folders).
+  sources=$(find core/base core/runtime core/methods -name '*.cc' | sort; echo bench/gpu_check/gpu_check.cc)
   # shellcheck disable=SC2086
   printf '%s\n' $sources | xargs -P "$jobs" -I{} sh -c \
     'f={}; o="$0/$(echo "$f" | tr / _).o"; exec g++ "$@" -c "$f" -o "$o"' "$build/direct" "${flags[@]}" &&

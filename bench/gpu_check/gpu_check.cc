@@ -37,6 +37,7 @@
 #include "core/methods/cam/cam_methods.h"
 #include "core/methods/cam/grad_cam.h"
 #include "core/methods/classifier.h"
+#include "core/methods/faithfulness/faithfulness.h"
 #include "core/methods/path/decision_path.h"
 #include "core/runtime/compute_pool.h"
 #include "core/runtime/execution.h"
@@ -493,6 +494,93 @@ bool MeasureScoreCam(const TestModel& model, const Options& options, Report& rep
   return pass;
 }
 
+// 8. The faithfulness metrics of one Grad-CAM map, and ABLATION_CAM where the graph splits
+// (traced resnet18, layer4) and where it does not (scripted resnet18, layer4.1.relu, which
+// its BasicBlock calls twice: full forwards): the device against the CPU, and their times.
+bool MeasureMetricsAndAblation(const TestModel& model, const std::filesystem::path& repo,
+                               const Options& options, Report& report) {
+  std::printf(
+      "\n== 8. Faithfulness metrics (16 steps, random baseline) and ABLATION_CAM (suffix and "
+      "full forwards) on %s (goal: within 1e-3 of the CPU's)\n",
+      model.name.c_str());
+  auto cpu = MakePool(model, "cpu", Precision::kFloat32, 1, 1);
+  auto dev = MakePool(model, options.device, Precision::kFloat32, 1, 1);
+  auto cpu_handle = Acquire(*cpu);
+  auto dev_handle = Acquire(*dev);
+  torch::manual_seed(8000);
+  const at::Tensor input = torch::randn({1, 3, model.size, model.size});
+  xai::core::GradCamSpec grad_cam = Spec(model, {"layer4"}, CamMethod::kGradCam);
+  auto map = Must(xai::core::RunGradCam(cpu_handle, input, grad_cam), "cpu grad-cam");
+  const std::vector<xai::core::ScoredMap> maps = {
+      {map.explanations[0].target, map.explanations[0].cam}};
+  xai::core::FaithfulnessSpec metrics;
+  metrics.random_baseline = true;
+  auto cpu_scores = Must(xai::core::ScoreMaps(cpu_handle, input, maps, metrics), "cpu metrics");
+  auto dev_scores = Must(xai::core::ScoreMaps(dev_handle, input, maps, metrics), "dev metrics");
+  double metric_diff = 0;
+  const auto compare = [&metric_diff](const std::vector<float>& a, const std::vector<float>& b) {
+    for (size_t k = 0; k < a.size() && k < b.size(); ++k) {
+      metric_diff = std::max(metric_diff, std::abs(static_cast<double>(a[k]) - b[k]));
+    }
+  };
+  compare(cpu_scores[0].map.deletion_curve, dev_scores[0].map.deletion_curve);
+  compare(cpu_scores[0].map.insertion_curve, dev_scores[0].map.insertion_curve);
+  compare(cpu_scores[0].random->deletion_curve, dev_scores[0].random->deletion_curve);
+  const bool metrics_pass = metric_diff <= 1e-3;
+  const double seconds = options.quick ? 0.2 : 2.0;
+  const std::vector<double> metric_times = Medians(
+      {[&] { Must(xai::core::ForwardLogits(dev_handle, input), "forward"); },
+       [&] { Must(xai::core::ScoreMaps(dev_handle, input, maps, metrics), "dev metrics"); }},
+      1, 3, seconds);
+  std::printf(
+      "metrics: max|dp| %.2e %s (deletion AUC %.4f, random %.4f); %.1f ms, plain forward "
+      "%.2f ms: %.1fx\n",
+      metric_diff, metrics_pass ? "ok" : "FAIL", dev_scores[0].map.deletion_auc,
+      dev_scores[0].random->deletion_auc, metric_times[1] * 1e3, metric_times[0] * 1e3,
+      metric_times[1] / metric_times[0]);
+  report.Add("metrics", {{"model", Quote(model.name)},
+                         {"max_probability_difference", Num(metric_diff)},
+                         {"metrics_ms", Num(metric_times[1] * 1e3)},
+                         {"forward_ms", Num(metric_times[0] * 1e3)}});
+
+  bool ablation_pass = true;
+  TestModel scripted = model;
+  scripted.name = "resnet18_scripted";
+  scripted.path = (repo / "resnet18_scripted/1/model.pt").string();
+  const std::vector<std::pair<const TestModel*, std::string>> cases = {
+      {&model, "layer4"}, {&scripted, "layer4.1.relu"}};
+  for (const auto& [m, layer] : cases) {
+    if (!std::filesystem::exists(m->path)) {
+      std::printf("ABLATION_CAM at %s: no %s\n", layer.c_str(), m->path.c_str());
+      continue;
+    }
+    auto cpu_pool = MakePool(*m, "cpu", Precision::kFloat32, 1, 1);
+    auto dev_pool = MakePool(*m, options.device, Precision::kFloat32, 1, 1);
+    auto c = Acquire(*cpu_pool);
+    auto d = Acquire(*dev_pool);
+    xai::core::GradCamSpec spec = Spec(*m, {layer}, CamMethod::kAblationCam);
+    auto reference = Must(xai::core::RunGradCam(c, input, spec), "cpu ablation-cam");
+    auto result = Must(xai::core::RunGradCam(d, input, spec), "device ablation-cam");
+    const double diff =
+        (reference.explanations[0].cam - result.explanations[0].cam).abs().max().item<double>();
+    const std::vector<double> times =
+        Medians({[&] { Must(xai::core::ForwardLogits(d, input), "forward"); },
+                 [&] { Must(xai::core::RunGradCam(d, input, spec), "ablation-cam"); }},
+                1, 3, seconds);
+    const bool pass = diff <= 1e-3;
+    ablation_pass = ablation_pass && pass;
+    std::printf("ABLATION_CAM %s at %s: max|dcam| %.2e %s; %.1f ms, plain forward %.2f ms: %.1fx\n",
+                m->name.c_str(), layer.c_str(), diff, pass ? "ok" : "FAIL", times[1] * 1e3,
+                times[0] * 1e3, times[1] / times[0]);
+    report.Add("ablation_cam", {{"model", Quote(m->name)},
+                                {"layer", Quote(layer)},
+                                {"max_cam_difference", Num(diff)},
+                                {"ablation_cam_ms", Num(times[1] * 1e3)},
+                                {"forward_ms", Num(times[0] * 1e3)}});
+  }
+  return metrics_pass && ablation_pass;
+}
+
 // 4. Two instances on one device, each with its own stream, against one.
 void MeasureInstances(const TestModel& model, const Options& options, Report& report) {
   std::printf("\n== 4. Two instances on %s with their own streams against one (GRAD_CAM)\n",
@@ -724,6 +812,7 @@ int main(int argc, char** argv) {
   MeasureInstances(models[0], options, report);
   ok = MeasureDecisionPath(models, options, report) && ok;
   ok = MeasureScoreCam(models[0], options, report) && ok;
+  ok = MeasureMetricsAndAblation(models[0], repo, options, report) && ok;
   const double used = SmiUsedMib(device);
   std::printf(
       "\n== 6. Device memory: nvidia-smi reports %.0f MiB in use on the GPU at the end "
