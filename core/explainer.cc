@@ -42,8 +42,9 @@ StatusOr<std::unique_ptr<Explainer>> Explainer::Create(const ExplainerOptions& o
       options.compute_threads >= 0 ? options.compute_threads
                                    : ComputePool::DefaultHelpers(at::get_num_threads()));
   explainer->environment_ = RequestEnvironment{
-      explainer->preprocessor_.get(), explainer->compute_.get(), options.max_targets,
-      options.max_cam_layers, options.max_perturbation_batch};
+      explainer->preprocessor_.get(), explainer->compute_.get(),      options.max_targets,
+      options.max_cam_layers,         options.max_perturbation_batch, options.max_attribution_batch,
+      options.max_attribution_steps};
   explainer->repository_->SetStateListener(on_state_change);
   Explainer* self = explainer.get();
   explainer->serving_ = [self](const ModelRef& ref) { return self->ServingVersion(ref); };
@@ -217,6 +218,10 @@ void Explainer::Classify(ClassifyRequest request, Callback<ClassifyResult> done)
 
 void Explainer::GradCam(GradCamRequest request, Callback<GradCamResult> done) {
   QueueGradCam(environment_, serving_, std::move(request), std::move(done));
+}
+
+void Explainer::Attribute(AttributeRequest request, Callback<AttributeResult> done) {
+  QueueAttribute(environment_, serving_, std::move(request), std::move(done));
 }
 
 void Explainer::DecisionPath(DecisionPathRequest request, Callback<DecisionPathResult> done) {

@@ -22,6 +22,7 @@
 #include "core/base/status.h"
 #include "core/repository/model_repository.h"
 #include "core/repository/model_statistics.h"
+#include "core/requests/attribute.h"
 #include "core/requests/classify.h"
 #include "core/requests/decision_path.h"
 #include "core/requests/grad_cam.h"
@@ -43,6 +44,10 @@ struct ExplainerOptions {
   // Most perturbed inputs one forward of a SCORE_CAM or ABLATION_CAM request may batch
   // (its batch_size); the default batch_size is 64, or this when smaller.
   int max_perturbation_batch = 256;
+  // Most points (steps x baselines) one forward and backward of an Attribute request may
+  // batch (its batch_size; unset: 32, or this when smaller), and most integration steps.
+  int max_attribution_batch = 128;
+  int max_attribution_steps = 1024;
   int queue_capacity = 256;  // requests a model version queues unless its config sets
                              // max_queue_size; more: RESOURCE_EXHAUSTED
   int intra_op_threads = 0;  // LibTorch's intra-op threads (process-wide); 0: its default
@@ -93,6 +98,10 @@ class Explainer {
   // at the requested layers, one per target, from one forward pass. Codes as Classify;
   // UNIMPLEMENTED for the methods not served yet.
   void GradCam(GradCamRequest request, Callback<GradCamResult> done);
+
+  // Pixel attributions (SALIENCY, INPUT_X_GRADIENT, INTEGRATED_GRADIENTS), one per target,
+  // with the approximation error of those that integrate. Codes as GradCam.
+  void Attribute(AttributeRequest request, Callback<AttributeResult> done);
 
   // The chains of channels that carried the decision (see core/methods/path/decision_path.h). Codes
   // as GradCam.

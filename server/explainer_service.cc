@@ -48,6 +48,14 @@ grpc::ServerUnaryReactor* ExplainerService::GradCAM(grpc::CallbackServerContext*
       &core::Explainer::GradCam);
 }
 
+grpc::ServerUnaryReactor* ExplainerService::Attribute(grpc::CallbackServerContext* context,
+                                                      const grpc::ByteBuffer* bytes,
+                                                      grpc::ByteBuffer* answer) {
+  return Queue<xai::v1::AttributeRequest, xai::v1::AttributeResponse>(
+      *explainer_, Call(context, "Attribute", bytes, answer, telemetry_), context, access_,
+      &core::Explainer::Attribute);
+}
+
 grpc::ServerUnaryReactor* ExplainerService::DecisionPath(grpc::CallbackServerContext* context,
                                                          const grpc::ByteBuffer* bytes,
                                                          grpc::ByteBuffer* answer) {

@@ -14,11 +14,12 @@ namespace xai::server {
 // list, or gRPC would parse its requests itself.
 using RawExplainerService = xai::v1::Explainer::WithRawCallbackMethod_Classify<
     xai::v1::Explainer::WithRawCallbackMethod_GradCAM<
-        xai::v1::Explainer::WithRawCallbackMethod_DecisionPath<
-            xai::v1::Explainer::WithRawCallbackMethod_ListModels<
-                xai::v1::Explainer::WithRawCallbackMethod_DescribeModel<
-                    xai::v1::Explainer::WithRawCallbackMethod_ModelStatistics<
-                        xai::v1::Explainer::Service>>>>>>;
+        xai::v1::Explainer::WithRawCallbackMethod_Attribute<
+            xai::v1::Explainer::WithRawCallbackMethod_DecisionPath<
+                xai::v1::Explainer::WithRawCallbackMethod_ListModels<
+                    xai::v1::Explainer::WithRawCallbackMethod_DescribeModel<
+                        xai::v1::Explainer::WithRawCallbackMethod_ModelStatistics<
+                            xai::v1::Explainer::Service>>>>>>>;
 
 class ExplainerService final : public RawExplainerService {
  public:
@@ -33,6 +34,9 @@ class ExplainerService final : public RawExplainerService {
   grpc::ServerUnaryReactor* GradCAM(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Attribute(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* DecisionPath(grpc::CallbackServerContext* context,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override;

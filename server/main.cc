@@ -155,6 +155,17 @@ int main(int argc, char** argv) {
                  "INVALID_ARGUMENT. Bounds the memory of one request's forward")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  app.add_option("--max-attribution-batch", options.explainer.max_attribution_batch,
+                 "Most points (integration steps x baselines) one forward and backward of an "
+                 "Attribute request may batch (the request's batch_size; unset: 32, or this when "
+                 "smaller); beyond: INVALID_ARGUMENT. Bounds the memory of one request's backward")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--max-attribution-steps", options.explainer.max_attribution_steps,
+                 "Most integration steps one Attribute request may ask for; beyond: "
+                 "INVALID_ARGUMENT")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   app.add_option("--max-cam-layers", options.explainer.max_cam_layers,
                  "Most layers one GradCAM request may name; beyond: INVALID_ARGUMENT")
       ->capture_default_str()

@@ -62,6 +62,40 @@ core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request) {
   return out;
 }
 
+core::AttributeRequest FromProto(const xai::v1::AttributeRequest& request) {
+  core::AttributeRequest out;
+  out.model = FromProto(request.model());
+  out.image = FromProto(request.image());
+  out.target_classes.assign(request.target_classes().begin(), request.target_classes().end());
+  out.method = static_cast<core::AttributionMethod>(request.method());
+  out.steps = request.steps();
+  out.baselines.assign(request.baselines().begin(), request.baselines().end());
+  out.samples = request.samples();
+  out.noise_stdev = request.noise_stdev();
+  out.seed = request.seed();
+  out.overlay = request.overlay().enabled();
+  out.rule = static_cast<core::IntegrationRule>(request.rule());
+  out.batch_size = request.batch_size();
+  return out;
+}
+
+void ToProto(const core::AttributeResult& result, xai::v1::AttributeResponse* out) {
+  ToProto(result.model, out->mutable_model());
+  ToProto(result.classes, out->mutable_classes());
+  for (const core::PixelAttribution& a : result.attributions) {
+    xai::v1::Attribution* x = out->add_attributions();
+    x->set_target_class(a.target_class);
+    ToProto(a.attribution, x->mutable_attribution());
+    ToProto(a.map, x->mutable_map());
+    x->set_approximation_error(a.approximation_error);
+    x->set_logit(a.logit);
+    x->set_baseline_logit(a.baseline_logit);
+    x->set_convergence_delta(a.convergence_delta);
+    x->set_steps(a.steps);
+    x->set_warning(a.warning);
+  }
+}
+
 core::DecisionPathRequest FromProto(const xai::v1::DecisionPathRequest& request) {
   core::DecisionPathRequest out;
   out.model = FromProto(request.model());

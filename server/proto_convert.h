@@ -17,6 +17,7 @@ core::ImageRef FromProto(const xai::v1::Image& image);
 core::ClassifyRequest FromProto(const xai::v1::ClassifyRequest& request);
 core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request);
 core::DecisionPathRequest FromProto(const xai::v1::DecisionPathRequest& request);
+core::AttributeRequest FromProto(const xai::v1::AttributeRequest& request);
 
 void ToProto(const core::ModelRef& model, xai::v1::ModelSpec* out);
 void ToProto(const core::FloatTensor& tensor, xai::v1::Tensor* out);
@@ -24,6 +25,7 @@ void ToProto(const core::GradCamResult& result, xai::v1::GradCAMResponse* out);
 void ToProto(const core::FaithfulnessResult& result, xai::v1::FaithfulnessMetrics* out);
 void ToProto(const core::FaithfulnessScores& scores, xai::v1::FaithfulnessScores* out);
 void ToProto(const core::ClassifyResult& result, xai::v1::ClassifyResponse* out);
+void ToProto(const core::AttributeResult& result, xai::v1::AttributeResponse* out);
 void ToProto(const core::DecisionPathResult& result, xai::v1::DecisionPathResponse* out);
 void ToProto(const core::ModelDescription& description, xai::v1::DescribeModelResponse* out);
 void ToProto(const core::ModelVersionStatus& model, xai::v1::ModelStatus* out);

@@ -215,20 +215,7 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
     }
   }
   spec->cut = static_cast<size_t>(earliest);
-  const int64_t classes = model.pool->num_classes();
-  if (static_cast<int>(request.target_classes.size()) > environment.max_targets) {
-    return InvalidArgumentError("target_classes has " +
-                                std::to_string(request.target_classes.size()) +
-                                " entries; at most " + std::to_string(environment.max_targets));
-  }
-  for (size_t i = 0; i < request.target_classes.size(); ++i) {
-    const int target = request.target_classes[i];
-    if (target < 0 || target >= classes) {
-      return InvalidArgumentError("target_classes[" + std::to_string(i) +
-                                  "] = " + std::to_string(target) + " is out of range [0, " +
-                                  std::to_string(classes) + ")");
-    }
-  }
+  XAI_RETURN_IF_ERROR(CheckTargetClasses(request.target_classes, model, environment));
   spec->targets = request.target_classes;
   const float w = request.overlay.image_weight;
   if (!std::isfinite(w) || w < 0 || w > 1) {

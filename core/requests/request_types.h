@@ -66,6 +66,8 @@ struct RequestEnvironment {
   int max_targets = 64;              // target classes of one GradCAM request
   int max_cam_layers = 16;           // layers of one GradCAM request
   int max_perturbation_batch = 256;  // GradCAM batch_size: perturbed forwards per batch
+  int max_attribution_batch = 128;   // Attribute batch_size: points per forward and backward
+  int max_attribution_steps = 1024;  // Attribute steps
 };
 
 }  // namespace xai::core

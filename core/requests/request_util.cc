@@ -136,4 +136,21 @@ StatusOr<const LayerInfo*> FeatureLayerField(const ServableModel& model,
   return layer;
 }
 
+Status CheckTargetClasses(const std::vector<int>& targets, const ServableModel& model,
+                          const RequestEnvironment& environment) {
+  if (static_cast<int>(targets.size()) > environment.max_targets) {
+    return InvalidArgumentError("target_classes has " + std::to_string(targets.size()) +
+                                " entries; at most " + std::to_string(environment.max_targets));
+  }
+  const int64_t classes = model.pool->num_classes();
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (targets[i] < 0 || targets[i] >= classes) {
+      return InvalidArgumentError("target_classes[" + std::to_string(i) +
+                                  "] = " + std::to_string(targets[i]) + " is out of range [0, " +
+                                  std::to_string(classes) + ")");
+    }
+  }
+  return OkStatus();
+}
+
 }  // namespace xai::core

@@ -34,6 +34,11 @@ std::vector<LabeledScore> Labeled(const ServableModel& model,
 
 FloatTensor ToFloatTensor(const at::Tensor& t);
 
+// INVALID_ARGUMENT naming target_classes when there are more than environment.max_targets
+// or one is outside [0, model's classes).
+Status CheckTargetClasses(const std::vector<int>& targets, const ServableModel& model,
+                          const RequestEnvironment& environment);
+
 // layers[i] of a request, checked: a module path of `model` with a 4-D output, not
 // repeated. INVALID_ARGUMENT naming the field, with the closest CAM layers.
 StatusOr<const LayerInfo*> FeatureLayerField(const ServableModel& model,

@@ -59,6 +59,11 @@ inline core::StatusOr<core::GradCamResult> GradCamAndWait(core::Explainer& expla
   return CallAndWait(explainer, &core::Explainer::GradCam, std::move(request));
 }
 
+inline core::StatusOr<core::AttributeResult> AttributeAndWait(core::Explainer& explainer,
+                                                              core::AttributeRequest request) {
+  return CallAndWait(explainer, &core::Explainer::Attribute, std::move(request));
+}
+
 inline core::StatusOr<core::DecisionPathResult> DecisionPathAndWait(
     core::Explainer& explainer, core::DecisionPathRequest request) {
   return CallAndWait(explainer, &core::Explainer::DecisionPath, std::move(request));

@@ -383,6 +383,47 @@ TEST_F(EndToEndTest, GradCamMetricsComeBackOverTheWire) {
   EXPECT_THAT(bad.error_message(), HasSubstr("metrics.steps must be in [1, 256]"));
 }
 
+TEST_F(EndToEndTest, AttributeReturnsAttributionsAndTheirErrorOverTheWire) {
+  xai::v1::AttributeRequest request;
+  request.mutable_model()->set_name("resnet18");
+  request.mutable_image()->set_encoded(
+      xai::testing::ReadBytes(xai::testing::ReferenceDir() + "/image.png"));
+  request.add_target_classes(7);
+  request.add_target_classes(3);
+  request.set_steps(4);
+  request.add_baselines(xai::v1::BLACK);
+  request.set_rule(xai::v1::RIEMANN_MIDDLE);
+  grpc::ClientContext context;
+  xai::v1::AttributeResponse response;
+  const grpc::Status status = stub_->Attribute(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.model().name(), "resnet18");
+  EXPECT_EQ(response.classes_size(), 5);
+  ASSERT_EQ(response.attributions_size(), 2);
+  const xai::v1::Attribution& a = response.attributions(0);
+  EXPECT_EQ(a.target_class(), 7);
+  EXPECT_EQ(std::vector<int64_t>(a.attribution().shape().begin(), a.attribution().shape().end()),
+            (std::vector<int64_t>{3, 224, 224}));
+  EXPECT_EQ(a.attribution().data().size(), 3u * 224 * 224 * 4);
+  EXPECT_EQ(std::vector<int64_t>(a.map().shape().begin(), a.map().shape().end()),
+            (std::vector<int64_t>{224, 224}));
+  EXPECT_EQ(a.steps(), 4);
+  EXPECT_GT(a.approximation_error(), 0.0f);
+  EXPECT_NEAR(a.approximation_error(),
+              std::abs(a.convergence_delta()) / std::abs(a.logit() - a.baseline_logit()), 1e-4);
+  // An unserved method: UNIMPLEMENTED with the served list; bad steps: INVALID_ARGUMENT.
+  request.set_method(xai::v1::XRAI);
+  grpc::ClientContext unserved_context;
+  EXPECT_EQ(stub_->Attribute(&unserved_context, request, &response).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  request.set_method(xai::v1::SALIENCY);
+  request.set_steps(-3);
+  grpc::ClientContext bad_context;
+  const grpc::Status bad = stub_->Attribute(&bad_context, request, &response);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("steps must be in [1, 1024] (0: 50), got -3"));
+}
+
 TEST_F(EndToEndTest, GradCamBadLayerIsInvalidArgument) {
   grpc::ClientContext context;
   xai::v1::GradCAMRequest request;

@@ -63,6 +63,20 @@ def test_gradcam_metrics_score_each_map(client, samples):
     assert client.gradcam("shapes", f"{samples}/star_3.png").explanations[0].metrics is None
 
 
+def test_attribute_integrated_gradients_and_saliency(client, samples):
+    ig = client.attribute("shapes", f"{samples}/star_3.png", method="ig", steps=64,
+                          baselines=["black"], rule="riemann_middle")
+    a = ig.attributions[0]
+    assert a.attribution.shape == (3, 64, 64) and a.map.shape == (64, 64)
+    assert a.steps == 64 and a.approximation_error < 0.05 and a.warning == ""
+    assert abs(a.attribution.sum() - (a.logit - a.baseline_logit)) < 0.05 * abs(a.logit - a.baseline_logit)
+    saliency = client.attribute("shapes", f"{samples}/star_3.png", method="saliency", targets=[1])
+    assert saliency.attributions[0].target_class == 1
+    assert (saliency.attributions[0].attribution >= 0).all()
+    with pytest.raises(ValueError, match="unknown baseline"):
+        client.attribute("shapes", f"{samples}/star_3.png", baselines=["grey"])
+
+
 def test_decision_path_returns_chains_and_the_diagram(client, samples):
     path = client.decision_path("shapes", f"{samples}/star_3.png", top_chains=2, render=True)
     assert path.layers == ["stage1", "stage2", "stage3", "stage4"]

@@ -9,7 +9,7 @@
 Generate the stubs once first: client/python/generate_stubs.sh.
 """
 
-from xai_client.client import (ClassScore, Classification, DecisionPath, Explanation,
+from xai_client.client import (AttributeResult, Attribution, ClassScore, Classification, DecisionPath, Explanation,
                                Faithfulness, FaithfulnessScores, GradCamResult, LayerInfo, ModelDescription, ModelStatus,
                                PathChain, PathEdge, PathNode, XaiClient)
 from xai_client.errors import (CancelledError, DeadlineExceededError, FailedPreconditionError,
@@ -21,7 +21,7 @@ from xai_client.errors import (CancelledError, DeadlineExceededError, FailedPrec
 __version__ = "0.1.0"
 
 __all__ = [
-    "XaiClient", "ClassScore", "Classification", "DecisionPath", "Explanation", "Faithfulness",
+    "XaiClient", "AttributeResult", "Attribution", "ClassScore", "Classification", "DecisionPath", "Explanation", "Faithfulness",
     "FaithfulnessScores", "GradCamResult",
     "LayerInfo", "ModelDescription", "ModelStatus", "PathChain", "PathEdge", "PathNode",
     "XaiError", "CancelledError", "DeadlineExceededError", "FailedPreconditionError",

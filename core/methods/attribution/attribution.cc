@@ -1,0 +1,77 @@
+#include "core/methods/attribution/attribution.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/grad_mode.h>
+
+#include <algorithm>
+
+#include "core/methods/classifier.h"
+#include "core/runtime/execution.h"
+#include "core/runtime/torch_errors.h"
+
+namespace xai::core {
+namespace {
+
+// The target's logits and input gradients at `points`, batch by batch.
+StatusOr<PointGradients> Gradients(ModelPool::Handle& instance, const at::Tensor& points,
+                                   int target, const AttributionSpec& spec) {
+  std::vector<at::Tensor> logits, gradients;
+  const int64_t batch = std::max(1, spec.batch_size);
+  for (int64_t begin = 0; begin < points.size(0); begin += batch) {
+    if (spec.interrupted) XAI_RETURN_IF_ERROR(spec.interrupted());
+    const int64_t n = std::min(batch, points.size(0) - begin);
+    torch::AutoGradMode grad_mode(true);
+    const at::Tensor x = points.narrow(0, begin, n).detach().requires_grad_(true);
+    const c10::IValue output = instance.module().forward({x});
+    if (!output.isTensor()) return InternalError("forward returned " + output.tagKind());
+    const at::Tensor all = output.toTensor();
+    XAI_RETURN_IF_ERROR(CheckBatchLogits(all, n, instance.num_classes()));
+    const at::Tensor selected = all.select(1, target);
+    const std::vector<at::Tensor> g = torch::autograd::grad({selected.sum()}, {x});
+    logits.push_back(selected.detach().to(at::kFloat));
+    gradients.push_back(g[0].to(at::kFloat));
+  }
+  return PointGradients{at::cat(logits), at::cat(gradients)};
+}
+
+}  // namespace
+
+StatusOr<AttributionRun> RunAttribution(ModelPool::Handle& instance, const at::Tensor& input,
+                                        const std::vector<at::Tensor>& baselines,
+                                        const AttributionSpec& spec) {
+  const PixelAttributionMethod* method = FindAttributionMethod(spec.method);
+  if (method == nullptr) {
+    return InvalidArgumentError("method " + std::string(AttributionMethodName(spec.method)) +
+                                " is not served");
+  }
+  AttributionRun run;
+  XAI_ASSIGN_OR_RETURN(const at::Tensor logits, ForwardLogits(instance, input));
+  run.logits = logits[0];
+  std::vector<int> targets = spec.targets;
+  if (targets.empty()) targets.push_back(static_cast<int>(run.logits.argmax().item<int64_t>()));
+  try {
+    ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
+    AttributionContext context;
+    context.input = ToDevice(input.to(at::kFloat), instance.device());
+    for (const at::Tensor& b : baselines) {
+      context.baselines.push_back(ToDevice(b.to(at::kFloat), instance.device()));
+    }
+    context.steps = spec.steps;
+    context.rule = spec.rule;
+    for (const int target : targets) {
+      context.gradients = [&instance, target, &spec](const at::Tensor& points) {
+        return Gradients(instance, points, target, spec);
+      };
+      XAI_ASSIGN_OR_RETURN(AttributionOutput output, method->Attribute(context));
+      output.attribution = output.attribution.to(at::kCPU).contiguous();
+      run.attributions.push_back({target, std::move(output)});
+    }
+  } catch (const std::exception& e) {
+    return InternalError(std::string(AttributionMethodName(spec.method)) +
+                         " failed: " + ExceptionMessage(e));
+  }
+  return run;
+}
+
+}  // namespace xai::core
