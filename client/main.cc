@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "client/commands/admin.h"
+#include "client/commands/attribute.h"
 #include "client/commands/classify.h"
 #include "client/commands/compare.h"
 #include "client/commands/describe.h"
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   xai::client::SetupClassify(app, g);
   xai::client::SetupGradCam(app, g);
   xai::client::SetupCompare(app, g);
+  xai::client::SetupAttribute(app, g);
   xai::client::SetupPath(app, g);
   xai::client::SetupProfilePaths(app, g);
   xai::client::SetupHealth(app, g);

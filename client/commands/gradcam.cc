@@ -45,22 +45,6 @@ struct GradCamOptions {
   std::string out_dir = ".";
 };
 
-// File name prefixes, one per image: the image's stem, with _2, _3, ... for a stem already
-// taken, so that cat.jpg and other/cat.png do not overwrite each other's maps. Targets are
-// numbers, so "<prefix>_<target>_cam.npy" cannot collide across prefixes either.
-std::vector<std::string> OutputPrefixes(const std::vector<std::string>& images) {
-  std::set<std::string> taken;
-  std::vector<std::string> out;
-  for (const std::string& image : images) {
-    const std::string stem = std::filesystem::path(image).stem().string();
-    std::string prefix = stem;
-    for (int n = 2; taken.count(prefix); ++n) prefix = stem + "_" + std::to_string(n);
-    taken.insert(prefix);
-    out.push_back(prefix);
-  }
-  return out;
-}
-
 // (x, y) of the first maximum, in row-major order, of a [H,W] float32 tensor.
 bool CamPeak(const xai::v1::Tensor& cam, int64_t* x, int64_t* y, std::string* error) {
   const std::string& data = cam.data();
@@ -302,6 +286,19 @@ nlohmann::json ScoresJson(const xai::v1::FaithfulnessScores& s) {
       {"deletion_curve", std::vector<float>(s.deletion_curve().begin(), s.deletion_curve().end())},
       {"insertion_curve",
        std::vector<float>(s.insertion_curve().begin(), s.insertion_curve().end())}};
+}
+
+std::vector<std::string> OutputPrefixes(const std::vector<std::string>& images) {
+  std::set<std::string> taken;
+  std::vector<std::string> out;
+  for (const std::string& image : images) {
+    const std::string stem = std::filesystem::path(image).stem().string();
+    std::string prefix = stem;
+    for (int n = 2; taken.count(prefix); ++n) prefix = stem + "_" + std::to_string(n);
+    taken.insert(prefix);
+    out.push_back(prefix);
+  }
+  return out;
 }
 
 void SetupGradCam(CLI::App& app, const GlobalOptions& global) {

@@ -17,6 +17,11 @@ namespace xai::client {
 // method added there is accepted here, and "gradcam++", the name Grad-CAM++'s paper gives it.
 std::vector<std::pair<std::string, xai::v1::CamMethod>> CamMethodNames();
 
+// File name prefixes, one per image: the image's stem, with _2, _3, ... for a stem already
+// taken, so that cat.jpg and other/cat.png do not overwrite each other's files. Targets are
+// numbers, so "<prefix>_<target>_..." cannot collide across prefixes either.
+std::vector<std::string> OutputPrefixes(const std::vector<std::string>& images);
+
 // The faithfulness scores as --json writes them.
 nlohmann::json ScoresJson(const xai::v1::FaithfulnessScores& scores);
 

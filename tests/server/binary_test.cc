@@ -294,6 +294,34 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   EXPECT_THAT(out, HasSubstr("not a 4-D feature map"));
   std::filesystem::remove_all(compare_dir);
 
+  // attribute: per image and target, the attribution and its map as .npy; IG's error in the
+  // JSON; an unserved method's status and exit 1.
+  const std::string attribute_dir = cam_dir + "_attribute";
+  const std::string attribute_json = cam_dir + "_attribute.json";
+  EXPECT_EQ(RunCommand(cli + " --json attribute shapes " + image +
+                           " --method ig --steps 16 --baseline black --target 2 --out " +
+                           attribute_dir + " > " + attribute_json,
+                       &out),
+            0)
+      << xai::testing::ReadBytes(attribute_json);
+  const std::string check_attribute =
+      "/usr/bin/python3 -c \"import json, sys, numpy as np\n"
+      "a = json.load(open(sys.argv[1]))['results'][0]['attributions'][0]\n"
+      "x, m = np.load(a['attribution']), np.load(a['map'])\n"
+      "assert a['target_class'] == 2 and a['steps'] == 16, a\n"
+      "assert x.shape == (3, 64, 64) and m.shape == (64, 64), (x.shape, m.shape)\n"
+      "assert np.allclose(x.sum(0), m, atol=1e-5), 'map is the channel sum'\n"
+      "gap = a['logit'] - a['baseline_logit']\n"
+      "assert abs(x.sum() - gap - a['convergence_delta']) < 1e-3 * max(1, abs(gap)), a\"";
+  EXPECT_EQ(RunCommand(check_attribute + " " + attribute_json, &out), 0) << out;
+  EXPECT_EQ(RunCommand(cli + " attribute shapes " + image + " --method xrai --out " + attribute_dir,
+                       &out),
+            1)
+      << out;
+  EXPECT_THAT(out, HasSubstr("UNIMPLEMENTED: method XRAI is not served yet"));
+  std::filesystem::remove_all(attribute_dir);
+  std::filesystem::remove(attribute_json);
+
   // xai health: exit 0 and SERVING for the server and a ready model; 1 and the reason for
   // a model the server does not know.
   const std::string health = std::string(XAI_CLI_BINARY) + " --server " + address() + " ";

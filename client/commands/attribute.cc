@@ -1,0 +1,225 @@
+// xai attribute: pixel attributions of images (the Attribute RPC), written as .npy arrays,
+// with Integrated Gradients' approximation error in the summary.
+#include "client/commands/attribute.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "client/commands/gradcam.h"
+#include "client/npy.h"
+#include "client/output.h"
+#include "core/base/files.h"
+#include "xai/v1/explainer.grpc.pb.h"
+
+namespace xai::client {
+namespace {
+
+using json = nlohmann::json;
+
+// An enum's value names in lower case (without its UNSPECIFIED), for CLI11's IsMember.
+template <typename Enum>
+std::vector<std::pair<std::string, int>> LowerNames(const google::protobuf::EnumDescriptor* e) {
+  std::vector<std::pair<std::string, int>> out;
+  for (int i = 0; i < e->value_count(); ++i) {
+    std::string name = e->value(i)->name();
+    if (name.find("UNSPECIFIED") != std::string::npos) continue;
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    out.emplace_back(name, e->value(i)->number());
+  }
+  return out;
+}
+
+struct AttributeOptions {
+  int method = xai::v1::INTEGRATED_GRADIENTS;
+  std::vector<int> targets;
+  int steps = 0;
+  int rule = xai::v1::GAUSS_LEGENDRE;
+  std::vector<int> baselines;
+  uint64_t seed = 0;
+  int batch_size = 0;
+  std::string out_dir = ".";
+};
+
+int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t version,
+                 const std::vector<std::string>& images, const AttributeOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.out_dir, ec);
+  if (ec) {
+    std::cerr << "xai attribute: cannot create " << options.out_dir << ": " << ec.message() << "\n";
+    return kExitFailure;
+  }
+  xai::v1::AttributeRequest request;
+  request.mutable_model()->set_name(model);
+  request.mutable_model()->set_version(version);
+  request.set_method(static_cast<xai::v1::AttributionMethod>(options.method));
+  for (const int target : options.targets) request.add_target_classes(target);
+  request.set_steps(options.steps);
+  request.set_rule(static_cast<xai::v1::IntegrationRule>(options.rule));
+  for (const int b : options.baselines) request.add_baselines(static_cast<xai::v1::Baseline>(b));
+  request.set_seed(options.seed);
+  request.set_batch_size(options.batch_size);
+
+  auto stub = Connect(g);
+  const std::vector<std::string> prefixes = OutputPrefixes(images);
+  int failures = 0;
+  json results = json::array();
+  ProgressBar progress("attribute", static_cast<int>(images.size()));
+  for (size_t i = 0; i < images.size(); ++i) {
+    const std::string& path = images[i];
+    auto fail = [&](const std::string& error) {
+      ++failures;
+      std::cerr << "xai attribute: " << path << ": " << error << "\n";
+      if (g.json) results.push_back({{"image", path}, {"error", error}});
+    };
+    xai::core::StatusOr<std::string> bytes = xai::core::ReadFile(path);
+    if (!bytes.ok()) {
+      progress.Step(path);
+      fail(bytes.status().message());
+      continue;
+    }
+    request.mutable_image()->set_encoded(std::move(*bytes));
+    grpc::ClientContext context;
+    PrepareCall(&context, g);
+    xai::v1::AttributeResponse response;
+    const grpc::Status status = stub->Attribute(&context, request, &response);
+    progress.Step(path);
+    if (!status.ok()) {
+      fail(Describe(status, g));
+      continue;
+    }
+    json written = json::array();
+    std::vector<std::vector<std::string>> rows;
+    std::string error;
+    for (const xai::v1::Attribution& a : response.attributions()) {
+      const std::string base = (std::filesystem::path(options.out_dir) /
+                                (prefixes[i] + "_" + std::to_string(a.target_class())))
+                                   .lexically_normal()
+                                   .string();
+      const std::string attribution_file = base + "_attribution.npy";
+      const std::string map_file = base + "_map.npy";
+      if (!WriteNpyFloat32(attribution_file,
+                           {a.attribution().shape().begin(), a.attribution().shape().end()},
+                           a.attribution().data(), &error) ||
+          !WriteNpyFloat32(map_file, {a.map().shape().begin(), a.map().shape().end()},
+                           a.map().data(), &error)) {
+        break;
+      }
+      const bool integrates = a.steps() > 0;
+      written.push_back(
+          {{"target_class", a.target_class()},
+           {"attribution", attribution_file},
+           {"map", map_file},
+           {"approximation_error", integrates ? json(a.approximation_error()) : json(nullptr)},
+           {"logit", a.logit()},
+           {"baseline_logit", integrates ? json(a.baseline_logit()) : json(nullptr)},
+           {"convergence_delta", integrates ? json(a.convergence_delta()) : json(nullptr)},
+           {"steps", a.steps()},
+           {"warning", a.warning()}});
+      std::string label = "-";
+      for (const auto& c : response.classes()) {
+        if (c.index() == a.target_class()) label = c.label();
+      }
+      rows.push_back({"  " + std::to_string(a.target_class()), label, FormatFloat(a.logit(), 4),
+                      integrates ? FormatFloat(a.approximation_error(), 4) : "-",
+                      integrates ? std::to_string(a.steps()) : "-",
+                      attribution_file + " " + map_file +
+                          (a.warning().empty() ? "" : "  (" + a.warning() + ")")});
+    }
+    if (!error.empty()) {
+      fail(error);
+      continue;
+    }
+    if (g.json) {
+      results.push_back(
+          {{"image", path},
+           {"model", {{"name", response.model().name()}, {"version", response.model().version()}}},
+           {"classes", ClassesJson(response.classes())},
+           {"attributions", written}});
+      continue;
+    }
+    std::printf("%s  (model %s v%lld, %s)\n", path.c_str(), response.model().name().c_str(),
+                static_cast<long long>(response.model().version()),
+                xai::v1::AttributionMethod_Name(request.method()).c_str());
+    PrintTable(stdout, {"  TARGET", "LABEL", "LOGIT", "ERROR", "STEPS", "FILES"}, rows);
+    std::printf("\n");
+  }
+  if (g.json) std::cout << json{{"results", results}}.dump(2) << "\n";
+  return failures == 0 ? 0 : kExitFailure;
+}
+
+}  // namespace
+
+void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
+  struct Arguments {
+    std::string model;
+    int64_t version = 0;
+    std::vector<std::string> images;
+    AttributeOptions options;
+  };
+  auto args = std::make_shared<Arguments>();
+  auto* attribute = app.add_subcommand(
+      "attribute", "Pixel attributions of images (Integrated Gradients, Saliency, ...), as .npy");
+  attribute->add_option("MODEL", args->model, "Model name")->required();
+  attribute->add_option("IMAGE", args->images, "Image files (JPEG, PNG, BMP, WebP, TIFF, ...)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  attribute->add_option("--version", args->version, "Model version (0: newest ready)")
+      ->capture_default_str();
+  auto methods = LowerNames<xai::v1::AttributionMethod>(xai::v1::AttributionMethod_descriptor());
+  methods.emplace_back("ig", xai::v1::INTEGRATED_GRADIENTS);
+  attribute
+      ->add_option("--method", args->options.method,
+                   "saliency, input_x_gradient, integrated_gradients (ig, the default); "
+                   "smooth_grad, gradient_shap and xrai are not served yet")
+      ->transform(CLI::CheckedTransformer(methods, CLI::ignore_case));
+  attribute
+      ->add_option("--target", args->options.targets,
+                   "Class index to explain; repeat for several; none: the top-1 class")
+      ->allow_extra_args(false);
+  attribute
+      ->add_option("--steps", args->options.steps,
+                   "Integration steps (0: the server's default, 50)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  attribute
+      ->add_option("--rule", args->options.rule,
+                   "Integrated Gradients' quadrature: gauss_legendre (default), riemann_left, "
+                   "riemann_right, riemann_middle, riemann_trapezoid")
+      ->transform(CLI::CheckedTransformer(
+          LowerNames<xai::v1::IntegrationRule>(xai::v1::IntegrationRule_descriptor()),
+          CLI::ignore_case));
+  attribute
+      ->add_option("--baseline", args->options.baselines,
+                   "zero (default), black, white, blur, uniform_noise; repeat to average several")
+      ->allow_extra_args(false)
+      ->transform(CLI::CheckedTransformer(
+          LowerNames<xai::v1::Baseline>(xai::v1::Baseline_descriptor()), CLI::ignore_case));
+  attribute->add_option("--seed", args->options.seed, "Seed of uniform_noise baselines")
+      ->capture_default_str();
+  attribute
+      ->add_option("--batch-size", args->options.batch_size,
+                   "Points per forward and backward (0: the server's default, 32)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  attribute->add_option("--out", args->options.out_dir, "Directory for the files, made if missing")
+      ->capture_default_str();
+  attribute->footer(
+      "For image DIR/NAME.EXT and each target T, --out gets:\n"
+      "  NAME_T_attribution.npy  float32 [C,H,W]: the attribution in the model's input space\n"
+      "  NAME_T_map.npy          float32 [H,W]: its sum over channels, signed\n"
+      "ERROR is Integrated Gradients' |sum(attribution) - (f(x) - f(baseline))| /\n"
+      "|f(x) - f(baseline)|, f the target's logit: raise --steps when it is above 0.05.\n");
+  attribute->callback([&global, args] {
+    ExitWith(RunAttribute(global, args->model, args->version, args->images, args->options));
+  });
+}
+
+}  // namespace xai::client
