@@ -11,11 +11,8 @@ targets, and to one plain eager forward measured in the same run.
 """
 import argparse
 import os
-import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -23,9 +20,9 @@ import torch
 import torchvision
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "client", "python"))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
-from xai_client import XaiClient  # noqa: E402
+from server_process import served_model  # noqa: E402
 # The reference's own procedures (batches of 64), run here once per target as
 # pytorch-grad-cam runs them.
 from cam_reference import ablation_scores, activations_of, score_cam_scores  # noqa: E402
@@ -78,35 +75,11 @@ def main():
     for p in model.parameters():
         p.requires_grad_(False)
     x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(8))
-    with tempfile.TemporaryDirectory() as repo:
-        os.makedirs(os.path.join(repo, "resnet18", "1"))
-        torch.jit.trace(model, x).save(os.path.join(repo, "resnet18", "1", "model.pt"))
-        with open(os.path.join(repo, "resnet18", "config.pbtxt"), "w") as f:
-            f.write('input { height: 224 width: 224 }\n')
-        log = open(os.path.join(repo, "server.log"), "w+")
-        server = subprocess.Popen(
-            [args.server, "--model-repository", repo, "--address", "127.0.0.1:0",
-             "--metrics-address", "", "--access-log=false", "--intra-op-threads", str(args.threads)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            port = None
-            while port is None:
-                log.seek(0)
-                found = re.search(r"\(port (\d+)\)", log.read())
-                if found:
-                    port = int(found.group(1))
-                elif server.poll() is not None:
-                    sys.exit("xai-server did not start")
-                time.sleep(0.05)
-            run(args, model, x, XaiClient("127.0.0.1:%d" % port, timeout=600))
-        finally:
-            server.terminate()
-            server.wait()
+    with served_model(args.server, model, x, args.threads) as client:
+        run(args, model, x, client)
 
 
 def run(args, model, x, client):
-    while any(m.state == "LOADING" for m in client.list_models()):
-        time.sleep(0.1)
     with torch.no_grad():
         order = torch.argsort(model(x)[0], descending=True).tolist()
     target_sets = {1: order[:1], 2: order[:2]}

@@ -1,0 +1,48 @@
+"""A real xai-server on a temporary repository holding one traced model, for the Python
+benchmarks: `with served_model(server, model, x, threads) as client: ...`."""
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "client", "python"))
+from xai_client import XaiClient  # noqa: E402
+
+
+@contextlib.contextmanager
+def served_model(server_path, model, example, threads, name="resnet18", config=""):
+    """Yields a client of an xai-server serving `model` traced on `example` as `name`."""
+    size = example.shape[-1]
+    with tempfile.TemporaryDirectory() as repo:
+        os.makedirs(os.path.join(repo, name, "1"))
+        torch.jit.trace(model, example).save(os.path.join(repo, name, "1", "model.pt"))
+        with open(os.path.join(repo, name, "config.pbtxt"), "w") as f:
+            f.write('input { height: %d width: %d }\n%s' % (size, size, config))
+        log = open(os.path.join(repo, "server.log"), "w+")
+        server = subprocess.Popen(
+            [server_path, "--model-repository", repo, "--address", "127.0.0.1:0",
+             "--metrics-address", "", "--access-log=false", "--intra-op-threads", str(threads)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            port = None
+            while port is None:
+                log.seek(0)
+                found = re.search(r"\(port (\d+)\)", log.read())
+                if found:
+                    port = int(found.group(1))
+                elif server.poll() is not None:
+                    sys.exit("xai-server did not start")
+                time.sleep(0.05)
+            client = XaiClient("127.0.0.1:%d" % port, timeout=600)
+            while any(m.state == "LOADING" for m in client.list_models()):
+                time.sleep(0.1)
+            yield client
+        finally:
+            server.terminate()
+            server.wait()
