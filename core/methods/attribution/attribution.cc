@@ -63,6 +63,10 @@ StatusOr<AttributionRun> RunAttribution(ModelPool::Handle& instance, const at::T
       context.gradients = [&instance, target, &spec](const at::Tensor& points) {
         return Gradients(instance, points, target, spec);
       };
+      context.logits = [&instance, target](const at::Tensor& points) -> StatusOr<at::Tensor> {
+        XAI_ASSIGN_OR_RETURN(const at::Tensor all, ForwardLogits(instance, points));
+        return all.select(1, target);
+      };
       XAI_ASSIGN_OR_RETURN(AttributionOutput output, method->Attribute(context));
       output.attribution = output.attribution.to(at::kCPU).contiguous();
       run.attributions.push_back({target, std::move(output)});

@@ -29,6 +29,8 @@ struct AttributionContext {
   IntegrationRule rule = IntegrationRule::kGaussLegendre;
   // Gradients at `points` ([N,C,H,W]): the runner batches them.
   std::function<StatusOr<PointGradients>(const at::Tensor& points)> gradients;
+  // The target's logits at `points` ([N]), forwards without autograd.
+  std::function<StatusOr<at::Tensor>(const at::Tensor& points)> logits;
 };
 
 struct AttributionOutput {

@@ -19,15 +19,16 @@ class IntegratedGradients : public PixelAttributionMethod {
     const at::Tensor weights = at::tensor(q.weights, at::kDouble).to(options).view({-1, 1, 1, 1});
     const int64_t steps = static_cast<int64_t>(q.alphas.size());
     const int64_t count = static_cast<int64_t>(context.baselines.size());
-    // Every baseline's points in one call, so that they share batches; then the input and
-    // the baselines themselves for the logits at the ends.
+    // Every baseline's points in one call, so that they share batches; the logits at the
+    // ends (the input and the baselines) from one forward without autograd.
     std::vector<at::Tensor> points;
     for (const at::Tensor& baseline : context.baselines) {
       points.push_back(baseline + alphas * (context.input - baseline));
     }
-    points.push_back(context.input);
-    for (const at::Tensor& baseline : context.baselines) points.push_back(baseline);
     XAI_ASSIGN_OR_RETURN(const PointGradients g, context.gradients(at::cat(points)));
+    std::vector<at::Tensor> ends = {context.input};
+    ends.insert(ends.end(), context.baselines.begin(), context.baselines.end());
+    XAI_ASSIGN_OR_RETURN(const at::Tensor end_logits, context.logits(at::cat(ends)));
     at::Tensor sum = at::zeros_like(context.input[0]);
     for (int64_t b = 0; b < count; ++b) {
       const at::Tensor grads = g.gradients.narrow(0, b * steps, steps);
@@ -37,11 +38,11 @@ class IntegratedGradients : public PixelAttributionMethod {
     out.attribution = (sum / static_cast<double>(count)).to(at::kFloat);
     out.integrates = true;
     out.steps = static_cast<int>(steps);
-    const at::Tensor ends = g.logits.narrow(0, count * steps, count + 1).to(at::kCPU, at::kDouble);
-    out.logit = static_cast<float>(ends[0].item<double>());
-    out.baseline_logit = static_cast<float>(ends.narrow(0, 1, count).mean().item<double>());
+    const at::Tensor f = end_logits.to(at::kCPU, at::kDouble);
+    out.logit = static_cast<float>(f[0].item<double>());
+    out.baseline_logit = static_cast<float>(f.narrow(0, 1, count).mean().item<double>());
     out.delta = static_cast<float>(out.attribution.sum().item<double>() -
-                                   (ends[0].item<double>() - out.baseline_logit));
+                                   (f[0].item<double>() - out.baseline_logit));
     return out;
   }
 };
