@@ -6,7 +6,6 @@
 
 #include <algorithm>
 
-#include "core/methods/classifier.h"
 #include "core/runtime/execution.h"
 #include "core/runtime/torch_errors.h"
 
@@ -35,6 +34,18 @@ StatusOr<PointGradients> Gradients(ModelPool::Handle& instance, const at::Tensor
   return PointGradients{at::cat(logits), at::cat(gradients)};
 }
 
+// The logits at `points`, [N, classes] on the CPU, without autograd. Not under
+// InferenceMode: this module also runs the gradient forwards, and LibTorch 2.x's executor
+// then keeps inference tensors that a later backward refuses to save.
+StatusOr<at::Tensor> NoGradLogits(ModelPool::Handle& instance, const at::Tensor& points) {
+  torch::NoGradGuard no_grad;
+  const c10::IValue output = instance.module().forward({points});
+  if (!output.isTensor()) return InternalError("forward returned " + output.tagKind());
+  const at::Tensor logits = output.toTensor().to(at::kCPU, at::kFloat);
+  XAI_RETURN_IF_ERROR(CheckBatchLogits(logits, points.size(0), instance.num_classes()));
+  return logits;
+}
+
 }  // namespace
 
 StatusOr<AttributionRun> RunAttribution(ModelPool::Handle& instance, const at::Tensor& input,
@@ -46,14 +57,14 @@ StatusOr<AttributionRun> RunAttribution(ModelPool::Handle& instance, const at::T
                                 " is not served");
   }
   AttributionRun run;
-  XAI_ASSIGN_OR_RETURN(const at::Tensor logits, ForwardLogits(instance, input));
-  run.logits = logits[0];
-  std::vector<int> targets = spec.targets;
-  if (targets.empty()) targets.push_back(static_cast<int>(run.logits.argmax().item<int64_t>()));
   try {
     ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
     AttributionContext context;
     context.input = ToDevice(input.to(at::kFloat), instance.device());
+    XAI_ASSIGN_OR_RETURN(const at::Tensor logits, NoGradLogits(instance, context.input));
+    run.logits = logits[0];
+    std::vector<int> targets = spec.targets;
+    if (targets.empty()) targets.push_back(static_cast<int>(run.logits.argmax().item<int64_t>()));
     for (const at::Tensor& b : baselines) {
       context.baselines.push_back(ToDevice(b.to(at::kFloat), instance.device()));
     }
@@ -64,7 +75,7 @@ StatusOr<AttributionRun> RunAttribution(ModelPool::Handle& instance, const at::T
         return Gradients(instance, points, target, spec);
       };
       context.logits = [&instance, target](const at::Tensor& points) -> StatusOr<at::Tensor> {
-        XAI_ASSIGN_OR_RETURN(const at::Tensor all, ForwardLogits(instance, points));
+        XAI_ASSIGN_OR_RETURN(const at::Tensor all, NoGradLogits(instance, points));
         return all.select(1, target);
       };
       XAI_ASSIGN_OR_RETURN(AttributionOutput output, method->Attribute(context));

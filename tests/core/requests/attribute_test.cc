@@ -202,11 +202,12 @@ TEST_F(AttributeTest, EveryBaselineKindAveragesAndTheSeedRepeatsTheNoise) {
   r.seed = 7;
   auto a = xai::testing::AttributeAndWait(*explainer_, r);
   auto b = xai::testing::AttributeAndWait(*explainer_, r);
-  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_EQ(a->attributions[0].attribution.data, b->attributions[0].attribution.data);  // seeded
   r.seed = 8;
   auto c = xai::testing::AttributeAndWait(*explainer_, r);
-  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_NE(a->attributions[0].attribution.data, c->attributions[0].attribution.data);
   const PixelAttribution& x = a->attributions[0];
   EXPECT_EQ(x.warning.empty(), std::abs(x.logit - x.baseline_logit) >= kMeaningfulLogitGap);
