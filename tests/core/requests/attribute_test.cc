@@ -55,8 +55,10 @@ TEST(AttributeReferenceTest, EveryMethodAndRuleMatchesCaptumsProcedure) {
     request.model = {c["model"].get<std::string>(), 0};
     request.image.kind = ImageRef::Kind::kTensor;
     request.image.tensor_shape = {1, 3, 224, 224};
-    request.image.tensor_data =
+    // The request borrows the bytes (ImageRef): they outlive the call.
+    const std::string input =
         xai::testing::ReadBytes(ReferenceDir() + "/" + c["input"].get<std::string>());
+    request.image.tensor_data = input;
     request.target_classes = c["targets"].get<std::vector<int>>();
     request.method = MethodNamed(c["method"].get<std::string>());
     request.rule = RuleNamed(c["rule"].get<std::string>());
@@ -113,12 +115,14 @@ class AttributeTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete explainer_; }
 
+  // The image's bytes live as long as the suite: requests borrow them (ImageRef).
   static AttributeRequest Request() {
+    static const std::string* const image = new std::string(
+        xai::testing::ReadBytes(std::string(XAI_SOURCE_DIR) + "/samples/star_3.png"));
     AttributeRequest request;
     request.model = {"shapes", 0};
     request.image.kind = ImageRef::Kind::kEncoded;
-    request.image.encoded =
-        xai::testing::ReadBytes(std::string(XAI_SOURCE_DIR) + "/samples/star_3.png");
+    request.image.encoded = *image;
     return request;
   }
 

@@ -140,10 +140,12 @@ TEST(DemoModelTest, GradCamIsMoreFaithfulThanARandomMap) {
   double deletion = 0, insertion = 0, random_deletion = 0, random_insertion = 0;
   int deletion_wins = 0, insertion_wins = 0;
   for (const DemoImage& image : images) {
+    // The request borrows the bytes (ImageRef): they outlive the call.
+    const std::string bytes = xai::testing::ReadBytes(std::string(XAI_DEMO_DIR) + "/" + image.file);
     GradCamRequest request;
     request.model = {"shapes", 0};
     request.image.kind = ImageRef::Kind::kEncoded;
-    request.image.encoded = xai::testing::ReadBytes(std::string(XAI_DEMO_DIR) + "/" + image.file);
+    request.image.encoded = bytes;
     request.metrics = {true, 0, true};
     auto result = xai::testing::GradCamAndWait(*explainer, request);
     ASSERT_TRUE(result.ok()) << image.file << ": " << result.status().ToString();
