@@ -1,6 +1,8 @@
 // What the xai CLI's subcommands share: connecting, describing a failed call, helpers.
 #include "client/common.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -160,6 +162,19 @@ void AddPathOptions(CLI::App* command, PathOptions* options) {
   command->add_option("--max-channels", options->max_channels, "Largest critical set per layer")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+}
+
+std::vector<std::pair<std::string, int>> LowerCaseEnumNames(
+    const google::protobuf::EnumDescriptor* descriptor) {
+  std::vector<std::pair<std::string, int>> out;
+  for (int i = 0; i < descriptor->value_count(); ++i) {
+    std::string name = descriptor->value(i)->name();
+    if (name.size() >= 12 && name.compare(name.size() - 12, 12, "_UNSPECIFIED") == 0) continue;
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    out.emplace_back(std::move(name), descriptor->value(i)->number());
+  }
+  return out;
 }
 
 }  // namespace xai::client

@@ -10,6 +10,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "xai/v1/explainer.grpc.pb.h"
@@ -47,6 +48,11 @@ std::unique_ptr<xai::v1::Explainer::Stub> Connect(const GlobalOptions& g);
 
 // Sets the call's deadline (--timeout) and, with a token, its authorization metadata.
 void PrepareCall(grpc::ClientContext* context, const GlobalOptions& g);
+
+// An enum's value names in lower case with their numbers, read from the proto (so that a
+// value added there is accepted by the CLI), without its *_UNSPECIFIED value.
+std::vector<std::pair<std::string, int>> LowerCaseEnumNames(
+    const google::protobuf::EnumDescriptor* descriptor);
 
 // "CODE: message" of a failed call, with a hint at --server when it could not connect.
 std::string Describe(const grpc::Status& status, const GlobalOptions& g);

@@ -2,8 +2,6 @@
 // with Integrated Gradients' approximation error in the summary.
 #include "client/commands/attribute.h"
 
-#include <algorithm>
-#include <cctype>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -22,20 +20,6 @@ namespace xai::client {
 namespace {
 
 using json = nlohmann::json;
-
-// An enum's value names in lower case (without its UNSPECIFIED), for CLI11's IsMember.
-template <typename Enum>
-std::vector<std::pair<std::string, int>> LowerNames(const google::protobuf::EnumDescriptor* e) {
-  std::vector<std::pair<std::string, int>> out;
-  for (int i = 0; i < e->value_count(); ++i) {
-    std::string name = e->value(i)->name();
-    if (name.find("UNSPECIFIED") != std::string::npos) continue;
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    out.emplace_back(name, e->value(i)->number());
-  }
-  return out;
-}
 
 struct AttributeOptions {
   int method = xai::v1::INTEGRATED_GRADIENTS;
@@ -173,7 +157,7 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::ExistingFile);
   attribute->add_option("--version", args->version, "Model version (0: newest ready)")
       ->capture_default_str();
-  auto methods = LowerNames<xai::v1::AttributionMethod>(xai::v1::AttributionMethod_descriptor());
+  auto methods = LowerCaseEnumNames(xai::v1::AttributionMethod_descriptor());
   methods.emplace_back("ig", xai::v1::INTEGRATED_GRADIENTS);
   attribute
       ->add_option("--method", args->options.method,
@@ -193,15 +177,14 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
       ->add_option("--rule", args->options.rule,
                    "Integrated Gradients' quadrature: gauss_legendre (default), riemann_left, "
                    "riemann_right, riemann_middle, riemann_trapezoid")
-      ->transform(CLI::CheckedTransformer(
-          LowerNames<xai::v1::IntegrationRule>(xai::v1::IntegrationRule_descriptor()),
-          CLI::ignore_case));
+      ->transform(CLI::CheckedTransformer(LowerCaseEnumNames(xai::v1::IntegrationRule_descriptor()),
+                                          CLI::ignore_case));
   attribute
       ->add_option("--baseline", args->options.baselines,
                    "zero (default), black, white, blur, uniform_noise; repeat to average several")
       ->allow_extra_args(false)
-      ->transform(CLI::CheckedTransformer(
-          LowerNames<xai::v1::Baseline>(xai::v1::Baseline_descriptor()), CLI::ignore_case));
+      ->transform(CLI::CheckedTransformer(LowerCaseEnumNames(xai::v1::Baseline_descriptor()),
+                                          CLI::ignore_case));
   attribute->add_option("--seed", args->options.seed, "Seed of uniform_noise baselines")
       ->capture_default_str();
   attribute

@@ -89,12 +89,6 @@ void Chart(cv::Mat& canvas, const cv::Rect& box, const xai::v1::FaithfulnessScor
   Curve(canvas, box, scores.insertion_curve(), kInsertion, 2);
 }
 
-std::string Fixed(double value, int digits) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.*f", digits, value);
-  return buffer;
-}
-
 // The grid: a header with the image and the target; a row per method with its overlay, the
 // scores and time under it, and its curves beside it; a legend.
 cv::Mat RenderGrid(const cv::Mat& image, const std::string& title,
@@ -117,8 +111,9 @@ cv::Mat RenderGrid(const cv::Mat& image, const std::string& title,
       Text(canvas, row.error.substr(0, 60), pad, y + cell + 38, 0.4, kDeletion);
     } else {
       Text(canvas,
-           "del " + Fixed(row.scores.deletion_auc(), 3) + "  ins " +
-               Fixed(row.scores.insertion_auc(), 3) + "  " + Fixed(row.milliseconds, 1) + " ms",
+           "del " + FormatFloat(row.scores.deletion_auc(), 3) + "  ins " +
+               FormatFloat(row.scores.insertion_auc(), 3) + "  " +
+               FormatFloat(row.milliseconds, 1) + " ms",
            pad, y + cell + 38, 0.45);
       Chart(canvas, cv::Rect(pad + cell + pad, y, chart, cell), row.scores, random);
     }
@@ -128,7 +123,8 @@ cv::Mat RenderGrid(const cv::Mat& image, const std::string& title,
   if (random != nullptr) {
     Text(canvas, "thin: a random map,", pad, y + 34, 0.4, kGrey);
     Text(canvas,
-         "del " + Fixed(random->deletion_auc(), 3) + "  ins " + Fixed(random->insertion_auc(), 3),
+         "del " + FormatFloat(random->deletion_auc(), 3) + "  ins " +
+             FormatFloat(random->insertion_auc(), 3),
          pad, y + 54, 0.4, kGrey);
   }
   return canvas;
@@ -215,7 +211,8 @@ int RunCompare(const GlobalOptions& g, const std::string& model, const std::stri
     const int target = first.explanations(0).target_class();
     title += ", class " + std::to_string(target);
     for (const auto& c : first.classes()) {
-      if (c.index() == target) title += " " + c.label() + " (p " + Fixed(c.probability(), 3) + ")";
+      if (c.index() == target)
+        title += " " + c.label() + " (p " + FormatFloat(c.probability(), 3) + ")";
     }
   }
   const cv::Mat input =
@@ -261,13 +258,15 @@ int RunCompare(const GlobalOptions& g, const std::string& model, const std::stri
       table.push_back({"  " + row.name, "-", "-", "-", "-", row.error});
       continue;
     }
-    table.push_back({"  " + row.name, Fixed(row.milliseconds, 1),
-                     Fixed(row.scores.deletion_auc(), 4), Fixed(row.scores.insertion_auc(), 4),
-                     Fixed(row.scores.top20_probability(), 4), ""});
+    table.push_back({"  " + row.name, FormatFloat(row.milliseconds, 1),
+                     FormatFloat(row.scores.deletion_auc(), 4),
+                     FormatFloat(row.scores.insertion_auc(), 4),
+                     FormatFloat(row.scores.top20_probability(), 4), ""});
   }
   if (have_random) {
-    table.push_back({"  (random map)", "-", Fixed(random.deletion_auc(), 4),
-                     Fixed(random.insertion_auc(), 4), Fixed(random.top20_probability(), 4), ""});
+    table.push_back({"  (random map)", "-", FormatFloat(random.deletion_auc(), 4),
+                     FormatFloat(random.insertion_auc(), 4),
+                     FormatFloat(random.top20_probability(), 4), ""});
   }
   PrintTable(stdout, {"  METHOD", "TIME MS", "DELETION AUC", "INSERTION AUC", "TOP-20% P", "ERROR"},
              table);

@@ -264,15 +264,10 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
 }  // namespace
 
 std::vector<std::pair<std::string, xai::v1::CamMethod>> CamMethodNames() {
-  const google::protobuf::EnumDescriptor* methods = xai::v1::CamMethod_descriptor();
   std::vector<std::pair<std::string, xai::v1::CamMethod>> out;
-  for (int i = 0; i < methods->value_count(); ++i) {
-    const auto method = static_cast<xai::v1::CamMethod>(methods->value(i)->number());
-    if (method == xai::v1::CAM_METHOD_UNSPECIFIED) continue;
-    std::string name = methods->value(i)->name();
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    out.emplace_back(name, method);
+  for (auto& [name, number] : LowerCaseEnumNames(xai::v1::CamMethod_descriptor())) {
+    const auto method = static_cast<xai::v1::CamMethod>(number);
+    out.emplace_back(std::move(name), method);
     if (method == xai::v1::GRAD_CAM_PLUS_PLUS) out.emplace_back("gradcam++", method);
   }
   return out;
