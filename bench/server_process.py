@@ -1,5 +1,6 @@
-"""A real xai-server on a temporary repository holding one traced model, for the Python
-benchmarks: `with served_model(server, model, x, threads) as client: ...`."""
+"""A real xai-server for the Python benchmarks: on a temporary repository holding one traced
+model (`with served_model(server, model, x, threads) as client: ...`) or on a repository
+(`with served_repository(server, repo, threads) as client: ...`)."""
 import contextlib
 import os
 import re
@@ -16,15 +17,11 @@ from xai_client import XaiClient  # noqa: E402
 
 
 @contextlib.contextmanager
-def served_model(server_path, model, example, threads, name="resnet18", config=""):
-    """Yields a client of an xai-server serving `model` traced on `example` as `name`."""
-    size = example.shape[-1]
-    with tempfile.TemporaryDirectory() as repo:
-        os.makedirs(os.path.join(repo, name, "1"))
-        torch.jit.trace(model, example).save(os.path.join(repo, name, "1", "model.pt"))
-        with open(os.path.join(repo, name, "config.pbtxt"), "w") as f:
-            f.write('input { height: %d width: %d }\n%s' % (size, size, config))
-        log = open(os.path.join(repo, "server.log"), "w+")
+def served_repository(server_path, repo, threads):
+    """Yields a client of an xai-server serving the model repository `repo`, its models
+    loaded; its log goes to a temporary file."""
+    with tempfile.TemporaryDirectory() as scratch:
+        log = open(os.path.join(scratch, "server.log"), "w+")
         server = subprocess.Popen(
             [server_path, "--model-repository", repo, "--address", "127.0.0.1:0",
              "--metrics-address", "", "--access-log=false", "--intra-op-threads", str(threads)],
@@ -46,3 +43,16 @@ def served_model(server_path, model, example, threads, name="resnet18", config="
         finally:
             server.terminate()
             server.wait()
+
+
+@contextlib.contextmanager
+def served_model(server_path, model, example, threads, name="resnet18", config=""):
+    """Yields a client of an xai-server serving `model` traced on `example` as `name`."""
+    size = example.shape[-1]
+    with tempfile.TemporaryDirectory() as repo:
+        os.makedirs(os.path.join(repo, name, "1"))
+        torch.jit.trace(model, example).save(os.path.join(repo, name, "1", "model.pt"))
+        with open(os.path.join(repo, name, "config.pbtxt"), "w") as f:
+            f.write('input { height: %d width: %d }\n%s' % (size, size, config))
+        with served_repository(server_path, repo, threads) as client:
+            yield client

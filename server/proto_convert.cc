@@ -76,6 +76,9 @@ core::AttributeRequest FromProto(const xai::v1::AttributeRequest& request) {
   out.overlay = request.overlay().enabled();
   out.rule = static_cast<core::IntegrationRule>(request.rule());
   out.batch_size = request.batch_size();
+  out.max_approximation_error = request.max_approximation_error();
+  out.noise_stdev_absolute = request.noise_stdev_absolute();
+  out.smooth_grad_of = static_cast<core::AttributionMethod>(request.smooth_grad_of());
   return out;
 }
 
@@ -93,6 +96,7 @@ void ToProto(const core::AttributeResult& result, xai::v1::AttributeResponse* ou
     x->set_convergence_delta(a.convergence_delta);
     x->set_steps(a.steps);
     x->set_warning(a.warning);
+    x->set_approximation_error_met(a.approximation_error_met);
   }
 }
 

@@ -7,6 +7,12 @@ df/dx(x0 + alpha_i (x - x0)) with Captum's quadrature (`gausslegendre` from nump
 leggauss, `riemann_left/right/middle/trapezoid`), averaged over baselines; f the target's
 logit. It shares no code with the C++ engine.
 
+The sampled methods cannot match draw for draw (the engine has its own random streams), so
+for them it writes one estimate and the distance between two estimates of different seeds:
+SmoothGrad (NoiseTunnel's smoothgrad of Saliency: the mean of |df/dx| at x + N(0, sigma),
+sigma = fraction * (max(x) - min(x))) and GradientShap (per sample a baseline drawn from the
+given ones, alpha ~ U[0,1], (x - b) * df/dx at b + alpha (x - b), averaged).
+
 Usage: /usr/bin/python3 tools/attribution_reference.py --out DIR
 
 Writes DIR/<model>/1/model.pt (+ config.pbtxt with mean and std, so that BLACK and WHITE
@@ -14,6 +20,8 @@ baselines differ from ZERO), DIR/<case>_input.bin (float32 [1,3,S,S]) and
 DIR/<case>_<n>.bin (float32 [T,3,S,S], the attributions per target), and DIR/cases.json:
     [{"name", "model", "size", "input", "targets", "method", "rule", "steps", "baselines",
       "attribution": file, "logits": [per target f(x)], "baseline_logits", "deltas"}]
+and for the sampled methods {"sampled": true, "samples", "noise_fraction",
+"reference_distance": ||A - B|| / ||A|| of two estimates A (written) and B}.
 """
 import argparse
 import json
@@ -87,6 +95,27 @@ def attribute(model, x, target, method, rule, steps, baselines):
     return attr, fx, fb, float(attr.sum()) - (fx - fb)
 
 
+SAMPLES = 64
+
+
+def sampled(model, x, target, method, baselines, noise_fraction, seed):
+    generator = torch.Generator().manual_seed(seed)
+    sigma = noise_fraction * float(x.max() - x.min())
+    total = torch.zeros_like(x[0])
+    for _ in range(SAMPLES):
+        if method == "SMOOTH_GRAD":
+            noisy = x + sigma * torch.randn(x.shape, generator=generator)
+            _, grad = gradients(model, noisy, target)
+            total += grad[0].abs()
+        else:
+            choice = int(torch.randint(len(baselines), (1,), generator=generator))
+            x0 = baseline(baselines[choice], x)
+            alpha = float(torch.rand((1,), generator=generator))
+            _, grad = gradients(model, x0 + alpha * (x - x0), target)
+            total += ((x - x0) * grad)[0]
+    return total / SAMPLES
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True)
@@ -137,6 +166,21 @@ def main():
                              "attribution": attr_file, "logits": [r[1] for r in results],
                              "baseline_logits": [r[2] for r in results],
                              "deltas": [r[3] for r in results]})
+        if name != "resnet18_traced":
+            continue
+        # The sampled methods, top-1 target only.
+        for method, baselines, fraction in (("SMOOTH_GRAD", [], 0.15),
+                                            ("GRADIENT_SHAP", ["ZERO", "BLACK"], 0.0)):
+            a = sampled(model, x, targets[0], method, baselines, fraction, 1)
+            b = sampled(model, x, targets[0], method, baselines, fraction, 2)
+            attr_file = "%s_%s.bin" % (name, method.lower())
+            a.numpy().astype("<f4").tofile(os.path.join(args.out, attr_file))
+            manifest.append({"name": "%s_%s" % (name, method.lower()), "model": name,
+                             "size": SIZE, "input": name + "_input.bin", "targets": [targets[0]],
+                             "method": method, "rule": "", "steps": 0, "baselines": baselines,
+                             "attribution": attr_file, "sampled": True, "samples": SAMPLES,
+                             "noise_fraction": fraction,
+                             "reference_distance": float((a - b).norm() / a.norm())})
     with open(os.path.join(args.out, "cases.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     print("attribution references for %d cases written to %s" % (len(manifest), args.out))

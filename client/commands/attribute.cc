@@ -29,6 +29,11 @@ struct AttributeOptions {
   std::vector<int> baselines;
   uint64_t seed = 0;
   int batch_size = 0;
+  float max_error = 0;
+  int samples = 0;
+  float noise = 0;
+  float noise_absolute = 0;
+  int smooth_grad_of = 0;
   std::string out_dir = ".";
 };
 
@@ -50,6 +55,11 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
   for (const int b : options.baselines) request.add_baselines(static_cast<xai::v1::Baseline>(b));
   request.set_seed(options.seed);
   request.set_batch_size(options.batch_size);
+  request.set_max_approximation_error(options.max_error);
+  request.set_samples(options.samples);
+  request.set_noise_stdev(options.noise);
+  request.set_noise_stdev_absolute(options.noise_absolute);
+  request.set_smooth_grad_of(static_cast<xai::v1::AttributionMethod>(options.smooth_grad_of));
 
   auto stub = Connect(g);
   const std::vector<std::string> prefixes = OutputPrefixes(images);
@@ -106,6 +116,8 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
            {"baseline_logit", integrates ? json(a.baseline_logit()) : json(nullptr)},
            {"convergence_delta", integrates ? json(a.convergence_delta()) : json(nullptr)},
            {"steps", a.steps()},
+           {"approximation_error_met",
+            options.max_error > 0 ? json(a.approximation_error_met()) : json(nullptr)},
            {"warning", a.warning()}});
       std::string label = "-";
       for (const auto& c : response.classes()) {
@@ -161,8 +173,8 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
   methods.emplace_back("ig", xai::v1::INTEGRATED_GRADIENTS);
   attribute
       ->add_option("--method", args->options.method,
-                   "saliency, input_x_gradient, integrated_gradients (ig, the default); "
-                   "smooth_grad, gradient_shap and xrai are not served yet")
+                   "saliency, input_x_gradient, integrated_gradients (ig, the default), "
+                   "smooth_grad, gradient_shap; xrai is not served yet")
       ->transform(CLI::CheckedTransformer(methods, CLI::ignore_case));
   attribute
       ->add_option("--target", args->options.targets,
@@ -170,9 +182,16 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
       ->allow_extra_args(false);
   attribute
       ->add_option("--steps", args->options.steps,
-                   "Integration steps (0: the server's default, 50)")
+                   "Integration steps (0: the server's default, 50); with --max-error, the cap "
+                   "(0: 256)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  attribute
+      ->add_option("--max-error", args->options.max_error,
+                   "Adaptive Integrated Gradients: raise the steps from 8 until ERROR is at most "
+                   "this (e.g. 0.05), the cap or the deadline; 0: fixed --steps")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0f, 1.0f));
   attribute
       ->add_option("--rule", args->options.rule,
                    "Integrated Gradients' quadrature: gauss_legendre (default), riemann_left, "
@@ -185,7 +204,32 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
       ->allow_extra_args(false)
       ->transform(CLI::CheckedTransformer(LowerCaseEnumNames(xai::v1::Baseline_descriptor()),
                                           CLI::ignore_case));
-  attribute->add_option("--seed", args->options.seed, "Seed of uniform_noise baselines")
+  auto smoothable = LowerCaseEnumNames(xai::v1::AttributionMethod_descriptor());
+  smoothable.emplace_back("ig", xai::v1::INTEGRATED_GRADIENTS);
+  attribute
+      ->add_option("--smooth", args->options.smooth_grad_of,
+                   "What smooth_grad averages over noisy copies: saliency (default), "
+                   "input_x_gradient, integrated_gradients (ig)")
+      ->transform(CLI::CheckedTransformer(smoothable, CLI::ignore_case));
+  attribute
+      ->add_option("--samples", args->options.samples,
+                   "smooth_grad's noisy copies, gradient_shap's samples (0: the server's, 5)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  auto* noise = attribute
+                    ->add_option("--noise", args->options.noise,
+                                 "Gaussian noise's standard deviation as a fraction of the "
+                                 "input's max - min (0: smooth_grad 0.15, gradient_shap none)")
+                    ->capture_default_str()
+                    ->check(CLI::Range(0.0f, 2.0f));
+  attribute
+      ->add_option("--noise-absolute", args->options.noise_absolute,
+                   "The standard deviation in the model's input units instead (Captum's stdevs)")
+      ->excludes(noise)
+      ->check(CLI::NonNegativeNumber);
+  attribute
+      ->add_option("--seed", args->options.seed,
+                   "Seed of the noise, samples and uniform_noise baselines: same seed, same answer")
       ->capture_default_str();
   attribute
       ->add_option("--batch-size", args->options.batch_size,
@@ -199,7 +243,9 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
       "  NAME_T_attribution.npy  float32 [C,H,W]: the attribution in the model's input space\n"
       "  NAME_T_map.npy          float32 [H,W]: its sum over channels, signed\n"
       "ERROR is Integrated Gradients' |sum(attribution) - (f(x) - f(baseline))| /\n"
-      "|f(x) - f(baseline)|, f the target's logit: raise --steps when it is above 0.05.\n");
+      "|f(x) - f(baseline)|, f the target's logit: raise --steps when it is above 0.05,\n"
+      "or let --max-error 0.05 choose them (STEPS says how many it used).\n"
+      "smooth_grad --noise 0.15 on an input spanning [-2.1, 2.6] is Captum's stdevs=0.7.\n");
   attribute->callback([&global, args] {
     ExitWith(RunAttribute(global, args->model, args->version, args->images, args->options));
   });

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <random>
 
@@ -18,6 +19,9 @@ struct AttributeSpec {
   AttributionSpec run;
   std::vector<BaselineKind> baselines;
   uint64_t seed = 0;
+  // The noise's standard deviation: absolute, or as a fraction of the input's max - min.
+  float noise = 0;
+  bool noise_absolute = false;
 };
 
 // The pixel value `value` (in [0,1]) in the model's input space, per channel: [C,1,1].
@@ -112,6 +116,13 @@ class AttributeJob : public RequestJob<AttributeResult> {
     }
     AttributionSpec spec = spec_.run;
     spec.interrupted = [this] { return Interrupted(); };
+    spec.seconds_left = [this] {
+      return std::chrono::duration<double>(deadline() - Clock::now()).count();
+    };
+    spec.noise_sigma = spec_.noise;
+    if (!spec_.noise_absolute && spec_.noise > 0) {
+      spec.noise_sigma = spec_.noise * (input.max() - input.min()).item<double>();
+    }
     auto run = RunAttribution(instance, input, baselines, spec);
     if (!run.ok()) return run.status().WithContext(model.display_name());
     AttributeResult result;
@@ -139,10 +150,16 @@ class AttributeJob : public RequestJob<AttributeResult> {
         out.steps = o.steps;
         out.approximation_error =
             static_cast<float>(std::abs(o.delta) / std::max(std::abs(gap), 1e-30));
+        out.approximation_error_met = o.error_met;
         if (std::abs(gap) < kMeaningfulLogitGap) {
           out.warning = "|f(x) - f(baseline)| = " + std::to_string(std::abs(gap)) +
                         " is below 0.05: the approximation error means little here; choose "
                         "another baseline";
+        } else if (o.adaptive && !o.error_met) {
+          out.warning = "approximation_error " + std::to_string(out.approximation_error) +
+                        " is above max_approximation_error " +
+                        std::to_string(spec_.run.max_approximation_error) + " after " +
+                        std::to_string(o.steps) + " steps: " + o.unmet_reason;
         }
       } else {
         out.logit = o.logit;
@@ -154,6 +171,70 @@ class AttributeJob : public RequestJob<AttributeResult> {
 
   const AttributeSpec spec_;
 };
+
+// samples, noise_stdev, noise_stdev_absolute, smooth_grad_of: for SMOOTH_GRAD and
+// GRADIENT_SHAP only. After the steps and baselines are known.
+Status ValidateSampling(const AttributeRequest& request, AttributeSpec* spec) {
+  const AttributionMethod method = spec->run.method;
+  const bool smooth = method == AttributionMethod::kSmoothGrad;
+  const bool sampled = smooth || method == AttributionMethod::kGradientShap;
+  const std::string name(AttributionMethodName(method));
+  if (!sampled &&
+      (request.samples != 0 || request.noise_stdev != 0 || request.noise_stdev_absolute != 0)) {
+    return InvalidArgumentError(std::string(request.samples != 0 ? "samples" : "noise_stdev") +
+                                " applies to SMOOTH_GRAD and GRADIENT_SHAP only, not " + name);
+  }
+  if (request.samples < 0 || request.samples > kMaxSamples) {
+    return InvalidArgumentError("samples must be in [1, " + std::to_string(kMaxSamples) +
+                                "] (0: " + std::to_string(kDefaultSamples) + "), got " +
+                                std::to_string(request.samples));
+  }
+  spec->run.samples = request.samples == 0 ? kDefaultSamples : request.samples;
+  if (!std::isfinite(request.noise_stdev) || request.noise_stdev < 0 ||
+      request.noise_stdev > kMaxNoiseFraction) {
+    static_assert(kMaxNoiseFraction == 2.0f, "the message below says 2");
+    return InvalidArgumentError(
+        "noise_stdev (a fraction of the input's max - min) must be in [0, 2], got " +
+        std::to_string(request.noise_stdev));
+  }
+  if (!std::isfinite(request.noise_stdev_absolute) || request.noise_stdev_absolute < 0 ||
+      request.noise_stdev_absolute > 1e4f) {
+    return InvalidArgumentError("noise_stdev_absolute must be in [0, 10000], got " +
+                                std::to_string(request.noise_stdev_absolute));
+  }
+  if (request.noise_stdev > 0 && request.noise_stdev_absolute > 0) {
+    return InvalidArgumentError("set noise_stdev (a fraction) or noise_stdev_absolute, not both");
+  }
+  spec->noise_absolute = request.noise_stdev_absolute > 0;
+  spec->noise = spec->noise_absolute ? request.noise_stdev_absolute : request.noise_stdev;
+  if (smooth && spec->noise == 0) spec->noise = kDefaultSmoothGradNoise;
+  const auto of = static_cast<int>(request.smooth_grad_of);
+  if (of != 0 && !smooth) {
+    return InvalidArgumentError("smooth_grad_of applies to SMOOTH_GRAD only, not " + name);
+  }
+  const std::optional<AttributionMethod> smoothed =
+      of == 0 ? AttributionMethod::kSaliency : AttributionMethodFromNumber(of);
+  if (!smoothed || (*smoothed != AttributionMethod::kSaliency &&
+                    *smoothed != AttributionMethod::kInputXGradient &&
+                    *smoothed != AttributionMethod::kIntegratedGradients)) {
+    return InvalidArgumentError(
+        "smooth_grad_of must be SALIENCY (0, the default), INPUT_X_GRADIENT or "
+        "INTEGRATED_GRADIENTS, got " +
+        std::to_string(of));
+  }
+  spec->run.smoothed = *smoothed;
+  if (smooth && *smoothed == AttributionMethod::kIntegratedGradients) {
+    const int64_t points = static_cast<int64_t>(spec->run.samples) * spec->run.steps *
+                           static_cast<int64_t>(spec->baselines.size());
+    if (points > kMaxAttributionPoints) {
+      return InvalidArgumentError(
+          "samples x steps x baselines = " + std::to_string(points) +
+          " gradients per target for SMOOTH_GRAD of INTEGRATED_GRADIENTS; at most " +
+          std::to_string(kMaxAttributionPoints));
+    }
+  }
+  return OkStatus();
+}
 
 Status ValidateAttribute(const AttributeRequest& request, const ServableModel& model,
                          const RequestEnvironment& environment, AttributeSpec* spec) {
@@ -185,7 +266,20 @@ Status ValidateAttribute(const AttributeRequest& request, const ServableModel& m
                                 "] (0: " + std::to_string(kDefaultAttributionSteps) + "), got " +
                                 std::to_string(request.steps));
   }
-  spec->run.steps = request.steps == 0 ? kDefaultAttributionSteps : request.steps;
+  const float max_error = request.max_approximation_error;
+  if (!std::isfinite(max_error) || max_error < 0 || max_error > 1) {
+    return InvalidArgumentError("max_approximation_error must be in [0, 1] (0: fixed steps), got " +
+                                std::to_string(max_error));
+  }
+  if (max_error > 0 && *method != AttributionMethod::kIntegratedGradients) {
+    return InvalidArgumentError(
+        "max_approximation_error applies to INTEGRATED_GRADIENTS only, not " +
+        std::string(AttributionMethodName(*method)));
+  }
+  spec->run.max_approximation_error = max_error;
+  spec->run.steps = request.steps != 0 ? request.steps
+                    : max_error > 0    ? std::min(kDefaultAdaptiveStepCap, max_steps)
+                                       : kDefaultAttributionSteps;
   const int max_batch = environment.max_attribution_batch;
   if (request.batch_size < 0 || request.batch_size > max_batch) {
     return InvalidArgumentError(
@@ -209,17 +303,12 @@ Status ValidateAttribute(const AttributeRequest& request, const ServableModel& m
     spec->baselines.push_back(*kind);
   }
   if (spec->baselines.empty()) spec->baselines.push_back(BaselineKind::kZero);
-  if (request.samples < 0) {
-    return InvalidArgumentError("samples must be >= 0 (0: the method's default), got " +
-                                std::to_string(request.samples));
-  }
-  if (!std::isfinite(request.noise_stdev) || request.noise_stdev < 0) {
-    return InvalidArgumentError("noise_stdev must be finite and >= 0 (0: the method's default)");
-  }
+  XAI_RETURN_IF_ERROR(ValidateSampling(request, spec));
   if (request.overlay) {
     return UnimplementedError("overlay is not served yet for attributions; use map");
   }
   spec->seed = request.seed;
+  spec->run.seed = request.seed;
   XAI_RETURN_IF_ERROR(CheckTargetClasses(request.target_classes, model, environment));
   spec->run.targets = request.target_classes;
   return OkStatus();

@@ -15,10 +15,16 @@
 namespace xai::core {
 
 inline constexpr int kDefaultAttributionSteps = 50;
+inline constexpr int kDefaultAdaptiveStepCap = 256;  // adaptive mode's steps when unset
+inline constexpr int kDefaultSamples = 5;            // SMOOTH_GRAD, GRADIENT_SHAP (Captum's)
+inline constexpr int kMaxSamples = 1024;
+inline constexpr float kDefaultSmoothGradNoise =
+    0.15f;  // of the input's range (the paper's 10-20%)
+inline constexpr float kMaxNoiseFraction = 2.0f;
+// Gradient points per target (SMOOTH_GRAD of INTEGRATED_GRADIENTS: samples x steps x baselines).
+inline constexpr int64_t kMaxAttributionPoints = 65536;
 inline constexpr int kDefaultAttributionBatch = 32;
 inline constexpr int kMaxBaselines = 8;
-// Below this |f(x) - f(baseline)| the approximation error means little (Vertex AI's advice).
-inline constexpr float kMeaningfulLogitGap = 0.05f;
 
 struct AttributeRequest {
   ModelRef model;
@@ -31,8 +37,11 @@ struct AttributeRequest {
   float noise_stdev = 0;
   uint64_t seed = 0;
   bool overlay = false;  // overlay.enabled: not served yet for attributions
-  IntegrationRule rule = IntegrationRule::kGaussLegendre;  // any number off the wire
-  int batch_size = 0;                                      // 0: 32
+  IntegrationRule rule = IntegrationRule::kGaussLegendre;              // any number off the wire
+  int batch_size = 0;                                                  // 0: 32
+  float max_approximation_error = 0;                                   // > 0: adaptive IG
+  float noise_stdev_absolute = 0;                                      // instead of noise_stdev
+  AttributionMethod smooth_grad_of = AttributionMethod::kUnspecified;  // SALIENCY
   RequestContext context;
 };
 
@@ -47,7 +56,8 @@ struct PixelAttribution {
   float baseline_logit = 0;
   float convergence_delta = 0;
   int steps = 0;
-  std::string warning;  // e.g. when |logit - baseline_logit| < kMeaningfulLogitGap
+  bool approximation_error_met = false;  // adaptive mode
+  std::string warning;                   // e.g. when |logit - baseline_logit| < kMeaningfulLogitGap
 };
 
 struct AttributeResult {

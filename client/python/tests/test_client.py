@@ -77,6 +77,21 @@ def test_attribute_integrated_gradients_and_saliency(client, samples):
         client.attribute("shapes", f"{samples}/star_3.png", baselines=["grey"])
 
 
+def test_attribute_adaptive_and_sampled_methods(client, samples):
+    adaptive = client.attribute("shapes", f"{samples}/star_3.png", max_approximation_error=0.05)
+    a = adaptive.attributions[0]
+    assert a.approximation_error_met and a.approximation_error <= 0.05 and 8 <= a.steps <= 256
+    smooth = [client.attribute("shapes", f"{samples}/star_3.png", method="smooth_grad",
+                               smooth_grad_of="input_x_gradient", samples=4, noise_stdev=0.2,
+                               seed=s).attributions[0].attribution for s in (1, 1, 2)]
+    assert (smooth[0] == smooth[1]).all() and not (smooth[0] == smooth[2]).all()
+    shap = client.attribute("shapes", f"{samples}/star_3.png", method="gradient_shap", samples=8,
+                            baselines=["black", "white"], seed=3).attributions[0]
+    assert shap.attribution.shape == (3, 64, 64) and shap.approximation_error == 0
+    with pytest.raises(InvalidArgumentError, match="samples applies to SMOOTH_GRAD and GRADIENT_SHAP"):
+        client.attribute("shapes", f"{samples}/star_3.png", method="ig", samples=3)
+
+
 def test_decision_path_returns_chains_and_the_diagram(client, samples):
     path = client.decision_path("shapes", f"{samples}/star_3.png", top_chains=2, render=True)
     assert path.layers == ["stage1", "stage2", "stage3", "stage4"]

@@ -84,6 +84,7 @@ class Attribution:
     convergence_delta: float  # sum(attribution) - (f(x) - f(baseline)), Captum's delta
     steps: int  # integration steps used
     warning: str  # e.g. when |f(x) - f(baseline)| < 0.05
+    approximation_error_met: bool = False  # with max_approximation_error: was it met
 
 
 @dataclass(frozen=True)
@@ -370,20 +371,31 @@ class XaiClient:
     def attribute(self, model: str, image: ImageLike, *, targets: Sequence[int] = (),
                   method: Union[str, int] = "INTEGRATED_GRADIENTS", steps: int = 0,
                   baselines: Sequence[Union[str, int]] = (), rule: Union[str, int] = 0,
-                  seed: int = 0, batch_size: int = 0, version: int = 0,
+                  seed: int = 0, batch_size: int = 0, max_approximation_error: float = 0.0,
+                  samples: int = 0, noise_stdev: float = 0.0, noise_stdev_absolute: float = 0.0,
+                  smooth_grad_of: Union[str, int] = 0, version: int = 0,
                   timeout: Optional[float] = None,
                   request_id: Optional[str] = None) -> AttributeResult:
         """Pixel attributions of ``image`` for each target class (none: the top-1) as numpy
         arrays. ``method``: SALIENCY, INPUT_X_GRADIENT, INTEGRATED_GRADIENTS (or "ig"; the
-        default); ``steps`` (0: 50) and ``rule`` (GAUSS_LEGENDRE, the default, or
-        RIEMANN_LEFT, RIEMANN_RIGHT, RIEMANN_MIDDLE, RIEMANN_TRAPEZOID) for Integrated
-        Gradients; ``baselines``: ZERO (the default), BLACK, WHITE, BLUR, UNIFORM_NOISE,
-        several averaged; ``seed`` for UNIFORM_NOISE; ``batch_size``: points per forward and
-        backward (0: the server's 32)."""
+        default), SMOOTH_GRAD, GRADIENT_SHAP; ``steps`` (0: 50) and ``rule`` (GAUSS_LEGENDRE,
+        the default, or RIEMANN_LEFT, RIEMANN_RIGHT, RIEMANN_MIDDLE, RIEMANN_TRAPEZOID) for
+        Integrated Gradients; ``max_approximation_error`` (e.g. 0.05): adaptive steps from 8
+        up to ``steps`` (0: 256) until the error is met (``approximation_error_met``);
+        ``baselines``: ZERO (the default), BLACK, WHITE, BLUR, UNIFORM_NOISE, several
+        averaged (GRADIENT_SHAP draws from them); ``samples`` (0: 5) and the Gaussian noise
+        (``noise_stdev`` a fraction of the input's max - min, 0: SMOOTH_GRAD's 0.15; or
+        ``noise_stdev_absolute``, Captum's stdevs) for SMOOTH_GRAD and GRADIENT_SHAP, and
+        ``smooth_grad_of`` (SALIENCY, INPUT_X_GRADIENT, INTEGRATED_GRADIENTS); ``seed``: the
+        same seed gives the same answer; ``batch_size``: points per forward and backward (0:
+        the server's 32)."""
         request = explainer_pb2.AttributeRequest(
             image=_image(image), method=_enum(explainer_pb2.AttributionMethod, method, "method"),
             steps=steps, rule=_enum(explainer_pb2.IntegrationRule, rule, "rule"), seed=seed,
-            batch_size=batch_size)
+            batch_size=batch_size, max_approximation_error=max_approximation_error,
+            samples=samples, noise_stdev=noise_stdev, noise_stdev_absolute=noise_stdev_absolute,
+            smooth_grad_of=_enum(explainer_pb2.AttributionMethod, smooth_grad_of,
+                                 "smooth_grad_of"))
         request.model.name, request.model.version = model, version
         request.target_classes.extend(targets)
         request.baselines.extend(_enum(explainer_pb2.Baseline, b, "baseline") for b in baselines)
@@ -392,7 +404,7 @@ class XaiClient:
         attributions = [
             Attribution(a.target_class, _array(a.attribution), _array(a.map),
                         a.approximation_error, a.logit, a.baseline_logit, a.convergence_delta,
-                        a.steps, a.warning)
+                        a.steps, a.warning, a.approximation_error_met)
             for a in response.attributions
         ]
         return AttributeResult(response.model.name, response.model.version,

@@ -5,6 +5,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "core/runtime/execution.h"
 #include "core/runtime/torch_errors.h"
@@ -12,26 +13,25 @@
 namespace xai::core {
 namespace {
 
-// The target's logits and input gradients at `points`, batch by batch.
-StatusOr<PointGradients> Gradients(ModelPool::Handle& instance, const at::Tensor& points,
-                                   int target, const AttributionSpec& spec) {
-  std::vector<at::Tensor> logits, gradients;
+// The target's logits and input gradients at `count` points made by `points`, batch by
+// batch, each handed to `consume`.
+Status Gradients(ModelPool::Handle& instance, int64_t count, const PointsFn& points,
+                 const GradientsFn& consume, int target, const AttributionSpec& spec) {
   const int64_t batch = std::max(1, spec.batch_size);
-  for (int64_t begin = 0; begin < points.size(0); begin += batch) {
+  for (int64_t begin = 0; begin < count; begin += batch) {
     if (spec.interrupted) XAI_RETURN_IF_ERROR(spec.interrupted());
-    const int64_t n = std::min(batch, points.size(0) - begin);
+    const int64_t n = std::min(batch, count - begin);
     torch::AutoGradMode grad_mode(true);
-    const at::Tensor x = points.narrow(0, begin, n).detach().requires_grad_(true);
+    const at::Tensor x = points(begin, n).detach().requires_grad_(true);
     const c10::IValue output = instance.module().forward({x});
     if (!output.isTensor()) return InternalError("forward returned " + output.tagKind());
     const at::Tensor all = output.toTensor();
     XAI_RETURN_IF_ERROR(CheckBatchLogits(all, n, instance.num_classes()));
     const at::Tensor selected = all.select(1, target);
     const std::vector<at::Tensor> g = torch::autograd::grad({selected.sum()}, {x});
-    logits.push_back(selected.detach().to(at::kFloat));
-    gradients.push_back(g[0].to(at::kFloat));
+    consume(begin, selected.detach().to(at::kFloat), g[0].to(at::kFloat));
   }
-  return PointGradients{at::cat(logits), at::cat(gradients)};
+  return OkStatus();
 }
 
 // The logits at `points`, [N, classes] on the CPU, without autograd. Not under
@@ -70,9 +70,19 @@ StatusOr<AttributionRun> RunAttribution(ModelPool::Handle& instance, const at::T
     }
     context.steps = spec.steps;
     context.rule = spec.rule;
+    context.max_approximation_error = spec.max_approximation_error;
+    context.samples = spec.samples;
+    context.noise_sigma = spec.noise_sigma;
+    context.seed = spec.seed;
+    context.smoothed = spec.smoothed;
+    context.seconds_left = [&spec] {
+      return spec.seconds_left ? spec.seconds_left() : std::numeric_limits<double>::infinity();
+    };
     for (const int target : targets) {
-      context.gradients = [&instance, target, &spec](const at::Tensor& points) {
-        return Gradients(instance, points, target, spec);
+      context.input_logit = run.logits[target].item<double>();
+      context.gradients = [&instance, target, &spec](int64_t count, const PointsFn& points,
+                                                     const GradientsFn& consume) {
+        return Gradients(instance, count, points, consume, target, spec);
       };
       context.logits = [&instance, target](const at::Tensor& points) -> StatusOr<at::Tensor> {
         XAI_ASSIGN_OR_RETURN(const at::Tensor all, NoGradLogits(instance, points));

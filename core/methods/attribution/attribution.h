@@ -17,10 +17,17 @@ struct AttributionSpec {
   AttributionMethod method = AttributionMethod::kIntegratedGradients;  // a served method
   IntegrationRule rule = IntegrationRule::kGaussLegendre;
   int steps = 50;
-  int batch_size = 32;       // points per forward and backward
-  std::vector<int> targets;  // class indices; empty: the top-1 class
+  int batch_size = 32;                 // points per forward and backward
+  std::vector<int> targets;            // class indices; empty: the top-1 class
+  double max_approximation_error = 0;  // > 0: adaptive Integrated Gradients, steps the cap
+  int samples = 5;                     // SMOOTH_GRAD, GRADIENT_SHAP
+  double noise_sigma = 0;              // absolute, in the model's input space
+  uint64_t seed = 0;
+  AttributionMethod smoothed = AttributionMethod::kSaliency;  // what SMOOTH_GRAD averages
   // Asked before every batch; a status other than OK stops the work with it. Unset: never.
   std::function<Status()> interrupted;
+  // Seconds until the deadline; unset: no deadline.
+  std::function<double()> seconds_left;
 };
 
 struct TargetAttribution {

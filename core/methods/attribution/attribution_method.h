@@ -39,6 +39,11 @@ enum class BaselineKind {
   kUniformNoise = 5,
 };
 
+// Adaptive Integrated Gradients' first level of steps.
+inline constexpr int kAdaptiveFirstSteps = 8;
+// Below this |f(x) - f(baseline)| the approximation error means little (Vertex AI's advice).
+inline constexpr float kMeaningfulLogitGap = 0.05f;
+
 std::optional<AttributionMethod> AttributionMethodFromNumber(int number);
 std::string_view AttributionMethodName(AttributionMethod method);  // "INTEGRATED_GRADIENTS"
 std::optional<IntegrationRule> IntegrationRuleFromNumber(int number);

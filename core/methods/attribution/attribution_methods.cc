@@ -1,5 +1,7 @@
 #include "core/methods/attribution/attribution_methods.h"
 
+#include <ATen/ATen.h>
+
 #include <array>
 #include <utility>
 
@@ -20,8 +22,8 @@ const std::array<Row, 6>& Table() {
        [] { return &InputXGradientMethod(); }},
       {AttributionMethod::kIntegratedGradients, "INTEGRATED_GRADIENTS",
        [] { return &IntegratedGradientsMethod(); }},
-      {AttributionMethod::kSmoothGrad, "SMOOTH_GRAD", nullptr},
-      {AttributionMethod::kGradientShap, "GRADIENT_SHAP", nullptr},
+      {AttributionMethod::kSmoothGrad, "SMOOTH_GRAD", [] { return &SmoothGradMethod(); }},
+      {AttributionMethod::kGradientShap, "GRADIENT_SHAP", [] { return &GradientShapMethod(); }},
       {AttributionMethod::kXrai, "XRAI", nullptr},
   }};
   return table;
@@ -50,6 +52,17 @@ const PixelAttributionMethod* FindAttributionMethod(AttributionMethod method) {
     if (row.method == method) return row.implementation ? row.implementation() : nullptr;
   }
   return nullptr;
+}
+
+StatusOr<PointGradient> GradientAt(const AttributionContext& context, const at::Tensor& point) {
+  PointGradient out;
+  XAI_RETURN_IF_ERROR(context.gradients(
+      1, [&point](int64_t, int64_t) { return point; },
+      [&out](int64_t, const at::Tensor& logits, const at::Tensor& gradients) {
+        out.logit = logits;
+        out.gradient = gradients;
+      }));
+  return out;
 }
 
 std::string ServedAttributionMethodNames() {

@@ -1,5 +1,6 @@
 #include "core/methods/attribution/quadrature.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace xai::core {
@@ -66,6 +67,26 @@ Quadrature MakeQuadrature(IntegrationRule rule, int steps) {
       break;
   }
   return q;
+}
+
+bool RuleNests(IntegrationRule rule) { return rule != IntegrationRule::kGaussLegendre; }
+
+std::vector<int> StepLevels(IntegrationRule rule, int cap, bool adaptive) {
+  if (!adaptive) return {cap};
+  int n = kAdaptiveFirstSteps + (rule == IntegrationRule::kRiemannTrapezoid ? 1 : 0);
+  std::vector<int> levels = {std::min(n, cap)};
+  while (n < cap) {
+    int next = 2 * n;
+    if (rule == IntegrationRule::kRiemannMiddle) next = 3 * n;
+    if (rule == IntegrationRule::kRiemannTrapezoid) next = 2 * n - 1;
+    if (next > cap) {
+      if (RuleNests(rule)) break;  // a nested level past the cap: stop at the last one under it
+      next = cap;
+    }
+    levels.push_back(next);
+    n = next;
+  }
+  return levels;
 }
 
 }  // namespace xai::core

@@ -24,6 +24,16 @@ struct Quadrature {
 //   n = 1, which Captum refuses and validation does too, gives alpha 0.5 and weight 1).
 Quadrature MakeQuadrature(IntegrationRule rule, int steps);
 
+// Whether the rule's adaptive levels nest (each level's points hold the previous level's):
+// the Riemann rules; not Gauss-Legendre.
+bool RuleNests(IntegrationRule rule);
+
+// The step counts Integrated Gradients evaluates: {cap} in fixed mode; adaptive, levels from
+// kAdaptiveFirstSteps (the trapezoid: one more point), Gauss-Legendre, left and right doubling,
+// middle tripling, the trapezoid doubling its intervals (9, 17, 33, ...). A nested level past
+// the cap is dropped (the last level is the largest under it); Gauss-Legendre ends at the cap.
+std::vector<int> StepLevels(IntegrationRule rule, int cap, bool adaptive);
+
 }  // namespace xai::core
 
 #endif  // XAI_CORE_METHODS_ATTRIBUTION_QUADRATURE_H_

@@ -9,10 +9,10 @@ namespace {
 class Saliency : public PixelAttributionMethod {
  public:
   StatusOr<AttributionOutput> Attribute(const AttributionContext& context) const override {
-    XAI_ASSIGN_OR_RETURN(const PointGradients at_input, context.gradients(context.input));
+    XAI_ASSIGN_OR_RETURN(const PointGradient at_input, GradientAt(context, context.input));
     AttributionOutput out;
-    out.attribution = at_input.gradients[0].abs().to(at::kFloat);
-    out.logit = at_input.logits[0].item<float>();
+    out.attribution = at_input.gradient[0].abs().to(at::kFloat);
+    out.logit = at_input.logit[0].item<float>();
     return out;
   }
 };

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "core/explainer.h"
@@ -23,6 +24,8 @@ std::string ReferenceDir() { return std::string(XAI_FIXTURE_DIR) + "/attribution
 AttributionMethod MethodNamed(const std::string& name) {
   if (name == "SALIENCY") return AttributionMethod::kSaliency;
   if (name == "INPUT_X_GRADIENT") return AttributionMethod::kInputXGradient;
+  if (name == "SMOOTH_GRAD") return AttributionMethod::kSmoothGrad;
+  if (name == "GRADIENT_SHAP") return AttributionMethod::kGradientShap;
   return AttributionMethod::kIntegratedGradients;
 }
 
@@ -42,6 +45,20 @@ int BaselineNamed(const std::string& name) {
   return -1;
 }
 
+// A reference case's model, input, targets and method. The request borrows the bytes
+// (ImageRef): `input` holds them and must outlive the call.
+AttributeRequest ReferenceRequest(const nlohmann::json& c, std::string* input) {
+  AttributeRequest request;
+  request.model = {c["model"].get<std::string>(), 0};
+  request.image.kind = ImageRef::Kind::kTensor;
+  request.image.tensor_shape = {1, 3, 224, 224};
+  *input = xai::testing::ReadBytes(ReferenceDir() + "/" + c["input"].get<std::string>());
+  request.image.tensor_data = *input;
+  request.target_classes = c["targets"].get<std::vector<int>>();
+  request.method = MethodNamed(c["method"].get<std::string>());
+  return request;
+}
+
 TEST(AttributeReferenceTest, EveryMethodAndRuleMatchesCaptumsProcedure) {
   std::ifstream manifest_file(ReferenceDir() + "/cases.json");
   ASSERT_TRUE(manifest_file) << "run make_attribution_reference first";
@@ -49,18 +66,11 @@ TEST(AttributeReferenceTest, EveryMethodAndRuleMatchesCaptumsProcedure) {
   auto explainer = xai::testing::StartExplainer(ReferenceDir());
   int compared = 0;
   for (const nlohmann::json& c : manifest) {
+    if (c.value("sampled", false)) continue;  // SampledMethodsEstimateWhatTheReferenceDoes
     SCOPED_TRACE(c["name"].get<std::string>() + " " + c["method"].get<std::string>() + " " +
                  c["rule"].get<std::string>());
-    AttributeRequest request;
-    request.model = {c["model"].get<std::string>(), 0};
-    request.image.kind = ImageRef::Kind::kTensor;
-    request.image.tensor_shape = {1, 3, 224, 224};
-    // The request borrows the bytes (ImageRef): they outlive the call.
-    const std::string input =
-        xai::testing::ReadBytes(ReferenceDir() + "/" + c["input"].get<std::string>());
-    request.image.tensor_data = input;
-    request.target_classes = c["targets"].get<std::vector<int>>();
-    request.method = MethodNamed(c["method"].get<std::string>());
+    std::string input;
+    AttributeRequest request = ReferenceRequest(c, &input);
     request.rule = RuleNamed(c["rule"].get<std::string>());
     request.steps = c["steps"].get<int>();
     for (const auto& b : c["baselines"]) request.baselines.push_back(BaselineNamed(b));
@@ -106,6 +116,54 @@ TEST(AttributeReferenceTest, EveryMethodAndRuleMatchesCaptumsProcedure) {
   }
   // Two targets of eight variants on resnet18 and four on efficientnet_b0.
   EXPECT_GE(compared, (8 + 4) * 2);
+}
+
+// SMOOTH_GRAD and GRADIENT_SHAP draw from their own random streams, so they are estimates
+// of what the reference estimates: the engine's estimate is as far from the reference's as
+// two reference estimates of different seeds are from each other (||A - B|| / ||A||), within
+// 30% (a bias, such as a wrong noise scale, adds to that distance). The same seed repeats
+// the answer.
+TEST(AttributeReferenceTest, SampledMethodsEstimateWhatTheReferenceDoes) {
+  std::ifstream manifest_file(ReferenceDir() + "/cases.json");
+  ASSERT_TRUE(manifest_file) << "run make_attribution_reference first";
+  const nlohmann::json manifest = nlohmann::json::parse(manifest_file);
+  auto explainer = xai::testing::StartExplainer(ReferenceDir());
+  int compared = 0;
+  for (const nlohmann::json& c : manifest) {
+    if (!c.value("sampled", false)) continue;
+    SCOPED_TRACE(c["name"].get<std::string>());
+    std::string input;
+    AttributeRequest request = ReferenceRequest(c, &input);
+    request.samples = c["samples"].get<int>();
+    request.noise_stdev = c["noise_fraction"].get<float>();
+    for (const auto& b : c["baselines"]) request.baselines.push_back(BaselineNamed(b));
+    request.seed = 3;
+    request.batch_size = 24;
+    auto result = xai::testing::AttributeAndWait(*explainer, request);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    ASSERT_EQ(result->attributions.size(), 1u);
+    const std::vector<float> expected =
+        xai::testing::ReadFloats(ReferenceDir() + "/" + c["attribution"].get<std::string>());
+    const std::vector<float>& got = result->attributions[0].attribution.data;
+    ASSERT_EQ(got.size(), expected.size());
+    double distance = 0, norm = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      distance += (got[i] - expected[i]) * static_cast<double>(got[i] - expected[i]);
+      norm += expected[i] * static_cast<double>(expected[i]);
+    }
+    const double relative = std::sqrt(distance / norm);
+    const double between_references = c["reference_distance"].get<double>();
+    std::cout << c["name"].get<std::string>()
+              << ": ||engine - reference|| / ||reference|| = " << relative
+              << ", between two reference seeds " << between_references << "\n";
+    EXPECT_LT(between_references, 1.0);
+    EXPECT_LT(relative, 1.3 * between_references);
+    auto again = xai::testing::AttributeAndWait(*explainer, request);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->attributions[0].attribution.data, got);
+    ++compared;
+  }
+  EXPECT_EQ(compared, 2);
 }
 
 class AttributeTest : public ::testing::Test {
@@ -158,10 +216,10 @@ TEST_F(AttributeTest, BadFieldsAreInvalidArgumentsAndUnservedMethodsUnimplemente
   auto r = Request();
   r.method = static_cast<AttributionMethod>(42);
   ExpectError(r, StatusCode::kInvalidArgument, "method 42 is not an AttributionMethod");
-  r.method = AttributionMethod::kSmoothGrad;
+  r.method = AttributionMethod::kXrai;
   ExpectError(r, StatusCode::kUnimplemented,
-              "method SMOOTH_GRAD is not served yet; served: SALIENCY, INPUT_X_GRADIENT, "
-              "INTEGRATED_GRADIENTS");
+              "method XRAI is not served yet; served: SALIENCY, INPUT_X_GRADIENT, "
+              "INTEGRATED_GRADIENTS, SMOOTH_GRAD, GRADIENT_SHAP");
   r = Request();
   r.steps = -1;
   ExpectError(r, StatusCode::kInvalidArgument, "steps must be in [1, 1024] (0: 50), got -1");
@@ -182,11 +240,51 @@ TEST_F(AttributeTest, BadFieldsAreInvalidArgumentsAndUnservedMethodsUnimplemente
   r.baselines = std::vector<int>(9, 1);
   ExpectError(r, StatusCode::kInvalidArgument, "baselines has 9 entries; at most 8");
   r = Request();
+  r.samples = 5;
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "samples applies to SMOOTH_GRAD and GRADIENT_SHAP only, not INTEGRATED_GRADIENTS");
+  r.method = AttributionMethod::kGradientShap;
   r.samples = -1;
-  ExpectError(r, StatusCode::kInvalidArgument, "samples must be >= 0");
+  ExpectError(r, StatusCode::kInvalidArgument, "samples must be in [1, 1024] (0: 5), got -1");
+  r.samples = 1025;
+  ExpectError(r, StatusCode::kInvalidArgument, "samples must be in [1, 1024]");
   r = Request();
+  r.method = AttributionMethod::kSmoothGrad;
   r.noise_stdev = std::nanf("");
-  ExpectError(r, StatusCode::kInvalidArgument, "noise_stdev must be finite");
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "noise_stdev (a fraction of the input's max - min) must be in [0, 2]");
+  r.noise_stdev = 2.5f;
+  ExpectError(r, StatusCode::kInvalidArgument, "must be in [0, 2], got 2.5");
+  r.noise_stdev = 0.1f;
+  r.noise_stdev_absolute = 0.3f;
+  ExpectError(r, StatusCode::kInvalidArgument, "set noise_stdev (a fraction) or");
+  r.noise_stdev = 0;
+  r.noise_stdev_absolute = -1;
+  ExpectError(r, StatusCode::kInvalidArgument, "noise_stdev_absolute must be in [0, 10000]");
+  r = Request();
+  r.method = AttributionMethod::kSmoothGrad;
+  r.smooth_grad_of = AttributionMethod::kXrai;
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "smooth_grad_of must be SALIENCY (0, the default), INPUT_X_GRADIENT or "
+              "INTEGRATED_GRADIENTS, got 6");
+  r.smooth_grad_of = AttributionMethod::kIntegratedGradients;
+  r.samples = 1024;
+  r.steps = 128;
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "samples x steps x baselines = 131072 gradients per target for SMOOTH_GRAD of "
+              "INTEGRATED_GRADIENTS; at most 65536");
+  r = Request();
+  r.smooth_grad_of = AttributionMethod::kSaliency;
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "smooth_grad_of applies to SMOOTH_GRAD only, not INTEGRATED_GRADIENTS");
+  r = Request();
+  r.max_approximation_error = 1.5f;
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "max_approximation_error must be in [0, 1] (0: fixed steps)");
+  r.max_approximation_error = 0.05f;
+  r.method = AttributionMethod::kSaliency;
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "max_approximation_error applies to INTEGRATED_GRADIENTS only, not SALIENCY");
   r = Request();
   r.target_classes = {5};
   ExpectError(r, StatusCode::kInvalidArgument, "target_classes[0] = 5 is out of range [0, 5)");
@@ -215,6 +313,76 @@ TEST_F(AttributeTest, EveryBaselineKindAveragesAndTheSeedRepeatsTheNoise) {
   EXPECT_NE(a->attributions[0].attribution.data, c->attributions[0].attribution.data);
   const PixelAttribution& x = a->attributions[0];
   EXPECT_EQ(x.warning.empty(), std::abs(x.logit - x.baseline_logit) >= kMeaningfulLogitGap);
+}
+
+// Adaptive Integrated Gradients on the demo model: the error met with the steps it reports,
+// or, with an error the cap cannot reach, the reason in the warning.
+TEST_F(AttributeTest, AdaptiveIntegratedGradientsMeetsItsErrorOrSaysWhyNot) {
+  auto r = Request();
+  r.max_approximation_error = 0.05f;
+  auto met = xai::testing::AttributeAndWait(*explainer_, r);
+  ASSERT_TRUE(met.ok()) << met.status().ToString();
+  const PixelAttribution& a = met->attributions[0];
+  EXPECT_TRUE(a.approximation_error_met);
+  EXPECT_LE(a.approximation_error, 0.05f);
+  EXPECT_GE(a.steps, kAdaptiveFirstSteps);
+  EXPECT_LE(a.steps, kDefaultAdaptiveStepCap);
+  EXPECT_TRUE(a.warning.empty()) << a.warning;
+  std::printf("adaptive IG on the demo model: error %.4f with %d steps\n", a.approximation_error,
+              a.steps);
+  r.max_approximation_error = 1e-7f;
+  r.steps = 20;
+  auto capped = xai::testing::AttributeAndWait(*explainer_, r);
+  ASSERT_TRUE(capped.ok()) << capped.status().ToString();
+  const PixelAttribution& b = capped->attributions[0];
+  EXPECT_FALSE(b.approximation_error_met);
+  EXPECT_EQ(b.steps, 20);  // Gauss-Legendre: 8, 16, then the cap
+  EXPECT_THAT(b.warning, HasSubstr("is above max_approximation_error"));
+  EXPECT_THAT(b.warning, HasSubstr("the step cap was reached"));
+}
+
+// SMOOTH_GRAD (of each method it smooths) and GRADIENT_SHAP through the request: the seed
+// repeats the answer, and the draws do not depend on the batch size (other batches sum in
+// another order: equal to float rounding); another seed changes it.
+TEST_F(AttributeTest, SampledMethodsRepeatWithTheirSeed) {
+  for (const auto& [method, of] : std::vector<std::pair<AttributionMethod, AttributionMethod>>{
+           {AttributionMethod::kSmoothGrad, AttributionMethod::kUnspecified},
+           {AttributionMethod::kSmoothGrad, AttributionMethod::kInputXGradient},
+           {AttributionMethod::kSmoothGrad, AttributionMethod::kIntegratedGradients},
+           {AttributionMethod::kGradientShap, AttributionMethod::kUnspecified}}) {
+    SCOPED_TRACE(std::string(AttributionMethodName(method)) + " of " +
+                 std::string(AttributionMethodName(of)));
+    auto r = Request();
+    r.method = method;
+    r.smooth_grad_of = of;
+    r.samples = 6;
+    r.steps = of == AttributionMethod::kIntegratedGradients ? 4 : 0;
+    r.baselines = {static_cast<int>(BaselineKind::kBlack), static_cast<int>(BaselineKind::kWhite)};
+    r.seed = 11;
+    r.batch_size = 4;
+    auto a = xai::testing::AttributeAndWait(*explainer_, r);
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    auto same = xai::testing::AttributeAndWait(*explainer_, r);
+    ASSERT_TRUE(same.ok()) << same.status().ToString();
+    EXPECT_EQ(a->attributions[0].attribution.data, same->attributions[0].attribution.data);
+    r.batch_size = 5;
+    auto b = xai::testing::AttributeAndWait(*explainer_, r);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    const std::vector<float>& x = a->attributions[0].attribution.data;
+    const std::vector<float>& y = b->attributions[0].attribution.data;
+    ASSERT_EQ(x.size(), y.size());
+    float largest = 0, worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      largest = std::max(largest, std::abs(x[i]));
+      worst = std::max(worst, std::abs(x[i] - y[i]));
+    }
+    EXPECT_LE(worst, 1e-5f * largest);
+    r.seed = 12;
+    auto c = xai::testing::AttributeAndWait(*explainer_, r);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_NE(a->attributions[0].attribution.data, c->attributions[0].attribution.data);
+    EXPECT_EQ(a->attributions[0].approximation_error, 0.0f);  // not an integrating method
+  }
 }
 
 TEST_F(AttributeTest, ADeadlineBetweenBatchesStopsTheWork) {
