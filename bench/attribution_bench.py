@@ -7,7 +7,8 @@ interleaved rounds; the attributions are compared too.
 
 Usage: /usr/bin/python3 bench/attribution_bench.py --server build/xai-server [-n 3]
 Prints one table: p50 seconds of each call, its ratio to the eager reference, to one plain
-eager forward, and the largest difference relative to the largest attribution.
+eager forward, and the largest difference relative to the largest attribution; then XRAI
+against its own Integrated Gradients (the same steps from BLACK and WHITE) through the server.
 """
 import argparse
 import os
@@ -33,6 +34,8 @@ def main():
     parser.add_argument("--server", required=True, help="path to xai-server")
     parser.add_argument("-n", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--steps", type=int, default=50, help="Gauss-Legendre steps (default 50)")
+    parser.add_argument("--no-xrai", dest="xrai", action="store_false",
+                        help="leave out XRAI and its Integrated Gradients")
     parser.add_argument("--threads", type=int, default=1,
                         help="intra-op threads, the same for both sides (default 1)")
     args = parser.parse_args()
@@ -67,6 +70,12 @@ def main():
                 a = got.attributions[0].attribution
                 errors[batch] = max(errors.get(batch, 0.0),
                                     float(np.abs(a - ref).max() / np.abs(ref).max()))
+            if args.xrai:
+                timed("ig_bw", lambda: client.attribute(
+                    "resnet18", image, targets=[target], steps=args.steps,
+                    baselines=["black", "white"]))
+                timed("xrai", lambda: client.attribute(
+                    "resnet18", image, targets=[target], steps=args.steps, method="xrai"))
     forward = statistics.median(times["forward"])
     eager = statistics.median(times["eager"])
     print("resnet18, Integrated Gradients, %d Gauss-Legendre steps, zero baseline, one target; "
@@ -81,6 +90,11 @@ def main():
         ours = statistics.median(times[("xai", batch)])
         print("| xai-server Attribute, batch_size %d | %.3f | **%.2fx** | %.0fx | %.1e |"
               % (batch, ours, ours / eager, ours / forward, errors[batch]))
+    if args.xrai:
+        ig_bw, xrai = statistics.median(times["ig_bw"]), statistics.median(times["xrai"])
+        print("\nXRAI (%d steps from BLACK and WHITE, six segmentations, the ranking) through "
+              "xai-server: %.3f s; its Integrated Gradients alone: %.3f s; **%.2fx**"
+              % (args.steps, xrai, ig_bw, xrai / ig_bw))
 
 
 if __name__ == "__main__":

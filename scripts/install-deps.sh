@@ -23,7 +23,7 @@ BUILD_PACKAGES=(
   # wire, server
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # image codecs; libwebp's header parser, the one OpenCV's WebP decoder uses
-  libopencv-dev libwebp-dev
+  libopencv-dev libopencv-contrib-dev libwebp-dev
   # logging, CLI, JSON, HTTP (the metrics endpoint)
   libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   # TLS files checked before serving, token digests

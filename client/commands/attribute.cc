@@ -174,7 +174,7 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
   attribute
       ->add_option("--method", args->options.method,
                    "saliency, input_x_gradient, integrated_gradients (ig, the default), "
-                   "smooth_grad, gradient_shap; xrai is not served yet")
+                   "smooth_grad, gradient_shap, xrai (regions ranked by IG from black and white)")
       ->transform(CLI::CheckedTransformer(methods, CLI::ignore_case));
   attribute
       ->add_option("--target", args->options.targets,
@@ -187,9 +187,10 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   attribute
-      ->add_option("--max-error", args->options.max_error,
-                   "Adaptive Integrated Gradients: raise the steps from 8 until ERROR is at most "
-                   "this (e.g. 0.05), the cap or the deadline; 0: fixed --steps")
+      ->add_option(
+          "--max-error", args->options.max_error,
+          "Adaptive Integrated Gradients (ig, xrai): raise the steps from 8 until ERROR is "
+          "at most this (e.g. 0.05), the cap or the deadline; 0: fixed --steps")
       ->capture_default_str()
       ->check(CLI::Range(0.0f, 1.0f));
   attribute
@@ -200,7 +201,8 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
                                           CLI::ignore_case));
   attribute
       ->add_option("--baseline", args->options.baselines,
-                   "zero (default), black, white, blur, uniform_noise; repeat to average several")
+                   "zero (default; xrai: black and white), white, black, blur, uniform_noise; "
+                   "repeat to average several (gradient_shap draws from them)")
       ->allow_extra_args(false)
       ->transform(CLI::CheckedTransformer(LowerCaseEnumNames(xai::v1::Baseline_descriptor()),
                                           CLI::ignore_case));
@@ -241,7 +243,8 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
   attribute->footer(
       "For image DIR/NAME.EXT and each target T, --out gets:\n"
       "  NAME_T_attribution.npy  float32 [C,H,W]: the attribution in the model's input space\n"
-      "  NAME_T_map.npy          float32 [H,W]: its sum over channels, signed\n"
+      "  NAME_T_map.npy          float32 [H,W]: its sum over channels, signed (xrai: each\n"
+      "                          pixel's region gain; higher ranks first)\n"
       "ERROR is Integrated Gradients' |sum(attribution) - (f(x) - f(baseline))| /\n"
       "|f(x) - f(baseline)|, f the target's logit: raise --steps when it is above 0.05,\n"
       "or let --max-error 0.05 choose them (STEPS says how many it used).\n"

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "core/image/segmentation.h"
 #include "core/methods/attribution/attribution.h"
 #include "core/methods/classifier.h"
 #include "core/methods/faithfulness/faithfulness.h"
@@ -50,6 +51,20 @@ at::Tensor UniformNoise(const ServableModel& model, const at::Tensor& like, uint
   const at::Tensor zero = Normalised(model, channels, 0.0f);
   const at::Tensor one = Normalised(model, channels, 1.0f);
   return zero.unsqueeze(0) + noise * (one - zero).unsqueeze(0);
+}
+
+// The model input [1,C,H,W] back in pixel units (x * std + mean per channel), [3,H,W]: what
+// XRAI segments. One channel is repeated; other counts are refused.
+StatusOr<at::Tensor> InputImage(const ServableModel& model, const at::Tensor& input) {
+  const int64_t channels = input.size(1);
+  if (channels != 1 && channels != 3) {
+    return InvalidArgumentError("XRAI segments images of 1 or 3 channels; this model takes " +
+                                std::to_string(channels));
+  }
+  const at::Tensor zero = Normalised(model, channels, 0.0f);
+  const at::Tensor one = Normalised(model, channels, 1.0f);
+  const at::Tensor image = (input[0] - zero) / (one - zero);
+  return channels == 1 ? image.expand({3, -1, -1}).contiguous() : image;
 }
 
 at::Tensor MakeBaseline(BaselineKind kind, const ServableModel& model, const at::Tensor& input,
@@ -119,6 +134,13 @@ class AttributeJob : public RequestJob<AttributeResult> {
     spec.seconds_left = [this] {
       return std::chrono::duration<double>(deadline() - Clock::now()).count();
     };
+    if (spec.method == AttributionMethod::kXrai) {
+      auto image = InputImage(model, input);
+      if (!image.ok()) return image.status().WithContext(model.display_name());
+      auto segments = XraiSegments(*image, SegmentationOptions());
+      if (!segments.ok()) return segments.status().WithContext(model.display_name());
+      spec.segments = std::move(*segments);
+    }
     spec.noise_sigma = spec_.noise;
     if (!spec_.noise_absolute && spec_.noise > 0) {
       spec.noise_sigma = spec_.noise * (input.max() - input.min()).item<double>();
@@ -141,7 +163,7 @@ class AttributeJob : public RequestJob<AttributeResult> {
       PixelAttribution out;
       out.target_class = t.target;
       out.attribution = ToFloatTensor(o.attribution);
-      out.map = ToFloatTensor(o.attribution.sum(0));
+      out.map = ToFloatTensor(o.map.defined() ? o.map : o.attribution.sum(0));
       if (o.integrates) {
         const double gap = static_cast<double>(o.logit) - o.baseline_logit;
         out.logit = o.logit;
@@ -271,9 +293,10 @@ Status ValidateAttribute(const AttributeRequest& request, const ServableModel& m
     return InvalidArgumentError("max_approximation_error must be in [0, 1] (0: fixed steps), got " +
                                 std::to_string(max_error));
   }
-  if (max_error > 0 && *method != AttributionMethod::kIntegratedGradients) {
+  if (max_error > 0 && *method != AttributionMethod::kIntegratedGradients &&
+      *method != AttributionMethod::kXrai) {
     return InvalidArgumentError(
-        "max_approximation_error applies to INTEGRATED_GRADIENTS only, not " +
+        "max_approximation_error applies to INTEGRATED_GRADIENTS and XRAI only, not " +
         std::string(AttributionMethodName(*method)));
   }
   spec->run.max_approximation_error = max_error;
@@ -301,6 +324,9 @@ Status ValidateAttribute(const AttributeRequest& request, const ServableModel& m
                                   " is not a Baseline (1 ZERO ... 5 UNIFORM_NOISE)");
     }
     spec->baselines.push_back(*kind);
+  }
+  if (spec->baselines.empty() && *method == AttributionMethod::kXrai) {
+    spec->baselines = {BaselineKind::kBlack, BaselineKind::kWhite};  // the reference's
   }
   if (spec->baselines.empty()) spec->baselines.push_back(BaselineKind::kZero);
   XAI_RETURN_IF_ERROR(ValidateSampling(request, spec));

@@ -314,11 +314,21 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
       "gap = a['logit'] - a['baseline_logit']\n"
       "assert abs(x.sum() - gap - a['convergence_delta']) < 1e-3 * max(1, abs(gap)), a\"";
   EXPECT_EQ(RunCommand(check_attribute + " " + attribute_json, &out), 0) << out;
-  EXPECT_EQ(RunCommand(cli + " attribute shapes " + image + " --method xrai --out " + attribute_dir,
+  EXPECT_EQ(RunCommand(cli + " attribute shapes " + image +
+                           " --method gradient_shap --max-error 0.05 --out " + attribute_dir,
                        &out),
             1)
       << out;
-  EXPECT_THAT(out, HasSubstr("UNIMPLEMENTED: method XRAI is not served yet"));
+  EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT: max_approximation_error applies to "
+                             "INTEGRATED_GRADIENTS and XRAI only, not GRADIENT_SHAP"));
+  EXPECT_EQ(RunCommand(cli + " attribute shapes " + image +
+                           " --method smooth_grad --smooth ig --samples 2 --steps 4 --noise 0.1 "
+                           "--seed 5 --out " +
+                           attribute_dir,
+                       &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("SMOOTH_GRAD"));
   std::filesystem::remove_all(attribute_dir);
   std::filesystem::remove(attribute_json);
 

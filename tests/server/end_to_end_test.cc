@@ -411,11 +411,14 @@ TEST_F(EndToEndTest, AttributeReturnsAttributionsAndTheirErrorOverTheWire) {
   EXPECT_GT(a.approximation_error(), 0.0f);
   EXPECT_NEAR(a.approximation_error(),
               std::abs(a.convergence_delta()) / std::abs(a.logit() - a.baseline_logit()), 1e-4);
-  // An unserved method: UNIMPLEMENTED with the served list; bad steps: INVALID_ARGUMENT.
+  // XRAI: the same attribution shape, a map of region gains; bad steps: INVALID_ARGUMENT.
   request.set_method(xai::v1::XRAI);
-  grpc::ClientContext unserved_context;
-  EXPECT_EQ(stub_->Attribute(&unserved_context, request, &response).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
+  grpc::ClientContext xrai_context;
+  ASSERT_TRUE(stub_->Attribute(&xrai_context, request, &response).ok());
+  const xai::v1::Attribution& x = response.attributions(0);
+  EXPECT_EQ(x.map().data().size(), 224u * 224 * 4);
+  EXPECT_EQ(x.steps(), 4);
+  EXPECT_GT(x.approximation_error(), 0.0f);
   request.set_method(xai::v1::SALIENCY);
   request.set_steps(-3);
   grpc::ClientContext bad_context;

@@ -88,6 +88,10 @@ def test_attribute_adaptive_and_sampled_methods(client, samples):
     shap = client.attribute("shapes", f"{samples}/star_3.png", method="gradient_shap", samples=8,
                             baselines=["black", "white"], seed=3).attributions[0]
     assert shap.attribution.shape == (3, 64, 64) and shap.approximation_error == 0
+    xrai = client.attribute("shapes", f"{samples}/star_3.png", method="xrai", steps=16)
+    x = xrai.attributions[0]
+    assert x.map.shape == (64, 64) and x.steps == 16 and x.approximation_error > 0
+    assert len(np.unique(x.map)) >= 4  # ranked regions
     with pytest.raises(InvalidArgumentError, match="samples applies to SMOOTH_GRAD and GRADIENT_SHAP"):
         client.attribute("shapes", f"{samples}/star_3.png", method="ig", samples=3)
 

@@ -77,7 +77,7 @@ class Explanation:
 class Attribution:
     target_class: int
     attribution: np.ndarray  # [C, H, W] float32 in the model's input space
-    map: np.ndarray  # [H, W] float32: summed over channels, signed
+    map: np.ndarray  # [H, W] float32: summed over channels, signed; XRAI: region gains
     approximation_error: float  # integrating methods: |delta| / |f(x) - f(baseline)|; else 0
     logit: float  # the target's logit on the input
     baseline_logit: float  # on the baseline (their mean with several); integrating methods
@@ -378,7 +378,9 @@ class XaiClient:
                   request_id: Optional[str] = None) -> AttributeResult:
         """Pixel attributions of ``image`` for each target class (none: the top-1) as numpy
         arrays. ``method``: SALIENCY, INPUT_X_GRADIENT, INTEGRATED_GRADIENTS (or "ig"; the
-        default), SMOOTH_GRAD, GRADIENT_SHAP; ``steps`` (0: 50) and ``rule`` (GAUSS_LEGENDRE,
+        default), SMOOTH_GRAD, GRADIENT_SHAP, XRAI (``map``: each pixel's region gain, from
+        Integrated Gradients with BLACK and WHITE baselines unless ``baselines`` are given);
+        ``steps`` (0: 50) and ``rule`` (GAUSS_LEGENDRE,
         the default, or RIEMANN_LEFT, RIEMANN_RIGHT, RIEMANN_MIDDLE, RIEMANN_TRAPEZOID) for
         Integrated Gradients; ``max_approximation_error`` (e.g. 0.05): adaptive steps from 8
         up to ``steps`` (0: 256) until the error is met (``approximation_error_met``);

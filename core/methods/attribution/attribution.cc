@@ -75,6 +75,7 @@ StatusOr<AttributionRun> RunAttribution(ModelPool::Handle& instance, const at::T
     context.noise_sigma = spec.noise_sigma;
     context.seed = spec.seed;
     context.smoothed = spec.smoothed;
+    context.segments = spec.segments;
     context.seconds_left = [&spec] {
       return spec.seconds_left ? spec.seconds_left() : std::numeric_limits<double>::infinity();
     };
@@ -90,6 +91,7 @@ StatusOr<AttributionRun> RunAttribution(ModelPool::Handle& instance, const at::T
       };
       XAI_ASSIGN_OR_RETURN(AttributionOutput output, method->Attribute(context));
       output.attribution = output.attribution.to(at::kCPU).contiguous();
+      if (output.map.defined()) output.map = output.map.to(at::kCPU).contiguous();
       run.attributions.push_back({target, std::move(output)});
     }
   } catch (const std::exception& e) {

@@ -24,6 +24,7 @@ struct AttributionSpec {
   double noise_sigma = 0;              // absolute, in the model's input space
   uint64_t seed = 0;
   AttributionMethod smoothed = AttributionMethod::kSaliency;  // what SMOOTH_GRAD averages
+  at::Tensor segments;  // XRAI: the candidate regions, [M,H,W] bool
   // Asked before every batch; a status other than OK stops the work with it. Unset: never.
   std::function<Status()> interrupted;
   // Seconds until the deadline; unset: no deadline.

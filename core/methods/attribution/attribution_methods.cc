@@ -24,7 +24,7 @@ const std::array<Row, 6>& Table() {
        [] { return &IntegratedGradientsMethod(); }},
       {AttributionMethod::kSmoothGrad, "SMOOTH_GRAD", [] { return &SmoothGradMethod(); }},
       {AttributionMethod::kGradientShap, "GRADIENT_SHAP", [] { return &GradientShapMethod(); }},
-      {AttributionMethod::kXrai, "XRAI", nullptr},
+      {AttributionMethod::kXrai, "XRAI", [] { return &XraiMethod(); }},
   }};
   return table;
 }

@@ -40,6 +40,8 @@ struct AttributionContext {
   double noise_sigma = 0;
   uint64_t seed = 0;
   AttributionMethod smoothed = AttributionMethod::kSaliency;
+  // XRAI: the image's candidate regions, [M,H,W] bool on the CPU.
+  at::Tensor segments;
   // Evaluates the gradients at `count` points, batch by batch, handing each batch to
   // `consume`; stops with the request's interruption (deadline, cancellation).
   std::function<Status(int64_t count, const PointsFn& points, const GradientsFn& consume)>
@@ -52,6 +54,7 @@ struct AttributionContext {
 
 struct AttributionOutput {
   at::Tensor attribution;  // [C,H,W], float32
+  at::Tensor map;          // [H,W] when the method has its own (XRAI); else the channel sum
   float logit = 0;         // the target's logit at the input
   // Methods that integrate (Integrated Gradients): the logit on the baseline (the mean over
   // baselines), sum(attribution) - (logit - baseline_logit) and the steps used.
@@ -90,6 +93,7 @@ const PixelAttributionMethod& InputXGradientMethod();
 const PixelAttributionMethod& IntegratedGradientsMethod();
 const PixelAttributionMethod& SmoothGradMethod();
 const PixelAttributionMethod& GradientShapMethod();
+const PixelAttributionMethod& XraiMethod();
 
 }  // namespace xai::core
 

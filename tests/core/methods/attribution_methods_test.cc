@@ -14,6 +14,7 @@
 
 #include "core/methods/attribution/quadrature.h"
 #include "core/methods/attribution/sampling.h"
+#include "core/methods/attribution/xrai_regions.h"
 
 namespace xai::core {
 namespace {
@@ -270,6 +271,56 @@ TEST(AttributionMethodsTest, GradientShapApproachesIntegratedGradientsInExpectat
   EXPECT_LT(
       RelativeDifference(shap->attribution.to(at::kDouble), exact->attribution.to(at::kDouble)),
       0.05);
+}
+
+// Three regions over a 10 x 10 attribution: the greedy order, the gains per added pixel, the
+// dropped region that adds too little, and the uncovered rest with its own mean.
+TEST(AttributionMethodsTest, XraiTakesTheRegionWithTheHighestGainPerAddedPixel) {
+  at::Tensor attribution = at::zeros({10, 10});
+  attribution.narrow(0, 0, 5).narrow(1, 0, 5).fill_(4.0);  // top-left quadrant: 4
+  attribution.narrow(0, 0, 5).narrow(1, 5, 5).fill_(1.0);  // top-right: 1
+  attribution.narrow(0, 5, 5).fill_(-1.0);                 // bottom half: -1
+  at::Tensor masks = at::zeros({4, 10, 10}, at::kBool);
+  masks[0].narrow(0, 0, 5).fill_(true);                  // top half: mean 2.5
+  masks[1].narrow(0, 0, 5).narrow(1, 0, 5).fill_(true);  // top-left: mean 4
+  masks[2].narrow(0, 0, 6).narrow(1, 0, 5).fill_(true);  // top-left + a row: 4 new 5
+  masks[3].narrow(0, 8, 2).narrow(1, 0, 2).fill_(true);  // 4 pixels: too few
+  const XraiRanking r = RankRegions(masks, attribution, 5);
+  // Top-left (4) first; then the top half adds the top-right (gain 1, 25 pixels) over region
+  // 2's one new row of 5 pixels at -1; then region 2's row; region 3 adds 4 < 5: dropped.
+  EXPECT_THAT(r.order, ElementsAre(1, 0, 2));
+  EXPECT_THAT(r.gains, ElementsAre(4.0f, 1.0f, -1.0f));
+  EXPECT_THAT(r.added, ElementsAre(25, 25, 5));
+  EXPECT_EQ(r.uncovered, 45);
+  EXPECT_FLOAT_EQ(r.map[0][0].item<float>(), 4.0f);
+  EXPECT_FLOAT_EQ(r.map[0][9].item<float>(), 1.0f);
+  EXPECT_FLOAT_EQ(r.map[5][0].item<float>(), -1.0f);
+  EXPECT_FLOAT_EQ(r.map[9][9].item<float>(), -1.0f);  // the rest: its mean, -1
+  EXPECT_NEAR(r.map.sum().item<double>(), attribution.sum().item<double>(), 1e-4);
+}
+
+TEST(AttributionMethodsTest, XraiMapRanksOverlappingRegionsByWhatTheyAdd) {
+  // Random attribution, random rectangles: each taken region's gain is the mean over the
+  // pixels it added, the map holds it there, and every pixel gets a finite value.
+  const at::Tensor attribution = at::randn({32, 32}, at::TensorOptions().dtype(at::kFloat));
+  at::Tensor masks = at::zeros({40, 32, 32}, at::kBool);
+  for (int m = 0; m < 40; ++m) {
+    const int y = (m * 7) % 24, x = (m * 11) % 24, h = 4 + m % 9, w = 4 + (m * 3) % 9;
+    masks[m].narrow(0, y, std::min(h, 32 - y)).narrow(1, x, std::min(w, 32 - x)).fill_(true);
+  }
+  const XraiRanking r = RankRegions(masks, attribution, 3);
+  ASSERT_FALSE(r.order.empty());
+  at::Tensor covered = at::zeros({32, 32}, at::kBool);
+  for (size_t i = 0; i < r.order.size(); ++i) {
+    const at::Tensor added = masks[r.order[i]].logical_and(covered.logical_not());
+    EXPECT_EQ(added.sum().item<int64_t>(), r.added[i]);
+    EXPECT_GE(r.added[i], 3);
+    EXPECT_NEAR(attribution.masked_select(added).mean().item<float>(), r.gains[i], 1e-5);
+    EXPECT_TRUE(at::all(r.map.masked_select(added) == r.gains[i]).item<bool>());
+    covered = covered.logical_or(masks[r.order[i]]);
+  }
+  EXPECT_TRUE(at::isfinite(r.map).all().item<bool>());
+  EXPECT_NEAR(r.map.sum().item<double>(), attribution.sum().item<double>(), 1e-3);
 }
 
 }  // namespace

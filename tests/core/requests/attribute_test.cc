@@ -8,6 +8,7 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/explainer.h"
@@ -216,10 +217,6 @@ TEST_F(AttributeTest, BadFieldsAreInvalidArgumentsAndUnservedMethodsUnimplemente
   auto r = Request();
   r.method = static_cast<AttributionMethod>(42);
   ExpectError(r, StatusCode::kInvalidArgument, "method 42 is not an AttributionMethod");
-  r.method = AttributionMethod::kXrai;
-  ExpectError(r, StatusCode::kUnimplemented,
-              "method XRAI is not served yet; served: SALIENCY, INPUT_X_GRADIENT, "
-              "INTEGRATED_GRADIENTS, SMOOTH_GRAD, GRADIENT_SHAP");
   r = Request();
   r.steps = -1;
   ExpectError(r, StatusCode::kInvalidArgument, "steps must be in [1, 1024] (0: 50), got -1");
@@ -284,7 +281,8 @@ TEST_F(AttributeTest, BadFieldsAreInvalidArgumentsAndUnservedMethodsUnimplemente
   r.max_approximation_error = 0.05f;
   r.method = AttributionMethod::kSaliency;
   ExpectError(r, StatusCode::kInvalidArgument,
-              "max_approximation_error applies to INTEGRATED_GRADIENTS only, not SALIENCY");
+              "max_approximation_error applies to INTEGRATED_GRADIENTS and XRAI only, not "
+              "SALIENCY");
   r = Request();
   r.target_classes = {5};
   ExpectError(r, StatusCode::kInvalidArgument, "target_classes[0] = 5 is out of range [0, 5)");
@@ -382,6 +380,40 @@ TEST_F(AttributeTest, SampledMethodsRepeatWithTheirSeed) {
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     EXPECT_NE(a->attributions[0].attribution.data, c->attributions[0].attribution.data);
     EXPECT_EQ(a->attributions[0].approximation_error, 0.0f);  // not an integrating method
+  }
+}
+
+// XRAI on the demo model: the attribution is Integrated Gradients' from BLACK and WHITE (the
+// default baselines), with its error; the map covers the image, and each value is the mean
+// of the channel-maximum attribution over the pixels that hold it (a region's gain).
+TEST_F(AttributeTest, XraiRanksRegionsOfItsIntegratedGradients) {
+  auto r = Request();
+  r.method = AttributionMethod::kXrai;
+  r.steps = 32;
+  auto xrai = xai::testing::AttributeAndWait(*explainer_, r);
+  ASSERT_TRUE(xrai.ok()) << xrai.status().ToString();
+  r.method = AttributionMethod::kIntegratedGradients;
+  r.baselines = {static_cast<int>(BaselineKind::kBlack), static_cast<int>(BaselineKind::kWhite)};
+  auto ig = xai::testing::AttributeAndWait(*explainer_, r);
+  ASSERT_TRUE(ig.ok()) << ig.status().ToString();
+  const PixelAttribution& x = xrai->attributions[0];
+  EXPECT_EQ(x.attribution.data, ig->attributions[0].attribution.data);
+  EXPECT_EQ(x.approximation_error, ig->attributions[0].approximation_error);
+  EXPECT_EQ(x.steps, 32);
+  ASSERT_EQ(x.map.shape, (std::vector<int64_t>{64, 64}));
+  const int64_t pixels = 64 * 64;
+  std::map<float, std::pair<double, int>> groups;  // value: (sum of channel maxima, pixels)
+  for (int64_t p = 0; p < pixels; ++p) {
+    ASSERT_TRUE(std::isfinite(x.map.data[p]));
+    float most = x.attribution.data[p];
+    for (int c = 1; c < 3; ++c) most = std::max(most, x.attribution.data[c * pixels + p]);
+    auto& g = groups[x.map.data[p]];
+    g.first += most;
+    ++g.second;
+  }
+  EXPECT_GE(groups.size(), 4u);  // several regions
+  for (const auto& [value, g] : groups) {
+    EXPECT_NEAR(g.first / g.second, value, 1e-5 * (1 + std::abs(value))) << g.second << " pixels";
   }
 }
 

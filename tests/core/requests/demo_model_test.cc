@@ -172,3 +172,60 @@ TEST(DemoModelTest, GradCamIsMoreFaithfulThanARandomMap) {
 
 }  // namespace
 }  // namespace xai::core
+
+namespace xai::core {
+namespace {
+
+// XRAI on 100 fresh images: the top 20% of pixels by its map (the highest-ranked regions)
+// fall inside the object's box far more often than 20% of pixels taken at random would (the
+// box's share of the image).
+TEST(DemoModelTest, XraiTopRegionsFallOnTheObject) {
+  auto explainer = StartDemoExplainer();
+  ASSERT_NE(explainer, nullptr);
+  const std::vector<DemoImage> images = ReadDemoImages();
+  ASSERT_GE(images.size(), 100u);
+  double inside_sum = 0, chance_sum = 0;
+  int above_chance = 0;
+  for (size_t i = 0; i < 100; ++i) {
+    const DemoImage& image = images[i];
+    const std::string bytes = xai::testing::ReadBytes(std::string(XAI_DEMO_DIR) + "/" + image.file);
+    AttributeRequest request;
+    request.model = {"shapes", 0};
+    request.image.kind = ImageRef::Kind::kEncoded;
+    request.image.encoded = bytes;
+    request.method = AttributionMethod::kXrai;
+    request.steps = 16;
+    auto result = xai::testing::AttributeAndWait(*explainer, request);
+    ASSERT_TRUE(result.ok()) << image.file << ": " << result.status().ToString();
+    const FloatTensor& map = result->attributions[0].map;
+    const int64_t height = map.shape[0], width = map.shape[1];
+    std::vector<int64_t> order(static_cast<size_t>(height * width));
+    for (size_t p = 0; p < order.size(); ++p) order[p] = static_cast<int64_t>(p);
+    std::stable_sort(order.begin(), order.end(),
+                     [&map](int64_t a, int64_t b) { return map.data[a] > map.data[b]; });
+    const size_t top = order.size() / 5;
+    int inside = 0;
+    for (size_t k = 0; k < top; ++k) {
+      // STRETCH: model pixel centre u lies at original x = (u + 0.5) * W / w - 0.5.
+      const double x = (static_cast<double>(order[k] % width) + 0.5) * 128 / width - 0.5;
+      const double y = (static_cast<double>(order[k] / width) + 0.5) * 128 / height - 0.5;
+      inside +=
+          x >= image.x0 - 0.5 && x < image.x1 - 0.5 && y >= image.y0 - 0.5 && y < image.y1 - 0.5;
+    }
+    const double fraction = static_cast<double>(inside) / static_cast<double>(top);
+    const double chance =
+        static_cast<double>((image.x1 - image.x0) * (image.y1 - image.y0)) / (128.0 * 128.0);
+    inside_sum += fraction;
+    chance_sum += chance;
+    above_chance += fraction > chance;
+  }
+  std::printf(
+      "XRAI, 100 fresh images: %.1f%% of the top-20%% pixels inside the object's box "
+      "(a random 20%%: %.1f%%); above chance on %d of 100\n",
+      inside_sum, chance_sum, above_chance);
+  EXPECT_GE(inside_sum, 2 * chance_sum);
+  EXPECT_GE(above_chance, 90);
+}
+
+}  // namespace
+}  // namespace xai::core
