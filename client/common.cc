@@ -177,4 +177,41 @@ std::vector<std::pair<std::string, int>> LowerCaseEnumNames(
   return out;
 }
 
+CLI::Option* AddOverlayFlags(CLI::App* command, OverlayFlags* flags,
+                             const std::string& colormap_default) {
+  CLI::Option* no_overlay =
+      command->add_flag("--no-overlay", flags->no_overlay, "Write no overlay PNG");
+  command
+      ->add_option("--image-weight", flags->image_weight,
+                   "Weight of the image in the overlay: 0 heatmap only, 1 image only")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0f, 1.0f))
+      ->excludes(no_overlay);
+  command
+      ->add_option("--colormap", flags->colormap,
+                   "OpenCV colormap of the overlay: jet, turbo, viridis, inferno, magma, plasma, "
+                   "cividis, hot, bone, ... (the server checks the name); default: " +
+                       colormap_default)
+      ->excludes(no_overlay);
+  command
+      ->add_flag("--overlay-at-input", flags->at_input,
+                 "Draw the overlay over the model's input (after resize and crop) instead of the "
+                 "original image")
+      ->excludes(no_overlay);
+  command->add_option("--png-compression", flags->png_compression, "zlib level of the overlay PNG")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 9))
+      ->excludes(no_overlay);
+  return no_overlay;
+}
+
+void SetOverlay(const OverlayFlags& flags, xai::v1::OverlayOptions* overlay) {
+  if (flags.no_overlay) return;
+  overlay->set_enabled(true);
+  overlay->set_image_weight(flags.image_weight);  // 0: the heatmap alone
+  overlay->set_colormap(flags.colormap);
+  overlay->set_model_input_size(flags.at_input);
+  overlay->set_png_compression(flags.png_compression);
+}
+
 }  // namespace xai::client

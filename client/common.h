@@ -54,6 +54,24 @@ void PrepareCall(grpc::ClientContext* context, const GlobalOptions& g);
 std::vector<std::pair<std::string, int>> LowerCaseEnumNames(
     const google::protobuf::EnumDescriptor* descriptor);
 
+// The overlay flags of gradcam and attribute.
+struct OverlayFlags {
+  bool no_overlay = false;
+  float image_weight = 0.5f;
+  std::string colormap;  // "": the server's default
+  bool at_input = false;
+  int png_compression = 1;
+};
+
+// Adds --no-overlay, --image-weight, --colormap (`colormap_default` in its help),
+// --overlay-at-input and --png-compression; returns --no-overlay, which the others (and the
+// command's own overlay flags) exclude.
+CLI::Option* AddOverlayFlags(CLI::App* command, OverlayFlags* flags,
+                             const std::string& colormap_default);
+
+// The request's overlay from the flags: enabled unless --no-overlay.
+void SetOverlay(const OverlayFlags& flags, xai::v1::OverlayOptions* overlay);
+
 // "CODE: message" of a failed call, with a hint at --server when it could not connect.
 std::string Describe(const grpc::Status& status, const GlobalOptions& g);
 

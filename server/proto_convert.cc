@@ -56,9 +56,25 @@ core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request) {
   out.batch_size = request.batch_size();
   out.metrics = {request.metrics().enabled(), request.metrics().steps(),
                  request.metrics().random_baseline()};
-  const xai::v1::OverlayOptions& overlay = request.overlay();
-  out.overlay = {overlay.enabled(), overlay.has_image_weight() ? overlay.image_weight() : 0.5f,
-                 overlay.model_input_size(), overlay.colormap(), overlay.png_compression()};
+  out.overlay = FromProto(request.overlay());
+  return out;
+}
+
+core::OverlaySpec FromProto(const xai::v1::OverlayOptions& overlay) {
+  core::OverlaySpec out{
+      overlay.enabled(),          overlay.has_image_weight() ? overlay.image_weight() : 0.5f,
+      overlay.model_input_size(), overlay.colormap(),
+      overlay.png_compression(),  {}};
+  if (overlay.has_attribution()) {
+    const xai::v1::AttributionStyle& a = overlay.attribution();
+    out.attribution.set = true;
+    out.attribution.polarity = a.polarity();
+    out.attribution.clip_upper_percentile =
+        a.has_clip_upper_percentile() ? a.clip_upper_percentile() : 99.9f;
+    out.attribution.clip_lower_percentile = a.clip_lower_percentile();
+    out.attribution.kind = a.kind();
+    out.attribution.xrai_outlines.assign(a.xrai_outlines().begin(), a.xrai_outlines().end());
+  }
   return out;
 }
 
@@ -73,7 +89,7 @@ core::AttributeRequest FromProto(const xai::v1::AttributeRequest& request) {
   out.samples = request.samples();
   out.noise_stdev = request.noise_stdev();
   out.seed = request.seed();
-  out.overlay = request.overlay().enabled();
+  out.overlay = FromProto(request.overlay());
   out.rule = static_cast<core::IntegrationRule>(request.rule());
   out.batch_size = request.batch_size();
   out.max_approximation_error = request.max_approximation_error();
@@ -97,6 +113,7 @@ void ToProto(const core::AttributeResult& result, xai::v1::AttributeResponse* ou
     x->set_steps(a.steps);
     x->set_warning(a.warning);
     x->set_approximation_error_met(a.approximation_error_met);
+    x->set_overlay_png(a.overlay_png);
   }
 }
 

@@ -12,6 +12,7 @@ namespace xai::server {
 core::ModelRef FromProto(const xai::v1::ModelSpec& spec);
 // Borrows the bytes of `image`: keep it alive while the result is used.
 core::ImageRef FromProto(const xai::v1::Image& image);
+core::OverlaySpec FromProto(const xai::v1::OverlayOptions& overlay);
 
 // Borrows the image bytes of `request` as above; deadline and request id stay unset.
 core::ClassifyRequest FromProto(const xai::v1::ClassifyRequest& request);

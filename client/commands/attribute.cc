@@ -34,6 +34,12 @@ struct AttributeOptions {
   float noise = 0;
   float noise_absolute = 0;
   int smooth_grad_of = 0;
+  OverlayFlags overlay;
+  int polarity = xai::v1::POLARITY_POSITIVE;
+  float clip_upper = 99.9f;
+  float clip_lower = 0;
+  int overlay_kind = xai::v1::OVER_IMAGE;
+  std::vector<float> outlines;
   std::string out_dir = ".";
 };
 
@@ -60,6 +66,15 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
   request.set_noise_stdev(options.noise);
   request.set_noise_stdev_absolute(options.noise_absolute);
   request.set_smooth_grad_of(static_cast<xai::v1::AttributionMethod>(options.smooth_grad_of));
+  SetOverlay(options.overlay, request.mutable_overlay());
+  if (!options.overlay.no_overlay) {
+    xai::v1::AttributionStyle* style = request.mutable_overlay()->mutable_attribution();
+    style->set_polarity(static_cast<xai::v1::AttributionPolarity>(options.polarity));
+    style->set_clip_upper_percentile(options.clip_upper);
+    style->set_clip_lower_percentile(options.clip_lower);
+    style->set_kind(static_cast<xai::v1::AttributionOverlayKind>(options.overlay_kind));
+    for (const float p : options.outlines) style->add_xrai_outlines(p);
+  }
 
   auto stub = Connect(g);
   const std::vector<std::string> prefixes = OutputPrefixes(images);
@@ -99,6 +114,7 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
                                    .string();
       const std::string attribution_file = base + "_attribution.npy";
       const std::string map_file = base + "_map.npy";
+      const std::string overlay_file = a.overlay_png().empty() ? "" : base + "_overlay.png";
       if (!WriteNpyFloat32(attribution_file,
                            {a.attribution().shape().begin(), a.attribution().shape().end()},
                            a.attribution().data(), &error) ||
@@ -106,11 +122,19 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
                            a.map().data(), &error)) {
         break;
       }
+      if (!overlay_file.empty()) {
+        if (const xai::core::Status s = xai::core::WriteFile(overlay_file, a.overlay_png());
+            !s.ok()) {
+          error = s.message();
+          break;
+        }
+      }
       const bool integrates = a.steps() > 0;
       written.push_back(
           {{"target_class", a.target_class()},
            {"attribution", attribution_file},
            {"map", map_file},
+           {"overlay", overlay_file.empty() ? json(nullptr) : json(overlay_file)},
            {"approximation_error", integrates ? json(a.approximation_error()) : json(nullptr)},
            {"logit", a.logit()},
            {"baseline_logit", integrates ? json(a.baseline_logit()) : json(nullptr)},
@@ -127,6 +151,7 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
                       integrates ? FormatFloat(a.approximation_error(), 4) : "-",
                       integrates ? std::to_string(a.steps()) : "-",
                       attribution_file + " " + map_file +
+                          (overlay_file.empty() ? "" : " " + overlay_file) +
                           (a.warning().empty() ? "" : "  (" + a.warning() + ")")});
     }
     if (!error.empty()) {
@@ -238,6 +263,42 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
                    "Points per forward and backward (0: the server's default, 32)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  CLI::Option* no_overlay = AddOverlayFlags(attribute, &args->options.overlay,
+                                            "jet; blue-white-red with --polarity both");
+  attribute
+      ->add_option("--polarity", args->options.polarity,
+                   "Which sign the overlay draws: positive (default), negative, both")
+      ->transform(CLI::CheckedTransformer(
+          std::vector<std::pair<std::string, int>>{{"positive", xai::v1::POLARITY_POSITIVE},
+                                                   {"negative", xai::v1::POLARITY_NEGATIVE},
+                                                   {"both", xai::v1::POLARITY_BOTH}},
+          CLI::ignore_case))
+      ->excludes(no_overlay);
+  attribute
+      ->add_option("--clip", args->options.clip_upper,
+                   "Percentile of the drawn values shown at full strength")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001f, 100.0f))
+      ->excludes(no_overlay);
+  attribute
+      ->add_option("--clip-lower", args->options.clip_lower,
+                   "Percentile of the drawn values shown as nothing")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0f, 99.999f))
+      ->excludes(no_overlay);
+  attribute
+      ->add_option("--overlay-kind", args->options.overlay_kind,
+                   "over_image (default), over_grayscale, masked_image (the rest goes black)")
+      ->transform(CLI::CheckedTransformer(
+          LowerCaseEnumNames(xai::v1::AttributionOverlayKind_descriptor()), CLI::ignore_case))
+      ->excludes(no_overlay);
+  attribute
+      ->add_option("--outline", args->options.outlines,
+                   "xrai: outline the regions of the top PERCENT of pixels; repeat (default 10, "
+                   "20, 30: white, yellow, cyan)")
+      ->allow_extra_args(false)
+      ->check(CLI::Range(0.001f, 100.0f))
+      ->excludes(no_overlay);
   attribute->add_option("--out", args->options.out_dir, "Directory for the files, made if missing")
       ->capture_default_str();
   attribute->footer(
@@ -245,6 +306,7 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
       "  NAME_T_attribution.npy  float32 [C,H,W]: the attribution in the model's input space\n"
       "  NAME_T_map.npy          float32 [H,W]: its sum over channels, signed (xrai: each\n"
       "                          pixel's region gain; higher ranks first)\n"
+      "  NAME_T_overlay.png      the map drawn over the image (not with --no-overlay)\n"
       "ERROR is Integrated Gradients' |sum(attribution) - (f(x) - f(baseline))| /\n"
       "|f(x) - f(baseline)|, f the target's logit: raise --steps when it is above 0.05,\n"
       "or let --max-error 0.05 choose them (STEPS says how many it used).\n"

@@ -37,11 +37,7 @@ struct GradCamOptions {
   bool metrics = false;
   int metrics_steps = 0;
   bool random_baseline = false;
-  bool no_overlay = false;
-  float image_weight = 0.5f;
-  std::string colormap = "jet";
-  bool overlay_at_input = false;
-  int png_compression = 1;
+  OverlayFlags overlay;
   std::string out_dir = ".";
 };
 
@@ -157,13 +153,7 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
     request.mutable_metrics()->set_steps(options.metrics_steps);
     request.mutable_metrics()->set_random_baseline(options.random_baseline);
   }
-  if (!options.no_overlay) {
-    request.mutable_overlay()->set_enabled(true);
-    request.mutable_overlay()->set_image_weight(options.image_weight);  // 0: heatmap alone
-    request.mutable_overlay()->set_colormap(options.colormap);
-    request.mutable_overlay()->set_model_input_size(options.overlay_at_input);
-    request.mutable_overlay()->set_png_compression(options.png_compression);
-  }
+  SetOverlay(options.overlay, request.mutable_overlay());
 
   auto stub = Connect(g);
   const std::vector<std::string> prefixes = OutputPrefixes(images);
@@ -355,30 +345,7 @@ void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
       ->add_flag("--random-baseline", args->cam.random_baseline,
                  "Also score a random map (fixed seed), shown in parentheses, for scale")
       ->needs(metrics);
-  auto* no_overlay =
-      gradcam->add_flag("--no-overlay", args->cam.no_overlay, "Write no overlay PNG");
-  gradcam
-      ->add_option("--image-weight", args->cam.image_weight,
-                   "Weight of the image in the overlay: 0 heatmap only, 1 image only")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0f, 1.0f))
-      ->excludes(no_overlay);
-  gradcam
-      ->add_option("--colormap", args->cam.colormap,
-                   "OpenCV colormap of the overlay: jet, turbo, viridis, inferno, magma, plasma, "
-                   "cividis, hot, bone, ... (the server checks the name)")
-      ->capture_default_str()
-      ->excludes(no_overlay);
-  gradcam
-      ->add_flag("--overlay-at-input", args->cam.overlay_at_input,
-                 "Draw the overlay over the model's input (after resize and crop) instead of the "
-                 "original image")
-      ->excludes(no_overlay);
-  gradcam
-      ->add_option("--png-compression", args->cam.png_compression, "zlib level of the overlay PNG")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 9))
-      ->excludes(no_overlay);
+  AddOverlayFlags(gradcam, &args->cam.overlay, "jet");
   gradcam->add_option("--out", args->cam.out_dir, "Directory for the files, made if missing")
       ->capture_default_str();
   gradcam->footer(

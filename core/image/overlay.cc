@@ -1,6 +1,7 @@
 #include "core/image/overlay.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -62,24 +63,25 @@ cv::Mat CamToOriginal(const cv::Mat& cam, const InputGeometry& g) {
   return out;
 }
 
-StatusOr<std::string> RenderOverlayPng(const cv::Mat& image_bgr, const cv::Mat& cam,
-                                       const OverlayStyle& style) {
-  // np.uint8(255 * cam): truncation, not rounding.
-  cv::Mat cam8(cam.size(), CV_8U);
-  for (int y = 0; y < cam.rows; ++y) {
-    const float* src = cam.ptr<float>(y);
-    uchar* dst = cam8.ptr<uchar>(y);
-    for (int x = 0; x < cam.cols; ++x) {
+namespace {
+
+// uint8(255 * v) with truncation, as numpy, for v of `values` (CV_32F).
+cv::Mat Truncated8(const cv::Mat& values) {
+  cv::Mat out(values.size(), CV_8U);
+  for (int y = 0; y < values.rows; ++y) {
+    const float* src = values.ptr<float>(y);
+    uchar* dst = out.ptr<uchar>(y);
+    for (int x = 0; x < values.cols; ++x) {
       const float v = 255.0f * src[x];
       dst[x] = static_cast<uchar>(v <= 0 ? 0 : v >= 255 ? 255 : static_cast<int>(v));
     }
   }
-  cv::Mat heatmap;
-  cv::applyColorMap(cam8, heatmap, style.colormap);
+  return out;
+}
 
-  // (1 - w) * heatmap / 255 + w * image / 255 in float32, in numpy's order of operations,
-  // then divided by its maximum and truncated to 8 bits.
-  const float w = style.image_weight;
+// (1 - w) * heatmap / 255 + w * image / 255 in float32, in numpy's order of operations,
+// then divided by its maximum and truncated to 8 bits.
+cv::Mat Blend(const cv::Mat& heatmap, const cv::Mat& image_bgr, float w) {
   cv::Mat blended(heatmap.size(), CV_32FC3);
   float max = 0;
   for (int y = 0; y < heatmap.rows; ++y) {
@@ -100,11 +102,118 @@ StatusOr<std::string> RenderOverlayPng(const cv::Mat& image_bgr, const cv::Mat& 
       dst[i] = static_cast<uchar>(v >= 255 ? 255 : v <= 0 ? 0 : static_cast<int>(v));
     }
   }
+  return result;
+}
+
+StatusOr<std::string> EncodePng(const cv::Mat& image, int compression) {
   std::vector<uchar> png;
-  if (!cv::imencode(".png", result, png, {cv::IMWRITE_PNG_COMPRESSION, style.png_compression})) {
+  if (!cv::imencode(".png", image, png, {cv::IMWRITE_PNG_COMPRESSION, compression})) {
     return InternalError("PNG encoding of the overlay failed");
   }
   return std::string(png.begin(), png.end());
+}
+
+// Blue (-1) through white (0) to red (1), indexed by uint8(255 * (v + 1) / 2): BGR.
+cv::Mat BlueWhiteRed() {
+  cv::Mat lut(256, 1, CV_8UC3);
+  for (int i = 0; i < 256; ++i) {
+    const double t = i / 255.0;  // 0: blue, 0.5: white, 1: red
+    const auto up = static_cast<uchar>(std::lround(255 * std::min(1.0, 2 * t)));
+    const auto down = static_cast<uchar>(std::lround(255 * std::min(1.0, 2 * (1 - t))));
+    lut.at<cv::Vec3b>(i) = cv::Vec3b(down, std::min(up, down), up);
+  }
+  return lut;
+}
+
+}  // namespace
+
+StatusOr<std::string> RenderOverlayPng(const cv::Mat& image_bgr, const cv::Mat& cam,
+                                       const OverlayStyle& style) {
+  cv::Mat heatmap;
+  cv::applyColorMap(Truncated8(cam), heatmap, style.colormap);
+  return EncodePng(Blend(heatmap, image_bgr, style.image_weight), style.png_compression);
+}
+
+float Percentile(std::vector<float> values, float percentile) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const double position = percentile / 100.0 * static_cast<double>(values.size() - 1);
+  const auto below = static_cast<size_t>(std::floor(position));
+  const size_t above = std::min(below + 1, values.size() - 1);
+  const double fraction = position - static_cast<double>(below);
+  return static_cast<float>(values[below] + fraction * (values[above] - values[below]));
+}
+
+cv::Mat ScaleAttribution(const cv::Mat& map, AttributionPolarity polarity, float lower_percentile,
+                         float upper_percentile) {
+  cv::Mat magnitude(map.size(), CV_32F);
+  for (int y = 0; y < map.rows; ++y) {
+    const float* v = map.ptr<float>(y);
+    float* m = magnitude.ptr<float>(y);
+    for (int x = 0; x < map.cols; ++x) {
+      m[x] = polarity == AttributionPolarity::kPositive   ? std::max(v[x], 0.0f)
+             : polarity == AttributionPolarity::kNegative ? std::max(-v[x], 0.0f)
+                                                          : std::abs(v[x]);
+    }
+  }
+  std::vector<float> values(magnitude.begin<float>(), magnitude.end<float>());
+  const float lower = Percentile(values, lower_percentile);
+  const float upper = Percentile(std::move(values), upper_percentile);
+  cv::Mat out(map.size(), CV_32F);
+  for (int y = 0; y < map.rows; ++y) {
+    const float* v = map.ptr<float>(y);
+    const float* m = magnitude.ptr<float>(y);
+    float* o = out.ptr<float>(y);
+    for (int x = 0; x < map.cols; ++x) {
+      float s = upper > lower ? (m[x] - lower) / (upper - lower) : (m[x] > lower ? 1.0f : 0.0f);
+      s = std::clamp(s, 0.0f, 1.0f);
+      o[x] = polarity == AttributionPolarity::kBoth && v[x] < 0 ? -s : s;
+    }
+  }
+  return out;
+}
+
+StatusOr<std::string> RenderAttributionPng(const cv::Mat& image_bgr, const cv::Mat& scaled,
+                                           const AttributionStyle& style,
+                                           const std::vector<cv::Mat>& outlines) {
+  cv::Mat result;
+  if (style.kind == AttributionOverlayKind::kMaskedImage) {
+    cv::Mat strength = cv::abs(scaled);
+    cv::Mat strength3;
+    cv::cvtColor(strength, strength3, cv::COLOR_GRAY2BGR);
+    cv::Mat image;
+    image_bgr.convertTo(image, CV_32FC3);
+    cv::Mat masked = image.mul(strength3);
+    masked.convertTo(result, CV_8UC3);
+  } else {
+    cv::Mat heatmap;
+    const bool both = style.polarity == AttributionPolarity::kBoth;
+    // [-1, 1] to [0, 1] for the colormap when signed.
+    const cv::Mat levels = Truncated8(both ? (scaled + 1.0f) * 0.5f : scaled);
+    if (style.colormap) {
+      cv::applyColorMap(levels, heatmap, *style.colormap);
+    } else if (both) {
+      static const cv::Mat lut = BlueWhiteRed();
+      cv::applyColorMap(levels, heatmap, lut);
+    } else {
+      cv::applyColorMap(levels, heatmap, cv::COLORMAP_JET);
+    }
+    cv::Mat base = image_bgr;
+    if (style.kind == AttributionOverlayKind::kOverGrayscale) {
+      cv::Mat gray;
+      cv::cvtColor(image_bgr, gray, cv::COLOR_BGR2GRAY);
+      cv::cvtColor(gray, base, cv::COLOR_GRAY2BGR);
+    }
+    result = Blend(heatmap, base, style.image_weight);
+  }
+  static const cv::Scalar kColors[] = {
+      {255, 255, 255}, {0, 255, 255}, {255, 255, 0}, {255, 0, 255}, {0, 255, 0}};
+  for (size_t i = 0; i < outlines.size(); ++i) {
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(outlines[i], contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE);
+    cv::drawContours(result, contours, -1, kColors[i % 5], 2);
+  }
+  return EncodePng(result, style.png_compression);
 }
 
 }  // namespace xai::core

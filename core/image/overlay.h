@@ -6,6 +6,7 @@
 #include <opencv2/core.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/base/status.h"
 #include "core/image/image_preprocessor.h"
@@ -32,6 +33,38 @@ cv::Mat CamToOriginal(const cv::Mat& cam, const InputGeometry& geometry);
 // uint8(255 * result) with truncation. Returns the PNG's bytes; INTERNAL if encoding fails.
 StatusOr<std::string> RenderOverlayPng(const cv::Mat& image_bgr, const cv::Mat& cam,
                                        const OverlayStyle& style);
+
+// Attribution overlays (Attribute): which sign is drawn, and over what.
+enum class AttributionPolarity { kPositive = 0, kNegative = 1, kBoth = 2 };
+enum class AttributionOverlayKind { kOverImage = 0, kOverGrayscale = 1, kMaskedImage = 2 };
+
+struct AttributionStyle {
+  AttributionPolarity polarity = AttributionPolarity::kPositive;
+  AttributionOverlayKind kind = AttributionOverlayKind::kOverImage;
+  float image_weight = 0.5f;    // kOverImage, kOverGrayscale: the image's share
+  std::optional<int> colormap;  // unset: JET; kBoth: blue-white-red
+  int png_compression = 1;
+};
+
+// A percentile of `values` as numpy's default (linear between the order statistics).
+float Percentile(std::vector<float> values, float percentile);
+
+// `map` ([H,W] CV_32F, signed) scaled for drawing: the polarity's values (POSITIVE: v > 0,
+// NEGATIVE: -v > 0, BOTH: |v|), m = clip((value - lower) / (upper - lower), 0, 1) with
+// lower and upper the percentiles of those values (pixels of the other sign count as 0);
+// BOTH keeps the sign: [-1, 1]. Upper equal to lower draws everything above it at full
+// strength.
+cv::Mat ScaleAttribution(const cv::Mat& map, AttributionPolarity polarity, float lower_percentile,
+                         float upper_percentile);
+
+// Draws `scaled` (ScaleAttribution's, at the image's size) over `image_bgr`: kOverImage
+// blends colormap(scaled) as RenderOverlayPng does, kOverGrayscale the same over a grayscale
+// copy, kMaskedImage multiplies the image by |scaled|. Then each of `outlines` (CV_8U
+// masks at the image's size, non-zero inside) is outlined: white, yellow, cyan, magenta,
+// green, 2 pixels wide. Returns the PNG's bytes; INTERNAL if encoding fails.
+StatusOr<std::string> RenderAttributionPng(const cv::Mat& image_bgr, const cv::Mat& scaled,
+                                           const AttributionStyle& style,
+                                           const std::vector<cv::Mat>& outlines);
 
 }  // namespace xai::core
 

@@ -7,17 +7,20 @@
 #include <cmath>
 #include <random>
 
+#include "core/image/overlay.h"
 #include "core/image/segmentation.h"
 #include "core/methods/attribution/attribution.h"
 #include "core/methods/classifier.h"
 #include "core/methods/faithfulness/faithfulness.h"
 #include "core/requests/request_job.h"
+#include "core/requests/request_util.h"
 
 namespace xai::core {
 namespace {
 
 struct AttributeSpec {
   AttributionSpec run;
+  OverlaySpec overlay;
   std::vector<BaselineKind> baselines;
   uint64_t seed = 0;
   // The noise's standard deviation: absolute, or as a fraction of the input's max - min.
@@ -94,7 +97,8 @@ class AttributeJob : public RequestJob<AttributeResult> {
   AttributeJob(std::shared_ptr<const ServableModel> model, const RequestEnvironment& environment,
                AttributeRequest request, AttributeSpec spec, RequestCallback<AttributeResult> done)
       : RequestJob(std::move(model), environment, "Attribute", Key(), request.image,
-                   /*keep_original=*/false, std::move(request.context), std::move(done)),
+                   /*keep_original=*/request.overlay.enabled && !request.overlay.model_input_size,
+                   std::move(request.context), std::move(done)),
         spec_(std::move(spec)) {}
 
   std::string MethodLabel() const override {
@@ -103,11 +107,12 @@ class AttributeJob : public RequestJob<AttributeResult> {
 
   void RunBatch(std::vector<std::unique_ptr<BatchJob>>& batch) override {
     RunJobs<AttributeJob, AttributeResult>(
-        batch, [](ModelPool::Handle& instance, const at::Tensor& input,
-                  const std::vector<AttributeJob*>& jobs, const std::vector<PreprocessedImage>&) {
+        batch,
+        [](ModelPool::Handle& instance, const at::Tensor& input,
+           const std::vector<AttributeJob*>& jobs, const std::vector<PreprocessedImage>& prepared) {
           std::vector<StatusOr<AttributeResult>> results;
           for (size_t b = 0; b < jobs.size(); ++b) {
-            results.push_back(jobs[b]->Run(instance, input[b].unsqueeze(0)));
+            results.push_back(jobs[b]->Run(instance, input[b].unsqueeze(0), prepared[b]));
           }
           return results;
         });
@@ -123,7 +128,49 @@ class AttributeJob : public RequestJob<AttributeResult> {
     return OkStatus();
   }
 
-  StatusOr<AttributeResult> Run(ModelPool::Handle& instance, const at::Tensor& input) const {
+  // The overlay of one attribution's map ([H,W] at the model input), scaled at the model
+  // input and drawn over the image; XRAI's top regions outlined.
+  StatusOr<std::string> Overlay(const at::Tensor& map, const at::Tensor& input,
+                                const PreprocessedImage& prepared) const {
+    const AttributionStyleSpec& a = spec_.overlay.attribution;
+    AttributionStyle style;
+    style.polarity = static_cast<AttributionPolarity>(a.polarity);
+    style.kind = static_cast<AttributionOverlayKind>(a.kind);
+    style.image_weight = spec_.overlay.image_weight;
+    if (!spec_.overlay.colormap.empty()) style.colormap = ColormapByName(spec_.overlay.colormap);
+    style.png_compression = spec_.overlay.png_compression == 0 ? 1 : spec_.overlay.png_compression;
+    const at::Tensor values = map.to(at::kCPU, at::kFloat).contiguous();
+    const cv::Mat mat(static_cast<int>(values.size(0)), static_cast<int>(values.size(1)), CV_32F,
+                      const_cast<float*>(values.data_ptr<float>()));
+    const cv::Mat scaled =
+        ScaleAttribution(mat, style.polarity, a.clip_lower_percentile, a.clip_upper_percentile);
+    std::vector<at::Tensor> maps = {
+        at::from_blob(scaled.data, {scaled.rows, scaled.cols}, at::kFloat).clone()};
+    if (spec_.run.method == AttributionMethod::kXrai) {
+      // The top k% of pixels by the map (ties: the lower index), as 0/1 maps.
+      const at::Tensor order =
+          std::get<1>(at::sort(values.view({-1}), /*stable=*/true, 0, /*descending=*/true));
+      const std::vector<float> percents =
+          a.xrai_outlines.empty() ? std::vector<float>{10, 20, 30} : a.xrai_outlines;
+      for (const float percent : percents) {
+        const auto top = static_cast<int64_t>(std::llround(percent / 100.0 * values.numel()));
+        at::Tensor inside = at::zeros({values.numel()}, at::kFloat);
+        inside.index_fill_(0, order.narrow(0, 0, top), 1.0f);
+        maps.push_back(inside.view(values.sizes()));
+      }
+    }
+    return RenderOnImage(maps, input, prepared, model(), spec_.overlay.model_input_size,
+                         [&style](const cv::Mat& image, const std::vector<cv::Mat>& drawn) {
+                           std::vector<cv::Mat> outlines;
+                           for (size_t i = 1; i < drawn.size(); ++i) {
+                             outlines.push_back(drawn[i] > 0.5f);  // back to a mask
+                           }
+                           return RenderAttributionPng(image, drawn[0], style, outlines);
+                         });
+  }
+
+  StatusOr<AttributeResult> Run(ModelPool::Handle& instance, const at::Tensor& input,
+                                const PreprocessedImage& prepared) const {
     const ServableModel& model = this->model();
     std::vector<at::Tensor> baselines;
     for (size_t i = 0; i < spec_.baselines.size(); ++i) {
@@ -163,7 +210,13 @@ class AttributeJob : public RequestJob<AttributeResult> {
       PixelAttribution out;
       out.target_class = t.target;
       out.attribution = ToFloatTensor(o.attribution);
-      out.map = ToFloatTensor(o.map.defined() ? o.map : o.attribution.sum(0));
+      const at::Tensor map = o.map.defined() ? o.map : o.attribution.sum(0);
+      out.map = ToFloatTensor(map);
+      if (spec_.overlay.enabled) {
+        auto png = Overlay(map, input, prepared);
+        if (!png.ok()) return png.status().WithContext(model.display_name());
+        out.overlay_png = std::move(*png);
+      }
       if (o.integrates) {
         const double gap = static_cast<double>(o.logit) - o.baseline_logit;
         out.logit = o.logit;
@@ -258,6 +311,47 @@ Status ValidateSampling(const AttributeRequest& request, AttributeSpec* spec) {
   return OkStatus();
 }
 
+Status ValidateOverlay(const OverlaySpec& overlay, AttributionMethod method) {
+  XAI_RETURN_IF_ERROR(CheckOverlay(overlay));
+  const AttributionStyleSpec& a = overlay.attribution;
+  if (a.polarity < 0 || a.polarity > 2) {
+    return InvalidArgumentError("overlay.attribution.polarity " + std::to_string(a.polarity) +
+                                " is not an AttributionPolarity (0 POSITIVE, 1 NEGATIVE, 2 BOTH)");
+  }
+  if (a.kind < 0 || a.kind > 2) {
+    return InvalidArgumentError(
+        "overlay.attribution.kind " + std::to_string(a.kind) +
+        " is not an AttributionOverlayKind (0 OVER_IMAGE, 1 OVER_GRAYSCALE, 2 MASKED_IMAGE)");
+  }
+  const float upper = a.clip_upper_percentile, lower = a.clip_lower_percentile;
+  if (!std::isfinite(upper) || upper <= 0 || upper > 100) {
+    return InvalidArgumentError(
+        "overlay.attribution.clip_upper_percentile must be in (0, 100] (unset: 99.9), got " +
+        std::to_string(upper));
+  }
+  if (!std::isfinite(lower) || lower < 0 || lower >= upper) {
+    return InvalidArgumentError(
+        "overlay.attribution.clip_lower_percentile must be in [0, clip_upper_percentile " +
+        std::to_string(upper) + "), got " + std::to_string(lower));
+  }
+  if (!a.xrai_outlines.empty() && method != AttributionMethod::kXrai) {
+    return InvalidArgumentError("overlay.attribution.xrai_outlines applies to XRAI only, not " +
+                                std::string(AttributionMethodName(method)));
+  }
+  if (a.xrai_outlines.size() > 5) {
+    return InvalidArgumentError("overlay.attribution.xrai_outlines has " +
+                                std::to_string(a.xrai_outlines.size()) + " entries; at most 5");
+  }
+  for (size_t i = 0; i < a.xrai_outlines.size(); ++i) {
+    const float p = a.xrai_outlines[i];
+    if (!std::isfinite(p) || p <= 0 || p > 100) {
+      return InvalidArgumentError("overlay.attribution.xrai_outlines[" + std::to_string(i) +
+                                  "] must be in (0, 100], got " + std::to_string(p));
+    }
+  }
+  return OkStatus();
+}
+
 Status ValidateAttribute(const AttributeRequest& request, const ServableModel& model,
                          const RequestEnvironment& environment, AttributeSpec* spec) {
   const std::optional<AttributionMethod> method =
@@ -330,9 +424,8 @@ Status ValidateAttribute(const AttributeRequest& request, const ServableModel& m
   }
   if (spec->baselines.empty()) spec->baselines.push_back(BaselineKind::kZero);
   XAI_RETURN_IF_ERROR(ValidateSampling(request, spec));
-  if (request.overlay) {
-    return UnimplementedError("overlay is not served yet for attributions; use map");
-  }
+  XAI_RETURN_IF_ERROR(ValidateOverlay(request.overlay, *method));
+  spec->overlay = request.overlay;
   spec->seed = request.seed;
   spec->run.seed = request.seed;
   XAI_RETURN_IF_ERROR(CheckTargetClasses(request.target_classes, model, environment));

@@ -36,7 +36,7 @@ struct AttributeRequest {
   int samples = 0;
   float noise_stdev = 0;
   uint64_t seed = 0;
-  bool overlay = false;  // overlay.enabled: not served yet for attributions
+  OverlaySpec overlay;
   IntegrationRule rule = IntegrationRule::kGaussLegendre;              // any number off the wire
   int batch_size = 0;                                                  // 0: 32
   float max_approximation_error = 0;                                   // > 0: adaptive IG
@@ -48,7 +48,8 @@ struct AttributeRequest {
 struct PixelAttribution {
   int target_class = 0;
   FloatTensor attribution;  // [C,H,W] in the model's input space
-  FloatTensor map;          // [H,W]: summed over channels, signed
+  FloatTensor map;          // [H,W]: summed over channels, signed; XRAI: region gains
+  std::string overlay_png;  // with overlay.enabled
   // Methods that integrate: |delta| / |logit - baseline_logit|, the logits, delta and the
   // steps used; 0 otherwise.
   float approximation_error = 0;

@@ -18,24 +18,6 @@ namespace {
 
 constexpr int kDefaultPerturbationBatch = 64;  // pytorch-grad-cam's ScoreCAM uses 16
 
-// Renders the overlay of `cam` ([H,W] at the model input) over the original image, or over
-// the model's input when asked or when there is no original (tensor input).
-StatusOr<std::string> Overlay(const at::Tensor& cam, const at::Tensor& input,
-                              const PreprocessedImage& image, const ServableModel& model,
-                              bool model_input_size, const OverlayStyle& style) {
-  try {
-    const at::Tensor map = cam.to(at::kCPU, at::kFloat).contiguous();
-    const cv::Mat cam_mat(static_cast<int>(map.size(0)), static_cast<int>(map.size(1)), CV_32F,
-                          const_cast<float*>(map.data_ptr<float>()));
-    if (model_input_size || image.original.empty()) {
-      return RenderOverlayPng(InputAsBgr8(input, model), cam_mat, style);
-    }
-    return RenderOverlayPng(image.original, CamToOriginal(cam_mat, image.geometry), style);
-  } catch (const std::exception& e) {
-    return InternalError(std::string("overlay rendering failed: ") + e.what());
-  }
-}
-
 class GradCamJob : public RequestJob<GradCamResult> {
  public:
   // Requests share a batch when they ask for the same method at the same layers. A request
@@ -142,8 +124,12 @@ class GradCamJob : public RequestJob<GradCamResult> {
       CamExplanation explanation{cam.target, ToFloatTensor(cam.cam), ToFloatTensor(cam.raw), "",
                                  std::nullopt};
       if (overlay_.enabled) {
-        XAI_ASSIGN_OR_RETURN(explanation.overlay_png, Overlay(cam.cam, input, prepared, model,
-                                                              overlay_.model_input_size, style_));
+        XAI_ASSIGN_OR_RETURN(
+            explanation.overlay_png,
+            RenderOnImage({cam.cam}, input, prepared, model, overlay_.model_input_size,
+                          [this](const cv::Mat& image, const std::vector<cv::Mat>& maps) {
+                            return RenderOverlayPng(image, maps[0], style_);
+                          }));
       }
       result.explanations.push_back(std::move(explanation));
     }
@@ -217,19 +203,9 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
   spec->cut = static_cast<size_t>(earliest);
   XAI_RETURN_IF_ERROR(CheckTargetClasses(request.target_classes, model, environment));
   spec->targets = request.target_classes;
-  const float w = request.overlay.image_weight;
-  if (!std::isfinite(w) || w < 0 || w > 1) {
-    return InvalidArgumentError("overlay.image_weight must be in [0, 1] (unset: 0.5), got " +
-                                std::to_string(w));
-  }
-  if (!ColormapByName(request.overlay.colormap)) {
-    return InvalidArgumentError("overlay.colormap " + QuoteInput(request.overlay.colormap) +
-                                " is not an OpenCV colormap; e.g. jet, turbo, viridis, inferno, "
-                                "magma, plasma, hot, bone");
-  }
-  if (request.overlay.png_compression < 0 || request.overlay.png_compression > 9) {
-    return InvalidArgumentError("overlay.png_compression must be in [0, 9] (0: 1), got " +
-                                std::to_string(request.overlay.png_compression));
+  XAI_RETURN_IF_ERROR(CheckOverlay(request.overlay));
+  if (request.overlay.attribution.set) {
+    return InvalidArgumentError("overlay.attribution applies to Attribute only");
   }
   spec->height = model.input_shape[1];
   spec->width = model.input_shape[2];

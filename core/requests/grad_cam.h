@@ -20,14 +20,6 @@ class ModelVersion;
 struct GradCamSpec;
 struct ServableModel;
 
-struct OverlaySpec {
-  bool enabled = false;
-  float image_weight = 0.5f;      // the image's share, in [0,1]; 0: the heatmap alone
-  bool model_input_size = false;  // draw over the model's input instead of the original
-  std::string colormap;           // OpenCV colormap name; "": jet
-  int png_compression = 0;        // 1-9; 0: 1
-};
-
 struct GradCamRequest {
   ModelRef model;
   ImageRef image;

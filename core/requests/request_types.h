@@ -25,6 +25,25 @@ struct ModelRef {
   int64_t version = 0;  // 0: newest ready
 };
 
+// xai.v1.AttributionStyle: Attribute's drawing of an attribution; numbers off the wire.
+struct AttributionStyleSpec {
+  bool set = false;  // any field given (GradCAM refuses it)
+  int polarity = 0;  // AttributionPolarity
+  float clip_upper_percentile = 99.9f;
+  float clip_lower_percentile = 0;
+  int kind = 0;                      // AttributionOverlayKind
+  std::vector<float> xrai_outlines;  // empty: 10, 20, 30
+};
+
+struct OverlaySpec {
+  bool enabled = false;
+  float image_weight = 0.5f;      // the image's share, in [0,1]; 0: the heatmap alone
+  bool model_input_size = false;  // draw over the model's input instead of the original
+  std::string colormap;           // OpenCV colormap name; "": jet (BOTH: blue-white-red)
+  int png_compression = 0;        // 1-9; 0: 1
+  AttributionStyleSpec attribution;
+};
+
 // The request's image. The bytes are borrowed: they must stay valid until the request's
 // callback has been called.
 struct ImageRef {

@@ -3,9 +3,11 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cmath>
 #include <opencv2/imgproc.hpp>
 
 #include "core/base/quote.h"
+#include "core/image/overlay.h"
 #include "core/repository/model_config.h"
 #include "core/repository/servable_model.h"
 #include "core/runtime/input_tensor.h"
@@ -63,6 +65,44 @@ StatusOr<PreprocessedImage> PrepareInput(const ImageRef& image, const ServableMo
       break;
   }
   return InvalidArgumentError("image is required: set image.encoded or image.tensor");
+}
+
+StatusOr<std::string> RenderOnImage(const std::vector<at::Tensor>& maps, const at::Tensor& input,
+                                    const PreprocessedImage& image, const ServableModel& model,
+                                    bool model_input_size, const RenderFn& render) {
+  try {
+    const bool over_input = model_input_size || image.original.empty();
+    std::vector<at::Tensor> held;  // the Mats below borrow their memory
+    std::vector<cv::Mat> mats;
+    for (const at::Tensor& m : maps) {
+      held.push_back(m.to(at::kCPU, at::kFloat).contiguous());
+      const cv::Mat mat(static_cast<int>(held.back().size(0)),
+                        static_cast<int>(held.back().size(1)), CV_32F,
+                        held.back().data_ptr<float>());
+      mats.push_back(over_input ? mat : CamToOriginal(mat, image.geometry));
+    }
+    return render(over_input ? InputAsBgr8(input, model) : image.original, mats);
+  } catch (const std::exception& e) {
+    return InternalError(std::string("overlay rendering failed: ") + e.what());
+  }
+}
+
+Status CheckOverlay(const OverlaySpec& overlay) {
+  const float w = overlay.image_weight;
+  if (!std::isfinite(w) || w < 0 || w > 1) {
+    return InvalidArgumentError("overlay.image_weight must be in [0, 1] (unset: 0.5), got " +
+                                std::to_string(w));
+  }
+  if (!ColormapByName(overlay.colormap)) {
+    return InvalidArgumentError("overlay.colormap " + QuoteInput(overlay.colormap) +
+                                " is not an OpenCV colormap; e.g. jet, turbo, viridis, inferno, "
+                                "magma, plasma, hot, bone");
+  }
+  if (overlay.png_compression < 0 || overlay.png_compression > 9) {
+    return InvalidArgumentError("overlay.png_compression must be in [0, 9] (0: 1), got " +
+                                std::to_string(overlay.png_compression));
+  }
+  return OkStatus();
 }
 
 cv::Mat InputAsBgr8(const at::Tensor& input, const ServableModel& model) {

@@ -6,6 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <opencv2/core/mat.hpp>
 #include <string>
 #include <vector>
@@ -27,6 +28,20 @@ StatusOr<PreprocessedImage> PrepareInput(const ImageRef& image, const ServableMo
 
 // The model input ([1,C,H,W]) as an 8-bit BGR picture: mean and std undone, clamped to [0,1].
 cv::Mat InputAsBgr8(const at::Tensor& input, const ServableModel& model);
+
+// Draws `maps` ([H,W] float at the model's input) with `render` over the original image,
+// each map taken back through the preprocessing (CamToOriginal), or over the model's input
+// when `model_input_size` or when there is no original (tensor input). INTERNAL when
+// OpenCV fails.
+using RenderFn = std::function<StatusOr<std::string>(const cv::Mat& image_bgr,
+                                                     const std::vector<cv::Mat>& maps)>;
+StatusOr<std::string> RenderOnImage(const std::vector<at::Tensor>& maps, const at::Tensor& input,
+                                    const PreprocessedImage& image, const ServableModel& model,
+                                    bool model_input_size, const RenderFn& render);
+
+// OverlaySpec's common fields (image_weight, colormap, png_compression): INVALID_ARGUMENT
+// naming the field.
+Status CheckOverlay(const OverlaySpec& overlay);
 
 // `scores` with the model's labels.
 std::vector<LabeledScore> Labeled(const ServableModel& model,

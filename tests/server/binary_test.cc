@@ -294,8 +294,9 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   EXPECT_THAT(out, HasSubstr("not a 4-D feature map"));
   std::filesystem::remove_all(compare_dir);
 
-  // attribute: per image and target, the attribution and its map as .npy; IG's error in the
-  // JSON; an unserved method's status and exit 1.
+  // attribute: per image and target, the attribution and its map as .npy and the overlay;
+  // IG's error in the JSON; a field that does not apply: its status and exit 1; SmoothGrad
+  // and XRAI with their options.
   const std::string attribute_dir = cam_dir + "_attribute";
   const std::string attribute_json = cam_dir + "_attribute.json";
   EXPECT_EQ(RunCommand(cli + " --json attribute shapes " + image +
@@ -312,7 +313,8 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
       "assert x.shape == (3, 64, 64) and m.shape == (64, 64), (x.shape, m.shape)\n"
       "assert np.allclose(x.sum(0), m, atol=1e-5), 'map is the channel sum'\n"
       "gap = a['logit'] - a['baseline_logit']\n"
-      "assert abs(x.sum() - gap - a['convergence_delta']) < 1e-3 * max(1, abs(gap)), a\"";
+      "assert abs(x.sum() - gap - a['convergence_delta']) < 1e-3 * max(1, abs(gap)), a\n"
+      "assert open(a['overlay'], 'rb').read(8) == b'\\x89PNG\\r\\n\\x1a\\n', a\"";
   EXPECT_EQ(RunCommand(check_attribute + " " + attribute_json, &out), 0) << out;
   EXPECT_EQ(RunCommand(cli + " attribute shapes " + image +
                            " --method gradient_shap --max-error 0.05 --out " + attribute_dir,
@@ -329,6 +331,14 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
             0)
       << out;
   EXPECT_THAT(out, HasSubstr("SMOOTH_GRAD"));
+  EXPECT_EQ(RunCommand(cli + " attribute shapes " + image +
+                           " --method xrai --steps 8 --polarity both --overlay-kind masked_image "
+                           "--outline 10 --outline 25 --clip 99 --out " +
+                           attribute_dir,
+                       &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("_overlay.png"));
   std::filesystem::remove_all(attribute_dir);
   std::filesystem::remove(attribute_json);
 

@@ -92,6 +92,10 @@ def test_attribute_adaptive_and_sampled_methods(client, samples):
     x = xrai.attributions[0]
     assert x.map.shape == (64, 64) and x.steps == 16 and x.approximation_error > 0
     assert len(np.unique(x.map)) >= 4  # ranked regions
+    drawn = client.attribute("shapes", f"{samples}/star_3.png", method="xrai", steps=8,
+                             overlay=True, polarity="both", overlay_kind="over_grayscale",
+                             xrai_outlines=[15]).attributions[0]
+    assert drawn.overlay_png.startswith(PNG_MAGIC) and x.overlay_png is None
     with pytest.raises(InvalidArgumentError, match="samples applies to SMOOTH_GRAD and GRADIENT_SHAP"):
         client.attribute("shapes", f"{samples}/star_3.png", method="ig", samples=3)
 

@@ -85,6 +85,7 @@ class Attribution:
     steps: int  # integration steps used
     warning: str  # e.g. when |f(x) - f(baseline)| < 0.05
     approximation_error_met: bool = False  # with max_approximation_error: was it met
+    overlay_png: Optional[bytes] = None  # with overlay=True
 
 
 @dataclass(frozen=True)
@@ -373,7 +374,11 @@ class XaiClient:
                   baselines: Sequence[Union[str, int]] = (), rule: Union[str, int] = 0,
                   seed: int = 0, batch_size: int = 0, max_approximation_error: float = 0.0,
                   samples: int = 0, noise_stdev: float = 0.0, noise_stdev_absolute: float = 0.0,
-                  smooth_grad_of: Union[str, int] = 0, version: int = 0,
+                  smooth_grad_of: Union[str, int] = 0, overlay: bool = False,
+                  polarity: Union[str, int] = "POSITIVE", clip_upper_percentile: float = 99.9,
+                  clip_lower_percentile: float = 0.0, overlay_kind: Union[str, int] = 0,
+                  xrai_outlines: Sequence[float] = (), image_weight: Optional[float] = None,
+                  colormap: str = "", version: int = 0,
                   timeout: Optional[float] = None,
                   request_id: Optional[str] = None) -> AttributeResult:
         """Pixel attributions of ``image`` for each target class (none: the top-1) as numpy
@@ -390,7 +395,12 @@ class XaiClient:
         ``noise_stdev_absolute``, Captum's stdevs) for SMOOTH_GRAD and GRADIENT_SHAP, and
         ``smooth_grad_of`` (SALIENCY, INPUT_X_GRADIENT, INTEGRATED_GRADIENTS); ``seed``: the
         same seed gives the same answer; ``batch_size``: points per forward and backward (0:
-        the server's 32)."""
+        the server's 32). ``overlay=True`` adds a PNG of the map over the image
+        (``Attribution.overlay_png``): ``polarity`` POSITIVE, NEGATIVE or BOTH, drawn between
+        the ``clip_lower_percentile`` and ``clip_upper_percentile`` of its values,
+        ``overlay_kind`` OVER_IMAGE, OVER_GRAYSCALE or MASKED_IMAGE, ``colormap`` ("" is jet,
+        or blue-white-red for BOTH), ``image_weight``; XRAI outlines its top
+        ``xrai_outlines`` percents of pixels (default 10, 20, 30)."""
         request = explainer_pb2.AttributeRequest(
             image=_image(image), method=_enum(explainer_pb2.AttributionMethod, method, "method"),
             steps=steps, rule=_enum(explainer_pb2.IntegrationRule, rule, "rule"), seed=seed,
@@ -401,12 +411,24 @@ class XaiClient:
         request.model.name, request.model.version = model, version
         request.target_classes.extend(targets)
         request.baselines.extend(_enum(explainer_pb2.Baseline, b, "baseline") for b in baselines)
+        if overlay:
+            request.overlay.enabled = True
+            request.overlay.colormap = colormap
+            if image_weight is not None:
+                request.overlay.image_weight = image_weight
+            style = request.overlay.attribution
+            style.polarity = (polarity if isinstance(polarity, int) else _enum(
+                explainer_pb2.AttributionPolarity, "POLARITY_" + polarity.upper(), "polarity"))
+            style.clip_upper_percentile = clip_upper_percentile
+            style.clip_lower_percentile = clip_lower_percentile
+            style.kind = _enum(explainer_pb2.AttributionOverlayKind, overlay_kind, "overlay_kind")
+            style.xrai_outlines.extend(xrai_outlines)
         response, rid = self._call("Attribute", self._stub.Attribute, request, timeout,
                                    request_id)
         attributions = [
             Attribution(a.target_class, _array(a.attribution), _array(a.map),
                         a.approximation_error, a.logit, a.baseline_logit, a.convergence_delta,
-                        a.steps, a.warning, a.approximation_error_met)
+                        a.steps, a.warning, a.approximation_error_met, a.overlay_png or None)
             for a in response.attributions
         ]
         return AttributeResult(response.model.name, response.model.version,

@@ -115,5 +115,79 @@ TEST(OverlayTest, RequestPathDrawsOverTheOriginalOrTheInput) {
   }
 }
 
+TEST(AttributionOverlayTest, PercentilesInterpolateAsNumpy) {
+  std::vector<float> v;
+  for (int i = 1; i <= 1000; ++i) v.push_back(static_cast<float>(i));
+  EXPECT_FLOAT_EQ(Percentile(v, 50), 500.5f);
+  EXPECT_FLOAT_EQ(Percentile(v, 99.9f), 999.001f);
+  EXPECT_FLOAT_EQ(Percentile(v, 0), 1.0f);
+  EXPECT_FLOAT_EQ(Percentile(v, 100), 1000.0f);
+  EXPECT_FLOAT_EQ(Percentile({3, 1, 2}, 50), 2.0f);  // unsorted input
+}
+
+TEST(AttributionOverlayTest, ScalingKeepsThePolarityAndClipsAtThePercentiles) {
+  // -5 ... 14 in a row: 20 pixels.
+  cv::Mat map(1, 20, CV_32F);
+  for (int i = 0; i < 20; ++i) map.at<float>(0, i) = static_cast<float>(i - 5);
+  // POSITIVE: negatives count as 0; the 90th percentile of [0 x 6, 1 .. 14] is 12.1.
+  const cv::Mat pos = ScaleAttribution(map, AttributionPolarity::kPositive, 0, 90);
+  EXPECT_FLOAT_EQ(pos.at<float>(0, 0), 0.0f);  // -5
+  EXPECT_FLOAT_EQ(pos.at<float>(0, 5), 0.0f);  // 0
+  EXPECT_NEAR(pos.at<float>(0, 11), 6 / 12.1f, 1e-6);
+  EXPECT_FLOAT_EQ(pos.at<float>(0, 19), 1.0f);  // 14, above the percentile: clipped
+  // NEGATIVE: only -5 .. -1, as 5 .. 1.
+  const cv::Mat neg = ScaleAttribution(map, AttributionPolarity::kNegative, 0, 100);
+  EXPECT_FLOAT_EQ(neg.at<float>(0, 0), 1.0f);
+  EXPECT_FLOAT_EQ(neg.at<float>(0, 4), 0.2f);
+  EXPECT_FLOAT_EQ(neg.at<float>(0, 10), 0.0f);
+  // BOTH: |v| scaled, the sign kept; a lower percentile cuts the small ones to 0.
+  const cv::Mat both = ScaleAttribution(map, AttributionPolarity::kBoth, 25, 100);
+  EXPECT_FLOAT_EQ(both.at<float>(0, 19), 1.0f);
+  EXPECT_LT(both.at<float>(0, 0), 0.0f);
+  EXPECT_FLOAT_EQ(both.at<float>(0, 6), 0.0f);  // |1| below the 25th percentile of |v|
+}
+
+TEST(AttributionOverlayTest, KindsDrawOverTheImageAGrayCopyOrAsAMask) {
+  cv::Mat image(8, 8, CV_8UC3, cv::Scalar(40, 120, 200));  // BGR
+  cv::Mat scaled(8, 8, CV_32F, cv::Scalar(0));
+  scaled.at<float>(2, 3) = 1.0f;
+  scaled.at<float>(5, 5) = 0.5f;
+  AttributionStyle style;
+  style.kind = AttributionOverlayKind::kMaskedImage;
+  const cv::Mat masked = Decode(*RenderAttributionPng(image, scaled, style, {}));
+  EXPECT_EQ(masked.at<cv::Vec3b>(0, 0), cv::Vec3b(0, 0, 0));  // no attribution: black
+  EXPECT_EQ(masked.at<cv::Vec3b>(2, 3), cv::Vec3b(40, 120, 200));
+  EXPECT_EQ(masked.at<cv::Vec3b>(5, 5), cv::Vec3b(20, 60, 100));
+  style.kind = AttributionOverlayKind::kOverGrayscale;
+  style.image_weight = 1.0f;  // the base alone: gray
+  const cv::Mat gray = Decode(*RenderAttributionPng(image, scaled, style, {}));
+  const cv::Vec3b g = gray.at<cv::Vec3b>(0, 0);
+  EXPECT_EQ(g[0], g[1]);
+  EXPECT_EQ(g[1], g[2]);
+  // BOTH on its default map: -1 blue, +1 red, heat alone (weight 0).
+  style.kind = AttributionOverlayKind::kOverImage;
+  style.polarity = AttributionPolarity::kBoth;
+  style.image_weight = 0.0f;
+  scaled.at<float>(0, 0) = -1.0f;
+  const cv::Mat diverging = Decode(*RenderAttributionPng(image, scaled, style, {}));
+  EXPECT_EQ(diverging.at<cv::Vec3b>(0, 0), cv::Vec3b(255, 0, 0));
+  EXPECT_EQ(diverging.at<cv::Vec3b>(2, 3), cv::Vec3b(0, 0, 255));
+  const cv::Vec3b middle = diverging.at<cv::Vec3b>(7, 7);  // 0: white-ish (level 127)
+  EXPECT_GE(std::min({middle[0], middle[1], middle[2]}), 250);
+}
+
+TEST(AttributionOverlayTest, OutlinesFollowTheirMasks) {
+  cv::Mat image(40, 40, CV_8UC3, cv::Scalar(0, 0, 0));
+  cv::Mat scaled(40, 40, CV_32F, cv::Scalar(0));
+  cv::Mat region(40, 40, CV_8U, cv::Scalar(0));
+  region(cv::Rect(10, 10, 12, 12)).setTo(255);
+  AttributionStyle style;
+  style.kind = AttributionOverlayKind::kMaskedImage;  // black everywhere
+  const cv::Mat drawn = Decode(*RenderAttributionPng(image, scaled, style, {region}));
+  EXPECT_EQ(drawn.at<cv::Vec3b>(10, 15), cv::Vec3b(255, 255, 255));  // on the edge: white
+  EXPECT_EQ(drawn.at<cv::Vec3b>(16, 16), cv::Vec3b(0, 0, 0));        // inside
+  EXPECT_EQ(drawn.at<cv::Vec3b>(30, 30), cv::Vec3b(0, 0, 0));        // outside
+}
+
 }  // namespace
 }  // namespace xai::core

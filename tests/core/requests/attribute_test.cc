@@ -10,8 +10,10 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "core/explainer.h"
+#include "core/image/overlay.h"
 #include "tests/core/explainer_calls.h"
 #include "tests/core/test_paths.h"
 
@@ -213,7 +215,7 @@ TEST_F(AttributeTest, IntegratedGradientsIsCompleteWithinOnePercentAt200Steps) {
               a.logit, a.baseline_logit, a.approximation_error);
 }
 
-TEST_F(AttributeTest, BadFieldsAreInvalidArgumentsAndUnservedMethodsUnimplemented) {
+TEST_F(AttributeTest, BadFieldsAreInvalidArgumentsNamingTheField) {
   auto r = Request();
   r.method = static_cast<AttributionMethod>(42);
   ExpectError(r, StatusCode::kInvalidArgument, "method 42 is not an AttributionMethod");
@@ -287,8 +289,33 @@ TEST_F(AttributeTest, BadFieldsAreInvalidArgumentsAndUnservedMethodsUnimplemente
   r.target_classes = {5};
   ExpectError(r, StatusCode::kInvalidArgument, "target_classes[0] = 5 is out of range [0, 5)");
   r = Request();
-  r.overlay = true;
-  ExpectError(r, StatusCode::kUnimplemented, "overlay is not served yet for attributions");
+  r.overlay.enabled = true;
+  r.overlay.attribution.polarity = 3;
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "overlay.attribution.polarity 3 is not an AttributionPolarity");
+  r.overlay.attribution.polarity = 2;
+  r.overlay.attribution.kind = 7;
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "overlay.attribution.kind 7 is not an AttributionOverlayKind");
+  r.overlay.attribution.kind = 2;
+  r.overlay.attribution.clip_upper_percentile = 0;
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "overlay.attribution.clip_upper_percentile must be in (0, 100] (unset: 99.9)");
+  r.overlay.attribution.clip_upper_percentile = 50;
+  r.overlay.attribution.clip_lower_percentile = 50;
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "overlay.attribution.clip_lower_percentile must be in [0, clip_upper_percentile");
+  r.overlay.attribution.clip_lower_percentile = 0;
+  r.overlay.attribution.xrai_outlines = {10};
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "overlay.attribution.xrai_outlines applies to XRAI only, not INTEGRATED_GRADIENTS");
+  r.method = AttributionMethod::kXrai;
+  r.overlay.attribution.xrai_outlines = {10, 200};
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "overlay.attribution.xrai_outlines[1] must be in (0, 100], got 200");
+  r.overlay.attribution.xrai_outlines = {};
+  r.overlay.colormap = "sepia";
+  ExpectError(r, StatusCode::kInvalidArgument, "overlay.colormap \"sepia\" is not an OpenCV");
 }
 
 // Every baseline kind at once, averaged; the seeded noise baseline repeats with its seed and
@@ -415,6 +442,82 @@ TEST_F(AttributeTest, XraiRanksRegionsOfItsIntegratedGradients) {
   for (const auto& [value, g] : groups) {
     EXPECT_NEAR(g.first / g.second, value, 1e-5 * (1 + std::abs(value))) << g.second << " pixels";
   }
+}
+
+// Overlays: the original image's size by default; at the model input, MASKED_IMAGE is black
+// where the scaled map is 0, and XRAI's outline of its top 20% runs along that region's edge.
+TEST_F(AttributeTest, OverlaysDrawTheMapAndXraiOutlinesItsTopRegions) {
+  auto r = Request();
+  r.steps = 16;
+  r.overlay.enabled = true;
+  auto full = xai::testing::AttributeAndWait(*explainer_, r);
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  const std::string& png = full->attributions[0].overlay_png;
+  const cv::Mat original =
+      cv::imdecode(cv::Mat(1, static_cast<int>(png.size()), CV_8U, const_cast<char*>(png.data())),
+                   cv::IMREAD_COLOR);
+  EXPECT_EQ(original.cols, 128);  // samples/star_3.png
+  EXPECT_EQ(original.rows, 128);
+
+  r.method = AttributionMethod::kXrai;
+  r.overlay.model_input_size = true;
+  r.overlay.attribution.set = true;
+  r.overlay.attribution.kind = static_cast<int>(AttributionOverlayKind::kMaskedImage);
+  r.overlay.attribution.xrai_outlines = {20};
+  auto xrai = xai::testing::AttributeAndWait(*explainer_, r);
+  ASSERT_TRUE(xrai.ok()) << xrai.status().ToString();
+  const PixelAttribution& a = xrai->attributions[0];
+  const cv::Mat drawn = cv::imdecode(cv::Mat(1, static_cast<int>(a.overlay_png.size()), CV_8U,
+                                             const_cast<char*>(a.overlay_png.data())),
+                                     cv::IMREAD_COLOR);
+  ASSERT_EQ(drawn.cols, 64);
+  const cv::Mat map(64, 64, CV_32F, const_cast<float*>(a.map.data.data()));
+  const cv::Mat scaled = ScaleAttribution(map, AttributionPolarity::kPositive, 0, 99.9f);
+  std::vector<int> order(64 * 64);
+  for (int p = 0; p < 64 * 64; ++p) order[p] = p;
+  std::stable_sort(order.begin(), order.end(),
+                   [&a](int x, int y) { return a.map.data[x] > a.map.data[y]; });
+  std::vector<char> top(64 * 64, 0);
+  for (int k = 0; k < 64 * 64 / 5; ++k) top[order[k]] = 1;
+  int white = 0, black_where_zero = 0, zero = 0;
+  for (int y = 0; y < 64; ++y) {
+    for (int x = 0; x < 64; ++x) {
+      const cv::Vec3b px = drawn.at<cv::Vec3b>(y, x);
+      if (px == cv::Vec3b(255, 255, 255)) {
+        ++white;
+        bool in = false, out = false;  // the outline lies within 2 pixels of the edge
+        for (int dy = -2; dy <= 2; ++dy) {
+          for (int dx = -2; dx <= 2; ++dx) {
+            const int yy = y + dy, xx = x + dx;
+            if (yy < 0 || yy >= 64 || xx < 0 || xx >= 64) continue;
+            (top[yy * 64 + xx] ? in : out) = true;
+          }
+        }
+        EXPECT_TRUE(in && out) << x << "," << y;
+      } else if (scaled.at<float>(y, x) == 0.0f) {
+        ++zero;
+        black_where_zero += px == cv::Vec3b(0, 0, 0);
+      }
+    }
+  }
+  EXPECT_GE(white, 20);
+  EXPECT_GT(zero, 0);
+  EXPECT_EQ(black_where_zero, zero);
+}
+
+// GradCAM draws CAMs: an attribution style is refused there.
+TEST_F(AttributeTest, GradCamRefusesAnAttributionStyle) {
+  static const std::string image =
+      xai::testing::ReadBytes(std::string(XAI_SOURCE_DIR) + "/samples/star_3.png");
+  GradCamRequest request;
+  request.model = {"shapes", 0};
+  request.image.kind = ImageRef::Kind::kEncoded;
+  request.image.encoded = image;
+  request.overlay.attribution.set = true;
+  const auto result = xai::testing::GradCamAndWait(*explainer_, request);
+  EXPECT_EQ(result.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(result.status().message(),
+              HasSubstr("overlay.attribution applies to Attribute only"));
 }
 
 TEST_F(AttributeTest, ADeadlineBetweenBatchesStopsTheWork) {
