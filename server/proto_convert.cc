@@ -95,6 +95,8 @@ core::AttributeRequest FromProto(const xai::v1::AttributeRequest& request) {
   out.max_approximation_error = request.max_approximation_error();
   out.noise_stdev_absolute = request.noise_stdev_absolute();
   out.smooth_grad_of = static_cast<core::AttributionMethod>(request.smooth_grad_of());
+  out.metrics = {request.metrics().enabled(), request.metrics().steps(),
+                 request.metrics().random_baseline()};
   return out;
 }
 
@@ -114,6 +116,7 @@ void ToProto(const core::AttributeResult& result, xai::v1::AttributeResponse* ou
     x->set_warning(a.warning);
     x->set_approximation_error_met(a.approximation_error_met);
     x->set_overlay_png(a.overlay_png);
+    if (a.metrics) ToProto(*a.metrics, x->mutable_metrics());
   }
 }
 

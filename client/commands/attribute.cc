@@ -35,6 +35,7 @@ struct AttributeOptions {
   float noise_absolute = 0;
   int smooth_grad_of = 0;
   OverlayFlags overlay;
+  MetricsFlags metrics;
   int polarity = xai::v1::POLARITY_POSITIVE;
   float clip_upper = 99.9f;
   float clip_lower = 0;
@@ -67,6 +68,7 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
   request.set_noise_stdev_absolute(options.noise_absolute);
   request.set_smooth_grad_of(static_cast<xai::v1::AttributionMethod>(options.smooth_grad_of));
   SetOverlay(options.overlay, request.mutable_overlay());
+  SetMetrics(options.metrics, request.mutable_metrics());
   if (!options.overlay.no_overlay) {
     xai::v1::AttributionStyle* style = request.mutable_overlay()->mutable_attribution();
     style->set_polarity(static_cast<xai::v1::AttributionPolarity>(options.polarity));
@@ -142,17 +144,24 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
            {"steps", a.steps()},
            {"approximation_error_met",
             options.max_error > 0 ? json(a.approximation_error_met()) : json(nullptr)},
+           {"metrics", a.has_metrics() ? MetricsJson(a.metrics()) : json(nullptr)},
            {"warning", a.warning()}});
       std::string label = "-";
       for (const auto& c : response.classes()) {
         if (c.index() == a.target_class()) label = c.label();
       }
-      rows.push_back({"  " + std::to_string(a.target_class()), label, FormatFloat(a.logit(), 4),
-                      integrates ? FormatFloat(a.approximation_error(), 4) : "-",
-                      integrates ? std::to_string(a.steps()) : "-",
-                      attribution_file + " " + map_file +
-                          (overlay_file.empty() ? "" : " " + overlay_file) +
-                          (a.warning().empty() ? "" : "  (" + a.warning() + ")")});
+      std::vector<std::string> row = {"  " + std::to_string(a.target_class()), label,
+                                      FormatFloat(a.logit(), 4),
+                                      integrates ? FormatFloat(a.approximation_error(), 4) : "-",
+                                      integrates ? std::to_string(a.steps()) : "-"};
+      if (a.has_metrics()) {
+        const std::vector<std::string> cells = MetricCells(a.metrics());
+        row.insert(row.end(), cells.begin(), cells.end());
+      }
+      row.push_back(attribution_file + " " + map_file +
+                    (overlay_file.empty() ? "" : " " + overlay_file) +
+                    (a.warning().empty() ? "" : "  (" + a.warning() + ")"));
+      rows.push_back(std::move(row));
     }
     if (!error.empty()) {
       fail(error);
@@ -169,7 +178,12 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
     std::printf("%s  (model %s v%lld, %s)\n", path.c_str(), response.model().name().c_str(),
                 static_cast<long long>(response.model().version()),
                 xai::v1::AttributionMethod_Name(request.method()).c_str());
-    PrintTable(stdout, {"  TARGET", "LABEL", "LOGIT", "ERROR", "STEPS", "FILES"}, rows);
+    std::vector<std::string> header = {"  TARGET", "LABEL", "LOGIT", "ERROR", "STEPS"};
+    if (options.metrics.metrics) {
+      header.insert(header.end(), kMetricsHeader.begin(), kMetricsHeader.end());
+    }
+    header.push_back("FILES");
+    PrintTable(stdout, header, rows);
     std::printf("\n");
   }
   if (g.json) std::cout << json{{"results", results}}.dump(2) << "\n";
@@ -263,6 +277,8 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
                    "Points per forward and backward (0: the server's default, 32)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  AddMetricsFlags(attribute, &args->options.metrics,
+                  "about 2 x steps more forwards per target, pixels ranked by the map");
   CLI::Option* no_overlay = AddOverlayFlags(attribute, &args->options.overlay,
                                             "jet; blue-white-red with --polarity both");
   attribute

@@ -34,9 +34,7 @@ struct GradCamOptions {
   bool eigen_smooth = false;
   bool aug_smooth = false;
   int batch_size = 0;
-  bool metrics = false;
-  int metrics_steps = 0;
-  bool random_baseline = false;
+  MetricsFlags metrics;
   OverlayFlags overlay;
   std::string out_dir = ".";
 };
@@ -79,17 +77,6 @@ struct WrittenExplanation {
   int64_t peak_x = 0, peak_y = 0;
   const xai::v1::Explanation* explanation = nullptr;
 };
-
-// The faithfulness metrics as --json writes them (null when the server sent none).
-json MetricsJson(const xai::v1::Explanation& e) {
-  if (!e.has_metrics()) return nullptr;
-  const xai::v1::FaithfulnessMetrics& m = e.metrics();
-  json out = {{"probability", m.probability()},
-              {"blurred_probability", m.blurred_probability()},
-              {"map", ScoresJson(m.map())}};
-  if (m.has_random()) out["random"] = ScoresJson(m.random());
-  return out;
-}
 
 // "0.1234" and, with a random baseline, " (random 0.2345)".
 std::string MetricCell(float value, bool random, float random_value) {
@@ -148,11 +135,7 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
   request.set_eigen_smooth(options.eigen_smooth);
   request.set_aug_smooth(options.aug_smooth);
   request.set_batch_size(options.batch_size);
-  if (options.metrics) {
-    request.mutable_metrics()->set_enabled(true);
-    request.mutable_metrics()->set_steps(options.metrics_steps);
-    request.mutable_metrics()->set_random_baseline(options.random_baseline);
-  }
+  SetMetrics(options.metrics, request.mutable_metrics());
   SetOverlay(options.overlay, request.mutable_overlay());
 
   auto stub = Connect(g);
@@ -193,12 +176,14 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
     if (g.json) {
       json explanations = json::array();
       for (const auto& w : written) {
-        explanations.push_back({{"target_class", w.target},
-                                {"cam", w.cam},
-                                {"raw", w.raw},
-                                {"overlay", w.overlay.empty() ? json(nullptr) : json(w.overlay)},
-                                {"cam_peak", {w.peak_x, w.peak_y}},
-                                {"metrics", MetricsJson(*w.explanation)}});
+        explanations.push_back(
+            {{"target_class", w.target},
+             {"cam", w.cam},
+             {"raw", w.raw},
+             {"overlay", w.overlay.empty() ? json(nullptr) : json(w.overlay)},
+             {"cam_peak", {w.peak_x, w.peak_y}},
+             {"metrics", w.explanation->has_metrics() ? MetricsJson(w.explanation->metrics())
+                                                      : json(nullptr)}});
       }
       results.push_back(
           {{"image", path},
@@ -229,19 +214,15 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
           "  " + std::to_string(w.target), label, probability,
           "(" + std::to_string(w.peak_x) + ", " + std::to_string(w.peak_y) + ")"};
       if (w.explanation->has_metrics()) {
-        const auto& m = w.explanation->metrics();
-        const bool random = m.has_random();
-        row.push_back(MetricCell(m.map().deletion_auc(), random, m.random().deletion_auc()));
-        row.push_back(MetricCell(m.map().insertion_auc(), random, m.random().insertion_auc()));
-        row.push_back(
-            MetricCell(m.map().top20_probability(), random, m.random().top20_probability()));
+        const std::vector<std::string> cells = MetricCells(w.explanation->metrics());
+        row.insert(row.end(), cells.begin(), cells.end());
       }
       row.push_back(w.cam + " " + w.raw + (w.overlay.empty() ? "" : " " + w.overlay));
       rows.push_back(std::move(row));
     }
     std::vector<std::string> header = {"  TARGET", "LABEL", "PROBABILITY", "CAM PEAK"};
-    if (options.metrics) {
-      header.insert(header.end(), {"DELETION AUC", "INSERTION AUC", "TOP-20% P"});
+    if (options.metrics.metrics) {
+      header.insert(header.end(), kMetricsHeader.begin(), kMetricsHeader.end());
     }
     header.push_back("FILES");
     PrintTable(stdout, header, rows);
@@ -284,6 +265,47 @@ std::vector<std::string> OutputPrefixes(const std::vector<std::string>& images) 
     out.push_back(prefix);
   }
   return out;
+}
+
+void AddMetricsFlags(CLI::App* command, MetricsFlags* flags, const std::string& cost) {
+  CLI::Option* metrics = command->add_flag(
+      "--metrics", flags->metrics,
+      "Score each map's faithfulness: deletion and insertion AUC over a blurred copy, and the "
+      "target's probability with only the map's top 20% kept (docs/METHODS.md); " +
+          cost);
+  command
+      ->add_option("--metrics-steps", flags->steps,
+                   "Points of the deletion and insertion curves after the first, 1-256 (0: the "
+                   "server's default, 16)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256))
+      ->needs(metrics);
+  command
+      ->add_flag("--random-baseline", flags->random_baseline,
+                 "Also score a random map (fixed seed), shown in parentheses, for scale")
+      ->needs(metrics);
+}
+
+void SetMetrics(const MetricsFlags& flags, xai::v1::MetricsOptions* metrics) {
+  if (!flags.metrics) return;
+  metrics->set_enabled(true);
+  metrics->set_steps(flags.steps);
+  metrics->set_random_baseline(flags.random_baseline);
+}
+
+json MetricsJson(const xai::v1::FaithfulnessMetrics& m) {
+  json out = {{"probability", m.probability()},
+              {"blurred_probability", m.blurred_probability()},
+              {"map", ScoresJson(m.map())}};
+  if (m.has_random()) out["random"] = ScoresJson(m.random());
+  return out;
+}
+
+std::vector<std::string> MetricCells(const xai::v1::FaithfulnessMetrics& m) {
+  const bool random = m.has_random();
+  return {MetricCell(m.map().deletion_auc(), random, m.random().deletion_auc()),
+          MetricCell(m.map().insertion_auc(), random, m.random().insertion_auc()),
+          MetricCell(m.map().top20_probability(), random, m.random().top20_probability())};
 }
 
 void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
@@ -329,22 +351,7 @@ void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
                    "server's default, 64; it refuses more than its --max-perturbation-batch)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  auto* metrics = gradcam->add_flag(
-      "--metrics", args->cam.metrics,
-      "Score each map's faithfulness: deletion and insertion AUC over a blurred copy, and the "
-      "target's probability with only the map's top 20% kept (docs/METHODS.md); about 2 x "
-      "steps more forwards per target");
-  gradcam
-      ->add_option("--metrics-steps", args->cam.metrics_steps,
-                   "Points of the deletion and insertion curves after the first, 1-256 (0: the "
-                   "server's default, 16)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 256))
-      ->needs(metrics);
-  gradcam
-      ->add_flag("--random-baseline", args->cam.random_baseline,
-                 "Also score a random map (fixed seed), shown in parentheses, for scale")
-      ->needs(metrics);
+  AddMetricsFlags(gradcam, &args->cam.metrics, "about 2 x steps more forwards per target");
   AddOverlayFlags(gradcam, &args->cam.overlay, "jet");
   gradcam->add_option("--out", args->cam.out_dir, "Directory for the files, made if missing")
       ->capture_default_str();

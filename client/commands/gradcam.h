@@ -25,6 +25,22 @@ std::vector<std::string> OutputPrefixes(const std::vector<std::string>& images);
 // The faithfulness scores as --json writes them.
 nlohmann::json ScoresJson(const xai::v1::FaithfulnessScores& scores);
 
+// The faithfulness flags of gradcam and attribute.
+struct MetricsFlags {
+  bool metrics = false;
+  int steps = 0;
+  bool random_baseline = false;
+};
+// Adds --metrics, --metrics-steps and --random-baseline; `cost` completes --metrics' help.
+void AddMetricsFlags(CLI::App* command, MetricsFlags* flags, const std::string& cost);
+void SetMetrics(const MetricsFlags& flags, xai::v1::MetricsOptions* metrics);
+// The metrics as --json writes them, and as the summary's DELETION AUC, INSERTION AUC and
+// TOP-20% P cells (a random map's in parentheses).
+nlohmann::json MetricsJson(const xai::v1::FaithfulnessMetrics& m);
+std::vector<std::string> MetricCells(const xai::v1::FaithfulnessMetrics& m);
+inline const std::vector<std::string> kMetricsHeader = {"DELETION AUC", "INSERTION AUC",
+                                                        "TOP-20% P"};
+
 // Adds `xai gradcam` and its options to `app`, with a callback that runs it against the
 // server `global` names; `global` must outlive the parse.
 void SetupGradCam(CLI::App& app, const GlobalOptions& global);

@@ -21,6 +21,7 @@ namespace {
 struct AttributeSpec {
   AttributionSpec run;
   OverlaySpec overlay;
+  MetricsRequest metrics;
   std::vector<BaselineKind> baselines;
   uint64_t seed = 0;
   // The noise's standard deviation: absolute, or as a fraction of the input's max - min.
@@ -119,10 +120,10 @@ class AttributeJob : public RequestJob<AttributeResult> {
   }
 
  private:
-  Status Interrupted() const {
+  Status Interrupted(const std::string& what) const {
     if (Clock::now() >= deadline()) {
       return DeadlineExceededError(std::string(AttributionMethodName(spec_.run.method)) +
-                                   ": the deadline passed between batches of gradients");
+                                   ": the deadline passed " + what);
     }
     if (cancelled()) return CancelledError("the caller cancelled the request");
     return OkStatus();
@@ -177,7 +178,7 @@ class AttributeJob : public RequestJob<AttributeResult> {
       baselines.push_back(MakeBaseline(spec_.baselines[i], model, input, spec_.seed + i));
     }
     AttributionSpec spec = spec_.run;
-    spec.interrupted = [this] { return Interrupted(); };
+    spec.interrupted = [this] { return Interrupted("between batches of gradients"); };
     spec.seconds_left = [this] {
       return std::chrono::duration<double>(deadline() - Clock::now()).count();
     };
@@ -199,6 +200,7 @@ class AttributeJob : public RequestJob<AttributeResult> {
     auto top = TopClasses(run->logits, kDefaultTopK);
     if (!top.ok()) return top.status().WithContext(model.display_name());
     result.classes = Labeled(model, std::move(*top));
+    std::vector<ScoredMap> maps;  // for the metrics
     for (const TargetAttribution& t : run->attributions) {
       const AttributionOutput& o = t.output;
       if (!at::isfinite(o.attribution).all().item<bool>()) {
@@ -240,6 +242,20 @@ class AttributeJob : public RequestJob<AttributeResult> {
         out.logit = o.logit;
       }
       result.attributions.push_back(std::move(out));
+      maps.push_back({t.target, map});
+    }
+    if (spec_.metrics.enabled) {
+      FaithfulnessSpec faithfulness;
+      faithfulness.steps =
+          spec_.metrics.steps == 0 ? kDefaultFaithfulnessSteps : spec_.metrics.steps;
+      faithfulness.random_baseline = spec_.metrics.random_baseline;
+      faithfulness.batch_size = spec_.run.batch_size;
+      faithfulness.interrupted = [this] { return Interrupted("during the metrics' forwards"); };
+      auto scores = ScoreMaps(instance, input, maps, faithfulness);
+      if (!scores.ok()) return scores.status().WithContext(model.display_name());
+      for (size_t i = 0; i < scores->size(); ++i) {
+        result.attributions[i].metrics = std::move((*scores)[i]);
+      }
     }
     return result;
   }
@@ -425,6 +441,8 @@ Status ValidateAttribute(const AttributeRequest& request, const ServableModel& m
   if (spec->baselines.empty()) spec->baselines.push_back(BaselineKind::kZero);
   XAI_RETURN_IF_ERROR(ValidateSampling(request, spec));
   XAI_RETURN_IF_ERROR(ValidateOverlay(request.overlay, *method));
+  XAI_RETURN_IF_ERROR(CheckMetrics(request.metrics));
+  spec->metrics = request.metrics;
   spec->overlay = request.overlay;
   spec->seed = request.seed;
   spec->run.seed = request.seed;

@@ -5,11 +5,13 @@
 #define XAI_CORE_REQUESTS_ATTRIBUTE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/base/status.h"
 #include "core/methods/attribution/attribution_method.h"
+#include "core/methods/faithfulness/faithfulness_types.h"
 #include "core/requests/request_types.h"
 
 namespace xai::core {
@@ -37,6 +39,7 @@ struct AttributeRequest {
   float noise_stdev = 0;
   uint64_t seed = 0;
   OverlaySpec overlay;
+  MetricsRequest metrics;
   IntegrationRule rule = IntegrationRule::kGaussLegendre;              // any number off the wire
   int batch_size = 0;                                                  // 0: 32
   float max_approximation_error = 0;                                   // > 0: adaptive IG
@@ -50,6 +53,7 @@ struct PixelAttribution {
   FloatTensor attribution;  // [C,H,W] in the model's input space
   FloatTensor map;          // [H,W]: summed over channels, signed; XRAI: region gains
   std::string overlay_png;  // with overlay.enabled
+  std::optional<FaithfulnessResult> metrics;  // with metrics.enabled
   // Methods that integrate: |delta| / |logit - baseline_logit|, the logits, delta and the
   // steps used; 0 otherwise.
   float approximation_error = 0;

@@ -174,12 +174,7 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
   }
   spec->batch_size =
       request.batch_size == 0 ? std::min(kDefaultPerturbationBatch, max_batch) : request.batch_size;
-  if (request.metrics.steps < 0 || request.metrics.steps > kMaxFaithfulnessSteps) {
-    return InvalidArgumentError("metrics.steps must be in [1, " +
-                                std::to_string(kMaxFaithfulnessSteps) +
-                                "] (0: " + std::to_string(kDefaultFaithfulnessSteps) + "), got " +
-                                std::to_string(request.metrics.steps));
-  }
+  XAI_RETURN_IF_ERROR(CheckMetrics(request.metrics));
   spec->layers = request.layers;
   if (spec->layers.empty()) {
     if (model.default_cam_layer.empty()) {

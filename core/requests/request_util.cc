@@ -87,6 +87,16 @@ StatusOr<std::string> RenderOnImage(const std::vector<at::Tensor>& maps, const a
   }
 }
 
+Status CheckMetrics(const MetricsRequest& metrics) {
+  if (metrics.steps < 0 || metrics.steps > kMaxFaithfulnessSteps) {
+    return InvalidArgumentError("metrics.steps must be in [1, " +
+                                std::to_string(kMaxFaithfulnessSteps) +
+                                "] (0: " + std::to_string(kDefaultFaithfulnessSteps) + "), got " +
+                                std::to_string(metrics.steps));
+  }
+  return OkStatus();
+}
+
 Status CheckOverlay(const OverlaySpec& overlay) {
   const float w = overlay.image_weight;
   if (!std::isfinite(w) || w < 0 || w > 1) {

@@ -14,6 +14,7 @@
 #include "core/base/status.h"
 #include "core/image/image_preprocessor.h"
 #include "core/methods/classifier.h"
+#include "core/methods/faithfulness/faithfulness_types.h"
 #include "core/requests/request_types.h"
 #include "core/runtime/layer_info.h"
 
@@ -42,6 +43,9 @@ StatusOr<std::string> RenderOnImage(const std::vector<at::Tensor>& maps, const a
 // OverlaySpec's common fields (image_weight, colormap, png_compression): INVALID_ARGUMENT
 // naming the field.
 Status CheckOverlay(const OverlaySpec& overlay);
+
+// The metrics option: INVALID_ARGUMENT naming metrics.steps outside [0, 256].
+Status CheckMetrics(const MetricsRequest& metrics);
 
 // `scores` with the model's labels.
 std::vector<LabeledScore> Labeled(const ServableModel& model,

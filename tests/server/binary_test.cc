@@ -331,14 +331,16 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
             0)
       << out;
   EXPECT_THAT(out, HasSubstr("SMOOTH_GRAD"));
-  EXPECT_EQ(RunCommand(cli + " attribute shapes " + image +
-                           " --method xrai --steps 8 --polarity both --overlay-kind masked_image "
-                           "--outline 10 --outline 25 --clip 99 --out " +
-                           attribute_dir,
-                       &out),
-            0)
+  EXPECT_EQ(
+      RunCommand(cli + " attribute shapes " + image +
+                     " --method xrai --steps 8 --polarity both --overlay-kind masked_image "
+                     "--outline 10 --outline 25 --clip 99 --metrics --metrics-steps 4 --out " +
+                     attribute_dir,
+                 &out),
+      0)
       << out;
   EXPECT_THAT(out, HasSubstr("_overlay.png"));
+  EXPECT_THAT(out, HasSubstr("INSERTION AUC"));
   std::filesystem::remove_all(attribute_dir);
   std::filesystem::remove(attribute_json);
 

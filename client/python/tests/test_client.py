@@ -96,6 +96,10 @@ def test_attribute_adaptive_and_sampled_methods(client, samples):
                              overlay=True, polarity="both", overlay_kind="over_grayscale",
                              xrai_outlines=[15]).attributions[0]
     assert drawn.overlay_png.startswith(PNG_MAGIC) and x.overlay_png is None
+    scored = client.attribute("shapes", f"{samples}/star_3.png", steps=8, metrics=True,
+                              metrics_steps=4, random_baseline=True).attributions[0]
+    assert len(scored.metrics.map.deletion_curve) == 5 and scored.metrics.random is not None
+    assert x.metrics is None
     with pytest.raises(InvalidArgumentError, match="samples applies to SMOOTH_GRAD and GRADIENT_SHAP"):
         client.attribute("shapes", f"{samples}/star_3.png", method="ig", samples=3)
 

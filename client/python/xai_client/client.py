@@ -86,6 +86,7 @@ class Attribution:
     warning: str  # e.g. when |f(x) - f(baseline)| < 0.05
     approximation_error_met: bool = False  # with max_approximation_error: was it met
     overlay_png: Optional[bytes] = None  # with overlay=True
+    metrics: Optional[Faithfulness] = None  # with metrics=True
 
 
 @dataclass(frozen=True)
@@ -378,7 +379,8 @@ class XaiClient:
                   polarity: Union[str, int] = "POSITIVE", clip_upper_percentile: float = 99.9,
                   clip_lower_percentile: float = 0.0, overlay_kind: Union[str, int] = 0,
                   xrai_outlines: Sequence[float] = (), image_weight: Optional[float] = None,
-                  colormap: str = "", version: int = 0,
+                  colormap: str = "", metrics: bool = False, metrics_steps: int = 0,
+                  random_baseline: bool = False, version: int = 0,
                   timeout: Optional[float] = None,
                   request_id: Optional[str] = None) -> AttributeResult:
         """Pixel attributions of ``image`` for each target class (none: the top-1) as numpy
@@ -400,7 +402,8 @@ class XaiClient:
         the ``clip_lower_percentile`` and ``clip_upper_percentile`` of its values,
         ``overlay_kind`` OVER_IMAGE, OVER_GRAYSCALE or MASKED_IMAGE, ``colormap`` ("" is jet,
         or blue-white-red for BOTH), ``image_weight``; XRAI outlines its top
-        ``xrai_outlines`` percents of pixels (default 10, 20, 30)."""
+        ``xrai_outlines`` percents of pixels (default 10, 20, 30). ``metrics=True`` scores each
+        map's faithfulness as ``gradcam`` does (pixels ranked by the map)."""
         request = explainer_pb2.AttributeRequest(
             image=_image(image), method=_enum(explainer_pb2.AttributionMethod, method, "method"),
             steps=steps, rule=_enum(explainer_pb2.IntegrationRule, rule, "rule"), seed=seed,
@@ -423,12 +426,17 @@ class XaiClient:
             style.clip_lower_percentile = clip_lower_percentile
             style.kind = _enum(explainer_pb2.AttributionOverlayKind, overlay_kind, "overlay_kind")
             style.xrai_outlines.extend(xrai_outlines)
+        if metrics:
+            request.metrics.enabled = True
+            request.metrics.steps = metrics_steps
+            request.metrics.random_baseline = random_baseline
         response, rid = self._call("Attribute", self._stub.Attribute, request, timeout,
                                    request_id)
         attributions = [
             Attribution(a.target_class, _array(a.attribution), _array(a.map),
                         a.approximation_error, a.logit, a.baseline_logit, a.convergence_delta,
-                        a.steps, a.warning, a.approximation_error_met, a.overlay_png or None)
+                        a.steps, a.warning, a.approximation_error_met, a.overlay_png or None,
+                        _faithfulness(a.metrics) if a.HasField("metrics") else None)
             for a in response.attributions
         ]
         return AttributeResult(response.model.name, response.model.version,

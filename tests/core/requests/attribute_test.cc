@@ -505,6 +505,33 @@ TEST_F(AttributeTest, OverlaysDrawTheMapAndXraiOutlinesItsTopRegions) {
   EXPECT_EQ(black_where_zero, zero);
 }
 
+// The faithfulness metrics on an attribution's map: both curves of steps + 1 points, the
+// random map's beside; bad steps refused; a deadline among the metrics' forwards stops them.
+TEST_F(AttributeTest, MetricsScoreTheAttributionMap) {
+  auto r = Request();
+  r.steps = 16;
+  r.metrics = {true, 8, true};
+  auto scored = xai::testing::AttributeAndWait(*explainer_, r);
+  ASSERT_TRUE(scored.ok()) << scored.status().ToString();
+  const PixelAttribution& a = scored->attributions[0];
+  ASSERT_TRUE(a.metrics.has_value());
+  EXPECT_EQ(a.metrics->map.deletion_curve.size(), 9u);
+  EXPECT_EQ(a.metrics->map.insertion_curve.size(), 9u);
+  EXPECT_FLOAT_EQ(a.metrics->map.deletion_curve.front(), a.metrics->probability);
+  EXPECT_FLOAT_EQ(a.metrics->map.insertion_curve.front(), a.metrics->blurred_probability);
+  ASSERT_TRUE(a.metrics->random.has_value());
+  std::printf("IG on star_3, 8 steps: deletion AUC %.4f (random %.4f), insertion %.4f (%.4f)\n",
+              a.metrics->map.deletion_auc, a.metrics->random->deletion_auc,
+              a.metrics->map.insertion_auc, a.metrics->random->insertion_auc);
+  r.metrics.steps = 257;
+  ExpectError(r, StatusCode::kInvalidArgument, "metrics.steps must be in [1, 256]");
+  r.metrics.steps = 256;
+  r.batch_size = 1;
+  r.steps = 1;
+  r.context.deadline = Clock::now() + std::chrono::milliseconds(150);
+  ExpectError(r, StatusCode::kDeadlineExceeded, "the deadline passed");
+}
+
 // GradCAM draws CAMs: an attribution style is refused there.
 TEST_F(AttributeTest, GradCamRefusesAnAttributionStyle) {
   static const std::string image =

@@ -229,3 +229,43 @@ TEST(DemoModelTest, XraiTopRegionsFallOnTheObject) {
 
 }  // namespace
 }  // namespace xai::core
+
+namespace xai::core {
+namespace {
+
+// The faithfulness metrics on attributions: Integrated Gradients' maps of 30 fresh images
+// rank pixels better than a random map (deletion lower, insertion higher, on average).
+TEST(DemoModelTest, IntegratedGradientsIsMoreFaithfulThanARandomMap) {
+  auto explainer = StartDemoExplainer();
+  ASSERT_NE(explainer, nullptr);
+  const std::vector<DemoImage> images = ReadDemoImages();
+  double deletion = 0, insertion = 0, random_deletion = 0, random_insertion = 0;
+  const int count = 30;
+  for (int i = 0; i < count; ++i) {
+    const std::string bytes =
+        xai::testing::ReadBytes(std::string(XAI_DEMO_DIR) + "/" + images[i].file);
+    AttributeRequest request;
+    request.model = {"shapes", 0};
+    request.image.kind = ImageRef::Kind::kEncoded;
+    request.image.encoded = bytes;
+    request.steps = 16;
+    request.baselines = {static_cast<int>(BaselineKind::kBlack)};
+    request.metrics = {true, 16, true};
+    auto result = xai::testing::AttributeAndWait(*explainer, request);
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    const FaithfulnessResult& m = *result->attributions[0].metrics;
+    deletion += m.map.deletion_auc / count;
+    insertion += m.map.insertion_auc / count;
+    random_deletion += m.random->deletion_auc / count;
+    random_insertion += m.random->insertion_auc / count;
+  }
+  std::printf(
+      "Integrated Gradients (16 steps, black baseline), %d fresh images: deletion AUC "
+      "%.4f vs %.4f for a random map, insertion AUC %.4f vs %.4f\n",
+      count, deletion, random_deletion, insertion, random_insertion);
+  EXPECT_LT(deletion, random_deletion);
+  EXPECT_GT(insertion, random_insertion);
+}
+
+}  // namespace
+}  // namespace xai::core
