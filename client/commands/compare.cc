@@ -1,10 +1,12 @@
-// xai compare: every CAM method on one image. Per method, one call with the overlay (timed,
-// the median of --repeat) and one with the faithfulness metrics; the random baseline once.
+// xai compare: every CAM and attribution method on one image. Per method, one call with the
+// overlay (timed, the median of --repeat) and one with the faithfulness metrics; the random
+// baseline once. Attribution methods run with the server's defaults.
 #include "client/commands/compare.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "client/commands/gradcam.h"
+#include "client/common.h"
 #include "client/output.h"
 #include "core/base/files.h"
 #include "xai/v1/explainer.grpc.pb.h"
@@ -130,6 +133,21 @@ cv::Mat RenderGrid(const cv::Mat& image, const std::string& title,
   return canvas;
 }
 
+// A compare call's options: the overlay, or the metrics (with the random map when
+// `random`) for `target`. GradCAM and Attribute requests share these fields' names.
+template <typename Request>
+void SetCompareOptions(bool metrics, int target, bool random, int steps, Request* request) {
+  if (!metrics) {
+    request->mutable_overlay()->set_enabled(true);
+    return;
+  }
+  request->clear_target_classes();
+  request->add_target_classes(target);
+  request->mutable_metrics()->set_enabled(true);
+  request->mutable_metrics()->set_steps(steps);
+  request->mutable_metrics()->set_random_baseline(random);
+}
+
 int RunCompare(const GlobalOptions& g, const std::string& model, const std::string& image_path,
                const CompareOptions& options) {
   xai::core::StatusOr<std::string> bytes = xai::core::ReadFile(image_path);
@@ -137,40 +155,93 @@ int RunCompare(const GlobalOptions& g, const std::string& model, const std::stri
     std::cerr << "xai compare: " << bytes.status().message() << "\n";
     return kExitFailure;
   }
-  std::vector<std::pair<std::string, xai::v1::CamMethod>> methods;
+  // Every CAM method, then every attribution method (those --methods names).
+  auto wanted = [&options](const std::string& name) {
+    return options.methods.empty() ||
+           std::find(options.methods.begin(), options.methods.end(), name) != options.methods.end();
+  };
+  std::vector<std::pair<std::string, xai::v1::CamMethod>> cams;
   for (const auto& [name, method] : CamMethodNames()) {
-    if (name == "gradcam++") continue;  // an alias
-    if (!options.methods.empty() &&
-        std::find(options.methods.begin(), options.methods.end(), name) == options.methods.end()) {
-      continue;
-    }
-    methods.emplace_back(name, method);
+    if (name != "gradcam++" && wanted(name)) cams.emplace_back(name, method);  // not the alias
+  }
+  std::vector<std::pair<std::string, int>> attributions;
+  for (const auto& [name, method] : LowerCaseEnumNames(xai::v1::AttributionMethod_descriptor())) {
+    if (wanted(name)) attributions.emplace_back(name, method);
   }
   auto stub = Connect(g);
-  xai::v1::GradCAMRequest base;
-  base.mutable_model()->set_name(model);
-  base.mutable_image()->set_encoded(*bytes);
-  if (!options.layer.empty()) base.add_layers(options.layer);
-  if (options.target >= 0) base.add_target_classes(options.target);
+  xai::v1::GradCAMRequest cam_base;
+  cam_base.mutable_model()->set_name(model);
+  cam_base.mutable_image()->set_encoded(*bytes);
+  if (!options.layer.empty()) cam_base.add_layers(options.layer);
+  if (options.target >= 0) cam_base.add_target_classes(options.target);
+  xai::v1::AttributeRequest attribution_base;
+  *attribution_base.mutable_model() = cam_base.model();
+  *attribution_base.mutable_image() = cam_base.image();
+  if (options.target >= 0) attribution_base.add_target_classes(options.target);
+
+  // One method's answer: its first explanation's target, overlay and metrics.
+  struct Answer {
+    int target = -1;
+    std::string overlay_png;
+    xai::v1::FaithfulnessMetrics metrics;
+    google::protobuf::RepeatedPtrField<xai::v1::ClassScore> classes;
+  };
+  // Calls a method: with the overlay (metrics off) or with the metrics for `target`.
+  using Call = std::function<grpc::Status(bool metrics, int target, bool random, Answer*)>;
+  auto cam_call = [&](xai::v1::CamMethod method) -> Call {
+    return [&, method](bool metrics, int target, bool random, Answer* answer) {
+      xai::v1::GradCAMRequest request = cam_base;
+      request.set_method(method);
+      SetCompareOptions(metrics, target, random, options.steps, &request);
+      grpc::ClientContext context;
+      PrepareCall(&context, g);
+      xai::v1::GradCAMResponse response;
+      const grpc::Status status = stub->GradCAM(&context, request, &response);
+      if (status.ok()) {
+        const xai::v1::Explanation& e = response.explanations(0);
+        *answer = {e.target_class(), e.overlay_png(), e.metrics(), response.classes()};
+      }
+      return status;
+    };
+  };
+  auto attribution_call = [&](int method) -> Call {
+    return [&, method](bool metrics, int target, bool random, Answer* answer) {
+      xai::v1::AttributeRequest request = attribution_base;
+      request.set_method(static_cast<xai::v1::AttributionMethod>(method));
+      SetCompareOptions(metrics, target, random, options.steps, &request);
+      grpc::ClientContext context;
+      PrepareCall(&context, g);
+      xai::v1::AttributeResponse response;
+      const grpc::Status status = stub->Attribute(&context, request, &response);
+      if (status.ok()) {
+        const xai::v1::Attribution& a = response.attributions(0);
+        *answer = {a.target_class(), a.overlay_png(), a.metrics(), response.classes()};
+      }
+      return status;
+    };
+  };
+  std::vector<std::pair<std::string, Call>> calls;
+  for (const auto& [name, method] : cams)
+    calls.emplace_back(xai::v1::CamMethod_Name(method), cam_call(method));
+  for (const auto& [name, method] : attributions) {
+    calls.emplace_back(
+        xai::v1::AttributionMethod_Name(static_cast<xai::v1::AttributionMethod>(method)),
+        attribution_call(method));
+  }
 
   std::vector<MethodRow> rows;
   xai::v1::FaithfulnessScores random;
   bool have_random = false;
-  xai::v1::GradCAMResponse first;  // the classes, from the first answer
-  ProgressBar progress("compare", static_cast<int>(methods.size()));
-  for (const auto& [name, method] : methods) {
+  Answer first;  // the classes, from the first answer
+  ProgressBar progress("compare", static_cast<int>(calls.size()));
+  for (const auto& [name, call] : calls) {
     MethodRow row;
-    row.name = xai::v1::CamMethod_Name(method);
-    xai::v1::GradCAMRequest request = base;
-    request.set_method(method);
-    request.mutable_overlay()->set_enabled(true);
+    row.name = name;
     std::vector<double> times;
-    xai::v1::GradCAMResponse response;
+    Answer answer;
     for (int r = 0; r < options.repeat && row.error.empty(); ++r) {
-      grpc::ClientContext context;
-      PrepareCall(&context, g);
       const auto start = std::chrono::steady_clock::now();
-      const grpc::Status status = stub->GradCAM(&context, request, &response);
+      const grpc::Status status = call(false, -1, false, &answer);
       times.push_back(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
               .count());
@@ -179,27 +250,18 @@ int RunCompare(const GlobalOptions& g, const std::string& model, const std::stri
     if (row.error.empty()) {
       std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
       row.milliseconds = times[times.size() / 2];
-      const std::string& png = response.explanations(0).overlay_png();
+      const std::string& png = answer.overlay_png;
       row.overlay = cv::imdecode(std::vector<uchar>(png.begin(), png.end()), cv::IMREAD_COLOR);
-      if (first.explanations_size() == 0) first = response;
+      if (first.target < 0) first = answer;
       // The metrics, in a call of their own so that they do not count in the time; the
       // same target as the timed call, and the random baseline once.
-      request.clear_overlay();
-      request.clear_target_classes();
-      request.add_target_classes(response.explanations(0).target_class());
-      request.mutable_metrics()->set_enabled(true);
-      request.mutable_metrics()->set_steps(options.steps);
-      request.mutable_metrics()->set_random_baseline(!have_random);
-      grpc::ClientContext context;
-      PrepareCall(&context, g);
-      xai::v1::GradCAMResponse scored;
-      const grpc::Status status = stub->GradCAM(&context, request, &scored);
+      Answer scored;
+      const grpc::Status status = call(true, answer.target, !have_random, &scored);
       if (!status.ok()) {
         row.error = Describe(status, g);
       } else {
-        const xai::v1::FaithfulnessMetrics& m = scored.explanations(0).metrics();
-        row.scores = m.map();
-        if (m.has_random()) random = m.random(), have_random = true;
+        row.scores = scored.metrics.map();
+        if (scored.metrics.has_random()) random = scored.metrics.random(), have_random = true;
       }
     }
     progress.Step(row.name);
@@ -207,10 +269,10 @@ int RunCompare(const GlobalOptions& g, const std::string& model, const std::stri
   }
 
   std::string title = model;
-  if (first.explanations_size() > 0) {
-    const int target = first.explanations(0).target_class();
+  if (first.target >= 0) {
+    const int target = first.target;
     title += ", class " + std::to_string(target);
-    for (const auto& c : first.classes()) {
+    for (const auto& c : first.classes) {
       if (c.index() == target)
         title += " " + c.label() + " (p " + FormatFloat(c.probability(), 3) + ")";
     }
@@ -240,14 +302,12 @@ int RunCompare(const GlobalOptions& g, const std::string& model, const std::stri
       }
       table.push_back(entry);
     }
-    json out = {
-        {"model", model},
-        {"image", image_path},
-        {"grid", options.out},
-        {"target_class", first.explanations_size() > 0 ? json(first.explanations(0).target_class())
-                                                       : json(nullptr)},
-        {"methods", table},
-        {"random", have_random ? ScoresJson(random) : json(nullptr)}};
+    json out = {{"model", model},
+                {"image", image_path},
+                {"grid", options.out},
+                {"target_class", first.target >= 0 ? json(first.target) : json(nullptr)},
+                {"methods", table},
+                {"random", have_random ? ScoresJson(random) : json(nullptr)}};
     std::cout << out.dump(2) << "\n";
     return failures == 0 ? 0 : kExitFailure;
   }
@@ -285,8 +345,8 @@ void SetupCompare(CLI::App& app, const GlobalOptions& global) {
   auto args = std::make_shared<Arguments>();
   auto* compare = app.add_subcommand(
       "compare",
-      "Every CAM method on one image: a PNG grid of the overlays with their faithfulness "
-      "scores and times, and a table");
+      "Every CAM and attribution method on one image: a PNG grid of the overlays with their "
+      "faithfulness scores and times, and a table");
   compare->add_option("MODEL", args->model, "Model name")->required();
   compare->add_option("IMAGE", args->image, "Image file (JPEG, PNG, BMP, WebP, TIFF, ...)")
       ->required()
@@ -299,9 +359,13 @@ void SetupCompare(CLI::App& app, const GlobalOptions& global) {
   for (const auto& [name, method] : CamMethodNames()) {
     if (name != "gradcam++") names.push_back(name);
   }
+  for (const auto& [name, method] : LowerCaseEnumNames(xai::v1::AttributionMethod_descriptor())) {
+    names.push_back(name);
+  }
   compare
       ->add_option("--methods", args->options.methods,
-                   "Comma-separated methods, case-insensitive (none: all of them)")
+                   "Comma-separated methods, case-insensitive: CAM methods (grad_cam, ...) and "
+                   "attribution methods (saliency, integrated_gradients, xrai, ...); none: all")
       ->delimiter(',')
       ->transform(CLI::IsMember(names, CLI::ignore_case));
   compare
@@ -320,6 +384,8 @@ void SetupCompare(CLI::App& app, const GlobalOptions& global) {
       "Per method: --repeat calls with the overlay, timed from this client (the median shows,\n"
       "so the time includes the network and the overlay PNG), then one call with the\n"
       "faithfulness metrics (docs/METHODS.md) for the same target, which the time leaves out.\n"
+      "Attribution methods run with the server's defaults (50 steps, 5 samples, the zero\n"
+      "baseline; XRAI black and white) and their overlays' (positive, clipped at 99.9%).\n"
       "DELETION AUC: lower is better; INSERTION AUC: higher is better; the random map's\n"
       "scores come from the first method's metrics call, for scale. A method the server\n"
       "refuses for this model or layer shows its error and makes the exit status 1.\n");

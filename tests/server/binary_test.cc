@@ -262,22 +262,24 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT: target_class = 9"));
   std::filesystem::remove_all(path_dir);
 
-  // compare: a row per method with its scores and time, the random map once, the grid PNG
+  // compare: a row per method (CAM and attribution methods) with its scores and time, the
+  // random map once, the grid PNG
   // (a header and a row per method: taller than wide); a method the server refuses (here for
   // the layer) shows its error and makes the exit status 1.
   const std::string compare_dir = cam_dir + "_compare";
   std::filesystem::create_directories(compare_dir);
   const std::string compare_json = compare_dir + "/compare.json";
-  EXPECT_EQ(RunCommand(cli + " --json compare shapes " + image +
-                           " --methods grad_cam,SCORE_CAM --repeat 1 --metrics-steps 4 --out " +
-                           compare_dir + "/grid.png > " + compare_json,
-                       &out),
-            0)
+  EXPECT_EQ(
+      RunCommand(cli + " --json compare shapes " + image +
+                     " --methods grad_cam,SCORE_CAM,xrai --repeat 1 --metrics-steps 4 --out " +
+                     compare_dir + "/grid.png > " + compare_json,
+                 &out),
+      0)
       << xai::testing::ReadBytes(compare_json);
   const std::string check_compare =
       "/usr/bin/python3 -c \"import json, sys, cv2\n"
       "c = json.load(open(sys.argv[1]))\n"
-      "assert [m['method'] for m in c['methods']] == ['GRAD_CAM', 'SCORE_CAM'], c\n"
+      "assert [m['method'] for m in c['methods']] == ['GRAD_CAM', 'SCORE_CAM', 'XRAI'], c\n"
       "for m in c['methods']:\n"
       "    assert m['milliseconds'] > 0 and len(m['metrics']['deletion_curve']) == 5, m\n"
       "    assert 0 <= m['metrics']['deletion_auc'] <= 1, m\n"
