@@ -7,6 +7,7 @@
 #   3. runs xai-gpu-check: CUDA maps against CPU maps, FP16/BF16 against FP32, batched
 #      Grad-CAM against the batched forward, two instances against one, DecisionPath against
 #      the forward, SCORE_CAM, the faithfulness metrics and ABLATION_CAM's two paths against
+#      the CPU, pixel attributions (IG fixed and adaptive, SmoothGrad, GradientShap) against
 #      the CPU, peak device memory (docs/PERFORMANCE.md, "GPU").
 #
 # Usage: scripts/gpu-check.sh [--out DIR] [--device cuda:N] [--quick]

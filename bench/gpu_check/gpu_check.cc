@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/methods/attribution/attribution.h"
 #include "core/methods/cam/cam_methods.h"
 #include "core/methods/cam/grad_cam.h"
 #include "core/methods/classifier.h"
@@ -581,6 +582,74 @@ bool MeasureMetricsAndAblation(const TestModel& model, const std::filesystem::pa
   return metrics_pass && ablation_pass;
 }
 
+// 9. Pixel attributions on the device: Integrated Gradients (50 Gauss-Legendre steps, batches
+// of 32 and 64, and adaptive at 0.05), SmoothGrad and GradientShap (seeded: the same draws on
+// both), each against the CPU's (relative to the largest attribution), and their times.
+bool MeasureAttributions(const TestModel& model, const Options& options, Report& report) {
+  std::printf(
+      "\n== 9. Pixel attributions on %s (goal: within 1e-3 of the CPU's, relative to the "
+      "largest attribution)\n",
+      model.name.c_str());
+  auto cpu = MakePool(model, "cpu", Precision::kFloat32, 1, 1);
+  auto dev = MakePool(model, options.device, Precision::kFloat32, 1, 1);
+  auto cpu_handle = Acquire(*cpu);
+  auto dev_handle = Acquire(*dev);
+  torch::manual_seed(9000);
+  const at::Tensor input = torch::randn({1, 3, model.size, model.size});
+  const std::vector<at::Tensor> baselines = {at::zeros_like(input)};
+  struct Case {
+    std::string name;
+    xai::core::AttributionSpec spec;
+  };
+  std::vector<Case> cases;
+  for (const int batch : {32, 64}) {
+    xai::core::AttributionSpec ig;
+    ig.batch_size = batch;
+    cases.push_back({"INTEGRATED_GRADIENTS 50 steps, batch " + std::to_string(batch), ig});
+  }
+  xai::core::AttributionSpec adaptive;
+  adaptive.steps = 256;
+  adaptive.max_approximation_error = 0.05;
+  cases.push_back({"INTEGRATED_GRADIENTS adaptive 0.05", adaptive});
+  xai::core::AttributionSpec smooth;
+  smooth.method = xai::core::AttributionMethod::kSmoothGrad;
+  smooth.samples = 16;
+  smooth.noise_sigma = 0.15 * (input.max() - input.min()).item<double>();
+  smooth.seed = 3;
+  cases.push_back({"SMOOTH_GRAD 16 samples", smooth});
+  xai::core::AttributionSpec shap;
+  shap.method = xai::core::AttributionMethod::kGradientShap;
+  shap.samples = 16;
+  shap.seed = 3;
+  cases.push_back({"GRADIENT_SHAP 16 samples", shap});
+  const double seconds = options.quick ? 0.2 : 2.0;
+  bool pass = true;
+  for (const Case& c : cases) {
+    auto reference = Must(xai::core::RunAttribution(cpu_handle, input, baselines, c.spec), "cpu");
+    auto result = Must(xai::core::RunAttribution(dev_handle, input, baselines, c.spec), "device");
+    const at::Tensor& a = reference.attributions[0].output.attribution;
+    const at::Tensor& b = result.attributions[0].output.attribution;
+    const double diff = (a - b).abs().max().item<double>() / a.abs().max().item<double>();
+    const std::vector<double> times = Medians(
+        {[&] { Must(xai::core::ForwardLogits(dev_handle, input), "forward"); },
+         [&] {
+           Must(xai::core::RunAttribution(dev_handle, input, baselines, c.spec), "attribution");
+         }},
+        1, 3, seconds);
+    const bool ok = diff <= 1e-3;
+    pass = pass && ok;
+    std::printf("%s: max|da|/max|a| %.2e %s (steps %d); %.1f ms, plain forward %.2f ms: %.0fx\n",
+                c.name.c_str(), diff, ok ? "ok" : "FAIL", result.attributions[0].output.steps,
+                times[1] * 1e3, times[0] * 1e3, times[1] / times[0]);
+    report.Add("attribution", {{"case", Quote(c.name)},
+                               {"max_relative_difference", Num(diff)},
+                               {"steps", std::to_string(result.attributions[0].output.steps)},
+                               {"attribution_ms", Num(times[1] * 1e3)},
+                               {"forward_ms", Num(times[0] * 1e3)}});
+  }
+  return pass;
+}
+
 // 4. Two instances on one device, each with its own stream, against one.
 void MeasureInstances(const TestModel& model, const Options& options, Report& report) {
   std::printf("\n== 4. Two instances on %s with their own streams against one (GRAD_CAM)\n",
@@ -813,6 +882,7 @@ int main(int argc, char** argv) {
   ok = MeasureDecisionPath(models, options, report) && ok;
   ok = MeasureScoreCam(models[0], options, report) && ok;
   ok = MeasureMetricsAndAblation(models[0], repo, options, report) && ok;
+  ok = MeasureAttributions(models[0], options, report) && ok;
   const double used = SmiUsedMib(device);
   std::printf(
       "\n== 6. Device memory: nvidia-smi reports %.0f MiB in use on the GPU at the end "
