@@ -413,15 +413,9 @@ Status ValidateAttribute(const AttributeRequest& request, const ServableModel& m
   spec->run.steps = request.steps != 0 ? request.steps
                     : max_error > 0    ? std::min(kDefaultAdaptiveStepCap, max_steps)
                                        : kDefaultAttributionSteps;
-  const int max_batch = environment.max_attribution_batch;
-  if (request.batch_size < 0 || request.batch_size > max_batch) {
-    return InvalidArgumentError(
-        "batch_size must be in [1, " + std::to_string(max_batch) +
-        "] (0: " + std::to_string(std::min(kDefaultAttributionBatch, max_batch)) + "), got " +
-        std::to_string(request.batch_size));
-  }
-  spec->run.batch_size =
-      request.batch_size == 0 ? std::min(kDefaultAttributionBatch, max_batch) : request.batch_size;
+  XAI_ASSIGN_OR_RETURN(spec->run.batch_size,
+                       BatchSizeField(request.batch_size, kDefaultAttributionBatch,
+                                      environment.max_attribution_batch));
   if (static_cast<int>(request.baselines.size()) > kMaxBaselines) {
     return InvalidArgumentError("baselines has " + std::to_string(request.baselines.size()) +
                                 " entries; at most " + std::to_string(kMaxBaselines));

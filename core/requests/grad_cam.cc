@@ -165,15 +165,9 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
     return UnimplementedError("method " + std::string(CamMethodName(spec->method)) +
                               " is not served yet; served: " + ServedCamMethodNames());
   }
-  const int max_batch = environment.max_perturbation_batch;
-  if (request.batch_size < 0 || request.batch_size > max_batch) {
-    return InvalidArgumentError(
-        "batch_size must be in [1, " + std::to_string(max_batch) +
-        "] (0: " + std::to_string(std::min(kDefaultPerturbationBatch, max_batch)) + "), got " +
-        std::to_string(request.batch_size));
-  }
-  spec->batch_size =
-      request.batch_size == 0 ? std::min(kDefaultPerturbationBatch, max_batch) : request.batch_size;
+  XAI_ASSIGN_OR_RETURN(spec->batch_size,
+                       BatchSizeField(request.batch_size, kDefaultPerturbationBatch,
+                                      environment.max_perturbation_batch));
   XAI_RETURN_IF_ERROR(CheckMetrics(request.metrics));
   spec->layers = request.layers;
   if (spec->layers.empty()) {

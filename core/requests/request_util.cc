@@ -87,6 +87,15 @@ StatusOr<std::string> RenderOnImage(const std::vector<at::Tensor>& maps, const a
   }
 }
 
+StatusOr<int> BatchSizeField(int batch_size, int default_size, int cap) {
+  const int fallback = std::min(default_size, cap);
+  if (batch_size < 0 || batch_size > cap) {
+    return InvalidArgumentError("batch_size must be in [1, " + std::to_string(cap) + "] (0: " +
+                                std::to_string(fallback) + "), got " + std::to_string(batch_size));
+  }
+  return batch_size == 0 ? fallback : batch_size;
+}
+
 Status CheckMetrics(const MetricsRequest& metrics) {
   if (metrics.steps < 0 || metrics.steps > kMaxFaithfulnessSteps) {
     return InvalidArgumentError("metrics.steps must be in [1, " +

@@ -44,6 +44,10 @@ StatusOr<std::string> RenderOnImage(const std::vector<at::Tensor>& maps, const a
 // naming the field.
 Status CheckOverlay(const OverlaySpec& overlay);
 
+// A request's batch_size: 0 gives min(default, the server's cap); INVALID_ARGUMENT naming
+// the field outside [0, cap].
+StatusOr<int> BatchSizeField(int batch_size, int default_size, int cap);
+
 // The metrics option: INVALID_ARGUMENT naming metrics.steps outside [0, 256].
 Status CheckMetrics(const MetricsRequest& metrics);
 
