@@ -57,17 +57,15 @@ at::Tensor UniformNoise(const ServableModel& model, const at::Tensor& like, uint
   return zero.unsqueeze(0) + noise * (one - zero).unsqueeze(0);
 }
 
-// The model input [1,C,H,W] back in pixel units (x * std + mean per channel), [3,H,W]: what
-// XRAI segments. One channel is repeated; other counts are refused.
+// What XRAI segments: the model input in pixel units, [3,H,W]. One channel is repeated;
+// other counts are refused.
 StatusOr<at::Tensor> InputImage(const ServableModel& model, const at::Tensor& input) {
   const int64_t channels = input.size(1);
   if (channels != 1 && channels != 3) {
     return InvalidArgumentError("XRAI segments images of 1 or 3 channels; this model takes " +
                                 std::to_string(channels));
   }
-  const at::Tensor zero = Normalised(model, channels, 0.0f);
-  const at::Tensor one = Normalised(model, channels, 1.0f);
-  const at::Tensor image = (input[0] - zero) / (one - zero);
+  const at::Tensor image = InputPixels(input, model);
   return channels == 1 ? image.expand({3, -1, -1}).contiguous() : image;
 }
 

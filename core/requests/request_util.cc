@@ -124,14 +124,20 @@ Status CheckOverlay(const OverlaySpec& overlay) {
   return OkStatus();
 }
 
-cv::Mat InputAsBgr8(const at::Tensor& input, const ServableModel& model) {
+at::Tensor InputPixels(const at::Tensor& input, const ServableModel& model) {
   const xai::v1::InputSpec& spec = model.config.input();
   at::Tensor x = input[0].to(at::kCPU, at::kFloat).clone();  // [C,H,W]
-  const int64_t channels = x.size(0);
-  for (int64_t c = 0; c < channels; ++c) {
+  for (int64_t c = 0; c < x.size(0); ++c) {
     if (spec.std_size() > 0) x[c].mul_(spec.std(static_cast<int>(c)));
     if (spec.mean_size() > 0) x[c].add_(spec.mean(static_cast<int>(c)));
   }
+  return x;
+}
+
+cv::Mat InputAsBgr8(const at::Tensor& input, const ServableModel& model) {
+  const xai::v1::InputSpec& spec = model.config.input();
+  at::Tensor x = InputPixels(input, model);
+  const int64_t channels = x.size(0);
   x = x.clamp(0, 1).mul(255).to(at::kByte).permute({1, 2, 0}).contiguous();  // HWC
   cv::Mat pixels(static_cast<int>(x.size(0)), static_cast<int>(x.size(1)),
                  CV_8UC(static_cast<int>(channels)), x.data_ptr<uint8_t>());

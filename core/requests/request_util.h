@@ -27,6 +27,10 @@ struct ServableModel;
 StatusOr<PreprocessedImage> PrepareInput(const ImageRef& image, const ServableModel& model,
                                          const ImagePreprocessor& preprocessor, bool keep_original);
 
+// The model input ([1,C,H,W]) back in pixel units: [C,H,W] float, x * std + mean per
+// channel (not clamped).
+at::Tensor InputPixels(const at::Tensor& input, const ServableModel& model);
+
 // The model input ([1,C,H,W]) as an 8-bit BGR picture: mean and std undone, clamped to [0,1].
 cv::Mat InputAsBgr8(const at::Tensor& input, const ServableModel& model);
 
