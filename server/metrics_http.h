@@ -5,18 +5,13 @@
 #ifndef XAI_SERVER_METRICS_HTTP_H_
 #define XAI_SERVER_METRICS_HTTP_H_
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "core/base/status.h"
-
-namespace httplib {
-class Server;
-}
+#include "server/http_listener.h"
 
 namespace xai::server {
 
@@ -32,14 +27,11 @@ class MetricsHttpServer {
                                                                   Authorizer authorize = {});
   ~MetricsHttpServer();  // stops listening, waits for the scrape in flight
 
-  int port() const { return port_; }
+  int port() const { return listener_->port(); }
 
  private:
   MetricsHttpServer();
-  std::unique_ptr<httplib::Server> http_;
-  std::thread listener_;
-  std::atomic<bool> listener_done_{false};
-  int port_ = 0;
+  std::unique_ptr<HttpListener> listener_;
 };
 
 }  // namespace xai::server
