@@ -72,6 +72,12 @@ int main(int argc, char** argv) {
          "one); off (or an empty argument, --metrics-address \"\"): no metrics. Unbindable: "
          "exit at start")
       ->capture_default_str();
+  app.add_option("--http-address", options.http_address,
+                 "host:port serving the REST/JSON API (POST /v1/models/NAME:classify, :gradcam, "
+                 ":attribute, :decisionPath; GET /v1/models, /v1/models/NAME[/stats], "
+                 "/v2/health/live, /v2/health/ready; see the README) over HTTP (port 0: pick "
+                 "one); empty (the default for now): none. Not with --tls-cert yet")
+      ->capture_default_str();
   app.add_option("--tls-cert", options.tls.cert_file,
                  "PEM certificate (and chain) of the server: the gRPC port speaks TLS only; "
                  "needs --tls-key. Re-read on SIGHUP")

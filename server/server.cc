@@ -114,6 +114,26 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         (options.health_address.empty() ? std::string() : " and " + options.health_address));
   }
   health->Attach(server->server_->GetHealthCheckService(), server->explainer_.get());
+  if (!options.http_address.empty()) {
+    if (server->tls_ != nullptr) {
+      server->Shutdown(std::chrono::milliseconds(0));
+      return core::InvalidArgumentError(
+          "--http-address does not speak TLS yet: serve REST without --tls-cert, or leave it "
+          "off (--http-address \"\")");
+    }
+    grpc::ChannelArguments arguments;
+    arguments.SetMaxReceiveMessageSize(-1);
+    arguments.SetMaxSendMessageSize(options.max_request_bytes);
+    RestGateway::Options rest;
+    rest.address = options.http_address;
+    rest.max_body_bytes = static_cast<size_t>(options.max_request_bytes);
+    auto gateway = RestGateway::Start(rest, server->server_->InProcessChannel(arguments));
+    if (!gateway.ok()) {
+      server->Shutdown(std::chrono::milliseconds(0));
+      return gateway.status();
+    }
+    server->rest_ = std::move(*gateway);
+  }
   return server;
 }
 
@@ -154,6 +174,8 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
   if (shut_down_) return;
   shut_down_ = true;
   if (health_) health_->Shutdown();
+  // REST requests in flight finish first: they are gRPC calls on this server.
+  rest_.reset();
   // The change under way finishes; admin calls still queued are answered UNAVAILABLE.
   if (lifecycle_) lifecycle_->Stop();
   // Refuses new calls at once; waits for the calls in flight, which the engine's workers

@@ -18,6 +18,7 @@
 #include "server/metrics_http.h"
 #include "server/model_admin_service.h"
 #include "server/peer_limiter.h"
+#include "server/rest_gateway.h"
 #include "server/server_metrics.h"
 #include "server/tls.h"
 
@@ -28,6 +29,9 @@ struct ServerOptions {
   int max_request_bytes = 64 * 1024 * 1024;  // larger requests: RESOURCE_EXHAUSTED
   // Prometheus' /metrics over HTTP, host:port (port 0 picks one); empty: no metrics.
   std::string metrics_address = "0.0.0.0:8002";
+  // The REST/JSON gateway (server/rest_gateway.h), host:port (port 0 picks one); empty:
+  // none. Not with TLS yet.
+  std::string http_address;
   bool access_log = true;  // one INFO line per answered call
   TlsOptions tls;          // cert and key set: the gRPC port speaks TLS only
   // With TLS: a second, plaintext port (host:port) answering grpc.health.v1 only, for
@@ -60,6 +64,8 @@ class Server {
   int port() const { return port_; }
   // The metrics endpoint's port; 0 when metrics are off.
   int metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
+  // The REST gateway's port; 0 when there is none.
+  int http_port() const { return rest_ ? rest_->port() : 0; }
   // The plaintext health port; 0 when there is none.
   int health_port() const { return health_port_; }
   core::Explainer& explainer() { return *explainer_; }
@@ -96,6 +102,7 @@ class Server {
   std::unique_ptr<ModelAdminService> admin_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;  // serves metrics_
+  std::unique_ptr<RestGateway> rest_;                // calls server_ in process
   int port_ = 0;
   int health_port_ = 0;
   bool shut_down_ = false;

@@ -1,0 +1,52 @@
+// The REST/JSON gateway (--http-address): the Explainer RPCs over HTTP/1.1, each request's
+// JSON body parsed as its proto message in protobuf's canonical JSON mapping (bytes as
+// base64) and sent to this server's own gRPC service over an in-process channel, so that
+// validation, limits, deadlines, tokens, metrics and access lines are the gRPC call's, with
+// no second copy; the answer goes back in the same mapping. Routes:
+//   POST /v1/models/{name}[/versions/{v}]:classify | :gradcam | :attribute | :decisionPath
+//   GET  /v1/models                                  ListModels
+//   GET  /v1/models/{name}[/versions/{v}]            DescribeModel
+//   GET  /v1/models/{name}[/versions/{v}]/stats      ModelStatistics
+//   GET  /v2/health/live, /v2/health/ready           200, or 503 when not ready
+// The path names the model (and version) and overrides the body's. Headers: Authorization
+// and X-Request-Id are passed on; X-Request-Timeout (seconds) sets the call's deadline.
+// Errors: {"code", "message", "request_id"} with the HTTP status of HttpStatusFor.
+#ifndef XAI_SERVER_REST_GATEWAY_H_
+#define XAI_SERVER_REST_GATEWAY_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "core/base/status.h"
+#include "server/http_listener.h"
+
+namespace xai::server {
+
+// The HTTP status for a gRPC status code: the one mapping the gateway uses.
+int HttpStatusFor(grpc::StatusCode code);
+
+class RestGateway {
+ public:
+  struct Options {
+    std::string address;                       // host:port; port 0 picks one
+    size_t max_body_bytes = 64 * 1024 * 1024;  // larger bodies: 413
+    int threads = 8;                           // requests served at once
+  };
+  // Serves `options.address`, calling the Explainer service on `channel`. INVALID_ARGUMENT
+  // for an address that is not host:port, UNAVAILABLE when it cannot be bound.
+  static core::StatusOr<std::unique_ptr<RestGateway>> Start(const Options& options,
+                                                            std::shared_ptr<grpc::Channel> channel);
+  ~RestGateway();  // stops listening, waits for the requests in flight
+
+  int port() const { return listener_->port(); }
+
+ private:
+  RestGateway() = default;
+  std::unique_ptr<HttpListener> listener_;
+};
+
+}  // namespace xai::server
+
+#endif  // XAI_SERVER_REST_GATEWAY_H_

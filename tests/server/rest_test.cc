@@ -1,0 +1,256 @@
+// The REST gateway (server/rest_gateway.h) against the same server's gRPC answers: every
+// route, field by field on the same inputs (the JSON read back into the proto message), and
+// bad input: JSON that is not, unknown fields, base64 that is not, unknown routes and models,
+// bodies over the limit, a bad timeout header.
+#include <gmock/gmock.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "server/rest_gateway.h"
+#include "server/server.h"
+#include "tests/core/test_paths.h"
+#include "xai/v1/explainer.grpc.pb.h"
+
+namespace xai::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int kMaxRequestBytes = 4 * 1024 * 1024;
+
+class RestTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ServerOptions options;
+    options.address = "127.0.0.1:0";
+    options.metrics_address = "";
+    options.http_address = "127.0.0.1:0";
+    options.max_request_bytes = kMaxRequestBytes;
+    options.explainer.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
+    auto server = Server::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(*server).release();
+    server_->explainer().WaitUntilLoaded();
+  }
+  static void TearDownTestSuite() { delete server_; }
+
+  std::unique_ptr<xai::v1::Explainer::Stub> stub_ = xai::v1::Explainer::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  httplib::Client http_{"127.0.0.1", server_->http_port()};
+
+  static std::string Json(const google::protobuf::Message& message) {
+    std::string out;
+    EXPECT_TRUE(google::protobuf::util::MessageToJsonString(message, &out).ok());
+    return out;
+  }
+  // POSTs `request` as JSON to `path`; the answer read back into `response`.
+  httplib::Result Post(const std::string& path, const google::protobuf::Message& request) {
+    return http_.Post(path, Json(request), "application/json");
+  }
+  template <typename Message>
+  static Message Parse(const httplib::Result& result) {
+    Message message;
+    EXPECT_TRUE(result) << "no answer";
+    if (!result) return message;
+    const auto status = google::protobuf::util::JsonStringToMessage(result->body, &message);
+    EXPECT_TRUE(status.ok()) << status.message() << "\n" << result->body.substr(0, 300);
+    return message;
+  }
+  static void ExpectSame(const google::protobuf::Message& rest,
+                         const google::protobuf::Message& grpc_answer) {
+    google::protobuf::util::MessageDifferencer differencer;
+    std::string differences;
+    differencer.ReportDifferencesToString(&differences);
+    EXPECT_TRUE(differencer.Compare(rest, grpc_answer)) << differences.substr(0, 2000);
+  }
+  static std::string Star() {
+    return xai::testing::ReadBytes(std::string(XAI_SOURCE_DIR) + "/samples/star_3.png");
+  }
+
+  static Server* server_;
+};
+
+Server* RestTest::server_ = nullptr;
+
+TEST_F(RestTest, EveryRpcAnswersAsOverGrpc) {
+  xai::v1::ClassifyRequest classify;
+  classify.mutable_image()->set_encoded(Star());
+  classify.mutable_model()->set_name("ignored: the path names the model");
+  auto rest = Post("/v1/models/shapes:classify", classify);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->status, 200) << rest->body;
+  EXPECT_EQ(rest->get_header_value("Content-Type"), "application/json");
+  classify.mutable_model()->set_name("shapes");
+  xai::v1::ClassifyResponse classified;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->Classify(&context, classify, &classified).ok());
+  }
+  ExpectSame(Parse<xai::v1::ClassifyResponse>(rest), classified);
+  // Index 0 is written, not left out as proto3 JSON's default would.
+  EXPECT_THAT(rest->body, HasSubstr("\"index\":0"));
+
+  xai::v1::GradCAMRequest gradcam;
+  gradcam.mutable_image()->set_encoded(Star());
+  gradcam.mutable_overlay()->set_enabled(true);
+  rest = Post("/v1/models/shapes/versions/1:gradcam", gradcam);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->status, 200) << rest->body.substr(0, 300);
+  gradcam.mutable_model()->set_name("shapes");
+  gradcam.mutable_model()->set_version(1);
+  xai::v1::GradCAMResponse cams;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->GradCAM(&context, gradcam, &cams).ok());
+  }
+  ExpectSame(Parse<xai::v1::GradCAMResponse>(rest), cams);
+
+  xai::v1::AttributeRequest attribute;
+  attribute.mutable_image()->set_encoded(Star());
+  attribute.set_method(xai::v1::XRAI);
+  attribute.set_steps(8);
+  attribute.mutable_overlay()->set_enabled(true);
+  rest = Post("/v1/models/shapes:attribute", attribute);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->status, 200) << rest->body.substr(0, 300);
+  attribute.mutable_model()->set_name("shapes");
+  xai::v1::AttributeResponse attributions;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->Attribute(&context, attribute, &attributions).ok());
+  }
+  ExpectSame(Parse<xai::v1::AttributeResponse>(rest), attributions);
+
+  xai::v1::DecisionPathRequest path;
+  path.mutable_image()->set_encoded(Star());
+  path.set_render(true);
+  rest = Post("/v1/models/shapes:decisionPath", path);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->status, 200) << rest->body.substr(0, 300);
+  path.mutable_model()->set_name("shapes");
+  xai::v1::DecisionPathResponse paths;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->DecisionPath(&context, path, &paths).ok());
+  }
+  ExpectSame(Parse<xai::v1::DecisionPathResponse>(rest), paths);
+
+  auto listed = http_.Get("/v1/models");
+  xai::v1::ListModelsResponse models;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListModels(&context, {}, &models).ok());
+  }
+  ExpectSame(Parse<xai::v1::ListModelsResponse>(listed), models);
+
+  auto described = http_.Get("/v1/models/shapes/versions/1");
+  xai::v1::DescribeModelRequest describe;
+  describe.mutable_model()->set_name("shapes");
+  describe.mutable_model()->set_version(1);
+  xai::v1::DescribeModelResponse description;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->DescribeModel(&context, describe, &description).ok());
+  }
+  ExpectSame(Parse<xai::v1::DescribeModelResponse>(described), description);
+
+  // Statistics move with every call: the same models and methods, and counts that grew.
+  auto stats = Parse<xai::v1::ModelStatisticsResponse>(http_.Get("/v1/models/shapes/stats"));
+  ASSERT_EQ(stats.models_size(), 1);
+  EXPECT_EQ(stats.models(0).model().name(), "shapes");
+  EXPECT_GE(stats.models(0).methods_size(), 4);
+
+  auto live = http_.Get("/v2/health/live");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->status, 200);
+  auto ready = http_.Get("/v2/health/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_THAT(ready->body, HasSubstr("\"ready\": true"));
+}
+
+// Bad input: the right 4xx with a JSON error naming what is wrong, never a 500.
+TEST_F(RestTest, BadInputGetsTheRightStatusAndAJsonError) {
+  struct Case {
+    std::string what, method, path, body, content_type;
+    int status;
+    std::string code, message;
+  };
+  const std::string star = Star();
+  xai::v1::ClassifyRequest good;
+  good.mutable_image()->set_encoded(star);
+  const std::vector<Case> cases = {
+      {"not JSON", "POST", "/v1/models/shapes:classify", "not json", "application/json", 400,
+       "INVALID_ARGUMENT", "the body is not a xai.v1.ClassifyRequest in JSON"},
+      {"an unknown field", "POST", "/v1/models/shapes:classify", R"({"imag": {}})",
+       "application/json", 400, "INVALID_ARGUMENT", "imag"},
+      {"a wrong type", "POST", "/v1/models/shapes:classify", R"({"topK": "three"})",
+       "application/json", 400, "INVALID_ARGUMENT", "(top_k): invalid value"},
+      {"base64 that is not", "POST", "/v1/models/shapes:classify",
+       R"({"image": {"encoded": "!!"}})", "application/json", 400, "INVALID_ARGUMENT",
+       "image.encoded"},
+      {"no image", "POST", "/v1/models/shapes:classify", "{}", "application/json", 400,
+       "INVALID_ARGUMENT", "image"},
+      {"an unknown model", "POST", "/v1/models/nope:classify", Json(good), "application/json", 404,
+       "NOT_FOUND", "model \"nope\" not found"},
+      {"an unknown route", "GET", "/v1/nothing", "", "", 404, "NOT_FOUND", "no such route"},
+      {"an unknown verb", "POST", "/v1/models/shapes:explode", Json(good), "application/json", 404,
+       "NOT_FOUND", "no such route"},
+      {"a body over the limit", "POST", "/v1/models/shapes:classify",
+       std::string(kMaxRequestBytes + 10, ' '), "application/json", 413, "RESOURCE_EXHAUSTED",
+       "over the size limit"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    httplib::Result result =
+        c.method == "GET" ? http_.Get(c.path) : http_.Post(c.path, c.body, c.content_type);
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, c.status) << result->body.substr(0, 300);
+    const auto error = nlohmann::json::parse(result->body, nullptr, false);
+    ASSERT_FALSE(error.is_discarded()) << result->body.substr(0, 300);
+    EXPECT_EQ(error.value("code", ""), c.code);
+    EXPECT_THAT(error.value("message", ""), HasSubstr(c.message));
+  }
+  // The request id: the caller's, echoed in the header and the error.
+  httplib::Headers headers = {{"X-Request-Id", "rest-42"}};
+  auto missing = http_.Post("/v1/models/nope:classify", headers, Json(good), "application/json");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->get_header_value("X-Request-Id"), "rest-42");
+  EXPECT_THAT(missing->body, HasSubstr("\"request_id\": \"rest-42\""));
+  // A timeout that is not a number of seconds; a deadline that passes: 504.
+  headers = {{"X-Request-Timeout", "soon"}};
+  auto bad_timeout =
+      http_.Post("/v1/models/shapes:classify", headers, Json(good), "application/json");
+  ASSERT_TRUE(bad_timeout);
+  EXPECT_EQ(bad_timeout->status, 400);
+  EXPECT_THAT(bad_timeout->body, HasSubstr("X-Request-Timeout"));
+  xai::v1::AttributeRequest slow;
+  slow.mutable_image()->set_encoded(star);
+  slow.set_steps(1024);
+  slow.set_batch_size(1);
+  headers = {{"X-Request-Timeout", "0.2"}};
+  auto late = http_.Post("/v1/models/shapes:attribute", headers, Json(slow), "application/json");
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 504) << late->body.substr(0, 300);
+  EXPECT_THAT(late->body, HasSubstr("DEADLINE_EXCEEDED"));
+}
+
+TEST(RestStatusTest, EveryGrpcCodeHasItsHttpStatus) {
+  EXPECT_EQ(HttpStatusFor(grpc::StatusCode::OK), 200);
+  EXPECT_EQ(HttpStatusFor(grpc::StatusCode::INVALID_ARGUMENT), 400);
+  EXPECT_EQ(HttpStatusFor(grpc::StatusCode::UNAUTHENTICATED), 401);
+  EXPECT_EQ(HttpStatusFor(grpc::StatusCode::PERMISSION_DENIED), 403);
+  EXPECT_EQ(HttpStatusFor(grpc::StatusCode::NOT_FOUND), 404);
+  EXPECT_EQ(HttpStatusFor(grpc::StatusCode::RESOURCE_EXHAUSTED), 429);
+  EXPECT_EQ(HttpStatusFor(grpc::StatusCode::UNAVAILABLE), 503);
+  EXPECT_EQ(HttpStatusFor(grpc::StatusCode::DEADLINE_EXCEEDED), 504);
+  EXPECT_EQ(HttpStatusFor(grpc::StatusCode::INTERNAL), 500);
+  EXPECT_EQ(HttpStatusFor(grpc::StatusCode::UNKNOWN), 500);
+}
+
+}  // namespace
+}  // namespace xai::server
