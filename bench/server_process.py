@@ -17,14 +17,15 @@ from xai_client import XaiClient  # noqa: E402
 
 
 @contextlib.contextmanager
-def served_repository(server_path, repo, threads):
+def served_repository(server_path, repo, threads, extra_args=()):
     """Yields a client of an xai-server serving the model repository `repo`, its models
-    loaded; its log goes to a temporary file."""
+    loaded; its log goes to a temporary file. `extra_args` go to the server's command line."""
     with tempfile.TemporaryDirectory() as scratch:
         log = open(os.path.join(scratch, "server.log"), "w+")
         server = subprocess.Popen(
             [server_path, "--model-repository", repo, "--address", "127.0.0.1:0",
-             "--metrics-address", "", "--access-log=false", "--intra-op-threads", str(threads)],
+             "--metrics-address", "", "--access-log=false", "--intra-op-threads", str(threads),
+             *extra_args],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             port = None
@@ -46,7 +47,8 @@ def served_repository(server_path, repo, threads):
 
 
 @contextlib.contextmanager
-def served_model(server_path, model, example, threads, name="resnet18", config=""):
+def served_model(server_path, model, example, threads, name="resnet18", config="",
+                 extra_args=()):
     """Yields a client of an xai-server serving `model` traced on `example` as `name`."""
     size = example.shape[-1]
     with tempfile.TemporaryDirectory() as repo:
@@ -54,5 +56,5 @@ def served_model(server_path, model, example, threads, name="resnet18", config="
         torch.jit.trace(model, example).save(os.path.join(repo, name, "1", "model.pt"))
         with open(os.path.join(repo, name, "config.pbtxt"), "w") as f:
             f.write('input { height: %d width: %d }\n%s' % (size, size, config))
-        with served_repository(server_path, repo, threads) as client:
+        with served_repository(server_path, repo, threads, extra_args) as client:
             yield client
