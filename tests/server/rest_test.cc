@@ -7,7 +7,10 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "server/rest_gateway.h"
@@ -237,6 +240,45 @@ TEST_F(RestTest, BadInputGetsTheRightStatusAndAJsonError) {
   ASSERT_TRUE(late);
   EXPECT_EQ(late->status, 504) << late->body.substr(0, 300);
   EXPECT_THAT(late->body, HasSubstr("DEADLINE_EXCEEDED"));
+}
+
+// Tokens: the gateway passes Authorization on, so REST calls need a token as gRPC calls do:
+// 401 without one, 403 with a role too low, 200 with the right one; health stays open.
+TEST(RestTokenTest, RestCallsNeedTheTokensGrpcCallsNeed) {
+  const std::string tokens =
+      (std::filesystem::temp_directory_path() / ("xai_rest_tokens_" + std::to_string(getpid())))
+          .string();
+  {
+    std::ofstream out(tokens);
+    out << "explain-token-0123456789 explain backend\n";
+  }
+  std::filesystem::permissions(
+      tokens, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.metrics_address = "";
+  options.http_address = "127.0.0.1:0";
+  options.auth_tokens_file = tokens;
+  options.enable_admin = true;
+  options.explainer.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
+  auto server = Server::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  (*server)->explainer().WaitUntilLoaded();
+  httplib::Client http("127.0.0.1", (*server)->http_port());
+  auto anonymous = http.Get("/v1/models");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401) << anonymous->body;
+  EXPECT_THAT(anonymous->body, HasSubstr("\"code\": \"UNAUTHENTICATED\""));
+  auto wrong = http.Get("/v1/models", {{"Authorization", "Bearer not-a-token-at-all-000"}});
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  auto allowed = http.Get("/v1/models", {{"Authorization", "Bearer explain-token-0123456789"}});
+  ASSERT_TRUE(allowed);
+  EXPECT_EQ(allowed->status, 200) << allowed->body;
+  auto live = http.Get("/v2/health/ready");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->status, 200);
+  std::filesystem::remove(tokens);
 }
 
 TEST(RestStatusTest, EveryGrpcCodeHasItsHttpStatus) {
