@@ -1,5 +1,6 @@
 #include "server/rest_gateway.h"
 
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <httplib.h>
 
@@ -170,6 +171,92 @@ httplib::Server::Handler GetModel(std::shared_ptr<Stub> stub,
   };
 }
 
+constexpr int kMaxInstances = 64;
+
+// The base64 image of KServe v1 instance `value`: {"b64": ...} or TensorFlow Serving's
+// {"image_bytes": {"b64": ...}}; empty when it is neither.
+std::string InstanceImage(const google::protobuf::Value& value) {
+  if (!value.has_struct_value()) return "";
+  const auto& fields = value.struct_value().fields();
+  if (auto b64 = fields.find("b64"); b64 != fields.end() && b64->second.has_string_value()) {
+    return b64->second.string_value();
+  }
+  if (auto bytes = fields.find("image_bytes"); bytes != fields.end()) {
+    return InstanceImage(bytes->second);
+  }
+  return "";
+}
+
+// KServe's v1 protocol: {"instances": [{"b64": IMAGE}, ...]}, each instance one call of
+// `method` (its request's JSON: `fields`, "name": value pairs each followed by a comma, and
+// the image), answered as
+// {`key`: [response, ...]} in instance order; the first failing instance fails the request,
+// its index in the message.
+template <typename Request, typename Response>
+httplib::Server::Handler KServe(std::shared_ptr<Stub> stub,
+                                grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                             Response*),
+                                std::string key, std::string fields) {
+  return [stub, method, key, fields](const httplib::Request& http, httplib::Response& response) {
+    const std::string id = RequestId(http);
+    response.set_header("X-Request-Id", id);
+    google::protobuf::Struct body;
+    const auto parsed = google::protobuf::util::JsonStringToMessage(http.body, &body);
+    const auto instances = body.fields().find("instances");
+    if (!parsed.ok() || instances == body.fields().end() || !instances->second.has_list_value()) {
+      Error(response, grpc::StatusCode::INVALID_ARGUMENT,
+            "the body must be KServe's {\"instances\": [{\"b64\": IMAGE}, ...]}" +
+                (parsed.ok() ? std::string() : ": " + std::string(parsed.message())),
+            id);
+      return;
+    }
+    const auto& list = instances->second.list_value().values();
+    if (list.empty() || list.size() > kMaxInstances) {
+      Error(response, grpc::StatusCode::INVALID_ARGUMENT,
+            "instances must hold 1 to " + std::to_string(kMaxInstances) + " images, got " +
+                std::to_string(list.size()),
+            id);
+      return;
+    }
+    std::string out = "{\"" + key + "\": [";
+    for (int i = 0; i < list.size(); ++i) {
+      const std::string where = "instances[" + std::to_string(i) + "]";
+      const std::string image = InstanceImage(list[i]);
+      Request request;
+      const std::string json =
+          "{" + fields + "\"image\": {\"encoded\": \"" + JsonEscape(image) + "\"}}";
+      const auto made = google::protobuf::util::JsonStringToMessage(json, &request);
+      if (image.empty() || !made.ok()) {
+        Error(response, grpc::StatusCode::INVALID_ARGUMENT,
+              where + " must be {\"b64\": BASE64} or {\"image_bytes\": {\"b64\": BASE64}}" +
+                  (made.ok() ? std::string() : ": " + std::string(made.message())),
+              id);
+        return;
+      }
+      SetModel(http, request.mutable_model());
+      grpc::ClientContext context;
+      if (!PrepareContext(http, id, &context, response)) return;
+      Response answer;
+      const grpc::Status status = ((*stub).*method)(&context, request, &answer);
+      if (!status.ok()) {
+        Error(response, status.error_code(), where + ": " + status.error_message(), id);
+        return;
+      }
+      std::string printed;
+      google::protobuf::util::JsonPrintOptions options;
+      options.always_print_primitive_fields = true;
+      if (!google::protobuf::util::MessageToJsonString(answer, &printed, options).ok()) {
+        Error(response, grpc::StatusCode::INTERNAL, where + ": the answer could not be written",
+              id);
+        return;
+      }
+      out += (i > 0 ? ", " : "") + printed;
+    }
+    response.status = 200;
+    response.set_content(out + "]}\n", kJson);
+  };
+}
+
 }  // namespace
 
 int HttpStatusFor(grpc::StatusCode code) {
@@ -220,6 +307,10 @@ core::StatusOr<std::unique_ptr<RestGateway>> RestGateway::Start(
   http->Post(model + ":gradcam", Post(stub, &Stub::GradCAM));
   http->Post(model + ":attribute", Post(stub, &Stub::Attribute));
   http->Post(model + ":decisionPath", Post(stub, &Stub::DecisionPath));
+  // KServe's v1 protocol: :predict classifies, :explain draws Grad-CAM over each image.
+  http->Post(model + ":predict", KServe(stub, &Stub::Classify, "predictions", ""));
+  http->Post(model + ":explain",
+             KServe(stub, &Stub::GradCAM, "explanations", R"("overlay": {"enabled": true}, )"));
   http->Get("/v1/models", [stub](const httplib::Request& http, httplib::Response& response) {
     Forward(*stub, &Stub::ListModels, xai::v1::ListModelsRequest(), http, RequestId(http),
             response);
@@ -247,7 +338,8 @@ core::StatusOr<std::unique_ptr<RestGateway>> RestGateway::Start(
       Error(response, grpc::StatusCode::NOT_FOUND,
             request.method + " " + request.path.substr(0, 128) +
                 ": no such route (POST /v1/models/NAME:classify, :gradcam, :attribute, "
-                ":decisionPath; GET /v1/models[/NAME[/stats]], /v2/health/live, /v2/health/ready)",
+                ":decisionPath, :predict, :explain; GET /v1/models[/NAME[/stats]], "
+                "/v2/health/live, /v2/health/ready)",
             "");
     } else if (response.status == 413 && response.body.empty()) {
       Error(response, grpc::StatusCode::RESOURCE_EXHAUSTED,

@@ -176,6 +176,83 @@ TEST_F(RestTest, EveryRpcAnswersAsOverGrpc) {
   EXPECT_THAT(ready->body, HasSubstr("\"ready\": true"));
 }
 
+// KServe's v1 protocol: :predict answers each instance's Classify, :explain its GradCAM with
+// the overlay, in instance order, equal to the gRPC answers; instances that are not images
+// are refused naming their index.
+TEST_F(RestTest, KServePredictAndExplainAnswerEachInstance) {
+  const std::string circle =
+      xai::testing::ReadBytes(std::string(XAI_SOURCE_DIR) + "/samples/circle_0.png");
+  std::string b64_star, b64_circle;
+  google::protobuf::util::MessageToJsonString(
+      [&] {
+        xai::v1::Image image;
+        image.set_encoded(Star());
+        return image;
+      }(),
+      &b64_star);
+  xai::v1::Image circle_image;
+  circle_image.set_encoded(circle);
+  google::protobuf::util::MessageToJsonString(circle_image, &b64_circle);
+  // {"encoded":"..."} -> the base64 text.
+  auto base64 = [](const std::string& json) {
+    const size_t start = json.find(":\"") + 2;
+    return json.substr(start, json.rfind('"') - start);
+  };
+  const std::string body = R"({"instances": [{"b64": ")" + base64(b64_star) +
+                           R"("}, {"image_bytes": {"b64": ")" + base64(b64_circle) + R"("}}]})";
+  auto predicted = http_.Post("/v1/models/shapes:predict", body, "application/json");
+  ASSERT_TRUE(predicted);
+  ASSERT_EQ(predicted->status, 200) << predicted->body.substr(0, 300);
+  const auto predictions = nlohmann::json::parse(predicted->body)["predictions"];
+  ASSERT_EQ(predictions.size(), 2u);
+  const std::vector<std::string> images = {Star(), circle};
+  for (size_t i = 0; i < 2; ++i) {
+    xai::v1::ClassifyRequest request;
+    request.mutable_model()->set_name("shapes");
+    request.mutable_image()->set_encoded(images[i]);
+    xai::v1::ClassifyResponse expected;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->Classify(&context, request, &expected).ok());
+    xai::v1::ClassifyResponse got;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(predictions[i].dump(), &got).ok());
+    ExpectSame(got, expected);
+  }
+  EXPECT_EQ(predictions[0]["classes"][0]["label"], "star");
+  EXPECT_EQ(predictions[1]["classes"][0]["label"], "circle");
+
+  const std::string one = R"({"instances": [{"b64": ")" + base64(b64_star) + R"("}]})";
+  auto explained = http_.Post("/v1/models/shapes:explain", one, "application/json");
+  ASSERT_TRUE(explained);
+  ASSERT_EQ(explained->status, 200) << explained->body.substr(0, 300);
+  const auto explanations = nlohmann::json::parse(explained->body)["explanations"];
+  ASSERT_EQ(explanations.size(), 1u);
+  xai::v1::GradCAMRequest gradcam;
+  gradcam.mutable_model()->set_name("shapes");
+  gradcam.mutable_image()->set_encoded(Star());
+  gradcam.mutable_overlay()->set_enabled(true);
+  xai::v1::GradCAMResponse cams;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->GradCAM(&context, gradcam, &cams).ok());
+  }
+  xai::v1::GradCAMResponse got;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(explanations[0].dump(), &got).ok());
+  ExpectSame(got, cams);
+
+  for (const auto& [bad, message] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"instances": []})", "instances must hold 1 to 64 images, got 0"},
+           {R"({"inputs": []})", "the body must be KServe's"},
+           {R"({"instances": [{"b64": "!!"}]})", "instances[0] must be"},
+           {R"({"instances": [{"b64": ")" + base64(b64_star) + R"("}, 7]})",
+            "instances[1] must be"},
+           {R"({"instances": [{"b64": "aGVsbG8="}]})", "instances[0]: "}}) {
+    auto result = http_.Post("/v1/models/shapes:predict", bad, "application/json");
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, 400) << bad;
+    EXPECT_THAT(result->body, HasSubstr(message)) << bad;
+  }
+}
+
 // Bad input: the right 4xx with a JSON error naming what is wrong, never a 500.
 TEST_F(RestTest, BadInputGetsTheRightStatusAndAJsonError) {
   struct Case {
