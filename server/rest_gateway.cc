@@ -44,18 +44,33 @@ void Error(httplib::Response& response, grpc::StatusCode code, std::string_view 
                                        "UNAUTHENTICATED"};
   const int index = static_cast<int>(code);
   response.status = http_status != 0 ? http_status : HttpStatusFor(code);
+  // Parsers quote the body around an error: never more than 1 KB of it back.
+  constexpr size_t kMaxMessage = 1024;
+  std::string bounded(message.substr(0, kMaxMessage));
+  if (message.size() > kMaxMessage) {
+    bounded += "... (" + std::to_string(message.size()) + " bytes)";
+  }
   response.set_content(
       "{\"code\": " + JsonString(index >= 0 && index <= 16 ? kNames[index] : "UNKNOWN") +
-          ", \"message\": " + JsonString(message) + ", \"request_id\": " + JsonString(request_id) +
+          ", \"message\": " + JsonString(bounded) + ", \"request_id\": " + JsonString(request_id) +
           "}\n",
       kJson);
 }
 
-// The request id: the caller's X-Request-Id (at most 128 bytes), else the gateway's own.
+// Whether `value` can travel as gRPC metadata: printable ASCII.
+bool Printable(std::string_view value) {
+  for (const char c : value) {
+    if (c < 0x20 || c > 0x7E) return false;
+  }
+  return true;
+}
+
+// The request id: the caller's X-Request-Id (at most 128 printable bytes), else the
+// gateway's own.
 std::string RequestId(const httplib::Request& request) {
   static std::atomic<uint64_t> next{1};
   std::string id = request.get_header_value("X-Request-Id");
-  if (id.empty() || id.size() > 128) id = "http-" + std::to_string(next++);
+  if (id.empty() || id.size() > 128 || !Printable(id)) id = "http-" + std::to_string(next++);
   return id;
 }
 
@@ -63,8 +78,11 @@ std::string RequestId(const httplib::Request& request) {
 // response set) when X-Request-Timeout is not a positive number of seconds.
 bool PrepareContext(const httplib::Request& request, const std::string& id,
                     grpc::ClientContext* context, httplib::Response& response) {
+  // A header gRPC could not carry is not passed on: the call then has no token.
   const std::string authorization = request.get_header_value("Authorization");
-  if (!authorization.empty()) context->AddMetadata("authorization", authorization);
+  if (!authorization.empty() && authorization.size() <= 4096 && Printable(authorization)) {
+    context->AddMetadata("authorization", authorization);
+  }
   context->AddMetadata("x-request-id", id);
   const std::string timeout = request.get_header_value("X-Request-Timeout");
   if (!timeout.empty()) {

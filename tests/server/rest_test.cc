@@ -295,6 +295,18 @@ TEST_F(RestTest, BadInputGetsTheRightStatusAndAJsonError) {
     EXPECT_EQ(error.value("code", ""), c.code);
     EXPECT_THAT(error.value("message", ""), HasSubstr(c.message));
   }
+  // A parse error quotes the body: at most 1 KB of it comes back.
+  const std::string huge = "[" + std::string(100000, 'x') + "]";
+  auto quoted = http_.Post("/v1/models/shapes:classify", huge, "application/json");
+  ASSERT_TRUE(quoted);
+  EXPECT_EQ(quoted->status, 400);
+  EXPECT_LT(quoted->body.size(), 1300u);
+  // A request id or token gRPC could not carry: a generated id; no token passed on.
+  httplib::Headers odd = {{"X-Request-Id", "tab\there"}};
+  auto odd_id = http_.Post("/v1/models/nope:classify", odd, Json(good), "application/json");
+  ASSERT_TRUE(odd_id);
+  EXPECT_EQ(odd_id->status, 404);
+  EXPECT_THAT(odd_id->get_header_value("X-Request-Id"), HasSubstr("http-"));
   // The request id: the caller's, echoed in the header and the error.
   httplib::Headers headers = {{"X-Request-Id", "rest-42"}};
   auto missing = http_.Post("/v1/models/nope:classify", headers, Json(good), "application/json");
