@@ -29,10 +29,7 @@ class GradientShap : public PixelAttributionMethod {
                 UniformDraw(context.seed, s, DrawStream::kBaseline) * static_cast<double>(count));
             const at::Tensor& b = context.baselines[std::min(drawn, count - 1)];
             const double alpha = UniformDraw(context.seed, s, DrawStream::kAlpha);
-            at::Tensor noisy = x;
-            if (context.noise_sigma > 0) {
-              noisy = x + NormalNoise(x, context.seed, s).to(x.device()) * context.noise_sigma;
-            }
+            const at::Tensor noisy = NoisyCopy(x, context.noise_sigma, context.seed, s);
             diffs.push_back(noisy - b);
             points.push_back(b + diffs.back() * alpha);
           }

@@ -43,6 +43,11 @@ at::Tensor NormalNoise(const at::Tensor& like, uint64_t seed, int64_t sample) {
   return noise;
 }
 
+at::Tensor NoisyCopy(const at::Tensor& x, double sigma, uint64_t seed, int64_t sample) {
+  if (sigma == 0) return x;
+  return x + NormalNoise(x, seed, sample).to(x.device()) * sigma;
+}
+
 double UniformDraw(uint64_t seed, int64_t sample, DrawStream stream) {
   std::mt19937_64 generator = Generator(seed, sample, stream);
   return static_cast<double>(generator() >> 11) * 0x1.0p-53;

@@ -15,6 +15,9 @@ enum class DrawStream : uint64_t { kNoise = 1, kAlpha = 2, kBaseline = 3 };
 
 // Standard normal values of `like`'s shape (float32, CPU) for `sample`, by Box-Muller.
 at::Tensor NormalNoise(const at::Tensor& like, uint64_t seed, int64_t sample);
+// `x` plus Gaussian noise of standard deviation `sigma` drawn for `sample` (NormalNoise),
+// on `x`'s device; `x` itself when `sigma` is 0.
+at::Tensor NoisyCopy(const at::Tensor& x, double sigma, uint64_t seed, int64_t sample);
 // A uniform value in [0, 1) for `sample` (53 random bits).
 double UniformDraw(uint64_t seed, int64_t sample, DrawStream stream);
 

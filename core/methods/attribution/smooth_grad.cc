@@ -19,8 +19,7 @@ class SmoothGrad : public PixelAttributionMethod {
     const at::Tensor& x = context.input;
     const int64_t samples = context.samples;
     auto noisy = [&context, &x](int64_t sample) {
-      if (context.noise_sigma == 0) return x;
-      return x + NormalNoise(x, context.seed, sample).to(x.device()) * context.noise_sigma;
+      return NoisyCopy(x, context.noise_sigma, context.seed, sample);
     };
     AttributionOutput out;
     out.logit = static_cast<float>(context.input_logit);
