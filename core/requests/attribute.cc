@@ -23,7 +23,6 @@ struct AttributeSpec {
   OverlaySpec overlay;
   MetricsRequest metrics;
   std::vector<BaselineKind> baselines;
-  uint64_t seed = 0;
   // The noise's standard deviation: absolute, or as a fraction of the input's max - min.
   float noise = 0;
   bool noise_absolute = false;
@@ -173,7 +172,7 @@ class AttributeJob : public RequestJob<AttributeResult> {
     const ServableModel& model = this->model();
     std::vector<at::Tensor> baselines;
     for (size_t i = 0; i < spec_.baselines.size(); ++i) {
-      baselines.push_back(MakeBaseline(spec_.baselines[i], model, input, spec_.seed + i));
+      baselines.push_back(MakeBaseline(spec_.baselines[i], model, input, spec_.run.seed + i));
     }
     AttributionSpec spec = spec_.run;
     spec.interrupted = [this] { return Interrupted("between batches of gradients"); };
@@ -243,13 +242,10 @@ class AttributeJob : public RequestJob<AttributeResult> {
       maps.push_back({t.target, map});
     }
     if (spec_.metrics.enabled) {
-      FaithfulnessSpec faithfulness;
-      faithfulness.steps =
-          spec_.metrics.steps == 0 ? kDefaultFaithfulnessSteps : spec_.metrics.steps;
-      faithfulness.random_baseline = spec_.metrics.random_baseline;
-      faithfulness.batch_size = spec_.run.batch_size;
-      faithfulness.interrupted = [this] { return Interrupted("during the metrics' forwards"); };
-      auto scores = ScoreMaps(instance, input, maps, faithfulness);
+      auto scores = ScoreMaps(instance, input, maps,
+                              FaithfulnessSpecOf(spec_.metrics, spec_.run.batch_size, [this] {
+                                return Interrupted("during the metrics' forwards");
+                              }));
       if (!scores.ok()) return scores.status().WithContext(model.display_name());
       for (size_t i = 0; i < scores->size(); ++i) {
         result.attributions[i].metrics = std::move((*scores)[i]);
@@ -436,7 +432,6 @@ Status ValidateAttribute(const AttributeRequest& request, const ServableModel& m
   XAI_RETURN_IF_ERROR(CheckMetrics(request.metrics));
   spec->metrics = request.metrics;
   spec->overlay = request.overlay;
-  spec->seed = request.seed;
   spec->run.seed = request.seed;
   XAI_RETURN_IF_ERROR(CheckTargetClasses(request.target_classes, model, environment));
   spec->run.targets = request.target_classes;

@@ -93,12 +93,11 @@ class GradCamJob : public RequestJob<GradCamResult> {
                            const at::Tensor& input, GradCamResult* result) const {
     std::vector<ScoredMap> maps;
     for (const CamOutput& cam : cams.explanations) maps.push_back({cam.target, cam.cam});
-    FaithfulnessSpec spec;
-    spec.steps = metrics_.steps == 0 ? kDefaultFaithfulnessSteps : metrics_.steps;
-    spec.random_baseline = metrics_.random_baseline;
-    spec.batch_size = spec_.batch_size;
-    spec.interrupted = [this] { return Interrupted("the metrics' forwards"); };
-    XAI_ASSIGN_OR_RETURN(auto scores, ScoreMaps(instance, input, maps, spec));
+    XAI_ASSIGN_OR_RETURN(
+        auto scores,
+        ScoreMaps(instance, input, maps, FaithfulnessSpecOf(metrics_, spec_.batch_size, [this] {
+                    return Interrupted("the metrics' forwards");
+                  })));
     for (size_t i = 0; i < scores.size(); ++i) {
       result->explanations[i].metrics = std::move(scores[i]);
     }

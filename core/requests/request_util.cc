@@ -106,6 +106,16 @@ Status CheckMetrics(const MetricsRequest& metrics) {
   return OkStatus();
 }
 
+FaithfulnessSpec FaithfulnessSpecOf(const MetricsRequest& metrics, int batch_size,
+                                    std::function<Status()> interrupted) {
+  FaithfulnessSpec spec;
+  spec.steps = metrics.steps == 0 ? kDefaultFaithfulnessSteps : metrics.steps;
+  spec.random_baseline = metrics.random_baseline;
+  spec.batch_size = batch_size;
+  spec.interrupted = std::move(interrupted);
+  return spec;
+}
+
 Status CheckOverlay(const OverlaySpec& overlay) {
   const float w = overlay.image_weight;
   if (!std::isfinite(w) || w < 0 || w > 1) {

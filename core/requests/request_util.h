@@ -14,7 +14,7 @@
 #include "core/base/status.h"
 #include "core/image/image_preprocessor.h"
 #include "core/methods/classifier.h"
-#include "core/methods/faithfulness/faithfulness_types.h"
+#include "core/methods/faithfulness/faithfulness.h"
 #include "core/requests/request_types.h"
 #include "core/runtime/layer_info.h"
 
@@ -54,6 +54,11 @@ StatusOr<int> BatchSizeField(int batch_size, int default_size, int cap);
 
 // The metrics option: INVALID_ARGUMENT naming metrics.steps outside [0, 256].
 Status CheckMetrics(const MetricsRequest& metrics);
+
+// What ScoreMaps runs for a request's (checked) metrics option: its steps (0: the default),
+// its random baseline, `batch_size` perturbed inputs per forward, stopped by `interrupted`.
+FaithfulnessSpec FaithfulnessSpecOf(const MetricsRequest& metrics, int batch_size,
+                                    std::function<Status()> interrupted);
 
 // `scores` with the model's labels.
 std::vector<LabeledScore> Labeled(const ServableModel& model,
