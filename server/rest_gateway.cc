@@ -102,6 +102,14 @@ bool PrepareContext(const httplib::Request& request, const std::string& id,
   return true;
 }
 
+// `message` in the canonical JSON mapping (lowerCamelCase names), every field written
+// (class index 0 and the like, which proto3's JSON would leave out).
+auto PrintJson(const google::protobuf::Message& message, std::string* json) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  return google::protobuf::util::MessageToJsonString(message, json, options);
+}
+
 // Answers `call`'s result as JSON, or its status as an error.
 template <typename Response>
 void Answer(const grpc::Status& status, const Response& answer, const std::string& id,
@@ -112,10 +120,7 @@ void Answer(const grpc::Status& status, const Response& answer, const std::strin
     return;
   }
   std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = false;    // the canonical mapping: lowerCamelCase
-  options.always_print_primitive_fields = true;  // class index 0 and the like, not left out
-  const auto printed = google::protobuf::util::MessageToJsonString(answer, &json, options);
+  const auto printed = PrintJson(answer, &json);
   if (!printed.ok()) {
     Error(response, grpc::StatusCode::INTERNAL,
           "the answer could not be written as JSON: " + std::string(printed.message()), id);
@@ -261,9 +266,7 @@ httplib::Server::Handler KServe(std::shared_ptr<Stub> stub,
         return;
       }
       std::string printed;
-      google::protobuf::util::JsonPrintOptions options;
-      options.always_print_primitive_fields = true;
-      if (!google::protobuf::util::MessageToJsonString(answer, &printed, options).ok()) {
+      if (!PrintJson(answer, &printed).ok()) {
         Error(response, grpc::StatusCode::INTERNAL, where + ": the answer could not be written",
               id);
         return;
