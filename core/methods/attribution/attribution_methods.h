@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,7 @@ struct AttributionContext {
   at::Tensor input;                   // [1,C,H,W], on the instance's device
   std::vector<at::Tensor> baselines;  // each [1,C,H,W], on the device; at least one
   // The target's logit at `input` when known (the runner's first forward); NaN: unknown.
-  double input_logit = 0;
+  double input_logit = std::numeric_limits<double>::quiet_NaN();
   int steps = 50;
   IntegrationRule rule = IntegrationRule::kGaussLegendre;
   // Integrated Gradients: > 0 raises the steps from kAdaptiveFirstSteps until the
