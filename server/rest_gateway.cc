@@ -323,7 +323,9 @@ core::StatusOr<std::unique_ptr<RestGateway>> RestGateway::Start(
   const int threads = options.threads;
   http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http->set_payload_max_length(options.max_body_bytes);
-  const std::string model = R"(/v1/models/([^/:]+)(?:/versions/([0-9]{1,18}))?)";
+  // No "/:" anywhere in a pattern: cpp-httplib 0.14 and later read a pattern that has one as
+  // its own "/:param" syntax, not as a regex (hence [^:/], not [^/:]).
+  const std::string model = R"(/v1/models/([^:/]+)(?:/versions/([0-9]{1,18}))?)";
   http->Post(model + ":classify", Post(stub, &Stub::Classify));
   http->Post(model + ":gradcam", Post(stub, &Stub::GradCAM));
   http->Post(model + ":attribute", Post(stub, &Stub::Attribute));
