@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package xai-serve needs to build, test and run.
 #   scripts/install-deps.sh           everything: build, tests, fixtures, sanitizers,
-#                                     container tests
+#                                     the browser test, container tests
 #   scripts/install-deps.sh --build   what compiling xai-server and xai needs, nothing more
 #                                     (the container image's build stage)
 #   scripts/install-deps.sh --no-containers
-#                                     build and tests, without the container tools and the
-#                                     sanitizers (the LibTorch 2.x check, itself inside a
-#                                     container)
+#                                     build and tests, without the container tools, the
+#                                     sanitizers and Chromium (the LibTorch 2.x check, itself
+#                                     inside a container)
 # Knows Debian 12 (the project's machines), Debian 13 (the LibTorch 2.x check) and Ubuntu
 # 24.04 (the CUDA image's base). XAI_LIBTORCH_DIR=/path/to/libtorch: LibTorch comes from
 # there (e.g. PyTorch's CUDA build), not from the libtorch-dev package.
@@ -47,6 +47,9 @@ TEST_PACKAGES=(
 # clang and its runtimes (libFuzzer, ASan, UBSan, TSan), whose package names carry clang's
 # version. Not in the LibTorch 2.x check's container, which leaves the sanitizers to the host.
 SANITIZER_PACKAGES=(clang)
+# The web page's browser test (scripts/browser-test.sh): Chromium, driven headless by npm's
+# puppeteer-core; a font for its text. Not in the LibTorch 2.x check's container either.
+BROWSER_PACKAGES=(chromium fonts-dejavu-core)
 CONTAINER_PACKAGES=(
   # the container tests: images built and run with podman (runc), base images made from
   # Debian's archive with mmdebstrap
@@ -66,7 +69,7 @@ case "${1:-}" in
   --build) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
   --no-containers) PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
   "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${SANITIZER_PACKAGES[@]}"
-                "${CONTAINER_PACKAGES[@]}") ;;
+                "${BROWSER_PACKAGES[@]}" "${CONTAINER_PACKAGES[@]}") ;;
   *) echo "usage: scripts/install-deps.sh [--build | --no-containers]" >&2; exit 2 ;;
 esac
 if [ -n "${XAI_LIBTORCH_DIR:-}" ]; then
@@ -79,7 +82,7 @@ if [ -n "${XAI_LIBTORCH_DIR:-}" ]; then
   PACKAGES=("${kept[@]}")
 fi
 
-# The deploy test validates manifests with node and npm: Debian's, unless the machine
+# The deploy and browser tests run node and npm: Debian's, unless the machine
 # already has them (e.g. NodeSource's nodejs, which bundles npm and conflicts with
 # Debian's npm package).
 if [ "${1:-}" = "" ] && ! { command -v node && command -v npm; } >/dev/null; then

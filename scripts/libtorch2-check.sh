@@ -3,8 +3,8 @@
 # Debian 13 container (docker/Dockerfile.libtorch2) and runs its tests there, so that the
 # code stays on the API that 1.13 and the GPU images' 2.x share. Run by the test command
 # (CTest test `libtorch2`); the format check (clang-format 14 is Debian 12's), the deploy test
-# (no kubectl or node inside), the container test (no podman inside) and the sanitizer builds
-# (Debian 12's clang) are left to the host.
+# (no kubectl or node inside), the browser test (no Chromium inside), the container test (no
+# podman inside) and the sanitizer builds (Debian 12's clang) are left to the host.
 #
 #   scripts/libtorch2-check.sh
 set -euo pipefail
@@ -50,7 +50,7 @@ podman run --rm --network host "${PODMAN_LIMITS[@]}" -v xai-libtorch2-ccache:/ro
      "$(grep -c "warning:" /tmp/build.log || true) compiler warnings"
    grep -A3 "warning:" /tmp/build.log | head -40 || true
    cd /build
-   ctest -j 2 --timeout 900 --output-on-failure -E "^(format|container|libtorch2|deploy|sanitize)$"' \
+   ctest -j 2 --timeout 900 --output-on-failure -E "^(format|container|libtorch2|deploy|sanitize|browser)$"' \
   2>>"$WORK/podman.err" || {
   status=$?
   tail -5 "$WORK/podman.err" >&2

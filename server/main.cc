@@ -78,6 +78,10 @@ int main(int argc, char** argv) {
                  "/v2/health/live, /v2/health/ready; see the README) over HTTP (port 0: pick "
                  "one); empty (the default for now): none. Not with --tls-cert yet")
       ->capture_default_str();
+  app.add_option("--web-page", options.web_page,
+                 "Serve the web page for ad-hoc explanations at / on --http-address (and the "
+                 "bundled sample images at /samples/); --web-page=false: the REST API only")
+      ->capture_default_str();
   app.add_option("--tls-cert", options.tls.cert_file,
                  "PEM certificate (and chain) of the server: the gRPC port speaks TLS only; "
                  "needs --tls-key. Re-read on SIGHUP")
@@ -221,6 +225,10 @@ int main(int argc, char** argv) {
   if ((*server)->health_port() != 0) {
     spdlog::info("plaintext health checks on {} (port {})", options.health_address,
                  (*server)->health_port());
+  }
+  if ((*server)->http_port() != 0) {
+    spdlog::info("REST{} at http://{}/ (port {})", options.web_page ? " and the web page" : "",
+                 options.http_address, (*server)->http_port());
   }
   if ((*server)->metrics_port() != 0) {
     spdlog::info("metrics at http://{}/metrics (port {})", options.metrics_address,

@@ -12,6 +12,7 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/logging.h"
+#include "server/web_assets.h"
 #include "xai/v1/explainer.grpc.pb.h"
 
 namespace xai::server {
@@ -278,6 +279,38 @@ httplib::Server::Handler KServe(std::shared_ptr<Stub> stub,
   };
 }
 
+// The web page's files and the samples (server/web_assets.h) at their paths, and the list
+// of the samples at /samples/index.json. The page may load nothing from elsewhere (its
+// Content-Security-Policy says so), so that it works on an air-gapped cluster.
+void ServeWebPage(httplib::Server& http) {
+  std::string samples = "[";
+  for (const WebAsset& asset : WebAssets()) {
+    const std::string path = asset.path;
+    if (path.rfind("/samples/", 0) == 0) {
+      samples += (samples.size() > 1 ? ", " : "") + JsonString(path.substr(9));
+    }
+    std::string pattern;  // the path as a regex: its dots escaped
+    for (const char c : path) pattern += c == '.' ? std::string("\\.") : std::string(1, c);
+    http.Get(pattern, [asset](const httplib::Request&, httplib::Response& response) {
+      response.set_header("Cache-Control", "no-cache");
+      response.set_header("X-Content-Type-Options", "nosniff");
+      response.set_header(
+          "Content-Security-Policy",
+          "default-src 'none'; script-src 'self'; style-src 'self'; "
+          "img-src 'self' data: blob:; connect-src 'self' blob:; form-action 'none'; "
+          "frame-ancestors 'none'; base-uri 'none'");
+      response.set_content(reinterpret_cast<const char*>(asset.data), asset.size,
+                           asset.content_type);
+    });
+  }
+  samples += "]\n";
+  http.Get("/samples/index\\.json",
+           [samples](const httplib::Request&, httplib::Response& response) {
+             response.set_header("Cache-Control", "no-cache");
+             response.set_content(samples, kJson);
+           });
+}
+
 }  // namespace
 
 int HttpStatusFor(grpc::StatusCode code) {
@@ -356,13 +389,14 @@ core::StatusOr<std::unique_ptr<RestGateway>> RestGateway::Start(
     response.status = ready ? 200 : 503;
     response.set_content(std::string("{\"ready\": ") + (ready ? "true" : "false") + "}\n", kJson);
   });
+  if (options.web_page) ServeWebPage(*http);
   http->set_error_handler([](const httplib::Request& request, httplib::Response& response) {
     if (response.status == 404 && response.body.empty()) {
       Error(response, grpc::StatusCode::NOT_FOUND,
             request.method + " " + request.path.substr(0, 128) +
                 ": no such route (POST /v1/models/NAME:classify, :gradcam, :attribute, "
                 ":decisionPath, :predict, :explain; GET /v1/models[/NAME[/stats]], "
-                "/v2/health/live, /v2/health/ready)",
+                "/v2/health/live, /v2/health/ready; the web page at /)",
             "");
     } else if (response.status == 413 && response.body.empty()) {
       Error(response, grpc::StatusCode::RESOURCE_EXHAUSTED,

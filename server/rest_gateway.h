@@ -8,6 +8,7 @@
 //   GET  /v1/models/{name}[/versions/{v}]            DescribeModel
 //   GET  /v1/models/{name}[/versions/{v}]/stats      ModelStatistics
 //   GET  /v2/health/live, /v2/health/ready           200, or 503 when not ready
+//   GET  /, /app.js, /style.css, /samples/...        the web page (Options.web_page)
 // The path names the model (and version) and overrides the body's. Headers: Authorization
 // and X-Request-Id are passed on; X-Request-Timeout (seconds) sets the call's deadline.
 // Errors: {"code", "message", "request_id"} with the HTTP status of HttpStatusFor.
@@ -33,6 +34,7 @@ class RestGateway {
     std::string address;                       // host:port; port 0 picks one
     size_t max_body_bytes = 64 * 1024 * 1024;  // larger bodies: 413
     int threads = 8;                           // requests served at once
+    bool web_page = true;  // the web page at / (server/web/) and the samples at /samples/
   };
   // Serves `options.address`, calling the Explainer service on `channel`. INVALID_ARGUMENT
   // for an address that is not host:port, UNAVAILABLE when it cannot be bound.

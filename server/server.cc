@@ -127,6 +127,7 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     RestGateway::Options rest;
     rest.address = options.http_address;
     rest.max_body_bytes = static_cast<size_t>(options.max_request_bytes);
+    rest.web_page = options.web_page;
     auto gateway = RestGateway::Start(rest, server->server_->InProcessChannel(arguments));
     if (!gateway.ok()) {
       server->Shutdown(std::chrono::milliseconds(0));

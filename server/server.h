@@ -32,6 +32,7 @@ struct ServerOptions {
   // The REST/JSON gateway (server/rest_gateway.h), host:port (port 0 picks one); empty:
   // none. Not with TLS yet.
   std::string http_address;
+  bool web_page = true;    // the REST port also serves the web page at /
   bool access_log = true;  // one INFO line per answered call
   TlsOptions tls;          // cert and key set: the gRPC port speaks TLS only
   // With TLS: a second, plaintext port (host:port) answering grpc.health.v1 only, for

@@ -1,0 +1,189 @@
+// The web page in a real browser: Debian's Chromium, headless, driven by puppeteer-core.
+//   node page.test.mjs URL SAMPLES_DIR SCREENSHOT_DIR [CHROMIUM]
+// URL is a running xai-server's --http-address (its bundled demo model). Fails on any console
+// error, page error or failed request outside the one step that provokes an error on purpose.
+import fs from 'node:fs';
+import path from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+const [base, samplesDir, shots, chromium = '/usr/bin/chromium'] = process.argv.slice(2);
+if (!base || !samplesDir || !shots) {
+  console.error('usage: node page.test.mjs URL SAMPLES_DIR SCREENSHOT_DIR [CHROMIUM]');
+  process.exit(2);
+}
+fs.mkdirSync(shots, { recursive: true });
+
+let failures = 0;
+function check(ok, what) {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures += 1;
+}
+
+// What the page must never do: log an error, throw, or have a request fail.
+const problems = [];
+let expectingErrors = false;
+function watch(page) {
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !expectingErrors) problems.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('requestfailed', (request) => {
+    const failure = request.failure();
+    if (!request.url().startsWith('blob:')) {
+      problems.push(`request failed: ${request.url()} ${failure ? failure.errorText : ''}`);
+    }
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400 && !expectingErrors) {
+      problems.push(`HTTP ${response.status()}: ${response.request().method()} ${response.url()}`);
+    }
+  });
+}
+
+const browser = await puppeteer.launch({
+  executablePath: chromium,
+  headless: true,
+  // As root (CI's containers) Chromium needs --no-sandbox; /dev/shm may be small there.
+  args: ['--no-sandbox', '--disable-dev-shm-usage', '--no-first-run', '--disable-gpu'],
+});
+try {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1366, height: 860 });  // a laptop screen
+  watch(page);
+  await page.goto(`${base}/`, { waitUntil: 'networkidle0' });
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+  const models = await page.$$eval('#model option', (options) => options.map((o) => o.value));
+  check(models.includes('shapes'), `the model list offers the demo model (${models.join(', ')})`);
+  const layers = await page.$$eval('#layer option', (options) => options.map((o) => o.value));
+  check(layers.length > 0, `the layer list holds the model's feature layers (${layers.length})`);
+  const samples = await page.$$eval('.sample', (buttons) => buttons.map((b) => b.dataset.sample));
+  check(samples.includes('circle_0.png'), `the samples are offered (${samples.join(', ')})`);
+
+  // A sample, explained with Grad-CAM.
+  await page.click('.sample[data-sample="circle_0.png"]');
+  await page.waitForSelector('#classes .class', { timeout: 30000 });
+  await page.click('#run');
+  await page.waitForFunction(
+    () => { const img = document.getElementById('overlay'); return img.complete && img.naturalWidth > 0; },
+    { timeout: 60000 });
+  // The overlay's pixels: not blank (neither one colour nor transparent).
+  const pixels = await page.$eval('#overlay', (img) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const context = canvas.getContext('2d');
+    context.drawImage(img, 0, 0);
+    const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    const colours = new Set();
+    let opaque = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+      if (data[i + 3] === 255) opaque += 1;
+    }
+    return { width: canvas.width, height: canvas.height, colours: colours.size, opaque };
+  });
+  check(pixels.width > 0 && pixels.colours > 100 && pixels.opaque === pixels.width * pixels.height,
+    `the overlay is drawn: ${pixels.width}x${pixels.height}, ${pixels.colours} colours, opaque`);
+  const alt = await page.$eval('#overlay', (img) => img.alt);
+  check(alt.length > 20, `the overlay has an alt text ("${alt}")`);
+
+  // The top class shown is Classify's, asked over REST outside the page.
+  const encoded = fs.readFileSync(path.join(samplesDir, 'circle_0.png')).toString('base64');
+  const classified = await (await fetch(`${base}/v1/models/shapes:classify`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ image: { encoded } }),
+  })).json();
+  const shown = await page.$$eval('#classes .class', (buttons) =>
+    buttons.map((b) => ({ index: Number(b.dataset.index), label: b.querySelector('.label').textContent })));
+  check(shown.length > 0 && shown[0].index === classified.classes[0].index &&
+    shown[0].label === classified.classes[0].label,
+    `the top class shown (${shown[0] && shown[0].label}) is Classify's (${classified.classes[0].label})`);
+  const target = await page.$eval('#overlay', (img) => Number(img.dataset.target));
+  check(target === classified.classes[0].index, 'the overlay explains the top class');
+  const downloads = await page.$$eval('#downloads a', (links) => links.map((a) => a.download));
+  check(downloads.some((d) => d.endsWith('.npy')) && downloads.some((d) => d.endsWith('.png')),
+    `the map and the overlay can be downloaded (${downloads.join(', ')})`);
+  const npy = await page.$eval('#download-npy', async (a) => {
+    const bytes = new Uint8Array(await (await fetch(a.href)).arrayBuffer());
+    const header = new TextDecoder().decode(bytes.subarray(10, 10 + (bytes[8] | (bytes[9] << 8))));
+    return { magic: bytes[0] === 0x93 && new TextDecoder().decode(bytes.subarray(1, 6)) === 'NUMPY', header, size: bytes.length };
+  });
+  check(npy.magic && /'descr': '<f4'/.test(npy.header) && /'shape': \(\d+, \d+\)/.test(npy.header),
+    `the .npy is NumPy's format (${npy.header.trim()})`);
+  await page.screenshot({ path: path.join(shots, 'explain.png') });
+
+  // A second class as the target, then an attribution method.
+  if (shown.length > 1) {
+    await page.click(`#classes .class[data-index="${shown[1].index}"]`);
+    await page.waitForFunction((index) => document.getElementById('overlay').dataset.target === String(index) &&
+      document.getElementById('overlay').naturalWidth > 0, { timeout: 60000 }, shown[1].index);
+    check(true, `clicking the second class (${shown[1].label}) explains it`);
+  }
+  await page.select('#method', 'INTEGRATED_GRADIENTS');
+  check(await page.$eval('#layer-row', (row) => row.hidden), 'the layer is hidden for a pixel attribution');
+  await page.click('#run');
+  await page.waitForFunction(() => /Integrated Gradients/.test(document.getElementById('overlay-caption').textContent) &&
+    document.getElementById('overlay').naturalWidth > 0, { timeout: 60000 });
+  check(true, 'Integrated Gradients is drawn');
+
+  // The URL holds the state: a fresh page on it explains the same thing by itself.
+  const link = page.url();
+  check(/sample=circle_0\.png/.test(link) && /method=INTEGRATED_GRADIENTS/.test(link), `the URL holds the state (${link})`);
+  const second = await browser.newPage();
+  await second.setViewport({ width: 1366, height: 860 });
+  watch(second);
+  await second.goto(link, { waitUntil: 'networkidle0' });
+  await second.waitForFunction(() => document.getElementById('overlay').naturalWidth > 0 &&
+    /Integrated Gradients/.test(document.getElementById('overlay-caption').textContent), { timeout: 60000 });
+  const reproduced = await second.$eval('#overlay', (img) => Number(img.dataset.target));
+  check(shown.length < 2 || reproduced === shown[1].index, 'the link reproduces the explanation, its target included');
+  await second.close();
+
+  // The comparison grid.
+  await page.click('input[name="mode"][value="compare"]');
+  await page.click('#run');
+  await page.waitForFunction(() => {
+    const cells = [...document.querySelectorAll('#grid .cell img')];
+    return cells.length > 0 && cells.every((img) => img.naturalWidth > 0);
+  }, { timeout: 120000 });
+  const cells = await page.$$eval('#grid .cell', (figures) => figures.map((f) => f.dataset.method));
+  check(cells.length >= 6, `the comparison grid shows ${cells.length} methods`);
+  await page.screenshot({ path: path.join(shots, 'compare.png'), fullPage: true });
+
+  // DecisionPath's diagram.
+  await page.click('input[name="mode"][value="path"]');
+  await page.click('#run');
+  await page.waitForFunction(() => document.getElementById('diagram').naturalWidth > 0, { timeout: 60000 });
+  const chains = await page.$$eval('#chains tbody tr', (rows) => rows.length);
+  check(chains > 0, `DecisionPath's diagram appears with ${chains} chains`);
+  await page.screenshot({ path: path.join(shots, 'decision-path.png'), fullPage: true });
+
+  // Keyboard: the drop zone and the samples are reachable with Tab.
+  const focusable = await page.evaluate(() => {
+    const drop = document.getElementById('drop');
+    drop.focus();
+    return document.activeElement === drop && drop.tabIndex === 0;
+  });
+  check(focusable, 'the drop zone takes the keyboard focus');
+
+  // Bad input: a file that is not an image gets the server's message, not a stack trace.
+  await page.click('input[name="mode"][value="explain"]');
+  expectingErrors = true;
+  const input = await page.$('#file');
+  const notImage = path.join(shots, 'not-an-image.png');
+  fs.writeFileSync(notImage, 'this is text, not a PNG');
+  await input.uploadFile(notImage);
+  await page.waitForSelector('#error:not([hidden])', { timeout: 30000 });
+  const message = await page.$eval('#error', (box) => box.textContent);
+  check(/INVALID_ARGUMENT/.test(message) && !/at \w+ \(/.test(message),
+    `a file that is not an image shows the server's message ("${message.slice(0, 120)}")`);
+  await page.screenshot({ path: path.join(shots, 'error.png') });
+  expectingErrors = false;
+} finally {
+  await browser.close();
+}
+
+for (const problem of problems) console.log(`FAIL ${problem}`);
+failures += problems.length;
+console.log(failures === 0 ? 'browser test: all checks passed' : `browser test: ${failures} failures`);
+process.exit(failures === 0 ? 0 : 1);
