@@ -20,12 +20,14 @@ from xai_client import XaiClient  # noqa: E402
 def served_repository(server_path, repo, threads, extra_args=()):
     """Yields a client of an xai-server serving the model repository `repo`, its models
     loaded; its log goes to a temporary file. `extra_args` go to the server's command line."""
+    # No REST port unless `extra_args` asks for one (its default, 8000, may be taken).
+    rest = () if "--http-address" in extra_args else ("--http-address", "")
     with tempfile.TemporaryDirectory() as scratch:
         log = open(os.path.join(scratch, "server.log"), "w+")
         server = subprocess.Popen(
             [server_path, "--model-repository", repo, "--address", "127.0.0.1:0",
-             "--metrics-address", "", "--access-log=false", "--intra-op-threads", str(threads),
-             *extra_args],
+             "--metrics-address", "", *rest, "--access-log=false", "--intra-op-threads",
+             str(threads), *extra_args],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             port = None

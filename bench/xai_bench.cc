@@ -322,6 +322,7 @@ int main(int argc, char** argv) {
     // Counted as in production (metrics on, unless --no-metrics), without a log line per
     // call (the bench logs warnings only).
     options.metrics_address = metrics ? "127.0.0.1:0" : "";
+    options.http_address = "";
     options.access_log = false;
     options.explainer.model_repository = repository;
     options.explainer.intra_op_threads = intra_op_threads;

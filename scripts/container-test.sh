@@ -86,18 +86,19 @@ cp -r models/shapes "$repo/"
 if [ -n "$FIXTURE_REPO" ]; then cp -r "$FIXTURE_REPO/tiny" "$repo/"; fi
 chmod -R a+rX "$WORK"
 
-# Starts the image with its default command (0.0.0.0:50051, metrics on 8002) and `$1`
-# mounted at /models, ports 50051 and 8002 published on free ports of 127.0.0.1; sets cid,
-# port and metrics_port.
+# Starts the image with its default command (0.0.0.0:50051, REST on 8000, metrics on 8002)
+# and `$1` mounted at /models, ports 50051, 8000 and 8002 published on free ports of
+# 127.0.0.1; sets cid, port, http_port and metrics_port.
 start_server() {
   # podman's complaints that there is no systemd to time the HEALTHCHECK go to a file.
-  cid=$(podman run -d "${LIMITS[@]}" -p 127.0.0.1::50051 -p 127.0.0.1::8002 -v "$1:/models:ro" "$IMAGE" \
+  cid=$(podman run -d "${LIMITS[@]}" -p 127.0.0.1::50051 -p 127.0.0.1::8000 -p 127.0.0.1::8002 -v "$1:/models:ro" "$IMAGE" \
     2>>"$WORK/podman.err") || { cat "$WORK/podman.err"; return 1; }
   containers+=("$cid")
   for _ in $(seq 1 300); do
     if podman logs "$cid" 2>&1 | grep -q 'listening on'; then
       port=$(podman port "$cid" 50051 | head -1 | cut -d: -f2)
       metrics_port=$(podman port "$cid" 8002 | head -1 | cut -d: -f2)
+      http_port=$(podman port "$cid" 8000 | head -1 | cut -d: -f2)
       return 0
     fi
     sleep 0.2
@@ -136,6 +137,16 @@ check "Prometheus metrics on the exposed port count the classification" \
 page = urllib.request.urlopen('http://127.0.0.1:$metrics_port/metrics', timeout=10).read().decode()
 want = 'xai_requests_total{model=\"shapes\",version=\"1\",rpc=\"Classify\",method=\"\",code=\"OK\"} 1'
 sys.exit(0 if want in page else 1)"
+
+# REST and the web page on the exposed port 8000.
+check "REST: classify a sample on the exposed port" \
+  bash -c "curl -fsS -H 'Content-Type: application/json' \
+             http://127.0.0.1:$http_port/v1/models/shapes:classify \
+             -d '{\"image\": {\"encoded\": \"'\$(base64 -w0 samples/star_3.png)'\"}}' |
+           grep -q '\"label\": \"star\"'"
+check "the web page and its samples are served from the binary" \
+  bash -c "curl -fsS http://127.0.0.1:$http_port/ | grep -q '<title>xai-serve</title>' &&
+           curl -fsS http://127.0.0.1:$http_port/samples/index.json | grep -q star_3.png"
 
 # SIGTERM: the server stops accepting calls, finishes what is in flight and exits 0.
 stop_start=$(date +%s)

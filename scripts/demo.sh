@@ -9,7 +9,7 @@ BUILD_DIR=${XAI_BUILD_DIR:-build}
 bash scripts/build.sh
 log=$(mktemp)
 "$BUILD_DIR/xai-server" --model-repository models --address 127.0.0.1:0 \
-  --metrics-address 127.0.0.1:0 >"$log" 2>&1 &
+  --metrics-address 127.0.0.1:0 --http-address 127.0.0.1:0 >"$log" 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
 
@@ -35,3 +35,5 @@ echo "== xai classify shapes samples/*.png"
 echo
 echo "== xai gradcam shapes samples/star_3.png --out $BUILD_DIR/demo"
 "$BUILD_DIR/xai" gradcam shapes samples/star_3.png --out "$BUILD_DIR/demo"
+echo
+echo "== the web page: build/xai-server --model-repository models, then open http://localhost:8000/"

@@ -42,6 +42,8 @@ TEST_PACKAGES=(
   python3-grpcio python3-protobuf python3-pytest
   # the TLS tests make a throwaway CA and certificates at test time
   openssl
+  # the browser and container tests ask the REST port
+  curl
 )
 # The sanitizer and fuzz builds (scripts/sanitize.sh, run by the test command on the host):
 # clang and its runtimes (libFuzzer, ASan, UBSan, TSan), whose package names carry clang's

@@ -3,6 +3,7 @@
 #include <grpc/grpc_security_constants.h>
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/proto_buffer_reader.h>
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <random>
@@ -77,7 +78,18 @@ bool Call::ParseInto(std::unique_ptr<google::protobuf::Message> request) {
 
 bool Call::Admit(const grpc::CallbackServerContext* context, const CallAccess& access, Role needed,
                  const char* what) {
-  if (access.require_tls) {
+  const auto& metadata = context->client_metadata();
+  const auto Metadata = [&metadata](const char* key) {
+    const auto it = metadata.find(key);
+    return it == metadata.end() ? std::string_view()
+                                : std::string_view(it->second.data(), it->second.size());
+  };
+  const std::string_view secret = Metadata(kGatewayMetadata);
+  const bool from_gateway =
+      !access.gateway_secret.empty() && secret.size() == access.gateway_secret.size() &&
+      CRYPTO_memcmp(secret.data(), access.gateway_secret.data(), secret.size()) == 0;
+  if (from_gateway) state_->peer = std::string(Metadata(kHttpPeerMetadata).substr(0, 128));
+  if (access.require_tls && !from_gateway) {
     const auto security =
         context->auth_context()->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
     const bool tls = !security.empty() && (security[0] == GRPC_SSL_TRANSPORT_SECURITY_TYPE ||
@@ -99,11 +111,7 @@ bool Call::Admit(const grpc::CallbackServerContext* context, const CallAccess& a
     state_->counted_in = access.peers;
   }
   if (access.auth == nullptr) return true;
-  const auto& metadata = context->client_metadata();
-  const auto it = metadata.find("authorization");
-  const std::string_view authorization =
-      it == metadata.end() ? std::string_view()
-                           : std::string_view(it->second.data(), it->second.size());
+  const std::string_view authorization = Metadata("authorization");
   auto caller = access.auth->Check(authorization, needed, what);
   if (caller.ok()) {
     state_->caller = std::move(*caller);

@@ -34,13 +34,21 @@ struct CallTelemetry {
   bool access_log = true;            // one INFO line per call (server/logging.h)
 };
 
+// The metadata by which the REST gateway (server/rest_gateway.h) marks its in-process calls:
+// the process's gateway secret, and the HTTP client's address as a gRPC peer string.
+inline constexpr char kGatewayMetadata[] = "x-xai-gateway";
+inline constexpr char kHttpPeerMetadata[] = "x-xai-http-peer";
+
 // Who may call: with `auth` set, every RPC needs a token of its service's role; null:
 // every caller may. With `require_tls`, calls that did not come over TLS (on the plaintext
-// health port) are refused.
+// health port) are refused. A call carrying `gateway_secret` (when set) in
+// kGatewayMetadata is the REST gateway's: its peer is the HTTP client's address, and it
+// came over the HTTP port, which speaks TLS whenever the gRPC port does.
 struct CallAccess {
   const Authenticator* auth = nullptr;
   bool require_tls = false;
   PeerLimiter* peers = nullptr;  // calls in flight per caller host; null: no limit
+  std::string gateway_secret;    // empty: no gateway
 };
 
 // gRPC's DefaultReactor does not watch for cancellation, so queued requests could not

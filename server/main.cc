@@ -75,8 +75,9 @@ int main(int argc, char** argv) {
   app.add_option("--http-address", options.http_address,
                  "host:port serving the REST/JSON API (POST /v1/models/NAME:classify, :gradcam, "
                  ":attribute, :decisionPath; GET /v1/models, /v1/models/NAME[/stats], "
-                 "/v2/health/live, /v2/health/ready; see the README) over HTTP (port 0: pick "
-                 "one); empty (the default for now): none. Not with --tls-cert yet")
+                 "/v2/health/live, /v2/health/ready; see the README) and the web page at / "
+                 "over HTTP, or HTTPS with the gRPC port's --tls-cert, key and client CA, and "
+                 "its tokens (port 0: pick one); empty (--http-address \"\"): none")
       ->capture_default_str();
   app.add_option("--web-page", options.web_page,
                  "Serve the web page for ad-hoc explanations at / on --http-address (and the "
@@ -199,6 +200,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 3600));
   CLI11_PARSE(app, argc, argv);
   if (options.metrics_address == "off") options.metrics_address.clear();
+  if (options.http_address == "off") options.http_address.clear();
   options.explainer.max_queue_time = std::chrono::milliseconds(max_queue_ms);
   spdlog::set_level(spdlog::level::from_str(log_level));
   xai::server::SetLogFormat(log_format == "json" ? xai::server::LogFormat::kJson
@@ -227,8 +229,8 @@ int main(int argc, char** argv) {
                  (*server)->health_port());
   }
   if ((*server)->http_port() != 0) {
-    spdlog::info("REST{} at http://{}/ (port {})", options.web_page ? " and the web page" : "",
-                 options.http_address, (*server)->http_port());
+    spdlog::info("REST{} at {}://{}/ (port {})", options.web_page ? " and the web page" : "",
+                 (*server)->tls() ? "https" : "http", options.http_address, (*server)->http_port());
   }
   if ((*server)->metrics_port() != 0) {
     spdlog::info("metrics at http://{}/metrics (port {})", options.metrics_address,

@@ -7,10 +7,15 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string_view>
+#include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "server/call.h"
 #include "server/logging.h"
 #include "server/web_assets.h"
 #include "xai/v1/explainer.grpc.pb.h"
@@ -19,6 +24,14 @@ namespace xai::server {
 namespace {
 
 using Stub = xai::v1::Explainer::Stub;
+
+// This server's own gRPC service, in process, and the secret that marks the gateway's calls
+// to it (CallAccess::gateway_secret): with it the service takes the HTTP client's address
+// as the call's peer, and the HTTP port's TLS as the call's.
+struct Upstream {
+  std::unique_ptr<Stub> stub;
+  std::string secret;
+};
 
 constexpr const char* kJson = "application/json";
 
@@ -75,16 +88,26 @@ std::string RequestId(const httplib::Request& request) {
   return id;
 }
 
-// A client context carrying the HTTP request's token, id and deadline. False (and the
-// response set) when X-Request-Timeout is not a positive number of seconds.
+// The HTTP client's address as gRPC writes a peer ("ipv4:10.0.0.7:51234", "ipv6:[::1]:443").
+std::string HttpPeer(const httplib::Request& request) {
+  const bool v6 = request.remote_addr.find(':') != std::string::npos;
+  return (v6 ? "ipv6:[" + request.remote_addr + "]" : "ipv4:" + request.remote_addr) + ":" +
+         std::to_string(request.remote_port);
+}
+
+// A client context carrying the HTTP request's token, id, deadline and client address. False
+// (and the response set) when X-Request-Timeout is not a positive number of seconds.
 bool PrepareContext(const httplib::Request& request, const std::string& id,
-                    grpc::ClientContext* context, httplib::Response& response) {
+                    const Upstream& upstream, grpc::ClientContext* context,
+                    httplib::Response& response) {
   // A header gRPC could not carry is not passed on: the call then has no token.
   const std::string authorization = request.get_header_value("Authorization");
   if (!authorization.empty() && authorization.size() <= 4096 && Printable(authorization)) {
     context->AddMetadata("authorization", authorization);
   }
   context->AddMetadata("x-request-id", id);
+  context->AddMetadata(kGatewayMetadata, upstream.secret);
+  context->AddMetadata(kHttpPeerMetadata, HttpPeer(request));
   const std::string timeout = request.get_header_value("X-Request-Timeout");
   if (!timeout.empty()) {
     char* end = nullptr;
@@ -158,40 +181,40 @@ void SetModel(const httplib::Request& request, xai::v1::ModelSpec* model) {
 
 // Calls `method` with `request` under the HTTP request's token, id and deadline, and answers.
 template <typename Request, typename Response>
-void Forward(Stub& stub,
+void Forward(const Upstream& upstream,
              grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
              const Request& request, const httplib::Request& http, const std::string& id,
              httplib::Response& response) {
   grpc::ClientContext context;
-  if (!PrepareContext(http, id, &context, response)) return;
+  if (!PrepareContext(http, id, upstream, &context, response)) return;
   Response answer;
-  const grpc::Status status = (stub.*method)(&context, request, &answer);
+  const grpc::Status status = ((*upstream.stub).*method)(&context, request, &answer);
   Answer(status, answer, id, response);
 }
 
 // A POST route of one RPC: the body's message, with the path's model.
 template <typename Request, typename Response>
-httplib::Server::Handler Post(std::shared_ptr<Stub> stub,
+httplib::Server::Handler Post(std::shared_ptr<const Upstream> upstream,
                               grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
                                                            Response*)) {
-  return [stub, method](const httplib::Request& http, httplib::Response& response) {
+  return [upstream, method](const httplib::Request& http, httplib::Response& response) {
     const std::string id = RequestId(http);
     Request request;
     if (!ParseBody(http.body, &request, id, response)) return;
     SetModel(http, request.mutable_model());
-    Forward(*stub, method, request, http, id, response);
+    Forward(*upstream, method, request, http, id, response);
   };
 }
 
 // A GET route of one RPC about the path's model.
 template <typename Request, typename Response>
-httplib::Server::Handler GetModel(std::shared_ptr<Stub> stub,
+httplib::Server::Handler GetModel(std::shared_ptr<const Upstream> upstream,
                                   grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
                                                                Response*)) {
-  return [stub, method](const httplib::Request& http, httplib::Response& response) {
+  return [upstream, method](const httplib::Request& http, httplib::Response& response) {
     Request request;
     SetModel(http, request.mutable_model());
-    Forward(*stub, method, request, http, RequestId(http), response);
+    Forward(*upstream, method, request, http, RequestId(http), response);
   };
 }
 
@@ -211,17 +234,23 @@ std::string InstanceImage(const google::protobuf::Value& value) {
   return "";
 }
 
-// KServe's v1 protocol: {"instances": [{"b64": IMAGE}, ...]}, each instance one call of
-// `method` (its request's JSON: `fields`, "name": value pairs each followed by a comma, and
-// the image), answered as
-// {`key`: [response, ...]} in instance order; the first failing instance fails the request,
-// its index in the message.
+// One RPC called asynchronously: `call(stub, context, request, response, done)` starts it
+// (stub.async()->Method(...)) and `done` gets its status.
 template <typename Request, typename Response>
-httplib::Server::Handler KServe(std::shared_ptr<Stub> stub,
-                                grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
-                                                             Response*),
-                                std::string key, std::string fields) {
-  return [stub, method, key, fields](const httplib::Request& http, httplib::Response& response) {
+using AsyncCall = void (*)(Stub&, grpc::ClientContext*, const Request*, Response*,
+                           std::function<void(grpc::Status)>);
+
+// KServe's v1 protocol: {"instances": [{"b64": IMAGE}, ...]}, each instance one call (its
+// request's JSON: `fields`, "name": value pairs each followed by a comma, and the image),
+// all sent at once, so that the model's scheduler can batch them; answered as
+// {`key`: [response, ...]} in instance order. An instance that is not an image fails the
+// request before any call; otherwise the first failing instance (in order) fails it, its
+// index in the message.
+template <typename Request, typename Response>
+httplib::Server::Handler KServe(std::shared_ptr<const Upstream> upstream,
+                                AsyncCall<Request, Response> call, std::string key,
+                                std::string fields) {
+  return [upstream, call, key, fields](const httplib::Request& http, httplib::Response& response) {
     const std::string id = RequestId(http);
     response.set_header("X-Request-Id", id);
     google::protobuf::Struct body;
@@ -242,32 +271,57 @@ httplib::Server::Handler KServe(std::shared_ptr<Stub> stub,
             id);
       return;
     }
-    std::string out = "{\"" + key + "\": [";
-    for (int i = 0; i < list.size(); ++i) {
-      const std::string where = "instances[" + std::to_string(i) + "]";
-      const std::string image = InstanceImage(list[i]);
+    struct Instance {
+      grpc::ClientContext context;
       Request request;
+      Response answer;
+      grpc::Status status;
+    };
+    std::vector<std::unique_ptr<Instance>> calls;
+    for (int i = 0; i < list.size(); ++i) {
+      const std::string image = InstanceImage(list[i]);
+      auto instance = std::make_unique<Instance>();
       const std::string json =
           "{" + fields + "\"image\": {\"encoded\": \"" + JsonEscape(image) + "\"}}";
-      const auto made = google::protobuf::util::JsonStringToMessage(json, &request);
+      const auto made = google::protobuf::util::JsonStringToMessage(json, &instance->request);
       if (image.empty() || !made.ok()) {
         Error(response, grpc::StatusCode::INVALID_ARGUMENT,
-              where + " must be {\"b64\": BASE64} or {\"image_bytes\": {\"b64\": BASE64}}" +
+              "instances[" + std::to_string(i) +
+                  "] must be {\"b64\": BASE64} or {\"image_bytes\": {\"b64\": BASE64}}" +
                   (made.ok() ? std::string() : ": " + std::string(made.message())),
               id);
         return;
       }
-      SetModel(http, request.mutable_model());
-      grpc::ClientContext context;
-      if (!PrepareContext(http, id, &context, response)) return;
-      Response answer;
-      const grpc::Status status = ((*stub).*method)(&context, request, &answer);
-      if (!status.ok()) {
-        Error(response, status.error_code(), where + ": " + status.error_message(), id);
+      SetModel(http, instance->request.mutable_model());
+      if (!PrepareContext(http, id, *upstream, &instance->context, response)) return;
+      calls.push_back(std::move(instance));
+    }
+    std::mutex mutex;
+    std::condition_variable finished;
+    size_t pending = calls.size();
+    for (const auto& instance : calls) {
+      Instance* one = instance.get();
+      call(*upstream->stub, &one->context, &one->request, &one->answer,
+           [one, &mutex, &finished, &pending](grpc::Status status) {
+             std::lock_guard<std::mutex> lock(mutex);
+             one->status = std::move(status);
+             if (--pending == 0) finished.notify_all();
+           });
+    }
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      finished.wait(lock, [&pending] { return pending == 0; });
+    }
+    std::string out = "{\"" + key + "\": [";
+    for (size_t i = 0; i < calls.size(); ++i) {
+      const std::string where = "instances[" + std::to_string(i) + "]";
+      if (!calls[i]->status.ok()) {
+        Error(response, calls[i]->status.error_code(),
+              where + ": " + calls[i]->status.error_message(), id);
         return;
       }
       std::string printed;
-      if (!PrintJson(answer, &printed).ok()) {
+      if (!PrintJson(calls[i]->answer, &printed).ok()) {
         Error(response, grpc::StatusCode::INTERNAL, where + ": the answer could not be written",
               id);
         return;
@@ -349,10 +403,24 @@ RestGateway::~RestGateway() = default;
 
 core::StatusOr<std::unique_ptr<RestGateway>> RestGateway::Start(
     const Options& options, std::shared_ptr<grpc::Channel> channel) {
-  auto stub = std::shared_ptr<Stub>(xai::v1::Explainer::NewStub(channel));
+  auto upstream = std::make_shared<Upstream>();
+  upstream->stub = xai::v1::Explainer::NewStub(channel);
+  upstream->secret = options.gateway_secret;
+  std::shared_ptr<const Upstream> stub = upstream;
   auto health =
       std::shared_ptr<grpc::health::v1::Health::Stub>(grpc::health::v1::Health::NewStub(channel));
-  auto http = std::make_unique<httplib::Server>();
+  std::unique_ptr<httplib::Server> http;
+  if (options.tls != nullptr) {
+    const ServerTls* tls = options.tls;
+    auto https = std::make_unique<httplib::SSLServer>(
+        [tls](SSL_CTX& context) { return tls->ConfigureHttps(&context); });
+    if (!https->is_valid()) {
+      return core::InternalError("the HTTPS port could not be set up (OpenSSL)");
+    }
+    http = std::move(https);
+  } else {
+    http = std::make_unique<httplib::Server>();
+  }
   const int threads = options.threads;
   http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http->set_payload_max_length(options.max_body_bytes);
@@ -364,9 +432,19 @@ core::StatusOr<std::unique_ptr<RestGateway>> RestGateway::Start(
   http->Post(model + ":attribute", Post(stub, &Stub::Attribute));
   http->Post(model + ":decisionPath", Post(stub, &Stub::DecisionPath));
   // KServe's v1 protocol: :predict classifies, :explain draws Grad-CAM over each image.
-  http->Post(model + ":predict", KServe(stub, &Stub::Classify, "predictions", ""));
+  const AsyncCall<xai::v1::ClassifyRequest, xai::v1::ClassifyResponse> classify =
+      [](Stub& stub, grpc::ClientContext* context, const xai::v1::ClassifyRequest* request,
+         xai::v1::ClassifyResponse* answer, std::function<void(grpc::Status)> done) {
+        stub.async()->Classify(context, request, answer, std::move(done));
+      };
+  const AsyncCall<xai::v1::GradCAMRequest, xai::v1::GradCAMResponse> gradcam =
+      [](Stub& stub, grpc::ClientContext* context, const xai::v1::GradCAMRequest* request,
+         xai::v1::GradCAMResponse* answer, std::function<void(grpc::Status)> done) {
+        stub.async()->GradCAM(context, request, answer, std::move(done));
+      };
+  http->Post(model + ":predict", KServe(stub, classify, "predictions", ""));
   http->Post(model + ":explain",
-             KServe(stub, &Stub::GradCAM, "explanations", R"("overlay": {"enabled": true}, )"));
+             KServe(stub, gradcam, "explanations", R"("overlay": {"enabled": true}, )"));
   http->Get("/v1/models", [stub](const httplib::Request& http, httplib::Response& response) {
     Forward(*stub, &Stub::ListModels, xai::v1::ListModelsRequest(), http, RequestId(http),
             response);

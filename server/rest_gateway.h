@@ -11,7 +11,8 @@
 //   GET  /, /app.js, /style.css, /samples/...        the web page (Options.web_page)
 // The path names the model (and version) and overrides the body's. Headers: Authorization
 // and X-Request-Id are passed on; X-Request-Timeout (seconds) sets the call's deadline.
-// Errors: {"code", "message", "request_id"} with the HTTP status of HttpStatusFor.
+// Errors: {"code", "message", "request_id"} with the HTTP status of HttpStatusFor. With
+// Options.tls, HTTPS only (and a client certificate with mutual TLS), as the gRPC port.
 #ifndef XAI_SERVER_REST_GATEWAY_H_
 #define XAI_SERVER_REST_GATEWAY_H_
 
@@ -22,6 +23,7 @@
 
 #include "core/base/status.h"
 #include "server/http_listener.h"
+#include "server/tls.h"
 
 namespace xai::server {
 
@@ -35,6 +37,10 @@ class RestGateway {
     size_t max_body_bytes = 64 * 1024 * 1024;  // larger bodies: 413
     int threads = 8;                           // requests served at once
     bool web_page = true;  // the web page at / (server/web/) and the samples at /samples/
+    // Set: HTTPS only, with the gRPC port's certificates (and client CA), reloaded with
+    // them. Must outlive the gateway.
+    const ServerTls* tls = nullptr;
+    std::string gateway_secret;  // sent with every call (CallAccess::gateway_secret)
   };
   // Serves `options.address`, calling the Explainer service on `channel`. INVALID_ARGUMENT
   // for an address that is not host:port, UNAVAILABLE when it cannot be bound.

@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <mutex>
@@ -57,8 +58,21 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   // What every call of either service reports, and who may make it.
   const CallTelemetry telemetry{server->metrics_.get(), options.access_log};
+  // The REST gateway's calls carry a secret of this process, never sent over a network.
+  std::string gateway_secret;
+  if (!options.http_address.empty()) {
+    unsigned char bytes[32];
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+      return core::InternalError("no random bytes for the REST gateway's secret");
+    }
+    static const char kHex[] = "0123456789abcdef";
+    for (const unsigned char byte : bytes) {
+      gateway_secret += kHex[byte >> 4];
+      gateway_secret += kHex[byte & 15];
+    }
+  }
   const CallAccess access{server->auth_.get(), !options.health_address.empty(),
-                          server->peers_.get()};
+                          server->peers_.get(), gateway_secret};
   server->service_ =
       std::make_unique<ExplainerService>(server->explainer_.get(), telemetry, access);
 
@@ -115,12 +129,6 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   health->Attach(server->server_->GetHealthCheckService(), server->explainer_.get());
   if (!options.http_address.empty()) {
-    if (server->tls_ != nullptr) {
-      server->Shutdown(std::chrono::milliseconds(0));
-      return core::InvalidArgumentError(
-          "--http-address does not speak TLS yet: serve REST without --tls-cert, or leave it "
-          "off (--http-address \"\")");
-    }
     grpc::ChannelArguments arguments;
     arguments.SetMaxReceiveMessageSize(-1);
     arguments.SetMaxSendMessageSize(options.max_request_bytes);
@@ -128,6 +136,8 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     rest.address = options.http_address;
     rest.max_body_bytes = static_cast<size_t>(options.max_request_bytes);
     rest.web_page = options.web_page;
+    rest.tls = server->tls_.get();
+    rest.gateway_secret = gateway_secret;
     auto gateway = RestGateway::Start(rest, server->server_->InProcessChannel(arguments));
     if (!gateway.ok()) {
       server->Shutdown(std::chrono::milliseconds(0));

@@ -29,9 +29,9 @@ struct ServerOptions {
   int max_request_bytes = 64 * 1024 * 1024;  // larger requests: RESOURCE_EXHAUSTED
   // Prometheus' /metrics over HTTP, host:port (port 0 picks one); empty: no metrics.
   std::string metrics_address = "0.0.0.0:8002";
-  // The REST/JSON gateway (server/rest_gateway.h), host:port (port 0 picks one); empty:
-  // none. Not with TLS yet.
-  std::string http_address;
+  // The REST/JSON gateway and the web page (server/rest_gateway.h), host:port (port 0
+  // picks one); empty: none. With `tls`, HTTPS only, with the same certificates.
+  std::string http_address = "0.0.0.0:8000";
   bool web_page = true;    // the REST port also serves the web page at /
   bool access_log = true;  // one INFO line per answered call
   TlsOptions tls;          // cert and key set: the gRPC port speaks TLS only

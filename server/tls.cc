@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <vector>
 
 #include "core/base/files.h"
 
@@ -32,6 +34,18 @@ struct OpenSslDeleter {
 using Bio = std::unique_ptr<BIO, OpenSslDeleter<BIO, BIO_free_all>>;
 using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509, X509_free>>;
 using KeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY, EVP_PKEY_free>>;
+using StorePtr = std::unique_ptr<X509_STORE, OpenSslDeleter<X509_STORE, X509_STORE_free>>;
+
+// Every certificate of PEM `text`, in order.
+std::vector<X509Ptr> ReadCertificates(const std::string& text) {
+  Bio bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+  std::vector<X509Ptr> certificates;
+  while (X509* certificate = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    certificates.emplace_back(certificate);
+  }
+  ERR_clear_error();  // the loop ends on "no start line"
+  return certificates;
+}
 
 // OpenSSL's last error as text, and the queue emptied.
 std::string OpenSslError() {
@@ -94,6 +108,49 @@ core::Status WritePrivateFile(const std::string& path, const std::string& bytes)
 }
 
 }  // namespace
+
+struct ServerTls::HttpsIdentity {
+  std::vector<X509Ptr> chain;  // the leaf first
+  KeyPtr key;
+  StorePtr client_cas;  // mutual TLS: what client certificates must chain to; else null
+};
+
+namespace {
+
+// OpenSSL's certificate callback, at each handshake of the REST port: the identity last
+// published, so that a reload reaches new connections as it does gRPC's.
+int UseHttpsIdentity(SSL* ssl, void* arg) {
+  const auto identity = static_cast<const ServerTls*>(arg)->https_identity();
+  if (identity == nullptr || identity->chain.empty()) return 0;
+  if (SSL_use_certificate(ssl, identity->chain[0].get()) != 1 ||
+      SSL_use_PrivateKey(ssl, identity->key.get()) != 1 || SSL_clear_chain_certs(ssl) != 1) {
+    return 0;
+  }
+  for (size_t i = 1; i < identity->chain.size(); ++i) {
+    if (SSL_add1_chain_cert(ssl, identity->chain[i].get()) != 1) return 0;
+  }
+  if (identity->client_cas != nullptr &&
+      SSL_set1_verify_cert_store(ssl, identity->client_cas.get()) != 1) {
+    return 0;
+  }
+  return 1;
+}
+
+}  // namespace
+
+std::shared_ptr<const ServerTls::HttpsIdentity> ServerTls::https_identity() const {
+  std::lock_guard<std::mutex> lock(https_mutex_);
+  return https_;
+}
+
+bool ServerTls::ConfigureHttps(ssl_ctx_st* context) const {
+  if (SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION) != 1) return false;
+  SSL_CTX_set_cert_cb(context, UseHttpsIdentity, const_cast<ServerTls*>(this));
+  if (mutual()) {
+    SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  }
+  return true;
+}
 
 core::StatusOr<CertificateSummary> CheckCertificates(const std::string& cert_chain,
                                                      const std::string& key,
@@ -199,9 +256,28 @@ core::StatusOr<CertificateSummary> ServerTls::ReadAndPublish(bool* changed) {
         "will refuse it",
         summary.subject, summary.not_after);
   }
+  // The REST port's copy, parsed from the same checked text.
+  auto https = std::make_shared<HttpsIdentity>();
+  https->chain = ReadCertificates(cert);
+  Bio key_bio(BIO_new_mem_buf(identity.data(), static_cast<int>(identity.size())));
+  https->key.reset(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, const_cast<char*>("")));
+  if (mutual()) {
+    https->client_cas.reset(X509_STORE_new());
+    for (const X509Ptr& certificate : ReadCertificates(ca)) {
+      X509_STORE_add_cert(https->client_cas.get(), certificate.get());
+    }
+  }
+  ERR_clear_error();
+  if (https->chain.empty() || https->key == nullptr) {
+    return core::InternalError("the checked TLS files could not be read again");
+  }
   if (mutual()) XAI_RETURN_IF_ERROR(WritePrivateFile(ca_path_, ca));
   XAI_RETURN_IF_ERROR(WritePrivateFile(identity_path_, identity));
   published_ = identity + ca;
+  {
+    std::lock_guard<std::mutex> lock(https_mutex_);
+    https_ = std::move(https);
+  }
   if (changed != nullptr) *changed = true;
   return summary;
 }

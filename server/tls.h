@@ -1,7 +1,7 @@
-// TLS for the gRPC port: the server's certificate and key, and for mutual TLS the CA
-// that client certificates must chain to. Files are checked before they are served (PEM
-// that parses, a key that matches the certificate), and Reload() re-reads them while
-// the server runs: new connections get the new certificates, open ones are kept.
+// TLS for the gRPC port (and the REST port's): the server's certificate and key, and for mutual TLS
+// the CA that client certificates must chain to. Files are checked before they are served (PEM that
+// parses, a key that matches the certificate), and Reload() re-reads them while the server runs:
+// new connections get the new certificates, open ones are kept.
 #ifndef XAI_SERVER_TLS_H_
 #define XAI_SERVER_TLS_H_
 
@@ -14,6 +14,7 @@
 namespace grpc {
 class ServerCredentials;
 }
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
 namespace xai::server {
 
@@ -44,6 +45,11 @@ class ServerTls {
   // The credentials for grpc::ServerBuilder::AddListeningPort.
   std::shared_ptr<grpc::ServerCredentials> credentials() const { return credentials_; }
 
+  // Sets up an OpenSSL context (the REST port's) to serve the same certificates: TLS 1.2 or
+  // later, each handshake with what Reload() last published, and with mutual TLS a client
+  // certificate from the client CA required. The context must not outlive this object.
+  bool ConfigureHttps(ssl_ctx_st* context) const;
+
   // Re-reads and checks the files; when they are good and changed, new handshakes use
   // them within about a second. On an error the served certificates stay as they were.
   // Returns what is served now (the leaf's subject and expiry); `changed` (optional) says
@@ -55,6 +61,10 @@ class ServerTls {
     return served_;
   }
   bool mutual() const { return !options_.client_ca_file.empty(); }
+
+  // What the REST port's handshakes serve now (ConfigureHttps' callback reads it).
+  struct HttpsIdentity;
+  std::shared_ptr<const HttpsIdentity> https_identity() const;
 
  private:
   ServerTls() = default;
@@ -69,6 +79,10 @@ class ServerTls {
   std::string published_;  // what identity_path_ + ca_path_ hold now
   CertificateSummary served_;
   std::shared_ptr<grpc::ServerCredentials> credentials_;
+  // What the REST port's handshakes serve: parsed from the files ReadAndPublish checked,
+  // replaced with them. Read under https_mutex_ by each handshake.
+  std::shared_ptr<const HttpsIdentity> https_;
+  mutable std::mutex https_mutex_;
   mutable std::mutex reload_mutex_;
 };
 

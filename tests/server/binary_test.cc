@@ -58,10 +58,17 @@ class BinaryTest : public ::testing::Test {
     log_ = ::testing::TempDir() + "/xai_server_" + std::to_string(getpid()) + "_" +
            std::to_string(servers++) + ".log";
     std::filesystem::remove(log_);
-    std::vector<std::string> args = {
-        XAI_SERVER_BINARY, "--model-repository", xai::testing::FixtureRepo(),
-        "--address",       "127.0.0.1:0",        "--metrics-address",
-        "127.0.0.1:0",     "--log-level",        "debug"};
+    std::vector<std::string> args = {XAI_SERVER_BINARY,
+                                     "--model-repository",
+                                     xai::testing::FixtureRepo(),
+                                     "--address",
+                                     "127.0.0.1:0",
+                                     "--metrics-address",
+                                     "127.0.0.1:0",
+                                     "--http-address",
+                                     "",
+                                     "--log-level",
+                                     "debug"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
@@ -809,7 +816,8 @@ TEST(BinaryFaultTest, AFullDiskForLogsChangesNothingButTheLogs) {
     dup2(fileno(stdout), STDERR_FILENO);
     execl(XAI_SERVER_BINARY, XAI_SERVER_BINARY, "--model-repository",
           (std::string(XAI_SOURCE_DIR) + "/models").c_str(), "--address", address.c_str(),
-          "--metrics-address=off", "--log-level", "debug", static_cast<char*>(nullptr));
+          "--metrics-address=off", "--http-address=off", "--log-level", "debug",
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   const std::string cli = std::string(XAI_CLI_BINARY) + " --server " + address + " --timeout 3 ";

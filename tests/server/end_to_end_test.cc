@@ -42,6 +42,7 @@ class EndToEndTest : public ::testing::Test {
     ServerOptions options;
     options.address = "127.0.0.1:0";
     options.metrics_address = "127.0.0.1:0";
+    options.http_address = "";
     options.max_request_bytes = kMaxRequestBytes;
     options.explainer.model_repository = xai::testing::FixtureRepo();
     options.explainer.max_image_pixels = 1'000'000;
@@ -830,6 +831,7 @@ TEST(ServerMetricsAddressTest, AnAddressInUseOrMalformedStopsTheStartWithTheReas
   options.address = "127.0.0.1:0";
   options.explainer.model_repository = xai::testing::FixtureRepo();
   options.metrics_address = "127.0.0.1:0";
+  options.http_address = "";
   auto first = Server::Start(options);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   options.metrics_address = "127.0.0.1:" + std::to_string((*first)->metrics_port());
@@ -978,6 +980,7 @@ TEST(ServerShutdownTest, FinishesCallsInFlight) {
   ServerOptions options;
   options.address = "127.0.0.1:0";
   options.metrics_address = "";
+  options.http_address = "";
   options.explainer.model_repository = xai::testing::FixtureRepo();
   auto server = Server::Start(options);
   ASSERT_TRUE(server.ok()) << server.status().ToString();

@@ -51,6 +51,7 @@ class ModelAdminTest : public ::testing::Test {
     ServerOptions options;
     options.address = "127.0.0.1:0";
     options.metrics_address = "";
+    options.http_address = "";
     options.explainer.model_repository = (root_ / "repo").string();
     options.enable_admin = admin;
     options.poll_repository_seconds = poll_seconds;

@@ -25,15 +25,21 @@ using ::testing::HasSubstr;
 
 constexpr int kMaxRequestBytes = 4 * 1024 * 1024;
 
+// A server of the demo model with gRPC and REST on free ports of 127.0.0.1.
+ServerOptions RestOptions() {
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.metrics_address = "";
+  options.http_address = "127.0.0.1:0";
+  options.explainer.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
+  return options;
+}
+
 class RestTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ServerOptions options;
-    options.address = "127.0.0.1:0";
-    options.metrics_address = "";
-    options.http_address = "127.0.0.1:0";
+    ServerOptions options = RestOptions();
     options.max_request_bytes = kMaxRequestBytes;
-    options.explainer.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
     auto server = Server::Start(options);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server).release();
@@ -343,13 +349,9 @@ TEST(RestTokenTest, RestCallsNeedTheTokensGrpcCallsNeed) {
   }
   std::filesystem::permissions(
       tokens, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-  ServerOptions options;
-  options.address = "127.0.0.1:0";
-  options.metrics_address = "";
-  options.http_address = "127.0.0.1:0";
+  ServerOptions options = RestOptions();
   options.auth_tokens_file = tokens;
   options.enable_admin = true;
-  options.explainer.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
   auto server = Server::Start(options);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   (*server)->explainer().WaitUntilLoaded();
@@ -368,6 +370,55 @@ TEST(RestTokenTest, RestCallsNeedTheTokensGrpcCallsNeed) {
   ASSERT_TRUE(live);
   EXPECT_EQ(live->status, 200);
   std::filesystem::remove(tokens);
+}
+
+TEST_F(RestTest, TheWebPageAndTheSamplesAreServedFromTheBinary) {
+  auto page = http_.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_THAT(page->get_header_value("Content-Type"), HasSubstr("text/html"));
+  EXPECT_THAT(page->body, HasSubstr("<title>xai-serve</title>"));
+  // Nothing may come from elsewhere: the air-gapped cluster's case.
+  EXPECT_THAT(page->get_header_value("Content-Security-Policy"), HasSubstr("default-src 'none'"));
+  EXPECT_THAT(page->body, ::testing::Not(HasSubstr("http://")));
+  EXPECT_THAT(page->body, ::testing::Not(HasSubstr("https://")));
+  for (const char* path : {"/app.js", "/style.css"}) {
+    auto file = http_.Get(path);
+    ASSERT_TRUE(file) << path;
+    EXPECT_EQ(file->status, 200) << path;
+    EXPECT_THAT(file->body, ::testing::Not(HasSubstr("https://"))) << path;
+  }
+  auto index = http_.Get("/samples/index.json");
+  ASSERT_TRUE(index);
+  const auto samples = nlohmann::json::parse(index->body);
+  ASSERT_TRUE(samples.is_array());
+  ASSERT_FALSE(samples.empty());
+  for (const auto& name : samples) {
+    auto image = http_.Get("/samples/" + name.get<std::string>());
+    ASSERT_TRUE(image);
+    EXPECT_EQ(image->status, 200);
+    std::ifstream in(std::string(XAI_SOURCE_DIR) + "/samples/" + name.get<std::string>(),
+                     std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(image->body, bytes) << name;
+  }
+  auto missing = http_.Get("/samples/none.png");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+}
+
+TEST(RestWebPageTest, WebPageFalseServesTheApiOnly) {
+  ServerOptions options = RestOptions();
+  options.web_page = false;
+  auto server = Server::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  httplib::Client http("127.0.0.1", (*server)->http_port());
+  auto page = http.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 404);
+  auto live = http.Get("/v2/health/live");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->status, 200);
 }
 
 TEST(RestStatusTest, EveryGrpcCodeHasItsHttpStatus) {

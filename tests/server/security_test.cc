@@ -64,6 +64,7 @@ ServerOptions Options() {
   ServerOptions options;
   options.address = "127.0.0.1:0";
   options.metrics_address = "";
+  options.http_address = "";
   options.explainer.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
   return options;
 }
@@ -208,6 +209,76 @@ TEST(TlsTest, APlaintextHealthPortAnswersHealthChecksOnly) {
   options.tls = {};
   EXPECT_THAT(Server::Start(options).status().message(),
               HasSubstr("--health-address is a plaintext health port beside a TLS --address"));
+}
+
+// GET `path` on the REST port over HTTPS, trusting `ca`, with a client certificate when
+// `cert` is set; the HTTP status, or -1 when no answer came (the handshake failed).
+int HttpsGet(int port, const std::string& path, const std::string& ca, const std::string& cert = "",
+             const std::string& key = "") {
+  std::unique_ptr<httplib::SSLClient> client =
+      cert.empty() ? std::make_unique<httplib::SSLClient>("localhost", port)
+                   : std::make_unique<httplib::SSLClient>("localhost", port, cert, key);
+  client->set_ca_cert_path(ca.c_str());
+  client->enable_server_certificate_verification(true);
+  client->set_connection_timeout(5);
+  client->set_read_timeout(10);
+  const auto result = client->Get(path.c_str());
+  return result ? result->status : -1;
+}
+
+TEST(TlsTest, RestSpeaksHttpsWithTheGrpcPortsCertificatesAndReloadsThem) {
+  const std::string cert = Dir() + "/rest-server.pem";
+  const std::string key = Dir() + "/rest-server.key";
+  Copy(PkiA().server_cert, cert);
+  Copy(PkiA().server_key, key);
+  ServerOptions options = Options();
+  options.tls = {cert, key, ""};
+  options.health_address = "127.0.0.1:0";  // in-process calls still count as the HTTP port's
+  options.http_address = "127.0.0.1:0";
+  auto server = StartOrDie(options);
+  ASSERT_NE(server, nullptr);
+  const int port = server->http_port();
+  ASSERT_NE(port, 0);
+  EXPECT_EQ(HttpsGet(port, "/v1/models", PkiA().ca), 200);
+  EXPECT_EQ(HttpsGet(port, "/v1/models/shapes", PkiA().ca), 200);
+  EXPECT_EQ(HttpsGet(port, "/", PkiA().ca), 200);          // the web page
+  EXPECT_EQ(HttpsGet(port, "/v1/models", PkiB().ca), -1);  // another CA: not trusted
+  httplib::Client plain("127.0.0.1", port);
+  plain.set_read_timeout(5);
+  const auto plaintext = plain.Get("/v1/models");
+  EXPECT_TRUE(!plaintext || plaintext->status != 200) << "plaintext answered on the HTTPS port";
+  // Claiming to be the gateway without its secret changes nothing: the plaintext health port
+  // still refuses the call.
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    context.AddMetadata("x-xai-gateway", std::string(64, '0'));
+    context.AddMetadata("x-xai-http-peer", "ipv4:10.9.9.9:1");
+    xai::v1::ListModelsResponse response;
+    EXPECT_EQ(xai::v1::Explainer::NewStub(PlainChannel(server->health_port()))
+                  ->ListModels(&context, {}, &response)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+
+  // The other PKI's pair after a reload: the next handshakes serve it.
+  Copy(PkiB().server_cert, cert);
+  Copy(PkiB().server_key, key);
+  ASSERT_TRUE(server->Reload().ok());
+  EXPECT_EQ(HttpsGet(port, "/v1/models", PkiB().ca), 200);
+  EXPECT_EQ(HttpsGet(port, "/v1/models", PkiA().ca), -1);
+}
+
+TEST(TlsTest, RestWithMutualTlsNeedsAClientCertificateFromItsCa) {
+  ServerOptions options = Options();
+  options.tls = {PkiA().server_cert, PkiA().server_key, PkiA().ca};
+  options.http_address = "127.0.0.1:0";
+  auto server = StartOrDie(options);
+  ASSERT_NE(server, nullptr);
+  const int port = server->http_port();
+  EXPECT_EQ(HttpsGet(port, "/v1/models", PkiA().ca, PkiA().client_cert, PkiA().client_key), 200);
+  EXPECT_EQ(HttpsGet(port, "/v1/models", PkiA().ca), -1);
+  EXPECT_EQ(HttpsGet(port, "/v1/models", PkiA().ca, PkiB().client_cert, PkiB().client_key), -1);
 }
 
 TEST(TlsTest, FilesThatDoNotFitFailAtStartWithTheReason) {

@@ -38,7 +38,7 @@ class RunningServer:
         self.log_path = self._log.name
         self.process = subprocess.Popen(
             [_env("XAI_SERVER_BINARY"), "--model-repository", _env("XAI_FIXTURE_REPO"),
-             "--address", "127.0.0.1:0", "--metrics-address", "", *extra_args],
+             "--address", "127.0.0.1:0", "--metrics-address", "", "--http-address", "", *extra_args],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.port = 0
         give_up = time.monotonic() + 60
