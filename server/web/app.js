@@ -387,6 +387,7 @@ async function decisionPath() {
 
 async function run() {
   if (!state.image || state.busy) return;
+  if (!$('model').value) throw new Error('no model is ready on this server: see GET /v1/models');
   state.busy = true;
   $('run').disabled = true;
   document.body.setAttribute('aria-busy', 'true');
