@@ -143,7 +143,7 @@ check "REST: classify a sample on the exposed port" \
   bash -c "curl -fsS -H 'Content-Type: application/json' \
              http://127.0.0.1:$http_port/v1/models/shapes:classify \
              -d '{\"image\": {\"encoded\": \"'\$(base64 -w0 samples/star_3.png)'\"}}' |
-           grep -q '\"label\": \"star\"'"
+           grep -q '\"label\":\"star\"'"
 check "the web page and its samples are served from the binary" \
   bash -c "curl -fsS http://127.0.0.1:$http_port/ | grep -q '<title>xai-serve</title>' &&
            curl -fsS http://127.0.0.1:$http_port/samples/index.json | grep -q star_3.png"
