@@ -129,6 +129,10 @@ std::vector<std::string> ModelStatusRow(const xai::v1::ModelStatus& m) {
   return {m.name(), std::to_string(m.version()), m.state(), devices, m.reason()};
 }
 
+std::string JsonText(const json& value) {
+  return value.dump(2, ' ', false, json::error_handler_t::replace);
+}
+
 json ModelStatusJson(const xai::v1::ModelStatus& m) {
   return {{"name", m.name()},
           {"version", m.version()},

@@ -92,6 +92,10 @@ nlohmann::json ModelStatusJson(const xai::v1::ModelStatus& m);
 
 nlohmann::json ClassesJson(const google::protobuf::RepeatedPtrField<xai::v1::ClassScore>& classes);
 
+// `value` as indented JSON text; bytes that are not UTF-8 (a file name from the command
+// line, a server's message) become U+FFFD instead of throwing.
+std::string JsonText(const nlohmann::json& value);
+
 struct PathOptions {
   int target = -1;
   std::vector<std::string> layers;

@@ -1,6 +1,7 @@
 // xai: command-line client of xai-server. The global options live here; each subcommand
 // lives in client/commands/, one file per command.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdlib>
 
 #include "client/commands/admin.h"
@@ -27,9 +28,19 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.add_option("--server", g.server, "xai-server address host:port (env XAI_SERVER)")
       ->capture_default_str();
-  app.add_option("--timeout", g.timeout_seconds, "Deadline of each call, in seconds")
+  app.add_option("--timeout", g.timeout_seconds,
+                 "Deadline of each call, in seconds (more than 0, at most 1e6)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check([](const std::string& text) -> std::string {
+        // Finite and bounded, so that now + timeout stays a representable deadline.
+        char* end = nullptr;
+        const double seconds = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != '\0' || !std::isfinite(seconds) || seconds <= 0 ||
+            seconds > 1e6) {
+          return "must be a number of seconds, more than 0 and at most 1e6, not " + text;
+        }
+        return "";
+      });
   app.add_flag("--json", g.json, "Print JSON for machines instead of tables");
   xai::client::AddConnectionOptions(app, &g);
 

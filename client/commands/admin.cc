@@ -38,7 +38,7 @@ int RunChange(const GlobalOptions& g, const std::string& verb, const std::string
   if (g.json) {
     json versions = json::array();
     for (const auto& m : response.versions()) versions.push_back(ModelStatusJson(m));
-    std::cout << json{{"ok", status.ok()}, {"versions", versions}}.dump(2) << "\n";
+    std::cout << JsonText(json{{"ok", status.ok()}, {"versions", versions}}) << "\n";
   } else if (response.versions_size() > 0) {
     std::vector<std::vector<std::string>> rows;
     for (const auto& m : response.versions()) rows.push_back(ModelStatusRow(m));
@@ -67,7 +67,7 @@ int RunList(const GlobalOptions& g) {
       row["busy_instances"] = m.busy_instances();
       out.push_back(row);
     }
-    std::cout << json{{"models", out}}.dump(2) << "\n";
+    std::cout << JsonText(json{{"models", out}}) << "\n";
     return 0;
   }
   std::vector<std::vector<std::string>> rows;

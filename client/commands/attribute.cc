@@ -186,7 +186,7 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
     PrintTable(stdout, header, rows);
     std::printf("\n");
   }
-  if (g.json) std::cout << json{{"results", results}}.dump(2) << "\n";
+  if (g.json) std::cout << JsonText(json{{"results", results}}) << "\n";
   return failures == 0 ? 0 : kExitFailure;
 }
 

@@ -69,7 +69,7 @@ int RunClassify(const GlobalOptions& g, const std::string& model, int64_t versio
     PrintTable(stdout, {"  CLASS", "LABEL", "PROBABILITY", "LOGIT"}, rows);
     std::printf("\n");
   }
-  if (g.json) std::cout << json{{"results", results}}.dump(2) << "\n";
+  if (g.json) std::cout << JsonText(json{{"results", results}}) << "\n";
   return failures == 0 ? 0 : kExitFailure;
 }
 

@@ -308,7 +308,7 @@ int RunCompare(const GlobalOptions& g, const std::string& model, const std::stri
                 {"target_class", first.target >= 0 ? json(first.target) : json(nullptr)},
                 {"methods", table},
                 {"random", have_random ? ScoresJson(random) : json(nullptr)}};
-    std::cout << out.dump(2) << "\n";
+    std::cout << JsonText(out) << "\n";
     return failures == 0 ? 0 : kExitFailure;
   }
   std::printf("%s  (%s)\n", image_path.c_str(), title.c_str());

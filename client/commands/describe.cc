@@ -41,17 +41,17 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
            {"cam_target", l.cam_target()},
            {"ablation_cam", l.ablation_cam()}});
     }
-    std::cout << json{{"model", {{"name", r.model().name()}, {"version", r.model().version()}}},
-                      {"input_shape",
-                       std::vector<int64_t>(r.input_shape().begin(), r.input_shape().end())},
-                      {"num_classes", r.num_classes()},
-                      {"labels", std::vector<std::string>(r.labels().begin(), r.labels().end())},
-                      {"default_cam_layer", r.default_cam_layer()},
-                      {"default_path_layers",
-                       std::vector<std::string>(r.default_path_layers().begin(),
-                                                r.default_path_layers().end())},
-                      {"layers", layers}}
-                     .dump(2)
+    std::cout << JsonText(json{
+                     {"model", {{"name", r.model().name()}, {"version", r.model().version()}}},
+                     {"input_shape",
+                      std::vector<int64_t>(r.input_shape().begin(), r.input_shape().end())},
+                     {"num_classes", r.num_classes()},
+                     {"labels", std::vector<std::string>(r.labels().begin(), r.labels().end())},
+                     {"default_cam_layer", r.default_cam_layer()},
+                     {"default_path_layers",
+                      std::vector<std::string>(r.default_path_layers().begin(),
+                                               r.default_path_layers().end())},
+                     {"layers", layers}})
               << "\n";
     return 0;
   }

@@ -49,7 +49,7 @@ int RunHealth(const GlobalOptions& g, const std::string& model) {
   if (g.json) {
     json out = {{"service", request.service()}, {"status", state}, {"serving", serving}};
     if (!reason.empty()) out["reason"] = reason;
-    std::cout << out.dump(2) << "\n";
+    std::cout << JsonText(out) << "\n";
   } else if (serving) {
     std::cout << request.service() << ": SERVING\n";
   } else {

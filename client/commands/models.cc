@@ -28,7 +28,7 @@ int RunModels(const GlobalOptions& g) {
   if (g.json) {
     json out = json::array();
     for (const auto& m : response.models()) out.push_back(ModelStatusJson(m));
-    std::cout << json{{"models", out}}.dump(2) << "\n";
+    std::cout << JsonText(json{{"models", out}}) << "\n";
     return 0;
   }
   std::vector<std::vector<std::string>> rows;

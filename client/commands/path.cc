@@ -23,17 +23,23 @@ using json = nlohmann::json;
 
 // The path of `response` as JSON: what the diagram shows, in numbers.
 json PathJson(const xai::v1::DecisionPathResponse& response) {
+  // A layer index the answer does not list (a server that disagrees with this CLI) is
+  // written as its number, not read out of range.
+  const auto layer = [&response](int index) -> json {
+    if (index >= 0 && index < response.layers_size()) return response.layers(index);
+    return "layer #" + std::to_string(index) + " (not in the answer's layers)";
+  };
   json nodes = json::array(), edges = json::array(), chains = json::array();
   for (const auto& n : response.nodes()) {
-    nodes.push_back({{"layer", response.layers(n.layer())},
+    nodes.push_back({{"layer", layer(n.layer())},
                      {"channel", n.channel()},
                      {"relevance", n.relevance()},
                      {"share", n.share()}});
   }
   for (const auto& e : response.edges()) {
-    edges.push_back({{"from_layer", response.layers(e.layer())},
+    edges.push_back({{"from_layer", layer(e.layer())},
                      {"from_channel", e.from_channel()},
-                     {"to_layer", response.layers(e.layer() + 1)},
+                     {"to_layer", layer(e.layer() + 1)},
                      {"to_channel", e.to_channel()},
                      {"weight", e.weight()}});
   }
@@ -93,7 +99,7 @@ int RunPath(const GlobalOptions& g, const std::string& model, int64_t version,
       (std::filesystem::path(options.out_dir) / (stem + "_path.json")).lexically_normal().string();
   const json path = PathJson(response);
   xai::core::Status written = xai::core::WriteFile(png, response.diagram_png());
-  if (written.ok()) written = xai::core::WriteFile(json_file, path.dump(2) + "\n");
+  if (written.ok()) written = xai::core::WriteFile(json_file, JsonText(path) + "\n");
   if (!written.ok()) {
     std::cerr << "xai path: " << written.message() << "\n";
     return kExitFailure;
@@ -103,7 +109,7 @@ int RunPath(const GlobalOptions& g, const std::string& model, int64_t version,
     out["image"] = image;
     out["diagram"] = png;
     out["file"] = json_file;
-    std::cout << out.dump(2) << "\n";
+    std::cout << JsonText(out) << "\n";
     return 0;
   }
   std::string label;

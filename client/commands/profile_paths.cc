@@ -88,7 +88,20 @@ int RunProfilePaths(const GlobalOptions& g, const std::string& model, int64_t ve
             options.threshold, options.max_channels);
       }
       std::vector<std::vector<int>> sets(response.layers_size());
-      for (const auto& node : response.nodes()) sets[node.layer()].push_back(node.channel());
+      bool listed = true;  // every node's layer is one the answer lists
+      for (const auto& node : response.nodes()) {
+        if (node.layer() < 0 || node.layer() >= response.layers_size()) {
+          listed = false;
+          break;
+        }
+        sets[node.layer()].push_back(node.channel());
+      }
+      if (!listed) {
+        ++failures;
+        std::cerr << "xai profile-paths: " << path
+                  << ": the server's answer names a layer it does not list\n";
+        continue;
+      }
       if (const auto added = builder->Add(response.target_class(), sets); !added.ok()) {
         ++failures;
         std::cerr << "xai profile-paths: " << path << ": " << added.message() << "\n";
@@ -113,13 +126,12 @@ int RunProfilePaths(const GlobalOptions& g, const std::string& model, int64_t ve
                          {"label", labels[c.class_index()]},
                          {"images", c.images()}});
     }
-    std::cout << json{{"file", out_file},
-                      {"images", images.size() - failures},
-                      {"failed", failures},
-                      {"layers",
-                       std::vector<std::string>(profile.layers().begin(), profile.layers().end())},
-                      {"classes", classes}}
-                     .dump(2)
+    std::cout << JsonText(json{{"file", out_file},
+                               {"images", images.size() - failures},
+                               {"failed", failures},
+                               {"layers", std::vector<std::string>(profile.layers().begin(),
+                                                                   profile.layers().end())},
+                               {"classes", classes}})
               << "\n";
   } else {
     std::vector<std::vector<std::string>> rows;

@@ -65,7 +65,7 @@ int RunStats(const GlobalOptions& g, const std::string& model, int64_t version) 
         {{"name", m.model().name()}, {"version", m.model().version()}, {"methods", methods}});
   }
   if (g.json) {
-    std::cout << json{{"models", models}}.dump(2) << "\n";
+    std::cout << JsonText(json{{"models", models}}) << "\n";
     return 0;
   }
   PrintTable(stdout,

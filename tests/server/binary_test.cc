@@ -201,6 +201,11 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
                        &out),
             0)
       << out;
+  // A file name that is not UTF-8 is written with U+FFFD in JSON, not an abort.
+  const std::string latin1 = ::testing::TempDir() + "/image_\xff.png";
+  std::filesystem::copy_file(image, latin1, std::filesystem::copy_options::overwrite_existing);
+  EXPECT_EQ(RunCommand(cli + " --json classify shapes '" + latin1 + "' -k 1", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("image_\xef\xbf\xbd.png"));
   EXPECT_EQ(RunCommand(cli + " classify tiny " + log_, &out), 1) << out;  // a text file
   EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT"));
   EXPECT_NE(
