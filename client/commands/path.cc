@@ -80,7 +80,7 @@ int RunPath(const GlobalOptions& g, const std::string& model, int64_t version,
   request.set_render(true);
   xai::core::StatusOr<std::string> bytes = xai::core::ReadFile(image);
   if (!bytes.ok()) {
-    std::cerr << "xai path: " << image << ": " << bytes.status().message() << "\n";
+    std::cerr << "xai path: " << bytes.status().message() << "\n";  // names the file
     return kExitFailure;
   }
   request.mutable_image()->set_encoded(std::move(*bytes));

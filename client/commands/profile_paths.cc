@@ -70,16 +70,16 @@ int RunProfilePaths(const GlobalOptions& g, const std::string& model, int64_t ve
       xai::v1::DecisionPathResponse response;
       grpc::Status status;
       if (xai::core::StatusOr<std::string> bytes = xai::core::ReadFile(path); !bytes.ok()) {
-        error = bytes.status().message();
+        error = bytes.status().message();  // names the file
       } else {
         request.mutable_image()->set_encoded(std::move(*bytes));
         status = stub->DecisionPath(&context, request, &response);
-        if (!status.ok()) error = Describe(status, g);
+        if (!status.ok()) error = path + ": " + Describe(status, g);
       }
       progress.Step(path);
       if (!error.empty()) {
         ++failures;
-        std::cerr << "xai profile-paths: " << path << ": " << error << "\n";
+        std::cerr << "xai profile-paths: " << error << "\n";
         continue;
       }
       if (!builder) {
