@@ -84,8 +84,8 @@ int main(int argc, char** argv) {
                  "bundled sample images at /samples/); --web-page=false: the REST API only")
       ->capture_default_str();
   app.add_option("--tls-cert", options.tls.cert_file,
-                 "PEM certificate (and chain) of the server: the gRPC port speaks TLS only; "
-                 "needs --tls-key. Re-read on SIGHUP")
+                 "PEM certificate (and chain) of the server: the gRPC port speaks TLS only, "
+                 "and the REST port HTTPS only; needs --tls-key. Re-read on SIGHUP")
       ->check(CLI::ExistingFile);
   app.add_option("--tls-key", options.tls.key_file,
                  "PEM private key (unencrypted) matching --tls-cert. Re-read on SIGHUP")

@@ -889,7 +889,8 @@ TEST(BinaryHelpTest, HelpListsTheFlags) {
                            "--tls-cert",         "--tls-key",           "--tls-client-ca",
                            "--health-address",   "--auth-tokens",       "--metrics-auth",
                            "--reload-seconds",   "--reflection",        "SIGHUP",
-                           "--enable-admin",     "--poll-repository"}) {
+                           "--enable-admin",     "--poll-repository",   "--http-address",
+                           "--web-page"}) {
     EXPECT_THAT(out, HasSubstr(flag));
   }
   EXPECT_EQ(RunCommand(std::string(XAI_CLI_BINARY) + " --help", &out), 0);
