@@ -79,6 +79,11 @@ int main(int argc, char** argv) {
                  "over HTTP, or HTTPS with the gRPC port's --tls-cert, key and client CA, and "
                  "its tokens (port 0: pick one); empty (--http-address \"\"): none")
       ->capture_default_str();
+  app.add_option("--http-threads", options.http_threads,
+                 "Threads of the REST port: connections served at once (one thread each while "
+                 "it is kept alive, up to 5 s idle); more wait for a thread")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   app.add_option("--web-page", options.web_page,
                  "Serve the web page for ad-hoc explanations at / on --http-address (and the "
                  "bundled sample images at /samples/); --web-page=false: the REST API only")

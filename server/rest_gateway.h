@@ -35,7 +35,7 @@ class RestGateway {
   struct Options {
     std::string address;                       // host:port; port 0 picks one
     size_t max_body_bytes = 64 * 1024 * 1024;  // larger bodies: 413
-    int threads = 8;                           // requests served at once
+    int threads = 16;                          // connections served at once
     bool web_page = true;  // the web page at / (server/web/) and the samples at /samples/
     // Set: HTTPS only, with the gRPC port's certificates (and client CA), reloaded with
     // them. Must outlive the gateway.

@@ -136,6 +136,7 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     rest.address = options.http_address;
     rest.max_body_bytes = static_cast<size_t>(options.max_request_bytes);
     rest.web_page = options.web_page;
+    rest.threads = options.http_threads;
     rest.tls = server->tls_.get();
     rest.gateway_secret = gateway_secret;
     auto gateway = RestGateway::Start(rest, server->server_->InProcessChannel(arguments));

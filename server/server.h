@@ -32,7 +32,9 @@ struct ServerOptions {
   // The REST/JSON gateway and the web page (server/rest_gateway.h), host:port (port 0
   // picks one); empty: none. With `tls`, HTTPS only, with the same certificates.
   std::string http_address = "0.0.0.0:8000";
-  bool web_page = true;    // the REST port also serves the web page at /
+  bool web_page = true;  // the REST port also serves the web page at /
+  // HTTP connections served at once; each holds a thread while kept alive.
+  int http_threads = 16;
   bool access_log = true;  // one INFO line per answered call
   TlsOptions tls;          // cert and key set: the gRPC port speaks TLS only
   // With TLS: a second, plaintext port (host:port) answering grpc.health.v1 only, for

@@ -9,9 +9,12 @@
 #include <httplib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "server/rest_gateway.h"
 #include "server/server.h"
@@ -419,6 +422,37 @@ TEST(RestWebPageTest, WebPageFalseServesTheApiOnly) {
   auto live = http.Get("/v2/health/live");
   ASSERT_TRUE(live);
   EXPECT_EQ(live->status, 200);
+}
+
+TEST(RestThreadsTest, OneHttpThreadServesCallsInTurnAndKServesInstancesAtOnce) {
+  ServerOptions options = RestOptions();
+  options.http_threads = 1;
+  auto server = Server::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  (*server)->explainer().WaitUntilLoaded();
+  xai::v1::Image image;
+  image.set_encoded(xai::testing::ReadBytes(std::string(XAI_SOURCE_DIR) + "/samples/star_3.png"));
+  std::string image_json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(image, &image_json).ok());
+  const std::string instance =
+      R"({"b64": ")" + nlohmann::json::parse(image_json)["encoded"].get<std::string>() + R"("})";
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int c = 0; c < 3; ++c) {
+    clients.emplace_back([&] {
+      httplib::Client http("127.0.0.1", (*server)->http_port());
+      http.set_read_timeout(60);
+      auto answer =
+          http.Post("/v1/models/shapes:predict",
+                    R"({"instances": [)" + instance + ", " + instance + "]}", "application/json");
+      if (answer && answer->status == 200 &&
+          nlohmann::json::parse(answer->body)["predictions"].size() == 2) {
+        ++ok;
+      }
+    });
+  }
+  for (auto& client : clients) client.join();
+  EXPECT_EQ(ok.load(), 3);
 }
 
 TEST(RestStatusTest, EveryGrpcCodeHasItsHttpStatus) {
