@@ -8,6 +8,7 @@
 #include <iostream>
 #include <string>
 
+#include "client/output.h"
 #include "core/base/files.h"
 #include "core/base/status.h"
 
@@ -127,6 +128,26 @@ std::vector<std::string> ModelStatusRow(const xai::v1::ModelStatus& m) {
   std::string devices;
   for (const auto& d : m.devices()) devices += (devices.empty() ? "" : ",") + d;
   return {m.name(), std::to_string(m.version()), m.state(), devices, m.reason()};
+}
+
+int ForEachImage(const GlobalOptions& g, const std::string& command,
+                 const std::vector<std::string>& images, json* results,
+                 const std::function<std::string(size_t index, const std::string& path,
+                                                 std::string bytes)>& call) {
+  int failures = 0;
+  ProgressBar progress(command, static_cast<int>(images.size()));
+  for (size_t i = 0; i < images.size(); ++i) {
+    const std::string& path = images[i];
+    core::StatusOr<std::string> bytes = core::ReadFile(path);
+    const std::string error = bytes.ok() ? call(i, path, std::move(*bytes)) : std::string();
+    progress.Step(path);
+    if (bytes.ok() && error.empty()) continue;
+    ++failures;
+    const std::string reported = bytes.ok() ? error : std::string(bytes.status().message());
+    std::cerr << "xai " << command << ": " << (bytes.ok() ? path + ": " : "") << reported << "\n";
+    if (g.json) results->push_back({{"image", path}, {"error", reported}});
+  }
+  return failures;
 }
 
 std::string JsonText(const json& value) {

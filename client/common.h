@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -91,6 +92,16 @@ std::vector<std::string> ModelStatusRow(const xai::v1::ModelStatus& m);
 nlohmann::json ModelStatusJson(const xai::v1::ModelStatus& m);
 
 nlohmann::json ClassesJson(const google::protobuf::RepeatedPtrField<xai::v1::ClassScore>& classes);
+
+// One call per image, in turn: reads the image, then `call(index, path, bytes)` makes the
+// call and prints or collects its answer, returning "" or an error. A failure goes to stderr
+// as "xai COMMAND: PATH: ERROR" (a file error as is: it names the file) and, with --json,
+// into `results` as {"image", "error"}; a progress bar steps per image. Returns how many
+// failed.
+int ForEachImage(const GlobalOptions& g, const std::string& command,
+                 const std::vector<std::string>& images, nlohmann::json* results,
+                 const std::function<std::string(size_t index, const std::string& path,
+                                                 std::string bytes)>& call);
 
 // `value` as indented JSON text; bytes that are not UTF-8 (a file name from the command
 // line, a server's message) become U+FFFD instead of throwing.

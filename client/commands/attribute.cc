@@ -80,112 +80,94 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
 
   auto stub = Connect(g);
   const std::vector<std::string> prefixes = OutputPrefixes(images);
-  int failures = 0;
   json results = json::array();
-  ProgressBar progress("attribute", static_cast<int>(images.size()));
-  for (size_t i = 0; i < images.size(); ++i) {
-    const std::string& path = images[i];
-    auto fail = [&](const std::string& error) {
-      ++failures;
-      std::cerr << "xai attribute: " << path << ": " << error << "\n";
-      if (g.json) results.push_back({{"image", path}, {"error", error}});
-    };
-    xai::core::StatusOr<std::string> bytes = xai::core::ReadFile(path);
-    if (!bytes.ok()) {
-      progress.Step(path);
-      fail(bytes.status().message());
-      continue;
-    }
-    request.mutable_image()->set_encoded(std::move(*bytes));
-    grpc::ClientContext context;
-    PrepareCall(&context, g);
-    xai::v1::AttributeResponse response;
-    const grpc::Status status = stub->Attribute(&context, request, &response);
-    progress.Step(path);
-    if (!status.ok()) {
-      fail(Describe(status, g));
-      continue;
-    }
-    json written = json::array();
-    std::vector<std::vector<std::string>> rows;
-    std::string error;
-    for (const xai::v1::Attribution& a : response.attributions()) {
-      const std::string base = (std::filesystem::path(options.out_dir) /
-                                (prefixes[i] + "_" + std::to_string(a.target_class())))
-                                   .lexically_normal()
-                                   .string();
-      const std::string attribution_file = base + "_attribution.npy";
-      const std::string map_file = base + "_map.npy";
-      const std::string overlay_file = a.overlay_png().empty() ? "" : base + "_overlay.png";
-      if (!WriteNpyFloat32(attribution_file,
-                           {a.attribution().shape().begin(), a.attribution().shape().end()},
-                           a.attribution().data(), &error) ||
-          !WriteNpyFloat32(map_file, {a.map().shape().begin(), a.map().shape().end()},
-                           a.map().data(), &error)) {
-        break;
-      }
-      if (!overlay_file.empty()) {
-        if (const xai::core::Status s = xai::core::WriteFile(overlay_file, a.overlay_png());
-            !s.ok()) {
-          error = s.message();
-          break;
+  const int failures = ForEachImage(
+      g, "attribute", images, &results, [&](size_t i, const std::string& path, std::string bytes) {
+        request.mutable_image()->set_encoded(std::move(bytes));
+        grpc::ClientContext context;
+        PrepareCall(&context, g);
+        xai::v1::AttributeResponse response;
+        const grpc::Status status = stub->Attribute(&context, request, &response);
+        if (!status.ok()) return Describe(status, g);
+        json written = json::array();
+        std::vector<std::vector<std::string>> rows;
+        std::string error;
+        for (const xai::v1::Attribution& a : response.attributions()) {
+          const std::string base = (std::filesystem::path(options.out_dir) /
+                                    (prefixes[i] + "_" + std::to_string(a.target_class())))
+                                       .lexically_normal()
+                                       .string();
+          const std::string attribution_file = base + "_attribution.npy";
+          const std::string map_file = base + "_map.npy";
+          const std::string overlay_file = a.overlay_png().empty() ? "" : base + "_overlay.png";
+          if (!WriteNpyFloat32(attribution_file,
+                               {a.attribution().shape().begin(), a.attribution().shape().end()},
+                               a.attribution().data(), &error) ||
+              !WriteNpyFloat32(map_file, {a.map().shape().begin(), a.map().shape().end()},
+                               a.map().data(), &error)) {
+            break;
+          }
+          if (!overlay_file.empty()) {
+            if (const xai::core::Status s = xai::core::WriteFile(overlay_file, a.overlay_png());
+                !s.ok()) {
+              error = s.message();
+              break;
+            }
+          }
+          const bool integrates = a.steps() > 0;
+          written.push_back(
+              {{"target_class", a.target_class()},
+               {"attribution", attribution_file},
+               {"map", map_file},
+               {"overlay", overlay_file.empty() ? json(nullptr) : json(overlay_file)},
+               {"approximation_error", integrates ? json(a.approximation_error()) : json(nullptr)},
+               {"logit", a.logit()},
+               {"baseline_logit", integrates ? json(a.baseline_logit()) : json(nullptr)},
+               {"convergence_delta", integrates ? json(a.convergence_delta()) : json(nullptr)},
+               {"steps", a.steps()},
+               {"approximation_error_met",
+                options.max_error > 0 ? json(a.approximation_error_met()) : json(nullptr)},
+               {"metrics", a.has_metrics() ? MetricsJson(a.metrics()) : json(nullptr)},
+               {"warning", a.warning()}});
+          std::string label = "-";
+          for (const auto& c : response.classes()) {
+            if (c.index() == a.target_class()) label = c.label();
+          }
+          std::vector<std::string> row = {
+              "  " + std::to_string(a.target_class()), label, FormatFloat(a.logit(), 4),
+              integrates ? FormatFloat(a.approximation_error(), 4) : "-",
+              integrates ? std::to_string(a.steps()) : "-"};
+          if (a.has_metrics()) {
+            const std::vector<std::string> cells = MetricCells(a.metrics());
+            row.insert(row.end(), cells.begin(), cells.end());
+          }
+          row.push_back(attribution_file + " " + map_file +
+                        (overlay_file.empty() ? "" : " " + overlay_file) +
+                        (a.warning().empty() ? "" : "  (" + a.warning() + ")"));
+          rows.push_back(std::move(row));
         }
-      }
-      const bool integrates = a.steps() > 0;
-      written.push_back(
-          {{"target_class", a.target_class()},
-           {"attribution", attribution_file},
-           {"map", map_file},
-           {"overlay", overlay_file.empty() ? json(nullptr) : json(overlay_file)},
-           {"approximation_error", integrates ? json(a.approximation_error()) : json(nullptr)},
-           {"logit", a.logit()},
-           {"baseline_logit", integrates ? json(a.baseline_logit()) : json(nullptr)},
-           {"convergence_delta", integrates ? json(a.convergence_delta()) : json(nullptr)},
-           {"steps", a.steps()},
-           {"approximation_error_met",
-            options.max_error > 0 ? json(a.approximation_error_met()) : json(nullptr)},
-           {"metrics", a.has_metrics() ? MetricsJson(a.metrics()) : json(nullptr)},
-           {"warning", a.warning()}});
-      std::string label = "-";
-      for (const auto& c : response.classes()) {
-        if (c.index() == a.target_class()) label = c.label();
-      }
-      std::vector<std::string> row = {"  " + std::to_string(a.target_class()), label,
-                                      FormatFloat(a.logit(), 4),
-                                      integrates ? FormatFloat(a.approximation_error(), 4) : "-",
-                                      integrates ? std::to_string(a.steps()) : "-"};
-      if (a.has_metrics()) {
-        const std::vector<std::string> cells = MetricCells(a.metrics());
-        row.insert(row.end(), cells.begin(), cells.end());
-      }
-      row.push_back(attribution_file + " " + map_file +
-                    (overlay_file.empty() ? "" : " " + overlay_file) +
-                    (a.warning().empty() ? "" : "  (" + a.warning() + ")"));
-      rows.push_back(std::move(row));
-    }
-    if (!error.empty()) {
-      fail(error);
-      continue;
-    }
-    if (g.json) {
-      results.push_back(
-          {{"image", path},
-           {"model", {{"name", response.model().name()}, {"version", response.model().version()}}},
-           {"classes", ClassesJson(response.classes())},
-           {"attributions", written}});
-      continue;
-    }
-    std::printf("%s  (model %s v%lld, %s)\n", path.c_str(), response.model().name().c_str(),
-                static_cast<long long>(response.model().version()),
-                xai::v1::AttributionMethod_Name(request.method()).c_str());
-    std::vector<std::string> header = {"  TARGET", "LABEL", "LOGIT", "ERROR", "STEPS"};
-    if (options.metrics.metrics) {
-      header.insert(header.end(), kMetricsHeader.begin(), kMetricsHeader.end());
-    }
-    header.push_back("FILES");
-    PrintTable(stdout, header, rows);
-    std::printf("\n");
-  }
+        if (!error.empty()) return error;
+        if (g.json) {
+          results.push_back(
+              {{"image", path},
+               {"model",
+                {{"name", response.model().name()}, {"version", response.model().version()}}},
+               {"classes", ClassesJson(response.classes())},
+               {"attributions", written}});
+          return std::string();
+        }
+        std::printf("%s  (model %s v%lld, %s)\n", path.c_str(), response.model().name().c_str(),
+                    static_cast<long long>(response.model().version()),
+                    xai::v1::AttributionMethod_Name(request.method()).c_str());
+        std::vector<std::string> header = {"  TARGET", "LABEL", "LOGIT", "ERROR", "STEPS"};
+        if (options.metrics.metrics) {
+          header.insert(header.end(), kMetricsHeader.begin(), kMetricsHeader.end());
+        }
+        header.push_back("FILES");
+        PrintTable(stdout, header, rows);
+        std::printf("\n");
+        return std::string();
+      });
   if (g.json) std::cout << JsonText(json{{"results", results}}) << "\n";
   return failures == 0 ? 0 : kExitFailure;
 }

@@ -23,52 +23,38 @@ using json = nlohmann::json;
 int RunClassify(const GlobalOptions& g, const std::string& model, int64_t version,
                 const std::vector<std::string>& images, int top_k) {
   auto stub = Connect(g);
-  int failures = 0;
+  xai::v1::ClassifyRequest request;
+  request.mutable_model()->set_name(model);
+  request.mutable_model()->set_version(version);
+  request.set_top_k(top_k);
   json results = json::array();
-  xai::client::ProgressBar progress("classify", static_cast<int>(images.size()));
-  for (const std::string& path : images) {
-    xai::v1::ClassifyRequest request;
-    request.mutable_model()->set_name(model);
-    request.mutable_model()->set_version(version);
-    request.set_top_k(top_k);
-    xai::core::StatusOr<std::string> bytes = xai::core::ReadFile(path);
-    if (!bytes.ok()) {
-      const std::string& error = bytes.status().message();
-      ++failures;
-      std::cerr << "xai classify: " << error << "\n";
-      if (g.json) results.push_back({{"image", path}, {"error", error}});
-      progress.Step(path);
-      continue;
-    }
-    request.mutable_image()->set_encoded(std::move(*bytes));
-    grpc::ClientContext context;
-    PrepareCall(&context, g);
-    xai::v1::ClassifyResponse response;
-    const grpc::Status status = stub->Classify(&context, request, &response);
-    progress.Step(path);
-    if (!status.ok()) {
-      ++failures;
-      std::cerr << "xai classify: " << path << ": " << Describe(status, g) << "\n";
-      if (g.json) results.push_back({{"image", path}, {"error", Describe(status, g)}});
-      continue;
-    }
-    if (g.json) {
-      results.push_back(
-          {{"image", path},
-           {"model", {{"name", response.model().name()}, {"version", response.model().version()}}},
-           {"classes", ClassesJson(response.classes())}});
-      continue;
-    }
-    std::printf("%s  (model %s v%lld)\n", path.c_str(), response.model().name().c_str(),
-                static_cast<long long>(response.model().version()));
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& c : response.classes()) {
-      rows.push_back({"  " + std::to_string(c.index()), c.label(), FormatFloat(c.probability(), 4),
-                      FormatFloat(c.logit(), 3)});
-    }
-    PrintTable(stdout, {"  CLASS", "LABEL", "PROBABILITY", "LOGIT"}, rows);
-    std::printf("\n");
-  }
+  const int failures = ForEachImage(
+      g, "classify", images, &results, [&](size_t, const std::string& path, std::string bytes) {
+        request.mutable_image()->set_encoded(std::move(bytes));
+        grpc::ClientContext context;
+        PrepareCall(&context, g);
+        xai::v1::ClassifyResponse response;
+        const grpc::Status status = stub->Classify(&context, request, &response);
+        if (!status.ok()) return Describe(status, g);
+        if (g.json) {
+          results.push_back(
+              {{"image", path},
+               {"model",
+                {{"name", response.model().name()}, {"version", response.model().version()}}},
+               {"classes", ClassesJson(response.classes())}});
+          return std::string();
+        }
+        std::printf("%s  (model %s v%lld)\n", path.c_str(), response.model().name().c_str(),
+                    static_cast<long long>(response.model().version()));
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& c : response.classes()) {
+          rows.push_back({"  " + std::to_string(c.index()), c.label(),
+                          FormatFloat(c.probability(), 4), FormatFloat(c.logit(), 3)});
+        }
+        PrintTable(stdout, {"  CLASS", "LABEL", "PROBABILITY", "LOGIT"}, rows);
+        std::printf("\n");
+        return std::string();
+      });
   if (g.json) std::cout << JsonText(json{{"results", results}}) << "\n";
   return failures == 0 ? 0 : kExitFailure;
 }

@@ -140,94 +140,78 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
 
   auto stub = Connect(g);
   const std::vector<std::string> prefixes = OutputPrefixes(images);
-  int failures = 0;
   json results = json::array();
-  xai::client::ProgressBar progress("gradcam", static_cast<int>(images.size()));
-  for (size_t i = 0; i < images.size(); ++i) {
-    const std::string& path = images[i];
-    auto fail = [&](const std::string& error) {
-      ++failures;
-      std::cerr << "xai gradcam: " << path << ": " << error << "\n";
-      if (g.json) results.push_back({{"image", path}, {"error", error}});
-    };
-    xai::core::StatusOr<std::string> bytes = xai::core::ReadFile(path);
-    if (!bytes.ok()) {
-      progress.Step(path);
-      fail(bytes.status().message());
-      continue;
-    }
-    request.mutable_image()->set_encoded(std::move(*bytes));
-    grpc::ClientContext context;
-    PrepareCall(&context, g);
-    xai::v1::GradCAMResponse response;
-    const grpc::Status status = stub->GradCAM(&context, request, &response);
-    progress.Step(path);
-    if (!status.ok()) {
-      fail(Describe(status, g));
-      continue;
-    }
-    std::string error;
-    std::vector<WrittenExplanation> written;
-    if (!WriteExplanations(response, options.out_dir, prefixes[i], &written, &error)) {
-      fail(error);
-      continue;
-    }
-
-    if (g.json) {
-      json explanations = json::array();
-      for (const auto& w : written) {
-        explanations.push_back(
-            {{"target_class", w.target},
-             {"cam", w.cam},
-             {"raw", w.raw},
-             {"overlay", w.overlay.empty() ? json(nullptr) : json(w.overlay)},
-             {"cam_peak", {w.peak_x, w.peak_y}},
-             {"metrics", w.explanation->has_metrics() ? MetricsJson(w.explanation->metrics())
-                                                      : json(nullptr)}});
-      }
-      results.push_back(
-          {{"image", path},
-           {"model", {{"name", response.model().name()}, {"version", response.model().version()}}},
-           {"classes", ClassesJson(response.classes())},
-           {"explanations", explanations}});
-      continue;
-    }
-    std::string top;
-    if (!response.classes().empty()) {
-      const auto& c = response.classes(0);
-      top = "; top class " + std::to_string(c.index()) +
-            (c.label().empty() ? "" : " " + c.label()) + ", " + FormatFloat(c.probability(), 4);
-    }
-    std::printf("%s  (model %s v%lld%s)\n", path.c_str(), response.model().name().c_str(),
-                static_cast<long long>(response.model().version()), top.c_str());
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& w : written) {
-      // The response lists only the top classes; a target outside them has no score here.
-      std::string label = "-", probability = "-";
-      for (const auto& c : response.classes()) {
-        if (c.index() == w.target) {
-          label = c.label();
-          probability = FormatFloat(c.probability(), 4);
+  const int failures = ForEachImage(
+      g, "gradcam", images, &results, [&](size_t i, const std::string& path, std::string bytes) {
+        request.mutable_image()->set_encoded(std::move(bytes));
+        grpc::ClientContext context;
+        PrepareCall(&context, g);
+        xai::v1::GradCAMResponse response;
+        const grpc::Status status = stub->GradCAM(&context, request, &response);
+        if (!status.ok()) return Describe(status, g);
+        std::string error;
+        std::vector<WrittenExplanation> written;
+        if (!WriteExplanations(response, options.out_dir, prefixes[i], &written, &error)) {
+          return error;
         }
-      }
-      std::vector<std::string> row = {
-          "  " + std::to_string(w.target), label, probability,
-          "(" + std::to_string(w.peak_x) + ", " + std::to_string(w.peak_y) + ")"};
-      if (w.explanation->has_metrics()) {
-        const std::vector<std::string> cells = MetricCells(w.explanation->metrics());
-        row.insert(row.end(), cells.begin(), cells.end());
-      }
-      row.push_back(w.cam + " " + w.raw + (w.overlay.empty() ? "" : " " + w.overlay));
-      rows.push_back(std::move(row));
-    }
-    std::vector<std::string> header = {"  TARGET", "LABEL", "PROBABILITY", "CAM PEAK"};
-    if (options.metrics.metrics) {
-      header.insert(header.end(), kMetricsHeader.begin(), kMetricsHeader.end());
-    }
-    header.push_back("FILES");
-    PrintTable(stdout, header, rows);
-    std::printf("\n");
-  }
+
+        if (g.json) {
+          json explanations = json::array();
+          for (const auto& w : written) {
+            explanations.push_back(
+                {{"target_class", w.target},
+                 {"cam", w.cam},
+                 {"raw", w.raw},
+                 {"overlay", w.overlay.empty() ? json(nullptr) : json(w.overlay)},
+                 {"cam_peak", {w.peak_x, w.peak_y}},
+                 {"metrics", w.explanation->has_metrics() ? MetricsJson(w.explanation->metrics())
+                                                          : json(nullptr)}});
+          }
+          results.push_back(
+              {{"image", path},
+               {"model",
+                {{"name", response.model().name()}, {"version", response.model().version()}}},
+               {"classes", ClassesJson(response.classes())},
+               {"explanations", explanations}});
+          return std::string();
+        }
+        std::string top;
+        if (!response.classes().empty()) {
+          const auto& c = response.classes(0);
+          top = "; top class " + std::to_string(c.index()) +
+                (c.label().empty() ? "" : " " + c.label()) + ", " + FormatFloat(c.probability(), 4);
+        }
+        std::printf("%s  (model %s v%lld%s)\n", path.c_str(), response.model().name().c_str(),
+                    static_cast<long long>(response.model().version()), top.c_str());
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& w : written) {
+          // The response lists only the top classes; a target outside them has no score here.
+          std::string label = "-", probability = "-";
+          for (const auto& c : response.classes()) {
+            if (c.index() == w.target) {
+              label = c.label();
+              probability = FormatFloat(c.probability(), 4);
+            }
+          }
+          std::vector<std::string> row = {
+              "  " + std::to_string(w.target), label, probability,
+              "(" + std::to_string(w.peak_x) + ", " + std::to_string(w.peak_y) + ")"};
+          if (w.explanation->has_metrics()) {
+            const std::vector<std::string> cells = MetricCells(w.explanation->metrics());
+            row.insert(row.end(), cells.begin(), cells.end());
+          }
+          row.push_back(w.cam + " " + w.raw + (w.overlay.empty() ? "" : " " + w.overlay));
+          rows.push_back(std::move(row));
+        }
+        std::vector<std::string> header = {"  TARGET", "LABEL", "PROBABILITY", "CAM PEAK"};
+        if (options.metrics.metrics) {
+          header.insert(header.end(), kMetricsHeader.begin(), kMetricsHeader.end());
+        }
+        header.push_back("FILES");
+        PrintTable(stdout, header, rows);
+        std::printf("\n");
+        return std::string();
+      });
   if (g.json) std::cout << JsonText(json{{"results", results}}) << "\n";
   return failures == 0 ? 0 : kExitFailure;
 }
