@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base/quote.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/call.h"
 #include "server/logging.h"
@@ -39,33 +40,12 @@ std::string JsonString(std::string_view text) { return "\"" + JsonEscape(text) +
 
 void Error(httplib::Response& response, grpc::StatusCode code, std::string_view message,
            std::string_view request_id, int http_status = 0) {
-  static const char* const kNames[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
-  const int index = static_cast<int>(code);
   response.status = http_status != 0 ? http_status : HttpStatusFor(code);
   // Parsers quote the body around an error: never more than 1 KB of it back.
-  constexpr size_t kMaxMessage = 1024;
-  std::string bounded(message.substr(0, kMaxMessage));
-  if (message.size() > kMaxMessage) {
-    bounded += "... (" + std::to_string(message.size()) + " bytes)";
-  }
+  const std::string bounded = core::CapMessage(message, 1024);
   response.set_content(
-      "{\"code\": " + JsonString(index >= 0 && index <= 16 ? kNames[index] : "UNKNOWN") +
+      // core's codes are gRPC's numbers; one outside them is named UNKNOWN.
+      "{\"code\": " + JsonString(core::StatusCodeName(static_cast<core::StatusCode>(code))) +
           ", \"message\": " + JsonString(bounded) + ", \"request_id\": " + JsonString(request_id) +
           "}\n",
       kJson);
