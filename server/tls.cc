@@ -36,14 +36,15 @@ using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509, X509_free>>;
 using KeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY, EVP_PKEY_free>>;
 using StorePtr = std::unique_ptr<X509_STORE, OpenSslDeleter<X509_STORE, X509_STORE_free>>;
 
-// Every certificate of PEM `text`, in order.
+// Every certificate of PEM `text`, in order. None: OpenSSL's reason stays in its error queue
+// for the caller.
 std::vector<X509Ptr> ReadCertificates(const std::string& text) {
   Bio bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
   std::vector<X509Ptr> certificates;
   while (X509* certificate = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
     certificates.emplace_back(certificate);
   }
-  ERR_clear_error();  // the loop ends on "no start line"
+  if (!certificates.empty()) ERR_clear_error();  // the loop ends on "no start line"
   return certificates;
 }
 
@@ -156,23 +157,19 @@ core::StatusOr<CertificateSummary> CheckCertificates(const std::string& cert_cha
                                                      const std::string& key,
                                                      const std::string& what) {
   ERR_clear_error();
-  Bio bio(BIO_new_mem_buf(cert_chain.data(), static_cast<int>(cert_chain.size())));
-  X509Ptr leaf(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (leaf == nullptr) {
+  const std::vector<X509Ptr> chain = ReadCertificates(cert_chain);
+  if (chain.empty()) {
     return core::InvalidArgumentError(what + " holds no PEM certificate (" + OpenSslError() + ")");
   }
+  X509* const leaf = chain[0].get();
   CertificateSummary summary;
-  summary.certificates = 1;
-  while (X509Ptr(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) != nullptr) {
-    ++summary.certificates;
-  }
-  ERR_clear_error();  // the loop ends on "no start line"
+  summary.certificates = static_cast<int>(chain.size());
   char subject[512];
-  X509_NAME_oneline(X509_get_subject_name(leaf.get()), subject, sizeof(subject));
+  X509_NAME_oneline(X509_get_subject_name(leaf), subject, sizeof(subject));
   summary.subject = subject;
-  summary.not_after = TimeText(X509_get0_notAfter(leaf.get()));
-  summary.expired = X509_cmp_current_time(X509_get0_notAfter(leaf.get())) <= 0 ||
-                    X509_cmp_current_time(X509_get0_notBefore(leaf.get())) >= 0;
+  summary.not_after = TimeText(X509_get0_notAfter(leaf));
+  summary.expired = X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0 ||
+                    X509_cmp_current_time(X509_get0_notBefore(leaf)) >= 0;
   if (key.empty()) return summary;
 
   Bio key_bio(BIO_new_mem_buf(key.data(), static_cast<int>(key.size())));
@@ -183,7 +180,7 @@ core::StatusOr<CertificateSummary> CheckCertificates(const std::string& cert_cha
     return core::InvalidArgumentError("the TLS key holds no unencrypted PEM private key (" +
                                       OpenSslError() + ")");
   }
-  if (X509_check_private_key(leaf.get(), private_key.get()) != 1) {
+  if (X509_check_private_key(leaf, private_key.get()) != 1) {
     ERR_clear_error();
     return core::InvalidArgumentError("the TLS key does not match the certificate of " +
                                       summary.subject + " in " + what);
