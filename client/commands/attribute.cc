@@ -159,13 +159,8 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
         std::printf("%s  (model %s v%lld, %s)\n", path.c_str(), response.model().name().c_str(),
                     static_cast<long long>(response.model().version()),
                     xai::v1::AttributionMethod_Name(request.method()).c_str());
-        std::vector<std::string> header = {"  TARGET", "LABEL", "LOGIT", "ERROR", "STEPS"};
-        if (options.metrics.metrics) {
-          header.insert(header.end(), kMetricsHeader.begin(), kMetricsHeader.end());
-        }
-        header.push_back("FILES");
-        PrintTable(stdout, header, rows);
-        std::printf("\n");
+        PrintResultTable({"  TARGET", "LABEL", "LOGIT", "ERROR", "STEPS"}, options.metrics.metrics,
+                         rows);
         return std::string();
       });
   if (g.json) std::cout << JsonText(json{{"results", results}}) << "\n";

@@ -203,13 +203,8 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
           row.push_back(w.cam + " " + w.raw + (w.overlay.empty() ? "" : " " + w.overlay));
           rows.push_back(std::move(row));
         }
-        std::vector<std::string> header = {"  TARGET", "LABEL", "PROBABILITY", "CAM PEAK"};
-        if (options.metrics.metrics) {
-          header.insert(header.end(), kMetricsHeader.begin(), kMetricsHeader.end());
-        }
-        header.push_back("FILES");
-        PrintTable(stdout, header, rows);
-        std::printf("\n");
+        PrintResultTable({"  TARGET", "LABEL", "PROBABILITY", "CAM PEAK"}, options.metrics.metrics,
+                         rows);
         return std::string();
       });
   if (g.json) std::cout << JsonText(json{{"results", results}}) << "\n";
@@ -290,6 +285,14 @@ std::vector<std::string> MetricCells(const xai::v1::FaithfulnessMetrics& m) {
   return {MetricCell(m.map().deletion_auc(), random, m.random().deletion_auc()),
           MetricCell(m.map().insertion_auc(), random, m.random().insertion_auc()),
           MetricCell(m.map().top20_probability(), random, m.random().top20_probability())};
+}
+
+void PrintResultTable(std::vector<std::string> header, bool metrics,
+                      const std::vector<std::vector<std::string>>& rows) {
+  if (metrics) header.insert(header.end(), kMetricsHeader.begin(), kMetricsHeader.end());
+  header.push_back("FILES");
+  PrintTable(stdout, header, rows);
+  std::printf("\n");
 }
 
 void SetupGradCam(CLI::App& app, const GlobalOptions& global) {

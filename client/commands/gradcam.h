@@ -40,6 +40,10 @@ nlohmann::json MetricsJson(const xai::v1::FaithfulnessMetrics& m);
 std::vector<std::string> MetricCells(const xai::v1::FaithfulnessMetrics& m);
 inline const std::vector<std::string> kMetricsHeader = {"DELETION AUC", "INSERTION AUC",
                                                         "TOP-20% P"};
+// One image's summary table on stdout: `header`, then kMetricsHeader when `metrics`, then
+// FILES (each row ends with its metric cells and files), and a blank line.
+void PrintResultTable(std::vector<std::string> header, bool metrics,
+                      const std::vector<std::vector<std::string>>& rows);
 
 // Adds `xai gradcam` and its options to `app`, with a callback that runs it against the
 // server `global` names; `global` must outlive the parse.
