@@ -432,13 +432,19 @@ int main(int argc, char** argv) {
                        return check(stub->GradCAM(&context, overlay, &response));
                      },
                      {}});
-    cases.push_back({"DecisionPath RPC, default layers",
-                     [&] {
-                       grpc::ClientContext context;
-                       xai::v1::DecisionPathResponse response;
-                       return check(stub->DecisionPath(&context, path, &response));
-                     },
-                     {}});
+    // A transformer has no default path layers (DecisionPath reads NCHW maps only).
+    if (description.default_path_layers_size() > 0) {
+      cases.push_back({"DecisionPath RPC, default layers",
+                       [&] {
+                         grpc::ClientContext context;
+                         xai::v1::DecisionPathResponse response;
+                         return check(stub->DecisionPath(&context, path, &response));
+                       },
+                       {}});
+    } else {
+      std::printf("DecisionPath not measured: %s\n",
+                  description.default_path_layers_problem().c_str());
+    }
     for (const xai::v1::CamMethod method : extra_methods) {
       xai::v1::GradCAMRequest request = gradcam;
       request.set_method(method);

@@ -183,6 +183,10 @@ StatusOr<ModelDescription> Explainer::DescribeModel(const ModelRef& ref) const {
   d.layers = model->layers;
   d.default_cam_layer = model->default_cam_layer;
   d.default_path_layers = model->default_path_layers;
+  d.recommended_cam_layer = model->recommended_cam_layer;
+  d.default_cam_layer_problem = model->default_cam_layer_problem;
+  d.default_path_layers_problem = model->default_path_layers_problem;
+  d.output = model->pool->output_note();
   for (const c10::Device& device : model->pool->devices()) d.devices.push_back(device.str());
   return d;
 }

@@ -67,6 +67,10 @@ struct ModelDescription {
   std::string default_cam_layer;
   std::vector<std::string> default_path_layers;
   std::vector<std::string> devices;
+  std::string recommended_cam_layer;        // transformers: the last block's first LayerNorm
+  std::string default_cam_layer_problem;    // why default_cam_layer is ""
+  std::string default_path_layers_problem;  // why default_path_layers is empty
+  std::string output;                       // which output of forward holds the logits
 };
 
 struct ModelStatisticsEntry {

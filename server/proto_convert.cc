@@ -1,5 +1,7 @@
 #include "server/proto_convert.h"
 
+#include "core/repository/model_config.h"
+
 namespace xai::server {
 namespace {
 
@@ -12,6 +14,20 @@ void ToProto(const std::vector<core::LabeledScore>& scores,
     c->set_probability(score.probability);
     c->set_logit(score.logit);
   }
+}
+
+xai::v1::FeatureLayout ToProto(core::FeatureLayout layout) {
+  switch (layout) {
+    case core::FeatureLayout::kNchw:
+      return xai::v1::NCHW;
+    case core::FeatureLayout::kNhwc:
+      return xai::v1::NHWC;
+    case core::FeatureLayout::kTokens:
+      return xai::v1::TOKENS;
+    case core::FeatureLayout::kNone:
+      break;
+  }
+  return xai::v1::LAYOUT_AUTO;
 }
 
 }  // namespace
@@ -57,6 +73,9 @@ core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request) {
   out.metrics = {request.metrics().enabled(), request.metrics().steps(),
                  request.metrics().random_baseline()};
   out.overlay = FromProto(request.overlay());
+  for (const xai::v1::LayerLayout& layout : request.layer_layouts()) {
+    out.layer_layouts.push_back({layout.layer(), core::DeclarationOf(layout)});
+  }
   return out;
 }
 
@@ -225,9 +244,18 @@ void ToProto(const core::ModelDescription& d, xai::v1::DescribeModelResponse* ou
       l->set_ablation_cam(layer.split_refusal.empty() ? "suffix"
                                                       : "full forwards: " + layer.split_refusal);
     }
+    l->set_layout(ToProto(layer.layout.kind));
+    l->set_prefix_tokens(static_cast<int32_t>(layer.layout.prefix_tokens));
+    l->set_grid_height(static_cast<int32_t>(layer.layout.height));
+    l->set_grid_width(static_cast<int32_t>(layer.layout.width));
+    l->set_layout_note(layer.layout_note);
   }
   out->set_default_cam_layer(d.default_cam_layer);
   for (const std::string& layer : d.default_path_layers) out->add_default_path_layers(layer);
+  out->set_recommended_cam_layer(d.recommended_cam_layer);
+  out->set_default_cam_layer_problem(d.default_cam_layer_problem);
+  out->set_default_path_layers_problem(d.default_path_layers_problem);
+  out->set_output(d.output);
 }
 
 void ToProto(const core::ModelVersionStatus& m, xai::v1::ModelStatus* out) {

@@ -6,6 +6,15 @@ Written here from the methods' definitions as pytorch-grad-cam 1.5 implements th
 gradients; the maps go through ReLU, min-max scaling and cv2.resize (OpenCV's own), and
 several layers are averaged and scaled again. It shares no code with the C++ engine.
 
+The procedures take an optional `reshape` (None: the layers' outputs are [B,K,h,w]), a
+layout object for layers that hold their feature map otherwise (tools/transformer_reference.py):
+reshape.to_nchw(t) is pytorch-grad-cam's reshape_transform, from the layer's raw output
+(or its gradient) [B,...] to a [B,K,h,w] view, applied to activations and gradients as its
+ActivationsAndGradients does; reshape.from_nchw(view, original) writes a [B,K,h,w] view
+back into the layout of `original` (the raw output, which supplies what the view leaves
+out, e.g. a class token), for ABLATION_CAM's replaced output. The maps are resized to
+the input x's size (width x.shape[-1], height x.shape[-2]).
+
 Usage: /usr/bin/python3 tools/cam_reference.py --out DIR [--extra]
 
 --extra adds architectures the test suite does not use (densenet121, efficientnet_b0,
@@ -119,14 +128,15 @@ def scale(img, size=None):
     return np.float32(img)
 
 
-def reference(model, x, layers, targets):
+def reference(model, x, layers, targets, reshape=None):
     """{method: (cams [T,H,W], raws [T,h,w] of layers[0])}."""
     modules = dict(model.named_modules())
     acts, grads, handles = {}, {}, []
     for name in layers:
         def hook(module, inputs, output, name=name):
-            acts[name] = output
-            output.register_hook(lambda g, name=name: grads.__setitem__(name, g))
+            acts[name] = output if reshape is None else reshape.to_nchw(output)
+            output.register_hook(lambda g, name=name: grads.__setitem__(
+                name, g if reshape is None else reshape.to_nchw(g)))
         handles.append(modules[name].register_forward_hook(hook))
     out = model(x.clone().requires_grad_(True))  # as pytorch-grad-cam does
     for h in handles:
@@ -142,14 +152,14 @@ def reference(model, x, layers, targets):
                 g = grads[name][0].numpy().astype(np.float32)
                 m = np.maximum(cam_map(a, g, method), 0)
                 raw = m if raw is None else raw
-                per_layer.append(scale(m, (SIZE, SIZE)))
+                per_layer.append(scale(m, (x.shape[-1], x.shape[-2])))
             cam = scale(np.maximum(np.stack(per_layer), 0).mean(axis=0))
             result[method][0].append(cam)
             result[method][1].append(np.float32(raw))
     return {m: (np.stack(c), np.stack(r)) for m, (c, r) in result.items()}
 
 
-def aug_smoothed(model, x, layers, targets):
+def aug_smoothed(model, x, layers, targets, reshape=None):
     """pytorch-grad-cam's aug_smooth, as ttach runs it: horizontal flip x multiply by 0.9,
     1.0, 1.1; each variant's final maps (and raw maps) flipped back, the six averaged
     without normalising again. {METHOD+aug_smooth: (cams, raws)} for the plain methods."""
@@ -159,7 +169,7 @@ def aug_smoothed(model, x, layers, targets):
             variant = x * factor
             if flip:
                 variant = torch.flip(variant, dims=[3])
-            for method, (cams, raws) in reference(model, variant, layers, targets).items():
+            for method, (cams, raws) in reference(model, variant, layers, targets, reshape).items():
                 if "+" in method:
                     continue
                 if flip:
@@ -171,7 +181,7 @@ def aug_smoothed(model, x, layers, targets):
     return {m + "+aug_smooth": (c / 6, r / 6) for m, (c, r) in total.items()}
 
 
-def activations_of(model, x, layers):
+def activations_of(model, x, layers, reshape=None):
     """The layers' outputs [K, h, w] (float32 numpy) in one no-grad forward, copied as the
     layer returned them (later in-place operations of the network do not reach them)."""
     modules = dict(model.named_modules())
@@ -183,15 +193,18 @@ def activations_of(model, x, layers):
         model(x)
     for h in handles:
         h.remove()
+    if reshape is not None:
+        acts = {name: reshape.to_nchw(t) for name, t in acts.items()}
     return {name: acts[name][0].numpy().astype(np.float32) for name in layers}
 
 
-def score_cam_scores(model, x, a):
+def score_cam_scores(model, x, a, reshape=None):
     """pytorch-grad-cam's ScoreCAM.get_cam_weights before the softmax, for activations a
     [K, h, w]: each channel upsampled (UpsamplingBilinear2d, align_corners=True), min-max
     scaled with eps 1e-8, times the input; the logits [K, classes] of the masked inputs in
     batches. (pytorch-grad-cam forwards them again for every target; the logits are the
-    same, so the reference forwards once.)"""
+    same, so the reference forwards once.) The masks come from the [K, h, w] view, so
+    `reshape` changes nothing here."""
     with torch.no_grad():
         act = torch.from_numpy(a)[None]
         up = torch.nn.UpsamplingBilinear2d(size=x.shape[-2:])(act)
@@ -204,13 +217,22 @@ def score_cam_scores(model, x, a):
                           for i in range(0, inputs.size(0), PERTURBATION_BATCH)]).numpy()
 
 
-def ablation_scores(model, x, layer, a):
+def ablation_scores(model, x, layer, a, reshape=None):
     """AblationCAM's scores as pytorch-grad-cam obtains them, with METHODS.md's ablation
     value: full forwards of the input in batches, the layer's output replaced (a forward
     hook, as its AblationLayer replaces the module) by the unablated output with one
     channel per row set to 0 when the output's minimum is 0, else to that minimum - 1e7.
-    The logits [K, classes]."""
+    The logits [K, classes]. With `reshape`, a is the [K, h, w] view: the channel is
+    ablated there (the minimum is the view's, so a class token does not count) and the view
+    written back into the layer's layout, the rest of the raw output (a class token) as it
+    was."""
     module = dict(model.named_modules())[layer]
+    if reshape is not None:
+        raw = []
+        handle = module.register_forward_hook(lambda m, inputs, output: raw.append(output.clone()))
+        with torch.no_grad():
+            model(x)
+        handle.remove()
     act = torch.from_numpy(a)
     low = float(act.min())
     value = 0.0 if low == 0 else low - 1e7
@@ -221,18 +243,20 @@ def ablation_scores(model, x, layer, a):
             n = min(PERTURBATION_BATCH, channels - i)
             ablated = act[None].repeat(n, 1, 1, 1)
             ablated[torch.arange(n), torch.arange(i, i + n)] = value
+            if reshape is not None:
+                ablated = reshape.from_nchw(ablated, raw[0].expand(n, *raw[0].shape[1:]))
             handle = module.register_forward_hook(lambda m, inputs, output, t=ablated: t)
             scores.append(model(x.repeat(n, 1, 1, 1)))
             handle.remove()
     return torch.cat(scores).numpy()
 
 
-def perturbation_reference(model, x, layers, targets, methods=PERTURBATION_METHODS):
+def perturbation_reference(model, x, layers, targets, methods=PERTURBATION_METHODS, reshape=None):
     """{METHOD: (cams [T,H,W], raws [T,h,w])} for the perturbation methods."""
-    acts = activations_of(model, x, layers)
-    scores = ({name: score_cam_scores(model, x, acts[name]) for name in layers}
+    acts = activations_of(model, x, layers, reshape)
+    scores = ({name: score_cam_scores(model, x, acts[name], reshape) for name in layers}
               if any(m.startswith("SCORE_CAM") for m in methods) else {})
-    ablations = ({name: ablation_scores(model, x, name, acts[name]) for name in layers}
+    ablations = ({name: ablation_scores(model, x, name, acts[name], reshape) for name in layers}
                  if "ABLATION_CAM" in methods else {})
     with torch.no_grad():
         logits = model(x)[0].numpy()
@@ -252,7 +276,7 @@ def perturbation_reference(model, x, layers, targets, methods=PERTURBATION_METHO
                 m = projection(weighted_a) if method.endswith("+eigen_smooth") else weighted_a.sum(axis=0)
                 m = np.maximum(m, 0)
                 raw = m if raw is None else raw
-                per_layer.append(scale(m, (SIZE, SIZE)))
+                per_layer.append(scale(m, (x.shape[-1], x.shape[-2])))
             cams.append(scale(np.maximum(np.stack(per_layer), 0).mean(axis=0)))
             raws.append(np.float32(raw))
         result[method] = (np.stack(cams), np.stack(raws))
@@ -303,7 +327,7 @@ def show_cam_on_image(img, mask, image_weight):
     return np.uint8(255 * cam)
 
 
-def pick_targets(model, x, layers, count):
+def pick_targets(model, x, layers, count, reshape=None):
     """The `count` highest-scoring classes whose maps are not all zero for any method:
     with random weights some classes have only negative evidence, and a comparison of
     zeros with zeros proves nothing."""
@@ -311,7 +335,7 @@ def pick_targets(model, x, layers, count):
         order = torch.argsort(model(x)[0], descending=True).tolist()
     chosen = []
     for target in order:
-        maps = reference(model, x, layers, [target])
+        maps = reference(model, x, layers, [target], reshape)
         if all(raws.max() > 0 for _, raws in maps.values()):
             chosen.append(target)
         if len(chosen) == count:

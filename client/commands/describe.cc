@@ -18,6 +18,21 @@ namespace {
 
 using json = nlohmann::json;
 
+// "TOKENS 1+14x14", "NHWC 7x7", "NCHW 7x7"; "ambiguous" where the layout must be declared.
+std::string LayoutCell(const xai::v1::LayerInfo& l) {
+  const std::string grid = std::to_string(l.grid_height()) + "x" + std::to_string(l.grid_width());
+  switch (l.layout()) {
+    case xai::v1::NCHW:
+      return "NCHW " + grid;
+    case xai::v1::NHWC:
+      return "NHWC " + grid;
+    case xai::v1::TOKENS:
+      return "TOKENS " + std::to_string(l.prefix_tokens()) + "+" + grid;
+    default:
+      return l.layout_note().rfind("ambiguous", 0) == 0 ? "ambiguous" : "";
+  }
+}
+
 int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t version) {
   auto stub = Connect(g);
   grpc::ClientContext context;
@@ -39,7 +54,11 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
            {"type", l.type()},
            {"output_shape", std::vector<int64_t>(l.output_shape().begin(), l.output_shape().end())},
            {"cam_target", l.cam_target()},
-           {"ablation_cam", l.ablation_cam()}});
+           {"ablation_cam", l.ablation_cam()},
+           {"layout", xai::v1::FeatureLayout_Name(l.layout())},
+           {"prefix_tokens", l.prefix_tokens()},
+           {"grid", {l.grid_height(), l.grid_width()}},
+           {"layout_note", l.layout_note()}});
     }
     std::cout << JsonText(json{
                      {"model", {{"name", r.model().name()}, {"version", r.model().version()}}},
@@ -51,6 +70,10 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
                      {"default_path_layers",
                       std::vector<std::string>(r.default_path_layers().begin(),
                                                r.default_path_layers().end())},
+                     {"recommended_cam_layer", r.recommended_cam_layer()},
+                     {"default_cam_layer_problem", r.default_cam_layer_problem()},
+                     {"default_path_layers_problem", r.default_path_layers_problem()},
+                     {"output", r.output()},
                      {"layers", layers}})
               << "\n";
     return 0;
@@ -65,14 +88,31 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
   std::printf("input shape:         %s  ([C,H,W])\n", Shape(r.input_shape()).c_str());
   std::printf("classes:             %d\n", r.num_classes());
   std::printf("labels:              %s\n", labels.empty() ? "(none)" : labels.c_str());
-  std::printf("default CAM layer:   %s\n", r.default_cam_layer().c_str());
-  std::printf("default path layers: %s\n\n", path_layers.c_str());
+  std::printf("logits:              %s\n", r.output().c_str());
+  std::printf("default CAM layer:   %s\n", r.default_cam_layer().empty()
+                                               ? ("none: " + r.default_cam_layer_problem()).c_str()
+                                               : r.default_cam_layer().c_str());
+  if (!r.recommended_cam_layer().empty()) {
+    std::printf("recommended layer:   %s  (transformer: the last block's first LayerNorm)\n",
+                r.recommended_cam_layer().c_str());
+  }
+  std::printf("default path layers: %s\n\n",
+              path_layers.empty() ? ("none: " + r.default_path_layers_problem()).c_str()
+                                  : path_layers.c_str());
   std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> ambiguous;
   for (const auto& l : r.layers()) {
     rows.push_back({l.path(), l.type(), l.output_shape().empty() ? "-" : Shape(l.output_shape()),
-                    l.cam_target() ? "yes" : "", l.ablation_cam()});
+                    l.cam_target() ? "yes" : "", LayoutCell(l), l.ablation_cam()});
+    if (l.layout_note().rfind("ambiguous", 0) == 0) {
+      ambiguous.push_back(l.path() + ": " + l.layout_note());
+    }
   }
-  PrintTable(stdout, {"LAYER", "TYPE", "OUTPUT SHAPE", "CAM", "ABLATION_CAM"}, rows);
+  PrintTable(stdout, {"LAYER", "TYPE", "OUTPUT SHAPE", "CAM", "LAYOUT", "ABLATION_CAM"}, rows);
+  if (!ambiguous.empty()) {
+    std::printf("\nLayers that need a declared layout before CAM methods can read them:\n");
+    for (const std::string& line : ambiguous) std::printf("  %s\n", line.c_str());
+  }
   return 0;
 }
 

@@ -9,7 +9,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=$here/xai_client/_proto
-protos=(xai/v1/explainer.proto xai/v1/model_admin.proto grpc/health/v1/health.proto)
+protos=(xai/v1/feature_layout.proto xai/v1/explainer.proto xai/v1/model_admin.proto grpc/health/v1/health.proto)
 
 command -v protoc >/dev/null || { echo "generate_stubs: protoc missing (apt-get install protobuf-compiler)" >&2; exit 2; }
 plugin=$(command -v grpc_python_plugin) ||

@@ -150,6 +150,26 @@ Status ValidateModelConfig(const xai::v1::ModelConfig& config) {
                                   " is not a module path like \"layer4\" or \"features.7.0\"");
     }
   }
+  for (int i = 0; i < config.cam_layers_size(); ++i) {
+    const xai::v1::LayerLayout& entry = config.cam_layers(i);
+    const std::string field = "cam_layers[" + std::to_string(i) + "]";
+    if (!IsValidModulePath(entry.layer())) {
+      return InvalidArgumentError(
+          field + ".layer " + QuoteInput(entry.layer()) +
+          " is not a module path like \"encoder.layers.encoder_layer_11.ln_1\"");
+    }
+    for (int j = 0; j < i; ++j) {
+      if (config.cam_layers(j).layer() == entry.layer()) {
+        return InvalidArgumentError(field + ".layer " + QuoteInput(entry.layer()) +
+                                    " is declared twice");
+      }
+    }
+    const Status checked = CheckLayoutDeclaration(DeclarationOf(entry));
+    if (!checked.ok()) return InvalidArgumentError(field + ": " + checked.message());
+  }
+  if (config.output().size() > 128) {
+    return InvalidArgumentError("output must be an index or a key of at most 128 characters");
+  }
   for (int g = 0; g < config.instance_group_size(); ++g) {
     const xai::v1::InstanceGroup& group = config.instance_group(g);
     const std::string field = "instance_group[" + std::to_string(g) + "]";
@@ -208,5 +228,29 @@ StatusOr<std::vector<std::string>> ReadLabels(const std::string& path) {
 }
 
 int ChannelsOf(xai::v1::ColorOrder order) { return order == xai::v1::GRAY ? 1 : 3; }
+
+LayoutDeclaration DeclarationOf(const xai::v1::LayerLayout& proto) {
+  LayoutDeclaration d;
+  switch (proto.layout()) {
+    case xai::v1::NCHW:
+      d.kind = FeatureLayout::kNchw;
+      break;
+    case xai::v1::NHWC:
+      d.kind = FeatureLayout::kNhwc;
+      break;
+    case xai::v1::TOKENS:
+      d.kind = FeatureLayout::kTokens;
+      break;
+    case xai::v1::LAYOUT_AUTO:
+      break;
+    default:
+      d.unknown_kind = proto.layout();
+      break;
+  }
+  d.prefix_tokens = proto.prefix_tokens();
+  d.grid_height = proto.grid_height();
+  d.grid_width = proto.grid_width();
+  return d;
+}
 
 }  // namespace xai::core

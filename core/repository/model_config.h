@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/base/status.h"
+#include "core/runtime/feature_layout.h"
 #include "xai/v1/model_config.pb.h"
 
 namespace xai::core {
@@ -39,6 +40,10 @@ Status CheckModelName(std::string_view field, std::string_view name);
 
 // Whether `path` is a syntactically valid module path ("layer4", "features.7.0").
 bool IsValidModulePath(std::string_view path);
+
+// A layout message (config.pbtxt's cam_layers, a request's layer_layouts) in core's terms.
+// An enum value out of range is kept in unknown_kind, which CheckLayoutDeclaration refuses.
+LayoutDeclaration DeclarationOf(const xai::v1::LayerLayout& proto);
 
 // Reads a labels file: one label per line, trailing '\r' and whitespace trimmed; a
 // trailing empty line is ignored. NOT_FOUND / INVALID_ARGUMENT (unreadable).

@@ -13,6 +13,7 @@
 #include "core/repository/model_version.h"
 #include "core/repository/path_profile.h"
 #include "core/repository/servable_model.h"
+#include "core/runtime/feature_layout.h"
 #include "core/runtime/input_tensor.h"
 #include "core/runtime/layer_inspector.h"
 
@@ -139,20 +140,132 @@ std::string Join(const std::vector<std::string>& parts, const char* separator) {
   return out;
 }
 
-// Checks a configured layer against the probe's table.
+// Checks a configured layer against the probe's table: a CAM layer, and with `nchw` an NCHW
+// one (DecisionPath's).
 Status CheckFeatureLayer(const ServableModel& model, const std::string& path,
-                         const std::string& field) {
+                         const std::string& field, bool nchw = false) {
   const LayerInfo* layer = model.FindLayer(path);
   if (layer == nullptr) {
     return InvalidArgumentError(field + " \"" + path + "\" is not a module the model runs");
   }
-  if (!layer->is_feature_map()) {
-    return InvalidArgumentError(field + " \"" + path + "\" outputs shape " +
-                                (layer->output_shape.empty() ? std::string("(not a tensor)")
-                                                             : ShapeToString(layer->output_shape)) +
-                                ", not a 4-D feature map");
+  if (!layer->is_feature_map())
+    return InvalidArgumentError(field + ": " + UnresolvedLayoutMessage(*layer));
+  if (nchw && layer->layout.kind != FeatureLayout::kNchw) {
+    return InvalidArgumentError(field + " \"" + path + "\" is " + layer->layout.ToString() +
+                                "; DecisionPath follows the channels of NCHW feature maps only");
   }
   return OkStatus();
+}
+
+// Resolves every layer's layout (LayerInfo::layout, layout_note): declared in the config's
+// cam_layers, else inferred from its shape; 4-D layers that read both ways are probed once
+// more at another input size. A declaration that does not fit its layer leaves that layer
+// unresolved with the reason, logged: it blocks no other use of the model.
+void ResolveLayouts(ServableModel& model, const ModelPool::Instance& instance) {
+  std::vector<LayerInfo>& layers = model.layers;
+  const int64_t height = model.input_shape[1];
+  const int64_t width = model.input_shape[2];
+  const auto& declared = model.config.cam_layers();
+  std::vector<size_t> undecided;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    LayerInfo& layer = layers[l];
+    const auto found =
+        std::find_if(declared.begin(), declared.end(),
+                     [&](const xai::v1::LayerLayout& d) { return d.layer() == layer.path; });
+    if (found != declared.end() && found->layout() != xai::v1::LAYOUT_AUTO) {
+      const std::string field = "cam_layers[" + std::to_string(found - declared.begin()) + "]";
+      StatusOr<LayerLayout> layout =
+          ApplyDeclaration(layer.output_shape, DeclarationOf(*found), height, width);
+      if (layout.ok()) {
+        layer.layout = *layout;
+        layer.layout_note = "declared in config.pbtxt (" + field + ")";
+      } else {
+        layer.layout_note =
+            field + " in config.pbtxt does not fit the layer: " + layout.status().message();
+        spdlog::warn("{}: {}", model.display_name(), layer.layout_note);
+      }
+      continue;
+    }
+    LayoutInference inferred = InferLayout(layer.output_shape, layer.type, height, width);
+    layer.layout = inferred.layout;
+    layer.layout_note = std::move(inferred.note);
+    if (inferred.wants_second_probe) undecided.push_back(l);
+  }
+  for (const xai::v1::LayerLayout& d : declared) {
+    if (model.FindLayer(d.layer()) == nullptr) {
+      spdlog::warn("{}: cam_layers names \"{}\", which is not a module the model runs",
+                   model.display_name(), d.layer());
+    }
+  }
+  if (undecided.empty()) return;
+  // The channels stay and the grid grows with the input: twice the size (1.5 above 512).
+  const int64_t other_height = height <= 512 ? 2 * height : height + height / 2;
+  const int64_t other_width = width <= 512 ? 2 * width : width + width / 2;
+  std::vector<std::string> paths;
+  for (const size_t l : undecided) paths.push_back(layers[l].path);
+  const StatusOr<std::vector<std::vector<int64_t>>> probed =
+      ProbeShapes(instance.module, paths,
+                  at::zeros({1, model.input_shape[0], other_height, other_width},
+                            at::TensorOptions().device(instance.device)));
+  for (size_t i = 0; i < undecided.size(); ++i) {
+    LayerInfo& layer = layers[undecided[i]];
+    LayoutInference decided = InferFromSecondProbe(
+        layer.output_shape, probed.ok() ? (*probed)[i] : std::vector<int64_t>{});
+    layer.layout = decided.layout;
+    layer.layout_note = std::move(decided.note);
+  }
+}
+
+// The default CAM and path layers, or why there are none (logged). A configured layer that
+// cannot be used leaves the model serving: Classify and the attributions need no layer.
+void ChooseDefaultLayers(ServableModel& model) {
+  const xai::v1::ModelConfig& config = model.config;
+  model.recommended_cam_layer = RecommendedCamLayer(model.layers);
+  if (!config.default_cam_layer().empty()) {
+    const Status usable = CheckFeatureLayer(model, config.default_cam_layer(), "default_cam_layer");
+    if (usable.ok()) {
+      model.default_cam_layer = config.default_cam_layer();
+    } else {
+      model.default_cam_layer_problem = "config.pbtxt's " + usable.message();
+      spdlog::warn("{}: {}; GradCAM requests must name their layers", model.display_name(),
+                   model.default_cam_layer_problem);
+    }
+  } else {
+    model.default_cam_layer = !model.recommended_cam_layer.empty() ? model.recommended_cam_layer
+                                                                   : DefaultCamLayer(model.layers);
+    if (model.default_cam_layer.empty()) {
+      model.default_cam_layer_problem =
+          "the model has no layer whose output is a feature map in a known layout (NCHW, NHWC, "
+          "TOKENS); name one in layers, or declare a layer's layout in config.pbtxt's cam_layers";
+    }
+  }
+  if (!config.default_path_layers().empty()) {
+    for (int i = 0; i < config.default_path_layers_size(); ++i) {
+      const Status usable =
+          CheckFeatureLayer(model, config.default_path_layers(i),
+                            "default_path_layers[" + std::to_string(i) + "]", /*nchw=*/true);
+      if (!usable.ok()) {
+        model.default_path_layers_problem = "config.pbtxt's " + usable.message();
+        spdlog::warn("{}: {}; DecisionPath requests must name their layers", model.display_name(),
+                     model.default_path_layers_problem);
+        return;
+      }
+    }
+    model.default_path_layers.assign(config.default_path_layers().begin(),
+                                     config.default_path_layers().end());
+    return;
+  }
+  if (!model.recommended_cam_layer.empty()) {
+    model.default_path_layers_problem =
+        "DecisionPath follows the channels of convolutional NCHW feature maps, and this model's "
+        "blocks output transformer tokens or channels-last maps (docs/METHODS.md)";
+    return;
+  }
+  model.default_path_layers = DefaultPathLayers(model.layers);
+  if (model.default_path_layers.empty()) {
+    model.default_path_layers_problem =
+        "no direct child of the model outputs an NCHW feature map; name the layers";
+  }
 }
 
 StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const Pending& p,
@@ -169,6 +282,7 @@ StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const Pending& p,
   XAI_RETURN_IF_ERROR(CheckConfined(options.root, pool_options.model_path));
   pool_options.display_name = model->display_name();
   pool_options.input_shape = model->input_shape;
+  pool_options.output = p.config.output();
   if (p.config.has_dynamic_batching()) {
     pool_options.max_batch_size = p.config.dynamic_batching().max_batch_size();
   }
@@ -212,21 +326,8 @@ StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const Pending& p,
       model->layers,
       InspectLayers(first.module, at::zeros(batch, at::TensorOptions().device(first.device))));
 
-  model->default_cam_layer = p.config.default_cam_layer().empty() ? DefaultCamLayer(model->layers)
-                                                                  : p.config.default_cam_layer();
-  if (!p.config.default_cam_layer().empty()) {
-    XAI_RETURN_IF_ERROR(CheckFeatureLayer(*model, model->default_cam_layer, "default_cam_layer"));
-  }
-  if (p.config.default_path_layers().empty()) {
-    model->default_path_layers = DefaultPathLayers(model->layers);
-  } else {
-    model->default_path_layers.assign(p.config.default_path_layers().begin(),
-                                      p.config.default_path_layers().end());
-    for (size_t i = 0; i < model->default_path_layers.size(); ++i) {
-      XAI_RETURN_IF_ERROR(CheckFeatureLayer(*model, model->default_path_layers[i],
-                                            "default_path_layers[" + std::to_string(i) + "]"));
-    }
-  }
+  ResolveLayouts(*model, first);
+  ChooseDefaultLayers(*model);
 
   const fs::path profile_path = p.model_dir / std::to_string(p.version) / kPathProfileFile;
   if (fs::exists(profile_path, ec)) {
@@ -235,7 +336,8 @@ StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const Pending& p,
     for (int i = 0; i < model->path_profile->layers_size(); ++i) {
       XAI_RETURN_IF_ERROR(
           CheckFeatureLayer(*model, model->path_profile->layers(i),
-                            profile_path.string() + ": layers[" + std::to_string(i) + "]"));
+                            profile_path.string() + ": layers[" + std::to_string(i) + "]",
+                            /*nchw=*/true));
     }
   }
 
@@ -363,6 +465,25 @@ Status ModelRepository::LoadPending(const PendingVersion& p) {
   }
   spdlog::info("{}: ABLATION_CAM runs the network after the layer alone at {} feature layers{}",
                display, split, refused.empty() ? "" : "; full forwards at " + refused);
+  // What CAM requests without layers get, and the layers whose layout stays unresolved.
+  int ambiguous = 0;
+  for (const LayerInfo& layer : model.layers) {
+    ambiguous += layer.layout_note.rfind("ambiguous", 0) == 0;
+  }
+  if (model.pool->attention_rewrites() > 0) {
+    spdlog::info(
+        "{}: {} attention layers traced on PyTorch's inference fast path, which has no "
+        "gradient, run its differentiable equivalent",
+        display, model.pool->attention_rewrites());
+  }
+  spdlog::info("{}: logits from {}; default CAM layer {}{}{}", display, model.pool->output_note(),
+               model.default_cam_layer.empty() ? "none (" + model.default_cam_layer_problem + ")"
+                                               : model.default_cam_layer,
+               model.recommended_cam_layer.empty() ? "" : " (a transformer's recommended layer)",
+               ambiguous == 0 ? ""
+                              : "; " + std::to_string(ambiguous) +
+                                    " layer(s) with an ambiguous layout (DescribeModel's "
+                                    "layout_note)");
   bool unloaded = false;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -26,9 +26,13 @@ struct ServableModel {
   std::vector<int64_t> input_shape;  // [C,H,W]
   std::vector<std::string> labels;   // empty, or one per class
   std::unique_ptr<ModelPool> pool;
-  std::vector<LayerInfo> layers;  // execution order
-  std::string default_cam_layer;  // "" when the model has no feature map
+  std::vector<LayerInfo> layers;  // execution order, layouts resolved
+  // The first LayerNorm of a transformer's last block (RecommendedCamLayer); "" otherwise.
+  std::string recommended_cam_layer;
+  std::string default_cam_layer;  // "" when there is none usable; then the problem says why
+  std::string default_cam_layer_problem;
   std::vector<std::string> default_path_layers;
+  std::string default_path_layers_problem;  // why default_path_layers is empty
   // The class path library, when <version>/paths.pb exists (checked against the layers).
   std::optional<xai::v1::PathProfile> path_profile;
   // Counted by every request this version serves (the rest of the struct is immutable).

@@ -122,8 +122,8 @@ Status ValidateDecisionPath(const DecisionPathRequest& request, const ServableMo
   spec->target = request.target_class;
   spec->layers = request.layers.empty() ? model.default_path_layers : request.layers;
   if (spec->layers.empty()) {
-    return InvalidArgumentError(model.display_name() +
-                                " has no default path layers; name them in layers");
+    return FailedPreconditionError(model.display_name() + " has no default path layers (" +
+                                   model.default_path_layers_problem + "); name them in layers");
   }
   if (static_cast<int>(spec->layers.size()) > kMaxPathLayers) {
     return InvalidArgumentError("layers has " + std::to_string(spec->layers.size()) +
@@ -131,6 +131,13 @@ Status ValidateDecisionPath(const DecisionPathRequest& request, const ServableMo
   }
   for (size_t i = 0; i < spec->layers.size(); ++i) {
     XAI_ASSIGN_OR_RETURN(const LayerInfo* layer, FeatureLayerField(model, spec->layers, i));
+    if (layer->layout.kind != FeatureLayout::kNchw) {
+      return InvalidArgumentError(
+          "layers[" + std::to_string(i) + "] \"" + spec->layers[i] + "\" is " +
+          layer->layout.ToString() +
+          ": DecisionPath follows the channels of convolutional NCHW feature maps, not "
+          "transformer tokens or channels-last maps (docs/METHODS.md, DecisionPath)");
+    }
     if (i > 0 &&
         layer->completion_order <= model.FindLayer(spec->layers[i - 1])->completion_order) {
       return InvalidArgumentError("layers[" + std::to_string(i) + "] \"" + spec->layers[i] +

@@ -30,7 +30,9 @@ class GradCamJob : public RequestJob<GradCamResult> {
                       std::to_string(static_cast<int>(spec.method)) +
                       (spec.eigen_smooth ? "/eigen_smooth" : "") +
                       (spec.aug_smooth ? "/aug_smooth/" : "/");
-    for (const std::string& layer : spec.layers) key += layer + ",";
+    for (size_t l = 0; l < spec.layers.size(); ++l) {
+      key += spec.layers[l] + "=" + spec.layouts[l].ToString() + ",";
+    }
     return BatchKey::Of<GradCamJob>(std::move(key));
   }
 
@@ -171,8 +173,8 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
   spec->layers = request.layers;
   if (spec->layers.empty()) {
     if (model.default_cam_layer.empty()) {
-      return InvalidArgumentError(model.display_name() +
-                                  " has no layer with a 4-D output to explain");
+      return FailedPreconditionError(
+          model.display_name() + " has no default CAM layer: " + model.default_cam_layer_problem);
     }
     spec->layers.push_back(model.default_cam_layer);
   }
@@ -180,9 +182,48 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
     return InvalidArgumentError("layers has " + std::to_string(spec->layers.size()) +
                                 " entries; at most " + std::to_string(environment.max_cam_layers));
   }
+  const auto& overrides = request.layer_layouts;
+  for (size_t j = 0; j < overrides.size(); ++j) {
+    const std::string field = "layer_layouts[" + std::to_string(j) + "]";
+    if (std::find(spec->layers.begin(), spec->layers.end(), overrides[j].layer) ==
+        spec->layers.end()) {
+      return InvalidArgumentError(field + " names " + QuoteInput(overrides[j].layer) +
+                                  ", which is not one of the request's layers");
+    }
+    for (size_t k = 0; k < j; ++k) {
+      if (overrides[k].layer == overrides[j].layer) {
+        return InvalidArgumentError(field + " repeats the layer " + QuoteInput(overrides[j].layer));
+      }
+    }
+  }
   int earliest = -1;
+  spec->layouts.clear();
   for (size_t i = 0; i < spec->layers.size(); ++i) {
-    XAI_ASSIGN_OR_RETURN(const LayerInfo* layer, FeatureLayerField(model, spec->layers, i));
+    const auto declared = std::find_if(overrides.begin(), overrides.end(),
+                                       [&](const auto& o) { return o.layer == spec->layers[i]; });
+    const LayerInfo* layer = nullptr;
+    if (declared != overrides.end() && declared->layout.kind != FeatureLayout::kNone) {
+      XAI_ASSIGN_OR_RETURN(layer, LayerField(model, spec->layers, i));
+      StatusOr<LayerLayout> layout = ApplyDeclaration(layer->output_shape, declared->layout,
+                                                      model.input_shape[1], model.input_shape[2]);
+      if (!layout.ok()) {
+        return InvalidArgumentError("layer_layouts[" +
+                                    std::to_string(declared - overrides.begin()) + "] for layer " +
+                                    QuoteInput(layer->path) + ": " + layout.status().message());
+      }
+      spec->layouts.push_back(*layout);
+    } else {
+      if (declared != overrides.end()) {
+        const Status checked = CheckLayoutDeclaration(declared->layout);
+        if (!checked.ok()) {
+          return InvalidArgumentError("layer_layouts[" +
+                                      std::to_string(declared - overrides.begin()) +
+                                      "]: " + checked.message());
+        }
+      }
+      XAI_ASSIGN_OR_RETURN(layer, FeatureLayerField(model, spec->layers, i));
+      spec->layouts.push_back(layer->layout);
+    }
     if (earliest < 0 ||
         layer->completion_order < model.FindLayer(spec->layers[earliest])->completion_order) {
       earliest = static_cast<int>(i);

@@ -13,6 +13,7 @@
 #include "core/methods/cam/cam_method.h"
 #include "core/methods/faithfulness/faithfulness_types.h"
 #include "core/requests/request_types.h"
+#include "core/runtime/feature_layout.h"
 
 namespace xai::core {
 
@@ -38,6 +39,12 @@ struct GradCamRequest {
   // Faithfulness metrics beside each map (docs/METHODS.md), forwarded in batches of
   // batch_size.
   MetricsRequest metrics;
+  // Layouts of some of `layers` for this call, over the model's resolved ones.
+  struct LayerLayoutOverride {
+    std::string layer;
+    LayoutDeclaration layout;
+  };
+  std::vector<LayerLayoutOverride> layer_layouts;
   OverlaySpec overlay;
   RequestContext context;
 };
@@ -57,8 +64,10 @@ struct GradCamResult {
 };
 
 // Checks a GradCAM request against `model` and fills `spec` (layers resolved to the
-// default, the earliest layer to cut at, the input size). INVALID_ARGUMENT naming the
-// field (layers: with the closest valid CAM layers), UNIMPLEMENTED for methods the CAM
+// default, their layouts, the earliest layer to cut at, the input size). INVALID_ARGUMENT
+// naming the field (layers: with the closest valid CAM layers; a layer whose layout is
+// ambiguous: with the field that declares it), FAILED_PRECONDITION when layers is empty and
+// the model has no usable default layer (with why), UNIMPLEMENTED for methods the CAM
 // method table does not serve.
 Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model,
                        const RequestEnvironment& environment, GradCamSpec* spec);

@@ -10,6 +10,7 @@
 #include "core/image/overlay.h"
 #include "core/repository/model_config.h"
 #include "core/repository/servable_model.h"
+#include "core/runtime/feature_layout.h"
 #include "core/runtime/input_tensor.h"
 
 namespace xai::core {
@@ -183,10 +184,8 @@ FloatTensor ToFloatTensor(const at::Tensor& t) {
   return out;
 }
 
-// layers[i] of a request, checked: a module path of `model` with a 4-D output, not
-// repeated. INVALID_ARGUMENT naming the field, with the closest CAM layers.
-StatusOr<const LayerInfo*> FeatureLayerField(const ServableModel& model,
-                                             const std::vector<std::string>& layers, size_t i) {
+StatusOr<const LayerInfo*> LayerField(const ServableModel& model,
+                                      const std::vector<std::string>& layers, size_t i) {
   const std::string& path = layers[i];
   const std::string field = "layers[" + std::to_string(i) + "] " + QuoteInput(path);
   if (!IsValidModulePath(path)) {
@@ -198,15 +197,19 @@ StatusOr<const LayerInfo*> FeatureLayerField(const ServableModel& model,
     return InvalidArgumentError(field + " is not a module of " + model.display_name() +
                                 "; closest CAM layers: " + ClosestCamLayers(model, path));
   }
-  if (!layer->is_feature_map()) {
-    return InvalidArgumentError(
-        field + " outputs " +
-        (layer->output_shape.empty() ? std::string("no single tensor")
-                                     : ShapeToString(layer->output_shape)) +
-        ", not a 4-D feature map; closest CAM layers: " + ClosestCamLayers(model, path));
-  }
   if (std::find(layers.begin(), layers.begin() + i, path) != layers.begin() + i) {
     return InvalidArgumentError(field + " is repeated");
+  }
+  return layer;
+}
+
+StatusOr<const LayerInfo*> FeatureLayerField(const ServableModel& model,
+                                             const std::vector<std::string>& layers, size_t i) {
+  XAI_ASSIGN_OR_RETURN(const LayerInfo* layer, LayerField(model, layers, i));
+  if (!layer->is_feature_map()) {
+    return InvalidArgumentError("layers[" + std::to_string(i) +
+                                "]: " + UnresolvedLayoutMessage(*layer) +
+                                "; closest CAM layers: " + ClosestCamLayers(model, layer->path));
   }
   return layer;
 }

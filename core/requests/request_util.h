@@ -71,8 +71,14 @@ FloatTensor ToFloatTensor(const at::Tensor& t);
 Status CheckTargetClasses(const std::vector<int>& targets, const ServableModel& model,
                           const RequestEnvironment& environment);
 
-// layers[i] of a request, checked: a module path of `model` with a 4-D output, not
-// repeated. INVALID_ARGUMENT naming the field, with the closest CAM layers.
+// layers[i] of a request, checked: a module path of `model`, not repeated.
+// INVALID_ARGUMENT naming the field, with the closest CAM layers.
+StatusOr<const LayerInfo*> LayerField(const ServableModel& model,
+                                      const std::vector<std::string>& layers, size_t i);
+
+// The same, and a CAM layer: its output's layout is resolved (LayerInfo::layout); else
+// INVALID_ARGUMENT with the layer, its shape, why, and the config field that resolves an
+// ambiguous one.
 StatusOr<const LayerInfo*> FeatureLayerField(const ServableModel& model,
                                              const std::vector<std::string>& layers, size_t i);
 

@@ -102,25 +102,13 @@ StatusOr<std::vector<LayerInfo>> InspectLayers(const torch::jit::Module& module,
 
     // Capture every module that returns one tensor (those have the switches), cut nowhere.
     std::vector<std::string> captured_paths;
-    std::vector<torch::jit::Module> captured;
     for (const std::string& path : walker.call_order) {
-      if (!HasCaptureSwitches(modules.at(path))) continue;
-      captured_paths.push_back(path);
-      captured.push_back(modules.at(path));
+      if (HasCaptureSwitches(modules.at(path))) captured_paths.push_back(path);
     }
+    XAI_ASSIGN_OR_RETURN(const std::vector<std::vector<int64_t>> probed,
+                         ProbeShapes(module, captured_paths, input));
     std::unordered_map<std::string, std::vector<int64_t>> shapes;
-    {
-      CaptureScope capture(captured, CaptureScope::kNoCut);
-      c10::InferenceMode guard;
-      torch::jit::Module probe = module;  // a handle to the same module: forward is non-const
-      probe.forward({input});
-      const std::vector<at::Tensor> outputs = capture.Activations();
-      for (size_t i = 0; i < outputs.size(); ++i) {
-        if (outputs[i].defined()) {
-          shapes[captured_paths[i]].assign(outputs[i].sizes().begin(), outputs[i].sizes().end());
-        }
-      }
-    }
+    for (size_t i = 0; i < probed.size(); ++i) shapes[captured_paths[i]] = probed[i];
 
     const std::unordered_map<std::string, std::string> splits = WhereSplits(module);
     std::vector<LayerInfo> layers;
@@ -140,6 +128,31 @@ StatusOr<std::vector<LayerInfo>> InspectLayers(const torch::jit::Module& module,
     }
     return layers;
   } catch (const std::exception& e) {
+    return InternalError("inspecting the model's layers failed: " + ExceptionMessage(e));
+  }
+}
+
+StatusOr<std::vector<std::vector<int64_t>>> ProbeShapes(const torch::jit::Module& module,
+                                                        const std::vector<std::string>& paths,
+                                                        const at::Tensor& input) {
+  try {
+    std::vector<torch::jit::Module> captured;
+    for (const std::string& path : paths) {
+      XAI_ASSIGN_OR_RETURN(torch::jit::Module layer, FindSubmodule(module, path));
+      captured.push_back(std::move(layer));
+    }
+    std::vector<std::vector<int64_t>> shapes(paths.size());
+    CaptureScope capture(std::move(captured), CaptureScope::kNoCut);
+    c10::InferenceMode guard;
+    torch::jit::Module probe = module;  // a handle to the same module: forward is non-const
+    probe.forward({input});
+    const std::vector<at::Tensor> outputs = capture.Activations();
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      if (outputs[i].defined())
+        shapes[i].assign(outputs[i].sizes().begin(), outputs[i].sizes().end());
+    }
+    return shapes;
+  } catch (const std::exception& e) {
     return InternalError("probe forward for layer shapes failed: " + ExceptionMessage(e));
   }
 }
@@ -147,7 +160,7 @@ StatusOr<std::vector<LayerInfo>> InspectLayers(const torch::jit::Module& module,
 std::string DefaultCamLayer(const std::vector<LayerInfo>& layers) {
   const LayerInfo* best = nullptr;
   for (const LayerInfo& layer : layers) {
-    if (!layer.is_feature_map() || layer.output_shape[2] * layer.output_shape[3] <= 1) continue;
+    if (!layer.is_feature_map() || layer.layout.height * layer.layout.width <= 1) continue;
     if (best == nullptr || layer.completion_order > best->completion_order) best = &layer;
   }
   return best ? best->path : "";
@@ -156,8 +169,8 @@ std::string DefaultCamLayer(const std::vector<LayerInfo>& layers) {
 std::vector<std::string> DefaultPathLayers(const std::vector<LayerInfo>& layers) {
   std::vector<std::string> top;
   for (const LayerInfo& layer : layers) {
-    if (layer.path.find('.') == std::string::npos && layer.is_feature_map() &&
-        layer.output_shape[2] * layer.output_shape[3] > 1) {
+    if (layer.path.find('.') == std::string::npos && layer.layout.kind == FeatureLayout::kNchw &&
+        layer.layout.height * layer.layout.width > 1) {
       top.push_back(layer.path);
     }
   }

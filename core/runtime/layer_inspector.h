@@ -22,11 +22,20 @@ namespace xai::core {
 StatusOr<std::vector<LayerInfo>> InspectLayers(const torch::jit::Module& module,
                                                const at::Tensor& input);
 
-// The default CAM layer: the feature map (4-D, more than one spatial position) that
-// completes last. "" when the model has none.
+// The output shapes of the modules at `paths` (which must have capture switches) in one
+// forward on `input`, each empty where the module did not run or did not return a
+// tensor. Same preconditions as InspectLayers; INTERNAL when the forward fails (e.g. the
+// model does not take that input size).
+StatusOr<std::vector<std::vector<int64_t>>> ProbeShapes(const torch::jit::Module& module,
+                                                        const std::vector<std::string>& paths,
+                                                        const at::Tensor& input);
+
+// The default CAM layer: the feature map (a resolved layout, more than one grid position)
+// that completes last. "" when the model has none. Layouts must be resolved first
+// (feature_layout.h); InspectLayers leaves them unresolved.
 std::string DefaultCamLayer(const std::vector<LayerInfo>& layers);
 
-// Default path layers: the root's direct children that output feature maps, the last
+// Default path layers: the root's direct children that output NCHW feature maps, the last
 // four in execution order.
 std::vector<std::string> DefaultPathLayers(const std::vector<LayerInfo>& layers);
 

@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <sstream>
 
+#include "core/runtime/attention_rewrite.h"
 #include "core/runtime/devices.h"
 #include "core/runtime/layer_capture.h"
+#include "core/runtime/model_output.h"
 #include "core/runtime/torch_errors.h"
 #include "core/runtime/traced_flags.h"
 
@@ -145,6 +147,12 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
     try {
       torch::jit::Module base = torch::jit::load(options.model_path, device);
       base.eval();
+      const StatusOr<std::string> output = SelectLogitsOutput(base, options.output);
+      if (!output.ok()) return output.status().WithContext(name);
+      pool->output_note_ = *output;
+      const StatusOr<int> attention = MakeAttentionDifferentiable(base);
+      if (!attention.ok()) return attention.status().WithContext(name);
+      pool->attention_rewrites_ = *attention;
       if (device.is_cuda()) {
         const StatusOr<int> cleared = ClearTracedTf32(base);
         if (!cleared.ok()) return cleared.status().WithContext(name);

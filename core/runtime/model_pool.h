@@ -48,6 +48,9 @@ struct ModelPoolOptions {
   // Largest batch the instances will run (dynamic batching). Above 1, each instance also
   // warms up on a batch this large, which must return [max_batch_size, num_classes].
   int max_batch_size = 1;
+  // Which output holds the logits when forward returns a tuple, list or dict (see
+  // model_output.h): an index or a key; "": the defaults.
+  std::string output;
   // Precision of the forward on CUDA instances (CPU instances run float32).
   Precision precision = Precision::kFloat32;
   // Rewrite the loaded module for layer capture (see layer_capture.h) before its first
@@ -118,7 +121,8 @@ class ModelPool {
   // gradients off for every parameter, and runs one warm-up forward per instance.
   // Errors: INVALID_ARGUMENT for bad options or devices; FAILED_PRECONDITION when the file
   // is missing, is not TorchScript, fails its forward on the configured input, or does not
-  // return a [1, num_classes] tensor (nor [max_batch_size, num_classes] for a full batch). Messages
+  // return a [1, num_classes] tensor (nor [max_batch_size, num_classes] for a full batch), or
+  // its output holds no tensor of logits that options.output selects. Messages
   // start with options.display_name.
   static StatusOr<std::unique_ptr<ModelPool>> Create(const ModelPoolOptions& options);
 
@@ -141,6 +145,11 @@ class ModelPool {
   const Instance& instance(int i) const { return *instances_[i]; }
   // What became of the frozen copy: "frozen for inference", or why there is none.
   const std::string& frozen_note() const { return frozen_note_; }
+  // Which output of forward holds the logits: "tensor", "dict key 'logits'", ...
+  const std::string& output_note() const { return output_note_; }
+  // Fast-path attention nodes replaced by differentiable ones (attention_rewrite.h), per
+  // device's copy.
+  int attention_rewrites() const { return attention_rewrites_; }
   // Idle instances now; reads an atomic, never the pool's lock (metrics scrapes call it).
   int free_instances() const { return free_count_.load(std::memory_order_relaxed); }
 
@@ -153,6 +162,8 @@ class ModelPool {
   std::vector<std::unique_ptr<Instance>> instances_;
   int64_t num_classes_ = 0;
   std::string frozen_note_ = "not frozen: not asked";
+  std::string output_note_ = "tensor";
+  int attention_rewrites_ = 0;
 
   mutable std::mutex mu_;
   std::condition_variable freed_;

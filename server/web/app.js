@@ -168,7 +168,12 @@ async function describe() {
   const layers = (d.layers || []).filter((l) => l.camTarget);
   $('layer').replaceChildren(...layers.map((l) => {
     const shape = (l.outputShape || []).join('×');
-    return new Option(`${l.path} (${l.type}${shape ? `, ${shape}` : ''})`, l.path);
+    // Layouts other than NCHW say how the page's map is read from the layer (tokens,
+    // channels-last); the transformer's recommended layer says so.
+    const layout = l.layout === 'TOKENS' ? `, tokens ${l.prefixTokens || 0}+${l.gridHeight}×${l.gridWidth}`
+      : l.layout === 'NHWC' ? ', channels-last' : '';
+    const recommended = l.path === d.recommendedCamLayer ? ' — recommended' : '';
+    return new Option(`${l.path} (${l.type}${shape ? `, ${shape}` : ''}${layout})${recommended}`, l.path);
   }));
   $('layer').value = d.defaultCamLayer;
   const status = state.models.find((m) => m.name === d.model.name && `${m.version}` === `${d.model.version}`);

@@ -305,7 +305,7 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
                        &out),
             1)
       << out;
-  EXPECT_THAT(out, HasSubstr("not a 4-D feature map"));
+  EXPECT_THAT(out, HasSubstr("is not a CAM layer"));
   std::filesystem::remove_all(compare_dir);
 
   // attribute: per image and target, the attribution and its map as .npy and the overlay;

@@ -583,7 +583,7 @@ TEST_F(EndToEndTest, DecisionPathBadFieldsAreInvalidArguments) {
       {[](auto* r) { r->add_layers("stage9"); }, grpc::StatusCode::INVALID_ARGUMENT,
        "layers[0] \"stage9\" is not a module"},
       {[](auto* r) { r->add_layers("fc"); }, grpc::StatusCode::INVALID_ARGUMENT,
-       "not a 4-D feature map"},
+       "is not a CAM layer"},
   };
   for (const BadField& c : cases) {
     xai::v1::DecisionPathRequest request = PlantedPathRequest(0);

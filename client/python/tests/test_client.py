@@ -121,7 +121,19 @@ def test_list_models_describe_statistics_and_health(client):
     description = client.describe("resnet18")
     assert description.input_shape == [3, 224, 224]
     assert description.num_classes == 1000
-    assert "layer4" in [layer.path for layer in description.layers]
+    layers = {layer.path: layer for layer in description.layers}
+    assert layers["layer4"].layout == "NCHW" and layers["layer4"].grid == (7, 7)
+    assert "inferred" in layers["layer4"].layout_note
+    assert layers["fc"].layout == "LAYOUT_AUTO" and not layers["fc"].cam_target
+    assert description.output == "tensor" and description.recommended_cam_layer == ""
+    # A layout declared for this call: layer4 read channels-last is a 512x7 "grid" of 7
+    # channels, which the server takes as declared (the caller knows best).
+    declared = client.gradcam("resnet18", np.zeros((3, 224, 224), dtype=np.float32),
+                              layers=["layer4"], layouts={"layer4": "NHWC"})
+    assert declared.explanations[0].raw.shape == (512, 7)
+    with pytest.raises(InvalidArgumentError, match="layer_layouts\\[0\\] names"):
+        client.gradcam("resnet18", np.zeros((3, 224, 224), dtype=np.float32),
+                       layers=["layer4"], layouts={"layer3": {"layout": "NCHW"}})
     client.classify("tiny", np.zeros((3, 16, 16), dtype=np.float32))
     statistics = client.statistics("tiny")
     assert statistics[0]["model"]["name"] == "tiny"

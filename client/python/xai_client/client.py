@@ -8,7 +8,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import grpc
 import numpy as np
@@ -18,7 +18,7 @@ from xai_client.errors import DeadlineExceededError, error_for
 
 try:
     from xai_client._proto.grpc.health.v1 import health_pb2, health_pb2_grpc
-    from xai_client._proto.xai.v1 import explainer_pb2, explainer_pb2_grpc
+    from xai_client._proto.xai.v1 import explainer_pb2, explainer_pb2_grpc, feature_layout_pb2
 except ImportError as e:  # pragma: no cover - a checkout without generated stubs
     raise ImportError("xai_client's gRPC stubs are missing: run client/python/generate_stubs.sh "
                       "(needs Debian's protobuf-compiler and protobuf-compiler-grpc)") from e
@@ -160,6 +160,10 @@ class LayerInfo:
     type: str
     output_shape: List[int]
     cam_target: bool
+    layout: str = ""  # NCHW, NHWC, TOKENS; LAYOUT_AUTO: not a CAM layer (see layout_note)
+    prefix_tokens: int = 0
+    grid: Tuple[int, int] = (0, 0)
+    layout_note: str = ""  # how the layout was resolved, or why not (ambiguous: how to declare it)
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,10 @@ class ModelDescription:
     layers: List[LayerInfo] = field(repr=False)
     default_cam_layer: str = ""
     default_path_layers: List[str] = field(default_factory=list)
+    recommended_cam_layer: str = ""  # transformers: the last block's first LayerNorm
+    default_cam_layer_problem: str = ""  # why default_cam_layer is ""
+    default_path_layers_problem: str = ""
+    output: str = ""  # which output of forward holds the logits
 
 
 def _array(tensor) -> np.ndarray:
@@ -327,6 +335,7 @@ class XaiClient:
 
     def gradcam(self, model: str, image: ImageLike, *, targets: Sequence[int] = (),
                 layers: Sequence[str] = (), method: Union[str, int] = "GRAD_CAM",
+                layouts: Optional[Mapping[str, Union[str, Mapping[str, object]]]] = None,
                 eigen_smooth: bool = False, aug_smooth: bool = False, batch_size: int = 0,
                 metrics: bool = False, metrics_steps: int = 0, random_baseline: bool = False,
                 overlay: bool = False,
@@ -338,7 +347,10 @@ class XaiClient:
         ``overlay=True``: the heatmap blended over the image, ``image_weight`` its share (None:
         the server's 0.5; 0: the heatmap alone). ``method``: GRAD_CAM, GRAD_CAM_PLUS_PLUS,
         XGRAD_CAM, HIRES_CAM, LAYER_CAM, EIGEN_CAM, EIGEN_GRAD_CAM, SCORE_CAM (names as in
-        the API, case-insensitive); ``eigen_smooth=True`` projects the weighted activations
+        the API, case-insensitive); ``layouts`` overrides how named layers hold their
+        feature map for this call, e.g. ``{"blocks.11.norm1": {"layout": "TOKENS",
+        "prefix_tokens": 1}}`` or ``{"stages.3": "NHWC"}`` (``describe()`` shows each layer's
+        resolved layout); ``eigen_smooth=True`` projects the weighted activations
         on their first principal component instead of summing them; ``aug_smooth=True``
         averages the maps of six flipped and brightness-scaled variants of the image;
         ``batch_size``: SCORE_CAM's, ABLATION_CAM's and the metrics' perturbed inputs per
@@ -350,6 +362,9 @@ class XaiClient:
         request.model.name, request.model.version = model, version
         request.target_classes.extend(targets)
         request.layers.extend(layers)
+        for layer, layout in (layouts or {}).items():
+            fields = {"layout": layout} if isinstance(layout, str) else dict(layout)
+            request.layer_layouts.add(layer=layer, **fields)
         request.eigen_smooth = eigen_smooth
         request.aug_smooth = aug_smooth
         request.batch_size = batch_size
@@ -485,10 +500,16 @@ class XaiClient:
         return ModelDescription(
             model=r.model.name, version=r.model.version, input_shape=list(r.input_shape),
             num_classes=r.num_classes, labels=list(r.labels),
-            layers=[LayerInfo(l.path, l.type, list(l.output_shape), l.cam_target)
+            layers=[LayerInfo(l.path, l.type, list(l.output_shape), l.cam_target,
+                              feature_layout_pb2.FeatureLayout.Name(l.layout), l.prefix_tokens,
+                              (l.grid_height, l.grid_width), l.layout_note)
                     for l in r.layers],
             default_cam_layer=r.default_cam_layer,
-            default_path_layers=list(r.default_path_layers))
+            default_path_layers=list(r.default_path_layers),
+            recommended_cam_layer=r.recommended_cam_layer,
+            default_cam_layer_problem=r.default_cam_layer_problem,
+            default_path_layers_problem=r.default_path_layers_problem,
+            output=r.output)
 
     def statistics(self, model: str = "", *, version: int = 0,
                    timeout: Optional[float] = None) -> List[dict]:

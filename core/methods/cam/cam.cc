@@ -5,6 +5,46 @@
 
 namespace xai::core {
 
+at::Tensor FeatureMapView(const at::Tensor& a, const LayerLayout& layout) {
+  const int64_t batch = a.size(0);
+  switch (layout.kind) {
+    case FeatureLayout::kNhwc:
+      TORCH_CHECK(a.dim() == 4, "an NHWC layer's output must be 4-D, got ", a.sizes());
+      return a.permute({0, 3, 1, 2});
+    case FeatureLayout::kTokens:
+      TORCH_CHECK(a.dim() == 3 && a.size(1) == layout.prefix_tokens + layout.height * layout.width,
+                  "a TOKENS layer's output must be [B, ", layout.prefix_tokens, " + ",
+                  layout.height, " * ", layout.width, ", C], got ", a.sizes());
+      return a.narrow(1, layout.prefix_tokens, layout.height * layout.width)
+          .reshape({batch, layout.height, layout.width, a.size(2)})
+          .permute({0, 3, 1, 2});
+    case FeatureLayout::kNchw:
+    case FeatureLayout::kNone:
+      break;
+  }
+  TORCH_CHECK(a.dim() == 4, "an NCHW layer's output must be 4-D, got ", a.sizes());
+  return a;
+}
+
+at::Tensor FromFeatureMapView(const at::Tensor& maps, const LayerLayout& layout,
+                              const at::Tensor& original) {
+  switch (layout.kind) {
+    case FeatureLayout::kNhwc:
+      return maps.permute({0, 2, 3, 1}).contiguous();
+    case FeatureLayout::kTokens: {
+      const int64_t n = maps.size(0);
+      const at::Tensor grid = maps.permute({0, 2, 3, 1}).reshape({n, -1, maps.size(1)});
+      const at::Tensor prefix =
+          original.narrow(1, 0, layout.prefix_tokens).expand({n, layout.prefix_tokens, -1});
+      return at::cat({prefix.to(grid.scalar_type()), grid}, 1);
+    }
+    case FeatureLayout::kNchw:
+    case FeatureLayout::kNone:
+      break;
+  }
+  return maps;
+}
+
 at::Tensor ResizeBilinear(const at::Tensor& map, int64_t height, int64_t width) {
   const int64_t h = map.size(-2), w = map.size(-1);
   if (h == height && w == width) return map;

@@ -9,7 +9,21 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/runtime/layer_info.h"
+
 namespace xai::core {
+
+// The [B, C, H, W] view of a layer's output `a` ([B, ...]) in `layout`, as
+// pytorch-grad-cam's reshape_transform gives it: NCHW as it is; NHWC permuted; TOKENS
+// without the prefix tokens, the grid tokens (row-major) reshaped. Shares storage with `a`
+// where it can. Throws (c10::Error) when `a`'s shape does not fit `layout`.
+at::Tensor FeatureMapView(const at::Tensor& a, const LayerLayout& layout);
+
+// The inverse, for perturbed feature maps `maps` [n, C, H, W] of one sample: the layer's
+// own layout, [n, ...]; for TOKENS with the prefix tokens of `original` (the sample's
+// unperturbed output, [1, tokens, C]) unchanged.
+at::Tensor FromFeatureMapView(const at::Tensor& maps, const LayerLayout& layout,
+                              const at::Tensor& original);
 
 // Each function takes one map, [h,w], or a batch of maps, [...,h,w], each treated alone.
 

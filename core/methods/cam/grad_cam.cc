@@ -82,6 +82,10 @@ StatusOr<std::vector<GradCamOutput>> RunAugSmoothed(ModelPool::Handle& instance,
 
 }  // namespace
 
+LayerLayout LayoutOf(const GradCamSpec& spec, size_t l) {
+  return l < spec.layouts.size() ? spec.layouts[l] : LayerLayout{FeatureLayout::kNchw};
+}
+
 StatusOr<std::vector<std::vector<int>>> ResolveTargets(const at::Tensor& logits,
                                                        std::vector<std::vector<int>> targets) {
   const int64_t classes = logits.size(1);
@@ -142,10 +146,14 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
       rounds = std::max(rounds, sample_targets[b].size());
     }
 
-    // The activations as the CAM math takes them (float32), once for every target.
+    // The activations as the CAM math takes them ([B,C,h,w] views, float32), once for
+    // every target; gradients get the same view.
     std::vector<at::Tensor> maps_input;
     maps_input.reserve(activations.size());
-    for (const at::Tensor& a : activations) maps_input.push_back(a.detach().to(at::kFloat));
+    for (size_t l = 0; l < activations.size(); ++l) {
+      maps_input.push_back(
+          FeatureMapView(activations[l].detach(), LayoutOf(spec, l)).to(at::kFloat));
+    }
 
     // Round t differentiates every sample's t-th target score at once: the seed has a one
     // in row b at that class, zeros elsewhere (and a zero row when sample b has no t-th).
@@ -171,7 +179,10 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
         for (size_t l = 0; l < activations.size(); ++l) {
           const at::Tensor& a = maps_input[l];
           at::Tensor g;  // undefined for a method without gradients
-          if (gradients) g = grads[l].defined() ? grads[l].to(at::kFloat) : at::zeros_like(a);
+          if (gradients) {
+            g = grads[l].defined() ? FeatureMapView(grads[l], LayoutOf(spec, l)).to(at::kFloat)
+                                   : at::zeros_like(a);
+          }
           relu_maps.push_back(at::relu(MethodMap(*method, a, g, spec.eigen_smooth)));
         }
         cams = CombineLayerMaps(relu_maps, spec.height, spec.width).to(at::kCPU).contiguous();

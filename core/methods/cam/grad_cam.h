@@ -10,12 +10,16 @@
 
 #include "core/base/status.h"
 #include "core/methods/cam/cam_method.h"
+#include "core/runtime/layer_info.h"
 #include "core/runtime/model_pool.h"
 
 namespace xai::core {
 
 struct GradCamSpec {
-  std::vector<std::string> layers;         // module paths with 4-D outputs, validated by the caller
+  std::vector<std::string> layers;  // module paths of CAM layers, validated by the caller
+  // One per layer: how its output holds the feature map; the methods compute on its
+  // [B, C, H, W] view (pytorch-grad-cam's reshape_transform). Empty: every layer NCHW.
+  std::vector<LayerLayout> layouts;
   size_t cut = 0;                          // index of the layer whose output is computed first
   std::vector<int> targets;                // class indices; empty: the top-1 class (RunGradCam)
   CamMethod method = CamMethod::kGradCam;  // a served method of any family
@@ -58,6 +62,9 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
                                                      const at::Tensor& input,
                                                      const GradCamSpec& spec,
                                                      const std::vector<std::vector<int>>& targets);
+
+// For the runners: the layout of spec.layers[l] (NCHW where spec.layouts is empty).
+LayerLayout LayoutOf(const GradCamSpec& spec, size_t l);
 
 // For the runners: every sample's targets, an empty list replaced by the top-1 class of
 // its row of `logits` ([B,classes], CPU float32); INVALID_ARGUMENT for a class out of range.

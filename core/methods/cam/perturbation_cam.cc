@@ -140,7 +140,11 @@ StatusOr<std::vector<GradCamOutput>> RunPerturbationCam(
       std::vector<at::Tensor> relu_maps;  // per layer, [T,h,w]
       const at::Tensor sample = x.narrow(0, b, 1);
       for (size_t l = 0; l < forward.activations.size(); ++l) {
-        const at::Tensor a = forward.activations[l][b].to(at::kFloat);
+        const LayerLayout layout = LayoutOf(spec, l);
+        // The sample's [C,h,w] view, which the methods perturb: a layer's own layout goes
+        // back to the network (ablated grid tokens beside the unchanged prefix tokens).
+        const at::Tensor original = forward.activations[l].narrow(0, b, 1);
+        const at::Tensor a = FeatureMapView(original, layout)[0].to(at::kFloat);
         ScoreFn score = [&instance](const at::Tensor& perturbed) {
           return ForwardLogits(instance, perturbed, /*frozen=*/true);
         };
@@ -152,6 +156,11 @@ StatusOr<std::vector<GradCamOutput>> RunPerturbationCam(
           } else {
             XAI_ASSIGN_OR_RETURN(score, FullForwardScores(instance, path, sample,
                                                           forward.activations[l].scalar_type()));
+          }
+          if (layout.kind != FeatureLayout::kNchw) {
+            score = [score, layout, original](const at::Tensor& perturbed) {
+              return score(FromFeatureMapView(perturbed, layout, original));
+            };
           }
         }
         XAI_ASSIGN_OR_RETURN(

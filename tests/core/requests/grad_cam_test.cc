@@ -12,6 +12,7 @@
 
 #include "core/explainer.h"
 #include "tests/core/explainer_calls.h"
+#include "tests/core/reference_methods.h"
 #include "tests/core/test_paths.h"
 
 namespace xai::core {
@@ -35,33 +36,8 @@ std::unique_ptr<Explainer> StartOn(const std::string& repository) {
   return xai::testing::StartExplainer(repository);
 }
 
-// Every served method, as the reference names its maps: the gradient-weighted and
-// activation-only methods, and the gradient-weighted ones with eigen_smooth; the
-// perturbation methods, which the reference computes for some cases only.
-struct ReferenceMethod {
-  const char* name;
-  CamMethod method;
-  bool eigen_smooth;
-  bool perturbation = false;
-};
-const ReferenceMethod kMethods[] = {
-    {"GRAD_CAM", CamMethod::kGradCam, false},
-    {"GRAD_CAM_PLUS_PLUS", CamMethod::kGradCamPlusPlus, false},
-    {"XGRAD_CAM", CamMethod::kXGradCam, false},
-    {"HIRES_CAM", CamMethod::kHiResCam, false},
-    {"LAYER_CAM", CamMethod::kLayerCam, false},
-    {"EIGEN_CAM", CamMethod::kEigenCam, false},
-    {"EIGEN_GRAD_CAM", CamMethod::kEigenGradCam, false},
-    {"GRAD_CAM+eigen_smooth", CamMethod::kGradCam, true},
-    {"GRAD_CAM_PLUS_PLUS+eigen_smooth", CamMethod::kGradCamPlusPlus, true},
-    {"XGRAD_CAM+eigen_smooth", CamMethod::kXGradCam, true},
-    {"HIRES_CAM+eigen_smooth", CamMethod::kHiResCam, true},
-    {"LAYER_CAM+eigen_smooth", CamMethod::kLayerCam, true},
-    {"SCORE_CAM", CamMethod::kScoreCam, false, true},
-    {"SCORE_CAM+eigen_smooth", CamMethod::kScoreCam, true, true},
-    {"ABLATION_CAM", CamMethod::kAblationCam, false, true},
-};
-constexpr int kMethodCount = sizeof(kMethods) / sizeof(kMethods[0]);
+using xai::testing::kReferenceMethodCount;
+using xai::testing::kReferenceMethods;
 
 TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
   std::ifstream manifest_file(CamReferenceDir() + "/cases.json");
@@ -78,11 +54,11 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
     const auto targets = c["targets"].get<std::vector<int>>();
     // Every method; aug_smooth too where the reference computed it (one case per
     // architecture, for the plain methods).
-    for (int v = 0; v < 2 * kMethodCount; ++v) {
-      const int m = v % kMethodCount;
-      const bool aug = v >= kMethodCount;
-      const std::string name = std::string(kMethods[m].name) + (aug ? "+aug_smooth" : "");
-      const bool perturbation = kMethods[m].perturbation;
+    for (int v = 0; v < 2 * kReferenceMethodCount; ++v) {
+      const int m = v % kReferenceMethodCount;
+      const bool aug = v >= kReferenceMethodCount;
+      const std::string name = std::string(kReferenceMethods[m].name) + (aug ? "+aug_smooth" : "");
+      const bool perturbation = kReferenceMethods[m].perturbation;
       // aug_smooth and the perturbation methods on some cases only; an ill-conditioned
       // method where the reference says so (tools/cam_reference.py's ILL_CONDITIONED).
       if (!c["maps"].contains(name)) continue;
@@ -97,8 +73,8 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
       request.image.tensor_data = input;
       request.layers = c["layers"].get<std::vector<std::string>>();
       request.target_classes = targets;
-      request.method = kMethods[m].method;
-      request.eigen_smooth = kMethods[m].eigen_smooth;
+      request.method = kReferenceMethods[m].method;
+      request.eigen_smooth = kReferenceMethods[m].eigen_smooth;
       request.aug_smooth = aug;
       auto result = xai::testing::GradCamAndWait(*explainer, request);
       ASSERT_TRUE(result.ok()) << result.status().ToString();
@@ -137,7 +113,7 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
     }
   }
   EXPECT_EQ(compared, expected);  // every (case, target) pair, every method
-  EXPECT_GE(compared, kMethodCount * 9);
+  EXPECT_GE(compared, kReferenceMethodCount * 9);
   EXPECT_GE(aug_smoothed, 7 * 3);  // the plain methods, on three architectures
   // Each perturbation method on three architectures, and ABLATION_CAM's full forwards
   // where the graph does not split (resnet34_relu_twice).
@@ -225,7 +201,9 @@ TEST_F(GradCamValidationTest, BadFieldsAreInvalidArguments) {
               "layers[0] \"layer5\" is not a module of model 'resnet18' v1; closest CAM layers: "
               "layer1, layer2, layer3, layer4, layer1.0");
   r.layers = {"fc"};
-  ExpectError(r, StatusCode::kInvalidArgument, "outputs [1, 1000], not a 4-D feature map");
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "layer \"fc\" (Linear, output [1, 1000]) is not a CAM layer: not a feature map: a "
+              "2-D output [1, 1000]");
   r.layers = {"layer4..1"};
   ExpectError(r, StatusCode::kInvalidArgument, "is not a module path");
   r.layers = {""};
