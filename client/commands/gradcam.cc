@@ -29,6 +29,7 @@ using json = nlohmann::json;
 
 struct GradCamOptions {
   std::vector<std::string> layers;
+  std::vector<std::string> layouts;  // LAYER=NCHW|NHWC|TOKENS[:PREFIX], checked by ParseLayout
   std::vector<int> targets;
   std::string method = "grad_cam";  // one of CamMethodNames(), as CLI11 normalised it
   bool eigen_smooth = false;
@@ -38,6 +39,35 @@ struct GradCamOptions {
   OverlayFlags overlay;
   std::string out_dir = ".";
 };
+
+// "blocks.11.norm1=TOKENS:1" or "stages.3=NHWC" as a LayerLayout; "" on success, else why not.
+std::string ParseLayout(const std::string& text, xai::v1::LayerLayout* out) {
+  const size_t equals = text.rfind('=');
+  if (equals == std::string::npos || equals == 0) {
+    return "expected LAYER=NCHW, LAYER=NHWC or LAYER=TOKENS:PREFIX, got \"" + text + "\"";
+  }
+  std::string layout = text.substr(equals + 1);
+  std::string prefix;
+  if (const size_t colon = layout.find(':'); colon != std::string::npos) {
+    prefix = layout.substr(colon + 1);
+    layout.resize(colon);
+  }
+  for (char& c : layout) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  xai::v1::FeatureLayout kind;
+  if (!xai::v1::FeatureLayout_Parse(layout, &kind) || kind == xai::v1::LAYOUT_AUTO) {
+    return "layout \"" + layout + "\" is not NCHW, NHWC or TOKENS";
+  }
+  out->set_layer(text.substr(0, equals));
+  out->set_layout(kind);
+  if (!prefix.empty()) {
+    if (kind != xai::v1::TOKENS || prefix.size() > 4 ||
+        prefix.find_first_not_of("0123456789") != std::string::npos) {
+      return "\":" + prefix + "\" must be TOKENS' number of prefix tokens, e.g. TOKENS:1";
+    }
+    out->set_prefix_tokens(std::stoi(prefix));
+  }
+  return "";
+}
 
 // (x, y) of the first maximum, in row-major order, of a [H,W] float32 tensor.
 bool CamPeak(const xai::v1::Tensor& cam, int64_t* x, int64_t* y, std::string* error) {
@@ -128,6 +158,9 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
   request.mutable_model()->set_name(model);
   request.mutable_model()->set_version(version);
   for (const std::string& layer : options.layers) request.add_layers(layer);
+  for (const std::string& layout : options.layouts) {
+    ParseLayout(layout, request.add_layer_layouts());  // checked while parsing the flags
+  }
   for (const int target : options.targets) request.add_target_classes(target);
   for (const auto& [name, method] : CamMethodNames()) {
     if (name == options.method) request.set_method(method);
@@ -318,6 +351,16 @@ void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
                    "Module path as `xai describe` lists it; repeat to average several maps; "
                    "none: the model's default CAM layer")
       ->allow_extra_args(false);
+  gradcam
+      ->add_option("--layout", args->cam.layouts,
+                   "How a --layer's output holds its feature map, for this call: LAYER=NCHW, "
+                   "LAYER=NHWC (channels-last) or LAYER=TOKENS:PREFIX (e.g. "
+                   "blocks.11.norm1=TOKENS:1); none: as `xai describe` shows it (docs/MODELS.md)")
+      ->allow_extra_args(false)
+      ->check([](const std::string& value) {
+        xai::v1::LayerLayout layout;
+        return ParseLayout(value, &layout);
+      });
   gradcam
       ->add_option("--target", args->cam.targets,
                    "Class index to explain; repeat for several; none: the top-1 class")

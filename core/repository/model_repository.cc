@@ -186,7 +186,8 @@ void ResolveLayouts(ServableModel& model, const ModelPool::Instance& instance) {
       }
       continue;
     }
-    LayoutInference inferred = InferLayout(layer.output_shape, layer.type, height, width);
+    LayoutInference inferred =
+        InferLayout(layer.output_shape, layer.type, height, width, layer.path);
     layer.layout = inferred.layout;
     layer.layout_note = std::move(inferred.note);
     if (inferred.wants_second_probe) undecided.push_back(l);
@@ -210,7 +211,7 @@ void ResolveLayouts(ServableModel& model, const ModelPool::Instance& instance) {
   for (size_t i = 0; i < undecided.size(); ++i) {
     LayerInfo& layer = layers[undecided[i]];
     LayoutInference decided = InferFromSecondProbe(
-        layer.output_shape, probed.ok() ? (*probed)[i] : std::vector<int64_t>{});
+        layer.output_shape, probed.ok() ? (*probed)[i] : std::vector<int64_t>{}, layer.path);
     layer.layout = decided.layout;
     layer.layout_note = std::move(decided.note);
   }

@@ -98,9 +98,12 @@ LayerLayout Nhwc(const std::vector<int64_t>& s) {
   return {FeatureLayout::kNhwc, 0, s[1], s[2], s[3]};
 }
 
-constexpr char kDeclareHint[] =
-    "; declare its layout in config.pbtxt (cam_layers { layer: \"...\" layout: NCHW | NHWC | "
-    "TOKENS prefix_tokens: P }) or per call (GradCAMRequest.layer_layouts)";
+// How to declare the layout of the layer at `path`, for a note that refuses it.
+std::string DeclareHint(const std::string& path) {
+  return "; declare its layout in config.pbtxt (cam_layers { layer: \"" + path +
+         "\" layout: NCHW | NHWC | TOKENS prefix_tokens: P }) or per call "
+         "(GradCAMRequest.layer_layouts)";
+}
 
 }  // namespace
 
@@ -129,7 +132,7 @@ std::string LayerLayout::ToString() const {
 }
 
 LayoutInference InferLayout(const std::vector<int64_t>& shape, const std::string& type,
-                            int64_t input_height, int64_t input_width) {
+                            int64_t input_height, int64_t input_width, const std::string& path) {
   LayoutInference out;
   const int64_t H = input_height;
   const int64_t W = input_width;
@@ -156,11 +159,11 @@ LayoutInference InferLayout(const std::vector<int64_t>& shape, const std::string
       out.note = "ambiguous: " + Shape(shape) + " reads as NCHW (" + std::to_string(shape[1]) +
                  " channels on " + GridText(shape[2], shape[3]) + ") or NHWC (" +
                  std::to_string(shape[3]) + " channels on " + GridText(shape[1], shape[2]) + ")" +
-                 kDeclareHint;
+                 DeclareHint(path);
     } else {
       out.note = "not a feature map of the " + input + ": neither " + GridText(shape[2], shape[3]) +
                  " (NCHW) nor " + GridText(shape[1], shape[2]) + " (NHWC) is a grid of it" +
-                 kDeclareHint;
+                 DeclareHint(path);
     }
     return out;
   }
@@ -174,7 +177,7 @@ LayoutInference InferLayout(const std::vector<int64_t>& shape, const std::string
     } else if (grids.empty()) {
       out.note = "not a feature map of the " + input + ": " + std::to_string(shape[1]) +
                  " tokens are no grid of it after at most " +
-                 std::to_string(kMaxInferredPrefixTokens) + " prefix tokens" + kDeclareHint;
+                 std::to_string(kMaxInferredPrefixTokens) + " prefix tokens" + DeclareHint(path);
     } else {
       out.ambiguous = true;
       std::string readings;
@@ -183,7 +186,7 @@ LayoutInference InferLayout(const std::vector<int64_t>& shape, const std::string
                     GridText(grids[i].height, grids[i].width);
       }
       out.note = "ambiguous: " + std::to_string(shape[1]) + " tokens read as " + readings +
-                 (grids.size() > 3 ? ", ..." : "") + kDeclareHint;
+                 (grids.size() > 3 ? ", ..." : "") + DeclareHint(path);
     }
     return out;
   }
@@ -192,7 +195,7 @@ LayoutInference InferLayout(const std::vector<int64_t>& shape, const std::string
 }
 
 LayoutInference InferFromSecondProbe(const std::vector<int64_t>& shape,
-                                     const std::vector<int64_t>& other) {
+                                     const std::vector<int64_t>& other, const std::string& path) {
   LayoutInference out;
   if (shape.size() == 4 && other.size() == 4 && other[0] == shape[0]) {
     const bool same1 = other[1] == shape[1];
@@ -216,7 +219,7 @@ LayoutInference InferFromSecondProbe(const std::vector<int64_t>& shape,
   out.note = "ambiguous: " + Shape(shape) + " reads as NCHW or NHWC" +
              (other.empty() ? std::string(" (the model does not run at another input size)")
                             : " (at another input size it is " + Shape(other) + ")") +
-             kDeclareHint;
+             DeclareHint(path);
   return out;
 }
 

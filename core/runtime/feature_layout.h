@@ -48,15 +48,17 @@ struct LayoutInference {
 };
 
 // The layout of an output of `shape` ([1, ...], a batch of one) of a module of class
-// `type`, for an input of height x width.
+// `type`, for an input of height x width. `path` names the layer in a refusal's hint.
 LayoutInference InferLayout(const std::vector<int64_t>& shape, const std::string& type,
-                            int64_t input_height, int64_t input_width);
+                            int64_t input_height, int64_t input_width,
+                            const std::string& path = "...");
 
 // For a 4-D layer that wants a second probe: its shape `other` at another input size
 // decides between NCHW (dimension 1 unchanged, 2 and 3 changed) and NHWC (3 unchanged,
 // 1 and 2 changed). Ambiguous otherwise (or when `other` is empty: the probe failed).
 LayoutInference InferFromSecondProbe(const std::vector<int64_t>& shape,
-                                     const std::vector<int64_t>& other);
+                                     const std::vector<int64_t>& other,
+                                     const std::string& path = "...");
 
 // The declaration's own consistency: numbers >= 0, prefix and grid for TOKENS only, both
 // grid sides or neither, none with LAYOUT_AUTO. INVALID_ARGUMENT saying which (the caller

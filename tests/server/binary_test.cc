@@ -306,6 +306,20 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
             1)
       << out;
   EXPECT_THAT(out, HasSubstr("is not a CAM layer"));
+  // --layout: a layer's layout for one call, checked by the server; its form by the CLI.
+  EXPECT_EQ(RunCommand(cli + " gradcam resnet18 " + image + " --layer layer4 --layout " +
+                           "layer4=tokens:1 --out " + compare_dir,
+                       &out),
+            1)
+      << out;
+  EXPECT_THAT(out, HasSubstr("layer_layouts[0] for layer \"layer4\": TOKENS needs a 3-D output"));
+  EXPECT_EQ(RunCommand(cli + " gradcam resnet18 " + image + " --layer layer4 --layout " +
+                           "layer4=nchw --out " + compare_dir,
+                       &out),
+            0)
+      << out;
+  EXPECT_NE(RunCommand(cli + " gradcam resnet18 " + image + " --layout layer4", &out), 0);
+  EXPECT_THAT(out, HasSubstr("expected LAYER=NCHW, LAYER=NHWC or LAYER=TOKENS:PREFIX"));
   std::filesystem::remove_all(compare_dir);
 
   // attribute: per image and target, the attribution and its map as .npy and the overlay;

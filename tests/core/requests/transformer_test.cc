@@ -303,7 +303,7 @@ TEST_F(TransformerTest, AnAmbiguousLayerIsRefusedWithTheFieldThatResolvesIt) {
   EXPECT_THAT(refused.status().message(), HasSubstr("layer \"" + layer + "\""));
   EXPECT_THAT(refused.status().message(), HasSubstr("[1, 8, 8, 8]"));
   EXPECT_THAT(refused.status().message(), HasSubstr("ambiguous"));
-  EXPECT_THAT(refused.status().message(), HasSubstr("cam_layers { layer:"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("cam_layers { layer: \"" + layer + "\""));
   auto description = explainer_->DescribeModel({model, 0});
   ASSERT_TRUE(description.ok());
   for (const LayerInfo& info : description->layers) {
