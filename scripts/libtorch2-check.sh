@@ -4,14 +4,16 @@
 # code stays on the API that 1.13 and the GPU images' 2.x share. Run by the test command
 # (CTest test `libtorch2`); the format check (clang-format 14 is Debian 12's), the deploy test
 # (no kubectl or node inside), the browser test (no Chromium inside), the container test (no
-# podman inside), the sanitizer builds (Debian 12's clang) and the full-size models' check
-# (minutes of float math that says nothing about the API) are left to the host.
+# podman inside), the sanitizer builds (Debian 12's clang) and the transformer checks are
+# left to the host: Debian 13's Python torch 2.6 needs over 13 minutes for
+# tools/transformer_reference.py (20 to 35 s with 1.13 on the host), past CTest's limit;
+# their C++ is built here all the same.
 #
 #   scripts/libtorch2-check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
-  -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
   "") ;;
   *) echo "libtorch2-check: unknown argument $1 (see --help)" >&2; exit 2 ;;
 esac
@@ -51,8 +53,9 @@ podman run --rm --network host "${PODMAN_LIMITS[@]}" -v xai-libtorch2-ccache:/ro
      "$(grep -c "warning:" /tmp/build.log || true) compiler warnings"
    grep -A3 "warning:" /tmp/build.log | head -40 || true
    cd /build
-   ctest -j 2 --timeout 900 --output-on-failure \
-     -E "^(format|container|libtorch2|deploy|sanitize|browser|make_full_size_reference|FullSizeTransformerTest\..*)$"' \
+   # -FS: fixture setups are not added back once excluded (every setup is fixture "models").
+   ctest -j 2 --timeout 900 --output-on-failure -FS models \
+     -E "^(format|container|libtorch2|deploy|sanitize|browser|make_full_size_reference|make_transformer_reference|FullSizeTransformerTest\..*|TransformerTest\..*|ConfiguredModelTest\..*)$"' \
   2>>"$WORK/podman.err" || {
   status=$?
   tail -5 "$WORK/podman.err" >&2
