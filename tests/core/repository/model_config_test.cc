@@ -119,7 +119,25 @@ INSTANTIATE_TEST_SUITE_P(
             "NegativeQueue", "input { height: 4 width: 4 } max_queue_size: -5",
             "max_queue_size must be in [0, 1048576] (0: the server's --queue-capacity), got -5"},
         BadCase{"BadPrecision", "input { height: 4 width: 4 } precision: 7",
-                "precision must be FP32, FP16 or BF16, got 7"}),
+                "precision must be FP32, FP16 or BF16, got 7"},
+        BadCase{"CamLayerPath",
+                "input { height: 4 width: 4 } cam_layers { layer: \"a..b\" layout: NHWC }",
+                "cam_layers[0].layer \"a..b\" is not a module path"},
+        BadCase{"CamLayerTwice",
+                "input { height: 4 width: 4 } cam_layers { layer: \"a\" layout: NHWC } "
+                "cam_layers { layer: \"a\" layout: NCHW }",
+                "cam_layers[1].layer \"a\" is declared twice"},
+        BadCase{"CamLayerPrefixOnNhwc",
+                "input { height: 4 width: 4 } cam_layers { layer: \"a\" layout: NHWC "
+                "prefix_tokens: 1 }",
+                "cam_layers[0]: prefix_tokens, grid_height and grid_width apply to TOKENS only"},
+        BadCase{"CamLayerHalfAGrid",
+                "input { height: 4 width: 4 } cam_layers { layer: \"a\" layout: TOKENS "
+                "grid_height: 2 }",
+                "cam_layers[0]: set both grid_height and grid_width, or neither"},
+        BadCase{"CamLayerUnknownLayout",
+                "input { height: 4 width: 4 } cam_layers { layer: \"a\" layout: 9 }",
+                "cam_layers[0]: layout 9 is not a FeatureLayout"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 
 TEST(ModelNameTest, RejectsPathCharacters) {
