@@ -195,6 +195,8 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
         return InvalidArgumentError(field + " repeats the layer " + QuoteInput(overrides[j].layer));
       }
     }
+    const Status checked = CheckLayoutDeclaration(overrides[j].layout);
+    if (!checked.ok()) return InvalidArgumentError(field + ": " + checked.message());
   }
   int earliest = -1;
   spec->layouts.clear();
@@ -213,14 +215,6 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
       }
       spec->layouts.push_back(*layout);
     } else {
-      if (declared != overrides.end()) {
-        const Status checked = CheckLayoutDeclaration(declared->layout);
-        if (!checked.ok()) {
-          return InvalidArgumentError("layer_layouts[" +
-                                      std::to_string(declared - overrides.begin()) +
-                                      "]: " + checked.message());
-        }
-      }
       XAI_ASSIGN_OR_RETURN(layer, FeatureLayerField(model, spec->layers, i));
       spec->layouts.push_back(layer->layout);
     }

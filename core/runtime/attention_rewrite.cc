@@ -4,9 +4,9 @@
 
 #include <cmath>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
+#include "core/runtime/method_graphs.h"
 #include "core/runtime/torch_errors.h"
 
 namespace xai::core {
@@ -81,23 +81,18 @@ void Collect(torch::jit::Block* block, std::vector<Node*>& found) {
 StatusOr<int> MakeAttentionDifferentiable(torch::jit::Module& module) {
   try {
     int replaced = 0;
-    std::unordered_set<const Graph*> seen;  // types share their graphs
-    for (const torch::jit::Module& m : module.modules()) {
-      for (const torch::jit::Method& method : m.get_methods()) {
-        const std::shared_ptr<Graph> graph = method.graph();
-        if (!seen.insert(graph.get()).second) continue;
-        std::vector<Node*> found;
-        Collect(graph->block(), found);
-        for (Node* node : found) {
-          // Left in place where it cannot be replaced: a scripted MultiheadAttention reads
-          // its sizes from attributes and takes this branch only when nothing needs a
-          // gradient, as PyTorch decides at run time.
-          if (!Replace(*graph, node).empty()) continue;
-          node->destroy();
-          ++replaced;
-        }
+    ForEachMethodGraph(module, [&replaced](Graph& graph) {
+      std::vector<Node*> found;
+      Collect(graph.block(), found);
+      for (Node* node : found) {
+        // Left in place where it cannot be replaced: a scripted MultiheadAttention reads
+        // its sizes from attributes and takes this branch only when nothing needs a
+        // gradient, as PyTorch decides at run time.
+        if (!Replace(graph, node).empty()) continue;
+        node->destroy();
+        ++replaced;
       }
-    }
+    });
     return replaced;
   } catch (const std::exception& e) {
     return InternalError("cannot rewrite the model's fast attention: " + ExceptionMessage(e));

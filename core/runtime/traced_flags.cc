@@ -2,8 +2,7 @@
 
 #include <torch/csrc/jit/ir/ir.h>
 
-#include <unordered_set>
-
+#include "core/runtime/method_graphs.h"
 #include "core/runtime/torch_errors.h"
 
 namespace xai::core {
@@ -34,14 +33,9 @@ int ClearInBlock(torch::jit::Graph& graph, torch::jit::Block* block) {
 StatusOr<int> ClearTracedTf32(torch::jit::Module& module) {
   try {
     int changed = 0;
-    std::unordered_set<const torch::jit::Graph*> seen;  // types share their graphs
-    for (const torch::jit::Module& m : module.modules()) {
-      for (const torch::jit::Method& method : m.get_methods()) {
-        const std::shared_ptr<torch::jit::Graph> graph = method.graph();
-        if (!seen.insert(graph.get()).second) continue;
-        changed += ClearInBlock(*graph, graph->block());
-      }
-    }
+    ForEachMethodGraph(module, [&changed](torch::jit::Graph& graph) {
+      changed += ClearInBlock(graph, graph.block());
+    });
     return changed;
   } catch (const std::exception& e) {
     return InternalError("cannot rewrite the model's convolution flags: " + ExceptionMessage(e));
