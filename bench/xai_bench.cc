@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/base/command_line.h"
 #include "core/base/files.h"
 #include "core/image/image_preprocessor.h"
 #include "core/repository/model_config.h"
@@ -278,7 +279,9 @@ int main(int argc, char** argv) {
                  "LibTorch intra-op threads, for the in-process server and the plain forward "
                  "(0: LibTorch's default)")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  // `--flag=` is the empty value, not `--flag` and the next argument (CommandLine).
+  xai::CommandLine command_line(argc, argv);
+  CLI11_PARSE(app, command_line.argc(), command_line.argv());
   spdlog::set_level(spdlog::level::warn);
   std::vector<xai::v1::CamMethod> extra_methods;
   for (size_t start = 0; start < methods_list.size();) {

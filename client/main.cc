@@ -16,6 +16,7 @@
 #include "client/commands/profile_paths.h"
 #include "client/commands/stats.h"
 #include "client/common.h"
+#include "core/base/command_line.h"
 
 int main(int argc, char** argv) {
   xai::client::GlobalOptions g;
@@ -58,6 +59,8 @@ int main(int argc, char** argv) {
   xai::client::SetupHealth(app, g);
   xai::client::SetupAdmin(app, g);
 
-  CLI11_PARSE(app, argc, argv);
+  // `--flag=` is the empty value, not `--flag` and the next argument (CommandLine).
+  xai::CommandLine command_line(argc, argv);
+  CLI11_PARSE(app, command_line.argc(), command_line.argv());
   return 0;
 }

@@ -92,9 +92,10 @@ class Explainer {
   ~Explainer();  // Shutdown()
 
   // Answers through `done` exactly once: on a scheduler thread, or on the calling thread
-  // when the request is refused before queueing. Codes: INVALID_ARGUMENT, NOT_FOUND,
-  // UNAVAILABLE (model not ready, shutting down), RESOURCE_EXHAUSTED (queue full, image
-  // over the pixel limit), DEADLINE_EXCEEDED and CANCELLED (while queued: never run),
+  // when the request is refused before queueing. Codes: INVALID_ARGUMENT (also a request
+  // over a per-request limit: image pixels or side, targets, layers, steps), NOT_FOUND,
+  // UNAVAILABLE (model not ready, shutting down), RESOURCE_EXHAUSTED (capacity: queue full,
+  // waited too long), DEADLINE_EXCEEDED and CANCELLED (while queued: never run),
   // INTERNAL (the model failed: every request of its batch).
   void Classify(ClassifyRequest request, Callback<ClassifyResult> done);
 

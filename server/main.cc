@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "core/base/command_line.h"
 #include "server/logging.h"
 #include "server/server.h"
 
@@ -66,18 +67,18 @@ int main(int argc, char** argv) {
          "method, status, queue/compute/total ms, batch, request/response bytes); "
          "--access-log=false: none")
       ->capture_default_str();
-  app.add_option(
-         "--metrics-address", options.metrics_address,
-         "host:port serving Prometheus metrics at /metrics over HTTP (port 0: pick "
-         "one); off (or an empty argument, --metrics-address \"\"): no metrics. Unbindable: "
-         "exit at start")
+  app.add_option("--metrics-address", options.metrics_address,
+                 "host:port serving Prometheus metrics at /metrics over HTTP (port 0: pick "
+                 "one); off or empty (--metrics-address= or --metrics-address \"\"): no metrics. "
+                 "Unbindable: "
+                 "exit at start")
       ->capture_default_str();
   app.add_option("--http-address", options.http_address,
                  "host:port serving the REST/JSON API (POST /v1/models/NAME:classify, :gradcam, "
                  ":attribute, :decisionPath; GET /v1/models, /v1/models/NAME[/stats], "
-                 "/v2/health/live, /v2/health/ready; see the README) and the web page at / "
+                 "/v2/health/live, /v2/health/ready; docs/REST.md) and the web page at / "
                  "over HTTP, or HTTPS with the gRPC port's --tls-cert, key and client CA, and "
-                 "its tokens (port 0: pick one); empty (--http-address \"\"): none")
+                 "its tokens (port 0: pick one); off or empty (--http-address=): none")
       ->capture_default_str();
   app.add_option("--http-threads", options.http_threads,
                  "Threads of the REST port: connections served at once (one thread each while "
@@ -143,17 +144,18 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--max-request-bytes", options.max_request_bytes,
-                 "Largest request message; beyond: RESOURCE_EXHAUSTED")
+                 "Largest request message; beyond: RESOURCE_EXHAUSTED over gRPC (gRPC's own "
+                 "answer, 'Received message larger than max'), 413 over REST")
       ->capture_default_str()
       ->check(CLI::Range(1024, 1 << 30));
   app.add_option("--max-image-pixels", options.explainer.max_image_pixels,
                  "Largest width*height of an encoded image, checked before decoding; beyond: "
-                 "RESOURCE_EXHAUSTED")
+                 "INVALID_ARGUMENT (REST 400)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_option("--max-image-side", options.explainer.max_image_side,
                  "Longest width or height of an encoded image, checked from its header before "
-                 "decoding; beyond: RESOURCE_EXHAUSTED")
+                 "decoding; beyond: INVALID_ARGUMENT (REST 400)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   app.add_option("--max-calls-per-peer", options.max_calls_per_peer,
@@ -162,13 +164,16 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
   app.add_option("--max-targets", options.explainer.max_targets,
-                 "Most target classes one GradCAM request may ask for; beyond: INVALID_ARGUMENT")
+                 "Most target classes one GradCAM or Attribute request may ask for; beyond: "
+                 "INVALID_ARGUMENT")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  app.add_option("--max-perturbation-batch", options.explainer.max_perturbation_batch,
-                 "Most perturbed inputs one forward of a SCORE_CAM or ABLATION_CAM request may "
-                 "batch (the request's batch_size; unset: 64, or this when smaller); beyond: "
-                 "INVALID_ARGUMENT. Bounds the memory of one request's forward")
+  app.add_option(
+         "--max-perturbation-batch", options.explainer.max_perturbation_batch,
+         "Most perturbed inputs one forward of a SCORE_CAM or ABLATION_CAM request may "
+         "batch, and the faithfulness metrics' batch (the request's batch_size; unset: 64, or "
+         "this when smaller); beyond: "
+         "INVALID_ARGUMENT. Bounds the memory of one request's forward")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
   app.add_option("--max-attribution-batch", options.explainer.max_attribution_batch,
@@ -203,7 +208,9 @@ int main(int argc, char** argv) {
                  "On SIGINT/SIGTERM, how long calls in flight may take before they are cancelled")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
-  CLI11_PARSE(app, argc, argv);
+  // `--flag=` is the empty value, not `--flag` and the next argument (CommandLine).
+  xai::CommandLine command_line(argc, argv);
+  CLI11_PARSE(app, command_line.argc(), command_line.argv());
   if (options.metrics_address == "off") options.metrics_address.clear();
   if (options.http_address == "off") options.http_address.clear();
   options.explainer.max_queue_time = std::chrono::milliseconds(max_queue_ms);

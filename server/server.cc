@@ -13,6 +13,10 @@ namespace xai::server {
 
 core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   std::unique_ptr<Server> server(new Server());
+  if (options.address.empty()) {
+    return core::InvalidArgumentError(
+        "--address is empty: the gRPC port is always served; give host:port (port 0: pick one)");
+  }
   if (options.metrics_auth && options.auth_tokens_file.empty()) {
     return core::InvalidArgumentError("--metrics-auth needs --auth-tokens");
   }

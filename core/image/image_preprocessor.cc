@@ -84,12 +84,12 @@ InputGeometry ComputeGeometry(int original_width, int original_height, int width
 Status ImagePreprocessor::CheckSize(int64_t width, int64_t height) const {
   // Sides first: a header may claim sides near 2^32, whose product overflows int64.
   if (std::max(width, height) > options_.max_side) {
-    return ResourceExhaustedError("image is " + std::to_string(width) + "x" +
-                                  std::to_string(height) + ", a side over the limit of " +
-                                  std::to_string(options_.max_side) + " pixels");
+    return InvalidArgumentError("image is " + std::to_string(width) + "x" + std::to_string(height) +
+                                ", a side over the limit of " + std::to_string(options_.max_side) +
+                                " pixels");
   }
   if (width * height > options_.max_pixels) {
-    return ResourceExhaustedError(PixelLimitMessage(width, height, options_.max_pixels));
+    return InvalidArgumentError(PixelLimitMessage(width, height, options_.max_pixels));
   }
   return OkStatus();
 }

@@ -58,8 +58,9 @@ class ImagePreprocessor {
   // alpha is dropped, EXIF orientation is ignored as PIL does) and prepares it for a model
   // with input `spec` (already validated).
   // Errors: INVALID_ARGUMENT (empty, another format, undecodable, unsupported pixel type)
-  // naming image.encoded; RESOURCE_EXHAUSTED when the header gives more pixels than
-  // max_pixels or a side longer than max_side (before anything is decoded).
+  // naming image.encoded, also when the header gives more pixels than max_pixels or a side
+  // longer than max_side (before anything is decoded: a limit of the request, which a retry
+  // does not pass, so not RESOURCE_EXHAUSTED, which clients retry).
   // Resizing uses OpenCV's INTER_AREA when shrinking both sides (antialiased, close to
   // PIL's), INTER_LINEAR otherwise.
   // With `keep_original`, the result also holds the decoded image as 8-bit BGR (16-bit
@@ -70,7 +71,7 @@ class ImagePreprocessor {
   const ImagePreprocessorOptions& options() const { return options_; }
 
  private:
-  // RESOURCE_EXHAUSTED when a width x height image is over max_pixels or max_side.
+  // INVALID_ARGUMENT when a width x height image is over max_pixels or max_side.
   Status CheckSize(int64_t width, int64_t height) const;
 
   ImagePreprocessorOptions options_;

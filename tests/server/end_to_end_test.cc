@@ -1,5 +1,5 @@
 // A real server on localhost:0, driven through the generated stub: every RPC, every status
-// code of API.md's table, health, and shutdown with calls in flight.
+// code of docs/API.md's table, health, and shutdown with calls in flight.
 #include <gmock/gmock.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -200,7 +200,7 @@ TEST_F(EndToEndTest, EveryBadInputGetsItsCodeAndTheServerKeepsServing) {
       {"failed model", [](auto* r) { r->mutable_model()->set_name("bad_labels"); },
        grpc::StatusCode::UNAVAILABLE, "has 2 labels"},
       {"pixel limit", [](auto* r) { r->mutable_image()->set_encoded(Png(1001, 1000)); },
-       grpc::StatusCode::RESOURCE_EXHAUSTED, "over the limit of 1000000 pixels"},
+       grpc::StatusCode::INVALID_ARGUMENT, "over the limit of 1000000 pixels"},
       {"request size",
        [](auto* r) { r->mutable_image()->set_encoded(std::string(kMaxRequestBytes + 1, 'x')); },
        grpc::StatusCode::RESOURCE_EXHAUSTED, ""},

@@ -1,6 +1,6 @@
 // DecisionPath: the chain of channels that carried a decision (Effective Path's critical
 // channels, traced backward by their contributions, with the best chains found by
-// Viterbi). See issue 5 and README, "DecisionPath".
+// Viterbi). See issue 5 and docs/METHODS.md, "DecisionPath".
 //
 // For layers L_1..L_n (shallow to deep) and a target class t with logit y_t:
 //   relevance      R_l(c) = sum_hw A_l(c) * dy_t/dA_l(c)

@@ -130,19 +130,19 @@ TEST(ImagePreprocessorTest, RefusesOversizedImagesFromTheHeader) {
   // must answer from the header alone.
   std::string png("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x27\x10\0\0\x27\x10\x08\x02\0\0\0", 29);
   auto out = kPreprocessor.Preprocess(png, Spec(4, 4));
-  EXPECT_EQ(out.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(out.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(out.status().message(), HasSubstr("10000x10000"));
   EXPECT_THAT(out.status().message(), HasSubstr("limit of 50000000 pixels"));
   // Found by image_fuzz: sides near 2^32, whose product overflowed before the check.
   std::string huge("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\xac\x01\x8c\x08\xf8\xde\xb0\x2e\x08\x02\0\0\0",
                    29);
   out = kPreprocessor.Preprocess(huge, Spec(4, 4));
-  EXPECT_EQ(out.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(out.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(out.status().message(), HasSubstr("a side over the limit"));
 
   ImagePreprocessor small(ImagePreprocessorOptions{100});
   auto refused = small.Preprocess(Encode(cv::Mat(11, 10, CV_8UC3), ".jpg"), Spec(4, 4));
-  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
 }
 
 // Writes `value` little-endian into `bytes` at `offset` (`size` bytes).
@@ -161,7 +161,7 @@ TEST(ImagePreprocessorTest, DecompressionBombsAreRefusedFromTheirHeaders) {
   PutLittleEndian(&webp, 26, 16383, 2);
   PutLittleEndian(&webp, 28, 16383, 2);
   auto refused = kPreprocessor.Preprocess(webp, Spec(4, 4));
-  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(refused.status().message(), HasSubstr("16383x16383"));
   // A TIFF whose first directory claims 100000 x 100000.
   std::string tiff = Encode(small, ".tiff");
@@ -180,12 +180,12 @@ TEST(ImagePreprocessorTest, DecompressionBombsAreRefusedFromTheirHeaders) {
     }
   }
   refused = kPreprocessor.Preprocess(tiff, Spec(4, 4));
-  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(refused.status().message(), HasSubstr("100000x100000"));
   // A PNG strip of 20000 x 1: few pixels, one side over the limit.
   std::string strip("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x4e\x20\0\0\0\x01\x08\x02\0\0\0", 29);
   refused = kPreprocessor.Preprocess(strip, Spec(4, 4));
-  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(refused.status().message(), HasSubstr("a side over the limit of 16384"));
 }
 
