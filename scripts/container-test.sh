@@ -61,14 +61,17 @@ make_base_image bookworm "$BASE" "$WORK"
 
 echo "container-test: building $IMAGE"
 start=$(date +%s)
-podman_build "$IMAGE" docker/Dockerfile "$BASE" "$WORK/build.log" || {
+# The host's ccache: the image's build stage compiles what build/ compiled already.
+# shellcheck disable=SC2046
+podman_build "$IMAGE" docker/Dockerfile "$BASE" "$WORK/build.log" $(host_ccache_args) || {
   tail -50 "$WORK/build.log"
   echo "container-test: FAIL the image did not build"
   exit 1
 }
 prune_dangling
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
-echo "container-test: built in $(($(date +%s) - start)) s, $((size / 1000000)) MB"
+echo "container-test: built in $(($(date +%s) - start)) s, $((size / 1000000)) MB;" \
+  "$(grep -o 'ccache: .*' "$WORK/build.log" | tail -1)"
 
 # ---------------------------------------------------------------- the image's contents
 in_image() {

@@ -4,10 +4,12 @@
 #                                     the browser test, container tests
 #   scripts/install-deps.sh --build   what compiling xai-server and xai needs, nothing more
 #                                     (the container image's build stage)
+#   scripts/install-deps.sh --build-gtest
+#                                     --build and GoogleTest: C++ tests run against fixtures
+#                                     made elsewhere (the LibTorch 2.x check's container)
 #   scripts/install-deps.sh --no-containers
 #                                     build and tests, without the container tools, the
-#                                     sanitizers and Chromium (the LibTorch 2.x check, itself
-#                                     inside a container)
+#                                     sanitizers and Chromium
 # Knows Debian 12 (the project's machines), Debian 13 (the LibTorch 2.x check) and Ubuntu
 # 24.04 (the CUDA image's base). XAI_LIBTORCH_DIR=/path/to/libtorch: LibTorch comes from
 # there (e.g. PyTorch's CUDA build), not from the libtorch-dev package.
@@ -40,6 +42,9 @@ TEST_PACKAGES=(
   python3-prometheus-client
   # the Python client (client/python) and its tests against a real server
   python3-grpcio python3-protobuf python3-pytest
+  # ... installed as a package by the tests (pip install --no-build-isolation: Debian's pip,
+  # setuptools and wheel build it offline; its build step runs protoc, a build package)
+  python3-pip python3-setuptools python3-wheel
   # the TLS tests make a throwaway CA and certificates at test time
   openssl
   # the browser and container tests ask the REST port
@@ -69,10 +74,11 @@ esac
 
 case "${1:-}" in
   --build) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
+  --build-gtest) PACKAGES=("${BUILD_PACKAGES[@]}" libgtest-dev libgmock-dev) ;;
   --no-containers) PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
   "") PACKAGES=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${SANITIZER_PACKAGES[@]}"
                 "${BROWSER_PACKAGES[@]}" "${CONTAINER_PACKAGES[@]}") ;;
-  *) echo "usage: scripts/install-deps.sh [--build | --no-containers]" >&2; exit 2 ;;
+  *) echo "usage: scripts/install-deps.sh [--build | --build-gtest | --no-containers]" >&2; exit 2 ;;
 esac
 if [ -n "${XAI_LIBTORCH_DIR:-}" ]; then
   [ -f "$XAI_LIBTORCH_DIR/share/cmake/Torch/TorchConfig.cmake" ] || {

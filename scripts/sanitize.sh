@@ -80,15 +80,14 @@ if [ "$only" != asan ]; then
   configure "$dir" thread
   log "building the scheduler, compute pool and lifecycle tests with TSan"
   start=$SECONDS
-  cmake --build "$dir" -j "$jobs" --target engine_test core_model_test > "$dir.build.log" 2>&1 ||
+  cmake --build "$dir" -j "$jobs" --target tsan_test > "$dir.build.log" 2>&1 ||
     { tail -50 "$dir.build.log"; exit 1; }
   log "built in $((SECONDS - start)) s"
   # The lifecycle tests load the fixture models (made by the build tree's setup test).
   (cd "$dir" && ctest -R '^make_fixtures$' > "$dir/fixtures.log" 2>&1) ||
     { tail -30 "$dir/fixtures.log"; exit 1; }
   export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-  (cd "$dir" && ./tests/engine_test --gtest_filter='BatchScheduler*:ComputePool*' &&
-    ./tests/core_model_test --gtest_filter='ModelLifecycleTest.*') \
+  (cd "$dir" && ./tests/tsan_test) \
     > "$dir/tests.log" 2>&1 || { tail -80 "$dir/tests.log"; exit 1; }
   log "scheduler, compute pool and lifecycle tests: $(grep -c '^\[       OK' "$dir/tests.log" || true) passed, no race reported"
 fi

@@ -1,10 +1,29 @@
 #!/usr/bin/env bash
 # The test command: installs, builds and runs every test (CTest). Used by .ci/run.
+# Arguments go to ctest (e.g. -R engine_test, -E container). At the end: where the time
+# went, per test group (scripts/lib/test_times.py), then CTest's summary again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 BUILD_DIR=${XAI_BUILD_DIR:-build}
 
+start=$SECONDS
 bash scripts/build.sh
+build_seconds=$((SECONDS - start))
 cd "$BUILD_DIR"
+mkdir -p Testing
+log=Testing/test-command.log
 # Fixtures (models, reference tensors, demo images) are made by the setup tests first.
-ctest --output-on-failure --timeout 900 -j 2 "$@"
+set +e
+ctest --output-on-failure --timeout 900 -j 2 --output-junit "$PWD/Testing/junit.xml" "$@" |
+  tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [ -f Testing/junit.xml ] && ctest --show-only=json-v1 "$@" >Testing/tests.json 2>/dev/null; then
+  /usr/bin/python3 "$root/scripts/lib/test_times.py" --junit Testing/junit.xml \
+    --tests Testing/tests.json --build-seconds "$build_seconds" || true
+  # CTest's summary stays the last thing printed.
+  echo
+  sed -n '/tests passed, .* tests failed out of/,$p' "$log"
+fi
+exit "$status"

@@ -30,10 +30,23 @@ make_base_image() {
   mmdebstrap --quiet --variant=apt "$suite" - "$sources" | podman import - "$tag" >/dev/null
 }
 
-# podman_build TAG DOCKERFILE BASE LOG: builds the image from the repository root.
+# podman_build TAG DOCKERFILE BASE LOG [podman build args...]: builds the image from the
+# repository root.
 podman_build() {
-  podman build --format docker --network host "${PODMAN_LIMITS[@]}" --build-arg BASE="$3" \
-    -f "$2" -t "$1" . >"$4" 2>&1
+  local tag=$1 dockerfile=$2 base=$3 log=$4
+  shift 4
+  podman build --format docker --network host "${PODMAN_LIMITS[@]}" --build-arg BASE="$base" \
+    "$@" -f "$dockerfile" -t "$tag" . >"$log" 2>&1
+}
+
+# host_ccache_args: the podman build arguments that lend this machine's ccache to
+# docker/Dockerfile's build stage (nothing where the host has no ccache).
+host_ccache_args() {
+  command -v ccache >/dev/null || return 0
+  local dir
+  dir=$(ccache -k cache_dir 2>/dev/null) || return 0
+  mkdir -p "$dir"
+  echo "-v $dir:/host-ccache --build-arg XAI_CCACHE_DIR=/host-ccache"
 }
 
 # prune_dangling: removes the images that no tag and no other image reference (the earlier

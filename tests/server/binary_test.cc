@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -662,7 +663,11 @@ class SoakBinaryTest : public BinaryTest {
   }
 };
 
-TEST_F(SoakBinaryTest, SixteenClientsForSixtySecondsAnswerEveryCallAndKeepTheirMemory) {
+// 10 s of warm-up, then XAI_SOAK_SECONDS (default 30) measured in six samples: longer by
+// hand (XAI_SOAK_SECONDS=600 ctest -R Soak) before a release.
+TEST_F(SoakBinaryTest, SixteenClientsForHalfAMinuteAnswerEveryCallAndKeepTheirMemory) {
+  const char* soak_env = std::getenv("XAI_SOAK_SECONDS");
+  const int soak_seconds = std::max(6, soak_env != nullptr ? std::atoi(soak_env) : 30);
   using Response = grpc::health::v1::HealthCheckResponse;
   ASSERT_EQ(WaitForHealth("xai.v1.Explainer", Response::SERVING, 120), Response::SERVING);
   const std::string image =
@@ -781,12 +786,12 @@ TEST_F(SoakBinaryTest, SixteenClientsForSixtySecondsAnswerEveryCallAndKeepTheirM
   std::vector<Tally> tallies(kClients);
   std::vector<std::thread> clients;
   for (int c = 0; c < kClients; ++c) clients.emplace_back(client, c, &tallies[c]);
-  std::this_thread::sleep_for(std::chrono::seconds(20));  // loaded warm-up
+  std::this_thread::sleep_for(std::chrono::seconds(10));  // loaded warm-up
   const long warm = ResidentKib();
   phase.store(1);
   std::vector<long> samples;
   for (int s = 0; s < 6; ++s) {
-    std::this_thread::sleep_for(std::chrono::seconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(soak_seconds * 1000 / 6));
     samples.push_back(ResidentKib());
   }
   phase.store(2);
@@ -800,10 +805,10 @@ TEST_F(SoakBinaryTest, SixteenClientsForSixtySecondsAnswerEveryCallAndKeepTheirM
   std::string trace = "resident KiB after warm-up " + std::to_string(warm) + ", then";
   for (long s : samples) trace += " " + std::to_string(s);
   std::printf(
-      "soak: %ld calls in 60 s (%ld good OK, %ld bad with their code, %ld cancelled or "
+      "soak: %ld calls in %d s (%ld good OK, %ld bad with their code, %ld cancelled or "
       "timed out); %s\n",
-      all.calls, all.good_ok, all.bad_right_code, all.raced, trace.c_str());
-  EXPECT_GT(all.calls, 1000);
+      all.calls, soak_seconds, all.good_ok, all.bad_right_code, all.raced, trace.c_str());
+  EXPECT_GT(all.calls, 500);
   EXPECT_EQ(all.good_failed, 0);
   EXPECT_THAT(all.failures, ::testing::IsEmpty());
   EXPECT_EQ(all.calls, all.good_ok + all.bad_right_code + all.raced);
