@@ -1,29 +1,24 @@
 #!/usr/bin/env bash
 # Generates the gRPC stubs of xai_client from the project's protos with Debian's protoc
 # and grpc_python_plugin (packages protobuf-compiler and protobuf-compiler-grpc), into
-# xai_client/_proto/ (not tracked). Run it once after a checkout and again when a proto
-# changes; idempotent. The generated modules import each other as xai.v1 and
-# grpc.health.v1: their imports are rewritten to live under xai_client._proto, so they
-# neither need a path entry nor shadow the grpc package.
+# xai_client/_proto/ (not tracked), for using the client in the tree
+# (PYTHONPATH=client/python) and for its tests. Run it once after a checkout and again
+# when a proto changes; idempotent. `pip install client/python` does not need it: the
+# package's build step (setup.py) generates the stubs itself, with the same code, which
+# this script runs: the generated modules' imports are rewritten to live under
+# xai_client._proto, so they neither need a path entry nor shadow the grpc package.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-out=$here/xai_client/_proto
-protos=(xai/v1/feature_layout.proto xai/v1/explainer.proto xai/v1/model_admin.proto grpc/health/v1/health.proto)
-
-command -v protoc >/dev/null || { echo "generate_stubs: protoc missing (apt-get install protobuf-compiler)" >&2; exit 2; }
-plugin=$(command -v grpc_python_plugin) ||
-  { echo "generate_stubs: grpc_python_plugin missing (apt-get install protobuf-compiler-grpc)" >&2; exit 2; }
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-protoc -I "$root/proto" --python_out="$tmp" --grpc_out="$tmp" \
-  --plugin=protoc-gen-grpc="$plugin" "${protos[@]/#/$root/proto/}"
-# Packages, and imports under xai_client._proto.
-find "$tmp" -type d -exec touch {}/__init__.py \;
-find "$tmp" -name '*.py' -exec sed -i -E \
-  -e 's/^from (xai|grpc\.health)\.v1 import /from xai_client._proto.\1.v1 import /' {} +
-rm -rf "$out"
-mv "$tmp" "$out"
-trap - EXIT
-echo "generate_stubs: $(find "$out" -name '*_pb2*.py' | wc -l) modules in $out"
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3  # only the standard library is needed here
+exec "$python" - "$here" <<'PY'
+import os, runpy, sys
+here = sys.argv[1]
+build = runpy.run_path(os.path.join(here, "setup.py"), run_name="xai_client_stubs")
+out = os.path.join(here, "xai_client", "_proto")
+try:
+    written = build["generate_stubs"](out)
+except build["StubError"] as e:
+    sys.exit(f"generate_stubs: {e}")
+print(f"generate_stubs: {sum(p.endswith('.py') and '_pb2' in p for p in written)} modules in {out}")
+PY

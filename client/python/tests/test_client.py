@@ -240,6 +240,25 @@ def test_only_unavailable_and_resource_exhausted_are_retried_with_backoff_and_ji
         assert isinstance(error.value, ResourceExhaustedError)
 
 
+def test_a_message_over_the_servers_size_limit_is_not_retried(monkeypatch):
+    pauses = []
+    monkeypatch.setattr(xai_client.client.time, "sleep", pauses.append)
+
+    class TooLarge(FakeRpcError):
+        def details(self):
+            return "Received message larger than max (70000000 vs. 67108864)"
+
+    def failing(request, timeout, metadata):
+        raise TooLarge(grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+    client = XaiClient("127.0.0.1:1", timeout=10, retries=4, backoff=0.1)
+    with pytest.raises(ResourceExhaustedError) as error:
+        client._call("Classify", failing, None, None, None)
+    client.close()
+    assert error.value.attempts == 1
+    assert pauses == []
+
+
 def test_a_retry_that_succeeds_returns_the_answer(monkeypatch):
     monkeypatch.setattr(xai_client.client.time, "sleep", lambda s: None)
     calls = []

@@ -6,7 +6,8 @@
         cams = xai.gradcam("shapes", "samples/star_3.png", overlay=True)
         print(top.label, cams.explanations[0].cam.shape)
 
-Generate the stubs once first: client/python/generate_stubs.sh.
+Installed with pip, the package's build step generates its gRPC stubs; used from the tree
+(PYTHONPATH=client/python), generate them once first: client/python/generate_stubs.sh.
 """
 
 from xai_client.client import (AttributeResult, Attribution, ClassScore, Classification, DecisionPath, Explanation,

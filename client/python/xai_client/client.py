@@ -20,8 +20,10 @@ try:
     from xai_client._proto.grpc.health.v1 import health_pb2, health_pb2_grpc
     from xai_client._proto.xai.v1 import explainer_pb2, explainer_pb2_grpc, feature_layout_pb2
 except ImportError as e:  # pragma: no cover - a checkout without generated stubs
-    raise ImportError("xai_client's gRPC stubs are missing: run client/python/generate_stubs.sh "
-                      "(needs Debian's protobuf-compiler and protobuf-compiler-grpc)") from e
+    raise ImportError("xai_client's gRPC stubs are missing: install the package with pip "
+                      "(its build generates them) or, in the tree, run "
+                      "client/python/generate_stubs.sh (both need Debian's protobuf-compiler "
+                      "and protobuf-compiler-grpc)") from e
 
 # An image: the bytes of an image file, a path to one, or a preprocessed float32 tensor
 # [C,H,W] or [1,C,H,W] (numpy).
@@ -29,6 +31,16 @@ ImageLike = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", np.ndar
 
 # Codes worth another attempt: no server reachable right now, or a full queue.
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
+
+
+def retryable(code, details):
+    """Whether a failed call may pass on another attempt: UNAVAILABLE, and RESOURCE_EXHAUSTED
+    for capacity (a full queue, a client's cap), not gRPC's own refusal of a message over
+    the server's --max-request-bytes ("Received message larger than max"), which the same
+    request meets every time."""
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in (details or ""):
+        return False
+    return code in RETRYABLE
 
 
 @dataclass(frozen=True)
@@ -546,7 +558,7 @@ class XaiClient:
                 return method(request, timeout=left, metadata=metadata), rid
             except grpc.RpcError as e:
                 code, details = e.code(), e.details() or ""
-                if code in RETRYABLE and attempt <= self.retries:
+                if retryable(code, details) and attempt <= self.retries:
                     pause = random.uniform(0, min(self.max_backoff,
                                                   self.backoff * 2 ** (attempt - 1)))
                     if time.monotonic() + pause < deadline:

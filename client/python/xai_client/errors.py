@@ -46,7 +46,8 @@ class UnavailableError(XaiError):
 
 
 class ResourceExhaustedError(XaiError):
-    """A queue is full or a limit was passed (request size, pixels). Retried."""
+    """A queue is full or a client's cap of calls in flight was reached (retried), or a
+    message was over the server's size limit (gRPC's own answer; not retried)."""
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
