@@ -83,14 +83,14 @@ TEST(AddressFlagsTest, EmptyMetricsAndHttpAddressesAreOffAndDoNotTakeTheNextArgu
 
 TEST(AddressFlagsTest, EachAddressFlagServesTheAddressItIsGiven) {
   const ServerRun run = StartAndStop({"--address=127.0.0.1:0", "--metrics-address=127.0.0.1:0",
-                                "--http-address=127.0.0.1:0", "--log-level=info"});
+                                      "--http-address=127.0.0.1:0", "--log-level=info"});
   EXPECT_EQ(run.exit_code, 0) << run.log;
   EXPECT_THAT(run.log, HasSubstr("listening on 127.0.0.1:0 (port ")) << run.log;
   EXPECT_THAT(run.log, HasSubstr("metrics at http://127.0.0.1:0/metrics (port ")) << run.log;
   EXPECT_THAT(run.log, HasSubstr("REST and the web page at http://127.0.0.1:0/ (port ")) << run.log;
   // off is off too.
-  const ServerRun off = StartAndStop({"--address=127.0.0.1:0", "--metrics-address=off",
-                                "--http-address=off", "--log-level=info"});
+  const ServerRun off = StartAndStop(
+      {"--address=127.0.0.1:0", "--metrics-address=off", "--http-address=off", "--log-level=info"});
   EXPECT_EQ(off.exit_code, 0) << off.log;
   EXPECT_THAT(off.log, Not(HasSubstr("metrics at "))) << off.log;
   EXPECT_THAT(off.log, Not(HasSubstr("REST"))) << off.log;

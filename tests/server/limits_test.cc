@@ -64,7 +64,7 @@ class LimitsTest : public ::testing::Test {
   template <typename Request, typename Response>
   void ExpectRefused(const std::string& what, const Request& request, const std::string& route,
                      grpc::Status (xai::v1::Explainer::Stub::*call)(grpc::ClientContext*,
-                                                                   const Request&, Response*),
+                                                                    const Request&, Response*),
                      const std::string& says) {
     SCOPED_TRACE(what);
     grpc::ClientContext context;

@@ -19,15 +19,17 @@ std::vector<std::string> Parse(std::vector<const char*> argv) {
 }
 
 TEST(CommandLineTest, AnEmptyValueAfterAnEqualsSignBecomesAnEmptyArgument) {
-  EXPECT_EQ(Parse({"xai-server", "--metrics-address=", "--http-address=off"}),
-            (std::vector<std::string>{"xai-server", "--metrics-address", "", "--http-address=off"}));
-  EXPECT_EQ(Parse({"xai-server", "--http-address=", "--metrics-address="}),
-            (std::vector<std::string>{"xai-server", "--http-address", "", "--metrics-address", ""}));
+  EXPECT_EQ(
+      Parse({"xai-server", "--metrics-address=", "--http-address=off"}),
+      (std::vector<std::string>{"xai-server", "--metrics-address", "", "--http-address=off"}));
+  EXPECT_EQ(
+      Parse({"xai-server", "--http-address=", "--metrics-address="}),
+      (std::vector<std::string>{"xai-server", "--http-address", "", "--metrics-address", ""}));
 }
 
 TEST(CommandLineTest, EverythingElseIsLeftAsItIs) {
-  const std::vector<std::string> same = {"xai", "--server", "", "-t", "3", "--out=dir", "--=", "-x=",
-                                         "a=", "--json", "--a=b="};
+  const std::vector<std::string> same = {"xai", "--server", "",   "-t",     "3",     "--out=dir",
+                                         "--=", "-x=",      "a=", "--json", "--a=b="};
   std::vector<const char*> argv;
   for (const std::string& arg : same) argv.push_back(arg.c_str());
   EXPECT_EQ(Parse(argv), same);
