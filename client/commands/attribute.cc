@@ -10,9 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "client/commands/gradcam.h"
 #include "client/npy.h"
 #include "client/output.h"
+#include "client/results.h"
 #include "core/base/files.h"
 #include "xai/v1/explainer.grpc.pb.h"
 

@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "client/commands/gradcam.h"
 #include "client/common.h"
 #include "client/output.h"
+#include "client/results.h"
 #include "core/base/files.h"
 #include "xai/v1/explainer.grpc.pb.h"
 

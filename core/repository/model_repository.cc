@@ -8,108 +8,17 @@
 #include <set>
 #include <thread>
 
-#include "core/base/quote.h"
 #include "core/repository/model_config.h"
 #include "core/repository/model_version.h"
-#include "core/repository/path_profile.h"
 #include "core/repository/servable_model.h"
+#include "core/repository/version_loader.h"
 #include "core/runtime/feature_layout.h"
 #include "core/runtime/input_tensor.h"
 #include "core/runtime/layer_inspector.h"
 
 namespace xai::core {
 namespace fs = std::filesystem;
-
-// A version found by the scan, to be loaded; or a model that failed as a whole.
-struct PendingVersion {
-  std::string name;
-  int64_t version = 0;
-  fs::path model_dir;
-  xai::v1::ModelConfig config;
-  Status problem;  // not OK: report FAILED with this reason, load nothing
-};
-
 namespace {
-
-using Pending = PendingVersion;
-
-constexpr char kConfigFile[] = "config.pbtxt";
-constexpr char kDefaultLabelsFile[] = "labels.txt";
-constexpr char kModelFile[] = "model.pt";
-
-bool IsVersionDirectory(const fs::directory_entry& entry, int64_t* version) {
-  const std::string name = entry.path().filename().string();
-  if (!entry.is_directory() || name.empty() || name.size() > 18 ||
-      !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return false;
-  }
-  *version = std::stoll(name);
-  return *version > 0;
-}
-
-// OK when `path`, its symlinks resolved, lies inside `root` (resolved too); else
-// PERMISSION_DENIED naming both: nothing outside the repository is ever read, whatever a
-// symlink in it points at. A path that does not exist (yet) is left to its reader.
-Status CheckConfined(const fs::path& root, const fs::path& path) {
-  std::error_code ec;
-  const fs::path real_root = fs::weakly_canonical(root, ec);
-  if (ec) return OkStatus();
-  const fs::path real = fs::weakly_canonical(path, ec);
-  if (ec) return OkStatus();
-  auto p = real.begin();
-  for (auto r = real_root.begin(); r != real_root.end(); ++r, ++p) {
-    if (r->empty()) continue;  // a trailing separator
-    if (p == real.end() || *p != *r) {
-      return PermissionDeniedError(path.string() + " resolves to " + real.string() +
-                                   ", outside the model repository " + real_root.string() +
-                                   ": links must stay inside it");
-    }
-  }
-  return OkStatus();
-}
-
-std::vector<Pending> ScanModel(const fs::path& root, const fs::path& dir) {
-  const std::string dir_name = dir.filename().string();
-  Pending base;
-  base.name = dir_name;
-  base.model_dir = dir;
-  if (!IsValidModelName(dir_name)) {
-    base.problem = InvalidArgumentError("directory name \"" + dir_name +
-                                        "\" is not a valid model name ([A-Za-z0-9_.-]+)");
-    return {base};
-  }
-  base.problem = CheckConfined(root, dir / kConfigFile);
-  if (!base.problem.ok()) return {base};
-  auto config = ReadModelConfig((dir / kConfigFile).string());
-  if (!config.ok()) {
-    base.problem = config.status();
-  } else {
-    base.config = *config;
-    base.problem = ValidateModelConfig(base.config).WithContext((dir / kConfigFile).string());
-    if (base.problem.ok() && !base.config.name().empty() && base.config.name() != dir_name) {
-      base.problem = InvalidArgumentError(
-          (dir / kConfigFile).string() + ": name \"" + base.config.name() +
-          "\" must equal the directory name \"" + dir_name + "\" (or be left empty)");
-    }
-  }
-  std::vector<Pending> versions;
-  std::error_code ec;
-  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
-    int64_t version = 0;
-    if (!IsVersionDirectory(entry, &version)) continue;
-    Pending p = base;
-    p.version = version;
-    versions.push_back(std::move(p));
-  }
-  if (versions.empty()) {
-    if (base.problem.ok()) {
-      base.problem =
-          NotFoundError("no version directory (" + dir.string() + "/1/" + kModelFile + ", ...)");
-    }
-    versions.push_back(base);
-  }
-  return versions;
-}
 
 std::vector<std::string> DeviceNames(const ModelPool& pool) {
   std::vector<std::string> names;
@@ -138,221 +47,6 @@ std::string Join(const std::vector<std::string>& parts, const char* separator) {
     out += part;
   }
   return out;
-}
-
-// Checks a configured layer against the probe's table: a CAM layer, and with `nchw` an NCHW
-// one (DecisionPath's).
-Status CheckFeatureLayer(const ServableModel& model, const std::string& path,
-                         const std::string& field, bool nchw = false) {
-  const LayerInfo* layer = model.FindLayer(path);
-  if (layer == nullptr) {
-    return InvalidArgumentError(field + " \"" + path + "\" is not a module the model runs");
-  }
-  if (!layer->is_feature_map())
-    return InvalidArgumentError(field + ": " + UnresolvedLayoutMessage(*layer));
-  if (nchw && layer->layout.kind != FeatureLayout::kNchw) {
-    return InvalidArgumentError(field + " \"" + path + "\" is " + layer->layout.ToString() +
-                                "; DecisionPath follows the channels of NCHW feature maps only");
-  }
-  return OkStatus();
-}
-
-// Resolves every layer's layout (LayerInfo::layout, layout_note): declared in the config's
-// cam_layers, else inferred from its shape; 4-D layers that read both ways are probed once
-// more at another input size. A declaration that does not fit its layer leaves that layer
-// unresolved with the reason, logged: it blocks no other use of the model.
-void ResolveLayouts(ServableModel& model, const ModelPool::Instance& instance) {
-  std::vector<LayerInfo>& layers = model.layers;
-  const int64_t height = model.input_shape[1];
-  const int64_t width = model.input_shape[2];
-  const auto& declared = model.config.cam_layers();
-  std::vector<size_t> undecided;
-  for (size_t l = 0; l < layers.size(); ++l) {
-    LayerInfo& layer = layers[l];
-    const auto found =
-        std::find_if(declared.begin(), declared.end(),
-                     [&](const xai::v1::LayerLayout& d) { return d.layer() == layer.path; });
-    if (found != declared.end() && found->layout() != xai::v1::LAYOUT_AUTO) {
-      const std::string field = "cam_layers[" + std::to_string(found - declared.begin()) + "]";
-      StatusOr<LayerLayout> layout =
-          ApplyDeclaration(layer.output_shape, DeclarationOf(*found), height, width);
-      if (layout.ok()) {
-        layer.layout = *layout;
-        layer.layout_note = "declared in config.pbtxt (" + field + ")";
-      } else {
-        layer.layout_note =
-            field + " in config.pbtxt does not fit the layer: " + layout.status().message();
-        spdlog::warn("{}: {}", model.display_name(), layer.layout_note);
-      }
-      continue;
-    }
-    LayoutInference inferred =
-        InferLayout(layer.output_shape, layer.type, height, width, layer.path);
-    layer.layout = inferred.layout;
-    layer.layout_note = std::move(inferred.note);
-    if (inferred.wants_second_probe) undecided.push_back(l);
-  }
-  for (const xai::v1::LayerLayout& d : declared) {
-    if (model.FindLayer(d.layer()) == nullptr) {
-      spdlog::warn("{}: cam_layers names \"{}\", which is not a module the model runs",
-                   model.display_name(), d.layer());
-    }
-  }
-  if (undecided.empty()) return;
-  // The channels stay and the grid grows with the input: twice the size (1.5 above 512).
-  const int64_t other_height = height <= 512 ? 2 * height : height + height / 2;
-  const int64_t other_width = width <= 512 ? 2 * width : width + width / 2;
-  std::vector<std::string> paths;
-  for (const size_t l : undecided) paths.push_back(layers[l].path);
-  const StatusOr<std::vector<std::vector<int64_t>>> probed =
-      ProbeShapes(instance.module, paths,
-                  at::zeros({1, model.input_shape[0], other_height, other_width},
-                            at::TensorOptions().device(instance.device)));
-  for (size_t i = 0; i < undecided.size(); ++i) {
-    LayerInfo& layer = layers[undecided[i]];
-    LayoutInference decided = InferFromSecondProbe(
-        layer.output_shape, probed.ok() ? (*probed)[i] : std::vector<int64_t>{}, layer.path);
-    layer.layout = decided.layout;
-    layer.layout_note = std::move(decided.note);
-  }
-}
-
-// The default CAM and path layers, or why there are none (logged). A configured layer that
-// cannot be used leaves the model serving: Classify and the attributions need no layer.
-void ChooseDefaultLayers(ServableModel& model) {
-  const xai::v1::ModelConfig& config = model.config;
-  model.recommended_cam_layer = RecommendedCamLayer(model.layers);
-  if (!config.default_cam_layer().empty()) {
-    const Status usable = CheckFeatureLayer(model, config.default_cam_layer(), "default_cam_layer");
-    if (usable.ok()) {
-      model.default_cam_layer = config.default_cam_layer();
-    } else {
-      model.default_cam_layer_problem = "config.pbtxt's " + usable.message();
-      spdlog::warn("{}: {}; GradCAM requests must name their layers", model.display_name(),
-                   model.default_cam_layer_problem);
-    }
-  } else {
-    model.default_cam_layer = !model.recommended_cam_layer.empty() ? model.recommended_cam_layer
-                                                                   : DefaultCamLayer(model.layers);
-    if (model.default_cam_layer.empty()) {
-      model.default_cam_layer_problem =
-          "the model has no layer whose output is a feature map in a known layout (NCHW, NHWC, "
-          "TOKENS); name one in layers, or declare a layer's layout in config.pbtxt's cam_layers";
-    }
-  }
-  if (!config.default_path_layers().empty()) {
-    for (int i = 0; i < config.default_path_layers_size(); ++i) {
-      const Status usable =
-          CheckFeatureLayer(model, config.default_path_layers(i),
-                            "default_path_layers[" + std::to_string(i) + "]", /*nchw=*/true);
-      if (!usable.ok()) {
-        model.default_path_layers_problem = "config.pbtxt's " + usable.message();
-        spdlog::warn("{}: {}; DecisionPath requests must name their layers", model.display_name(),
-                     model.default_path_layers_problem);
-        return;
-      }
-    }
-    model.default_path_layers.assign(config.default_path_layers().begin(),
-                                     config.default_path_layers().end());
-    return;
-  }
-  if (!model.recommended_cam_layer.empty()) {
-    model.default_path_layers_problem =
-        "DecisionPath follows the channels of convolutional NCHW feature maps, and this model's "
-        "blocks output transformer tokens or channels-last maps (docs/METHODS.md)";
-    return;
-  }
-  model.default_path_layers = DefaultPathLayers(model.layers);
-  if (model.default_path_layers.empty()) {
-    model.default_path_layers_problem =
-        "no direct child of the model outputs an NCHW feature map; name the layers";
-  }
-}
-
-StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const Pending& p,
-                                                    const ModelRepositoryOptions& options) {
-  auto model = std::make_shared<ServableModel>();
-  model->name = p.name;
-  model->version = p.version;
-  model->config = p.config;
-  const xai::v1::InputSpec& input = p.config.input();
-  model->input_shape = {ChannelsOf(input.color_order()), input.height(), input.width()};
-
-  ModelPoolOptions pool_options;
-  pool_options.model_path = (p.model_dir / std::to_string(p.version) / kModelFile).string();
-  XAI_RETURN_IF_ERROR(CheckConfined(options.root, pool_options.model_path));
-  pool_options.display_name = model->display_name();
-  pool_options.input_shape = model->input_shape;
-  pool_options.output = p.config.output();
-  if (p.config.has_dynamic_batching()) {
-    pool_options.max_batch_size = p.config.dynamic_batching().max_batch_size();
-  }
-  switch (p.config.precision()) {
-    case xai::v1::FP16:
-      pool_options.precision = Precision::kFloat16;
-      break;
-    case xai::v1::BF16:
-      pool_options.precision = Precision::kBFloat16;
-      break;
-    default:
-      pool_options.precision = Precision::kFloat32;
-      break;
-  }
-  for (const xai::v1::InstanceGroup& group : p.config.instance_group()) {
-    pool_options.instance_groups.push_back(
-        {std::vector<std::string>(group.devices().begin(), group.devices().end()),
-         std::max(1, group.count())});
-  }
-  XAI_ASSIGN_OR_RETURN(model->pool, ModelPool::Create(pool_options));
-
-  const std::string labels_file =
-      p.config.labels_file().empty() ? kDefaultLabelsFile : p.config.labels_file();
-  const fs::path labels_path = p.model_dir / labels_file;
-  XAI_RETURN_IF_ERROR(CheckConfined(options.root, labels_path));
-  std::error_code ec;
-  if (fs::exists(labels_path, ec) || !p.config.labels_file().empty()) {
-    XAI_ASSIGN_OR_RETURN(model->labels, ReadLabels(labels_path.string()));
-    if (static_cast<int64_t>(model->labels.size()) != model->pool->num_classes()) {
-      return InvalidArgumentError(labels_path.string() + " has " +
-                                  std::to_string(model->labels.size()) +
-                                  " labels but the model outputs " +
-                                  std::to_string(model->pool->num_classes()) + " classes");
-    }
-  }
-
-  const ModelPool::Instance& first = model->pool->instance(0);
-  std::vector<int64_t> batch = {1};
-  batch.insert(batch.end(), model->input_shape.begin(), model->input_shape.end());
-  XAI_ASSIGN_OR_RETURN(
-      model->layers,
-      InspectLayers(first.module, at::zeros(batch, at::TensorOptions().device(first.device))));
-
-  ResolveLayouts(*model, first);
-  ChooseDefaultLayers(*model);
-
-  const fs::path profile_path = p.model_dir / std::to_string(p.version) / kPathProfileFile;
-  if (fs::exists(profile_path, ec)) {
-    XAI_RETURN_IF_ERROR(CheckConfined(options.root, profile_path));
-    XAI_ASSIGN_OR_RETURN(model->path_profile, ReadPathProfile(profile_path.string()));
-    for (int i = 0; i < model->path_profile->layers_size(); ++i) {
-      XAI_RETURN_IF_ERROR(
-          CheckFeatureLayer(*model, model->path_profile->layers(i),
-                            profile_path.string() + ": layers[" + std::to_string(i) + "]",
-                            /*nchw=*/true));
-    }
-  }
-
-  BatchSchedulerOptions scheduling;
-  scheduling.display_name = model->display_name();
-  scheduling.workers = model->pool->size();
-  scheduling.queue_capacity =
-      p.config.max_queue_size() > 0 ? p.config.max_queue_size() : options.queue_capacity;
-  scheduling.max_batch_size = model->pool->max_batch_size();
-  scheduling.max_queue_time = options.max_queue_time;
-  scheduling.max_queue_delay = std::chrono::microseconds(
-      p.config.has_dynamic_batching() ? p.config.dynamic_batching().max_queue_delay_us() : 0);
-  return std::make_shared<ModelVersion>(std::shared_ptr<const ServableModel>(std::move(model)),
-                                        std::move(scheduling));
 }
 
 }  // namespace
@@ -396,20 +90,20 @@ void ModelRepository::SetStateIfLoading(const std::string& name, int64_t version
 }
 
 void ModelRepository::LoadAll() {
-  std::vector<Pending> pending;
+  std::vector<PendingVersion> pending;
   for (const std::string& name : ModelsOnDisk()) {
-    for (Pending& p : ScanModel(options_.root, fs::path(options_.root) / name)) {
+    for (PendingVersion& p : ScanModel(options_.root, fs::path(options_.root) / name)) {
       pending.push_back(std::move(p));
     }
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const Pending& p : pending) models_[p.name][p.version] = Entry{};
+    for (const PendingVersion& p : pending) models_[p.name][p.version] = Entry{};
   }
   if (listener_) listener_();
   if (pending.empty()) spdlog::warn("model repository {} holds no model", options_.root);
 
-  for (const Pending& p : pending) (void)LoadPending(p);
+  for (const PendingVersion& p : pending) (void)LoadPending(p);
 }
 
 Status ModelRepository::LoadPending(const PendingVersion& p) {
@@ -517,12 +211,13 @@ StatusOr<fs::path> ModelRepository::ModelDirectory(const std::string& name) cons
 
 Status ModelRepository::Load(const std::string& name) {
   XAI_ASSIGN_OR_RETURN(const fs::path dir, ModelDirectory(name));
-  std::vector<Pending> scanned = ScanModel(options_.root, dir);  // reads files: not under the lock
-  std::vector<Pending> pending;
+  std::vector<PendingVersion> scanned =
+      ScanModel(options_.root, dir);  // reads files: not under the lock
+  std::vector<PendingVersion> pending;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (schedulers_stopped_) return UnavailableError("the server is shutting down");
-    for (Pending& p : scanned) {
+    for (PendingVersion& p : scanned) {
       auto& versions = models_[p.name];
       const auto known = versions.find(p.version);
       // READY keeps serving; LOADING is being loaded by LoadAll or another Load.
@@ -536,7 +231,7 @@ Status ModelRepository::Load(const std::string& name) {
   }
   if (listener_) listener_();
   Status last = OkStatus();
-  for (const Pending& p : pending) {
+  for (const PendingVersion& p : pending) {
     Status loaded = LoadPending(p);
     if (!loaded.ok()) last = loaded;
   }
@@ -631,16 +326,17 @@ Status ModelRepository::Reload(const std::string& name) {
     return Unload(name);
   }
   XAI_RETURN_IF_ERROR(dir.status());
-  std::vector<Pending> scanned = ScanModel(options_.root, *dir);  // reads files: not under the lock
-  std::vector<Pending> fresh;
-  std::vector<Pending> replace;
+  std::vector<PendingVersion> scanned =
+      ScanModel(options_.root, *dir);  // reads files: not under the lock
+  std::vector<PendingVersion> fresh;
+  std::vector<PendingVersion> replace;
   std::vector<std::shared_ptr<ModelVersion>> removed;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (schedulers_stopped_) return UnavailableError("the server is shutting down");
     auto& versions = models_[name];
     std::set<int64_t> on_disk;
-    for (Pending& p : scanned) {
+    for (PendingVersion& p : scanned) {
       on_disk.insert(p.version);
       const auto known = versions.find(p.version);
       if (known != versions.end() && known->second.state == ModelState::kLoading) continue;
@@ -660,10 +356,10 @@ Status ModelRepository::Reload(const std::string& name) {
   if (listener_) listener_();
   RetireAndDrain(std::move(removed), "removed from the repository: drained and unloaded");
   Status first = OkStatus();
-  for (const Pending& p : fresh) {
+  for (const PendingVersion& p : fresh) {
     if (Status loaded = LoadPending(p); !loaded.ok() && first.ok()) first = loaded;
   }
-  for (const Pending& p : replace) {
+  for (const PendingVersion& p : replace) {
     if (Status replaced = ReplaceReady(p); !replaced.ok() && first.ok()) first = replaced;
   }
   return first;

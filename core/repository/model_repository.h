@@ -25,7 +25,7 @@
 namespace xai::core {
 
 class ModelVersion;
-struct PendingVersion;  // a version found by a scan, to be loaded (model_repository.cc)
+struct PendingVersion;  // a version found by a scan, to be loaded (version_loader.h)
 struct ServableModel;
 
 enum class ModelState { kLoading, kReady, kFailed, kUnloaded };

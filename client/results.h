@@ -1,0 +1,51 @@
+// What the explaining commands (gradcam, attribute, compare) share: Grad-CAM's --method
+// names, output file prefixes, the faithfulness flags with their JSON and table columns,
+// and the per-image result table.
+#ifndef XAI_CLIENT_RESULTS_H_
+#define XAI_CLIENT_RESULTS_H_
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "xai/v1/explainer.pb.h"
+
+namespace xai::client {
+
+// The --method names: CamMethod's enum names in lower case, read from the proto so that a
+// method added there is accepted here, and "gradcam++", the name Grad-CAM++'s paper gives it.
+std::vector<std::pair<std::string, xai::v1::CamMethod>> CamMethodNames();
+
+// File name prefixes, one per image: the image's stem, with _2, _3, ... for a stem already
+// taken, so that cat.jpg and other/cat.png do not overwrite each other's files. Targets are
+// numbers, so "<prefix>_<target>_..." cannot collide across prefixes either.
+std::vector<std::string> OutputPrefixes(const std::vector<std::string>& images);
+
+// The faithfulness scores as --json writes them.
+nlohmann::json ScoresJson(const xai::v1::FaithfulnessScores& scores);
+
+// The faithfulness flags of gradcam and attribute.
+struct MetricsFlags {
+  bool metrics = false;
+  int steps = 0;
+  bool random_baseline = false;
+};
+// Adds --metrics, --metrics-steps and --random-baseline; `cost` completes --metrics' help.
+void AddMetricsFlags(CLI::App* command, MetricsFlags* flags, const std::string& cost);
+void SetMetrics(const MetricsFlags& flags, xai::v1::MetricsOptions* metrics);
+// The metrics as --json writes them, and as the summary's DELETION AUC, INSERTION AUC and
+// TOP-20% P cells (a random map's in parentheses).
+nlohmann::json MetricsJson(const xai::v1::FaithfulnessMetrics& m);
+std::vector<std::string> MetricCells(const xai::v1::FaithfulnessMetrics& m);
+inline const std::vector<std::string> kMetricsHeader = {"DELETION AUC", "INSERTION AUC",
+                                                        "TOP-20% P"};
+// One image's summary table on stdout: `header`, then kMetricsHeader when `metrics`, then
+// FILES (each row ends with its metric cells and files), and a blank line.
+void PrintResultTable(std::vector<std::string> header, bool metrics,
+                      const std::vector<std::vector<std::string>>& rows);
+
+}  // namespace xai::client
+
+#endif  // XAI_CLIENT_RESULTS_H_
