@@ -71,12 +71,12 @@ TEST(FaithfulnessTest, TheBlurIsANormalisedGaussianWithZeroPadding) {
 
 std::string CamReferenceDir() { return std::string(XAI_FIXTURE_DIR) + "/cam_reference"; }
 
-std::unique_ptr<ModelPool> LoadReferenceModel(const std::string& name) {
+std::unique_ptr<ModelPool> LoadReferenceModel(const std::string& name, int64_t size = 224) {
   ModelPoolOptions options;
   options.model_path = CamReferenceDir() + "/" + name + "/1/model.pt";
   options.display_name = "model '" + name + "' v1";
   options.instance_groups = {{{"cpu"}, 1}};
-  options.input_shape = {3, 224, 224};
+  options.input_shape = {3, size, size};
   auto pool = ModelPool::Create(options);
   EXPECT_TRUE(pool.ok()) << pool.status().ToString();
   return pool.ok() ? std::move(*pool) : nullptr;
@@ -100,21 +100,23 @@ TEST(FaithfulnessReferenceTest, MatchesTheEagerReferenceOnItsGradCamMaps) {
     SCOPED_TRACE(c["name"].get<std::string>());
     ++cases;
     const nlohmann::json& f = c["faithfulness"];
-    auto pool = LoadReferenceModel(c["model"].get<std::string>());
+    const int64_t size = c["size"].get<int64_t>();  // the input's height and width
+    auto pool = LoadReferenceModel(c["model"].get<std::string>(), size);
     ASSERT_NE(pool, nullptr);
     auto instance = pool->Acquire();
     ASSERT_TRUE(instance.ok());
     std::vector<float> input =
         xai::testing::ReadFloats(CamReferenceDir() + "/" + c["input"].get<std::string>());
-    ASSERT_EQ(input.size(), 3u * 224 * 224);
-    const at::Tensor x = at::from_blob(input.data(), {1, 3, 224, 224}, at::kFloat).clone();
+    ASSERT_EQ(static_cast<int64_t>(input.size()), 3 * size * size);
+    const at::Tensor x = at::from_blob(input.data(), {1, 3, size, size}, at::kFloat).clone();
     std::vector<float> cams = xai::testing::ReadFloats(
         CamReferenceDir() + "/" +
         c["maps"][f["method"].get<std::string>()]["cam"].get<std::string>());
     const auto& targets = c["targets"];
-    ASSERT_EQ(cams.size(), targets.size() * 224 * 224);
+    ASSERT_EQ(static_cast<int64_t>(cams.size()),
+              static_cast<int64_t>(targets.size()) * size * size);
     const at::Tensor all =
-        at::from_blob(cams.data(), {static_cast<int64_t>(targets.size()), 224, 224}, at::kFloat)
+        at::from_blob(cams.data(), {static_cast<int64_t>(targets.size()), size, size}, at::kFloat)
             .clone();
     std::vector<ScoredMap> maps;
     for (size_t t = 0; t < targets.size(); ++t) maps.push_back({targets[t].get<int>(), all[t]});

@@ -52,6 +52,7 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
     const std::string input =
         xai::testing::ReadBytes(CamReferenceDir() + "/" + c["input"].get<std::string>());
     const auto targets = c["targets"].get<std::vector<int>>();
+    const int64_t size = c["size"].get<int64_t>();  // the input's height and width
     // Every method; aug_smooth too where the reference computed it (one case per
     // architecture, for the plain methods).
     for (int v = 0; v < 2 * kReferenceMethodCount; ++v) {
@@ -69,7 +70,7 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
       GradCamRequest request;
       request.model = {c["model"].get<std::string>(), 0};
       request.image.kind = ImageRef::Kind::kTensor;
-      request.image.tensor_shape = {1, 3, 224, 224};
+      request.image.tensor_shape = {1, 3, size, size};
       request.image.tensor_data = input;
       request.layers = c["layers"].get<std::vector<std::string>>();
       request.target_classes = targets;
@@ -85,12 +86,12 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
       const std::vector<float> raws =
           xai::testing::ReadFloats(CamReferenceDir() + "/" + maps["raw"].get<std::string>());
       const auto raw_shape = maps["raw_shape"].get<std::vector<int64_t>>();
-      const size_t cam_size = 224 * 224;
+      const size_t cam_size = static_cast<size_t>(size * size);
       const size_t raw_size = raw_shape[0] * raw_shape[1];
       for (size_t t = 0; t < targets.size(); ++t) {
         const CamExplanation& e = result->explanations[t];
         EXPECT_EQ(e.target_class, targets[t]);
-        ASSERT_EQ(e.cam.shape, (std::vector<int64_t>{224, 224}));
+        ASSERT_EQ(e.cam.shape, (std::vector<int64_t>{size, size}));
         ASSERT_EQ(e.raw.shape, raw_shape);
         float cam_error = 0;
         for (size_t i = 0; i < cam_size; ++i) {
@@ -114,7 +115,8 @@ TEST(GradCamReferenceTest, EveryMethodMatchesPyTorch) {
   }
   EXPECT_EQ(compared, expected);  // every (case, target) pair, every method
   EXPECT_GE(compared, kReferenceMethodCount * 9);
-  EXPECT_GE(aug_smoothed, 7 * 3);  // the plain methods, on three architectures
+  // The plain methods on three architectures, but XGRAD_CAM on mobilenet (ILL_CONDITIONED).
+  EXPECT_GE(aug_smoothed, 7 * 3 - 1);
   // Each perturbation method on three architectures, and ABLATION_CAM's full forwards
   // where the graph does not split (resnet34_relu_twice).
   EXPECT_GE(perturbed, 3 * 3 + 1);
