@@ -115,3 +115,11 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The headers every translation unit includes, at the archive's version, as in the images'
+# build stages made from the same archive (docker/Dockerfile): scripts/container-test.sh
+# lends the image build this machine's ccache, which hits only where the headers are the
+# same (a machine image's older linux-libc-dev changes <linux/stddef.h>, and every object).
+if [ "${1:-}" = "" ]; then
+  $SUDO apt-get install -y -qq --no-install-recommends --only-upgrade \
+    linux-libc-dev libc6-dev libstdc++-12-dev 2>/dev/null || true
+fi
