@@ -77,8 +77,8 @@ podman run --rm --network host "${PODMAN_LIMITS[@]}" \
      echo "libtorch2-check: FAIL engine_test against LibTorch 2.x"
      exit 1
    fi
-   echo "libtorch2-check: engine_test: $(grep -o "[0-9]* tests\? from [0-9]* test suites ran" /tmp/engine_test.log)," \
-     "$(grep -o "PASSED .*" /tmp/engine_test.log) in $(($(date +%s) - start)) s"
+   echo "libtorch2-check: engine_test: $(grep -c "^\[       OK" /tmp/engine_test.log) tests passed" \
+     "in $(($(date +%s) - start)) s"
 
    log=/tmp/server.log
    /build/xai-server --model-repository /src/models --address 127.0.0.1:0 \
