@@ -9,25 +9,17 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${XAI_BUILD_DIR:-build}
 
 case "${1:-}" in
-  "")
-    bash scripts/install-deps.sh
-    # The tests' targets: configured in, also where the demo made build/ without them.
-    if [ ! -f "$BUILD_DIR/build.ninja" ] ||
-       ! grep -q '^XAI_BUILD_TESTS:BOOL=ON$' "$BUILD_DIR/CMakeCache.txt"; then
-      cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXAI_BUILD_TESTS=ON
-    fi
-    targets=()
-    ;;
-  --product)
-    bash scripts/install-deps.sh --build
-    if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-      cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXAI_BUILD_TESTS=OFF
-    fi
-    targets=(--target xai-server xai)
-    ;;
+  "") deps=(); tests=ON; targets=() ;;
+  --product) deps=(--build); tests=OFF; targets=(--target xai-server xai) ;;
   -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
   *) echo "build: unknown argument $1 (see --help)" >&2; exit 2 ;;
 esac
+bash scripts/install-deps.sh "${deps[@]}"
+# Configured once; the test command configures the tests in where the demo left them out.
+if [ ! -f "$BUILD_DIR/build.ninja" ] ||
+   { [ "$tests" = ON ] && ! grep -q '^XAI_BUILD_TESTS:BOOL=ON$' "$BUILD_DIR/CMakeCache.txt"; }; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXAI_BUILD_TESTS=$tests
+fi
 # Two compile jobs per 5 GiB of memory at most: LibTorch's headers are heavy.
 jobs=$(nproc)
 mem_jobs=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / (2500 * 1024) ))

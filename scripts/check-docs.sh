@@ -338,15 +338,24 @@ def run_help(argv):
     return done.stdout.decode("utf-8", "replace")
 
 
+def help_and_doc(binary, doc):
+    """`binary --help`'s text and `doc`'s, or None (the failure already reported)."""
+    out = run_help([binary, "--help"])
+    if out is None:
+        return None
+    if not os.path.isfile(doc):
+        fail(f"{doc} is missing")
+        return None
+    with open(doc, encoding="utf-8") as f:
+        return out, f.read()
+
+
 def check_server_flags(binary):
     doc = "docs/OPERATIONS.md"
-    out = run_help([binary, "--help"])
-    if out is None or not os.path.isfile(doc):
-        if out is not None:
-            fail(f"{doc} is missing")
+    texts = help_and_doc(binary, doc)
+    if texts is None:
         return f"the flags of {binary} --help against {doc}"
-    with open(doc, encoding="utf-8") as f:
-        ops = f.read()
+    out, ops = texts
     flags = sorted(set(re.findall(r"(?<![\w-])(--[a-z0-9][a-z0-9-]*)", out)))
     if not flags:
         fail(f"{binary} --help printed no --flag")
@@ -371,14 +380,11 @@ def defined_flags(help_text):
 
 def check_cli(binary):
     doc = "docs/CLI.md"
-    top = run_help([binary, "--help"])
-    if top is None or not os.path.isfile(doc):
-        if top is not None:
-            fail(f"{doc} is missing")
+    texts = help_and_doc(binary, doc)
+    if texts is None:
         return f"the subcommands and flags of {binary} --help against {doc}"
-    with open(doc, encoding="utf-8") as f:
-        lines = f.read().split("\n")
-    whole = "\n".join(lines)
+    top, whole = texts
+    lines = whole.split("\n")
     hs = headings(lines)
     sections = {}
     for k, (at, _, heading) in enumerate(hs):
