@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/base/status.h"
+#include "core/methods/method_catalog.h"
 #include "core/repository/model_repository.h"
 #include "core/repository/model_statistics.h"
 #include "core/requests/attribute.h"
@@ -71,6 +72,7 @@ struct ModelDescription {
   std::string default_cam_layer_problem;    // why default_cam_layer is ""
   std::string default_path_layers_problem;  // why default_path_layers is empty
   std::string output;                       // which output of forward holds the logits
+  std::vector<MethodInfo> methods;          // the served methods (core/methods/method_catalog.h)
 };
 
 struct ModelStatisticsEntry {

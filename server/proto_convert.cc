@@ -256,6 +256,13 @@ void ToProto(const core::ModelDescription& d, xai::v1::DescribeModelResponse* ou
   out->set_default_cam_layer_problem(d.default_cam_layer_problem);
   out->set_default_path_layers_problem(d.default_path_layers_problem);
   out->set_output(d.output);
+  for (const core::MethodInfo& method : d.methods) {
+    xai::v1::MethodInfo* m = out->add_methods();
+    m->set_name(method.name);
+    m->set_rpc(method.rpc);
+    m->set_title(method.title);
+    m->set_family(method.family);
+  }
 }
 
 void ToProto(const core::ModelVersionStatus& m, xai::v1::ModelStatus* out) {

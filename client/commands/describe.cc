@@ -1,6 +1,7 @@
 // xai describe: the input, labels and layers of a model.
 #include "client/commands/describe.h"
 
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <iostream>
@@ -60,6 +61,11 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
            {"grid", {l.grid_height(), l.grid_width()}},
            {"layout_note", l.layout_note()}});
     }
+    json methods = json::array();
+    for (const auto& m : r.methods()) {
+      methods.push_back(
+          {{"name", m.name()}, {"rpc", m.rpc()}, {"title", m.title()}, {"family", m.family()}});
+    }
     std::cout << JsonText(json{
                      {"model", {{"name", r.model().name()}, {"version", r.model().version()}}},
                      {"input_shape",
@@ -74,6 +80,7 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
                      {"default_cam_layer_problem", r.default_cam_layer_problem()},
                      {"default_path_layers_problem", r.default_path_layers_problem()},
                      {"output", r.output()},
+                     {"methods", methods},
                      {"layers", layers}})
               << "\n";
     return 0;
@@ -96,9 +103,23 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
     std::printf("recommended layer:   %s  (transformer: the last block's first LayerNorm)\n",
                 r.recommended_cam_layer().c_str());
   }
-  std::printf("default path layers: %s\n\n",
+  std::printf("default path layers: %s\n",
               path_layers.empty() ? ("none: " + r.default_path_layers_problem()).c_str()
                                   : path_layers.c_str());
+  // The served methods, as `xai gradcam --method` and `xai attribute --method` take them.
+  for (const char* rpc : {"GradCAM", "Attribute"}) {
+    std::string names;
+    for (const auto& m : r.methods()) {
+      if (m.rpc() != rpc) continue;
+      std::string name = m.name();
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      names += (names.empty() ? "" : ", ") + name;
+    }
+    std::printf(
+        "%-21s%s\n",
+        rpc == std::string("GradCAM") ? "gradcam methods:" : "attribute methods:", names.c_str());
+  }
+  std::printf("\n");
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> ambiguous;
   for (const auto& l : r.layers()) {

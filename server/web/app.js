@@ -3,27 +3,20 @@
 // mode=&method=&layer=&target=&sample=), so that a link reproduces an explanation of a
 // bundled sample; an uploaded image stays in the tab.
 
-const CAM_METHODS = [
-  ['GRAD_CAM', 'Grad-CAM'], ['GRAD_CAM_PLUS_PLUS', 'Grad-CAM++'], ['XGRAD_CAM', 'XGrad-CAM'],
-  ['HIRES_CAM', 'HiResCAM'], ['LAYER_CAM', 'LayerCAM'], ['EIGEN_CAM', 'EigenCAM'],
-  ['EIGEN_GRAD_CAM', 'EigenGradCAM'], ['SCORE_CAM', 'Score-CAM'], ['ABLATION_CAM', 'AblationCAM'],
-];
-const ATTRIBUTION_METHODS = [
-  ['INTEGRATED_GRADIENTS', 'Integrated Gradients'], ['SALIENCY', 'Saliency'],
-  ['INPUT_X_GRADIENT', 'Input × Gradient'], ['SMOOTH_GRAD', 'SmoothGrad'],
-  ['GRADIENT_SHAP', 'GradientSHAP'], ['XRAI', 'XRAI'],
-];
-// The comparison grid: the methods that cost about a forward and a backward each, and two
-// pixel attributions.
+// The methods are the server's (DescribeModel's `methods`, from its method tables): the page
+// keeps no list of its own. The comparison grid: those of them that cost about a forward and
+// a backward each, and two pixel attributions.
 const COMPARED = ['GRAD_CAM', 'GRAD_CAM_PLUS_PLUS', 'XGRAD_CAM', 'HIRES_CAM', 'LAYER_CAM',
   'EIGEN_CAM', 'SALIENCY', 'INTEGRATED_GRADIENTS'];
-const NAMES = Object.fromEntries([...CAM_METHODS, ...ATTRIBUTION_METHODS]);
-const isCam = (method) => CAM_METHODS.some(([m]) => m === method);
+const methodInfo = (method) => state.methods.find((m) => m.name === method);
+const title = (method) => (methodInfo(method) || { title: method }).title;
+const isCam = (method) => (methodInfo(method) || {}).rpc === 'GradCAM';
 
 const $ = (id) => document.getElementById(id);
 const state = {
   models: [],          // ListModels' READY entries
   description: null,   // DescribeModel of the chosen version
+  methods: [],         // its served methods: {name, rpc, title, family}
   image: null,         // {base64, url, name, sample}
   classes: [],         // Classify's top classes of the image
   target: null,        // a class index; null: the top-1 class
@@ -162,9 +155,25 @@ function fillVersions() {
   $('version').replaceChildren(...versions.map((v) => new Option(`${v}`, `${v}`)));
 }
 
+// The method menu from DescribeModel's methods, grouped by the RPC that runs them; the
+// chosen method stays chosen when the new list has it.
+function fillMethods(methods) {
+  const chosen = $('method').value;
+  state.methods = methods;
+  const groups = [['Class activation maps', 'GradCAM'], ['Pixel attributions', 'Attribute']];
+  $('method').replaceChildren(...groups.map(([label, rpc]) => {
+    const group = document.createElement('optgroup');
+    group.label = label;
+    group.append(...methods.filter((m) => m.rpc === rpc).map((m) => new Option(m.title, m.name)));
+    return group;
+  }));
+  selectIfPresent($('method'), chosen);
+}
+
 async function describe() {
   state.description = await api('GET', modelPath());
   const d = state.description;
+  fillMethods(d.methods || []);
   const layers = (d.layers || []).filter((l) => l.camTarget);
   $('layer').replaceChildren(...layers.map((l) => {
     const shape = (l.outputShape || []).join('×');
@@ -316,7 +325,7 @@ function targetLabel(index) {
 async function explain() {
   const method = $('method').value;
   const result = await explainWith(method);
-  const what = `${NAMES[method]} of “${targetLabel(result.target)}”`;
+  const what = `${title(method)} of “${targetLabel(result.target)}”`;
   $('original').src = state.image.url;
   $('original').alt = `The input image, ${state.image.name}`;
   $('overlay').src = pngUrl(result.png);
@@ -335,14 +344,14 @@ async function explain() {
 }
 
 async function compare() {
-  const cells = COMPARED.map((method) => {
+  const cells = COMPARED.filter(methodInfo).map((method) => {
     const figure = document.createElement('figure');
     figure.className = 'cell';
     figure.dataset.method = method;
     const img = document.createElement('img');
     img.alt = '';
     const caption = document.createElement('figcaption');
-    caption.textContent = `${NAMES[method]}: waiting`;
+    caption.textContent = `${title(method)}: waiting`;
     figure.append(img, caption);
     return figure;
   });
@@ -356,10 +365,10 @@ async function compare() {
       const result = await explainWith(method);
       const img = cell.querySelector('img');
       img.src = pngUrl(result.png);
-      img.alt = `${NAMES[method]} of “${targetLabel(result.target)}”`;
-      caption.textContent = `${NAMES[method]}, ${result.ms.toFixed(0)} ms`;
+      img.alt = `${title(method)} of “${targetLabel(result.target)}”`;
+      caption.textContent = `${title(method)}, ${result.ms.toFixed(0)} ms`;
     } catch (error) {
-      caption.textContent = `${NAMES[method]}: ${error.message}`;
+      caption.textContent = `${title(method)}: ${error.message}`;
       cell.classList.add('failed');
     }
   }
@@ -438,13 +447,6 @@ function showMode() {
 }
 
 function wire() {
-  const groups = [['Class activation maps', CAM_METHODS], ['Pixel attributions', ATTRIBUTION_METHODS]];
-  $('method').replaceChildren(...groups.map(([label, methods]) => {
-    const group = document.createElement('optgroup');
-    group.label = label;
-    group.append(...methods.map(([value, text]) => new Option(text, value)));
-    return group;
-  }));
   $('model').addEventListener('change', () => guarded(async () => {
     fillVersions();
     await describe();

@@ -119,6 +119,13 @@ try {
       document.getElementById('overlay').naturalWidth > 0, { timeout: 60000 }, shown[1].index);
     check(true, `clicking the second class (${shown[1].label}) explains it`);
   }
+  // The method menu is DescribeModel's methods, in its order, grouped by RPC.
+  const described = await (await fetch(`${base}/v1/models/shapes`)).json();
+  const menu = await page.$$eval('#method option', (options) => options.map((o) => `${o.value}:${o.text}`));
+  const served = [...described.methods.filter((m) => m.rpc === 'GradCAM'),
+    ...described.methods.filter((m) => m.rpc === 'Attribute')].map((m) => `${m.name}:${m.title}`);
+  check(served.length >= 15 && JSON.stringify(menu) === JSON.stringify(served),
+    `the method menu is the server's ${served.length} methods (${menu.length} shown)`);
   await page.select('#method', 'INTEGRATED_GRADIENTS');
   check(await page.$eval('#layer-row', (row) => row.hidden), 'the layer is hidden for a pixel attribution');
   await page.click('#run');

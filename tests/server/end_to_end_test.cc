@@ -127,6 +127,15 @@ TEST_F(EndToEndTest, DescribeModelGivesLayersAndShapes) {
   EXPECT_TRUE(found);
   EXPECT_FALSE(r.layers(r.layers_size() - 1).cam_target());     // fc
   EXPECT_EQ(r.layers(r.layers_size() - 1).ablation_cam(), "");  // not a feature map
+  // The served methods, from the tables (tests/server/method_tables_test.cc checks them).
+  ASSERT_EQ(r.methods_size(), 15);
+  EXPECT_EQ(r.methods(0).name(), "GRAD_CAM");
+  EXPECT_EQ(r.methods(0).rpc(), "GradCAM");
+  EXPECT_EQ(r.methods(0).title(), "Grad-CAM");
+  EXPECT_EQ(r.methods(0).family(), "gradient-weighted");
+  EXPECT_EQ(r.methods(14).name(), "XRAI");
+  EXPECT_EQ(r.methods(14).rpc(), "Attribute");
+  EXPECT_EQ(r.methods(14).family(), "regions");
 }
 
 TEST_F(EndToEndTest, ClassifyMatchesPyTorchForTensorAndEncodedInput) {

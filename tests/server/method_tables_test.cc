@@ -3,13 +3,16 @@
 // accepts is a proto value. A method added to one and not the other fails here.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/methods/attribution/attribution_method.h"
 #include "core/methods/cam/cam_method.h"
+#include "core/methods/method_catalog.h"
 #include "xai/v1/explainer.pb.h"
 
 namespace xai::core {
@@ -64,6 +67,30 @@ TEST(MethodTablesTest, AttributionMethodsRulesAndBaselinesAreTheWires) {
     if (!kind || *kind == BaselineKind::kUnspecified) return std::nullopt;
     return std::string(BaselineKindName(*kind));
   });
+}
+
+// DescribeModel's method list is the wire's enums, each under the RPC whose enum holds it,
+// CAM methods first, with a title and a family each.
+TEST(MethodTablesTest, TheServedMethodListIsEveryValueOfBothEnums) {
+  std::vector<std::string> wire;
+  for (const auto* e : {xai::v1::CamMethod_descriptor(), xai::v1::AttributionMethod_descriptor()}) {
+    for (int i = 0; i < e->value_count(); ++i) {
+      const std::string& name = e->value(i)->name();
+      if (name.find("_UNSPECIFIED") == std::string::npos) wire.push_back(name);
+    }
+  }
+  const std::vector<MethodInfo> served = ServedMethods();
+  ASSERT_EQ(served.size(), wire.size());
+  for (size_t i = 0; i < served.size(); ++i) {
+    SCOPED_TRACE(served[i].name);
+    const bool cam = xai::v1::CamMethod_descriptor()->FindValueByName(served[i].name) != nullptr;
+    EXPECT_EQ(served[i].rpc, cam ? "GradCAM" : "Attribute");
+    EXPECT_FALSE(served[i].title.empty());
+    EXPECT_FALSE(served[i].family.empty());
+    EXPECT_NE(std::find(wire.begin(), wire.end(), served[i].name), wire.end());
+    if (i > 0 && served[i - 1].rpc == "Attribute") EXPECT_EQ(served[i].rpc, "Attribute");
+  }
+  EXPECT_EQ(served.front().title, "Grad-CAM");
 }
 
 }  // namespace

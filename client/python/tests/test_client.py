@@ -10,6 +10,7 @@ import pytest
 import xai_client
 from xai_client import (DeadlineExceededError, InvalidArgumentError, NotFoundError,
                         ResourceExhaustedError, UnavailableError, XaiClient, XaiError)
+from xai_client._proto.xai.v1 import explainer_pb2
 from conftest import RunningServer
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -126,6 +127,14 @@ def test_list_models_describe_statistics_and_health(client):
     assert "inferred" in layers["layer4"].layout_note
     assert layers["fc"].layout == "LAYOUT_AUTO" and not layers["fc"].cam_target
     assert description.output == "tensor" and description.recommended_cam_layer == ""
+    # The served methods are the wire's enums, each under the RPC whose enum holds it.
+    methods = {m.name: m for m in description.methods}
+    cam = set(explainer_pb2.CamMethod.keys()) - {"CAM_METHOD_UNSPECIFIED"}
+    attribution = set(explainer_pb2.AttributionMethod.keys()) - {"ATTRIBUTION_METHOD_UNSPECIFIED"}
+    assert {n for n, m in methods.items() if m.rpc == "GradCAM"} == cam
+    assert {n for n, m in methods.items() if m.rpc == "Attribute"} == attribution
+    assert methods["GRAD_CAM_PLUS_PLUS"].title == "Grad-CAM++"
+    assert methods["SCORE_CAM"].family == "perturbation"
     # A layout declared for this call: layer4 read channels-last is a 512x7 "grid" of 7
     # channels, which the server takes as declared (the caller knows best).
     declared = client.gradcam("resnet18", np.zeros((3, 224, 224), dtype=np.float32),

@@ -11,7 +11,8 @@ Installed with pip, the package's build step generates its gRPC stubs; used from
 """
 
 from xai_client.client import (AttributeResult, Attribution, ClassScore, Classification, DecisionPath, Explanation,
-                               Faithfulness, FaithfulnessScores, GradCamResult, LayerInfo, ModelDescription, ModelStatus,
+                               Faithfulness, FaithfulnessScores, GradCamResult, LayerInfo, MethodInfo,
+                               ModelDescription, ModelStatus,
                                PathChain, PathEdge, PathNode, XaiClient)
 from xai_client.errors import (CancelledError, DeadlineExceededError, FailedPreconditionError,
                                InternalError, InvalidArgumentError, NotFoundError,
@@ -24,7 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "XaiClient", "AttributeResult", "Attribution", "ClassScore", "Classification", "DecisionPath", "Explanation", "Faithfulness",
     "FaithfulnessScores", "GradCamResult",
-    "LayerInfo", "ModelDescription", "ModelStatus", "PathChain", "PathEdge", "PathNode",
+    "LayerInfo", "MethodInfo", "ModelDescription", "ModelStatus", "PathChain", "PathEdge", "PathNode",
     "XaiError", "CancelledError", "DeadlineExceededError", "FailedPreconditionError",
     "InternalError", "InvalidArgumentError", "NotFoundError", "PermissionDeniedError",
     "ResourceExhaustedError", "UnauthenticatedError", "UnavailableError", "UnimplementedError",

@@ -179,6 +179,14 @@ class LayerInfo:
 
 
 @dataclass(frozen=True)
+class MethodInfo:
+    name: str  # the enum's name: "GRAD_CAM" (gradcam's method), "XRAI" (attribute's)
+    rpc: str  # "GradCAM" or "Attribute"
+    title: str  # as the literature writes it: "Grad-CAM"
+    family: str  # "gradient-weighted", "activation-only", "perturbation"; "gradient", ...
+
+
+@dataclass(frozen=True)
 class ModelDescription:
     model: str
     version: int
@@ -192,6 +200,7 @@ class ModelDescription:
     default_cam_layer_problem: str = ""  # why default_cam_layer is ""
     default_path_layers_problem: str = ""
     output: str = ""  # which output of forward holds the logits
+    methods: List[MethodInfo] = field(default_factory=list)  # the server's, CAM methods first
 
 
 def _array(tensor) -> np.ndarray:
@@ -357,9 +366,9 @@ class XaiClient:
         """Class activation maps of ``image`` for each target class (none: the top-1) at
         ``layers`` (none: the model's default), as numpy arrays, and PNG overlays with
         ``overlay=True``: the heatmap blended over the image, ``image_weight`` its share (None:
-        the server's 0.5; 0: the heatmap alone). ``method``: GRAD_CAM, GRAD_CAM_PLUS_PLUS,
-        XGRAD_CAM, HIRES_CAM, LAYER_CAM, EIGEN_CAM, EIGEN_GRAD_CAM, SCORE_CAM (names as in
-        the API, case-insensitive); ``layouts`` overrides how named layers hold their
+        the server's 0.5; 0: the heatmap alone). ``method``: a CAM method as
+        ``describe(model).methods`` lists those whose ``rpc`` is "GradCAM" (GRAD_CAM, the
+        default, GRAD_CAM_PLUS_PLUS, ..., ABLATION_CAM; case-insensitive, "GradCAM++" too); ``layouts`` overrides how named layers hold their
         feature map for this call, e.g. ``{"blocks.11.norm1": {"layout": "TOKENS",
         "prefix_tokens": 1}}`` or ``{"stages.3": "NHWC"}`` (``describe()`` shows each layer's
         resolved layout); ``eigen_smooth=True`` projects the weighted activations
@@ -411,8 +420,9 @@ class XaiClient:
                   timeout: Optional[float] = None,
                   request_id: Optional[str] = None) -> AttributeResult:
         """Pixel attributions of ``image`` for each target class (none: the top-1) as numpy
-        arrays. ``method``: SALIENCY, INPUT_X_GRADIENT, INTEGRATED_GRADIENTS (or "ig"; the
-        default), SMOOTH_GRAD, GRADIENT_SHAP, XRAI (``map``: each pixel's region gain, from
+        arrays. ``method``: an attribution as ``describe(model).methods`` lists those whose
+        ``rpc`` is "Attribute" (INTEGRATED_GRADIENTS, or "ig", the default; SALIENCY, ...;
+        XRAI: ``map`` is each pixel's region gain, from
         Integrated Gradients with BLACK and WHITE baselines unless ``baselines`` are given);
         ``steps`` (0: 50) and ``rule`` (GAUSS_LEGENDRE,
         the default, or RIEMANN_LEFT, RIEMANN_RIGHT, RIEMANN_MIDDLE, RIEMANN_TRAPEZOID) for
@@ -521,7 +531,8 @@ class XaiClient:
             recommended_cam_layer=r.recommended_cam_layer,
             default_cam_layer_problem=r.default_cam_layer_problem,
             default_path_layers_problem=r.default_path_layers_problem,
-            output=r.output)
+            output=r.output,
+            methods=[MethodInfo(m.name, m.rpc, m.title, m.family) for m in r.methods])
 
     def statistics(self, model: str = "", *, version: int = 0,
                    timeout: Optional[float] = None) -> List[dict]:

@@ -5,26 +5,33 @@
 #include <array>
 #include <utility>
 
+#include "core/methods/method_catalog.h"
+
 namespace xai::core {
 namespace {
 
 struct Row {
   AttributionMethod method;
   std::string_view name;
+  std::string_view title;                             // as the literature writes it
+  std::string_view family;                            // how it computes (docs/METHODS.md)
   const PixelAttributionMethod* (*implementation)();  // nullptr: not served yet
 };
 
 // The table: every method of the wire, and the implementation serving it.
 const std::array<Row, 6>& Table() {
   static const std::array<Row, 6> table = {{
-      {AttributionMethod::kSaliency, "SALIENCY", [] { return &SaliencyMethod(); }},
-      {AttributionMethod::kInputXGradient, "INPUT_X_GRADIENT",
+      {AttributionMethod::kSaliency, "SALIENCY", "Saliency", "gradient",
+       [] { return &SaliencyMethod(); }},
+      {AttributionMethod::kInputXGradient, "INPUT_X_GRADIENT", "Input × Gradient", "gradient",
        [] { return &InputXGradientMethod(); }},
-      {AttributionMethod::kIntegratedGradients, "INTEGRATED_GRADIENTS",
-       [] { return &IntegratedGradientsMethod(); }},
-      {AttributionMethod::kSmoothGrad, "SMOOTH_GRAD", [] { return &SmoothGradMethod(); }},
-      {AttributionMethod::kGradientShap, "GRADIENT_SHAP", [] { return &GradientShapMethod(); }},
-      {AttributionMethod::kXrai, "XRAI", [] { return &XraiMethod(); }},
+      {AttributionMethod::kIntegratedGradients, "INTEGRATED_GRADIENTS", "Integrated Gradients",
+       "path integral", [] { return &IntegratedGradientsMethod(); }},
+      {AttributionMethod::kSmoothGrad, "SMOOTH_GRAD", "SmoothGrad", "sampling",
+       [] { return &SmoothGradMethod(); }},
+      {AttributionMethod::kGradientShap, "GRADIENT_SHAP", "GradientSHAP", "sampling",
+       [] { return &GradientShapMethod(); }},
+      {AttributionMethod::kXrai, "XRAI", "XRAI", "regions", [] { return &XraiMethod(); }},
   }};
   return table;
 }
@@ -63,6 +70,14 @@ StatusOr<PointGradient> GradientAt(const AttributionContext& context, const at::
         out.gradient = gradients;
       }));
   return out;
+}
+
+void AppendServedAttributionMethods(std::vector<MethodInfo>* out) {
+  for (const Row& row : Table()) {
+    if (row.implementation == nullptr) continue;
+    out->push_back(
+        {std::string(row.name), "Attribute", std::string(row.title), std::string(row.family)});
+  }
 }
 
 std::string ServedAttributionMethodNames() {

@@ -37,6 +37,9 @@ std::optional<CamMethod> CamMethodFromNumber(int number);
 // "GRAD_CAM", ...; "UNKNOWN" for a number the table does not hold.
 std::string_view CamMethodName(CamMethod method);
 
+// "gradient-weighted", "activation-only", "perturbation" (docs/METHODS.md's words).
+std::string_view CamFamilyName(CamFamily family);
+
 // Whether the method is served, i.e. its row in the table has an implementation.
 bool IsServed(CamMethod method);
 

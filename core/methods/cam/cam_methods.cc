@@ -5,6 +5,7 @@
 #include "core/methods/cam/activation/activation_methods.h"
 #include "core/methods/cam/gradient/gradient_methods.h"
 #include "core/methods/cam/perturbation/perturbation_methods.h"
+#include "core/methods/method_catalog.h"
 
 namespace xai::core {
 namespace {
@@ -12,18 +13,22 @@ namespace {
 // The table: every xai.v1.CamMethod, in number order. A new method: its file, and its
 // implementation in its row.
 const CamMethodRow kCamMethods[] = {
-    {CamMethod::kGradCam, "GRAD_CAM", CamFamily::kGradientWeighted, &GradCamMethod()},
-    {CamMethod::kGradCamPlusPlus, "GRAD_CAM_PLUS_PLUS", CamFamily::kGradientWeighted,
+    {CamMethod::kGradCam, "GRAD_CAM", "Grad-CAM", CamFamily::kGradientWeighted, &GradCamMethod()},
+    {CamMethod::kGradCamPlusPlus, "GRAD_CAM_PLUS_PLUS", "Grad-CAM++", CamFamily::kGradientWeighted,
      &GradCamPlusPlusMethod()},
-    {CamMethod::kXGradCam, "XGRAD_CAM", CamFamily::kGradientWeighted, &XGradCamMethod()},
-    {CamMethod::kHiResCam, "HIRES_CAM", CamFamily::kGradientWeighted, &HiResCamMethod()},
-    {CamMethod::kLayerCam, "LAYER_CAM", CamFamily::kGradientWeighted, &LayerCamMethod()},
-    {CamMethod::kEigenCam, "EIGEN_CAM", CamFamily::kActivationOnly, &EigenCamMethod()},
-    {CamMethod::kEigenGradCam, "EIGEN_GRAD_CAM", CamFamily::kActivationOnly, &EigenGradCamMethod()},
-    {CamMethod::kScoreCam, "SCORE_CAM", CamFamily::kPerturbation, &ScoreCamMethod()},
-    {CamMethod::kAblationCam, "ABLATION_CAM", CamFamily::kPerturbation, &AblationCamMethod()},
+    {CamMethod::kXGradCam, "XGRAD_CAM", "XGrad-CAM", CamFamily::kGradientWeighted,
+     &XGradCamMethod()},
+    {CamMethod::kHiResCam, "HIRES_CAM", "HiResCAM", CamFamily::kGradientWeighted,
+     &HiResCamMethod()},
+    {CamMethod::kLayerCam, "LAYER_CAM", "LayerCAM", CamFamily::kGradientWeighted,
+     &LayerCamMethod()},
+    {CamMethod::kEigenCam, "EIGEN_CAM", "EigenCAM", CamFamily::kActivationOnly, &EigenCamMethod()},
+    {CamMethod::kEigenGradCam, "EIGEN_GRAD_CAM", "EigenGradCAM", CamFamily::kActivationOnly,
+     &EigenGradCamMethod()},
+    {CamMethod::kScoreCam, "SCORE_CAM", "Score-CAM", CamFamily::kPerturbation, &ScoreCamMethod()},
+    {CamMethod::kAblationCam, "ABLATION_CAM", "AblationCAM", CamFamily::kPerturbation,
+     &AblationCamMethod()},
 };
-
 }  // namespace
 
 const CamMethodRow* FindCamMethod(CamMethod method) {
@@ -74,6 +79,26 @@ std::string ServedCamMethodNames() {
     out += row.name;
   }
   return out;
+}
+
+void AppendServedCamMethods(std::vector<MethodInfo>* out) {
+  for (const CamMethodRow& row : kCamMethods) {
+    if (row.impl == nullptr) continue;
+    out->push_back({std::string(row.name), "GradCAM", std::string(row.title),
+                    std::string(CamFamilyName(row.family))});
+  }
+}
+
+std::string_view CamFamilyName(CamFamily family) {
+  switch (family) {
+    case CamFamily::kGradientWeighted:
+      return "gradient-weighted";
+    case CamFamily::kActivationOnly:
+      return "activation-only";
+    case CamFamily::kPerturbation:
+      return "perturbation";
+  }
+  return "unknown";
 }
 
 }  // namespace xai::core

@@ -99,7 +99,8 @@ class PerturbationCamMethod : public CamMethodImpl {
 // One row of the table.
 struct CamMethodRow {
   CamMethod method;
-  std::string_view name;  // as in xai.v1.CamMethod
+  std::string_view name;   // as in xai.v1.CamMethod
+  std::string_view title;  // as the literature writes it ("Grad-CAM")
   CamFamily family;
   const CamMethodImpl* impl;  // null: not served yet (UNIMPLEMENTED)
 };
