@@ -1,5 +1,7 @@
-// xai-server and xai as a user runs them: flags, port 0 read back from the log, health and
-// reflection through standard protocols, the CLI's output and exit codes, and SIGTERM.
+// xai-server as an operator runs it (tests/server/server_process.h): flags, port 0 read back
+// from the log, health and reflection through standard protocols, access logs and metrics,
+// SIGTERM and draining, SIGHUP rotation, the admin commands, a full disk, the soak. The CLI's
+// own output and exit codes: tests/client/cli_test.cc.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -28,6 +30,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/core/test_paths.h"
+#include "tests/server/server_process.h"
 #include "tests/server/test_pki.h"
 #include "xai/v1/explainer.grpc.pb.h"
 
@@ -36,107 +39,11 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// Runs `command` through the shell; returns its exit status and fills `output`.
-int RunCommand(const std::string& command, std::string* output) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  char buffer[4096];
-  output->clear();
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output->append(buffer, n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using xai::testing::BinaryTest;
+using xai::testing::FreePort;
+using xai::testing::RunCommand;
 
-class BinaryTest : public ::testing::Test {
- protected:
-  // Flags added to the server's command line, and the channel's credentials (a derived
-  // fixture sets them).
-  std::vector<std::string> extra_args_;
-  std::shared_ptr<grpc::ChannelCredentials> credentials_ = grpc::InsecureChannelCredentials();
-
-  void SetUp() override {
-    // A log of its own per server: reading a previous test's log would find its port.
-    static int servers = 0;
-    log_ = ::testing::TempDir() + "/xai_server_" + std::to_string(getpid()) + "_" +
-           std::to_string(servers++) + ".log";
-    std::filesystem::remove(log_);
-    std::vector<std::string> args = {XAI_SERVER_BINARY,
-                                     "--model-repository",
-                                     xai::testing::FixtureRepo(),
-                                     "--address",
-                                     "127.0.0.1:0",
-                                     "--metrics-address",
-                                     "127.0.0.1:0",
-                                     "--http-address",
-                                     "",
-                                     "--log-level",
-                                     "debug"};
-    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      freopen(log_.c_str(), "w", stdout);
-      dup2(fileno(stdout), STDERR_FILENO);
-      execv(XAI_SERVER_BINARY, argv.data());
-      _exit(127);
-    }
-    const std::regex listening(R"(listening on .* \(port (\d+)\))");
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (port_ == 0 && std::chrono::steady_clock::now() < give_up) {
-      std::smatch match;
-      const std::string log = xai::testing::ReadBytes(log_);
-      if (std::regex_search(log, match, listening)) port_ = std::stoi(match[1]);
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ASSERT_NE(port_, 0) << xai::testing::ReadBytes(log_);
-    channel_ = grpc::CreateChannel(address(), credentials_);
-  }
-
-  void TearDown() override {
-    if (pid_ > 0 && !stopped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
-  // SIGTERM, then the exit status; the log is complete afterwards.
-  int Stop() {
-    EXPECT_EQ(kill(pid_, SIGTERM), 0);
-    int status = 0;
-    EXPECT_EQ(waitpid(pid_, &status, 0), pid_);
-    stopped_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
-  // SERVING status of a health service name, waiting up to `seconds` for it to be `want`.
-  int WaitForHealth(const std::string& service, int want, int seconds) {
-    auto stub = grpc::health::v1::Health::NewStub(channel_);
-    int status = -1;
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    do {
-      grpc::ClientContext context;
-      grpc::health::v1::HealthCheckRequest request;
-      request.set_service(service);
-      grpc::health::v1::HealthCheckResponse response;
-      status = stub->Check(&context, request, &response).ok() ? response.status() : -1;
-      if (status == want) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    } while (std::chrono::steady_clock::now() < give_up);
-    return status;
-  }
-
-  std::string log_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-  bool stopped_ = false;
-  std::shared_ptr<grpc::Channel> channel_;
-};
-
-TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
+TEST_F(BinaryTest, ServesHealthReflectionLogsAndMetricsThenStopsOnSigterm) {
   using Response = grpc::health::v1::HealthCheckResponse;
   EXPECT_EQ(WaitForHealth("", Response::SERVING, 120), Response::SERVING);
   EXPECT_EQ(WaitForHealth("xai.v1.Explainer/tiny", Response::SERVING, 10), Response::SERVING);
@@ -159,25 +66,14 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
   EXPECT_TRUE(services.count("xai.v1.Explainer"));
   EXPECT_TRUE(services.count("grpc.health.v1.Health"));
 
-  // The CLI: tables, JSON, and the server's message with exit status 1 on error.
+  // Two calls through the CLI (tests/client/cli_test.cc tests the CLI itself): one answered,
+  // one refused, each with its access line and its count in the metrics.
   const std::string cli = std::string(XAI_CLI_BINARY) + " --server " + address();
-  std::string out;
-  EXPECT_EQ(RunCommand(cli + " models", &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("resnet18 "));
-  EXPECT_THAT(out, HasSubstr("has 2 labels but the model outputs 3 classes"));
-  EXPECT_EQ(RunCommand(cli + " describe resnet18", &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("layer4.1.conv2"));
-  EXPECT_THAT(out, HasSubstr("[1, 512, 7, 7]"));
   const std::string image = xai::testing::ReferenceDir() + "/image.png";
-  EXPECT_EQ(RunCommand(cli + " --json classify resnet18 " + image + " -k 2", &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("\"probability\""));
-  EXPECT_THAT(out, HasSubstr("\"label\": \"class_"));
-  EXPECT_EQ(RunCommand(cli + " stats resnet18", &out), 0) << out;  // after the classify above
-  EXPECT_THAT(out, ::testing::ContainsRegex("resnet18 +1 +Classify +1 +0 "));
-  EXPECT_EQ(RunCommand(cli + " --json stats", &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("\"success_count\": 1"));
+  std::string out;
+  EXPECT_EQ(RunCommand(cli + " classify resnet18 " + image, &out), 0) << out;
   EXPECT_EQ(RunCommand(cli + " classify nope " + image, &out), 1) << out;
-  EXPECT_THAT(out, HasSubstr("NOT_FOUND: model \"nope\" not found"));
+
   // One access line per call (the log is at debug level here, so INFO lines are in).
   const std::string log = xai::testing::ReadBytes(log_);
   EXPECT_THAT(
@@ -202,190 +98,6 @@ TEST_F(BinaryTest, ServesHealthReflectionAndTheCliThenStopsOnSigterm) {
                        &out),
             0)
       << out;
-  // A file name that is not UTF-8 is written with U+FFFD in JSON, not an abort.
-  const std::string latin1 = ::testing::TempDir() + "/image_\xff.png";
-  std::filesystem::copy_file(image, latin1, std::filesystem::copy_options::overwrite_existing);
-  EXPECT_EQ(RunCommand(cli + " --json classify shapes '" + latin1 + "' -k 1", &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("image_\xef\xbf\xbd.png"));
-  EXPECT_EQ(RunCommand(cli + " classify tiny " + log_, &out), 1) << out;  // a text file
-  EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT"));
-  EXPECT_NE(
-      RunCommand(std::string(XAI_CLI_BINARY) + " --server 127.0.0.1:1 --timeout 2 models", &out),
-      0);
-  EXPECT_THAT(out, HasSubstr("UNAVAILABLE"));
-
-  // gradcam: per image and target, .npy files exactly as numpy.load reads them, in an --out
-  // directory that it makes; the JSON's cam_peak is numpy's argmax as (x, y).
-  const std::string cam_dir =
-      (std::filesystem::path(::testing::TempDir()) / ("xai_gradcam_" + std::to_string(getpid())))
-          .string();
-  const std::string gradcam =
-      cli + " gradcam resnet18 " + image + " --no-overlay --out " + cam_dir + "/out";
-  EXPECT_EQ(RunCommand(gradcam + " --target 3 --target 5 --layer layer3", &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("CAM PEAK"));
-  const std::string check_maps =
-      "/usr/bin/python3 -c \"import sys, numpy as np\n"
-      "a, r = np.load(sys.argv[1]), np.load(sys.argv[2])\n"
-      "assert a.shape == (224, 224) and a.dtype == np.float32, (a.shape, a.dtype)\n"
-      "assert 0 <= a.min() and a.max() <= 1, (a.min(), a.max())\n"
-      "assert r.shape == (14, 14) and r.dtype == np.float32, (r.shape, r.dtype)\"";
-  for (const std::string target : {"3", "5"}) {
-    const std::string cam = cam_dir + "/out/image_" + target + "_cam.npy";
-    const std::string raw = cam_dir + "/out/image_" + target + "_raw.npy";
-    EXPECT_THAT(out, HasSubstr(cam));
-    EXPECT_FALSE(std::filesystem::exists(cam_dir + "/out/image_" + target + "_overlay.png"));
-    std::string python_out;
-    EXPECT_EQ(RunCommand(check_maps + " " + cam + " " + raw, &python_out), 0) << python_out;
-  }
-  const std::string json_file = cam_dir + "/gradcam.json";
-  EXPECT_EQ(RunCommand(cli + " --json gradcam resnet18 " + image +
-                           " --no-overlay --method GradCAM++ --out " + cam_dir + " > " + json_file,
-                       &out),
-            0)
-      << xai::testing::ReadBytes(json_file);
-  const std::string check_peak =
-      "/usr/bin/python3 -c \"import json, sys, numpy as np\n"
-      "e = json.load(open(sys.argv[1]))['results'][0]['explanations'][0]\n"
-      "a = np.load(e['cam']); y, x = np.unravel_index(a.argmax(), a.shape)\n"
-      "assert e['cam_peak'] == [x, y] and e['overlay'] is None, e\"";
-  EXPECT_EQ(RunCommand(check_peak + " " + json_file, &out), 0) << out;
-  EXPECT_NE(RunCommand(gradcam + " --method nonsense", &out), 0);
-  EXPECT_THAT(out, HasSubstr("nonsense not in {grad_cam,grad_cam_plus_plus,gradcam++,xgrad_cam"));
-  std::filesystem::remove_all(cam_dir);
-
-  // path: the diagram PNG and the JSON of the DecisionPath, in an --out it makes.
-  const std::string path_dir = cam_dir + "_path";
-  EXPECT_EQ(RunCommand(cli + " path shapes " + image + " --top-chains 2 --out " + path_dir, &out),
-            0)
-      << out;
-  EXPECT_THAT(out, HasSubstr("stage1 -> stage2 -> stage3 -> stage4"));
-  EXPECT_EQ(xai::testing::ReadBytes(path_dir + "/image_path.png").substr(0, 8),
-            "\x89PNG\r\n\x1a\n");
-  const std::string check_path =
-      "/usr/bin/python3 -c \"import json, sys\n"
-      "p = json.load(open(sys.argv[1]))\n"
-      "assert p['layers'] == ['stage1', 'stage2', 'stage3', 'stage4'], p['layers']\n"
-      "assert len(p['chains']) == 2 and all(len(c['channels']) == 4 for c in p['chains']), "
-      "p['chains']\n"
-      "assert p['chains'][0]['log_score'] >= p['chains'][1]['log_score']\n"
-      "assert p['nodes'] and p['edges'], p\"";
-  EXPECT_EQ(RunCommand(check_path + " " + path_dir + "/image_path.json", &out), 0) << out;
-  EXPECT_EQ(RunCommand(cli + " path shapes " + image + " --target 9 --out " + path_dir, &out), 1)
-      << out;
-  EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT: target_class = 9"));
-  std::filesystem::remove_all(path_dir);
-
-  // compare: a row per method (CAM and attribution methods) with its scores and time, the
-  // random map once, the grid PNG
-  // (a header and a row per method: taller than wide); a method the server refuses (here for
-  // the layer) shows its error and makes the exit status 1.
-  const std::string compare_dir = cam_dir + "_compare";
-  std::filesystem::create_directories(compare_dir);
-  const std::string compare_json = compare_dir + "/compare.json";
-  EXPECT_EQ(
-      RunCommand(cli + " --json compare shapes " + image +
-                     " --methods grad_cam,SCORE_CAM,xrai --repeat 1 --metrics-steps 4 --out " +
-                     compare_dir + "/grid.png > " + compare_json,
-                 &out),
-      0)
-      << xai::testing::ReadBytes(compare_json);
-  const std::string check_compare =
-      "/usr/bin/python3 -c \"import json, sys, cv2\n"
-      "c = json.load(open(sys.argv[1]))\n"
-      "assert [m['method'] for m in c['methods']] == ['GRAD_CAM', 'SCORE_CAM', 'XRAI'], c\n"
-      "for m in c['methods']:\n"
-      "    assert m['milliseconds'] > 0 and len(m['metrics']['deletion_curve']) == 5, m\n"
-      "    assert 0 <= m['metrics']['deletion_auc'] <= 1, m\n"
-      "assert len(c['random']['insertion_curve']) == 5, c\n"
-      "g = cv2.imread(c['grid'])\n"
-      "assert g is not None and g.shape[0] > g.shape[1], g.shape\"";
-  EXPECT_EQ(RunCommand(check_compare + " " + compare_json, &out), 0) << out;
-  EXPECT_EQ(RunCommand(cli + " compare resnet18 " + image +
-                           " --methods grad_cam --layer fc --repeat 1 --out " + compare_dir +
-                           "/refused.png",
-                       &out),
-            1)
-      << out;
-  EXPECT_THAT(out, HasSubstr("is not a CAM layer"));
-  // --layout: a layer's layout for one call, checked by the server; its form by the CLI.
-  EXPECT_EQ(RunCommand(cli + " gradcam resnet18 " + image + " --layer layer4 --layout " +
-                           "layer4=tokens:1 --out " + compare_dir,
-                       &out),
-            1)
-      << out;
-  EXPECT_THAT(out, HasSubstr("layer_layouts[0] for layer \"layer4\": TOKENS needs a 3-D output"));
-  EXPECT_EQ(RunCommand(cli + " gradcam resnet18 " + image + " --layer layer4 --layout " +
-                           "layer4=nchw --out " + compare_dir,
-                       &out),
-            0)
-      << out;
-  EXPECT_NE(RunCommand(cli + " gradcam resnet18 " + image + " --layout layer4", &out), 0);
-  EXPECT_THAT(out, HasSubstr("expected LAYER=NCHW, LAYER=NHWC or LAYER=TOKENS:PREFIX"));
-  std::filesystem::remove_all(compare_dir);
-
-  // attribute: per image and target, the attribution and its map as .npy and the overlay;
-  // IG's error in the JSON; a field that does not apply: its status and exit 1; SmoothGrad
-  // and XRAI with their options.
-  const std::string attribute_dir = cam_dir + "_attribute";
-  const std::string attribute_json = cam_dir + "_attribute.json";
-  EXPECT_EQ(RunCommand(cli + " --json attribute shapes " + image +
-                           " --method ig --steps 16 --baseline black --target 2 --out " +
-                           attribute_dir + " > " + attribute_json,
-                       &out),
-            0)
-      << xai::testing::ReadBytes(attribute_json);
-  const std::string check_attribute =
-      "/usr/bin/python3 -c \"import json, sys, numpy as np\n"
-      "a = json.load(open(sys.argv[1]))['results'][0]['attributions'][0]\n"
-      "x, m = np.load(a['attribution']), np.load(a['map'])\n"
-      "assert a['target_class'] == 2 and a['steps'] == 16, a\n"
-      "assert x.shape == (3, 64, 64) and m.shape == (64, 64), (x.shape, m.shape)\n"
-      "assert np.allclose(x.sum(0), m, atol=1e-5), 'map is the channel sum'\n"
-      "gap = a['logit'] - a['baseline_logit']\n"
-      "assert abs(x.sum() - gap - a['convergence_delta']) < 1e-3 * max(1, abs(gap)), a\n"
-      "assert open(a['overlay'], 'rb').read(8) == b'\\x89PNG\\r\\n\\x1a\\n', a\"";
-  EXPECT_EQ(RunCommand(check_attribute + " " + attribute_json, &out), 0) << out;
-  EXPECT_EQ(RunCommand(cli + " attribute shapes " + image +
-                           " --method gradient_shap --max-error 0.05 --out " + attribute_dir,
-                       &out),
-            1)
-      << out;
-  EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT: max_approximation_error applies to "
-                             "INTEGRATED_GRADIENTS and XRAI only, not GRADIENT_SHAP"));
-  EXPECT_EQ(RunCommand(cli + " attribute shapes " + image +
-                           " --method smooth_grad --smooth ig --samples 2 --steps 4 --noise 0.1 "
-                           "--seed 5 --out " +
-                           attribute_dir,
-                       &out),
-            0)
-      << out;
-  EXPECT_THAT(out, HasSubstr("SMOOTH_GRAD"));
-  EXPECT_EQ(
-      RunCommand(cli + " attribute shapes " + image +
-                     " --method xrai --steps 8 --polarity both --overlay-kind masked_image "
-                     "--outline 10 --outline 25 --clip 99 --metrics --metrics-steps 4 --out " +
-                     attribute_dir,
-                 &out),
-      0)
-      << out;
-  EXPECT_THAT(out, HasSubstr("_overlay.png"));
-  EXPECT_THAT(out, HasSubstr("INSERTION AUC"));
-  std::filesystem::remove_all(attribute_dir);
-  std::filesystem::remove(attribute_json);
-
-  // xai health: exit 0 and SERVING for the server and a ready model; 1 and the reason for
-  // a model the server does not know.
-  const std::string health = std::string(XAI_CLI_BINARY) + " --server " + address() + " ";
-  EXPECT_EQ(RunCommand(health + "health", &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("xai.v1.Explainer: SERVING"));
-  EXPECT_EQ(RunCommand(health + "health tiny", &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("xai.v1.Explainer/tiny: SERVING"));
-  EXPECT_EQ(RunCommand(health + "health nope", &out), 1) << out;
-  EXPECT_THAT(out, HasSubstr("SERVICE_UNKNOWN (the server knows no model \"nope\""));
-  EXPECT_EQ(RunCommand(health + "--json health bad_labels", &out), 1) << out;
-  EXPECT_THAT(out, HasSubstr("\"serving\": false"));
-  EXPECT_THAT(out, HasSubstr("NOT_SERVING"));
-
   // SIGTERM: stops and exits 0.
   EXPECT_EQ(Stop(), 0) << xai::testing::ReadBytes(log_);
   EXPECT_THAT(xai::testing::ReadBytes(log_), HasSubstr("stopped"));
@@ -817,19 +529,6 @@ TEST_F(SoakBinaryTest, SixteenClientsForHalfAMinuteAnswerEveryCallAndKeepTheirMe
   EXPECT_EQ(Stop(), 0);
 }
 
-// A loopback port that was free a moment ago.
-int FreePort() {
-  const int probe = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
-  close(probe);
-  return ntohs(address.sin_port);
-}
-
 TEST(BinaryFaultTest, AFullDiskForLogsChangesNothingButTheLogs) {
   // stdout and stderr on /dev/full: every log write fails with ENOSPC.
   const std::string address = "127.0.0.1:" + std::to_string(FreePort());
@@ -887,18 +586,6 @@ TEST(BinaryHelpTest, AMetricsAddressThatCannotBeBoundExitsAtStartWithTheReason) 
   EXPECT_THAT(out, HasSubstr("metrics address 'metrics' is not host:port"));
 }
 
-TEST(BinaryHelpTest, HealthOfNoServerFailsWithinItsTimeoutWithAReason) {
-  // A closed port on this machine: refused at once; the timeout bounds it anyway.
-  std::string out;
-  const auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(
-      RunCommand(std::string(XAI_CLI_BINARY) + " --server 127.0.0.1:1 --timeout 3 health", &out), 1)
-      << out;
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
-  EXPECT_THAT(out, HasSubstr("xai health: xai.v1.Explainer: UNREACHABLE (UNAVAILABLE"));
-  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
-}
-
 TEST(BinaryHelpTest, HelpListsTheFlags) {
   std::string out;
   EXPECT_EQ(RunCommand(std::string(XAI_SERVER_BINARY) + " --help", &out), 0);
@@ -911,13 +598,6 @@ TEST(BinaryHelpTest, HelpListsTheFlags) {
                            "--enable-admin",     "--poll-repository",   "--http-address",
                            "--web-page"}) {
     EXPECT_THAT(out, HasSubstr(flag));
-  }
-  EXPECT_EQ(RunCommand(std::string(XAI_CLI_BINARY) + " --help", &out), 0);
-  for (const char* word :
-       {"models", "stats", "describe", "classify", "gradcam", "path", "health", "--server",
-        "--timeout", "--json", "--tls", "--tls-ca", "--tls-cert", "--tls-key", "--tls-server-name",
-        "--token-file", "XAI_TOKEN", "admin"}) {
-    EXPECT_THAT(out, HasSubstr(word));
   }
   EXPECT_NE(RunCommand(std::string(XAI_SERVER_BINARY) +
                            " --model-repository /nonexistent --address 127.0.0.1:0",
