@@ -13,25 +13,19 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/base/status.h"
+#include "core/repository/version_states.h"
 
 namespace xai::core {
 
 class ModelVersion;
 struct PendingVersion;  // a version found by a scan, to be loaded (version_loader.h)
 struct ServableModel;
-
-enum class ModelState { kLoading, kReady, kFailed, kUnloaded };
-
-// "LOADING", "READY", "FAILED", "UNLOADED"
-const char* ModelStateName(ModelState state);
 
 struct ModelVersionStatus {
   std::string name;
@@ -120,15 +114,12 @@ class ModelRepository {
   const std::string& root() const { return options_.root; }
 
  private:
-  struct Entry {
-    ModelState state = ModelState::kLoading;
-    std::string reason;
-    std::shared_ptr<ModelVersion> version;  // when READY
-  };
   explicit ModelRepository(ModelRepositoryOptions options) : options_(std::move(options)) {}
-  // Records a loading version's outcome, unless it is no longer LOADING (an Unload came
-  // first), and tells the listener.
-  void SetStateIfLoading(const std::string& name, int64_t version, Entry entry);
+  // Tells the listener, if any.
+  void Changed() const;
+  // Records a loading version's outcome (FAILED or UNLOADED with `reason`) unless it is no
+  // longer LOADING (an Unload came first), and tells the listener when it was recorded.
+  bool Finish(const PendingVersion& p, ModelState state, std::string reason);
   // Loads one scanned version and records its state. Returns its failure, if any.
   Status LoadPending(const PendingVersion& p);
   // root/name when `name` is a valid model name with a directory there; else
@@ -136,16 +127,15 @@ class ModelRepository {
   StatusOr<std::filesystem::path> ModelDirectory(const std::string& name) const;
   // Loads a new copy of a READY version and swaps it in (see Reload).
   Status ReplaceReady(const PendingVersion& p);
-  // Drains versions taken out of the map, each once no lookup holds it any more (a
+  // Drains versions taken out of service, each once no lookup holds it any more (a
   // request that found it just before still queues on it, and is answered), logging
   // "<version> <what>" when `what` is set; releases them on the calling thread.
   static void RetireAndDrain(std::vector<std::shared_ptr<ModelVersion>> versions, const char* what);
 
   const ModelRepositoryOptions options_;
   std::function<void()> listener_;
-  mutable std::mutex mu_;
-  bool schedulers_stopped_ = false;                         // guarded by mu_
-  std::map<std::string, std::map<int64_t, Entry>> models_;  // guarded by mu_
+  // The lifecycle: every version's state and what serves it (version_states.h).
+  VersionStates<std::shared_ptr<ModelVersion>> states_;
 };
 
 }  // namespace xai::core

@@ -323,4 +323,85 @@ StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const PendingVersion& p,
                                         std::move(scheduling));
 }
 
+namespace {
+
+// " (auto: ...)" when a group asked for "auto" (or named no device) and got the CPU, so
+// that the log says why a GPU node runs on its CPU.
+std::string AutoNote(const xai::v1::ModelConfig& config, const ModelPool& pool) {
+  bool automatic = config.instance_group().empty();
+  for (const xai::v1::InstanceGroup& group : config.instance_group()) {
+    automatic =
+        automatic || group.devices().empty() ||
+        std::find(group.devices().begin(), group.devices().end(), "auto") != group.devices().end();
+  }
+  const bool no_gpu = std::none_of(pool.devices().begin(), pool.devices().end(),
+                                   [](const c10::Device& d) { return d.is_cuda(); });
+  return automatic && no_gpu ? " (auto: LibTorch sees no CUDA GPU)" : "";
+}
+
+std::string Join(const std::vector<std::string>& parts, const char* separator) {
+  std::string out;
+  for (const std::string& part : parts) {
+    if (!out.empty()) out += separator;
+    out += part;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> DeviceNames(const ModelPool& pool) {
+  std::vector<std::string> names;
+  for (const c10::Device& d : pool.devices()) names.push_back(d.str());
+  return names;
+}
+
+void LogLoaded(const PendingVersion& p, const ModelVersion& loaded, int64_t ms) {
+  const std::string display =
+      "model '" + p.name + "'" + (p.version > 0 ? " v" + std::to_string(p.version) : "");
+  const ServableModel& model = loaded.model();
+  const BatchSchedulerOptions& scheduling = loaded.scheduler().options();
+  spdlog::info("{} loaded: {} instance(s) on {}{}, {} classes, input {}, {}, queue {}, {}, {} ms",
+               display, model.pool->size(), Join(DeviceNames(*model.pool), ", "),
+               AutoNote(p.config, *model.pool), model.pool->num_classes(),
+               ShapeToString(model.input_shape),
+               scheduling.max_batch_size > 1
+                   ? "batches up to " + std::to_string(scheduling.max_batch_size) + " within " +
+                         std::to_string(scheduling.max_queue_delay.count()) + " us"
+                   : std::string("no batching"),
+               scheduling.queue_capacity, model.pool->frozen_note(), ms);
+  // Where ABLATION_CAM runs only the network after the layer, and where full forwards.
+  int split = 0;
+  std::string refused;
+  for (const LayerInfo& layer : model.layers) {
+    if (!layer.is_feature_map()) continue;
+    if (layer.split_refusal.empty()) {
+      ++split;
+    } else {
+      refused += (refused.empty() ? "" : "; ") + layer.path + " (" + layer.split_refusal + ")";
+    }
+  }
+  spdlog::info("{}: ABLATION_CAM runs the network after the layer alone at {} feature layers{}",
+               display, split, refused.empty() ? "" : "; full forwards at " + refused);
+  // What CAM requests without layers get, and the layers whose layout stays unresolved.
+  int ambiguous = 0;
+  for (const LayerInfo& layer : model.layers) {
+    ambiguous += layer.layout_note.rfind("ambiguous", 0) == 0;
+  }
+  if (model.pool->attention_rewrites() > 0) {
+    spdlog::info(
+        "{}: {} attention layers traced on PyTorch's inference fast path, which has no "
+        "gradient, run its differentiable equivalent",
+        display, model.pool->attention_rewrites());
+  }
+  spdlog::info("{}: logits from {}; default CAM layer {}{}{}", display, model.pool->output_note(),
+               model.default_cam_layer.empty() ? "none (" + model.default_cam_layer_problem + ")"
+                                               : model.default_cam_layer,
+               model.recommended_cam_layer.empty() ? "" : " (a transformer's recommended layer)",
+               ambiguous == 0 ? ""
+                              : "; " + std::to_string(ambiguous) +
+                                    " layer(s) with an ambiguous layout (DescribeModel's "
+                                    "layout_note)");
+}
+
 }  // namespace xai::core

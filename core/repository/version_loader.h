@@ -1,8 +1,8 @@
-// Loading from the repository's disk, apart from the versions' lifecycle
-// (model_repository.cc): the scan of one model's folder (its config, its version folders,
-// confined to the repository) and the load of one version into a servable model (its
-// instance pool, inspected layers, resolved layouts, default layers, path profile and
-// scheduler options).
+// Loading from the repository's disk, apart from the versions' lifecycle (version_states.h)
+// and the repository's operations (model_repository.cc): the scan of one model's folder (its
+// config, its version folders, confined to the repository) and the load of one version into a
+// servable model (its instance pool, inspected layers, resolved layouts, default layers, path
+// profile and scheduler options).
 #ifndef XAI_CORE_REPOSITORY_VERSION_LOADER_H_
 #define XAI_CORE_REPOSITORY_VERSION_LOADER_H_
 
@@ -17,6 +17,7 @@
 
 namespace xai::core {
 
+class ModelPool;
 class ModelVersion;
 struct ModelRepositoryOptions;
 
@@ -40,6 +41,13 @@ std::vector<PendingVersion> ScanModel(const std::filesystem::path& root,
 // the version is ready to be scheduled. An error says why the version is FAILED.
 StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const PendingVersion& p,
                                                     const ModelRepositoryOptions& options);
+
+// Logs what a load made of `p` and how long it took: instances and devices, batching,
+// where ABLATION_CAM splits the graph, the logits, the default CAM layer, ambiguous layouts.
+void LogLoaded(const PendingVersion& p, const ModelVersion& loaded, int64_t ms);
+
+// Where a pool's instances run: "cpu", "cuda:0", ...
+std::vector<std::string> DeviceNames(const ModelPool& pool);
 
 }  // namespace xai::core
 
