@@ -14,7 +14,9 @@ case "${1:-}" in
   -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
   *) echo "build: unknown argument $1 (see --help)" >&2; exit 2 ;;
 esac
+start=$SECONDS
 bash scripts/install-deps.sh "${deps[@]}"
+installed=$SECONDS
 # Configured once; the test command configures the tests in where the demo left them out.
 if [ ! -f "$BUILD_DIR/build.ninja" ] ||
    { [ "$tests" = ON ] && ! grep -q '^XAI_BUILD_TESTS:BOOL=ON$' "$BUILD_DIR/CMakeCache.txt"; }; then
@@ -25,3 +27,4 @@ jobs=$(nproc)
 mem_jobs=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / (2500 * 1024) ))
 [ "$mem_jobs" -lt "$jobs" ] && jobs=$(( mem_jobs > 0 ? mem_jobs : 1 ))
 cmake --build "$BUILD_DIR" -j "$jobs" "${targets[@]}"
+echo "build: packages $((installed - start)) s, configure and build $((SECONDS - installed)) s"
