@@ -72,6 +72,7 @@ prune_dangling
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 echo "container-test: built in $(($(date +%s) - start)) s, $((size / 1000000)) MB;" \
   "$(grep -o 'ccache: .*' "$WORK/build.log" | tail -1)"
+checks_start=$(date +%s)
 
 # ---------------------------------------------------------------- the image's contents
 in_image() {
@@ -174,5 +175,6 @@ check "an empty repository: the log says why" \
 podman rm -f "$cid" >/dev/null
 
 echo "container-test: image $IMAGE, $((size / 1000000)) MB"
+echo "container-test: the checks of the image ran in $(($(date +%s) - checks_start)) s"
 echo "container: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -27,7 +27,9 @@ make_base_image() {
       sed "s/\b$host_suite\b/$suite/g" >"$sources"
   fi
   echo "making $tag with mmdebstrap ($suite)"
+  local start=$SECONDS
   mmdebstrap --quiet --variant=apt "$suite" - "$sources" | podman import - "$tag" >/dev/null
+  echo "made $tag in $((SECONDS - start)) s"
 }
 
 # podman_build TAG DOCKERFILE BASE LOG [podman build args...]: builds the image from the
