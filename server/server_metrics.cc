@@ -8,6 +8,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "core/base/strings.h"
 #include "core/explainer.h"
 #include "core/runtime/runtime_info.h"
 
@@ -155,12 +156,6 @@ void CollectDeviceMemory(SampleWriter& out) {
   }
 }
 
-std::string Join(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const std::string& part : parts) out += (out.empty() ? "" : ",") + part;
-  return out;
-}
-
 }  // namespace
 
 ServerMetrics::ServerMetrics(const core::Explainer* explainer)
@@ -195,7 +190,7 @@ ServerMetrics::ServerMetrics(const core::Explainer* explainer)
   registry_.AddCollector(CollectProcess);
   registry_.AddCollector(CollectDeviceMemory);
   const std::string libtorch = core::LibTorchVersion();
-  const std::string devices = Join(core::VisibleDevices());
+  const std::string devices = core::Join(core::VisibleDevices(), ",");
   registry_.AddCollector([libtorch, devices](SampleWriter& out) {
     out.Describe("xai_build_info",
                  "Always 1; the labels say which xai-server, built against which LibTorch, "

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/base/quote.h"
+#include "core/base/strings.h"
 #include "core/repository/model_config.h"
 #include "core/repository/model_repository.h"
 #include "core/repository/model_version.h"
@@ -339,15 +340,6 @@ std::string AutoNote(const xai::v1::ModelConfig& config, const ModelPool& pool) 
   return automatic && no_gpu ? " (auto: LibTorch sees no CUDA GPU)" : "";
 }
 
-std::string Join(const std::vector<std::string>& parts, const char* separator) {
-  std::string out;
-  for (const std::string& part : parts) {
-    if (!out.empty()) out += separator;
-    out += part;
-  }
-  return out;
-}
-
 }  // namespace
 
 std::vector<std::string> DeviceNames(const ModelPool& pool) {
@@ -357,9 +349,8 @@ std::vector<std::string> DeviceNames(const ModelPool& pool) {
 }
 
 void LogLoaded(const PendingVersion& p, const ModelVersion& loaded, int64_t ms) {
-  const std::string display =
-      "model '" + p.name + "'" + (p.version > 0 ? " v" + std::to_string(p.version) : "");
   const ServableModel& model = loaded.model();
+  const std::string display = model.display_name();
   const BatchSchedulerOptions& scheduling = loaded.scheduler().options();
   spdlog::info("{} loaded: {} instance(s) on {}{}, {} classes, input {}, {}, queue {}, {}, {} ms",
                display, model.pool->size(), Join(DeviceNames(*model.pool), ", "),

@@ -1,16 +1,8 @@
 #include "core/repository/version_states.h"
 
+#include "core/base/strings.h"
+
 namespace xai::core {
-namespace {
-
-template <typename T, typename Show>
-std::string Join(const std::vector<T>& parts, const Show& show) {
-  std::string out;
-  for (const T& part : parts) out += (out.empty() ? "" : ", ") + show(part);
-  return out;
-}
-
-}  // namespace
 
 const char* ModelStateName(ModelState state) {
   switch (state) {
@@ -27,24 +19,20 @@ const char* ModelStateName(ModelState state) {
 }
 
 Status ModelNotFound(std::string_view name, const std::vector<std::string>& known) {
-  return NotFoundError(
-      "model \"" + std::string(name) + "\" not found; the repository has: " +
-      (known.empty() ? "no model" : Join(known, [](const std::string& s) { return s; })));
+  return NotFoundError("model \"" + std::string(name) + "\" not found; the repository has: " +
+                       (known.empty() ? "no model" : Join(known, ", ")));
 }
 
-Status NoReadyVersion(std::string_view name,
-                      const std::vector<std::pair<int64_t, std::string>>& states) {
-  std::string listed;
-  for (const auto& [version, state] : states) {
-    listed += (listed.empty() ? "v" : "; v") + std::to_string(version) + " " + state;
-  }
-  return UnavailableError("model \"" + std::string(name) + "\" has no ready version: " + listed);
+Status NoReadyVersion(std::string_view name, const std::vector<std::string>& states) {
+  return UnavailableError("model \"" + std::string(name) +
+                          "\" has no ready version: " + Join(states, "; "));
 }
 
 Status NoSuchVersion(std::string_view name, int64_t version, const std::vector<int64_t>& known) {
+  std::vector<std::string> numbers;
+  for (int64_t v : known) numbers.push_back(std::to_string(v));
   return NotFoundError("model \"" + std::string(name) + "\" has no version " +
-                       std::to_string(version) +
-                       "; versions: " + Join(known, [](int64_t v) { return std::to_string(v); }));
+                       std::to_string(version) + "; versions: " + Join(numbers, ", "));
 }
 
 Status VersionNotReady(std::string_view name, int64_t version, ModelState state,

@@ -38,8 +38,8 @@ const char* ModelStateName(ModelState state);
 
 // The lookups' messages (version_states.cc): short whatever the repository holds.
 Status ModelNotFound(std::string_view name, const std::vector<std::string>& known);
-Status NoReadyVersion(std::string_view name,
-                      const std::vector<std::pair<int64_t, std::string>>& states);
+// `states`: "v1 FAILED (its reason)", one per version.
+Status NoReadyVersion(std::string_view name, const std::vector<std::string>& states);
 Status NoSuchVersion(std::string_view name, int64_t version, const std::vector<int64_t>& known);
 Status VersionNotReady(std::string_view name, int64_t version, ModelState state,
                        const std::string& reason);
@@ -237,10 +237,10 @@ class VersionStates {
       for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
         if (it->second.state == ModelState::kReady) return it->second.serving;
       }
-      std::vector<std::pair<int64_t, std::string>> states;
+      std::vector<std::string> states;
       for (const auto& [v, entry] : versions) {
-        states.emplace_back(v, std::string(ModelStateName(entry.state)) +
-                                   (entry.reason.empty() ? "" : " (" + entry.reason + ")"));
+        states.push_back("v" + std::to_string(v) + " " + ModelStateName(entry.state) +
+                         (entry.reason.empty() ? "" : " (" + entry.reason + ")"));
       }
       return NoReadyVersion(name, states);
     }
