@@ -17,6 +17,7 @@
 
 #include "server/server.h"
 #include "tests/core/test_paths.h"
+#include "tests/server/server_fixture.h"
 #include "xai/v1/explainer.grpc.pb.h"
 
 namespace xai::server {
@@ -25,12 +26,6 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr int kMaxRequestBytes = 1024 * 1024;
-
-std::string Png(int width, int height) {
-  std::vector<uchar> buffer;
-  cv::imencode(".png", cv::Mat(height, width, CV_8UC3, cv::Scalar(30, 60, 90)), buffer);
-  return std::string(buffer.begin(), buffer.end());
-}
 
 std::string Star() {
   return xai::testing::ReadBytes(std::string(XAI_SOURCE_DIR) + "/samples/star_3.png");

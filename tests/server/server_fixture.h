@@ -21,11 +21,18 @@
 
 namespace xai::server {
 
-// The fixture server's --max-request-bytes.
-inline constexpr int kMaxRequestBytes = 4 * 1024 * 1024;
+// A PNG of one colour.
+inline std::string Png(int width, int height) {
+  std::vector<uchar> buffer;
+  cv::imencode(".png", cv::Mat(height, width, CV_8UC3, cv::Scalar(30, 60, 90)), buffer);
+  return std::string(buffer.begin(), buffer.end());
+}
 
 class ServerFixture : public ::testing::Test {
  protected:
+  // The fixture server's --max-request-bytes.
+  static constexpr int kMaxRequestBytes = 4 * 1024 * 1024;
+
   static void SetUpTestSuite() {
     ServerOptions options;
     options.address = "127.0.0.1:0";
@@ -63,13 +70,6 @@ class ServerFixture : public ::testing::Test {
     request.mutable_model()->set_name(model);
     request.mutable_image()->set_encoded(encoded);
     return request;
-  }
-
-  // A PNG of one colour.
-  static std::string Png(int width, int height) {
-    std::vector<uchar> buffer;
-    cv::imencode(".png", cv::Mat(height, width, CV_8UC3, cv::Scalar(30, 60, 90)), buffer);
-    return std::string(buffer.begin(), buffer.end());
   }
 
   // The sample image of the reference fixtures (a 224 x 224 PNG).
