@@ -1,5 +1,7 @@
 #include "core/methods/classifier.h"
 
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <numeric>
 #include <sstream>

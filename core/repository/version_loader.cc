@@ -1,5 +1,6 @@
 #include "core/repository/version_loader.h"
 
+#include <ATen/ATen.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>

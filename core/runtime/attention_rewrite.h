@@ -10,7 +10,7 @@
 #ifndef XAI_CORE_RUNTIME_ATTENTION_REWRITE_H_
 #define XAI_CORE_RUNTIME_ATTENTION_REWRITE_H_
 
-#include <torch/script.h>
+#include <torch/csrc/jit/api/module.h>
 
 #include "core/base/status.h"
 

@@ -13,7 +13,7 @@
 #ifndef XAI_CORE_RUNTIME_GRAPH_SPLIT_H_
 #define XAI_CORE_RUNTIME_GRAPH_SPLIT_H_
 
-#include <torch/script.h>
+#include <torch/csrc/jit/api/module.h>
 
 #include <memory>
 #include <string>

@@ -1,6 +1,7 @@
 #include "core/runtime/layer_capture.h"
 
 #include <torch/csrc/jit/ir/ir.h>
+#include <torch/utils.h>
 
 #include <unordered_set>
 

@@ -21,7 +21,7 @@
 #ifndef XAI_CORE_RUNTIME_LAYER_CAPTURE_H_
 #define XAI_CORE_RUNTIME_LAYER_CAPTURE_H_
 
-#include <torch/script.h>
+#include <torch/csrc/jit/api/module.h>
 
 #include <string>
 #include <vector>

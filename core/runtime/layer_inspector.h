@@ -3,7 +3,7 @@
 #ifndef XAI_CORE_RUNTIME_LAYER_INSPECTOR_H_
 #define XAI_CORE_RUNTIME_LAYER_INSPECTOR_H_
 
-#include <torch/script.h>
+#include <torch/csrc/jit/api/module.h>
 
 #include <string>
 #include <vector>

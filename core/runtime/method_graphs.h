@@ -3,8 +3,8 @@
 #ifndef XAI_CORE_RUNTIME_METHOD_GRAPHS_H_
 #define XAI_CORE_RUNTIME_METHOD_GRAPHS_H_
 
+#include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/ir/ir.h>
-#include <torch/script.h>
 
 #include <functional>
 #include <memory>

@@ -6,7 +6,7 @@
 #ifndef XAI_CORE_RUNTIME_MODEL_OUTPUT_H_
 #define XAI_CORE_RUNTIME_MODEL_OUTPUT_H_
 
-#include <torch/script.h>
+#include <torch/csrc/jit/api/module.h>
 
 #include <string>
 

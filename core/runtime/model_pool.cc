@@ -1,5 +1,6 @@
 #include "core/runtime/model_pool.h"
 
+#include <torch/script.h>
 #include <torch/version.h>
 
 #include <algorithm>

@@ -10,7 +10,7 @@
 #ifndef XAI_CORE_RUNTIME_MODEL_POOL_H_
 #define XAI_CORE_RUNTIME_MODEL_POOL_H_
 
-#include <torch/script.h>
+#include <torch/csrc/jit/api/module.h>
 
 #include <atomic>
 #include <chrono>

@@ -5,7 +5,7 @@
 #ifndef XAI_CORE_RUNTIME_TRACED_FLAGS_H_
 #define XAI_CORE_RUNTIME_TRACED_FLAGS_H_
 
-#include <torch/script.h>
+#include <torch/csrc/jit/api/module.h>
 
 #include "core/base/status.h"
 

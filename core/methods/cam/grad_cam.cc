@@ -1,5 +1,6 @@
 #include "core/methods/cam/grad_cam.h"
 
+#include <ATen/ATen.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>

@@ -1,5 +1,6 @@
 #include "core/methods/path/decision_path.h"
 
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/autograd.h>
 

@@ -2,6 +2,7 @@
 // planted paths of a hand-built model recovered exactly.
 #include "core/methods/path/decision_path.h"
 
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -6,6 +6,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <torch/script.h>
 
 #include "core/runtime/layer_capture.h"
 #include "tests/core/test_paths.h"
