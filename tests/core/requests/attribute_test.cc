@@ -55,7 +55,8 @@ AttributeRequest ReferenceRequest(const nlohmann::json& c, std::string* input) {
   AttributeRequest request;
   request.model = {c["model"].get<std::string>(), 0};
   request.image.kind = ImageRef::Kind::kTensor;
-  request.image.tensor_shape = {1, 3, 224, 224};
+  const int64_t side = c["size"].get<int64_t>();
+  request.image.tensor_shape = {1, 3, side, side};
   *input = xai::testing::ReadBytes(ReferenceDir() + "/" + c["input"].get<std::string>());
   request.image.tensor_data = *input;
   request.target_classes = c["targets"].get<std::vector<int>>();
@@ -83,14 +84,15 @@ TEST(AttributeReferenceTest, EveryMethodAndRuleMatchesCaptumsProcedure) {
     ASSERT_TRUE(result.ok()) << result.status().ToString();
     const std::vector<float> expected =
         xai::testing::ReadFloats(ReferenceDir() + "/" + c["attribution"].get<std::string>());
-    const size_t per_target = 3 * 224 * 224;
+    const int64_t side = c["size"].get<int64_t>();
+    const size_t plane = side * side, per_target = 3 * plane;
     ASSERT_EQ(result->attributions.size(), request.target_classes.size());
     ASSERT_EQ(expected.size(), per_target * request.target_classes.size());
     for (size_t t = 0; t < request.target_classes.size(); ++t) {
       const PixelAttribution& a = result->attributions[t];
       EXPECT_EQ(a.target_class, request.target_classes[t]);
-      ASSERT_EQ(a.attribution.shape, (std::vector<int64_t>{3, 224, 224}));
-      ASSERT_EQ(a.map.shape, (std::vector<int64_t>{224, 224}));
+      ASSERT_EQ(a.attribution.shape, (std::vector<int64_t>{3, side, side}));
+      ASSERT_EQ(a.map.shape, (std::vector<int64_t>{side, side}));
       const float* e = expected.data() + t * per_target;
       float largest = 0, worst = 0;
       for (size_t i = 0; i < per_target; ++i) largest = std::max(largest, std::abs(e[i]));
@@ -101,8 +103,8 @@ TEST(AttributeReferenceTest, EveryMethodAndRuleMatchesCaptumsProcedure) {
       EXPECT_LE(worst, 1e-4f * largest) << "target " << a.target_class;
       // The map is the channel sum.
       EXPECT_NEAR(a.map.data[1000],
-                  a.attribution.data[1000] + a.attribution.data[1000 + 224 * 224] +
-                      a.attribution.data[1000 + 2 * 224 * 224],
+                  a.attribution.data[1000] + a.attribution.data[1000 + plane] +
+                      a.attribution.data[1000 + 2 * plane],
                   1e-5f * largest + 1e-7f);
       if (request.method == AttributionMethod::kIntegratedGradients) {
         const double logit = c["logits"][t].get<double>();
