@@ -63,6 +63,7 @@ ServerRun StartAndStop(const std::vector<std::string>& flags) {
   }
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   run.log = xai::testing::ReadBytes(log);
+  std::filesystem::remove(log);
   return run;
 }
 

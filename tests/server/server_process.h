@@ -90,6 +90,8 @@ class BinaryTest : public ::testing::Test {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
+    // A passing test's log goes; a failing one's stays beside the failure for reading.
+    if (!HasFailure()) std::filesystem::remove(log_);
   }
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
