@@ -104,22 +104,39 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
+# The headers the build includes, at the version of apt's lists, as in the images' build
+# stages made from the same archive (docker/Dockerfile): scripts/container-test.sh lends the
+# image build this machine's ccache, which hits only where every included header is the
+# same (a machine's older libssl-dev, zlib1g-dev or linux-libc-dev changes every object that
+# includes them). So the full install also upgrades the -dev packages the build packages
+# depend on where apt's lists know a newer version; the check reads the lists already on
+# the machine (no download, about 2 s).
+stale_headers() {
+  [ "${1:-}" = "" ] || return 0
+  local closure upgradable
+  closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
+              --no-breaks --no-replaces --no-enhances "${BUILD_PACKAGES[@]}" 2>/dev/null |
+            grep -E '^[a-z0-9][a-z0-9.+-]*-dev$' | sort -u)
+  upgradable=$(apt list --upgradable 2>/dev/null | grep / | cut -d/ -f1 | sort -u)
+  comm -12 <(echo "$closure") <(echo "$upgradable")
+}
+mapfile -t stale < <(stale_headers "${1:-}")
+
+if [ ${#missing[@]} -eq 0 ] && [ ${#stale[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
   exit 0
 fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# The headers every translation unit includes, at the archive's version, as in the images'
-# build stages made from the same archive (docker/Dockerfile): scripts/container-test.sh
-# lends the image build this machine's ccache, which hits only where the headers are the
-# same (a machine image's older linux-libc-dev changes <linux/stddef.h>, and every object).
-if [ "${1:-}" = "" ]; then
-  $SUDO apt-get install -y -qq --no-install-recommends --only-upgrade \
-    linux-libc-dev libc6-dev libstdc++-12-dev 2>/dev/null || true
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+mapfile -t stale < <(stale_headers "${1:-}")  # with the lists just updated
+if [ ${#stale[@]} -gt 0 ]; then
+  echo "install-deps: upgrading the build's headers to the archive's version: ${stale[*]}"
+  $SUDO apt-get install -y -qq --no-install-recommends --only-upgrade "${stale[@]}"
 fi

@@ -43,6 +43,7 @@ fi
 echo "measure-cold: forgetting podman's images and volumes of this project"
 if command -v podman >/dev/null; then
   for image in localhost/xai-serve:test localhost/xai-serve-libtorch2:test \
+               localhost/xai-serve-packages:test localhost/xai-serve-libtorch2-packages:test \
                localhost/debian:12 localhost/debian:13; do
     podman rmi -f "$image" >/dev/null 2>&1 || true
   done

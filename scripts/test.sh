@@ -8,10 +8,24 @@ root=$PWD
 BUILD_DIR=${XAI_BUILD_DIR:-build}
 
 start=$SECONDS
+mkdir -p "$BUILD_DIR/Testing"
+# The whole command (no ctest arguments): the container tests' base images and package
+# stages are made beside the build (downloads beside compiles; XAI_PREPARE_IMAGES=0: not).
+prepare=""
+if [ $# -eq 0 ] && [ "${XAI_PREPARE_IMAGES:-1}" != 0 ]; then
+  bash scripts/install-deps.sh
+  bash scripts/lib/prepare-images.sh >"$BUILD_DIR/Testing/prepare-images.log" 2>&1 &
+  prepare=$!
+fi
 bash scripts/build.sh
+if [ -n "$prepare" ]; then
+  wait_start=$SECONDS
+  wait "$prepare" || echo "test: preparing the images failed (the container tests make them):"
+  tail -3 "$BUILD_DIR/Testing/prepare-images.log"
+  echo "test: waited $((SECONDS - wait_start)) s for the images after the build"
+fi
 build_seconds=$((SECONDS - start))
 cd "$BUILD_DIR"
-mkdir -p Testing
 log=Testing/test-command.log
 # Fixtures (models, reference tensors, demo images) are made by the setup tests first. A
 # passing test's output is kept whole in the JUnit file (CTest cuts it at 1 KiB by default):
