@@ -11,8 +11,9 @@
 # So the code stays on the API that 1.13 and the GPU images' 2.x share. Only what touches
 # LibTorch or serves is built: the other test binaries run on the host, not twice, and so
 # does xai-bench (the CPU benchmark; xai-gpu-check is the one GPU nodes build). Objects
-# are built at -O1 without debug information (a check, not a product), and kept by ccache
-# in a volume, so that a second run compiles only what changed.
+# are built at -O1 without debug information (a check, not a product), the engine's units
+# with LibTorch's headers precompiled (-DXAI_PRECOMPILE_HEADERS=ON), and kept by ccache in
+# a volume, so that a second run compiles only what changed.
 #
 #   scripts/libtorch2-check.sh --fixtures DIR
 #     DIR: the host build's tests/fixtures (made by CTest's fixture setups)
@@ -59,7 +60,8 @@ podman run --rm --network host "${PODMAN_LIMITS[@]}" \
    echo "LibTorch $(dpkg-query -W -f="\${Version}" libtorch-dev), $(. /etc/os-release; echo $PRETTY_NAME)"
    start=$(date +%s)
    if ! { cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
-            -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" &&
+            -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
+            -DXAI_PRECOMPILE_HEADERS=ON &&
           cmake --build /build -j "$(nproc)" \
             --target xai-server xai xai-gpu-check engine_test; } >/tmp/build.log 2>&1; then
      grep -E "error|FAILED" /tmp/build.log | head -40 || true
