@@ -5,7 +5,7 @@ and a REST call with Python's http.client (JSON encoded and parsed, base64 decod
 arrays), interleaved rounds, the same answer checked.
 
 Usage: /usr/bin/python3 bench/rest_bench.py --server build/xai-server [-n 20]
-Prints p50 milliseconds of each, their ratio (goal: REST at most 1.1x gRPC), and one
+Prints p50 milliseconds of each, their ratio (goal: REST at most 1.05x gRPC), and one
 plain eager forward for scale.
 """
 import argparse

@@ -26,8 +26,9 @@ BUILD_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # image codecs; libwebp's header parser, the one OpenCV's WebP decoder uses
   libopencv-dev libopencv-contrib-dev libwebp-dev
-  # logging, CLI, JSON, HTTP (the metrics endpoint)
-  libspdlog-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+  # logging, CLI, JSON; the HTTP ports (Boost.Beast, header-only, and zlib for gzip); the
+  # tests' HTTP client (cpp-httplib)
+  libspdlog-dev libcli11-dev nlohmann-json3-dev libboost-dev zlib1g-dev libcpp-httplib-dev
   # TLS files checked before serving, token digests
   libssl-dev
 )

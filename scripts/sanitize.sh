@@ -7,7 +7,8 @@
 #   2. ThreadSanitizer: the scheduler's and the compute pool's tests, and the repository's
 #      lifecycle tests (load, reload, unload and drain under queued work): stand-in jobs,
 #      which run no LibTorch forward, whose uninstrumented OpenMP threads would give false
-#      reports.
+#      reports; and the HTTP server's tests (answers from other threads, slow and stalled
+#      clients, caps), with Boost.Asio and Beast instrumented (header-only).
 # Fails on a crash, a leak or any sanitizer report. LibTorch, gRPC and OpenCV are Debian's,
 # not instrumented. Each build compiles what its targets link, no more, with LibTorch's
 # headers precompiled for the engine's units (-DXAI_PRECOMPILE_HEADERS=ON: clang parses them
@@ -81,9 +82,9 @@ fi
 if [ "$only" != asan ]; then
   dir=$build/tsan
   configure "$dir" thread
-  log "building the scheduler, compute pool and lifecycle tests with TSan"
+  log "building the scheduler, compute pool, lifecycle and HTTP server tests with TSan"
   start=$SECONDS
-  cmake --build "$dir" -j "$jobs" --target tsan_test > "$dir.build.log" 2>&1 ||
+  cmake --build "$dir" -j "$jobs" --target tsan_test http_tsan_test > "$dir.build.log" 2>&1 ||
     { tail -50 "$dir.build.log"; exit 1; }
   log "built in $((SECONDS - start)) s"
   # The lifecycle tests load the fixture models (made by the build tree's setup test).
@@ -93,5 +94,8 @@ if [ "$only" != asan ]; then
   (cd "$dir" && ./tests/tsan_test) \
     > "$dir/tests.log" 2>&1 || { tail -80 "$dir/tests.log"; exit 1; }
   log "scheduler, compute pool and lifecycle tests: $(grep -c '^\[       OK' "$dir/tests.log" || true) passed, no race reported"
+  (cd "$dir" && ./tests/http_tsan_test) \
+    > "$dir/http-tests.log" 2>&1 || { tail -80 "$dir/http-tests.log"; exit 1; }
+  log "HTTP server tests: $(grep -c '^\[       OK' "$dir/http-tests.log" || true) passed, no race reported"
 fi
 log "all clean"

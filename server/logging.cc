@@ -231,4 +231,41 @@ void LogAccess(const CallRecord& call, std::string_view requested_model) {
   logger->info("{}", line);
 }
 
+void LogHttpAccess(const HttpExchange& exchange) {
+  if (exchange.quiet && exchange.status < 400 && exchange.written) return;
+  const std::shared_ptr<spdlog::logger> logger = AccessLogger();
+  if (!logger->should_log(spdlog::level::info)) return;
+  const auto ms = [](double seconds) {
+    return Millis(std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(seconds)));
+  };
+  std::string line;
+  if (g_format.load() == LogFormat::kJson) {
+    line = "\"http\":\"" + JsonEscape(exchange.port) + "\",\"request_id\":\"" +
+           JsonEscape(exchange.request_id) + "\",\"peer\":\"" + JsonEscape(exchange.peer) +
+           "\",\"http_method\":\"" + JsonEscape(exchange.method) + "\",\"path\":\"" +
+           JsonEscape(exchange.path) + "\",\"status\":" + std::to_string(exchange.status) +
+           ",\"encoding\":\"" + std::string(exchange.encoding) +
+           "\",\"handler_ms\":" + ms(exchange.handler_seconds) +
+           ",\"total_ms\":" + ms(exchange.total_seconds) +
+           ",\"request_bytes\":" + std::to_string(exchange.request_bytes) +
+           ",\"response_bytes\":" + std::to_string(exchange.response_bytes) +
+           ",\"written\":" + (exchange.written ? "true" : "false");
+  } else {
+    line = "http=" + TextValue(exchange.port) +
+           " id=" + (exchange.request_id.empty() ? "-" : TextValue(exchange.request_id)) +
+           " peer=" + TextValue(exchange.peer) +
+           " http_method=" + (exchange.method.empty() ? "-" : TextValue(exchange.method)) +
+           " path=" + (exchange.path.empty() ? "-" : TextValue(exchange.path)) +
+           " status=" + std::to_string(exchange.status) +
+           " encoding=" + std::string(exchange.encoding) +
+           " handler_ms=" + ms(exchange.handler_seconds) +
+           " total_ms=" + ms(exchange.total_seconds) +
+           " request_bytes=" + std::to_string(exchange.request_bytes) +
+           " response_bytes=" + std::to_string(exchange.response_bytes) +
+           " written=" + (exchange.written ? "true" : "false");
+  }
+  logger->info("{}", line);
+}
+
 }  // namespace xai::server

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "server/call_record.h"
+#include "server/http_server.h"
 
 namespace xai::server {
 
@@ -30,6 +31,18 @@ void SetLogFormat(LogFormat format);
 // `model` is the model that took the call, else the name the call asked for, cut to 64
 // bytes. No metadata (tokens) and no payload are ever written.
 void LogAccess(const CallRecord& call, std::string_view requested_model);
+
+// One answered HTTP request's line (server/http_server.h), timed to its last byte written,
+// through the same logger; a REST call also writes its gRPC call's line (same request id):
+//   text: [...] [access] [info] http=HTTP id=... peer=... http_method=POST
+//         path=/v1/models/resnet18:gradcam status=200 encoding=gzip handler_ms=20.100
+//         total_ms=22.400 request_bytes=5210 response_bytes=1043 written=true
+//   json: {...,"logger":"access","http":"HTTP","request_id":...,"peer":...,
+//          "http_method":"POST","path":...,"status":200,"encoding":"gzip",
+//          "handler_ms":20.1,"total_ms":22.4,"request_bytes":5210,"response_bytes":1043,
+//          "written":true}
+// Successful quiet answers (health probes, scrapes, the page's files) write none.
+void LogHttpAccess(const HttpExchange& exchange);
 
 // `text` as the inside of a JSON string: quotes, backslashes and control characters
 // escaped, bytes that are not UTF-8 replaced by U+FFFD.

@@ -1,7 +1,9 @@
 // xai-server: serves explanations of the TorchScript models in a model repository.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <string>
@@ -23,6 +25,26 @@ sigset_t BlockSignals() {
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
+}
+
+// Raises the soft limit on open files to the hard one (as Go's runtime and nginx's
+// worker_rlimit_nofile do): each HTTP connection is a descriptor, and 1024, a common soft
+// default, is below --http-max-connections. Warns when even the hard limit is below it.
+void RaiseOpenFileLimit(int http_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  const rlim_t wanted = static_cast<rlim_t>(http_connections) + 1024;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    spdlog::warn(
+        "the open-file limit is {} (ulimit -n), below --http-max-connections + 1024 = {}: "
+        "connections beyond it wait in the listen queue; raise the limit or lower the flag",
+        static_cast<uint64_t>(limit.rlim_cur), static_cast<uint64_t>(wanted));
+  }
 }
 
 }  // namespace
@@ -80,11 +102,55 @@ int main(int argc, char** argv) {
                  "over HTTP, or HTTPS with the gRPC port's --tls-cert, key and client CA, and "
                  "its tokens (port 0: pick one); off or empty (--http-address=): none")
       ->capture_default_str();
-  app.add_option("--http-threads", options.http_threads,
-                 "Threads of the REST port: connections served at once (one thread each while "
-                 "it is kept alive, up to 5 s idle); more wait for a thread")
+  app.add_option("--http-threads", options.http.threads,
+                 "I/O threads of the REST port. Event-driven: each serves any number of "
+                 "connections, idle ones cost no thread, and a call waiting for a model holds "
+                 "none (its answer is written when it completes)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 4096));
+      ->check(CLI::Range(1, 64));
+  app.add_option("--http-max-connections", options.http.max_connections,
+                 "Open connections the REST port keeps, all clients together; more are answered "
+                 "503 (Retry-After: 1) and closed at once. Raise the process' open-file limit "
+                 "to match (xai-server raises its soft limit to the hard one)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--http-max-connections-per-peer", options.http.max_connections_per_peer,
+                 "Open REST connections from one client address; more: 503 at once. Behind a "
+                 "proxy every connection has the proxy's address: raise it or 0 (no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
+  double header_timeout = 10;
+  double idle_timeout = 60;
+  app.add_option("--http-header-timeout", header_timeout,
+                 "Seconds within which a request's line and headers must arrive once its first "
+                 "byte has (and a TLS handshake once connected); later: the connection is "
+                 "closed. Also the fixed part of the body and answer deadlines. Applies to the "
+                 "metrics port too")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--http-idle-timeout", idle_timeout,
+                 "Seconds a connection may wait for its next request (keep-alive) before it is "
+                 "closed. Applies to the metrics port too")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 86400.0));
+  app.add_option("--http-min-bytes-per-second", options.http.min_bytes_per_second,
+                 "The slowest transfer a client may make: a body must arrive, and an answer be "
+                 "read, within --http-header-timeout plus its size at this rate (a chunked body: "
+                 "the largest allowed, --max-request-bytes)")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 1e12));
+  std::string compression = "gzip";
+  app.add_option("--http-compression", compression,
+                 "gzip: answers of a text type (JSON, the page's files, /metrics) of at least "
+                 "--http-compression-min-bytes are gzipped at level 1 for clients that accept "
+                 "it, and sent plain when that saves under 30% (JSON carrying base64 images or "
+                 "tensors, judged by a scan); never images. off: never")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"gzip", "off"}));
+  app.add_option("--http-compression-min-bytes", options.http.compression_min_bytes,
+                 "Smaller answers are sent uncompressed")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{0}, size_t{1} << 30));
   app.add_option("--web-page", options.web_page,
                  "Serve the web page for ad-hoc explanations at / on --http-address (and the "
                  "bundled sample images at /samples/); --web-page=false: the REST API only")
@@ -213,6 +279,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, command_line.argc(), command_line.argv());
   if (options.metrics_address == "off") options.metrics_address.clear();
   if (options.http_address == "off") options.http_address.clear();
+  options.http.header_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(header_timeout * 1000));
+  options.http.idle_timeout = std::chrono::milliseconds(static_cast<int64_t>(idle_timeout * 1000));
+  options.http.compression = compression == "gzip";
   options.explainer.max_queue_time = std::chrono::milliseconds(max_queue_ms);
   spdlog::set_level(spdlog::level::from_str(log_level));
   xai::server::SetLogFormat(log_format == "json" ? xai::server::LogFormat::kJson
@@ -222,6 +292,8 @@ int main(int argc, char** argv) {
   // read; it is read once, at OpenCV's first decode.
   setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(options.explainer.max_image_pixels).c_str(),
          /*overwrite=*/1);
+
+  RaiseOpenFileLimit(options.http.max_connections);
 
   sigset_t signals = BlockSignals();
   sigset_t stop_signals;

@@ -13,6 +13,8 @@
 // and X-Request-Id are passed on; X-Request-Timeout (seconds) sets the call's deadline.
 // Errors: {"code", "message", "request_id"} with the HTTP status of HttpStatusFor. With
 // Options.tls, HTTPS only (and a client certificate with mutual TLS), as the gRPC port.
+// Served by server/http_server.h: a handler starts its gRPC call and returns; the call's
+// completion answers, so a call that waits for a model holds no I/O thread.
 #ifndef XAI_SERVER_REST_GATEWAY_H_
 #define XAI_SERVER_REST_GATEWAY_H_
 
@@ -22,7 +24,7 @@
 #include <string>
 
 #include "core/base/status.h"
-#include "server/http_listener.h"
+#include "server/http_server.h"
 #include "server/tls.h"
 
 namespace xai::server {
@@ -33,9 +35,10 @@ int HttpStatusFor(grpc::StatusCode code);
 class RestGateway {
  public:
   struct Options {
-    std::string address;                       // host:port; port 0 picks one
-    size_t max_body_bytes = 64 * 1024 * 1024;  // larger bodies: 413
-    int threads = 16;                          // connections served at once
+    // host:port (port 0 picks one), the port's limits (max_body_bytes: larger bodies 413)
+    // and its hooks (metrics, access lines); name, example, tls and error_page are the
+    // gateway's.
+    HttpServer::Options http;
     bool web_page = true;  // the web page at / (server/web/) and the samples at /samples/
     // Set: HTTPS only, with the gRPC port's certificates (and client CA), reloaded with
     // them. Must outlive the gateway.
@@ -48,11 +51,12 @@ class RestGateway {
                                                             std::shared_ptr<grpc::Channel> channel);
   ~RestGateway();  // stops listening, waits for the requests in flight
 
-  int port() const { return listener_->port(); }
+  int port() const { return http_.port(); }
+  int open_connections() const { return http_.open_connections(); }
 
  private:
   RestGateway() = default;
-  std::unique_ptr<HttpListener> listener_;
+  HttpServer http_;
 };
 
 }  // namespace xai::server

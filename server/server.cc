@@ -9,7 +9,29 @@
 
 #include <mutex>
 
+#include "server/logging.h"
+
 namespace xai::server {
+namespace {
+
+// An HTTP port's limits and hooks: its answers and connection events counted (metrics on)
+// and its access lines written (access log on). `name`: the port's metrics label.
+HttpServer::Options HttpPortOptions(const ServerOptions& options, ServerMetrics* metrics,
+                                    const std::string& name) {
+  HttpServer::Options port;
+  port.limits = options.http;
+  const bool access_log = options.access_log;
+  port.on_exchange = [metrics, access_log](const HttpExchange& exchange) {
+    if (metrics != nullptr) metrics->CountHttp(exchange);
+    if (access_log) LogHttpAccess(exchange);
+  };
+  if (metrics != nullptr) {
+    port.on_event = [metrics, name](HttpEvent event) { metrics->CountHttpEvent(name, event); };
+  }
+  return port;
+}
+
+}  // namespace
 
 core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   std::unique_ptr<Server> server(new Server());
@@ -52,8 +74,13 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         return auth->Check(authorization, Role::kExplain, "/metrics").status();
       };
     }
+    HttpServer::Options port = HttpPortOptions(options, metrics, "metrics");
+    port.address = options.metrics_address;
+    port.limits.threads = 1;
+    port.limits.max_connections_per_peer = 0;  // Prometheus and its replicas: few addresses
+    port.limits.max_body_bytes = 64 * 1024;
     auto http = MetricsHttpServer::Start(
-        options.metrics_address, [metrics] { return metrics->Page(); }, std::move(authorize));
+        std::move(port), [metrics] { return metrics->Page(); }, std::move(authorize));
     if (!http.ok()) {
       server->explainer_->Shutdown();
       return http.status();
@@ -137,10 +164,10 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     arguments.SetMaxReceiveMessageSize(-1);
     arguments.SetMaxSendMessageSize(options.max_request_bytes);
     RestGateway::Options rest;
-    rest.address = options.http_address;
-    rest.max_body_bytes = static_cast<size_t>(options.max_request_bytes);
+    rest.http = HttpPortOptions(options, server->metrics_.get(), "http");
+    rest.http.address = options.http_address;
+    rest.http.limits.max_body_bytes = static_cast<size_t>(options.max_request_bytes);
     rest.web_page = options.web_page;
-    rest.threads = options.http_threads;
     rest.tls = server->tls_.get();
     rest.gateway_secret = gateway_secret;
     auto gateway = RestGateway::Start(rest, server->server_->InProcessChannel(arguments));

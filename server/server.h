@@ -33,8 +33,10 @@ struct ServerOptions {
   // picks one); empty: none. With `tls`, HTTPS only, with the same certificates.
   std::string http_address = "0.0.0.0:8000";
   bool web_page = true;  // the REST port also serves the web page at /
-  // HTTP connections served at once; each holds a thread while kept alive.
-  int http_threads = 16;
+  // The REST port's I/O threads, deadlines, connection caps and compression
+  // (server/http_server.h); its max_body_bytes is max_request_bytes. The metrics port
+  // shares the deadlines and compression, with one thread and no per-client cap.
+  HttpLimits http;
   bool access_log = true;  // one INFO line per answered call
   TlsOptions tls;          // cert and key set: the gRPC port speaks TLS only
   // With TLS: a second, plaintext port (host:port) answering grpc.health.v1 only, for
@@ -69,6 +71,8 @@ class Server {
   int metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
   // The REST gateway's port; 0 when there is none.
   int http_port() const { return rest_ ? rest_->port() : 0; }
+  // Connections open on the REST port now.
+  int http_open_connections() const { return rest_ ? rest_->open_connections() : 0; }
   // The plaintext health port; 0 when there is none.
   int health_port() const { return health_port_; }
   core::Explainer& explainer() { return *explainer_; }

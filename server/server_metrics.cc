@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -185,7 +186,27 @@ ServerMetrics::ServerMetrics(const core::Explainer* explainer)
                                           {"model", "version", "rpc"})),
       response_bytes_(registry_.AddCounter("xai_response_bytes_total",
                                            "Response messages sent, serialized bytes",
-                                           {"model", "version", "rpc"})) {
+                                           {"model", "version", "rpc"})),
+      http_duration_(registry_.AddHistogram(
+          "xai_http_request_duration_seconds",
+          "HTTP requests answered (REST and metrics ports), from the request's first byte to the "
+          "answer's last byte written (compression and slow readers included), seconds",
+          {"port", "code"}, metrics::LatencyBuckets())),
+      http_bytes_(registry_.AddCounter(
+          "xai_http_response_bytes_total",
+          "HTTP answers' bodies as sent (after compression), bytes, by encoding",
+          {"port", "encoding"})),
+      http_open_(
+          registry_.AddGauge("xai_http_connections_open", "HTTP connections open now", {"port"})),
+      http_refused_(registry_.AddCounter(
+          "xai_http_connections_refused_total",
+          "HTTP connections refused at once (503) over the limit in all or per client address",
+          {"port", "limit"})),
+      http_timeouts_(registry_.AddCounter(
+          "xai_http_timeouts_total",
+          "HTTP connections closed for a deadline: idle (no request), header (request line "
+          "and headers, or the TLS handshake), body, write (the client did not read the answer)",
+          {"port", "phase"})) {
   registry_.AddCollector([explainer](SampleWriter& out) { CollectVersions(*explainer, out); });
   registry_.AddCollector(CollectProcess);
   registry_.AddCollector(CollectDeviceMemory);
@@ -229,6 +250,34 @@ void ServerMetrics::Count(const CallRecord& call) {
   if (trace.batch_size > 0) series.batch_size->Observe(trace.batch_size);
   series.request_bytes->Increment(static_cast<double>(call.request_bytes));
   series.response_bytes->Increment(static_cast<double>(call.response_bytes));
+}
+
+void ServerMetrics::CountHttp(const HttpExchange& exchange) {
+  std::string port(exchange.port);  // "HTTP" (the REST port) -> "http", "metrics"
+  for (char& c : port) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  http_duration_.With({port, std::to_string(exchange.status)}).Observe(exchange.total_seconds);
+  http_bytes_.With({port, std::string(exchange.encoding)})
+      .Increment(static_cast<double>(exchange.response_bytes));
+}
+
+void ServerMetrics::CountHttpEvent(std::string_view port, HttpEvent event) {
+  const std::string name(port);
+  switch (event) {
+    case HttpEvent::kOpened:
+      http_open_.With({name}).Add(1);
+      break;
+    case HttpEvent::kClosed:
+      http_open_.With({name}).Add(-1);
+      break;
+    case HttpEvent::kRefusedTotal:
+      http_refused_.With({name, "total"}).Increment();
+      break;
+    case HttpEvent::kRefusedPeer:
+      http_refused_.With({name, "peer"}).Increment();
+      break;
+    default:
+      http_timeouts_.With({name, std::string(HttpEventName(event))}).Increment();
+  }
 }
 
 }  // namespace xai::server

@@ -9,10 +9,12 @@
 #include <memory>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/metrics/metrics.h"
 #include "server/call_record.h"
+#include "server/http_server.h"
 
 namespace xai::core {
 class Explainer;
@@ -29,6 +31,11 @@ class ServerMetrics {
 
   // Counts one answered call. Thread safe; atomics once the call's series exist.
   void Count(const CallRecord& call);
+
+  // Counts one answered HTTP request of either port (duration to its last byte, bytes
+  // sent by encoding), and what happens to HTTP connections (open, refused, timeouts).
+  void CountHttp(const HttpExchange& exchange);
+  void CountHttpEvent(std::string_view port, HttpEvent event);
 
   // The page served at /metrics (Prometheus' text format 0.0.4).
   std::string Page() const { return registry_.Expose(); }
@@ -54,6 +61,11 @@ class ServerMetrics {
   metrics::Family<metrics::Histogram>& batch_size_;
   metrics::Family<metrics::Counter>& request_bytes_;
   metrics::Family<metrics::Counter>& response_bytes_;
+  metrics::Family<metrics::Histogram>& http_duration_;
+  metrics::Family<metrics::Counter>& http_bytes_;
+  metrics::Family<metrics::Gauge>& http_open_;
+  metrics::Family<metrics::Counter>& http_refused_;
+  metrics::Family<metrics::Counter>& http_timeouts_;
   mutable std::shared_mutex mu_;
   std::map<std::vector<std::string>, std::unique_ptr<CallSeries>> series_;  // guarded by mu_
 };

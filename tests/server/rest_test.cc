@@ -291,7 +291,7 @@ TEST_F(RestTest, BadInputGetsTheRightStatusAndAJsonError) {
        "NOT_FOUND", "no such route"},
       {"a body over the limit", "POST", "/v1/models/shapes:classify",
        std::string(kMaxRequestBytes + 10, ' '), "application/json", 413, "RESOURCE_EXHAUSTED",
-       "over the size limit"},
+       "the body is over the limit of 4194304 bytes"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
@@ -424,9 +424,9 @@ TEST(RestWebPageTest, WebPageFalseServesTheApiOnly) {
   EXPECT_EQ(live->status, 200);
 }
 
-TEST(RestThreadsTest, OneHttpThreadServesCallsInTurnAndKServesInstancesAtOnce) {
+TEST(RestThreadsTest, OneHttpThreadServesCallsAndKServesInstancesAtOnce) {
   ServerOptions options = RestOptions();
-  options.http_threads = 1;
+  options.http.threads = 1;
   auto server = Server::Start(options);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   (*server)->explainer().WaitUntilLoaded();

@@ -1,0 +1,140 @@
+// The whole server under slow clients, as a load balancer and browsers meet it: 512 stalled
+// connections on the REST port and 64 on the metrics port while a Classify over REST and a
+// scrape are answered in under a second each; once the stalled ones are closed, the open
+// connections, threads and resident memory return to their level before.
+#include <gmock/gmock.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
+
+#include "server/server.h"
+#include "tests/core/test_paths.h"
+#include "tests/server/raw_http.h"
+#include "xai/v1/explainer.pb.h"
+
+namespace xai::server {
+namespace {
+
+using ::testing::HasSubstr;
+using xai::testing::RawConnection;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string ClassifyRequest() {
+  xai::v1::ClassifyRequest request;
+  request.mutable_image()->set_encoded(
+      xai::testing::ReadBytes(std::string(XAI_SOURCE_DIR) + "/samples/star_3.png"));
+  std::string json;
+  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(request, &json).ok());
+  return "POST /v1/models/shapes:classify HTTP/1.1\r\nHost: x\r\nContent-Type: "
+         "application/json\r\nContent-Length: " +
+         std::to_string(json.size()) + "\r\n\r\n" + json;
+}
+
+TEST(SlowClientsTest, StalledConnectionsHoldNeitherPortAndLeaveNothingBehind) {
+  ASSERT_GE(xai::testing::RaiseOpenFileLimit(), 2048u);
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.metrics_address = "127.0.0.1:0";
+  options.http_address = "127.0.0.1:0";
+  options.access_log = false;
+  options.explainer.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
+  // Long enough that every stalled connection is still open when the calls are made.
+  options.http.header_timeout = std::chrono::seconds(20);
+  auto server = Server::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  (*server)->explainer().WaitUntilLoaded();
+  const int rest = (*server)->http_port();
+  const int metrics = (*server)->metrics_port();
+  const std::string classify = ClassifyRequest();
+
+  // A warm call on each port first, so that what is measured after is the steady state.
+  {
+    auto warm = RawConnection::Connect(rest);
+    ASSERT_TRUE(warm && warm->Send(classify));
+    auto answer = warm->Read(milliseconds(10000));
+    ASSERT_TRUE(answer);
+    ASSERT_EQ(answer->status, 200) << answer->body;
+  }
+  std::this_thread::sleep_for(milliseconds(200));
+  const int threads_before = xai::testing::ThreadCount();
+  const double resident_before = xai::testing::ResidentBytes();
+
+  std::vector<std::unique_ptr<RawConnection>> stalled;
+  for (int i = 0; i < 512; ++i) {
+    auto connection = RawConnection::Connect(rest);
+    ASSERT_TRUE(connection) << i;
+    // Half a request line, headers that never end, or a body that never comes.
+    const char* kinds[] = {"POST /v1/models/shapes:clas",
+                           "POST /v1/models/shapes:classify HTTP/1.1\r\nHost: x\r\n",
+                           "POST /v1/models/shapes:classify HTTP/1.1\r\nHost: x\r\n"
+                           "Content-Length: 100000\r\n\r\n{\"image\": "};
+    ASSERT_TRUE(connection->Send(kinds[i % 3]));
+    stalled.push_back(std::move(connection));
+  }
+  for (int i = 0; i < 64; ++i) {
+    auto connection = RawConnection::Connect(metrics);
+    ASSERT_TRUE(connection) << i;
+    ASSERT_TRUE(connection->Send("GET /metr"));
+    stalled.push_back(std::move(connection));
+  }
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ((*server)->http_open_connections(), 512);
+
+  auto start = Clock::now();
+  auto call = RawConnection::Connect(rest);
+  ASSERT_TRUE(call && call->Send(classify));
+  auto answer = call->Read(milliseconds(5000));
+  const double classify_seconds = SecondsSince(start);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200) << answer->body;
+  EXPECT_THAT(answer->body, HasSubstr("\"classes\""));
+  EXPECT_LT(classify_seconds, 1.0);
+
+  start = Clock::now();
+  auto scrape = RawConnection::Connect(metrics);
+  ASSERT_TRUE(scrape && scrape->Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto page = scrape->Read(milliseconds(5000));
+  const double scrape_seconds = SecondsSince(start);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_THAT(page->body, HasSubstr("xai_http_connections_open{port=\"http\"} 513"));
+  EXPECT_LT(scrape_seconds, 1.0);
+  const int threads_during = xai::testing::ThreadCount();
+  const double resident_during = xai::testing::ResidentBytes();
+
+  stalled.clear();
+  call.reset();
+  scrape.reset();
+  const auto closing = Clock::now();
+  while ((*server)->http_open_connections() > 0 && SecondsSince(closing) < 5) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ((*server)->http_open_connections(), 0);
+  std::this_thread::sleep_for(milliseconds(200));
+  const int threads_after = xai::testing::ThreadCount();
+  const double resident_after = xai::testing::ResidentBytes();
+  std::printf(
+      "slow clients: Classify over REST %.3f s and a scrape %.3f s with 512 + 64 stalled "
+      "connections; threads %d before, %d during, %d after; resident memory %.1f MB before, "
+      "%.1f during, %.1f after\n",
+      classify_seconds, scrape_seconds, threads_before, threads_during, threads_after,
+      resident_before / 1e6, resident_during / 1e6, resident_after / 1e6);
+  // No thread per connection (gRPC's pools may add one or two of their own).
+  EXPECT_LE(threads_during, threads_before + 4);
+  EXPECT_LE(threads_after, threads_before + 4);
+  // Per connection: a socket and a small buffer. Back within 16 MB of where it was.
+  EXPECT_LT(resident_after, resident_before + 16e6);
+}
+
+}  // namespace
+}  // namespace xai::server
