@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The sanitizer and fuzz runs (issue 12): the project's own code built with clang and
 #   1. AddressSanitizer + UndefinedBehaviorSanitizer: the libFuzzer targets of fuzz/ (image
-#      decoding and preprocessing, config parsing, requests from raw protobuf bytes), each
-#      run for --fuzz-seconds from its committed seeds, then the unit tests of the code they
-#      cover;
+#      decoding and preprocessing, config parsing, requests from raw protobuf bytes), run
+#      side by side for --fuzz-seconds each from their committed seeds, then the unit tests
+#      of the code they cover;
 #   2. ThreadSanitizer: the scheduler's and the compute pool's tests, and the repository's
 #      lifecycle tests (load, reload, unload and drain under queued work): stand-in jobs,
 #      which run no LibTorch forward, whose uninstrumented OpenMP threads would give false
@@ -63,16 +63,29 @@ if [ "$only" != tsan ]; then
   cmake --build "$dir" -j "$jobs" --target config_fuzz image_fuzz request_fuzz core_unit_test \
     > "$dir.build.log" 2>&1 || { tail -50 "$dir.build.log"; exit 1; }
   log "built in $((SECONDS - start)) s"
+  # The three fuzzers at once: each is one process on one core, and the wall time is the
+  # test command's (--fuzz-seconds each, not three times it).
+  log "fuzzing config, image and request side by side for $fuzz_seconds s"
+  declare -A fuzzing=()
   for fuzzer in config image request; do
     corpus=$dir/corpus/$fuzzer
     mkdir -p "$corpus"
-    log "fuzzing $fuzzer for $fuzz_seconds s"
     (cd "$dir" && XAI_FUZZ_REPOSITORY=$root/models "./fuzz/${fuzzer}_fuzz" \
       -max_total_time="$fuzz_seconds" -timeout=30 -rss_limit_mb=6144 -print_final_stats=1 \
-      "$corpus" "$root/fuzz/corpus/$fuzzer" > "$dir/$fuzzer.fuzz.log" 2>&1) ||
-      { tail -60 "$dir/$fuzzer.fuzz.log"; log "FAILED: ${fuzzer}_fuzz (artifact in $dir)"; exit 1; }
+      "$corpus" "$root/fuzz/corpus/$fuzzer" > "$dir/$fuzzer.fuzz.log" 2>&1) &
+    fuzzing[$fuzzer]=$!
+  done
+  failed=""
+  for fuzzer in config image request; do
+    if ! wait "${fuzzing[$fuzzer]}"; then
+      tail -60 "$dir/$fuzzer.fuzz.log"
+      log "FAILED: ${fuzzer}_fuzz (artifact in $dir)"
+      failed=1
+      continue
+    fi
     log "$fuzzer: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$dir/$fuzzer.fuzz.log" | grep -o '[0-9]*$') inputs, no report"
   done
+  [ -z "$failed" ] || exit 1
   log "running the unit tests under ASan+UBSan"
   (cd "$dir" && ./tests/core_unit_test) > "$dir/tests.log" 2>&1 ||
     { tail -60 "$dir/tests.log"; exit 1; }
