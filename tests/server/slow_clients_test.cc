@@ -136,5 +136,67 @@ TEST(SlowClientsTest, StalledConnectionsHoldNeitherPortAndLeaveNothingBehind) {
   EXPECT_LT(resident_after, resident_before + 16e6);
 }
 
+// What a load balancer, a scanner or a broken client sends, on the whole server: each gets
+// its 4xx at once, and the server answers a normal call afterwards.
+TEST(HostileRequestsTest, EachGetsItsFourHundredAtOnceAndTheServerGoesOn) {
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.metrics_address = "";
+  options.http_address = "127.0.0.1:0";
+  options.access_log = false;
+  options.explainer.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
+  auto server = Server::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  (*server)->explainer().WaitUntilLoaded();
+  const int port = (*server)->http_port();
+  const auto post = [](const std::string& path, const std::string& body) {
+    return "POST " + path +
+           " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+           body;
+  };
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const struct Case {
+    const char* what;
+    std::string request;
+    int status;
+  } cases[] = {
+      {"deeply nested JSON", post("/v1/models/shapes:classify", deep), 400},
+      {"a 70 MB body declared",
+       "POST /v1/models/shapes:classify HTTP/1.1\r\nHost: x\r\n"
+       "Content-Length: 73400320\r\n\r\n" +
+           std::string(1 << 16, ' '),
+       413},
+      {"a 1 MB header", "GET /v1/models HTTP/1.1\r\nX-A: " + std::string(1 << 20, 'a') + "\r\n\r\n",
+       431},
+      {"path traversal", "GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", 404},
+      {"encoded traversal", "GET /%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", 404},
+      {"bad chunked encoding",
+       "POST /v1/models/shapes:classify HTTP/1.1\r\nHost: x\r\n"
+       "Transfer-Encoding: chunked\r\n\r\nZZZ\r\nabc\r\n",
+       400},
+      {"a 100 KB model name in the path",
+       "GET /v1/models/" + std::string(100000, 'm') + " HTTP/1.1\r\nHost: x\r\n\r\n", 431},
+      {"invalid UTF-8", post("/v1/models/shapes:classify", "{\"topK\": \"\xff\xfe\"}"), 400},
+      {"TLS on the plaintext port", "\x16\x03\x01\x02\x01\x01\xfc\x03\x03\r\n\r\n", 400},
+      {"KServe of the wrong shape", post("/v1/models/shapes:predict", "{\"instances\": 5}"), 400},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    auto connection = RawConnection::Connect(port);
+    ASSERT_TRUE(connection);
+    connection->Send(c.request);  // the server may answer and close before it all went
+    const auto start = Clock::now();
+    auto answer = connection->Read(milliseconds(5000));
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->status, c.status) << answer->body.substr(0, 200);
+    EXPECT_LT(SecondsSince(start), 1.0);
+  }
+  auto call = RawConnection::Connect(port);
+  ASSERT_TRUE(call && call->Send(ClassifyRequest()));
+  auto answer = call->Read(milliseconds(5000));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200);
+}
+
 }  // namespace
 }  // namespace xai::server
