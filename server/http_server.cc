@@ -36,7 +36,11 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kReadChunk = 16 * 1024;
+// The first read of a request: small, since an idle or stalled connection keeps its buffer
+// (Beast's parser grows it as headers and bodies arrive).
+constexpr size_t kReadChunk = 1024;
+// What a closing connection's unread input is read into and dropped.
+constexpr size_t kDrainChunk = 512;
 // How long a closing connection's unread input is drained, so that the client reads the
 // last answer (a 413 before its body, say) instead of a reset.
 constexpr auto kLinger = std::chrono::seconds(2);
@@ -250,7 +254,7 @@ class Refusal : public std::enable_shared_from_this<Refusal> {
   }
   beast::tcp_stream stream_;
   std::string answer_;
-  char drain_[4096];
+  char drain_[kDrainChunk];
 };
 
 template <bool kTls>
@@ -621,7 +625,7 @@ class Session final : public SessionBase {
   Clock::time_point first_byte_;
   Clock::time_point handled_;
   beast::error_code ignored_;
-  char drain_[4096];
+  char drain_[kDrainChunk];
 };
 
 }  // namespace

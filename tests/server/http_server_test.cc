@@ -167,7 +167,10 @@ class HttpServerTest : public ::testing::Test {
 
 TEST_F(HttpServerTest,
        StalledRequestLinesHeadersAndBodiesAreClosedAtTheirDeadlinesWhileOthersAreServed) {
-  Start(Fast());
+  HttpLimits limits = Fast();
+  // Long enough that "at once" (under a second, on a busy machine too) is well before it.
+  limits.header_timeout = milliseconds(3000);
+  Start(limits);
   std::vector<std::unique_ptr<RawConnection>> stalled;
   for (int i = 0; i < 100; ++i) {
     stalled.push_back(Connect());
@@ -189,9 +192,9 @@ TEST_F(HttpServerTest,
   ASSERT_TRUE(answer);
   EXPECT_EQ(answer->status, 200);
   EXPECT_EQ(answer->body, "hello\n");
-  EXPECT_LT(SecondsSince(start), 0.2);
-  // Headers: 0.5 s from the first byte; the body: 0.5 s + 5000 B at 64 KiB/s.
-  for (auto& connection : stalled) EXPECT_TRUE(connection->ClosedWithin(milliseconds(3000)));
+  EXPECT_LT(SecondsSince(start), 1.0);
+  // Headers: 3 s from the first byte; the body: 3 s + 5000 B at 64 KiB/s.
+  for (auto& connection : stalled) EXPECT_TRUE(connection->ClosedWithin(milliseconds(6000)));
   EXPECT_TRUE(WaitForOpen(0, milliseconds(1000)));
   EXPECT_EQ(Count(HttpEvent::kHeaderTimeout), 150);
   EXPECT_EQ(Count(HttpEvent::kBodyTimeout), 50);
@@ -227,18 +230,6 @@ TEST_F(HttpServerTest, IdleKeepAliveConnectionsAreClosedAfterTheIdleTimeout) {
   // Kept alive: a second request on it is served.
   ASSERT_TRUE(connection->Send(Get("/hello")));
   ASSERT_TRUE(connection->Read(milliseconds(1000)));
-  // 100 more kept-alive connections, idle after their request, as a proxy's pool or
-  // browsers leave them: a new call is answered at once meanwhile.
-  std::vector<std::unique_ptr<RawConnection>> idle;
-  for (int i = 0; i < 100; ++i) {
-    idle.push_back(Connect());
-    ASSERT_TRUE(idle.back()->Send(Get("/hello")));
-    ASSERT_TRUE(idle.back()->Read(milliseconds(1000)));
-  }
-  const auto call = Clock::now();
-  ASSERT_TRUE(Fetch("/hello", milliseconds(1000)));
-  EXPECT_LT(SecondsSince(call), 0.2);
-  idle.clear();
   const auto start = Clock::now();
   EXPECT_TRUE(connection->ClosedWithin(milliseconds(3000)));
   EXPECT_GT(SecondsSince(start), 0.6);
@@ -247,6 +238,33 @@ TEST_F(HttpServerTest, IdleKeepAliveConnectionsAreClosedAfterTheIdleTimeout) {
   // the event) runs just after: the client may see the close first.
   ASSERT_TRUE(WaitForOpen(0, milliseconds(1000)));
   EXPECT_EQ(Count(HttpEvent::kIdleTimeout), 1);
+}
+
+TEST_F(HttpServerTest, IdleKeepAliveConnectionsHoldNoThread) {
+  HttpLimits limits = Fast();  // one I/O thread
+  limits.idle_timeout = milliseconds(20000);
+  Start(limits);
+  // 200 kept-alive connections, idle after their request, as a proxy's pool or browsers
+  // leave them: a new call is answered at once meanwhile.
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 200; ++i) {
+    idle.push_back(Connect());
+    ASSERT_TRUE(idle.back()->Send(Get("/hello")));
+    ASSERT_TRUE(idle.back()->Read(milliseconds(2000)));
+  }
+  ASSERT_TRUE(WaitForOpen(200, milliseconds(2000)));
+  const auto call = Clock::now();
+  auto answer = Fetch("/hello", milliseconds(2000));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_LT(SecondsSince(call), 1.0);
+  // And each is still served when it asks again.
+  for (auto& connection : idle) {
+    ASSERT_TRUE(connection->Send(Get("/hello")));
+    auto again = connection->Read(milliseconds(2000));
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->body, "hello\n");
+  }
 }
 
 TEST_F(HttpServerTest, ConnectionsOverThePeerOrTotalCapAreAnswered503AtOnce) {
@@ -266,7 +284,7 @@ TEST_F(HttpServerTest, ConnectionsOverThePeerOrTotalCapAreAnswered503AtOnce) {
   EXPECT_EQ(refused->status, 503);
   EXPECT_EQ(refused->header("retry-after"), "1");
   EXPECT_THAT(refused->body, HasSubstr("limit of 4 open connections"));
-  EXPECT_LT(SecondsSince(start), 0.5);
+  EXPECT_LT(SecondsSince(start), 1.0);
   // Another address is still served ...
   auto other = Connect("127.0.0.2");
   ASSERT_TRUE(other->Send(Get("/hello")));
@@ -306,7 +324,7 @@ TEST_F(HttpServerTest, AHandlerThatAnswersLaterHoldsNoIoThread) {
   auto fast = Fetch("/hello", milliseconds(1000));
   ASSERT_TRUE(fast);
   EXPECT_EQ(fast->status, 200);
-  EXPECT_LT(SecondsSince(start), 0.2);
+  EXPECT_LT(SecondsSince(start), 1.0);  // the slow handlers answer after 1.5 s
   for (auto& connection : slow) {
     auto answer = connection->Read(milliseconds(3000));
     ASSERT_TRUE(answer);
