@@ -15,7 +15,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <cctype>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -97,17 +96,6 @@ std::string PercentDecode(std::string_view text) {
   return out;
 }
 
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // A header value without the bytes that would end the header (CR, LF, NUL).
 std::string HeaderSafe(std::string_view value) {
   std::string out;
@@ -131,11 +119,25 @@ std::string PeerText(const tcp::endpoint& endpoint) {
          ":" + std::to_string(endpoint.port());
 }
 
+// Gzips `answer`'s body where that pays: `gzip` (the port compresses, the client takes it,
+// not a HEAD), a text type, at least `min_bytes`, and 30% saved (base64 of images and
+// binary tensors saves about 25% and costs the client its inflating too). Returns the
+// encoding to send. Runs on the thread that answers, so no I/O thread spends the time.
+std::string_view Encode(HttpResponse& answer, bool gzip, size_t min_bytes) {
+  if (!gzip || answer.body.size() < min_bytes || !Compressible(answer.content_type)) {
+    return "identity";
+  }
+  std::optional<std::string> gzipped = GzipIfWorthIt(answer.body, 0.7);
+  if (!gzipped) return "identity";
+  answer.body = std::move(*gzipped);
+  return "gzip";
+}
+
 }  // namespace
 
 std::string HttpRequest::header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (EqualsIgnoringCase(key, name)) return value;
+    if (beast::iequals(key, name)) return value;
   }
   return "";
 }
@@ -353,11 +355,9 @@ class Session final : public SessionBase {
     const double body_bytes = parser_->content_length()
                                   ? static_cast<double>(*parser_->content_length())
                                   : (parser_->chunked() ? limits_.max_body_bytes : 0.0);
-    const auto body_deadline =
-        limits_.header_timeout + std::chrono::milliseconds(static_cast<int64_t>(
-                                     1000.0 * body_bytes / limits_.min_bytes_per_second));
+    const auto body_deadline = TransferDeadline(body_bytes);
     const auto expect = request[http::field::expect];
-    if (!expect.empty() && EqualsIgnoringCase(expect, "100-continue") && !parser_->is_done()) {
+    if (!expect.empty() && beast::iequals(expect, "100-continue") && !parser_->is_done()) {
       continue_.emplace(http::status::continue_, request.version());
       Lowest().expires_after(limits_.header_timeout);
       http::async_write(stream_, *continue_,
@@ -388,6 +388,13 @@ class Session final : public SessionBase {
     Dispatch();
   }
 
+  // How long a body or an answer of `bytes` may take: the header timeout, plus its size at
+  // the slowest rate allowed.
+  std::chrono::milliseconds TransferDeadline(double bytes) const {
+    return limits_.header_timeout + std::chrono::milliseconds(static_cast<int64_t>(
+                                        1000.0 * bytes / limits_.min_bytes_per_second));
+  }
+
   std::string TooLarge() const {
     return "the body is over the limit of " + std::to_string(limits_.max_body_bytes) + " bytes";
   }
@@ -408,12 +415,12 @@ class Session final : public SessionBase {
       request_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
     request_.body = std::move(message.body());
-    request_.remote_address = Lowest().socket().remote_endpoint(ignored_).address().to_string();
-    request_.remote_port = Lowest().socket().remote_endpoint(ignored_).port();
+    request_.peer = peer_;
     keep_alive_ = message.keep_alive();
     version_ = message.version();
     head_ = message.method() == http::verb::head;
-    accept_gzip_ = AcceptsGzip(message[http::field::accept_encoding]);
+    const bool gzip =
+        limits_.compression && !head_ && AcceptsGzip(message[http::field::accept_encoding]);
     parser_.reset();
     handled_ = Clock::now();
 
@@ -444,44 +451,47 @@ class Session final : public SessionBase {
     }
     for (const auto& group : match) request_.matches.push_back(group.str());
     try {
-      route->handler(request_, Responder());
-    } catch (const std::exception& e) {
-      // The responder answered 500 when the handler dropped it; nothing else to do.
-      (void)e;
+      route->handler(request_, Responder(gzip));
+    } catch (...) {
+      // The responder answers 500 when the handler drops it; nothing else to do.
     }
   }
 
-  // Calls Answer on this connection's strand, once; a responder dropped unanswered
-  // answers 500.
-  HttpResponder Responder() {
+  // Compresses the answer on the caller's thread, then calls Answer on this connection's
+  // strand, once; a responder dropped unanswered answers 500.
+  HttpResponder Responder(bool gzip) {
     struct Once {
       std::shared_ptr<Session> session;
+      bool gzip = false;  // the port compresses, the client takes gzip, not a HEAD
+      size_t min_bytes = 0;
       std::atomic<bool> answered{false};
       ~Once() {
         if (!answered.load()) {
-          HttpResponse response =
-              session->server_->ErrorPage(500, "the server dropped the request unanswered");
-          Post(session, std::move(response));
+          Post(session->server_->ErrorPage(500, "the server dropped the request unanswered"),
+               "identity");
         }
       }
-      static void Post(const std::shared_ptr<Session>& session, HttpResponse response) {
+      void Post(HttpResponse response, std::string_view encoding) const {
         net::post(session->stream_.get_executor(),
-                  [session, response = std::move(response)]() mutable {
-                    session->Answer(std::move(response));
+                  [session = session, response = std::move(response), encoding]() mutable {
+                    session->Answer(std::move(response), encoding);
                   });
       }
     };
     auto once = std::make_shared<Once>();
     once->session = Self();
+    once->gzip = gzip;
+    once->min_bytes = limits_.compression_min_bytes;
     return [once](HttpResponse response) {
       if (once->answered.exchange(true)) return;
-      Once::Post(once->session, std::move(response));
+      const std::string_view encoding = Encode(response, once->gzip, once->min_bytes);
+      once->Post(std::move(response), encoding);
     };
   }
 
-  // Writes `answer` (on the strand), compressed where that pays, with a deadline for its
-  // size; then the next request, or the close.
-  void Answer(HttpResponse answer) {
+  // Writes `answer` (on the strand), its body in `encoding` (Encode's), with a deadline for
+  // its size; then the next request, or the close.
+  void Answer(HttpResponse answer, std::string_view encoding = "identity") {
     if (state_ != State::kHandling) return;
     state_ = State::kWriting;
     const Clock::time_point answered = Clock::now();
@@ -496,24 +506,11 @@ class Session final : public SessionBase {
     std::string request_id;
     for (const auto& [name, value] : answer.headers) {
       response.set(HeaderSafe(name), HeaderSafe(value));
-      if (EqualsIgnoringCase(name, "X-Request-Id")) request_id = value;
+      if (beast::iequals(name, "X-Request-Id")) request_id = value;
     }
     response.set(http::field::content_type, HeaderSafe(answer.content_type));
-    std::string_view encoding = "identity";
-    if (Compressible(answer.content_type)) {
-      response.set(http::field::vary, "Accept-Encoding");
-      if (limits_.compression && accept_gzip_ && !head_ &&
-          answer.body.size() >= limits_.compression_min_bytes) {
-        // Less than 30% saved is not worth the time: base64 of images and binary tensors
-        // saves about 25% and costs the client its inflating too.
-        std::optional<std::string> gzipped = GzipIfWorthIt(answer.body, 0.7);
-        if (gzipped) {
-          answer.body = std::move(*gzipped);
-          response.set(http::field::content_encoding, "gzip");
-          encoding = "gzip";
-        }
-      }
-    }
+    if (Compressible(answer.content_type)) response.set(http::field::vary, "Accept-Encoding");
+    if (encoding == "gzip") response.set(http::field::content_encoding, "gzip");
     const size_t body_bytes = answer.body.size();
     response.body() = std::move(answer.body);
     response.prepare_payload();
@@ -539,9 +536,7 @@ class Session final : public SessionBase {
     request_.body.clear();
     request_.body.shrink_to_fit();
 
-    Lowest().expires_after(limits_.header_timeout +
-                           std::chrono::milliseconds(static_cast<int64_t>(
-                               1000.0 * body_bytes / limits_.min_bytes_per_second)));
+    Lowest().expires_after(TransferDeadline(static_cast<double>(body_bytes)));
     http::async_write(stream_, response, [self = Self(), keep](beast::error_code error, size_t) {
       self->exchange_.total_seconds = Seconds(Clock::now() - self->first_byte_);
       self->exchange_.written = !error;
@@ -564,7 +559,6 @@ class Session final : public SessionBase {
     state_ = State::kHandling;
     close_after_ = true;
     head_ = false;
-    accept_gzip_ = false;
     version_ = 11;
     if (parser_ && parser_->is_header_done()) {
       request_.method = std::string(parser_->get().method_string());
@@ -620,7 +614,6 @@ class Session final : public SessionBase {
   bool keep_alive_ = false;
   bool close_after_ = false;
   bool head_ = false;
-  bool accept_gzip_ = false;
   unsigned version_ = 11;
   Clock::time_point first_byte_;
   Clock::time_point handled_;

@@ -54,8 +54,7 @@ struct HttpRequest {
   std::string query;   // after '?', as sent
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::string remote_address;  // "10.0.0.7", "::1"
-  int remote_port = 0;
+  std::string peer;  // the client's address as gRPC writes one: "ipv4:10.0.0.7:51234"
   std::vector<std::string> matches;  // the route pattern's captures ([0]: the whole path)
 
   // The first header of that name (case-insensitive); "" when there is none.

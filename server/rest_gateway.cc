@@ -69,13 +69,6 @@ std::string RequestId(const HttpRequest& request) {
   return id;
 }
 
-// The HTTP client's address as gRPC writes a peer ("ipv4:10.0.0.7:51234", "ipv6:[::1]:443").
-std::string HttpPeer(const HttpRequest& request) {
-  const bool v6 = request.remote_address.find(':') != std::string::npos;
-  return (v6 ? "ipv6:[" + request.remote_address + "]" : "ipv4:" + request.remote_address) + ":" +
-         std::to_string(request.remote_port);
-}
-
 // A client context carrying the HTTP request's token, id, deadline and client address.
 // An error answer when X-Request-Timeout is not a positive number of seconds.
 std::optional<HttpResponse> PrepareContext(const HttpRequest& request, const std::string& id,
@@ -87,7 +80,7 @@ std::optional<HttpResponse> PrepareContext(const HttpRequest& request, const std
   }
   context->AddMetadata("x-request-id", id);
   context->AddMetadata(kGatewayMetadata, upstream.secret);
-  context->AddMetadata(kHttpPeerMetadata, HttpPeer(request));
+  context->AddMetadata(kHttpPeerMetadata, request.peer);
   const std::string timeout = request.header("X-Request-Timeout");
   if (!timeout.empty()) {
     char* end = nullptr;

@@ -21,8 +21,8 @@ HttpServer::Options HttpPortOptions(const ServerOptions& options, ServerMetrics*
   HttpServer::Options port;
   port.limits = options.http;
   const bool access_log = options.access_log;
-  port.on_exchange = [metrics, access_log](const HttpExchange& exchange) {
-    if (metrics != nullptr) metrics->CountHttp(exchange);
+  port.on_exchange = [metrics, access_log, name](const HttpExchange& exchange) {
+    if (metrics != nullptr) metrics->CountHttp(name, exchange);
     if (access_log) LogHttpAccess(exchange);
   };
   if (metrics != nullptr) {

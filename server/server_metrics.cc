@@ -3,7 +3,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -252,9 +251,8 @@ void ServerMetrics::Count(const CallRecord& call) {
   series.response_bytes->Increment(static_cast<double>(call.response_bytes));
 }
 
-void ServerMetrics::CountHttp(const HttpExchange& exchange) {
-  std::string port(exchange.port);  // "HTTP" (the REST port) -> "http", "metrics"
-  for (char& c : port) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+void ServerMetrics::CountHttp(std::string_view port_label, const HttpExchange& exchange) {
+  const std::string port(port_label);
   http_duration_.With({port, std::to_string(exchange.status)}).Observe(exchange.total_seconds);
   http_bytes_.With({port, std::string(exchange.encoding)})
       .Increment(static_cast<double>(exchange.response_bytes));

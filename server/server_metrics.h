@@ -32,9 +32,10 @@ class ServerMetrics {
   // Counts one answered call. Thread safe; atomics once the call's series exist.
   void Count(const CallRecord& call);
 
-  // Counts one answered HTTP request of either port (duration to its last byte, bytes
-  // sent by encoding), and what happens to HTTP connections (open, refused, timeouts).
-  void CountHttp(const HttpExchange& exchange);
+  // Counts one answered HTTP request of the port labelled `port_label` ("http",
+  // "metrics"): duration to its last byte, bytes sent by encoding; and what happens to its
+  // connections (open, refused, timeouts).
+  void CountHttp(std::string_view port_label, const HttpExchange& exchange);
   void CountHttpEvent(std::string_view port, HttpEvent event);
 
   // The page served at /metrics (Prometheus' text format 0.0.4).
