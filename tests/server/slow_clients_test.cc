@@ -29,6 +29,18 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The demo repository served over gRPC and REST on free ports of 127.0.0.1, no metrics
+// port, no access lines.
+ServerOptions DemoServer() {
+  ServerOptions options;
+  options.address = "127.0.0.1:0";
+  options.metrics_address = "";
+  options.http_address = "127.0.0.1:0";
+  options.access_log = false;
+  options.explainer.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
+  return options;
+}
+
 std::string ClassifyRequest() {
   xai::v1::ClassifyRequest request;
   request.mutable_image()->set_encoded(
@@ -42,12 +54,8 @@ std::string ClassifyRequest() {
 
 TEST(SlowClientsTest, StalledConnectionsHoldNeitherPortAndLeaveNothingBehind) {
   ASSERT_GE(xai::testing::RaiseOpenFileLimit(), 2048u);
-  ServerOptions options;
-  options.address = "127.0.0.1:0";
+  ServerOptions options = DemoServer();
   options.metrics_address = "127.0.0.1:0";
-  options.http_address = "127.0.0.1:0";
-  options.access_log = false;
-  options.explainer.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
   // Long enough that every stalled connection is still open when the calls are made.
   options.http.header_timeout = std::chrono::seconds(20);
   auto server = Server::Start(options);
@@ -139,12 +147,7 @@ TEST(SlowClientsTest, StalledConnectionsHoldNeitherPortAndLeaveNothingBehind) {
 // What a load balancer, a scanner or a broken client sends, on the whole server: each gets
 // its 4xx at once, and the server answers a normal call afterwards.
 TEST(HostileRequestsTest, EachGetsItsFourHundredAtOnceAndTheServerGoesOn) {
-  ServerOptions options;
-  options.address = "127.0.0.1:0";
-  options.metrics_address = "";
-  options.http_address = "127.0.0.1:0";
-  options.access_log = false;
-  options.explainer.model_repository = std::string(XAI_SOURCE_DIR) + "/models";
+  ServerOptions options = DemoServer();
   auto server = Server::Start(options);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   (*server)->explainer().WaitUntilLoaded();
