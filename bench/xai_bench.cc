@@ -38,6 +38,7 @@
 #include "core/base/files.h"
 #include "core/image/image_preprocessor.h"
 #include "core/repository/model_config.h"
+#include "core/runtime/runtime_info.h"
 #include "server/server.h"
 #include "xai/v1/explainer.grpc.pb.h"
 
@@ -414,11 +415,13 @@ int main(int argc, char** argv) {
               static_cast<long long>(sizes[2]), static_cast<long long>(sizes[3]), image.size(),
               image_path.empty() ? "synthetic JPEG" : image_path.c_str());
   std::printf(
-      "server %s (%s); CPU, %u hardware threads, %d LibTorch intra-op threads in this process\n",
+      "server %s (%s); CPU, %u hardware threads, %d LibTorch intra-op threads in this process; "
+      "BLAS: %s\n",
       server_address.c_str(),
       !server ? "external"
               : (metrics ? "in this process, metrics on" : "in this process, metrics off"),
-      std::thread::hardware_concurrency(), at::get_num_threads());
+      std::thread::hardware_concurrency(), at::get_num_threads(),
+      xai::core::Blas().description.c_str());
 
   // 1. Latency, one call at a time.
   double forward_one_ms = 0;

@@ -15,4 +15,11 @@ for binary in "$@"; do
       dpkg -S "$path" 2>/dev/null | cut -d: -f1 | tr ',' '\n' || true
     done
   done
+  # The BLAS LibTorch's libraries link as libblas.so.3 (not the binaries themselves): the
+  # package the build stage's alternative points to (OpenBLAS, from install-deps.sh), or
+  # apt would install netlib's reference BLAS with libtorch, 25 times slower on a
+  # transformer.
+  ldd "$binary" | awk '$1 == "libblas.so.3" && $3 ~ /^\// {print $3}' | while read -r lib; do
+    dpkg -S "$(readlink -f "$lib")" 2>/dev/null | cut -d: -f1 || true
+  done
 done | sed 's/^ *//' | grep -v -- '-dev$' | sort -u

@@ -8,7 +8,8 @@
 # COMMAND writes DIR. The key is a SHA-256 of COMMAND (the source tree's path and DIR
 # written as placeholders, so that another clone shares the entry), of every --input file
 # (a folder: every file in it) and of the installed versions of Debian's python3-torch,
-# python3-torchvision, python3-numpy, python3-opencv and python3-pil. A hit copies the
+# python3-torchvision, python3-numpy, python3-opencv and python3-pil, and of the BLAS
+# library torch runs on (Debian's libblas.so.3 alternative). A hit copies the
 # entry into DIR; a miss runs COMMAND and stores DIR when it succeeds (the maker's earlier
 # entries go). The cache: $XAI_FIXTURE_CACHE, default ~/.cache/xai-serve/fixtures;
 # XAI_FIXTURE_CACHE=off runs COMMAND every time.
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --input) inputs+=("$2"); shift 2 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "cached-fixture: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -40,6 +41,8 @@ key=$(
     done
     dpkg-query -W python3-torch python3-torchvision python3-numpy python3-opencv python3-pil \
       2>/dev/null || true
+    # the BLAS that computes torch's matrix products (Debian's libblas.so.3 alternative)
+    readlink -f /usr/lib/*/libblas.so.3 2>/dev/null || true
   } | sha256sum | cut -c1-16
 )
 entry=$cache/$name-$key

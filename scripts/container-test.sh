@@ -2,7 +2,8 @@
 # Builds the CPU image (docker/Dockerfile) with podman and tests it as an operator would:
 # a model repository mounted read-only (the demo model and a fixture model), health
 # through the image's own HEALTHCHECK and the host's CLI, a classification and a Grad-CAM
-# explanation through the container, a non-root process, a clean exit within the grace
+# explanation through the container, a non-root process, OpenBLAS for LibTorch (the
+# server's start log names it), a clean exit within the grace
 # period on SIGTERM, and a container with an empty repository that keeps running and says
 # why it is NOT_SERVING. Run by the test command (CTest test `container`).
 #
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --cli) CLI=$2; shift 2 ;;
     --fixture-repo) FIXTURE_REPO=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "container-test: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -126,6 +127,8 @@ if [ -n "$FIXTURE_REPO" ]; then check "the fixture model is SERVING" wait_health
 check "the image's HEALTHCHECK passes" bash -c "podman healthcheck run $cid 2>>$WORK/podman.err"
 server_uid() { stat -c %u "/proc/$(podman inspect --format '{{.State.Pid}}' "$cid")"; }
 check "the server process is not root (uid $(server_uid))" [ "$(server_uid)" != 0 ]
+check "LibTorch's matrix products run on OpenBLAS, not the reference BLAS" \
+  bash -c "podman logs $cid 2>&1 | grep -q 'BLAS: OpenBLAS'"
 check "classify a sample through the container" \
   bash -c "${xai[*]} classify shapes samples/star_3.png | grep -q ' star '"
 check "explain a sample through the container" \

@@ -20,8 +20,10 @@ set -euo pipefail
 BUILD_PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
-  # engine
-  libtorch-dev
+  # engine; OpenBLAS (the OpenMP build, which follows LibTorch's thread count) for its
+  # matrix products: libtorch-dev pulls in netlib's reference libblas3, on which a
+  # transformer's forward is 25 times slower, and Debian's alternatives prefer OpenBLAS
+  libtorch-dev libopenblas0-openmp
   # wire, server
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   # image codecs; libwebp's header parser, the one OpenCV's WebP decoder uses
@@ -87,7 +89,10 @@ if [ -n "${XAI_LIBTORCH_DIR:-}" ]; then
     exit 2
   }
   kept=()
-  for p in "${PACKAGES[@]}"; do [ "$p" = libtorch-dev ] || kept+=("$p"); done
+  # (and OpenBLAS: PyTorch's LibTorch brings its own BLAS)
+  for p in "${PACKAGES[@]}"; do
+    case "$p" in libtorch-dev | libopenblas0-openmp) ;; *) kept+=("$p") ;; esac
+  done
   PACKAGES=("${kept[@]}")
 fi
 

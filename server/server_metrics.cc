@@ -211,13 +211,14 @@ ServerMetrics::ServerMetrics(const core::Explainer* explainer)
   registry_.AddCollector(CollectDeviceMemory);
   const std::string libtorch = core::LibTorchVersion();
   const std::string devices = core::Join(core::VisibleDevices(), ",");
-  registry_.AddCollector([libtorch, devices](SampleWriter& out) {
+  const std::string blas = core::Blas().description;
+  registry_.AddCollector([libtorch, devices, blas](SampleWriter& out) {
     out.Describe("xai_build_info",
                  "Always 1; the labels say which xai-server, built against which LibTorch, "
-                 "with which devices visible",
+                 "with which devices visible, its matrix products on which BLAS",
                  Type::kGauge);
-    out.Sample("xai_build_info", {"version", "libtorch", "devices"},
-               {XAI_VERSION, libtorch, devices}, 1);
+    out.Sample("xai_build_info", {"version", "libtorch", "devices", "blas"},
+               {XAI_VERSION, libtorch, devices, blas}, 1);
   });
 }
 

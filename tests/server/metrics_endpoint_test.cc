@@ -155,6 +155,7 @@ TEST_F(MetricsEndpointTest, MetricsCountEveryCallByModelVersionRpcMethodAndCode)
     EXPECT_FALSE(sample[1]["version"].get<std::string>().empty());
     EXPECT_THAT(sample[1]["libtorch"].get<std::string>(), ::testing::MatchesRegex("[0-9]+\\..*"));
     EXPECT_THAT(sample[1]["devices"].get<std::string>(), ::testing::StartsWith("cpu"));
+    EXPECT_FALSE(sample[1]["blas"].get<std::string>().empty());
   }
   EXPECT_TRUE(build_info);
 }

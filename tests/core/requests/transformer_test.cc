@@ -173,7 +173,10 @@ Compared ExpectReferenceMaps(Explainer& explainer, const std::string& dir,
         EXPECT_NEAR(got.probability, want["probability"].get<double>(), 1e-4);
         EXPECT_NEAR(got.map.deletion_auc, want["deletion_auc"].get<double>(), 1e-3);
         EXPECT_NEAR(got.map.insertion_auc, want["insertion_auc"].get<double>(), 1e-3);
-        EXPECT_NEAR(got.map.top20_probability, want["top20_probability"].get<double>(), 1e-3);
+        // The top 20% is a rank threshold: a pixel within the maps' tolerance of it may
+        // swap in or out (vit_tokens' second target has two within 1e-5 of it), and one
+        // pixel of this 64 x 64 ViT's input moves its probability by about 1e-3.
+        EXPECT_NEAR(got.map.top20_probability, want["top20_probability"].get<double>(), 3e-3);
       }
     }
   }
