@@ -297,7 +297,8 @@ function clearResult() {
   $('timing').textContent = '';
 }
 
-// One explanation of `method`: {png (base64), map (Tensor), target, ms}.
+// One explanation of `method`: {png (base64), map (Tensor), target, ms, classes (the top
+// classes of the same forward), scale: what the overlay's full colour stands for}.
 async function explainWith(method) {
   const body = { image: { encoded: state.image.base64 }, overlay: { enabled: true } };
   if (state.target !== null) body.targetClasses = [state.target];
@@ -307,12 +308,46 @@ async function explainWith(method) {
     if ($('layer').value) body.layers = [$('layer').value];
     const answer = await api('POST', `${modelPath()}:gradcam`, body);
     const e = answer.explanations[0];
-    return { png: e.overlayPng, map: e.cam, target: e.targetClass, ms: performance.now() - started };
+    return {
+      png: e.overlayPng, map: e.cam, target: e.targetClass, ms: performance.now() - started,
+      classes: answer.classes || [], layers: answer.layers || [],
+      // The map is scaled to its own maximum: the raw map's peak is what red stands for.
+      scale: { kind: 'own maximum', value: floatsOf(e.raw).reduce((a, b) => Math.max(a, b), 0) },
+    };
   }
   body.method = method;
   const answer = await api('POST', `${modelPath()}:attribute`, body);
   const a = answer.attributions[0];
-  return { png: a.overlayPng, map: a.map, target: a.targetClass, ms: performance.now() - started };
+  // The overlay draws the positive part at full strength from its 99.9th percentile up (the
+  // server's default clip; core/image/overlay.cc's Percentile, interpolated).
+  const positive = Float32Array.from(floatsOf(a.map), (v) => Math.max(v, 0)).sort();
+  const position = 0.999 * (positive.length - 1);
+  const below = Math.floor(position);
+  const above = Math.min(below + 1, positive.length - 1);
+  const clip = positive.length
+    ? positive[below] + (position - below) * (positive[above] - positive[below]) : 0;
+  return {
+    png: a.overlayPng, map: a.map, target: a.targetClass, ms: performance.now() - started,
+    classes: answer.classes || [], layers: [],
+    scale: { kind: '99.9th percentile (positive part)', value: clip },
+  };
+}
+
+// A Tensor's float32 little-endian data as numbers.
+function floatsOf(tensor) {
+  const bytes = fromBase64(tensor.data);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+}
+
+// "0.0123", "4.56e-7": a scale's value, readable whatever its magnitude.
+const formatValue = (v) => (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e4) ? v.toExponential(2) : v.toPrecision(3));
+
+// "(99.8%)" for a target among the top classes of the same forward, else that it is below them.
+function probabilityOf(classes, target) {
+  const c = classes.find((k) => k.index === target);
+  if (!c) return `(below the top ${classes.length})`;
+  const percent = 100 * c.probability;
+  return `(${percent < 0.1 ? '<0.1' : percent.toFixed(1)}%)`;
 }
 
 function targetLabel(index) {
@@ -325,14 +360,23 @@ function targetLabel(index) {
 async function explain() {
   const method = $('method').value;
   const result = await explainWith(method);
-  const what = `${title(method)} of “${targetLabel(result.target)}”`;
+  const what = `${title(method)} of “${targetLabel(result.target)}” ${probabilityOf(result.classes, result.target)}`;
   $('original').src = state.image.url;
   $('original').alt = `The input image, ${state.image.name}`;
   $('overlay').src = pngUrl(result.png);
   $('overlay').alt = `${what}: a heatmap over the input, red where the evidence is strongest`;
   $('overlay').dataset.target = String(result.target);
-  $('overlay-caption').textContent = what;
+  // What the colours mean: the layer, the scale and the value that full red stands for.
+  const where = result.layers.length ? `layer ${result.layers.join(' + ')} · ` : '';
+  $('overlay-caption').replaceChildren(
+    Object.assign(document.createElement('span'), { className: 'what', textContent: what }),
+    Object.assign(document.createElement('span'), {
+      className: 'scale-note',
+      textContent: `${where}scaled to this map's ${result.scale.kind} (${formatValue(result.scale.value)})`,
+    }));
   drawScale();
+  $('scale-low').textContent = '0';
+  $('scale-high').textContent = `${formatValue(result.scale.value)} (${result.scale.kind})`;
   $('scale').hidden = false;
   const stem = `${$('model').value}-${state.image.name.replace(/\.[^.]*$/, '')}-${method.toLowerCase()}-${result.target}`;
   $('download-npy').href = URL.createObjectURL(npyBlob(result.map));

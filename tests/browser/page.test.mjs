@@ -110,6 +110,12 @@ try {
   });
   check(npy.magic && /'descr': '<f4'/.test(npy.header) && /'shape': \(\d+, \d+\)/.test(npy.header),
     `the .npy is NumPy's format (${npy.header.trim()})`);
+  // The caption says what the map is of and what its colours stand for (issue 26).
+  const caption = await page.$eval('#overlay-caption', (c) => c.textContent);
+  check(/“[^”]+” \((<0\.1|\d+\.\d)%\)/.test(caption), `the caption gives the target's probability (${caption})`);
+  check(/layer stage4 · scaled to this map's own maximum \([0-9.e+-]+\)/.test(caption),
+    `the caption gives the layer, the scale and its raw peak (${caption})`);
+  check(/own maximum/.test(await page.$eval('#scale-high', (s) => s.textContent)), 'the colour bar names its top');
   await page.screenshot({ path: path.join(shots, 'explain.png') });
 
   // A second class as the target, then an attribution method.
@@ -132,6 +138,8 @@ try {
   await page.waitForFunction(() => /Integrated Gradients/.test(document.getElementById('overlay-caption').textContent) &&
     document.getElementById('overlay').naturalWidth > 0, { timeout: 60000 });
   check(true, 'Integrated Gradients is drawn');
+  const igCaption = await page.$eval('#overlay-caption', (c) => c.textContent);
+  check(/99\.9th percentile \(positive part\) \([0-9.e+-]+\)/.test(igCaption), `an attribution's caption gives its scale (${igCaption})`);
 
   // The URL holds the state: a fresh page on it explains the same thing by itself.
   const link = page.url();
