@@ -5,6 +5,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -72,7 +73,7 @@ std::shared_ptr<grpc::Channel> OpenChannel(const GlobalOptions& g) {
   }
   if (g.tls_cert_file.empty() != g.tls_key_file.empty()) {
     std::cerr << "xai: --tls-cert and --tls-key go together\n";
-    ExitWith(kExitFailure);
+    ExitWith(kExitUsage);
   }
   grpc::SslCredentialsOptions ssl;
   if (!g.tls_ca_file.empty()) ssl.pem_root_certs = ReadOrExit(g.tls_ca_file, "--tls-ca");
@@ -189,17 +190,146 @@ void AddPathOptions(CLI::App* command, PathOptions* options) {
       ->check(CLI::Range(1, 64));
 }
 
-std::vector<std::pair<std::string, int>> LowerCaseEnumNames(
-    const google::protobuf::EnumDescriptor* descriptor) {
-  std::vector<std::pair<std::string, int>> out;
-  for (int i = 0; i < descriptor->value_count(); ++i) {
-    std::string name = descriptor->value(i)->name();
-    if (name.size() >= 12 && name.compare(name.size() - 12, 12, "_UNSPECIFIED") == 0) continue;
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    out.emplace_back(std::move(name), descriptor->value(i)->number());
+CLI::Option* AddOutDirOption(CLI::App* command, std::string* dir,
+                             const std::string& single_file_extension) {
+  return command->add_option("--out", *dir, "Directory for the files, made if missing")
+      ->type_name("DIR")
+      ->capture_default_str()
+      ->check([single_file_extension](const std::string& value) -> std::string {
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(value, ec)) {
+          return value + " is a file: --out takes a directory" +
+                 (single_file_extension.empty() ? std::string()
+                                                : " (--out-file FILE names the one file)");
+        }
+        const std::string& ext = single_file_extension;
+        if (!ext.empty() && value.size() > ext.size() &&
+            value.compare(value.size() - ext.size(), ext.size(), ext) == 0) {
+          return "--out takes a directory; for one file named " + value + " use --out-file " +
+                 value;
+        }
+        return "";
+      });
+}
+
+CLI::Option* AddOutFileOption(CLI::App* command, std::string* file, CLI::Option* out_dir,
+                              const std::string& help) {
+  CLI::Option* option = command->add_option("--out-file", *file, help)->type_name("FILE");
+  option->excludes(out_dir);
+  return option;
+}
+
+int ReportUsageError(CLI::App& app, const CLI::ParseError& error) {
+  // The command the error belongs to: the last subcommand parsed, nested ones included.
+  CLI::App* command = &app;
+  std::string name = "xai";
+  while (!command->get_subcommands().empty()) {
+    command = command->get_subcommands().back();
+    name += " " + command->get_name();
   }
-  return out;
+  std::cerr << name << ": " << error.what() << "\n";
+  // `xai classify star.png`: the image was taken as the model's name.
+  if (const CLI::Option* model = command->get_option_no_throw("MODEL");
+      model != nullptr && model->count() == 1) {
+    const std::string value = model->results().front();
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(value, ec)) {
+      std::cerr << name << ": \"" << value
+                << "\" was read as MODEL: the model's name comes first (`xai models` lists "
+                   "them), e.g. "
+                << name << " MODEL " << value << "\n";
+    }
+  }
+  std::cerr << "Run `" << name << " --help` for its arguments and options.\n";
+  return kExitUsage;
+}
+
+namespace {
+
+CLI::Option* TargetOption(CLI::Option* option) {
+  return option->type_name("CLASS")->check([](const std::string& value) -> std::string {
+    if (value.empty()) return "is empty: give a class index or label";
+    if (value.find_first_not_of("0123456789") == std::string::npos && value.size() > 9) {
+      return "class index " + value + " is too large";
+    }
+    return "";
+  });
+}
+
+const char kTargetHelp[] = "Class to explain: its index or its label (e.g. 3 or star); ";
+
+}  // namespace
+
+CLI::Option* AddTargetOption(CLI::App* command, std::vector<std::string>* targets,
+                             const std::string& help) {
+  return TargetOption(command->add_option("--target", *targets, kTargetHelp + help))
+      ->allow_extra_args(false);
+}
+
+CLI::Option* AddTargetOption(CLI::App* command, std::string* target, const std::string& help) {
+  return TargetOption(command->add_option("--target", *target, kTargetHelp + help));
+}
+
+int ResolveTargets(const GlobalOptions& g, const std::string& command, const std::string& model,
+                   int64_t version, const std::vector<std::string>& targets,
+                   std::vector<int>* indices) {
+  indices->clear();
+  auto is_number = [](const std::string& t) {
+    return !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
+  };
+  std::vector<std::string> labels;
+  if (!std::all_of(targets.begin(), targets.end(), is_number)) {
+    xai::v1::DescribeModelRequest request;
+    request.mutable_model()->set_name(model);
+    request.mutable_model()->set_version(version);
+    grpc::ClientContext context;
+    PrepareCall(&context, g);
+    xai::v1::DescribeModelResponse response;
+    const grpc::Status status = Connect(g)->DescribeModel(&context, request, &response);
+    if (!status.ok()) {
+      std::cerr << "xai " << command << ": looking up --target's labels: " << Describe(status, g)
+                << "\n";
+      return kExitFailure;
+    }
+    labels.assign(response.labels().begin(), response.labels().end());
+  }
+  auto lower = [](std::string t) {
+    std::transform(t.begin(), t.end(), t.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return t;
+  };
+  for (const std::string& target : targets) {
+    if (is_number(target)) {
+      indices->push_back(std::stoi(target));
+      continue;
+    }
+    std::vector<int> exact, folded;
+    for (size_t i = 0; i < labels.size(); ++i) {
+      if (labels[i] == target) exact.push_back(static_cast<int>(i));
+      if (lower(labels[i]) == lower(target)) folded.push_back(static_cast<int>(i));
+    }
+    const std::vector<int>& found = !exact.empty() ? exact : folded;
+    if (found.size() == 1) {
+      indices->push_back(found.front());
+      continue;
+    }
+    std::cerr << "xai " << command << ": --target " << target << ": ";
+    if (labels.empty()) {
+      std::cerr << "model " << model << " has no labels file: give a class index\n";
+    } else if (found.size() > 1) {
+      std::cerr << "several classes of model " << model << " are labelled so (";
+      for (size_t i = 0; i < found.size(); ++i) std::cerr << (i ? ", " : "") << found[i];
+      std::cerr << "): give the index\n";
+    } else {
+      std::cerr << "no class of model " << model << " is labelled so; its labels: ";
+      const size_t shown = std::min<size_t>(labels.size(), 20);
+      for (size_t i = 0; i < shown; ++i) std::cerr << (i ? ", " : "") << labels[i];
+      if (shown < labels.size()) std::cerr << ", ... (" << labels.size() << "; `xai describe`)";
+      std::cerr << "\n";
+    }
+    return kExitUsage;
+  }
+  return 0;
 }
 
 CLI::Option* AddOverlayFlags(CLI::App* command, OverlayFlags* flags,

@@ -18,9 +18,15 @@
 
 namespace xai::client {
 
-// Exit codes: 0 success, 1 an RPC or file failed, 2 bad usage (CLI11's own codes for
-// parse errors are kept: 105-109).
+// Exit codes: 0 success, 1 an RPC or file failed, 2 bad usage (a parse error, a value the
+// command cannot use: CLI11's own codes 105-109 are not used).
 inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// Prints a parse error as "xai COMMAND: MESSAGE" with where the help is (and, when a
+// command's MODEL argument got an image file, that the model's name comes first), and
+// returns kExitUsage.
+int ReportUsageError(CLI::App& app, const CLI::ParseError& error);
 
 struct GlobalOptions {
   std::string server;
@@ -50,11 +56,6 @@ std::unique_ptr<xai::v1::Explainer::Stub> Connect(const GlobalOptions& g);
 // Sets the call's deadline (--timeout) and, with a token, its authorization metadata.
 void PrepareCall(grpc::ClientContext* context, const GlobalOptions& g);
 
-// An enum's value names in lower case with their numbers, read from the proto (so that a
-// value added there is accepted by the CLI), without its *_UNSPECIFIED value.
-std::vector<std::pair<std::string, int>> LowerCaseEnumNames(
-    const google::protobuf::EnumDescriptor* descriptor);
-
 // The overlay flags of gradcam and attribute.
 struct OverlayFlags {
   bool no_overlay = false;
@@ -77,8 +78,8 @@ void SetOverlay(const OverlayFlags& flags, xai::v1::OverlayOptions* overlay);
 std::string Describe(const grpc::Status& status, const GlobalOptions& g);
 
 // Ends a subcommand's run callback with `exit_code`. CLI11's callbacks return nothing, so a
-// non-zero code leaves App::parse as a CLI::RuntimeError, which CLI11_PARSE returns from
-// main without printing anything; 0 returns normally.
+// non-zero code leaves App::parse as a CLI::RuntimeError, whose code main returns without
+// printing anything; 0 returns normally.
 void ExitWith(int exit_code);
 
 // "[1, 2, 3]".
@@ -107,8 +108,31 @@ int ForEachImage(const GlobalOptions& g, const std::string& command,
 // line, a server's message) become U+FFFD instead of throwing.
 std::string JsonText(const nlohmann::json& value);
 
+// Adds --target: a class index or its label, as the model's labels file names it ("star");
+// repeatable into a vector. `help` says what none means.
+CLI::Option* AddTargetOption(CLI::App* command, std::vector<std::string>* targets,
+                             const std::string& help);
+CLI::Option* AddTargetOption(CLI::App* command, std::string* target, const std::string& help);
+
+// The class indices of --target's values: numbers as they are, labels looked up with
+// DescribeModel (exactly, else case-insensitively when that is unambiguous). On failure
+// prints "xai COMMAND: ..." and returns kExitUsage (an unknown label, with the labels) or
+// kExitFailure (the call failed); else 0.
+int ResolveTargets(const GlobalOptions& g, const std::string& command, const std::string& model,
+                   int64_t version, const std::vector<std::string>& targets,
+                   std::vector<int>* indices);
+
+// Adds --out DIR (default ".", made if missing), which every command that writes files
+// takes. It refuses an existing file and, where the command also takes --out-file (see
+// AddOutFileOption), a value ending in `single_file_extension` (".png"), with the fix.
+CLI::Option* AddOutDirOption(CLI::App* command, std::string* dir,
+                             const std::string& single_file_extension = "");
+// Adds --out-file FILE, excluding --out: where a command writes one file, its exact name.
+CLI::Option* AddOutFileOption(CLI::App* command, std::string* file, CLI::Option* out_dir,
+                              const std::string& help);
+
 struct PathOptions {
-  int target = -1;
+  std::string target;  // an index or a label (ResolveTargets); "": the top-1 class
   std::vector<std::string> layers;
   float threshold = 0.5f;
   int max_channels = 16;

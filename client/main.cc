@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
 
   CLI::App app{
       "xai: explain image classifiers served by xai-server.\n"
-      "Exit status: 0 success, 1 a call or file failed (the server's message is printed)."};
+      "Exit status: 0 success, 1 a call or file failed (the server's message is printed),\n"
+      "2 bad usage (the message names the option or argument)."};
   app.require_subcommand(1);
   app.add_option("--server", g.server, "xai-server address host:port (env XAI_SERVER)")
       ->capture_default_str();
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
   xai::client::AddConnectionOptions(app, &g);
 
   // Each subcommand runs from its callback, at the end of parsing; a failure's exit code
-  // comes back through CLI11_PARSE (see ExitWith).
+  // comes back as a CLI::RuntimeError (see ExitWith).
   xai::client::SetupModels(app, g);
   xai::client::SetupStats(app, g);
   xai::client::SetupDescribe(app, g);
@@ -61,6 +62,14 @@ int main(int argc, char** argv) {
 
   // `--flag=` is the empty value, not `--flag` and the next argument (CommandLine).
   xai::CommandLine command_line(argc, argv);
-  CLI11_PARSE(app, command_line.argc(), command_line.argv());
+  try {
+    app.parse(command_line.argc(), command_line.argv());
+  } catch (const CLI::Success& e) {  // --help
+    return app.exit(e);
+  } catch (const CLI::RuntimeError& e) {  // a command's own exit status (ExitWith)
+    return e.get_exit_code();
+  } catch (const CLI::ParseError& e) {
+    return xai::client::ReportUsageError(app, e);
+  }
   return 0;
 }

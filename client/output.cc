@@ -52,4 +52,10 @@ std::string FormatFloat(double value, int precision) {
   return out.str();
 }
 
+std::string FormatSignificant(double value, int digits) {
+  std::ostringstream out;
+  out << std::setprecision(digits) << value;
+  return out.str();
+}
+
 }  // namespace xai::client

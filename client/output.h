@@ -29,6 +29,8 @@ class ProgressBar {
 
 // `value` with `precision` digits after the point.
 std::string FormatFloat(double value, int precision);
+// `value` with `digits` significant digits ("0.0003142", "12.35", "1.2e+05").
+std::string FormatSignificant(double value, int digits);
 
 }  // namespace xai::client
 

@@ -1,5 +1,6 @@
 #include "client/results.h"
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -19,16 +20,6 @@ std::string MetricCell(float value, bool random, float random_value) {
 
 }  // namespace
 
-std::vector<std::pair<std::string, xai::v1::CamMethod>> CamMethodNames() {
-  std::vector<std::pair<std::string, xai::v1::CamMethod>> out;
-  for (auto& [name, number] : LowerCaseEnumNames(xai::v1::CamMethod_descriptor())) {
-    const auto method = static_cast<xai::v1::CamMethod>(number);
-    out.emplace_back(std::move(name), method);
-    if (method == xai::v1::GRAD_CAM_PLUS_PLUS) out.emplace_back("gradcam++", method);
-  }
-  return out;
-}
-
 nlohmann::json ScoresJson(const xai::v1::FaithfulnessScores& s) {
   return {
       {"deletion_auc", s.deletion_auc()},
@@ -37,6 +28,24 @@ nlohmann::json ScoresJson(const xai::v1::FaithfulnessScores& s) {
       {"deletion_curve", std::vector<float>(s.deletion_curve().begin(), s.deletion_curve().end())},
       {"insertion_curve",
        std::vector<float>(s.insertion_curve().begin(), s.insertion_curve().end())}};
+}
+
+std::string FileNamePart(const std::string& text) {
+  std::string out = text;
+  for (char& c : out) {
+    const bool kept =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '+' || c == '-' || c == '_';
+    if (!kept) c = '_';
+  }
+  return out;
+}
+
+std::string ExplanationFileBase(const std::string& out_dir, const std::string& prefix,
+                                const std::string& what, int target) {
+  return (std::filesystem::path(out_dir) /
+          (prefix + "_" + what + "_class" + std::to_string(target)))
+      .lexically_normal()
+      .string();
 }
 
 std::vector<std::string> OutputPrefixes(const std::vector<std::string>& images) {

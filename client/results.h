@@ -1,6 +1,5 @@
-// What the explaining commands (gradcam, attribute, compare) share: Grad-CAM's --method
-// names, output file prefixes, the faithfulness flags with their JSON and table columns,
-// and the per-image result table.
+// What the explaining commands (gradcam, attribute, compare) share: output file names, the
+// faithfulness flags with their JSON and table columns, and the per-image result table.
 #ifndef XAI_CLIENT_RESULTS_H_
 #define XAI_CLIENT_RESULTS_H_
 
@@ -14,9 +13,16 @@
 
 namespace xai::client {
 
-// The --method names: CamMethod's enum names in lower case, read from the proto so that a
-// method added there is accepted here, and "gradcam++", the name Grad-CAM++'s paper gives it.
-std::vector<std::pair<std::string, xai::v1::CamMethod>> CamMethodNames();
+// A file name's part from a method or layer path: letters, digits, '.', '+' and '-' kept,
+// anything else '_'.
+std::string FileNamePart(const std::string& text);
+
+// "<out_dir>/<prefix>_<what>_class<target>": the start of an explanation's file names, so
+// that two methods, layers or targets never write the same file (gradcam of layer4 and
+// attribute with integrated_gradients into one --out: star_3_grad_cam_layer4_class3_... and
+// star_3_integrated_gradients_class3_...).
+std::string ExplanationFileBase(const std::string& out_dir, const std::string& prefix,
+                                const std::string& what, int target);
 
 // File name prefixes, one per image: the image's stem, with _2, _3, ... for a stem already
 // taken, so that cat.jpg and other/cat.png do not overwrite each other's files. Targets are

@@ -133,7 +133,8 @@ check "classify a sample through the container" \
   bash -c "${xai[*]} classify shapes samples/star_3.png | grep -q ' star '"
 check "explain a sample through the container" \
   bash -c "${xai[*]} gradcam shapes samples/star_3.png --out $WORK/out >/dev/null &&
-           [ -s $WORK/out/star_3_3_overlay.png ] && [ -s $WORK/out/star_3_3_cam.npy ]"
+           [ -s $WORK/out/star_3_grad_cam_stage4_class3_overlay.png ] &&
+           [ -s $WORK/out/star_3_grad_cam_stage4_class3_cam.npy ]"
 if [ -n "$FIXTURE_REPO" ]; then
   check "classify with the fixture model" \
     bash -c "${xai[*]} --json classify tiny samples/star_3.png | grep -q '\"probability\"'"

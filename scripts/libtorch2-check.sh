@@ -88,7 +88,7 @@ podman run --rm --network host "${PODMAN_LIMITS[@]}" \
    bash /src/scripts/lib/demo-run.sh /build | tee /tmp/demo.txt
    grep -q "top class 3 star" /tmp/demo.txt ||
      { echo "libtorch2-check: FAIL the demo model did not call star_3.png a star"; exit 1; }
-   [ -s /build/demo/star_3_3_overlay.png ] ||
+   [ -s /build/demo/star_3_grad_cam_stage4_class3_overlay.png ] ||
      { echo "libtorch2-check: FAIL no Grad-CAM overlay"; exit 1; }
    echo "libtorch2-check: xai-server served classify and gradcam of the demo model"' \
   2>>"$WORK/podman.err" || {

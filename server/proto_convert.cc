@@ -194,6 +194,7 @@ void ToProto(const core::FloatTensor& tensor, xai::v1::Tensor* out) {
 void ToProto(const core::GradCamResult& result, xai::v1::GradCAMResponse* out) {
   ToProto(result.model, out->mutable_model());
   ToProto(result.classes, out->mutable_classes());
+  out->mutable_layers()->Add(result.layers.begin(), result.layers.end());
   for (const core::CamExplanation& e : result.explanations) {
     xai::v1::Explanation* x = out->add_explanations();
     x->set_target_class(e.target_class);

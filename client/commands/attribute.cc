@@ -23,7 +23,7 @@ using json = nlohmann::json;
 
 struct AttributeOptions {
   int method = xai::v1::INTEGRATED_GRADIENTS;
-  std::vector<int> targets;
+  std::vector<std::string> targets;  // indices or labels (ResolveTargets)
   int steps = 0;
   int rule = xai::v1::GAUSS_LEGENDRE;
   std::vector<int> baselines;
@@ -56,7 +56,11 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
   request.mutable_model()->set_name(model);
   request.mutable_model()->set_version(version);
   request.set_method(static_cast<xai::v1::AttributionMethod>(options.method));
-  for (const int target : options.targets) request.add_target_classes(target);
+  std::vector<int> targets;
+  if (const int code = ResolveTargets(g, "attribute", model, version, options.targets, &targets)) {
+    return code;
+  }
+  for (const int target : targets) request.add_target_classes(target);
   request.set_steps(options.steps);
   request.set_rule(static_cast<xai::v1::IntegrationRule>(options.rule));
   for (const int b : options.baselines) request.add_baselines(static_cast<xai::v1::Baseline>(b));
@@ -78,6 +82,12 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
     for (const float p : options.outlines) style->add_xrai_outlines(p);
   }
 
+  // The method in the file names (smooth_grad with what it smooths), so that another method
+  // into the same --out never overwrites these files.
+  std::string what = ChoiceName(AttributionMethodChoices(), options.method);
+  if (options.method == xai::v1::SMOOTH_GRAD && options.smooth_grad_of != 0) {
+    what += "+" + ChoiceName(AttributionMethodChoices(), options.smooth_grad_of);
+  }
   auto stub = Connect(g);
   const std::vector<std::string> prefixes = OutputPrefixes(images);
   json results = json::array();
@@ -93,10 +103,8 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
         std::vector<std::vector<std::string>> rows;
         std::string error;
         for (const xai::v1::Attribution& a : response.attributions()) {
-          const std::string base = (std::filesystem::path(options.out_dir) /
-                                    (prefixes[i] + "_" + std::to_string(a.target_class())))
-                                       .lexically_normal()
-                                       .string();
+          const std::string base =
+              ExplanationFileBase(options.out_dir, prefixes[i], what, a.target_class());
           const std::string attribution_file = base + "_attribution.npy";
           const std::string map_file = base + "_map.npy";
           const std::string overlay_file = a.overlay_png().empty() ? "" : base + "_overlay.png";
@@ -185,17 +193,9 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::ExistingFile);
   attribute->add_option("--version", args->version, "Model version (0: newest ready)")
       ->capture_default_str();
-  auto methods = LowerCaseEnumNames(xai::v1::AttributionMethod_descriptor());
-  methods.emplace_back("ig", xai::v1::INTEGRATED_GRADIENTS);
-  attribute
-      ->add_option("--method", args->options.method,
-                   "saliency, input_x_gradient, integrated_gradients (ig, the default), "
-                   "smooth_grad, gradient_shap, xrai (regions ranked by IG from black and white)")
-      ->transform(CLI::CheckedTransformer(methods, CLI::ignore_case));
-  attribute
-      ->add_option("--target", args->options.targets,
-                   "Class index to explain; repeat for several; none: the top-1 class")
-      ->allow_extra_args(false);
+  AddChoiceOption(attribute, "--method", &args->options.method, AttributionMethodChoices(),
+                  "xrai: regions ranked by IG from black and white", "integrated_gradients");
+  AddTargetOption(attribute, &args->options.targets, "repeat for several; none: the top-1 class");
   attribute
       ->add_option("--steps", args->options.steps,
                    "Integration steps (0: the server's default, 50); with --max-error, the cap "
@@ -209,26 +209,18 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
           "at most this (e.g. 0.05), the cap or the deadline; 0: fixed --steps")
       ->capture_default_str()
       ->check(CLI::Range(0.0f, 1.0f));
-  attribute
-      ->add_option("--rule", args->options.rule,
-                   "Integrated Gradients' quadrature: gauss_legendre (default), riemann_left, "
-                   "riemann_right, riemann_middle, riemann_trapezoid")
-      ->transform(CLI::CheckedTransformer(LowerCaseEnumNames(xai::v1::IntegrationRule_descriptor()),
-                                          CLI::ignore_case));
-  attribute
-      ->add_option("--baseline", args->options.baselines,
-                   "zero (default; xrai: black and white), white, black, blur, uniform_noise; "
-                   "repeat to average several (gradient_shap draws from them)")
-      ->allow_extra_args(false)
-      ->transform(CLI::CheckedTransformer(LowerCaseEnumNames(xai::v1::Baseline_descriptor()),
-                                          CLI::ignore_case));
-  auto smoothable = LowerCaseEnumNames(xai::v1::AttributionMethod_descriptor());
-  smoothable.emplace_back("ig", xai::v1::INTEGRATED_GRADIENTS);
-  attribute
-      ->add_option("--smooth", args->options.smooth_grad_of,
-                   "What smooth_grad averages over noisy copies: saliency (default), "
-                   "input_x_gradient, integrated_gradients (ig)")
-      ->transform(CLI::CheckedTransformer(smoothable, CLI::ignore_case));
+  AddChoiceOption(attribute, "--rule", &args->options.rule,
+                  EnumChoices(xai::v1::IntegrationRule_descriptor()),
+                  "Integrated Gradients' quadrature", "gauss_legendre");
+  AddChoiceOption(attribute, "--baseline", &args->options.baselines,
+                  EnumChoices(xai::v1::Baseline_descriptor()),
+                  "Repeat to average several (gradient_shap draws from them)",
+                  "zero; xrai: black and white")
+      ->allow_extra_args(false);
+  AddChoiceOption(attribute, "--smooth", &args->options.smooth_grad_of, AttributionMethodChoices(),
+                  "What smooth_grad averages over noisy copies: saliency, input_x_gradient or "
+                  "integrated_gradients",
+                  "saliency");
   attribute
       ->add_option("--samples", args->options.samples,
                    "smooth_grad's noisy copies, gradient_shap's samples (0: the server's, 5)")
@@ -258,14 +250,11 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
                   "about 2 x steps more forwards per target, pixels ranked by the map");
   CLI::Option* no_overlay = AddOverlayFlags(attribute, &args->options.overlay,
                                             "jet; blue-white-red with --polarity both");
-  attribute
-      ->add_option("--polarity", args->options.polarity,
-                   "Which sign the overlay draws: positive (default), negative, both")
-      ->transform(CLI::CheckedTransformer(
-          std::vector<std::pair<std::string, int>>{{"positive", xai::v1::POLARITY_POSITIVE},
-                                                   {"negative", xai::v1::POLARITY_NEGATIVE},
-                                                   {"both", xai::v1::POLARITY_BOTH}},
-          CLI::ignore_case))
+  AddChoiceOption(attribute, "--polarity", &args->options.polarity,
+                  {{"positive", xai::v1::POLARITY_POSITIVE},
+                   {"negative", xai::v1::POLARITY_NEGATIVE},
+                   {"both", xai::v1::POLARITY_BOTH}},
+                  "Which sign the overlay draws", "positive")
       ->excludes(no_overlay);
   attribute
       ->add_option("--clip", args->options.clip_upper,
@@ -279,11 +268,9 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
       ->capture_default_str()
       ->check(CLI::Range(0.0f, 99.999f))
       ->excludes(no_overlay);
-  attribute
-      ->add_option("--overlay-kind", args->options.overlay_kind,
-                   "over_image (default), over_grayscale, masked_image (the rest goes black)")
-      ->transform(CLI::CheckedTransformer(
-          LowerCaseEnumNames(xai::v1::AttributionOverlayKind_descriptor()), CLI::ignore_case))
+  AddChoiceOption(attribute, "--overlay-kind", &args->options.overlay_kind,
+                  EnumChoices(xai::v1::AttributionOverlayKind_descriptor()),
+                  "masked_image: the rest goes black", "over_image")
       ->excludes(no_overlay);
   attribute
       ->add_option("--outline", args->options.outlines,
@@ -292,14 +279,16 @@ void SetupAttribute(CLI::App& app, const GlobalOptions& global) {
       ->allow_extra_args(false)
       ->check(CLI::Range(0.001f, 100.0f))
       ->excludes(no_overlay);
-  attribute->add_option("--out", args->options.out_dir, "Directory for the files, made if missing")
-      ->capture_default_str();
+  AddOutDirOption(attribute, &args->options.out_dir);
   attribute->footer(
-      "For image DIR/NAME.EXT and each target T, --out gets:\n"
-      "  NAME_T_attribution.npy  float32 [C,H,W]: the attribution in the model's input space\n"
-      "  NAME_T_map.npy          float32 [H,W]: its sum over channels, signed (xrai: each\n"
-      "                          pixel's region gain; higher ranks first)\n"
-      "  NAME_T_overlay.png      the map drawn over the image (not with --no-overlay)\n"
+      "For image DIR/NAME.EXT and each target T, --out gets, with METHOD the --method\n"
+      "(smooth_grad+WHAT with --smooth):\n"
+      "  NAME_METHOD_classT_attribution.npy  float32 [C,H,W]: the attribution in the model's\n"
+      "                                      input space\n"
+      "  NAME_METHOD_classT_map.npy          float32 [H,W]: its sum over channels, signed\n"
+      "                                      (xrai: each pixel's region gain; higher first)\n"
+      "  NAME_METHOD_classT_overlay.png      the map drawn over the image (not with\n"
+      "                                      --no-overlay)\n"
       "ERROR is Integrated Gradients' |sum(attribution) - (f(x) - f(baseline))| /\n"
       "|f(x) - f(baseline)|, f the target's logit: raise --steps when it is above 0.05,\n"
       "or let --max-error 0.05 choose them (STEPS says how many it used).\n"

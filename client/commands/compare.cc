@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "client/choices.h"
 #include "client/common.h"
 #include "client/output.h"
 #include "client/results.h"
@@ -28,12 +30,13 @@ using json = nlohmann::json;
 
 struct CompareOptions {
   std::string layer;                 // "": the model's default CAM layer
-  int target = -1;                   // -1: the top-1 class
+  std::string target;                // an index or a label; "": the top-1 class
   std::vector<std::string> methods;  // empty: every method
   int steps = 0;                     // 0: the server's 16
   int repeat = 3;
   int cell = 224;  // pixels of an overlay in the grid
-  std::string out = "compare.png";
+  std::string out_dir = ".";
+  std::string out_file;  // "": <out_dir>/NAME_compare_classT.png
 };
 
 struct MethodRow {
@@ -80,55 +83,90 @@ void Curve(cv::Mat& canvas, const cv::Rect& box,
   cv::polylines(canvas, points, false, color, thickness, cv::LINE_AA);
 }
 
-// A chart of the deletion (red) and insertion (green) curves, the random map's thin.
+// A chart of the deletion (red) and insertion (green) curves, the random map's thin, in
+// `box` with its axes labelled: the target's probability (0 to 1) over the share of pixels
+// removed (deletion) or inserted (insertion), most important first.
 void Chart(cv::Mat& canvas, const cv::Rect& box, const xai::v1::FaithfulnessScores& scores,
            const xai::v1::FaithfulnessScores* random) {
-  cv::rectangle(canvas, box, kGrey, 1);
-  if (random != nullptr) {
-    Curve(canvas, box, random->deletion_curve(), kDeletion, 1);
-    Curve(canvas, box, random->insertion_curve(), kInsertion, 1);
+  const int left = 26, bottom = 16;
+  const cv::Rect plot(box.x + left, box.y + 4, box.width - left - 6, box.height - bottom - 8);
+  for (const double v : {0.0, 0.5, 1.0}) {
+    const int y = plot.y + plot.height - static_cast<int>(v * plot.height);
+    cv::line(canvas, {plot.x, y}, {plot.x + plot.width, y}, cv::Scalar(225, 225, 225), 1);
+    Text(canvas, FormatFloat(v, v == 0.5 ? 1 : 0), box.x + 2, y + 4, 0.33, kGrey);
+    const int x = plot.x + static_cast<int>(v * plot.width);
+    Text(canvas, v == 0 ? "0" : (v == 1 ? "100%" : "50%"),
+         x - (v == 1   ? 26
+              : v == 0 ? 2
+                       : 10),
+         plot.y + plot.height + 13, 0.33, kGrey);
   }
-  Curve(canvas, box, scores.deletion_curve(), kDeletion, 2);
-  Curve(canvas, box, scores.insertion_curve(), kInsertion, 2);
+  cv::rectangle(canvas, plot, kGrey, 1);
+  if (random != nullptr) {
+    Curve(canvas, plot, random->deletion_curve(), kDeletion, 1);
+    Curve(canvas, plot, random->insertion_curve(), kInsertion, 1);
+  }
+  Curve(canvas, plot, scores.deletion_curve(), kDeletion, 2);
+  Curve(canvas, plot, scores.insertion_curve(), kInsertion, 2);
 }
 
-// The grid: a header with the image and the target; a row per method with its overlay, the
-// scores and time under it, and its curves beside it; a legend.
-cv::Mat RenderGrid(const cv::Mat& image, const std::string& title,
+// The grid: a header with the image, the target and what the scales mean; then the methods
+// in rows of up to five tiles, each its name, its overlay, its curves with labelled axes
+// and its scores and time.
+cv::Mat RenderGrid(const cv::Mat& image, const std::vector<std::string>& title,
                    const std::vector<MethodRow>& rows, const xai::v1::FaithfulnessScores* random,
                    int cell) {
-  const int pad = 12, text_band = 50, chart = cell, header = cell + 2 * pad + 30;
-  const int width = pad + cell + pad + chart + pad;
-  const int row_height = cell + text_band + pad;
-  const int legend = random != nullptr ? 70 : 30;
-  cv::Mat canvas(header + static_cast<int>(rows.size()) * row_height + legend, width, CV_8UC3,
-                 kWhite);
-  Text(canvas, title, pad, pad + 16, 0.5);
-  Cell(image, cell).copyTo(canvas(cv::Rect(pad, pad + 30, cell, cell)));
-  Text(canvas, "input", pad + cell + pad, pad + 30 + 16, 0.5, kGrey);
-  int y = header;
-  for (const MethodRow& row : rows) {
-    Cell(row.overlay, cell).copyTo(canvas(cv::Rect(pad, y, cell, cell)));
-    Text(canvas, row.name, pad, y + cell + 18, 0.5);
-    if (!row.error.empty()) {
-      Text(canvas, row.error.substr(0, 60), pad, y + cell + 38, 0.4, kDeletion);
-    } else {
-      Text(canvas,
-           "del " + FormatFloat(row.scores.deletion_auc(), 3) + "  ins " +
-               FormatFloat(row.scores.insertion_auc(), 3) + "  " +
-               FormatFloat(row.milliseconds, 1) + " ms",
-           pad, y + cell + 38, 0.45);
-      Chart(canvas, cv::Rect(pad + cell + pad, y, chart, cell), row.scores, random);
-    }
-    y += row_height;
+  const int pad = 14, name_band = 22, chart = cell * 3 / 5, score_band = 20;
+  const int columns = std::max(1, std::min<int>(5, static_cast<int>(rows.size())));
+  const int grid_rows = (static_cast<int>(rows.size()) + columns - 1) / columns;
+  const int tile_w = cell, tile_h = name_band + cell + chart + score_band;
+  const int header = pad + cell + pad;
+  const int width = std::max(pad + columns * (tile_w + pad), pad + cell + pad + 520);
+  cv::Mat canvas(header + grid_rows * (tile_h + pad) + pad, width, CV_8UC3, kWhite);
+  Cell(image, cell).copyTo(canvas(cv::Rect(pad, pad, cell, cell)));
+  int line = pad + 18;
+  const int text_x = pad + cell + pad;
+  for (size_t i = 0; i < title.size(); ++i, line += 22) {
+    Text(canvas, title[i], text_x, line, i == 0 ? 0.55 : 0.45, i == 0 ? kInk : kGrey);
   }
-  Text(canvas, "curves: deletion red, insertion green", pad, y + 14, 0.4, kGrey);
+  line += 8;
+  cv::line(canvas, {text_x, line - 4}, {text_x + 24, line - 4}, kDeletion, 2);
+  Text(canvas, "deletion: p as the most important pixels go (lower area is better)", text_x + 30,
+       line, 0.4, kInk);
+  line += 20;
+  cv::line(canvas, {text_x, line - 4}, {text_x + 24, line - 4}, kInsertion, 2);
+  Text(canvas, "insertion: p as they come back over a blurred copy (higher is better)", text_x + 30,
+       line, 0.4, kInk);
   if (random != nullptr) {
-    Text(canvas, "thin: a random map,", pad, y + 34, 0.4, kGrey);
+    line += 20;
+    cv::line(canvas, {text_x, line - 4}, {text_x + 24, line - 4}, kGrey, 1);
     Text(canvas,
-         "del " + FormatFloat(random->deletion_auc(), 3) + "  ins " +
-             FormatFloat(random->insertion_auc(), 3),
-         pad, y + 54, 0.4, kGrey);
+         "thin: a random map's curves (del " + FormatFloat(random->deletion_auc(), 3) + ", ins " +
+             FormatFloat(random->insertion_auc(), 3) + "), for scale",
+         text_x + 30, line, 0.4, kInk);
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const MethodRow& row = rows[i];
+    const int x = pad + static_cast<int>(i % columns) * (tile_w + pad);
+    const int y = header + static_cast<int>(i / columns) * (tile_h + pad);
+    Text(canvas, row.name, x, y + 15, 0.45);
+    Cell(row.overlay, cell).copyTo(canvas(cv::Rect(x, y + name_band, cell, cell)));
+    const int below = y + name_band + cell;
+    if (!row.error.empty()) {
+      // The refusal's start, in lines that fit the tile.
+      const size_t per_line = static_cast<size_t>(std::max(8, cell / 7));
+      for (size_t k = 0, l = 0; k < row.error.size() && l < 5; k += per_line, ++l) {
+        Text(canvas, row.error.substr(k, per_line), x, below + 16 + static_cast<int>(l) * 16, 0.35,
+             kDeletion);
+      }
+      continue;
+    }
+    Chart(canvas, cv::Rect(x, below, cell, chart), row.scores, random);
+    Text(canvas,
+         "del " + FormatFloat(row.scores.deletion_auc(), 3) + "  ins " +
+             FormatFloat(row.scores.insertion_auc(), 3) + "  " + FormatFloat(row.milliseconds, 0) +
+             " ms",
+         x, below + chart + 14, 0.4);
   }
   return canvas;
 }
@@ -161,23 +199,31 @@ int RunCompare(const GlobalOptions& g, const std::string& model, const std::stri
            std::find(options.methods.begin(), options.methods.end(), name) != options.methods.end();
   };
   std::vector<std::pair<std::string, xai::v1::CamMethod>> cams;
-  for (const auto& [name, method] : CamMethodNames()) {
-    if (name != "gradcam++" && wanted(name)) cams.emplace_back(name, method);  // not the alias
+  for (const Choice& c : CamMethodChoices()) {
+    if (wanted(c.name)) cams.emplace_back(c.name, static_cast<xai::v1::CamMethod>(c.value));
   }
   std::vector<std::pair<std::string, int>> attributions;
-  for (const auto& [name, method] : LowerCaseEnumNames(xai::v1::AttributionMethod_descriptor())) {
-    if (wanted(name)) attributions.emplace_back(name, method);
+  for (const Choice& c : AttributionMethodChoices()) {
+    if (wanted(c.name)) attributions.emplace_back(c.name, c.value);
+  }
+  int target = -1;
+  if (!options.target.empty()) {
+    std::vector<int> targets;
+    if (const int code = ResolveTargets(g, "compare", model, 0, {options.target}, &targets)) {
+      return code;
+    }
+    target = targets.front();
   }
   auto stub = Connect(g);
   xai::v1::GradCAMRequest cam_base;
   cam_base.mutable_model()->set_name(model);
   cam_base.mutable_image()->set_encoded(*bytes);
   if (!options.layer.empty()) cam_base.add_layers(options.layer);
-  if (options.target >= 0) cam_base.add_target_classes(options.target);
+  if (target >= 0) cam_base.add_target_classes(target);
   xai::v1::AttributeRequest attribution_base;
   *attribution_base.mutable_model() = cam_base.model();
   *attribution_base.mutable_image() = cam_base.image();
-  if (options.target >= 0) attribution_base.add_target_classes(options.target);
+  if (target >= 0) attribution_base.add_target_classes(target);
 
   // One method's answer: its first explanation's target, overlay and metrics.
   struct Answer {
@@ -269,22 +315,51 @@ int RunCompare(const GlobalOptions& g, const std::string& model, const std::stri
   }
 
   std::string title = model;
+  std::string target_line = "target: the top-1 class";
   if (first.target >= 0) {
     const int target = first.target;
     title += ", class " + std::to_string(target);
+    target_line = "target: class " + std::to_string(target);
     for (const auto& c : first.classes) {
-      if (c.index() == target)
+      if (c.index() == target) {
         title += " " + c.label() + " (p " + FormatFloat(c.probability(), 3) + ")";
+        target_line += (c.label().empty() ? "" : " " + c.label()) + ", probability " +
+                       FormatFloat(c.probability(), 3);
+      }
     }
   }
+  const std::vector<std::string> header = {
+      model + ": " + std::filesystem::path(image_path).filename().string(), target_line,
+      "each overlay scaled to its own map's maximum (jet: blue low, red high);",
+      "attributions: positive part, clipped at the 99.9th percentile"};
   const cv::Mat input =
       cv::imdecode(std::vector<uchar>(bytes->begin(), bytes->end()), cv::IMREAD_COLOR);
   const cv::Mat grid =
-      RenderGrid(input, title, rows, have_random ? &random : nullptr, options.cell);
+      RenderGrid(input, header, rows, have_random ? &random : nullptr, options.cell);
+  std::string grid_file = options.out_file;
+  if (grid_file.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.out_dir, ec);
+    if (ec) {
+      std::cerr << "xai compare: cannot create " << options.out_dir << ": " << ec.message() << "\n";
+      return kExitFailure;
+    }
+    const std::string stem = std::filesystem::path(image_path).stem().string();
+    grid_file = first.target >= 0
+                    ? ExplanationFileBase(options.out_dir, stem, "compare", first.target) + ".png"
+                    : (std::filesystem::path(options.out_dir) / (stem + "_compare.png"))
+                          .lexically_normal()
+                          .string();
+  }
   std::vector<uchar> png;
-  if (!cv::imencode(".png", grid, png) ||
-      !xai::core::WriteFile(options.out, std::string(png.begin(), png.end())).ok()) {
-    std::cerr << "xai compare: cannot write " << options.out << "\n";
+  if (!cv::imencode(".png", grid, png)) {
+    std::cerr << "xai compare: cannot encode the grid\n";
+    return kExitFailure;
+  }
+  if (const xai::core::Status s =
+          xai::core::WriteFile(grid_file, std::string(png.begin(), png.end()));
+      !s.ok()) {
+    std::cerr << "xai compare: " << s.message() << "\n";
     return kExitFailure;
   }
 
@@ -304,7 +379,7 @@ int RunCompare(const GlobalOptions& g, const std::string& model, const std::stri
     }
     json out = {{"model", model},
                 {"image", image_path},
-                {"grid", options.out},
+                {"grid", grid_file},
                 {"target_class", first.target >= 0 ? json(first.target) : json(nullptr)},
                 {"methods", table},
                 {"random", have_random ? ScoresJson(random) : json(nullptr)}};
@@ -330,7 +405,7 @@ int RunCompare(const GlobalOptions& g, const std::string& model, const std::stri
   }
   PrintTable(stdout, {"  METHOD", "TIME MS", "DELETION AUC", "INSERTION AUC", "TOP-20% P", "ERROR"},
              table);
-  std::printf("grid written to %s\n", options.out.c_str());
+  std::printf("grid written to %s\n", grid_file.c_str());
   return failures == 0 ? 0 : kExitFailure;
 }
 
@@ -353,21 +428,17 @@ void SetupCompare(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::ExistingFile);
   compare->add_option("--layer", args->options.layer,
                       "Module path to explain (none: the model's default CAM layer)");
-  compare->add_option("--target", args->options.target, "Class index (none: the top-1 class)")
-      ->check(CLI::NonNegativeNumber);
-  std::vector<std::string> names;
-  for (const auto& [name, method] : CamMethodNames()) {
-    if (name != "gradcam++") names.push_back(name);
-  }
-  for (const auto& [name, method] : LowerCaseEnumNames(xai::v1::AttributionMethod_descriptor())) {
-    names.push_back(name);
-  }
+  AddTargetOption(compare, &args->options.target, "none: the top-1 class");
+  std::vector<Choice> methods = CamMethodChoices();
+  for (Choice& c : AttributionMethodChoices()) methods.push_back(std::move(c));
   compare
       ->add_option("--methods", args->options.methods,
-                   "Comma-separated methods, case-insensitive: CAM methods (grad_cam, ...) and "
-                   "attribution methods (saliency, integrated_gradients, xrai, ...); none: all")
+                   "Comma-separated methods, case-insensitive; none: all. CAM methods: " +
+                       ChoiceList(CamMethodChoices()) +
+                       ". Attribution methods: " + ChoiceList(AttributionMethodChoices()))
+      ->type_name("NAME,...")
       ->delimiter(',')
-      ->transform(CLI::IsMember(names, CLI::ignore_case));
+      ->transform(ChoiceTransform(methods, /*to_number=*/false));
   compare
       ->add_option("--metrics-steps", args->options.steps,
                    "Steps of the deletion and insertion curves, 1-256 (0: the server's 16)")
@@ -379,7 +450,9 @@ void SetupCompare(CLI::App& app, const GlobalOptions& global) {
   compare->add_option("--cell", args->options.cell, "Pixels of an overlay in the grid")
       ->capture_default_str()
       ->check(CLI::Range(64, 1024));
-  compare->add_option("--out", args->options.out, "The grid's PNG file")->capture_default_str();
+  CLI::Option* out_dir = AddOutDirOption(compare, &args->options.out_dir, ".png");
+  AddOutFileOption(compare, &args->options.out_file, out_dir,
+                   "The grid's PNG file instead of --out's NAME_compare_classT.png");
   compare->footer(
       "Per method: --repeat calls with the overlay, timed from this client (the median shows,\n"
       "so the time includes the network and the overlay PNG), then one call with the\n"
@@ -388,7 +461,9 @@ void SetupCompare(CLI::App& app, const GlobalOptions& global) {
       "baseline; XRAI black and white) and their overlays' (positive, clipped at 99.9%).\n"
       "DELETION AUC: lower is better; INSERTION AUC: higher is better; the random map's\n"
       "scores come from the first method's metrics call, for scale. A method the server\n"
-      "refuses for this model or layer shows its error and makes the exit status 1.\n");
+      "refuses for this model or layer shows its error and makes the exit status 1.\n"
+      "The grid goes to --out as NAME_compare_classT.png (image NAME, target T), or to\n"
+      "--out-file.\n");
   compare->callback(
       [&global, args] { ExitWith(RunCompare(global, args->model, args->image, args->options)); });
 }

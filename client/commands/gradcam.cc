@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "client/choices.h"
 #include "client/common.h"
 #include "client/npy.h"
 #include "client/output.h"
@@ -31,8 +32,8 @@ using json = nlohmann::json;
 struct GradCamOptions {
   std::vector<std::string> layers;
   std::vector<std::string> layouts;  // LAYER=NCHW|NHWC|TOKENS[:PREFIX], checked by ParseLayout
-  std::vector<int> targets;
-  std::string method = "grad_cam";  // one of CamMethodNames(), as CLI11 normalised it
+  std::vector<std::string> targets;  // indices or labels (ResolveTargets)
+  int method = xai::v1::GRAD_CAM;
   bool eigen_smooth = false;
   bool aug_smooth = false;
   int batch_size = 0;
@@ -70,8 +71,8 @@ std::string ParseLayout(const std::string& text, xai::v1::LayerLayout* out) {
   return "";
 }
 
-// (x, y) of the first maximum, in row-major order, of a [H,W] float32 tensor.
-bool CamPeak(const xai::v1::Tensor& cam, int64_t* x, int64_t* y, std::string* error) {
+// (x, y) and value of the first maximum, in row-major order, of a [H,W] float32 tensor.
+bool CamPeak(const xai::v1::Tensor& cam, int64_t* x, int64_t* y, float* peak, std::string* error) {
   const std::string& data = cam.data();
   const uint64_t floats = data.size() / sizeof(float);
   // Bounding each side by the data's size first keeps their product from overflowing.
@@ -98,6 +99,7 @@ bool CamPeak(const xai::v1::Tensor& cam, int64_t* x, int64_t* y, std::string* er
   }
   *x = static_cast<int64_t>(best % cam.shape(1));
   *y = static_cast<int64_t>(best / cam.shape(1));
+  *peak = best_value;
   return true;
 }
 
@@ -106,22 +108,43 @@ struct WrittenExplanation {
   int target = 0;
   std::string cam, raw, overlay;  // paths; overlay "" when the server sent no PNG
   int64_t peak_x = 0, peak_y = 0;
+  float raw_peak = 0;  // the raw map's maximum: what the [0,1] map's 1 stands for
   const xai::v1::Explanation* explanation = nullptr;
 };
 
-// Writes the files of every explanation of `response`, named from `prefix` in `out_dir`.
-bool WriteExplanations(const xai::v1::GradCAMResponse& response, const std::string& out_dir,
+// What the file names say besides the image and the target: the method, its smoothing and
+// the layers explained (the server names the default layer it chose),
+// e.g. "grad_cam_layer4" or "score_cam+eigen_smooth_layer3+layer4".
+std::string FileWhat(const GradCamOptions& options, const xai::v1::GradCAMResponse& response) {
+  std::string what = ChoiceName(CamMethodChoices(), options.method);
+  if (options.eigen_smooth) what += "+eigen_smooth";
+  if (options.aug_smooth) what += "+aug_smooth";
+  std::string layers;
+  for (const std::string& layer : response.layers()) layers += (layers.empty() ? "" : "+") + layer;
+  if (layers.empty()) {  // a server from before GradCAMResponse.layers
+    for (const std::string& layer : options.layers) layers += (layers.empty() ? "" : "+") + layer;
+  }
+  return FileNamePart(what + "_" + (layers.empty() ? "default_layer" : layers));
+}
+
+// Writes the files of every explanation of `response` into `out_dir`, named from the
+// image's `prefix`, FileWhat and the target.
+bool WriteExplanations(const xai::v1::GradCAMResponse& response, const GradCamOptions& options,
                        const std::string& prefix, std::vector<WrittenExplanation>* written,
                        std::string* error) {
+  const std::string what = FileWhat(options, response);
   for (const auto& e : response.explanations()) {
     WrittenExplanation w;
     w.target = e.target_class();
     w.explanation = &e;
-    if (!CamPeak(e.cam(), &w.peak_x, &w.peak_y, error)) return false;
-    const std::string base = prefix + "_" + std::to_string(e.target_class());
-    auto file = [&](const std::string& suffix) {
-      return (std::filesystem::path(out_dir) / (base + suffix)).lexically_normal().string();
-    };
+    float cam_peak = 0;
+    int64_t raw_x = 0, raw_y = 0;
+    if (!CamPeak(e.cam(), &w.peak_x, &w.peak_y, &cam_peak, error) ||
+        !CamPeak(e.raw(), &raw_x, &raw_y, &w.raw_peak, error)) {
+      return false;
+    }
+    const std::string base = ExplanationFileBase(options.out_dir, prefix, what, e.target_class());
+    auto file = [&](const std::string& suffix) { return base + suffix; };
     w.cam = file("_cam.npy");
     w.raw = file("_raw.npy");
     if (!xai::client::WriteNpyFloat32(w.cam, {e.cam().shape().begin(), e.cam().shape().end()},
@@ -157,10 +180,12 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
   for (const std::string& layout : options.layouts) {
     ParseLayout(layout, request.add_layer_layouts());  // checked while parsing the flags
   }
-  for (const int target : options.targets) request.add_target_classes(target);
-  for (const auto& [name, method] : CamMethodNames()) {
-    if (name == options.method) request.set_method(method);
+  std::vector<int> targets;
+  if (const int code = ResolveTargets(g, "gradcam", model, version, options.targets, &targets)) {
+    return code;
   }
+  for (const int target : targets) request.add_target_classes(target);
+  request.set_method(static_cast<xai::v1::CamMethod>(options.method));
   request.set_eigen_smooth(options.eigen_smooth);
   request.set_aug_smooth(options.aug_smooth);
   request.set_batch_size(options.batch_size);
@@ -180,7 +205,7 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
         if (!status.ok()) return Describe(status, g);
         std::string error;
         std::vector<WrittenExplanation> written;
-        if (!WriteExplanations(response, options.out_dir, prefixes[i], &written, &error)) {
+        if (!WriteExplanations(response, options, prefixes[i], &written, &error)) {
           return error;
         }
 
@@ -193,6 +218,7 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
                  {"raw", w.raw},
                  {"overlay", w.overlay.empty() ? json(nullptr) : json(w.overlay)},
                  {"cam_peak", {w.peak_x, w.peak_y}},
+                 {"raw_peak", w.raw_peak},
                  {"metrics", w.explanation->has_metrics() ? MetricsJson(w.explanation->metrics())
                                                           : json(nullptr)}});
           }
@@ -224,7 +250,8 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
           }
           std::vector<std::string> row = {
               "  " + std::to_string(w.target), label, probability,
-              "(" + std::to_string(w.peak_x) + ", " + std::to_string(w.peak_y) + ")"};
+              "(" + std::to_string(w.peak_x) + ", " + std::to_string(w.peak_y) + ")",
+              FormatSignificant(w.raw_peak, 4)};
           if (w.explanation->has_metrics()) {
             const std::vector<std::string> cells = MetricCells(w.explanation->metrics());
             row.insert(row.end(), cells.begin(), cells.end());
@@ -232,8 +259,8 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
           row.push_back(w.cam + " " + w.raw + (w.overlay.empty() ? "" : " " + w.overlay));
           rows.push_back(std::move(row));
         }
-        PrintResultTable({"  TARGET", "LABEL", "PROBABILITY", "CAM PEAK"}, options.metrics.metrics,
-                         rows);
+        PrintResultTable({"  TARGET", "LABEL", "PROBABILITY", "CAM PEAK", "RAW PEAK"},
+                         options.metrics.metrics, rows);
         return std::string();
       });
   if (g.json) std::cout << JsonText(json{{"results", results}}) << "\n";
@@ -275,13 +302,9 @@ void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
         xai::v1::LayerLayout layout;
         return ParseLayout(value, &layout);
       });
-  gradcam
-      ->add_option("--target", args->cam.targets,
-                   "Class index to explain; repeat for several; none: the top-1 class")
-      ->allow_extra_args(false);
-  gradcam->add_option("--method", args->cam.method, "CAM method, case-insensitive")
-      ->capture_default_str()
-      ->transform(CLI::IsMember(CamMethodNames(), CLI::ignore_case));
+  AddTargetOption(gradcam, &args->cam.targets, "repeat for several; none: the top-1 class");
+  AddChoiceOption(gradcam, "--method", &args->cam.method, CamMethodChoices(),
+                  "CAM method, case-insensitive (docs/METHODS.md)", "grad_cam");
   gradcam->add_flag("--eigen-smooth", args->cam.eigen_smooth,
                     "Project the weighted activations on their first principal component "
                     "instead of summing them (pytorch-grad-cam's eigen_smooth)");
@@ -297,15 +320,22 @@ void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::NonNegativeNumber);
   AddMetricsFlags(gradcam, &args->cam.metrics, "about 2 x steps more forwards per target");
   AddOverlayFlags(gradcam, &args->cam.overlay, "jet");
-  gradcam->add_option("--out", args->cam.out_dir, "Directory for the files, made if missing")
-      ->capture_default_str();
+  AddOutDirOption(gradcam, &args->cam.out_dir);
   gradcam->footer(
-      "For image DIR/NAME.EXT and each target T, --out gets:\n"
-      "  NAME_T_cam.npy      float32 [H,W] in [0,1]: the map at the model input's size\n"
-      "  NAME_T_raw.npy      float32 [h,w]: the first layer's map after ReLU, before normalising\n"
-      "  NAME_T_overlay.png  the map as a heatmap over the image (not with --no-overlay)\n"
-      "numpy.load reads the .npy files. Images with the same NAME get NAME_2, NAME_3, ...\n"
-      "The summary's CAM PEAK is the (x, y) of the map's maximum, in model input pixels.\n"
+      "For image DIR/NAME.EXT and each target T, --out gets, with WHAT the method (and\n"
+      "+eigen_smooth, +aug_smooth) and the layers explained, e.g. grad_cam_layer4:\n"
+      "  NAME_WHAT_classT_cam.npy      float32 [H,W] in [0,1]: the map at the model input's\n"
+      "                                size, scaled to its own maximum\n"
+      "  NAME_WHAT_classT_raw.npy      float32 [h,w]: the first layer's map after ReLU, before\n"
+      "                                scaling (its maximum is the map's raw peak)\n"
+      "  NAME_WHAT_classT_overlay.png  the map as a heatmap over the image (not with\n"
+      "                                --no-overlay)\n"
+      "numpy.load reads the .npy files. Images with the same NAME get NAME_2, NAME_3, ...;\n"
+      "other methods, layers and targets other names, so runs into one --out keep each other's\n"
+      "files (a rerun of the same command replaces its own).\n"
+      "The summary's CAM PEAK is the (x, y) of the map's maximum, in model input pixels; RAW\n"
+      "PEAK the raw map's maximum, which the map's 1 stands for: compare it across targets,\n"
+      "since every map is scaled to its own maximum.\n"
       "With --metrics: DELETION AUC (lower is better), INSERTION AUC (higher is better) and\n"
       "TOP-20% P, the target's probability with only the map's top 20% of pixels kept.\n");
   gradcam->callback([&global, args] {

@@ -72,7 +72,13 @@ int RunPath(const GlobalOptions& g, const std::string& model, int64_t version,
   xai::v1::DecisionPathRequest request;
   request.mutable_model()->set_name(model);
   request.mutable_model()->set_version(version);
-  request.set_target_class(options.target);
+  std::vector<int> targets;
+  if (!options.target.empty()) {
+    if (const int code = ResolveTargets(g, "path", model, version, {options.target}, &targets)) {
+      return code;
+    }
+  }
+  request.set_target_class(targets.empty() ? -1 : targets.front());
   for (const std::string& layer : options.layers) request.add_layers(layer);
   request.set_threshold(options.threshold);
   request.set_max_channels(options.max_channels);
@@ -92,11 +98,11 @@ int RunPath(const GlobalOptions& g, const std::string& model, int64_t version,
     std::cerr << "xai path: " << image << ": " << Describe(status, g) << "\n";
     return kExitFailure;
   }
-  const std::string stem = std::filesystem::path(image).stem().string();
-  const std::string png =
-      (std::filesystem::path(options.out_dir) / (stem + "_path.png")).lexically_normal().string();
-  const std::string json_file =
-      (std::filesystem::path(options.out_dir) / (stem + "_path.json")).lexically_normal().string();
+  const std::string base =
+      ExplanationFileBase(options.out_dir, std::filesystem::path(image).stem().string(),
+                          "decision_path", response.target_class());
+  const std::string png = base + ".png";
+  const std::string json_file = base + ".json";
   const json path = PathJson(response);
   xai::core::Status written = xai::core::WriteFile(png, response.diagram_png());
   if (written.ok()) written = xai::core::WriteFile(json_file, JsonText(path) + "\n");
@@ -162,24 +168,19 @@ void SetupPath(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::ExistingFile);
   path_command->add_option("--version", args->version, "Model version (0: newest ready)")
       ->capture_default_str();
-  path_command
-      ->add_option("--target", args->path.target, "Class index to explain (-1: the top-1 class)")
-      ->capture_default_str()
-      ->check(CLI::Range(-1, 1 << 30));
+  AddTargetOption(path_command, &args->path.target, "none: the top-1 class");
   AddPathOptions(path_command, &args->path);
   path_command->add_option("--top-chains", args->path.top_chains, "Chains to return, best first")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
-  path_command->add_option("--out", args->path.out_dir, "Directory for the files, made if missing")
-      ->capture_default_str();
+  AddOutDirOption(path_command, &args->path.out_dir);
   path_command->footer(
-      "For image DIR/NAME.EXT, --out gets:\n"
-      "  NAME_path.png   layers as columns, each critical channel as a tile of its activation over "
-      "the\n"
-      "                  image, edges as wide as their weight, the best chain in red, the class at "
-      "the end\n"
-      "  NAME_path.json  the layers, nodes (channel, relevance, share), edges (weight) and "
-      "chains\n");
+      "For image DIR/NAME.EXT and the target T, --out gets:\n"
+      "  NAME_decision_path_classT.png   layers as columns, each critical channel as a tile of\n"
+      "                                  its activation over the image, edges as wide as their\n"
+      "                                  weight, the best chain in red, the class at the end\n"
+      "  NAME_decision_path_classT.json  the layers, nodes (channel, relevance, share), edges\n"
+      "                                  (weight) and chains\n");
   path_command->callback([&global, args] {
     ExitWith(RunPath(global, args->model, args->version, args->image, args->path));
   });

@@ -157,7 +157,8 @@ void SetupProfilePaths(CLI::App& app, const GlobalOptions& global) {
     int64_t version = 0;
     std::string dir;
     PathOptions options;
-    std::string out = xai::core::kPathProfileFile;
+    std::string out_dir = ".";
+    std::string out_file;  // "": <out_dir>/paths.pb
   };
   auto args = std::make_shared<Arguments>();
   auto* profile_command =
@@ -171,18 +172,31 @@ void SetupProfilePaths(CLI::App& app, const GlobalOptions& global) {
   profile_command->add_option("--version", args->version, "Model version (0: newest ready)")
       ->capture_default_str();
   AddPathOptions(profile_command, &args->options);
-  profile_command->add_option("--out", args->out, "The library file to write")
-      ->capture_default_str();
+  CLI::Option* out_dir = AddOutDirOption(profile_command, &args->out_dir, ".pb");
+  AddOutFileOption(
+      profile_command, &args->out_file, out_dir,
+      std::string("The library file instead of --out's ") + xai::core::kPathProfileFile);
   profile_command->footer(
-      "Each image is explained as the class the model decides. Put the file at\n"
-      "<repository>/<model>/<version>/paths.pb: the server loads it with the model, and "
-      "DecisionPath\n"
-      "at the same layers then returns profile_similarity, per layer and mean: how usual the "
-      "image's\n"
-      "critical channels are for its class (weighted Jaccard, 0 to 1).\n");
+      "Each image is explained as the class the model decides. --out gets paths.pb: made\n"
+      "in (or copied to) <repository>/<model>/<version>/, the server loads it with the model,\n"
+      "and DecisionPath at the same layers then returns profile_similarity, per layer and\n"
+      "mean: how usual the image's critical channels are for its class (weighted Jaccard, 0\n"
+      "to 1).\n");
   profile_command->callback([&global, args] {
-    ExitWith(
-        RunProfilePaths(global, args->model, args->version, args->dir, args->options, args->out));
+    std::string out = args->out_file;
+    if (out.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(args->out_dir, ec);
+      if (ec) {
+        std::cerr << "xai profile-paths: cannot create " << args->out_dir << ": " << ec.message()
+                  << "\n";
+        ExitWith(kExitFailure);
+      }
+      out = (std::filesystem::path(args->out_dir) / xai::core::kPathProfileFile)
+                .lexically_normal()
+                .string();
+    }
+    ExitWith(RunProfilePaths(global, args->model, args->version, args->dir, args->options, out));
   });
 }
 

@@ -112,6 +112,7 @@ class GradCamJob : public RequestJob<GradCamResult> {
     const ServableModel& model = this->model();
     GradCamResult result;
     result.model = {model.name, model.version};
+    result.layers = spec_.layers;
     auto top = TopClasses(cams.logits, kDefaultTopK);
     if (!top.ok()) return top.status().WithContext(model.display_name());
     result.classes = Labeled(model, std::move(*top));

@@ -59,6 +59,7 @@ struct CamExplanation {
 
 struct GradCamResult {
   ModelRef model;
+  std::vector<std::string> layers;           // the layers explained (the default resolved)
   std::vector<LabeledScore> classes;         // top classes of the same forward
   std::vector<CamExplanation> explanations;  // one per target, in request order
 };

@@ -1,6 +1,7 @@
 // xai, the CLI, as a person runs it against a real xai-server (tests/server/server_process.h):
 // tables and JSON, the files each command writes and what NumPy and OpenCV read in them,
-// the server's messages and the exit statuses. A new command or option adds its test here.
+// the server's messages and the exit statuses. A new command or option adds its test here
+// or, for how the CLI reads (help, names, usage errors), in cli_usage_test.cc.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,34 +11,15 @@
 #include <filesystem>
 #include <string>
 
+#include "tests/client/cli_fixture.h"
 #include "tests/core/test_paths.h"
-#include "tests/server/server_process.h"
 
 namespace {
 
 using ::testing::HasSubstr;
 using xai::testing::RunCommand;
 
-class CliTest : public xai::testing::BinaryTest {
- protected:
-  void SetUp() override {
-    BinaryTest::SetUp();
-    if (HasFatalFailure()) return;
-    using Response = grpc::health::v1::HealthCheckResponse;
-    ASSERT_EQ(WaitForHealth("", Response::SERVING, 120), Response::SERVING);
-  }
-
-  // The CLI against this test's server.
-  std::string Cli() const { return std::string(XAI_CLI_BINARY) + " --server " + address(); }
-
-  // A scratch path of this test (the commands make the folders they are given).
-  static std::string Scratch() {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    return (std::filesystem::path(::testing::TempDir()) /
-            ("xai_cli_" + std::string(test->name()) + "_" + std::to_string(getpid())))
-        .string();
-  }
-};
+using xai::testing::CliTest;
 
 TEST_F(CliTest, ModelsDescribeClassifyAndStatsPrintTablesJsonAndTheServersMessage) {
   const std::string cli = Cli();
@@ -95,11 +77,14 @@ TEST_F(CliTest, GradcamWritesNpyMapsThatNumpyReadsAndTheirPeaks) {
       "assert a.shape == (224, 224) and a.dtype == np.float32, (a.shape, a.dtype)\n"
       "assert 0 <= a.min() and a.max() <= 1, (a.min(), a.max())\n"
       "assert r.shape == (14, 14) and r.dtype == np.float32, (r.shape, r.dtype)\"";
+  EXPECT_THAT(out, HasSubstr("RAW PEAK"));
   for (const std::string target : {"3", "5"}) {
-    const std::string cam = cam_dir + "/out/image_" + target + "_cam.npy";
-    const std::string raw = cam_dir + "/out/image_" + target + "_raw.npy";
+    // The method and the layer in the names (cli_usage_test.cc: no two outputs collide).
+    const std::string base = cam_dir + "/out/image_grad_cam_layer3_class" + target;
+    const std::string cam = base + "_cam.npy";
+    const std::string raw = base + "_raw.npy";
     EXPECT_THAT(out, HasSubstr(cam));
-    EXPECT_FALSE(std::filesystem::exists(cam_dir + "/out/image_" + target + "_overlay.png"));
+    EXPECT_FALSE(std::filesystem::exists(base + "_overlay.png"));
     std::string python_out;
     EXPECT_EQ(RunCommand(check_maps + " " + cam + " " + raw, &python_out), 0) << python_out;
   }
@@ -113,10 +98,13 @@ TEST_F(CliTest, GradcamWritesNpyMapsThatNumpyReadsAndTheirPeaks) {
       "/usr/bin/python3 -c \"import json, sys, numpy as np\n"
       "e = json.load(open(sys.argv[1]))['results'][0]['explanations'][0]\n"
       "a = np.load(e['cam']); y, x = np.unravel_index(a.argmax(), a.shape)\n"
-      "assert e['cam_peak'] == [x, y] and e['overlay'] is None, e\"";
+      "assert e['cam_peak'] == [x, y] and e['overlay'] is None, e\n"
+      "assert e['raw_peak'] == float(np.load(e['raw']).max()), e\n"
+      "assert 'grad_cam_plus_plus_layer4_class' in e['cam'], e\"";
   EXPECT_EQ(RunCommand(check_peak + " " + json_file, &out), 0) << out;
-  EXPECT_NE(RunCommand(gradcam + " --method nonsense", &out), 0);
-  EXPECT_THAT(out, HasSubstr("nonsense not in {grad_cam,grad_cam_plus_plus,gradcam++,xgrad_cam"));
+  EXPECT_EQ(RunCommand(gradcam + " --method nonsense", &out), 2);
+  EXPECT_THAT(out, HasSubstr("\"nonsense\" is not one of: grad_cam, grad_cam_plus_plus (or "
+                             "gradcam++), xgrad_cam"));
   std::filesystem::remove_all(cam_dir);
 }
 
@@ -131,8 +119,17 @@ TEST_F(CliTest, PathWritesTheDiagramAndTheChains) {
             0)
       << out;
   EXPECT_THAT(out, HasSubstr("stage1 -> stage2 -> stage3 -> stage4"));
-  EXPECT_EQ(xai::testing::ReadBytes(path_dir + "/image_path.png").substr(0, 8),
-            "\x89PNG\r\n\x1a\n");
+  // Named by the image, the command and the target the server chose (the top-1 class).
+  std::string base;
+  for (const auto& entry : std::filesystem::directory_iterator(path_dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("image_decision_path_class", 0) == 0 && entry.path().extension() == ".png") {
+      base = entry.path().string().substr(0, entry.path().string().size() - 4);
+    }
+  }
+  ASSERT_FALSE(base.empty()) << out;
+  EXPECT_THAT(out, HasSubstr("target class " + base.substr(base.rfind("class") + 5)));
+  EXPECT_EQ(xai::testing::ReadBytes(base + ".png").substr(0, 8), "\x89PNG\r\n\x1a\n");
   const std::string check_path =
       "/usr/bin/python3 -c \"import json, sys\n"
       "p = json.load(open(sys.argv[1]))\n"
@@ -141,7 +138,7 @@ TEST_F(CliTest, PathWritesTheDiagramAndTheChains) {
       "p['chains']\n"
       "assert p['chains'][0]['log_score'] >= p['chains'][1]['log_score']\n"
       "assert p['nodes'] and p['edges'], p\"";
-  EXPECT_EQ(RunCommand(check_path + " " + path_dir + "/image_path.json", &out), 0) << out;
+  EXPECT_EQ(RunCommand(check_path + " " + base + ".json", &out), 0) << out;
   EXPECT_EQ(RunCommand(cli + " path shapes " + image + " --target 9 --out " + path_dir, &out), 1)
       << out;
   EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT: target_class = 9"));
@@ -154,18 +151,17 @@ TEST_F(CliTest, CompareScoresEachMethodAndDrawsAGrid) {
   const std::string cam_dir = Scratch();
   std::string out;
   // compare: a row per method (CAM and attribution methods) with its scores and time, the
-  // random map once, the grid PNG
-  // (a header and a row per method: taller than wide); a method the server refuses (here for
-  // the layer) shows its error and makes the exit status 1.
+  // random map once, the grid PNG (a header, then the methods side by side); a method the
+  // server refuses (here for the layer) shows its error and makes the exit status 1.
   const std::string compare_dir = cam_dir + "_compare";
   std::filesystem::create_directories(compare_dir);
   const std::string compare_json = compare_dir + "/compare.json";
-  EXPECT_EQ(
-      RunCommand(cli + " --json compare shapes " + image +
-                     " --methods grad_cam,SCORE_CAM,xrai --repeat 1 --metrics-steps 4 --out " +
-                     compare_dir + "/grid.png > " + compare_json,
-                 &out),
-      0)
+  EXPECT_EQ(RunCommand(cli + " --json compare shapes " + image +
+                           " --methods grad_cam,SCORE_CAM,xrai --repeat 1 --metrics-steps 4 "
+                           "--out-file " +
+                           compare_dir + "/grid.png > " + compare_json,
+                       &out),
+            0)
       << xai::testing::ReadBytes(compare_json);
   const std::string check_compare =
       "/usr/bin/python3 -c \"import json, sys, cv2\n"
@@ -175,12 +171,12 @@ TEST_F(CliTest, CompareScoresEachMethodAndDrawsAGrid) {
       "    assert m['milliseconds'] > 0 and len(m['metrics']['deletion_curve']) == 5, m\n"
       "    assert 0 <= m['metrics']['deletion_auc'] <= 1, m\n"
       "assert len(c['random']['insertion_curve']) == 5, c\n"
+      "assert c['grid'].endswith('/grid.png'), c['grid']\n"
       "g = cv2.imread(c['grid'])\n"
-      "assert g is not None and g.shape[0] > g.shape[1], g.shape\"";
+      "assert g is not None and g.shape[1] >= 3 * 224, g.shape\"";
   EXPECT_EQ(RunCommand(check_compare + " " + compare_json, &out), 0) << out;
   EXPECT_EQ(RunCommand(cli + " compare resnet18 " + image +
-                           " --methods grad_cam --layer fc --repeat 1 --out " + compare_dir +
-                           "/refused.png",
+                           " --methods grad_cam --layer fc --repeat 1 --out " + compare_dir,
                        &out),
             1)
       << out;
