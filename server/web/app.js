@@ -4,11 +4,32 @@
 // bundled sample; an uploaded image stays in the tab.
 
 // The methods are the server's (DescribeModel's `methods`, from its method tables): the page
-// keeps no list of its own. The comparison grid: those of them that cost about a forward and
-// a backward each, and two pixel attributions.
-const COMPARED = ['GRAD_CAM', 'GRAD_CAM_PLUS_PLUS', 'XGRAD_CAM', 'HIRES_CAM', 'LAYER_CAM',
-  'EIGEN_CAM', 'SALIENCY', 'INTEGRATED_GRADIENTS'];
+// keeps no list of its own; the comparison grid shows every one of them.
+// Faithfulness scores in the comparison: curves of this many steps (docs/METHODS.md).
+const COMPARE_METRIC_STEPS = 8;
 const methodInfo = (method) => state.methods.find((m) => m.name === method);
+const family = (method) => (methodInfo(method) || {}).family || '';
+// Integrated Gradients' family: steps and a baseline apply.
+const integrates = (method) => ['path integral', 'regions'].includes(family(method));
+
+// What a method's picture shows, by its family (DescribeModel's `family`, from the server's
+// method tables): the page keeps no per-method list.
+const LEGENDS = {
+  'gradient-weighted': 'Each channel of the layer weighted by the gradient of the target\'s score, ' +
+    'summed, negatives cut: red where the layer\'s features raise the score most.',
+  'activation-only': 'The layer\'s dominant activation pattern (its first principal component): ' +
+    'where the features are strongest, the same for every target.',
+  perturbation: 'Each channel weighted by how the target\'s score changes when the image is ' +
+    'masked by it (a forward per channel): red where the evidence is.',
+  gradient: 'The gradient of the target\'s logit at each pixel (Input × Gradient: times the ' +
+    'pixel), summed over colour channels.',
+  'path integral': 'Gradients averaged from the baseline to the image, times their difference: ' +
+    'the pixels\' shares of f(image) − f(baseline), f the target\'s logit.',
+  sampling: 'Gradients averaged over noisy copies of the image (SmoothGrad) or over points ' +
+    'between baselines and the image (GradientSHAP).',
+  regions: 'Regions of the image ranked by their Integrated Gradients; colour: each region\'s ' +
+    'gain; outlines: the regions of the top 10% (white), 20% (yellow) and 30% (cyan) of pixels.',
+};
 const title = (method) => (methodInfo(method) || { title: method }).title;
 const isCam = (method) => (methodInfo(method) || {}).rpc === 'GradCAM';
 
@@ -59,25 +80,42 @@ function modelPath() {
 
 // ---- errors, shown to the person ------------------------------------------------------
 
-function showError(error) {
-  const box = $('error');
+// An error in plain words, next to what caused it (`box`: #error for the explanation,
+// #image-error for the image), with the server's code and request id for support.
+function showError(error, box = $('error')) {
   if (!error) {
     box.hidden = true;
-    box.textContent = '';
+    box.replaceChildren();
     return;
   }
-  const code = error.code ? `${error.code}: ` : '';
-  const id = error.requestId ? ` (request ${error.requestId})` : '';
-  box.textContent = `${code}${error.message}${id}`;
+  const plain = plainWords(error);
+  const support = [error.code, error.requestId ? `request ${error.requestId}` : '']
+    .filter(Boolean).join(', ');
+  box.replaceChildren(document.createTextNode(plain || error.message));
+  if (support || plain) {
+    box.append(Object.assign(document.createElement('span'), {
+      className: 'support', textContent: `${support}${plain ? `: ${error.message}` : ''}`,
+    }));
+  }
   box.hidden = false;
 }
 
-async function guarded(task) {
+// What an error means to the person at the page, where the server's message does not say
+// it plainly ('' otherwise); the server's code and message stay beside it for support.
+function plainWords(error) {
+  const status = error.status || 0;
+  if (status === 401 || status === 403) return 'The server wants a token: open Token above and paste one.';
+  if (status === 413) return 'The image is larger than this server accepts.';
+  if (status === 429 || status === 503) return 'The server is busy: try again in a moment.';
+  return '';
+}
+
+async function guarded(task, box = $('error')) {
   try {
-    showError(null);
+    showError(null, box);
     await task();
   } catch (error) {
-    showError(error instanceof ApiError ? error : { message: String(error.message || error) });
+    showError(error instanceof ApiError ? error : { message: String(error.message || error) }, box);
   }
 }
 
@@ -125,6 +163,13 @@ function saveUrl() {
   params.set('mode', mode());
   params.set('method', $('method').value);
   if ($('layer').value) params.set('layer', $('layer').value);
+  if (!isCam($('method').value)) {
+    if ($('polarity').value !== 'POLARITY_POSITIVE') params.set('polarity', $('polarity').value);
+    if (integrates($('method').value)) {
+      if ($('steps').value !== '50') params.set('steps', $('steps').value);
+      if ($('baseline').value) params.set('baseline', $('baseline').value);
+    }
+  }
   if (state.target !== null) params.set('target', String(state.target));
   if (state.image && state.image.sample) params.set('sample', state.image.sample);
   history.replaceState(null, '', `${location.pathname}?${params}`);
@@ -174,8 +219,10 @@ async function describe() {
   state.description = await api('GET', modelPath());
   const d = state.description;
   fillMethods(d.methods || []);
+  // The layers a CAM makes sense on first (a map larger than 1×1), the rest after them: a
+  // 1×1 output (a global pool) gives one value, a blank map.
   const layers = (d.layers || []).filter((l) => l.camTarget);
-  $('layer').replaceChildren(...layers.map((l) => {
+  const option = (l) => {
     const shape = (l.outputShape || []).join('×');
     // Layouts other than NCHW say how the page's map is read from the layer (tokens,
     // channels-last); the transformer's recommended layer says so.
@@ -183,12 +230,31 @@ async function describe() {
       : l.layout === 'NHWC' ? ', channels-last' : '';
     const recommended = l.path === d.recommendedCamLayer ? ' — recommended' : '';
     return new Option(`${l.path} (${l.type}${shape ? `, ${shape}` : ''}${layout})${recommended}`, l.path);
-  }));
+  };
+  const spatial = layers.filter((l) => mapSize(l) > 1);
+  const rest = layers.filter((l) => mapSize(l) <= 1);
+  const group = (label, items) => {
+    const g = document.createElement('optgroup');
+    g.label = label;
+    g.append(...items.map(option));
+    return g;
+  };
+  $('layer').replaceChildren(group('Feature maps', spatial),
+    ...(rest.length ? [group('All other layers (a 1×1 map is blank)', rest)] : []));
   $('layer').value = d.defaultCamLayer;
   const status = state.models.find((m) => m.name === d.model.name && `${m.version}` === `${d.model.version}`);
   $('model-state').textContent =
     `${d.numClasses} classes, input ${(d.inputShape || []).join('×')}` +
     (status && status.devices && status.devices.length ? ` on ${status.devices.join(', ')}` : '');
+}
+
+// The number of map cells a layer's output gives a CAM: its grid (tokens), or its two
+// spatial sides (NCHW, channels-last); 0 when unknown.
+function mapSize(l) {
+  if (l.layout === 'TOKENS') return (l.gridHeight || 0) * (l.gridWidth || 0);
+  const shape = (l.outputShape || []).map(Number);
+  if (shape.length !== 4) return 0;
+  return l.layout === 'NHWC' ? shape[1] * shape[2] : shape[2] * shape[3];
 }
 
 // ---- the image --------------------------------------------------------------------------
@@ -231,13 +297,32 @@ async function useImage(buffer, name, sample, type) {
   for (const button of document.querySelectorAll('.sample')) {
     button.setAttribute('aria-pressed', String(button.dataset.sample === sample));
   }
+  showError(null, $('image-error'));
   $('preview-img').src = state.image.url;
   $('preview-img').alt = `The image to explain: ${name}`;
+  $('preview-img').hidden = false;
   $('preview-caption').textContent = name;
   $('preview').hidden = false;
+  // The browser may not show a format the server reads (TIFF): the preview says so, and the
+  // server's Classify decides whether the image can be explained.
+  $('preview-img').decode().catch(() => {
+    $('preview-img').hidden = true;
+    $('preview-caption').textContent = `${name} (this browser cannot show it)`;
+  });
   state.target = null;
   clearResult();
-  await classify();
+  showError(null);
+  $('run').disabled = true;
+  try {
+    await classify();
+  } catch (error) {
+    // Refused (not an image, too large): said under the image, and nothing to explain.
+    state.image.refused = true;
+    $('preview').hidden = true;
+    showError(error instanceof ApiError ? error : { message: String(error.message || error) },
+      $('image-error'));
+    return;
+  }
   $('run').disabled = false;
   saveUrl();
 }
@@ -290,17 +375,22 @@ function clearResult() {
     $(id).removeAttribute('src');
     $(id).alt = '';
   }
+  $('diagram-link').removeAttribute('href');
+  $('path-downloads').hidden = true;
   $('scale').hidden = true;
+  $('legend').hidden = true;
   $('downloads').hidden = true;
   $('grid').replaceChildren();
+  $('grid-caption').textContent = '';
   $('chains').querySelector('tbody').replaceChildren();
   $('timing').textContent = '';
 }
 
 // One explanation of `method`: {png (base64), map (Tensor), target, ms, classes (the top
 // classes of the same forward), scale: what the overlay's full colour stands for}.
-async function explainWith(method) {
+async function explainWith(method, { metrics = false } = {}) {
   const body = { image: { encoded: state.image.base64 }, overlay: { enabled: true } };
+  if (metrics) body.metrics = { enabled: true, steps: COMPARE_METRIC_STEPS };
   if (state.target !== null) body.targetClasses = [state.target];
   const started = performance.now();
   if (isCam(method)) {
@@ -311,25 +401,37 @@ async function explainWith(method) {
     return {
       png: e.overlayPng, map: e.cam, target: e.targetClass, ms: performance.now() - started,
       classes: answer.classes || [], layers: answer.layers || [],
+      metrics: e.metrics ? e.metrics.map : null,
       // The map is scaled to its own maximum: the raw map's peak is what red stands for.
       scale: { kind: 'own maximum', value: floatsOf(e.raw).reduce((a, b) => Math.max(a, b), 0) },
     };
   }
   body.method = method;
+  const polarity = $('polarity').value;
+  body.overlay.attribution = { polarity };
+  if (integrates(method)) {
+    body.steps = Number($('steps').value) || 0;
+    if ($('baseline').value) body.baselines = [$('baseline').value];
+  }
   const answer = await api('POST', `${modelPath()}:attribute`, body);
   const a = answer.attributions[0];
-  // The overlay draws the positive part at full strength from its 99.9th percentile up (the
-  // server's default clip; core/image/overlay.cc's Percentile, interpolated).
-  const positive = Float32Array.from(floatsOf(a.map), (v) => Math.max(v, 0)).sort();
-  const position = 0.999 * (positive.length - 1);
+  // The overlay draws the chosen sign's magnitude at full strength from its 99.9th
+  // percentile up (the server's default clip; core/image/overlay.cc's Percentile).
+  const part = polarity === 'POLARITY_BOTH' ? Math.abs
+    : polarity === 'POLARITY_NEGATIVE' ? (v) => Math.max(-v, 0) : (v) => Math.max(v, 0);
+  const drawn = Float32Array.from(floatsOf(a.map), part).sort();
+  const position = 0.999 * (drawn.length - 1);
   const below = Math.floor(position);
-  const above = Math.min(below + 1, positive.length - 1);
-  const clip = positive.length
-    ? positive[below] + (position - below) * (positive[above] - positive[below]) : 0;
+  const above = Math.min(below + 1, drawn.length - 1);
+  const clip = drawn.length ? drawn[below] + (position - below) * (drawn[above] - drawn[below]) : 0;
+  const sign = { POLARITY_BOTH: 'magnitude', POLARITY_NEGATIVE: 'negative part' }[polarity] || 'positive part';
   return {
     png: a.overlayPng, map: a.map, target: a.targetClass, ms: performance.now() - started,
-    classes: answer.classes || [], layers: [],
-    scale: { kind: '99.9th percentile (positive part)', value: clip },
+    classes: answer.classes || [], layers: [], diverging: polarity === 'POLARITY_BOTH',
+    metrics: a.metrics ? a.metrics.map : null,
+    scale: { kind: `99.9th percentile (${sign})`, value: clip },
+    // Integrated Gradients' error and steps, and the server's warning, for the legend.
+    steps: a.steps || 0, error: a.approximationError, warning: a.warning || '',
   };
 }
 
@@ -374,11 +476,25 @@ async function explain() {
       className: 'scale-note',
       textContent: `${where}scaled to this map's ${result.scale.kind} (${formatValue(result.scale.value)})`,
     }));
-  drawScale();
-  $('scale-low').textContent = '0';
-  $('scale-high').textContent = `${formatValue(result.scale.value)} (${result.scale.kind})`;
+  drawScale(result.diverging);
+  const top = formatValue(result.scale.value);
+  $('scale-low').textContent = result.diverging ? `−${top}` : '0';
+  $('scale-mid').textContent = result.diverging ? '0' : '';
+  $('scale-high').textContent = `${result.diverging ? '+' : ''}${top} (${result.scale.kind})`;
   $('scale').hidden = false;
-  const stem = `${$('model').value}-${state.image.name.replace(/\.[^.]*$/, '')}-${method.toLowerCase()}-${result.target}`;
+  // The method's legend, and Integrated Gradients' error, steps and warning.
+  const notes = [LEGENDS[family(method)] || ''];
+  if (result.steps > 0 && typeof result.error === 'number') {
+    notes.push(`${result.steps} steps; approximation error ${formatValue(result.error)}` +
+      (result.error > 0.05 ? ' (above 0.05: raise the steps)' : ''));
+  }
+  if (result.warning) notes.push(`Warning: ${result.warning}`);
+  $('legend').textContent = notes.filter(Boolean).join(' ');
+  $('legend').hidden = !$('legend').textContent;
+  // As the CLI names its files: the image, the method, the layer and the target.
+  const layer = result.layers.length ? `_${result.layers.join('+')}` : '';
+  const stem = `${state.image.name.replace(/\.[^.]*$/, '')}_${method.toLowerCase()}${layer}_class${result.target}`
+    .replace(/[^A-Za-z0-9.+_-]/g, '_');
   $('download-npy').href = URL.createObjectURL(npyBlob(result.map));
   $('download-npy').download = `${stem}.npy`;
   $('download-png').href = pngUrl(result.png);
@@ -387,8 +503,10 @@ async function explain() {
   $('timing').textContent = `${what}: ${result.ms.toFixed(0)} ms (server and network)`;
 }
 
+// Compare methods: every served method on the same image and target, each with its time
+// and faithfulness scores; the caption says the target and how the overlays are scaled.
 async function compare() {
-  const cells = COMPARED.filter(methodInfo).map((method) => {
+  const cells = state.methods.map((m) => m.name).map((method) => {
     const figure = document.createElement('figure');
     figure.className = 'cell';
     figure.dataset.method = method;
@@ -400,23 +518,69 @@ async function compare() {
     return figure;
   });
   $('grid').replaceChildren(...cells);
+  $('grid-caption').textContent = 'Each overlay is scaled to its own map\'s maximum (CAMs: jet, ' +
+    'blue low, red high; attributions: positive part, full at its 99.9th percentile). del: ' +
+    'deletion AUC, lower is better; ins: insertion AUC, higher is better ' +
+    `(${COMPARE_METRIC_STEPS} steps, docs/METHODS.md).`;
   const started = performance.now();
   // One after another: the server's queue, not the page, decides what runs at once.
   for (const cell of cells) {
     const method = cell.dataset.method;
     const caption = cell.querySelector('figcaption');
     try {
-      const result = await explainWith(method);
+      const result = await explainWith(method, { metrics: true });
+      if (cell === cells[0]) {
+        $('grid-caption').textContent = `Target “${targetLabel(result.target)}” ` +
+          `${probabilityOf(result.classes, result.target)}. ${$('grid-caption').textContent}`;
+      }
       const img = cell.querySelector('img');
       img.src = pngUrl(result.png);
       img.alt = `${title(method)} of “${targetLabel(result.target)}”`;
-      caption.textContent = `${title(method)}, ${result.ms.toFixed(0)} ms`;
+      const scores = result.metrics
+        ? ` · del ${result.metrics.deletionAuc.toFixed(3)} ins ${result.metrics.insertionAuc.toFixed(3)}` : '';
+      caption.textContent = `${title(method)}, ${result.ms.toFixed(0)} ms${scores}`;
     } catch (error) {
       caption.textContent = `${title(method)}: ${error.message}`;
       cell.classList.add('failed');
     }
   }
-  $('timing').textContent = `${cells.length} methods in ${(performance.now() - started).toFixed(0)} ms`;
+  $('timing').textContent = `${cells.length} methods in ${(performance.now() - started).toFixed(0)} ms ` +
+    '(each with its faithfulness scores)';
+}
+
+// Compare classes: one CAM method, the top classes side by side in one call, each map with
+// its raw peak against the top class's, since each overlay is scaled to its own maximum.
+async function compareClasses() {
+  const method = isCam($('method').value) ? $('method').value : 'GRAD_CAM';
+  const targets = state.classes.map((c) => c.index);
+  const body = { image: { encoded: state.image.base64 }, overlay: { enabled: true }, method,
+    targetClasses: targets };
+  if (isCam($('method').value) && $('layer').value) body.layers = [$('layer').value];
+  const started = performance.now();
+  const answer = await api('POST', `${modelPath()}:gradcam`, body);
+  const ms = performance.now() - started;
+  const peaks = answer.explanations.map((e) => floatsOf(e.raw).reduce((a, b) => Math.max(a, b), 0));
+  const top = peaks[0] || 0;
+  const cells = answer.explanations.map((e, i) => {
+    const figure = document.createElement('figure');
+    figure.className = 'cell';
+    figure.dataset.target = String(e.targetClass);
+    const img = document.createElement('img');
+    img.src = pngUrl(e.overlayPng);
+    img.alt = `${title(method)} of “${targetLabel(e.targetClass)}”`;
+    const caption = document.createElement('figcaption');
+    const relative = top > 0 ? ` (${(peaks[i] / top).toFixed(2)}× the top class's)` : '';
+    caption.textContent = `“${targetLabel(e.targetClass)}” ${probabilityOf(answer.classes || [], e.targetClass)}` +
+      ` · raw peak ${formatValue(peaks[i])}${relative}`;
+    figure.append(img, caption);
+    return figure;
+  });
+  $('grid').replaceChildren(...cells);
+  const layers = (answer.layers || []).join(' + ');
+  $('grid-caption').textContent = `${title(method)}${layers ? ` at ${layers}` : ''} of the top ` +
+    `${cells.length} classes. Each overlay is scaled to its own maximum: the raw peak says how ` +
+    'strong each map is next to the top class\'s.';
+  $('timing').textContent = `${cells.length} classes in one call: ${ms.toFixed(0)} ms`;
 }
 
 async function decisionPath() {
@@ -426,7 +590,20 @@ async function decisionPath() {
   const answer = await api('POST', `${modelPath()}:decisionPath`, body);
   const ms = performance.now() - started;
   const what = `Decision path of “${targetLabel(answer.targetClass)}”`;
-  $('diagram').src = pngUrl(answer.diagramPng);
+  const diagram = pngUrl(answer.diagramPng);
+  $('diagram').src = diagram;
+  // Full size in a tab of its own, and both files to keep (named as the CLI names them).
+  const stem = `${state.image.name.replace(/\.[^.]*$/, '')}_decision_path_class${answer.targetClass}`
+    .replace(/[^A-Za-z0-9.+_-]/g, '_');
+  $('diagram-link').href = diagram;
+  $('diagram-full').href = diagram;
+  $('download-diagram').href = diagram;
+  $('download-diagram').download = `${stem}.png`;
+  const { diagramPng, ...path } = answer;
+  $('download-path-json').href = URL.createObjectURL(
+    new Blob([JSON.stringify(path, null, 2)], { type: 'application/json' }));
+  $('download-path-json').download = `${stem}.json`;
+  $('path-downloads').hidden = false;
   $('diagram').alt = `${what}: the critical channels of each layer, shallow to deep, and the ` +
     'connections between them; the table below lists the chains';
   const rows = (answer.chains || []).map((chain, rank) => {
@@ -443,20 +620,34 @@ async function decisionPath() {
   $('timing').textContent = `${what}: ${ms.toFixed(0)} ms (server and network)`;
 }
 
+// Runs the chosen view. The last result stays on screen, dimmed and marked, until the new
+// one replaces it; a busy line names what is computed.
 async function run() {
-  if (!state.image || state.busy) return;
+  if (!state.image || state.busy || state.image.refused) return;
   if (!$('model').value) throw new Error('no model is ready on this server: see GET /v1/models');
   state.busy = true;
   $('run').disabled = true;
   document.body.setAttribute('aria-busy', 'true');
+  const target = state.target === null ? 'the top class' : `“${targetLabel(state.target)}”`;
+  const what = mode() === 'explain' ? `${title($('method').value)} of ${target}`
+    : mode() === 'compare' ? `${state.methods.length} methods for ${target}`
+      : mode() === 'classes' ? `the top ${state.classes.length} classes`
+        : `the decision path of ${target}`;
+  $('busy').textContent = `Computing ${what}… (the result below is the previous one)`;
+  $('busy').hidden = false;
+  $('result').classList.add('stale');
   try {
     saveUrl();
-    clearResult();
     if (mode() === 'explain') await explain();
     else if (mode() === 'compare') await compare();
+    else if (mode() === 'classes') await compareClasses();
     else await decisionPath();
+    $('result').classList.remove('stale');
+    // On a phone the result is below the controls: bring it into view.
+    if (window.matchMedia('(max-width: 900px)').matches) $('result').scrollIntoView({ block: 'start' });
   } finally {
     state.busy = false;
+    $('busy').hidden = true;
     $('run').disabled = false;
     document.body.removeAttribute('aria-busy');
   }
@@ -464,18 +655,27 @@ async function run() {
 
 // ---- the colour scale: OpenCV's JET, the overlays' default --------------------------------
 
-function drawScale() {
+// JET, or with `diverging` the blue-white-red of signed attributions (core/image/overlay.cc).
+function drawScale(diverging = false) {
   const canvas = $('scale-bar');
   const context = canvas.getContext('2d');
   const clamp = (v) => Math.max(0, Math.min(1, v));
   for (let x = 0; x < canvas.width; ++x) {
     const v = x / (canvas.width - 1);
-    const r = clamp(1.5 - Math.abs(4 * v - 3));
-    const g = clamp(1.5 - Math.abs(4 * v - 2));
-    const b = clamp(1.5 - Math.abs(4 * v - 1));
+    let r = clamp(1.5 - Math.abs(4 * v - 3));
+    let g = clamp(1.5 - Math.abs(4 * v - 2));
+    let b = clamp(1.5 - Math.abs(4 * v - 1));
+    if (diverging) {
+      r = Math.min(1, 2 * v);
+      b = Math.min(1, 2 * (1 - v));
+      g = Math.min(r, b);
+    }
     context.fillStyle = `rgb(${255 * r}, ${255 * g}, ${255 * b})`;
     context.fillRect(x, 0, 1, canvas.height);
   }
+  canvas.setAttribute('aria-label', diverging
+    ? 'Colour scale: blue lowers the score, white is neutral, red raises it'
+    : 'Colour scale: blue is low, red is high relevance');
 }
 
 // ---- the controls ----------------------------------------------------------------------
@@ -483,11 +683,15 @@ function drawScale() {
 function showMode() {
   const m = mode();
   $('explain-view').hidden = m !== 'explain';
-  $('compare-view').hidden = m !== 'compare';
+  $('compare-view').hidden = m !== 'compare' && m !== 'classes';
   $('path-view').hidden = m !== 'path';
-  $('method-row').hidden = m !== 'explain';
-  $('layer-row').hidden = m !== 'explain' || !isCam($('method').value);
-  $('run').textContent = m === 'explain' ? 'Explain' : m === 'compare' ? 'Compare' : 'Find the path';
+  $('method-row').hidden = m !== 'explain' && m !== 'classes';
+  $('layer-row').hidden = (m !== 'explain' && m !== 'classes') || !isCam($('method').value);
+  $('attribution-row').hidden = m !== 'explain' || isCam($('method').value);
+  $('steps-row').hidden = !integrates($('method').value);
+  $('baseline-row').hidden = !integrates($('method').value);
+  $('run').textContent = m === 'explain' ? 'Explain' : m === 'compare' || m === 'classes' ? 'Compare'
+    : 'Find the path';
 }
 
 function wire() {
@@ -506,9 +710,21 @@ function wire() {
   }));
   $('method').addEventListener('change', () => { showMode(); saveUrl(); });
   $('layer').addEventListener('change', saveUrl);
+  for (const id of ['steps', 'baseline', 'polarity']) $(id).addEventListener('change', saveUrl);
+  // Each view keeps its own last result: switching views throws nothing away.
   for (const radio of document.querySelectorAll('input[name="mode"]')) {
-    radio.addEventListener('change', () => { showMode(); clearResult(); saveUrl(); });
+    radio.addEventListener('change', () => { showMode(); saveUrl(); });
   }
+  $('copy-link').addEventListener('click', async () => {
+    saveUrl();
+    try {
+      await navigator.clipboard.writeText(location.href);
+      $('copy-link').textContent = 'Link copied';
+    } catch {
+      $('copy-link').textContent = 'Copy the address bar';
+    }
+    setTimeout(() => { $('copy-link').textContent = 'Copy link'; }, 2000);
+  });
   $('run').addEventListener('click', () => guarded(run));
   const drop = $('drop');
   drop.addEventListener('click', () => $('file').click());
@@ -518,17 +734,17 @@ function wire() {
       $('file').click();
     }
   });
-  $('file').addEventListener('change', () => guarded(() => useFile($('file').files[0])));
+  $('file').addEventListener('change', () => guarded(() => useFile($('file').files[0]), $('image-error')));
   drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (event) => {
     event.preventDefault();
     drop.classList.remove('over');
-    guarded(() => useFile(event.dataTransfer.files[0]));
+    guarded(() => useFile(event.dataTransfer.files[0]), $('image-error'));
   });
   document.addEventListener('paste', (event) => {
     const file = [...event.clipboardData.files].find((f) => f.type.startsWith('image/'));
-    if (file) guarded(() => useFile(file));
+    if (file) guarded(() => useFile(file), $('image-error'));
   });
   const token = $('token');
   token.value = sessionStorage.getItem('xai-token') || '';
@@ -548,17 +764,35 @@ async function start() {
     if (error.status === 401 || error.status === 403) $('token-box').open = true;
     throw error;
   }
-  selectIfPresent($('model'), params.get('model'));
+  // What the link asks for and this server does not have is said, not silently replaced.
+  const unknown = [];
+  const apply = (select, key, what) => {
+    const value = params.get(key);
+    selectIfPresent(select, value);
+    if (value !== null && select.value !== value) {
+      unknown.push(`${what} “${value}”${select.value ? ` (showing “${select.value}”)` : ''}`);
+    }
+  };
+  apply($('model'), 'model', 'model');
   fillVersions();
-  selectIfPresent($('version'), params.get('version'));
+  apply($('version'), 'version', 'version');
   if ($('model').value) await describe();
   const wanted = document.querySelector(`input[name="mode"][value="${CSS.escape(params.get('mode') || '')}"]`);
   if (wanted) wanted.checked = true;
-  selectIfPresent($('method'), params.get('method'));
-  selectIfPresent($('layer'), params.get('layer'));
+  else if (params.get('mode')) unknown.push(`view “${params.get('mode')}”`);
+  apply($('method'), 'method', 'method');
+  apply($('layer'), 'layer', 'layer');
+  apply($('polarity'), 'polarity', 'polarity');
+  apply($('baseline'), 'baseline', 'baseline');
+  if (/^[0-9]+$/.test(params.get('steps') || '')) $('steps').value = params.get('steps');
   showMode();
   await loadSamples();
-  const sample = params.get('sample');
+  let sample = params.get('sample');
+  if (sample && !document.querySelector(`.sample[data-sample="${CSS.escape(sample)}"]`)) {
+    unknown.push(`sample “${sample}”`);
+    sample = null;
+  }
+
   if (sample && $('model').value) {
     await useSample(sample);
     const target = params.get('target');
@@ -566,7 +800,11 @@ async function start() {
       state.target = Number(target);
       renderClasses();
     }
-    await run();
+    if (!unknown.length) await run();
+  }
+  // After the sample (a new image clears the explanation's errors).
+  if (unknown.length) {
+    showError({ message: `This link asks for what this server does not offer: ${unknown.join('; ')}.` });
   }
   document.body.dataset.ready = 'true';
 }

@@ -56,6 +56,12 @@ try {
   check(models.includes('shapes'), `the model list offers the demo model (${models.join(', ')})`);
   const layers = await page.$$eval('#layer option', (options) => options.map((o) => o.value));
   check(layers.length > 0, `the layer list holds the model's feature layers (${layers.length})`);
+  // Feature maps first; the 1×1 global pool (a blank map) only among the other layers.
+  const groups = await page.$$eval('#layer optgroup', (gs) => gs.map((g) => ({
+    label: g.label, layers: [...g.querySelectorAll('option')].map((o) => o.value) })));
+  check(groups.length >= 1 && groups[0].label === 'Feature maps' && groups[0].layers.includes('stage4') &&
+    !groups[0].layers.includes('pool') && groups.some((g) => g.layers.includes('pool') && /1×1/.test(g.label)),
+    `the layer list offers feature maps first (${JSON.stringify(groups).slice(0, 160)})`);
   const samples = await page.$$eval('.sample', (buttons) => buttons.map((b) => b.dataset.sample));
   check(samples.includes('circle_0.png'), `the samples are offered (${samples.join(', ')})`);
 
@@ -138,8 +144,35 @@ try {
   await page.waitForFunction(() => /Integrated Gradients/.test(document.getElementById('overlay-caption').textContent) &&
     document.getElementById('overlay').naturalWidth > 0, { timeout: 60000 });
   check(true, 'Integrated Gradients is drawn');
+  // A new run keeps the last result, dimmed and marked, with what is being computed.
+  const busy = await page.evaluate(() => {
+    document.getElementById('run').click();
+    return { stale: document.getElementById('result').classList.contains('stale'),
+      text: document.getElementById('busy').textContent,
+      kept: document.getElementById('overlay').naturalWidth > 0 };
+  });
+  check(busy.stale && busy.kept && /^Computing Integrated Gradients of /.test(busy.text),
+    `while computing, the last result stays and is marked (${busy.text})`);
+  await page.waitForFunction(() => !document.getElementById('result').classList.contains('stale') &&
+    document.getElementById('busy').hidden, { timeout: 60000 });
   const igCaption = await page.$eval('#overlay-caption', (c) => c.textContent);
   check(/99\.9th percentile \(positive part\) \([0-9.e+-]+\)/.test(igCaption), `an attribution's caption gives its scale (${igCaption})`);
+  // IG's controls: steps, baseline, polarity; both signs give a diverging scale, the legend
+  // the method's reading, the steps and the approximation error.
+  check(!(await page.$eval('#attribution-row', (r) => r.hidden)) && !(await page.$eval('#steps-row', (r) => r.hidden)),
+    'Integrated Gradients shows its steps, baseline and polarity');
+  await page.$eval('#steps', (input) => { input.value = '16'; input.dispatchEvent(new Event('change')); });
+  await page.select('#polarity', 'POLARITY_BOTH');
+  await page.click('#run');
+  await page.waitForFunction(() => /magnitude/.test(document.getElementById('overlay-caption').textContent) &&
+    !document.getElementById('result').classList.contains('stale'), { timeout: 60000 });
+  const signed = await page.evaluate(() => ({ low: document.getElementById('scale-low').textContent,
+    legend: document.getElementById('legend').textContent, url: location.search }));
+  check(/^−[0-9]/.test(signed.low) && /16 steps; approximation error [0-9.e+-]+/.test(signed.legend) &&
+    /f\(image\) − f\(baseline\)/.test(signed.legend),
+    `both polarities: a diverging scale and IG's legend (${signed.low}; ${signed.legend.slice(0, 160)})`);
+  check(/steps=16/.test(signed.url) && /polarity=POLARITY_BOTH/.test(signed.url), `the link keeps the steps and polarity (${signed.url})`);
+  await page.select('#polarity', 'POLARITY_POSITIVE');
 
   // The URL holds the state: a fresh page on it explains the same thing by itself.
   const link = page.url();
@@ -154,16 +187,66 @@ try {
   check(shown.length < 2 || reproduced === shown[1].index, 'the link reproduces the explanation, its target included');
   await second.close();
 
+  // On a phone the result comes into view by itself; screenshots at both sizes are kept.
+  const phone = await browser.newPage();
+  await phone.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true });
+  watch(phone);
+  await phone.goto(`${base}/?model=shapes&method=GRAD_CAM&sample=star_3.png`, { waitUntil: 'networkidle0' });
+  await phone.waitForFunction(() => document.getElementById('overlay').naturalWidth > 0 &&
+    !document.getElementById('result').classList.contains('stale'), { timeout: 60000 });
+  const phoneView = await phone.evaluate(() => ({ y: window.scrollY,
+    top: document.getElementById('result').getBoundingClientRect().top }));
+  check(phoneView.y > 0 && phoneView.top >= -50 && phoneView.top < 844 / 2,
+    `on a phone the result is scrolled into view (scrollY ${phoneView.y}, result at ${phoneView.top.toFixed(0)})`);
+  await phone.screenshot({ path: path.join(shots, 'explain-phone.png'), fullPage: true });
+  await phone.close();
+
+  // A link asking for what the server does not offer says so instead of falling back silently.
+  const stranger = await browser.newPage();
+  watch(stranger);
+  await stranger.goto(`${base}/?model=shapes&method=NO_SUCH_METHOD&sample=circle_0.png`, { waitUntil: 'networkidle0' });
+  await stranger.waitForSelector('body[data-ready="true"]', { timeout: 30000 });
+  const notice = await stranger.$eval('#error', (box) => (box.hidden ? '' : box.textContent));
+  check(/method “NO_SUCH_METHOD”/.test(notice), `an unknown method in a link is reported (${notice})`);
+  await stranger.close();
+
+  // Switching views keeps each view's last result.
+  await page.click('input[name="mode"][value="path"]');
+  await page.click('input[name="mode"][value="explain"]');
+  check(await page.$eval('#overlay', (img) => img.naturalWidth > 0), 'switching views keeps the last explanation');
+
   // The comparison grid.
   await page.click('input[name="mode"][value="compare"]');
   await page.click('#run');
   await page.waitForFunction(() => {
-    const cells = [...document.querySelectorAll('#grid .cell img')];
-    return cells.length > 0 && cells.every((img) => img.naturalWidth > 0);
-  }, { timeout: 120000 });
-  const cells = await page.$$eval('#grid .cell', (figures) => figures.map((f) => f.dataset.method));
-  check(cells.length >= 6, `the comparison grid shows ${cells.length} methods`);
+    const cells = [...document.querySelectorAll('#grid .cell')];
+    return cells.length > 0 && cells.every((c) => c.classList.contains('failed') ||
+      c.querySelector('img').naturalWidth > 0);
+  }, { timeout: 180000 });
+  const cells = await page.$$eval('#grid .cell', (figures) => figures.map((f) => ({
+    method: f.dataset.method, failed: f.classList.contains('failed'), caption: f.textContent })));
+  check(cells.length === described.methods.length && cells.every((c) => !c.failed),
+    `the comparison grid shows every served method (${cells.length} of ${described.methods.length}; ` +
+    `failed: ${cells.filter((c) => c.failed).map((c) => c.caption).join('; ')})`);
+  check(cells.every((c) => /del [0-9.]+ ins [0-9.]+/.test(c.caption)),
+    `each method shows its faithfulness scores (${cells[0] && cells[0].caption})`);
+  const gridCaption = await page.$eval('#grid-caption', (p) => p.textContent);
+  check(/^Target “[^”]+” \(/.test(gridCaption) && /scaled to its own/.test(gridCaption),
+    `the grid says its target and scale (${gridCaption.slice(0, 100)})`);
   await page.screenshot({ path: path.join(shots, 'compare.png'), fullPage: true });
+
+  // Compare classes: the top classes side by side, each with its raw peak next to the top's.
+  await page.click('input[name="mode"][value="classes"]');
+  await page.click('#run');
+  await page.waitForFunction(() => {
+    const cells = [...document.querySelectorAll('#grid .cell')];
+    return cells.length > 1 && cells.every((c) => c.dataset.target !== undefined &&
+      c.querySelector('img').naturalWidth > 0);
+  }, { timeout: 60000 });
+  const classCells = await page.$$eval('#grid .cell figcaption', (cs) => cs.map((c) => c.textContent));
+  check(classCells.length === shown.length && /1\.00× the top class's/.test(classCells[0]) &&
+    classCells.every((c) => /raw peak [0-9.e+-]+/.test(c)),
+    `compare classes: the top ${classCells.length} classes with their raw peaks (${classCells[1] || ''})`);
 
   // DecisionPath's diagram.
   await page.click('input[name="mode"][value="path"]');
@@ -171,6 +254,19 @@ try {
   await page.waitForFunction(() => document.getElementById('diagram').naturalWidth > 0, { timeout: 60000 });
   const chains = await page.$$eval('#chains tbody tr', (rows) => rows.length);
   check(chains > 0, `DecisionPath's diagram appears with ${chains} chains`);
+  const pathLinks = await page.evaluate(async () => {
+    const json = await (await fetch(document.getElementById('download-path-json').href)).json();
+    return { full: document.getElementById('diagram-link').href.startsWith('blob:'),
+      png: document.getElementById('download-diagram').download,
+      json: document.getElementById('download-path-json').download,
+      chains: (json.chains || []).length, noPng: !('diagramPng' in json),
+      legend: document.getElementById('path-legend').textContent };
+  });
+  check(pathLinks.full && /_decision_path_class\d+\.png$/.test(pathLinks.png) &&
+    /_decision_path_class\d+\.json$/.test(pathLinks.json) && pathLinks.chains === chains && pathLinks.noPng,
+    `the diagram opens full size and downloads with its JSON (${pathLinks.png}, ${pathLinks.json})`);
+  check(/negative share/.test(pathLinks.legend) && /width is the share/.test(pathLinks.legend),
+    'a legend says what the tiles, edges and red chain mean');
   await page.screenshot({ path: path.join(shots, 'decision-path.png'), fullPage: true });
 
   // Keyboard: the drop zone and the samples are reachable with Tab.
@@ -188,10 +284,12 @@ try {
   const notImage = path.join(shots, 'not-an-image.png');
   fs.writeFileSync(notImage, 'this is text, not a PNG');
   await input.uploadFile(notImage);
-  await page.waitForSelector('#error:not([hidden])', { timeout: 30000 });
-  const message = await page.$eval('#error', (box) => box.textContent);
+  await page.waitForSelector('#image-error:not([hidden])', { timeout: 30000 });
+  const message = await page.$eval('#image-error', (box) => box.textContent);
   check(/INVALID_ARGUMENT/.test(message) && !/at \w+ \(/.test(message),
-    `a file that is not an image shows the server's message ("${message.slice(0, 120)}")`);
+    `a file that is not an image shows the server's message under the image ("${message.slice(0, 120)}")`);
+  check(await page.$eval('#run', (b) => b.disabled), 'Explain is disabled for an image the server refused');
+  check(await page.$eval('#preview', (p) => p.hidden), 'no broken preview of the refused file');
   await page.screenshot({ path: path.join(shots, 'error.png') });
   expectingErrors = false;
 } finally {
