@@ -3,14 +3,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "client/common.h"
+
 namespace xai::client {
 namespace {
-
-std::string Lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
 
 void AddAlias(std::vector<Choice>* choices, int value, const std::string& alias) {
   for (Choice& c : *choices) {
@@ -23,7 +19,7 @@ void AddAlias(std::vector<Choice>* choices, int value, const std::string& alias)
 std::vector<Choice> EnumChoices(const google::protobuf::EnumDescriptor* descriptor) {
   std::vector<Choice> out;
   for (int i = 0; i < descriptor->value_count(); ++i) {
-    const std::string name = Lower(descriptor->value(i)->name());
+    const std::string name = LowerCase(descriptor->value(i)->name());
     if (name.size() >= 12 && name.compare(name.size() - 12, 12, "_unspecified") == 0) continue;
     out.push_back({name, descriptor->value(i)->number()});
   }
@@ -55,7 +51,7 @@ std::string ChoiceList(const std::vector<Choice>& choices) {
 }
 
 const Choice* FindChoice(const std::vector<Choice>& choices, const std::string& text) {
-  const std::string key = Lower(text);
+  const std::string key = LowerCase(text);
   for (const Choice& c : choices) {
     if (c.name == key || std::find(c.aliases.begin(), c.aliases.end(), key) != c.aliases.end()) {
       return &c;

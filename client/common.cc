@@ -212,6 +212,20 @@ CLI::Option* AddOutDirOption(CLI::App* command, std::string* dir,
       });
 }
 
+bool MakeOutDir(const std::string& command, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    std::cerr << "xai " << command << ": cannot create " << dir << ": " << ec.message() << "\n";
+  return !ec;
+}
+
+std::string LowerCase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
 CLI::Option* AddOutFileOption(CLI::App* command, std::string* file, CLI::Option* out_dir,
                               const std::string& help) {
   CLI::Option* option = command->add_option("--out-file", *file, help)->type_name("FILE");
@@ -293,11 +307,6 @@ int ResolveTargets(const GlobalOptions& g, const std::string& command, const std
     }
     labels.assign(response.labels().begin(), response.labels().end());
   }
-  auto lower = [](std::string t) {
-    std::transform(t.begin(), t.end(), t.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return t;
-  };
   for (const std::string& target : targets) {
     if (is_number(target)) {
       indices->push_back(std::stoi(target));
@@ -306,7 +315,7 @@ int ResolveTargets(const GlobalOptions& g, const std::string& command, const std
     std::vector<int> exact, folded;
     for (size_t i = 0; i < labels.size(); ++i) {
       if (labels[i] == target) exact.push_back(static_cast<int>(i));
-      if (lower(labels[i]) == lower(target)) folded.push_back(static_cast<int>(i));
+      if (LowerCase(labels[i]) == LowerCase(target)) folded.push_back(static_cast<int>(i));
     }
     const std::vector<int>& found = !exact.empty() ? exact : folded;
     if (found.size() == 1) {

@@ -127,6 +127,13 @@ int ResolveTargets(const GlobalOptions& g, const std::string& command, const std
 // AddOutFileOption), a value ending in `single_file_extension` (".png"), with the fix.
 CLI::Option* AddOutDirOption(CLI::App* command, std::string* dir,
                              const std::string& single_file_extension = "");
+// Makes --out's directory (and its parents); on failure prints "xai COMMAND: cannot create
+// DIR: why" and returns false.
+bool MakeOutDir(const std::string& command, const std::string& dir);
+
+// `text` in lower case (ASCII).
+std::string LowerCase(std::string text);
+
 // Adds --out-file FILE, excluding --out: where a command writes one file, its exact name.
 CLI::Option* AddOutFileOption(CLI::App* command, std::string* file, CLI::Option* out_dir,
                               const std::string& help);

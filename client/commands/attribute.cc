@@ -46,12 +46,7 @@ struct AttributeOptions {
 
 int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t version,
                  const std::vector<std::string>& images, const AttributeOptions& options) {
-  std::error_code ec;
-  std::filesystem::create_directories(options.out_dir, ec);
-  if (ec) {
-    std::cerr << "xai attribute: cannot create " << options.out_dir << ": " << ec.message() << "\n";
-    return kExitFailure;
-  }
+  if (!MakeOutDir("attribute", options.out_dir)) return kExitFailure;
   xai::v1::AttributeRequest request;
   request.mutable_model()->set_name(model);
   request.mutable_model()->set_version(version);

@@ -338,12 +338,7 @@ int RunCompare(const GlobalOptions& g, const std::string& model, const std::stri
       RenderGrid(input, header, rows, have_random ? &random : nullptr, options.cell);
   std::string grid_file = options.out_file;
   if (grid_file.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(options.out_dir, ec);
-    if (ec) {
-      std::cerr << "xai compare: cannot create " << options.out_dir << ": " << ec.message() << "\n";
-      return kExitFailure;
-    }
+    if (!MakeOutDir("compare", options.out_dir)) return kExitFailure;
     const std::string stem = std::filesystem::path(image_path).stem().string();
     grid_file = first.target >= 0
                     ? ExplanationFileBase(options.out_dir, stem, "compare", first.target) + ".png"

@@ -111,9 +111,7 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
     std::string names;
     for (const auto& m : r.methods()) {
       if (m.rpc() != rpc) continue;
-      std::string name = m.name();
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      names += (names.empty() ? "" : ", ") + name;
+      names += (names.empty() ? "" : ", ") + LowerCase(m.name());
     }
     std::printf(
         "%-21s%s\n",

@@ -167,12 +167,7 @@ bool WriteExplanations(const xai::v1::GradCAMResponse& response, const GradCamOp
 
 int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version,
                const std::vector<std::string>& images, const GradCamOptions& options) {
-  std::error_code ec;
-  std::filesystem::create_directories(options.out_dir, ec);
-  if (ec) {
-    std::cerr << "xai gradcam: cannot create " << options.out_dir << ": " << ec.message() << "\n";
-    return kExitFailure;
-  }
+  if (!MakeOutDir("gradcam", options.out_dir)) return kExitFailure;
   xai::v1::GradCAMRequest request;
   request.mutable_model()->set_name(model);
   request.mutable_model()->set_version(version);

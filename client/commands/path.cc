@@ -63,12 +63,7 @@ json PathJson(const xai::v1::DecisionPathResponse& response) {
 
 int RunPath(const GlobalOptions& g, const std::string& model, int64_t version,
             const std::string& image, const PathOptions& options) {
-  std::error_code ec;
-  std::filesystem::create_directories(options.out_dir, ec);
-  if (ec) {
-    std::cerr << "xai path: cannot create " << options.out_dir << ": " << ec.message() << "\n";
-    return kExitFailure;
-  }
+  if (!MakeOutDir("path", options.out_dir)) return kExitFailure;
   xai::v1::DecisionPathRequest request;
   request.mutable_model()->set_name(model);
   request.mutable_model()->set_version(version);

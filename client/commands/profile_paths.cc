@@ -33,9 +33,7 @@ std::vector<std::string> ImagesIn(const std::string& dir) {
   std::vector<std::string> out;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    std::string ext = entry.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
+    const std::string ext = LowerCase(entry.path().extension().string());
     if (entry.is_regular_file() && kExtensions.count(ext)) out.push_back(entry.path().string());
   }
   std::sort(out.begin(), out.end());
@@ -185,13 +183,7 @@ void SetupProfilePaths(CLI::App& app, const GlobalOptions& global) {
   profile_command->callback([&global, args] {
     std::string out = args->out_file;
     if (out.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(args->out_dir, ec);
-      if (ec) {
-        std::cerr << "xai profile-paths: cannot create " << args->out_dir << ": " << ec.message()
-                  << "\n";
-        ExitWith(kExitFailure);
-      }
+      if (!MakeOutDir("profile-paths", args->out_dir)) ExitWith(kExitFailure);
       out = (std::filesystem::path(args->out_dir) / xai::core::kPathProfileFile)
                 .lexically_normal()
                 .string();

@@ -403,7 +403,7 @@ async function explainWith(method, { metrics = false } = {}) {
       classes: answer.classes || [], layers: answer.layers || [],
       metrics: e.metrics ? e.metrics.map : null,
       // The map is scaled to its own maximum: the raw map's peak is what red stands for.
-      scale: { kind: 'own maximum', value: floatsOf(e.raw).reduce((a, b) => Math.max(a, b), 0) },
+      scale: { kind: 'own maximum', value: rawPeak(e.raw) },
     };
   }
   body.method = method;
@@ -440,6 +440,9 @@ function floatsOf(tensor) {
   const bytes = fromBase64(tensor.data);
   return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
 }
+
+// A raw CAM's maximum (it is after ReLU, so 0 or more): what the scaled map's 1 stands for.
+const rawPeak = (raw) => floatsOf(raw).reduce((a, b) => Math.max(a, b), 0);
 
 // "0.0123", "4.56e-7": a scale's value, readable whatever its magnitude.
 const formatValue = (v) => (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e4) ? v.toExponential(2) : v.toPrecision(3));
@@ -559,7 +562,7 @@ async function compareClasses() {
   const started = performance.now();
   const answer = await api('POST', `${modelPath()}:gradcam`, body);
   const ms = performance.now() - started;
-  const peaks = answer.explanations.map((e) => floatsOf(e.raw).reduce((a, b) => Math.max(a, b), 0));
+  const peaks = answer.explanations.map((e) => rawPeak(e.raw));
   const top = peaks[0] || 0;
   const cells = answer.explanations.map((e, i) => {
     const figure = document.createElement('figure');
