@@ -26,7 +26,9 @@ bool IsReferenceBlas(const std::string& library) {
   return library.find("/blas/libblas.so") != std::string::npos;
 }
 
-BlasInfo Blas() {
+namespace {
+
+BlasInfo FindBlas() {
   BlasInfo info;
   void* sgemm = dlsym(RTLD_DEFAULT, "sgemm_");
   Dl_info where{};
@@ -53,6 +55,14 @@ BlasInfo Blas() {
   info.reference = IsReferenceBlas(info.library);
   info.description = info.reference ? "the reference BLAS (netlib)" : info.library;
   return info;
+}
+
+}  // namespace
+
+// Looked up once: the start log, the metrics and the bench all ask.
+BlasInfo Blas() {
+  static const BlasInfo blas = FindBlas();
+  return blas;
 }
 
 std::vector<std::string> VisibleDevices() {
