@@ -65,9 +65,13 @@ void LogBlas() {
 
 }  // namespace
 
+// --model-repository's default: XAI_DEFAULT_MODEL_REPOSITORY of the build (its own generated
+// unit, default_repository.cc).
+extern const char* const kXaiDefaultModelRepository;
+
 int main(int argc, char** argv) {
   xai::server::ServerOptions options;
-  options.explainer.model_repository = XAI_DEFAULT_MODEL_REPOSITORY;
+  options.explainer.model_repository = kXaiDefaultModelRepository;
   std::string log_level = "info";
   std::string log_format = "text";
   int grace_seconds = 30;

@@ -3,7 +3,8 @@
 # BUILD_DIR's xai-server (every port on 127.0.0.1, port 0), waits until the demo model is
 # READY, lists the models, classifies the sample images and explains star_3.png with
 # `xai gradcam` (maps and overlay PNG into BUILD_DIR/demo/), then stops the server.
-# Used by scripts/demo.sh and, in its container, by scripts/libtorch2-check.sh.
+# Used by scripts/demo.sh and by scripts/libtorch2-check.sh (BUILD_DIR there: a folder
+# whose xai-server runs the LibTorch 2.x build in its container, beside the host's xai).
 #
 #   scripts/lib/demo-run.sh BUILD_DIR
 set -euo pipefail
@@ -30,6 +31,9 @@ for _ in $(seq 1 300); do  # wait until the demo model is READY
   sleep 0.2
 done
 
+# The server's first line says what it runs on (LibTorch's version, the BLAS).
+echo "== xai-server: $(grep -m1 -o 'LibTorch [0-9].*' "$log" || echo "started")"
+echo
 echo "== xai models"
 "$build_dir/xai" models
 echo
