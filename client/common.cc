@@ -284,6 +284,31 @@ CLI::Option* AddTargetOption(CLI::App* command, std::string* target, const std::
   return TargetOption(command->add_option("--target", *target, kTargetHelp + help));
 }
 
+namespace {
+
+// DescribeModel of `model` at `version`, with --timeout and the token.
+grpc::Status DescribeModelOf(const GlobalOptions& g, const std::string& model, int64_t version,
+                             xai::v1::DescribeModelResponse* response) {
+  xai::v1::DescribeModelRequest request;
+  request.mutable_model()->set_name(model);
+  request.mutable_model()->set_version(version);
+  grpc::ClientContext context;
+  PrepareCall(&context, g);
+  return Connect(g)->DescribeModel(&context, request, response);
+}
+
+}  // namespace
+
+std::string MethodLegend(const GlobalOptions& g, const std::string& model, int64_t version,
+                         const std::string& method) {
+  xai::v1::DescribeModelResponse response;
+  if (!DescribeModelOf(g, model, version, &response).ok()) return "";
+  for (const auto& m : response.methods()) {
+    if (m.name() == method) return m.legend();
+  }
+  return "";
+}
+
 int ResolveTargets(const GlobalOptions& g, const std::string& command, const std::string& model,
                    int64_t version, const std::vector<std::string>& targets,
                    std::vector<int>* indices) {
@@ -293,13 +318,8 @@ int ResolveTargets(const GlobalOptions& g, const std::string& command, const std
   };
   std::vector<std::string> labels;
   if (!std::all_of(targets.begin(), targets.end(), is_number)) {
-    xai::v1::DescribeModelRequest request;
-    request.mutable_model()->set_name(model);
-    request.mutable_model()->set_version(version);
-    grpc::ClientContext context;
-    PrepareCall(&context, g);
     xai::v1::DescribeModelResponse response;
-    const grpc::Status status = Connect(g)->DescribeModel(&context, request, &response);
+    const grpc::Status status = DescribeModelOf(g, model, version, &response);
     if (!status.ok()) {
       std::cerr << "xai " << command << ": looking up --target's labels: " << Describe(status, g)
                 << "\n";

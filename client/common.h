@@ -122,6 +122,11 @@ int ResolveTargets(const GlobalOptions& g, const std::string& command, const std
                    int64_t version, const std::vector<std::string>& targets,
                    std::vector<int>* indices);
 
+// What `method` (a CamMethod or AttributionMethod name, "GRAD_CAM") shows, in words: its
+// MethodInfo.legend from DescribeModel; "" when the call fails or the server sends none.
+std::string MethodLegend(const GlobalOptions& g, const std::string& model, int64_t version,
+                         const std::string& method);
+
 // Adds --out DIR (default ".", made if missing), which every command that writes files
 // takes. It refuses an existing file and, where the command also takes --out-file (see
 // AddOutFileOption), a value ending in `single_file_extension` (".png"), with the fix.

@@ -58,4 +58,22 @@ std::string FormatSignificant(double value, int digits) {
   return out.str();
 }
 
+std::string Wrapped(const std::string& label, const std::string& text, size_t width) {
+  const std::string indent(label.size(), ' ');
+  std::string out = label, line;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(start, end - start);
+    if (!line.empty() && label.size() + line.size() + 1 + word.size() > width) {
+      out += line + "\n" + indent;
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+    start = end + 1;
+  }
+  return out + line + "\n";
+}
+
 }  // namespace xai::client

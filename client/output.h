@@ -27,6 +27,10 @@ class ProgressBar {
   bool enabled_;
 };
 
+// `text` after `label` on lines of at most `width` columns, the continuation lines indented
+// under the text's start; ends with a newline.
+std::string Wrapped(const std::string& label, const std::string& text, size_t width = 92);
+
 // `value` with `precision` digits after the point.
 std::string FormatFloat(double value, int precision);
 // `value` with `digits` significant digits ("0.0003142", "12.35", "1.2e+05").

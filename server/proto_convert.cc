@@ -80,10 +80,14 @@ core::GradCamRequest FromProto(const xai::v1::GradCAMRequest& request) {
 }
 
 core::OverlaySpec FromProto(const xai::v1::OverlayOptions& overlay) {
-  core::OverlaySpec out{
-      overlay.enabled(),          overlay.has_image_weight() ? overlay.image_weight() : 0.5f,
-      overlay.model_input_size(), overlay.colormap(),
-      overlay.png_compression(),  {}};
+  core::OverlaySpec out{overlay.enabled(),
+                        overlay.has_image_weight() ? overlay.image_weight() : 0.5f,
+                        overlay.model_input_size(),
+                        overlay.colormap(),
+                        overlay.png_compression(),
+                        {},
+                        static_cast<int>(overlay.scale()),
+                        overlay.scale_max()};
   if (overlay.has_attribution()) {
     const xai::v1::AttributionStyle& a = overlay.attribution();
     out.attribution.set = true;
@@ -263,6 +267,7 @@ void ToProto(const core::ModelDescription& d, xai::v1::DescribeModelResponse* ou
     m->set_rpc(method.rpc);
     m->set_title(method.title);
     m->set_family(method.family);
+    m->set_legend(method.legend);
   }
 }
 

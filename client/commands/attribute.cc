@@ -166,7 +166,31 @@ int RunAttribute(const GlobalOptions& g, const std::string& model, int64_t versi
                          rows);
         return std::string();
       });
-  if (g.json) std::cout << JsonText(json{{"results", results}}) << "\n";
+  if (g.json) {
+    std::cout << JsonText(json{{"results", results}}) << "\n";
+  } else if (failures < static_cast<int>(images.size())) {
+    // What the pictures mean, once: the drawing's scale, and the method's legend from the
+    // server's method table.
+    if (!options.overlay.no_overlay) {
+      const std::string sign = options.polarity == xai::v1::POLARITY_BOTH
+                                   ? "both signs (red raised the score, blue lowered it)"
+                               : options.polarity == xai::v1::POLARITY_NEGATIVE
+                                   ? "what lowered the score"
+                                   : "what raised the score";
+      std::printf("%s",
+                  Wrapped("scale:  ", "each overlay draws " + sign + ", from its " +
+                                          FormatSignificant(options.clip_lower, 4) + "th to its " +
+                                          FormatSignificant(options.clip_upper, 4) +
+                                          "th percentile of magnitude (full strength above)")
+                      .c_str());
+    }
+    const xai::v1::AttributionMethod method =
+        request.method() == xai::v1::ATTRIBUTION_METHOD_UNSPECIFIED ? xai::v1::INTEGRATED_GRADIENTS
+                                                                    : request.method();
+    const std::string legend =
+        MethodLegend(g, model, version, xai::v1::AttributionMethod_Name(method));
+    if (!legend.empty()) std::printf("%s", Wrapped("legend: ", legend).c_str());
+  }
   return failures == 0 ? 0 : kExitFailure;
 }
 

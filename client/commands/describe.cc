@@ -63,8 +63,11 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
     }
     json methods = json::array();
     for (const auto& m : r.methods()) {
-      methods.push_back(
-          {{"name", m.name()}, {"rpc", m.rpc()}, {"title", m.title()}, {"family", m.family()}});
+      methods.push_back({{"name", m.name()},
+                         {"rpc", m.rpc()},
+                         {"title", m.title()},
+                         {"family", m.family()},
+                         {"legend", m.legend()}});
     }
     std::cout << JsonText(json{
                      {"model", {{"name", r.model().name()}, {"version", r.model().version()}}},

@@ -39,8 +39,34 @@ struct GradCamOptions {
   int batch_size = 0;
   MetricsFlags metrics;
   OverlayFlags overlay;
+  int overlay_scale = xai::v1::SCALE_PER_MAP;
+  float overlay_scale_max = 0;  // > 0: SCALE_FIXED unless another scale is asked
   std::string out_dir = ".";
 };
+
+// xai.v1.OverlayScale as --overlay-scale takes it.
+const std::vector<Choice>& OverlayScaleChoices() {
+  static const std::vector<Choice> choices = {{"per-map", xai::v1::SCALE_PER_MAP, {"per_map"}},
+                                              {"shared", xai::v1::SCALE_SHARED},
+                                              {"fixed", xai::v1::SCALE_FIXED}};
+  return choices;
+}
+
+// The line under the table that says what red means in the overlays.
+std::string ScaleLine(const GradCamOptions& options, float largest_raw_peak) {
+  switch (options.overlay_scale) {
+    case xai::v1::SCALE_SHARED:
+      return "one scale for every target of an image: red is the largest RAW PEAK (" +
+             FormatSignificant(largest_raw_peak, 4) +
+             " in the last image); weaker maps are drawn weaker";
+    case xai::v1::SCALE_FIXED:
+      return "fixed: red is a raw value of " + FormatSignificant(options.overlay_scale_max, 4) +
+             " in every overlay";
+    default:
+      return "each overlay scaled to its own map's maximum (red is that map's RAW PEAK, whatever "
+             "the target's probability); --overlay-scale shared compares targets";
+  }
+}
 
 // "blocks.11.norm1=TOKENS:1" or "stages.3=NHWC" as a LayerLayout; "" on success, else why not.
 std::string ParseLayout(const std::string& text, xai::v1::LayerLayout* out) {
@@ -186,8 +212,13 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
   request.set_batch_size(options.batch_size);
   SetMetrics(options.metrics, request.mutable_metrics());
   SetOverlay(options.overlay, request.mutable_overlay());
+  if (!options.overlay.no_overlay) {
+    request.mutable_overlay()->set_scale(static_cast<xai::v1::OverlayScale>(options.overlay_scale));
+    request.mutable_overlay()->set_scale_max(options.overlay_scale_max);
+  }
 
   auto stub = Connect(g);
+  float largest_raw_peak = 0;
   const std::vector<std::string> prefixes = OutputPrefixes(images);
   json results = json::array();
   const int failures = ForEachImage(
@@ -234,7 +265,9 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
         std::printf("%s  (model %s v%lld%s)\n", path.c_str(), response.model().name().c_str(),
                     static_cast<long long>(response.model().version()), top.c_str());
         std::vector<std::vector<std::string>> rows;
+        largest_raw_peak = 0;
         for (const auto& w : written) {
+          largest_raw_peak = std::max(largest_raw_peak, w.raw_peak);
           // The response lists only the top classes; a target outside them has no score here.
           std::string label = "-", probability = "-";
           for (const auto& c : response.classes()) {
@@ -258,7 +291,18 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
                          options.metrics.metrics, rows);
         return std::string();
       });
-  if (g.json) std::cout << JsonText(json{{"results", results}}) << "\n";
+  if (g.json) {
+    std::cout << JsonText(json{{"results", results}}) << "\n";
+  } else if (failures < static_cast<int>(images.size())) {
+    // What the pictures mean, once: the scale, and the method's legend from the server's
+    // method table.
+    if (!options.overlay.no_overlay) {
+      std::printf("%s", Wrapped("scale:  ", ScaleLine(options, largest_raw_peak)).c_str());
+    }
+    const std::string legend =
+        MethodLegend(g, model, version, xai::v1::CamMethod_Name(options.method));
+    if (!legend.empty()) std::printf("%s", Wrapped("legend: ", legend).c_str());
+  }
   return failures == 0 ? 0 : kExitFailure;
 }
 
@@ -314,7 +358,19 @@ void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   AddMetricsFlags(gradcam, &args->cam.metrics, "about 2 x steps more forwards per target");
-  AddOverlayFlags(gradcam, &args->cam.overlay, "jet");
+  CLI::Option* no_overlay = AddOverlayFlags(gradcam, &args->cam.overlay, "jet");
+  AddChoiceOption(gradcam, "--overlay-scale", &args->cam.overlay_scale, OverlayScaleChoices(),
+                  "What red means in the overlays: per-map, each map's own maximum; shared, one "
+                  "scale for the image's targets (a weak class's map drawn weak); fixed, "
+                  "--overlay-scale-max",
+                  "per-map")
+      ->excludes(no_overlay);
+  gradcam
+      ->add_option("--overlay-scale-max", args->cam.overlay_scale_max,
+                   "The raw value drawn red in every overlay (implies --overlay-scale fixed): "
+                   "one scale across runs, e.g. a RAW PEAK printed before")
+      ->check(CLI::PositiveNumber)
+      ->excludes(no_overlay);
   AddOutDirOption(gradcam, &args->cam.out_dir);
   gradcam->footer(
       "For image DIR/NAME.EXT and each target T, --out gets, with WHAT the method (and\n"
@@ -330,11 +386,25 @@ void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
       "files (a rerun of the same command replaces its own).\n"
       "The summary's CAM PEAK is the (x, y) of the map's maximum, in model input pixels; RAW\n"
       "PEAK the raw map's maximum, which the map's 1 stands for: compare it across targets,\n"
-      "since every map is scaled to its own maximum.\n"
+      "since every map is scaled to its own maximum; --overlay-scale shared draws the\n"
+      "overlays of an image's targets on one scale instead (the .npy maps stay as they are).\n"
+      "Under the table: the overlays' scale, and what the method's picture shows.\n"
       "With --metrics: DELETION AUC (lower is better), INSERTION AUC (higher is better) and\n"
       "TOP-20% P, the target's probability with only the map's top 20% of pixels kept.\n");
   gradcam->callback([&global, args] {
-    ExitWith(RunGradCam(global, args->model, args->version, args->images, args->cam));
+    GradCamOptions& cam = args->cam;
+    if (cam.overlay_scale_max > 0 && cam.overlay_scale == xai::v1::SCALE_PER_MAP) {
+      cam.overlay_scale = xai::v1::SCALE_FIXED;
+    }
+    if (cam.overlay_scale == xai::v1::SCALE_FIXED && cam.overlay_scale_max <= 0) {
+      throw CLI::ValidationError("--overlay-scale fixed",
+                                 "needs --overlay-scale-max, the raw value drawn red");
+    }
+    if (cam.overlay_scale == xai::v1::SCALE_SHARED && cam.overlay_scale_max > 0) {
+      throw CLI::ValidationError("--overlay-scale-max",
+                                 "sets a fixed scale; it does not go with --overlay-scale shared");
+    }
+    ExitWith(RunGradCam(global, args->model, args->version, args->images, cam));
   });
 }
 

@@ -15,6 +15,7 @@ struct MethodInfo {
   std::string rpc;     // the RPC that runs it: "GradCAM" or "Attribute"
   std::string title;   // as the literature writes it: "Grad-CAM", "Integrated Gradients"
   std::string family;  // how it computes (docs/METHODS.md): "gradient-weighted", ...
+  std::string legend;  // what its overlay shows, for a person: colours, sign, outlines
 };
 
 // Every served method, CAM methods first, each table in its order.

@@ -323,6 +323,12 @@ Status ValidateSampling(const AttributeRequest& request, AttributeSpec* spec) {
 
 Status ValidateOverlay(const OverlaySpec& overlay, AttributionMethod method) {
   XAI_RETURN_IF_ERROR(CheckOverlay(overlay));
+  if (overlay.scale != 0 || overlay.scale_max != 0) {
+    return InvalidArgumentError(
+        "overlay.scale and overlay.scale_max apply to GradCAM: an attribution is drawn between "
+        "percentiles of its own magnitude (overlay.attribution.clip_lower_percentile and "
+        "clip_upper_percentile)");
+  }
   const AttributionStyleSpec& a = overlay.attribution;
   if (a.polarity < 0 || a.polarity > 2) {
     return InvalidArgumentError("overlay.attribution.polarity " + std::to_string(a.polarity) +

@@ -18,6 +18,25 @@ namespace {
 
 constexpr int kDefaultPerturbationBatch = 64;  // pytorch-grad-cam's ScoreCAM uses 16
 
+// xai.v1.OverlayScale.
+enum OverlayScale { kScalePerMap = 0, kScaleShared = 1, kScaleFixed = 2 };
+
+// What each target's overlay multiplies its `cam` (scaled to its own maximum) by: 1
+// (SCALE_PER_MAP); its raw peak over the largest of the request's (SCALE_SHARED); its raw
+// peak over scale_max, the result clipped to 1 (SCALE_FIXED).
+std::vector<float> OverlayFactors(const OverlaySpec& overlay, const std::vector<CamOutput>& cams) {
+  std::vector<float> peaks;
+  for (const CamOutput& cam : cams) {
+    peaks.push_back(overlay.scale == kScalePerMap ? 1.0f : cam.raw.max().item<float>());
+  }
+  if (overlay.scale == kScalePerMap) return peaks;
+  const float largest = overlay.scale == kScaleFixed
+                            ? overlay.scale_max
+                            : *std::max_element(peaks.begin(), peaks.end());
+  for (float& peak : peaks) peak = largest > 0 ? peak / largest : 0.0f;
+  return peaks;
+}
+
 class GradCamJob : public RequestJob<GradCamResult> {
  public:
   // Requests share a batch when they ask for the same method at the same layers. A request
@@ -116,7 +135,9 @@ class GradCamJob : public RequestJob<GradCamResult> {
     auto top = TopClasses(cams.logits, kDefaultTopK);
     if (!top.ok()) return top.status().WithContext(model.display_name());
     result.classes = Labeled(model, std::move(*top));
-    for (const CamOutput& cam : cams.explanations) {
+    const std::vector<float> factors = OverlayFactors(overlay_, cams.explanations);
+    for (size_t t = 0; t < cams.explanations.size(); ++t) {
+      const CamOutput& cam = cams.explanations[t];
       if (!at::isfinite(cam.raw).all().item<bool>()) {
         return InternalError(model.display_name() + ": the map for class " +
                              std::to_string(cam.target) +
@@ -126,9 +147,11 @@ class GradCamJob : public RequestJob<GradCamResult> {
       CamExplanation explanation{cam.target, ToFloatTensor(cam.cam), ToFloatTensor(cam.raw), "",
                                  std::nullopt};
       if (overlay_.enabled) {
+        const at::Tensor drawn =
+            factors[t] == 1.0f ? cam.cam : (cam.cam * factors[t]).clamp(0.0, 1.0);
         XAI_ASSIGN_OR_RETURN(
             explanation.overlay_png,
-            RenderOnImage({cam.cam}, input, prepared, model, overlay_.model_input_size,
+            RenderOnImage({drawn}, input, prepared, model, overlay_.model_input_size,
                           [this](const cv::Mat& image, const std::vector<cv::Mat>& maps) {
                             return RenderOverlayPng(image, maps[0], style_);
                           }));
@@ -147,6 +170,31 @@ class GradCamJob : public RequestJob<GradCamResult> {
   const MetricsRequest metrics_;
   OverlayStyle style_;
 };
+
+Status CheckOverlayScale(const OverlaySpec& overlay, size_t layers) {
+  if (overlay.scale < kScalePerMap || overlay.scale > kScaleFixed) {
+    return InvalidArgumentError("overlay.scale " + std::to_string(overlay.scale) +
+                                " is not an OverlayScale (0 SCALE_PER_MAP, 1 SCALE_SHARED, "
+                                "2 SCALE_FIXED)");
+  }
+  if (overlay.scale == kScaleFixed) {
+    if (!std::isfinite(overlay.scale_max) || overlay.scale_max <= 0) {
+      return InvalidArgumentError(
+          "overlay.scale SCALE_FIXED needs overlay.scale_max > 0 (the raw value drawn at full "
+          "strength, e.g. the largest raw peak of the maps to compare), got " +
+          std::to_string(overlay.scale_max));
+    }
+  } else if (overlay.scale_max != 0) {
+    return InvalidArgumentError("overlay.scale_max applies to overlay.scale SCALE_FIXED only");
+  }
+  if (overlay.scale != kScalePerMap && layers > 1) {
+    return InvalidArgumentError(
+        "overlay.scale SCALE_SHARED and SCALE_FIXED need one layer: the maps of several layers "
+        "are each scaled to [0, 1] before they are averaged, so their combination has no raw "
+        "unit to share; ask one layer, or SCALE_PER_MAP");
+  }
+  return OkStatus();
+}
 
 }  // namespace
 
@@ -231,6 +279,7 @@ Status ValidateGradCam(const GradCamRequest& request, const ServableModel& model
   if (request.overlay.attribution.set) {
     return InvalidArgumentError("overlay.attribution applies to Attribute only");
   }
+  XAI_RETURN_IF_ERROR(CheckOverlayScale(request.overlay, spec->layers.size()));
   spec->height = model.input_shape[1];
   spec->width = model.input_shape[2];
   return OkStatus();

@@ -42,6 +42,8 @@ struct OverlaySpec {
   std::string colormap;           // OpenCV colormap name; "": jet (BOTH: blue-white-red)
   int png_compression = 0;        // 1-9; 0: 1
   AttributionStyleSpec attribution;
+  int scale = 0;        // xai.v1.OverlayScale (GradCAM only)
+  float scale_max = 0;  // SCALE_FIXED's full strength, in raw units
 };
 
 // The request's image. The bytes are borrowed: they must stay valid until the request's

@@ -12,24 +12,12 @@ const family = (method) => (methodInfo(method) || {}).family || '';
 // Integrated Gradients' family: steps and a baseline apply.
 const integrates = (method) => ['path integral', 'regions'].includes(family(method));
 
-// What a method's picture shows, by its family (DescribeModel's `family`, from the server's
-// method tables): the page keeps no per-method list.
-const LEGENDS = {
-  'gradient-weighted': 'Each channel of the layer weighted by the gradient of the target\'s score, ' +
-    'summed, negatives cut: red where the layer\'s features raise the score most.',
-  'activation-only': 'The layer\'s dominant activation pattern (its first principal component): ' +
-    'where the features are strongest, the same for every target.',
-  perturbation: 'Each channel weighted by how the target\'s score changes when the image is ' +
-    'masked by it (a forward per channel): red where the evidence is.',
-  gradient: 'The gradient of the target\'s logit at each pixel (Input × Gradient: times the ' +
-    'pixel), summed over colour channels.',
-  'path integral': 'Gradients averaged from the baseline to the image, times their difference: ' +
-    'the pixels\' shares of f(image) − f(baseline), f the target\'s logit.',
-  sampling: 'Gradients averaged over noisy copies of the image (SmoothGrad) or over points ' +
-    'between baselines and the image (GradientSHAP).',
-  regions: 'Regions of the image ranked by their Integrated Gradients; colour: each region\'s ' +
-    'gain; outlines: the regions of the top 10% (white), 20% (yellow) and 30% (cyan) of pixels.',
-};
+// What a method's picture shows: DescribeModel's `legend`, from the server's method tables
+// (the CLI and the Python client show the same words).
+const legendOf = (method) => (methodInfo(method) || {}).legend || '';
+// One colour scale for the classes (OverlayScale SCALE_SHARED): CAM methods only, whose raw
+// maps share a unit across targets.
+const sharedScale = () => $('shared-scale').checked;
 const title = (method) => (methodInfo(method) || { title: method }).title;
 const isCam = (method) => (methodInfo(method) || {}).rpc === 'GradCAM';
 
@@ -137,21 +125,32 @@ function fromBase64(text) {
   return bytes;
 }
 
-const pngUrl = (base64) => URL.createObjectURL(new Blob([fromBase64(base64)], { type: 'image/png' }));
+// A PNG the server sent (base64) as an image's source or a download's address: a data URL
+// costs no decoding here and no Blob (each Blob and object URL is a round trip to the
+// browser's process, milliseconds on a busy machine). A tab of its own needs pngTabUrl.
+const pngData = (base64) => `data:image/png;base64,${base64}`;
+// As an object URL, which a new tab may open (browsers refuse top-level data URLs); the
+// previous one of the same `slot` is revoked.
+const objectUrls = {};
+function objectUrl(slot, blob) {
+  if (objectUrls[slot]) URL.revokeObjectURL(objectUrls[slot]);
+  objectUrls[slot] = URL.createObjectURL(blob);
+  return objectUrls[slot];
+}
+const pngTabUrl = (slot, base64) => objectUrl(slot, new Blob([fromBase64(base64)], { type: 'image/png' }));
 
-// A Tensor message ({shape, data: base64 float32 little-endian}) as NumPy's .npy file.
-function npyBlob(tensor) {
+// A Tensor message ({shape, data: base64 float32 little-endian}) as NumPy's .npy file, as a
+// data URL: the header is padded to 192 bytes (a multiple of 64, as NumPy aligns it, and of
+// 3), so that its base64 and the tensor's, as the server sent it, simply join.
+function npyDataUrl(tensor) {
   const shape = tensor.shape.map(Number);
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
   const unpadded = 10 + header.length + 1;
-  header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
-  const head = new Uint8Array(10 + header.length);
-  head.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);  // \x93NUMPY, version 1.0
-  head[8] = header.length & 0xff;
-  head[9] = header.length >> 8;
-  for (let i = 0; i < header.length; ++i) head[10 + i] = header.charCodeAt(i);
-  return new Blob([head, fromBase64(tensor.data)], { type: 'application/octet-stream' });
+  header += ' '.repeat((192 - (unpadded % 192)) % 192) + '\n';
+  const head = String.fromCharCode(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0,  // \x93NUMPY 1.0
+    header.length & 0xff, header.length >> 8) + header;
+  return `data:application/octet-stream;base64,${btoa(head)}${tensor.data}`;
 }
 
 // ---- the URL ----------------------------------------------------------------------------
@@ -163,6 +162,7 @@ function saveUrl() {
   params.set('mode', mode());
   params.set('method', $('method').value);
   if ($('layer').value) params.set('layer', $('layer').value);
+  if (isCam($('method').value) && sharedScale()) params.set('scale', 'shared');
   if (!isCam($('method').value)) {
     if ($('polarity').value !== 'POLARITY_POSITIVE') params.set('polarity', $('polarity').value);
     if (integrates($('method').value)) {
@@ -172,7 +172,7 @@ function saveUrl() {
   }
   if (state.target !== null) params.set('target', String(state.target));
   if (state.image && state.image.sample) params.set('sample', state.image.sample);
-  history.replaceState(null, '', `${location.pathname}?${params}`);
+  if (location.search !== `?${params}`) history.replaceState(null, '', `${location.pathname}?${params}`);
 }
 
 const mode = () => document.querySelector('input[name="mode"]:checked').value;
@@ -396,14 +396,28 @@ async function explainWith(method, { metrics = false } = {}) {
   if (isCam(method)) {
     body.method = method;
     if ($('layer').value) body.layers = [$('layer').value];
+    // On one scale with the top class: both maps in one call (one more backward), drawn
+    // with the larger raw peak as red; the top class itself needs no company.
+    const top = state.classes.length ? state.classes[0].index : null;
+    const shared = !metrics && sharedScale() && state.target !== null && top !== null &&
+      state.target !== top;
+    if (shared) {
+      body.targetClasses = [state.target, top];
+      body.overlay.scale = 'SCALE_SHARED';
+    }
     const answer = await api('POST', `${modelPath()}:gradcam`, body);
     const e = answer.explanations[0];
+    const peaks = answer.explanations.map((x) => rawPeak(x.raw));
     return {
       png: e.overlayPng, map: e.cam, target: e.targetClass, ms: performance.now() - started,
       classes: answer.classes || [], layers: answer.layers || [],
       metrics: e.metrics ? e.metrics.map : null,
-      // The map is scaled to its own maximum: the raw map's peak is what red stands for.
-      scale: { kind: 'own maximum', value: rawPeak(e.raw) },
+      // Scaled to its own maximum, the raw map's peak is what red stands for; shared, the
+      // larger of its and the top class's.
+      scale: shared ? { kind: 'scale shared with the top class: red is the larger raw peak',
+        short: 'shared', value: Math.max(...peaks) }
+        : { kind: 'own maximum', short: 'own maximum', value: peaks[0] },
+      shared,
     };
   }
   body.method = method;
@@ -429,7 +443,7 @@ async function explainWith(method, { metrics = false } = {}) {
     png: a.overlayPng, map: a.map, target: a.targetClass, ms: performance.now() - started,
     classes: answer.classes || [], layers: [], diverging: polarity === 'POLARITY_BOTH',
     metrics: a.metrics ? a.metrics.map : null,
-    scale: { kind: `99.9th percentile (${sign})`, value: clip },
+    scale: { kind: `99.9th percentile (${sign})`, short: '99.9th percentile', value: clip },
     // Integrated Gradients' error and steps, and the server's warning, for the legend.
     steps: a.steps || 0, error: a.approximationError, warning: a.warning || '',
   };
@@ -468,25 +482,26 @@ async function explain() {
   const what = `${title(method)} of “${targetLabel(result.target)}” ${probabilityOf(result.classes, result.target)}`;
   $('original').src = state.image.url;
   $('original').alt = `The input image, ${state.image.name}`;
-  $('overlay').src = pngUrl(result.png);
+  $('overlay').src = pngData(result.png);
   $('overlay').alt = `${what}: a heatmap over the input, red where the evidence is strongest`;
   $('overlay').dataset.target = String(result.target);
   // What the colours mean: the layer, the scale and the value that full red stands for.
   const where = result.layers.length ? `layer ${result.layers.join(' + ')} · ` : '';
+  const scaleNote = result.shared ? `${result.scale.kind} (${formatValue(result.scale.value)})`
+    : `scaled to this map's ${result.scale.kind} (${formatValue(result.scale.value)})`;
   $('overlay-caption').replaceChildren(
     Object.assign(document.createElement('span'), { className: 'what', textContent: what }),
     Object.assign(document.createElement('span'), {
-      className: 'scale-note',
-      textContent: `${where}scaled to this map's ${result.scale.kind} (${formatValue(result.scale.value)})`,
+      className: 'scale-note', textContent: `${where}${scaleNote}`,
     }));
   drawScale(result.diverging);
   const top = formatValue(result.scale.value);
   $('scale-low').textContent = result.diverging ? `−${top}` : '0';
   $('scale-mid').textContent = result.diverging ? '0' : '';
-  $('scale-high').textContent = `${result.diverging ? '+' : ''}${top} (${result.scale.kind})`;
+  $('scale-high').textContent = `${result.diverging ? '+' : ''}${top} (${result.scale.short})`;
   $('scale').hidden = false;
   // The method's legend, and Integrated Gradients' error, steps and warning.
-  const notes = [LEGENDS[family(method)] || ''];
+  const notes = [legendOf(method)];
   if (result.steps > 0 && typeof result.error === 'number') {
     notes.push(`${result.steps} steps; approximation error ${formatValue(result.error)}` +
       (result.error > 0.05 ? ' (above 0.05: raise the steps)' : ''));
@@ -498,9 +513,9 @@ async function explain() {
   const layer = result.layers.length ? `_${result.layers.join('+')}` : '';
   const stem = `${state.image.name.replace(/\.[^.]*$/, '')}_${method.toLowerCase()}${layer}_class${result.target}`
     .replace(/[^A-Za-z0-9.+_-]/g, '_');
-  $('download-npy').href = URL.createObjectURL(npyBlob(result.map));
+  $('download-npy').href = npyDataUrl(result.map);
   $('download-npy').download = `${stem}.npy`;
-  $('download-png').href = pngUrl(result.png);
+  $('download-png').href = pngData(result.png);
   $('download-png').download = `${stem}.png`;
   $('downloads').hidden = false;
   $('timing').textContent = `${what}: ${result.ms.toFixed(0)} ms (server and network)`;
@@ -522,7 +537,8 @@ async function compare() {
   });
   $('grid').replaceChildren(...cells);
   $('grid-caption').textContent = 'Each overlay is scaled to its own map\'s maximum (CAMs: jet, ' +
-    'blue low, red high; attributions: positive part, full at its 99.9th percentile). del: ' +
+    'blue low, red high; attributions: positive part, full at its 99.9th percentile): methods\' ' +
+    'raw values have different units, so no scale is shared. del: ' +
     'deletion AUC, lower is better; ins: insertion AUC, higher is better ' +
     `(${COMPARE_METRIC_STEPS} steps, docs/METHODS.md).`;
   const started = performance.now();
@@ -537,7 +553,7 @@ async function compare() {
           `${probabilityOf(result.classes, result.target)}. ${$('grid-caption').textContent}`;
       }
       const img = cell.querySelector('img');
-      img.src = pngUrl(result.png);
+      img.src = pngData(result.png);
       img.alt = `${title(method)} of “${targetLabel(result.target)}”`;
       const scores = result.metrics
         ? ` · del ${result.metrics.deletionAuc.toFixed(3)} ins ${result.metrics.insertionAuc.toFixed(3)}` : '';
@@ -556,8 +572,9 @@ async function compare() {
 async function compareClasses() {
   const method = isCam($('method').value) ? $('method').value : 'GRAD_CAM';
   const targets = state.classes.map((c) => c.index);
-  const body = { image: { encoded: state.image.base64 }, overlay: { enabled: true }, method,
-    targetClasses: targets };
+  const shared = sharedScale();
+  const body = { image: { encoded: state.image.base64 }, method, targetClasses: targets,
+    overlay: { enabled: true, ...(shared ? { scale: 'SCALE_SHARED' } : {}) } };
   if (isCam($('method').value) && $('layer').value) body.layers = [$('layer').value];
   const started = performance.now();
   const answer = await api('POST', `${modelPath()}:gradcam`, body);
@@ -569,7 +586,7 @@ async function compareClasses() {
     figure.className = 'cell';
     figure.dataset.target = String(e.targetClass);
     const img = document.createElement('img');
-    img.src = pngUrl(e.overlayPng);
+    img.src = pngData(e.overlayPng);
     img.alt = `${title(method)} of “${targetLabel(e.targetClass)}”`;
     const caption = document.createElement('figcaption');
     const relative = top > 0 ? ` (${(peaks[i] / top).toFixed(2)}× the top class's)` : '';
@@ -580,9 +597,14 @@ async function compareClasses() {
   });
   $('grid').replaceChildren(...cells);
   const layers = (answer.layers || []).join(' + ');
+  const largest = Math.max(0, ...peaks);
   $('grid-caption').textContent = `${title(method)}${layers ? ` at ${layers}` : ''} of the top ` +
-    `${cells.length} classes. Each overlay is scaled to its own maximum: the raw peak says how ` +
-    'strong each map is next to the top class\'s.';
+    `${cells.length} classes. ` + (shared
+    ? `One colour scale for all ${cells.length}: red is the largest raw peak ` +
+      `(${formatValue(largest)}), so a weaker map is drawn weaker.`
+    : 'Each overlay is scaled to its own maximum: the raw peak says how strong each map is ' +
+      'next to the top class\'s (“One colour scale” draws them on one). ') +
+    ` ${legendOf(method)}`;
   $('timing').textContent = `${cells.length} classes in one call: ${ms.toFixed(0)} ms`;
 }
 
@@ -593,7 +615,7 @@ async function decisionPath() {
   const answer = await api('POST', `${modelPath()}:decisionPath`, body);
   const ms = performance.now() - started;
   const what = `Decision path of “${targetLabel(answer.targetClass)}”`;
-  const diagram = pngUrl(answer.diagramPng);
+  const diagram = pngTabUrl('diagram', answer.diagramPng);
   $('diagram').src = diagram;
   // Full size in a tab of its own, and both files to keep (named as the CLI names them).
   const stem = `${state.image.name.replace(/\.[^.]*$/, '')}_decision_path_class${answer.targetClass}`
@@ -603,7 +625,7 @@ async function decisionPath() {
   $('download-diagram').href = diagram;
   $('download-diagram').download = `${stem}.png`;
   const { diagramPng, ...path } = answer;
-  $('download-path-json').href = URL.createObjectURL(
+  $('download-path-json').href = objectUrl('path-json',
     new Blob([JSON.stringify(path, null, 2)], { type: 'application/json' }));
   $('download-path-json').download = `${stem}.json`;
   $('path-downloads').hidden = false;
@@ -659,7 +681,10 @@ async function run() {
 // ---- the colour scale: OpenCV's JET, the overlays' default --------------------------------
 
 // JET, or with `diverging` the blue-white-red of signed attributions (core/image/overlay.cc).
+let drawnScale = null;  // which one the canvas holds
 function drawScale(diverging = false) {
+  if (drawnScale === diverging) return;
+  drawnScale = diverging;
   const canvas = $('scale-bar');
   const context = canvas.getContext('2d');
   const clamp = (v) => Math.max(0, Math.min(1, v));
@@ -690,6 +715,7 @@ function showMode() {
   $('path-view').hidden = m !== 'path';
   $('method-row').hidden = m !== 'explain' && m !== 'classes';
   $('layer-row').hidden = (m !== 'explain' && m !== 'classes') || !isCam($('method').value);
+  $('shared-row').hidden = (m !== 'explain' && m !== 'classes') || !isCam($('method').value);
   $('attribution-row').hidden = m !== 'explain' || isCam($('method').value);
   $('steps-row').hidden = !integrates($('method').value);
   $('baseline-row').hidden = !integrates($('method').value);
@@ -713,7 +739,9 @@ function wire() {
   }));
   $('method').addEventListener('change', () => { showMode(); saveUrl(); });
   $('layer').addEventListener('change', saveUrl);
-  for (const id of ['steps', 'baseline', 'polarity']) $(id).addEventListener('change', saveUrl);
+  for (const id of ['steps', 'baseline', 'polarity', 'shared-scale']) {
+    $(id).addEventListener('change', saveUrl);
+  }
   // Each view keeps its own last result: switching views throws nothing away.
   for (const radio of document.querySelectorAll('input[name="mode"]')) {
     radio.addEventListener('change', () => { showMode(); saveUrl(); });
@@ -788,6 +816,8 @@ async function start() {
   apply($('polarity'), 'polarity', 'polarity');
   apply($('baseline'), 'baseline', 'baseline');
   if (/^[0-9]+$/.test(params.get('steps') || '')) $('steps').value = params.get('steps');
+  if (params.get('scale') === 'shared') $('shared-scale').checked = true;
+  else if (params.get('scale')) unknown.push(`scale “${params.get('scale')}”`);
   showMode();
   await loadSamples();
   let sample = params.get('sample');

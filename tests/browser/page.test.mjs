@@ -66,14 +66,16 @@ try {
   check(samples.includes('circle_0.png'), `the samples are offered (${samples.join(', ')})`);
 
   // A sample, explained with Grad-CAM.
+  const encodedSample = fs.readFileSync(path.join(samplesDir, 'circle_0.png')).toString('base64');
   await page.click('.sample[data-sample="circle_0.png"]');
   await page.waitForSelector('#classes .class', { timeout: 30000 });
   await page.click('#run');
   await page.waitForFunction(
     () => { const img = document.getElementById('overlay'); return img.complete && img.naturalWidth > 0; },
     { timeout: 60000 });
-  // The overlay's pixels: not blank (neither one colour nor transparent).
-  const pixels = await page.$eval('#overlay', (img) => {
+  // The overlay's pixels: not blank (neither one colour nor transparent); its heat, the mean
+  // of red minus blue (jet runs from blue to red).
+  const overlayPixels = () => page.$eval('#overlay', (img) => {
     const canvas = document.createElement('canvas');
     canvas.width = img.naturalWidth;
     canvas.height = img.naturalHeight;
@@ -82,19 +84,23 @@ try {
     const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
     const colours = new Set();
     let opaque = 0;
+    let heat = 0;
     for (let i = 0; i < data.length; i += 4) {
       colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
       if (data[i + 3] === 255) opaque += 1;
+      heat += data[i] - data[i + 2];
     }
-    return { width: canvas.width, height: canvas.height, colours: colours.size, opaque };
+    return { width: canvas.width, height: canvas.height, colours: colours.size, opaque,
+      heat: heat / (data.length / 4) };
   });
+  const pixels = await overlayPixels();
   check(pixels.width > 0 && pixels.colours > 100 && pixels.opaque === pixels.width * pixels.height,
     `the overlay is drawn: ${pixels.width}x${pixels.height}, ${pixels.colours} colours, opaque`);
   const alt = await page.$eval('#overlay', (img) => img.alt);
   check(alt.length > 20, `the overlay has an alt text ("${alt}")`);
 
   // The top class shown is Classify's, asked over REST outside the page.
-  const encoded = fs.readFileSync(path.join(samplesDir, 'circle_0.png')).toString('base64');
+  const encoded = encodedSample;
   const classified = await (await fetch(`${base}/v1/models/shapes:classify`, {
     method: 'POST', headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ image: { encoded } }),
@@ -109,13 +115,17 @@ try {
   const downloads = await page.$$eval('#downloads a', (links) => links.map((a) => a.download));
   check(downloads.some((d) => d.endsWith('.npy')) && downloads.some((d) => d.endsWith('.png')),
     `the map and the overlay can be downloaded (${downloads.join(', ')})`);
-  const npy = await page.$eval('#download-npy', async (a) => {
-    const bytes = new Uint8Array(await (await fetch(a.href)).arrayBuffer());
-    const header = new TextDecoder().decode(bytes.subarray(10, 10 + (bytes[8] | (bytes[9] << 8))));
-    return { magic: bytes[0] === 0x93 && new TextDecoder().decode(bytes.subarray(1, 6)) === 'NUMPY', header, size: bytes.length };
-  });
-  check(npy.magic && /'descr': '<f4'/.test(npy.header) && /'shape': \(\d+, \d+\)/.test(npy.header),
-    `the .npy is NumPy's format (${npy.header.trim()})`);
+  // The .npy's bytes (a data URL: the page's policy lets no fetch read it, so decode it here).
+  const npyHref = await page.$eval('#download-npy', (a) => a.href);
+  const npyBytes = Buffer.from(npyHref.replace(/^data:[^,]*;base64,/, ''), 'base64');
+  const npyHeaderLength = npyBytes[8] | (npyBytes[9] << 8);
+  const npy = { magic: npyBytes[0] === 0x93 && npyBytes.subarray(1, 6).toString() === 'NUMPY',
+    header: npyBytes.subarray(10, 10 + npyHeaderLength).toString() };
+  const npyShape = (npy.header.match(/'shape': \((\d+), (\d+)\)/) || []).slice(1).map(Number);
+  check(npy.magic && /'descr': '<f4'/.test(npy.header) && npyShape.length === 2 &&
+    (10 + npyHeaderLength) % 64 === 0 &&
+    npyBytes.length === 10 + npyHeaderLength + 4 * npyShape[0] * npyShape[1],
+    `the .npy is NumPy's format, its size the shape's (${npy.header.trim()}; ${npyBytes.length} bytes)`);
   // The caption says what the map is of and what its colours stand for (issue 26).
   const caption = await page.$eval('#overlay-caption', (c) => c.textContent);
   check(/“[^”]+” \((<0\.1|\d+\.\d)%\)/.test(caption), `the caption gives the target's probability (${caption})`);
@@ -123,6 +133,40 @@ try {
     `the caption gives the layer, the scale and its raw peak (${caption})`);
   check(/own maximum/.test(await page.$eval('#scale-high', (s) => s.textContent)), 'the colour bar names its top');
   await page.screenshot({ path: path.join(shots, 'explain.png') });
+
+  // Nothing slower: the page's Grad-CAM (click to overlay drawn, the map's download made)
+  // against the same REST call answered and parsed, interleaved, medians of 7.
+  const timed = await page.evaluate(async (encoded) => {
+    const body = JSON.stringify({ image: { encoded }, overlay: { enabled: true }, method: 'GRAD_CAM',
+      layers: [document.getElementById('layer').value] });
+    const idle = () => new Promise((resolve) => {
+      const poll = () => (!document.body.hasAttribute('aria-busy') &&
+        document.getElementById('overlay').complete ? resolve() : setTimeout(poll, 1));
+      poll();
+    });
+    const api = [];
+    const page = [];
+    for (let i = 0; i < 8; ++i) {
+      let started = performance.now();
+      const answer = await fetch('/v1/models/shapes:gradcam', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+      await answer.json();
+      if (i > 0) api.push(performance.now() - started);  // the first of each warms up
+      const overlay = document.getElementById('overlay');
+      const loaded = new Promise((resolve) => overlay.addEventListener('load', resolve, { once: true }));
+      started = performance.now();
+      document.getElementById('run').click();
+      await loaded;
+      await idle();
+      if (i > 0) page.push(performance.now() - started);
+    }
+    const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+    return { api: median(api), page: median(page) };
+  }, encodedSample);
+  // 10%, and 3 ms for the timers' resolution on a call of a few tens of milliseconds.
+  check(timed.page <= 1.1 * timed.api + 3,
+    `the page's Grad-CAM takes ${timed.page.toFixed(1)} ms, the API's ${timed.api.toFixed(1)} ms ` +
+    `(${(timed.page / timed.api).toFixed(2)}x; at most 1.10x)`);
 
   // A second class as the target, then an attribution method.
   if (shown.length > 1) {
@@ -133,6 +177,24 @@ try {
   }
   // The method menu is DescribeModel's methods, in its order, grouped by RPC.
   const described = await (await fetch(`${base}/v1/models/shapes`)).json();
+  // The legend is the server's, from its method table.
+  const gradCamLegend = described.methods.find((m) => m.name === 'GRAD_CAM').legend;
+  check(gradCamLegend && (await page.$eval('#legend', (l) => l.textContent)) === gradCamLegend,
+    `the legend is the method's, from the server (${(gradCamLegend || '').slice(0, 60)}...)`);
+  // One colour scale with the top class: a weaker class's map is drawn weaker.
+  if (shown.length > 1) {
+    const own = (await overlayPixels()).heat;
+    await page.click('#shared-scale');
+    await page.click('#run');
+    await page.waitForFunction(() => /scale shared with the top class/.test(
+      document.getElementById('overlay-caption').textContent) && !document.body.hasAttribute('aria-busy') &&
+      document.getElementById('overlay').complete, { timeout: 60000 });
+    const sharedHeat = (await overlayPixels()).heat;
+    const sharedCaption = await page.$eval('#overlay-caption', (c) => c.textContent);
+    check(sharedHeat < own - 5 && /scale=shared/.test(await page.evaluate(() => location.search)),
+      `on the top class's scale, ${shown[1].label}'s map is drawn weaker (red minus blue ${own.toFixed(0)} -> ` +
+      `${sharedHeat.toFixed(0)}; ${sharedCaption})`);
+  }
   const menu = await page.$$eval('#method option', (options) => options.map((o) => `${o.value}:${o.text}`));
   const served = [...described.methods.filter((m) => m.rpc === 'GradCAM'),
     ...described.methods.filter((m) => m.rpc === 'Attribute')].map((m) => `${m.name}:${m.title}`);
@@ -169,7 +231,7 @@ try {
   const signed = await page.evaluate(() => ({ low: document.getElementById('scale-low').textContent,
     legend: document.getElementById('legend').textContent, url: location.search }));
   check(/^−[0-9]/.test(signed.low) && /16 steps; approximation error [0-9.e+-]+/.test(signed.legend) &&
-    /f\(image\) − f\(baseline\)/.test(signed.legend),
+    /f\(image\) [−-] f\(baseline\)/.test(signed.legend),
     `both polarities: a diverging scale and IG's legend (${signed.low}; ${signed.legend.slice(0, 160)})`);
   check(/steps=16/.test(signed.url) && /polarity=POLARITY_BOTH/.test(signed.url), `the link keeps the steps and polarity (${signed.url})`);
   await page.select('#polarity', 'POLARITY_POSITIVE');
@@ -247,6 +309,9 @@ try {
   check(classCells.length === shown.length && /1\.00× the top class's/.test(classCells[0]) &&
     classCells.every((c) => /raw peak [0-9.e+-]+/.test(c)),
     `compare classes: the top ${classCells.length} classes with their raw peaks (${classCells[1] || ''})`);
+  const classesCaption = await page.$eval('#grid-caption', (c) => c.textContent);
+  check(/One colour scale for all \d+: red is the largest raw peak/.test(classesCaption),
+    `compare classes on one scale says so (${classesCaption.slice(0, 120)})`);
 
   // DecisionPath's diagram.
   await page.click('input[name="mode"][value="path"]');

@@ -82,6 +82,55 @@ TEST(CliHelpTest, UsageErrorsNameTheArgumentAndExitTwo) {
   EXPECT_THAT(out, HasSubstr("is a file: --out takes a directory"));
   EXPECT_EQ(RunCommand(cli + " profile-paths shapes . --out paths.pb", &out), 2) << out;
   EXPECT_THAT(out, HasSubstr("use --out-file paths.pb"));
+  // A fixed scale needs its value; a shared one takes none.
+  EXPECT_EQ(RunCommand(cli + " gradcam shapes " + image + " --overlay-scale fixed", &out), 2)
+      << out;
+  EXPECT_THAT(out, HasSubstr("needs --overlay-scale-max"));
+  EXPECT_EQ(
+      RunCommand(cli + " gradcam shapes " + image + " --overlay-scale shared --overlay-scale-max 2",
+                 &out),
+      2)
+      << out;
+  EXPECT_THAT(out, HasSubstr("does not go with --overlay-scale shared"));
+}
+
+// Under the table: what red means in the overlays, and what the method's picture shows
+// (its legend, from the server's method table).
+TEST_F(CliTest, ExplanationsSayTheirScaleAndTheMethodsLegend) {
+  const std::string cli = Cli();
+  const std::string image = xai::testing::ReferenceDir() + "/image.png";
+  const std::string dir = Scratch();
+  std::string out;
+  EXPECT_EQ(RunCommand(cli + " gradcam shapes " + image + " --out " + dir, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("scale:  each overlay scaled to its own map's maximum"));
+  EXPECT_THAT(out, HasSubstr("legend: Each channel of the layer weighted by the mean gradient"));
+  EXPECT_EQ(RunCommand(cli + " gradcam shapes " + image +
+                           " --target star --target circle --overlay-scale shared --out " + dir,
+                       &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("scale:  one scale for every target of an image: red is the "
+                             "largest RAW PEAK"));
+  EXPECT_EQ(RunCommand(cli + " gradcam shapes " + image +
+                           " --method eigen_cam --overlay-scale-max 0.5 --out " + dir,
+                       &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("scale:  fixed: red is a raw value of 0.5 in every overlay"));
+  EXPECT_THAT(out, HasSubstr("legend: The layer's dominant activation pattern"));
+  EXPECT_EQ(RunCommand(cli + " attribute shapes " + image + " --steps 4 --method xrai --out " + dir,
+                       &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("scale:  each overlay draws what raised the score, from its 0th to "
+                             "its 99.9th percentile"));
+  EXPECT_THAT(out, HasSubstr("outlines: the regions holding the top 10% (white)"));
+  // Machines get JSON only, the legend in `describe`.
+  EXPECT_EQ(RunCommand(cli + " --json gradcam shapes " + image + " --out " + dir, &out), 0);
+  EXPECT_THAT(out, Not(HasSubstr("legend:")));
+  EXPECT_EQ(RunCommand(cli + " --json describe shapes", &out), 0);
+  EXPECT_THAT(out, HasSubstr("\"legend\": \"Regions of the image ranked"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(CliTest, CommandsIntoOneOutKeepEachOthersFiles) {

@@ -70,7 +70,7 @@ TEST(MethodTablesTest, AttributionMethodsRulesAndBaselinesAreTheWires) {
 }
 
 // DescribeModel's method list is the wire's enums, each under the RPC whose enum holds it,
-// CAM methods first, with a title and a family each.
+// CAM methods first, with a title, a family and a legend of its own each.
 TEST(MethodTablesTest, TheServedMethodListIsEveryValueOfBothEnums) {
   std::vector<std::string> wire;
   for (const auto* e : {xai::v1::CamMethod_descriptor(), xai::v1::AttributionMethod_descriptor()}) {
@@ -87,10 +87,27 @@ TEST(MethodTablesTest, TheServedMethodListIsEveryValueOfBothEnums) {
     EXPECT_EQ(served[i].rpc, cam ? "GradCAM" : "Attribute");
     EXPECT_FALSE(served[i].title.empty());
     EXPECT_FALSE(served[i].family.empty());
+    // A sentence or two for a person, each method's own.
+    EXPECT_GT(served[i].legend.size(), 60u);
+    EXPECT_LT(served[i].legend.size(), 400u);
+    EXPECT_EQ(served[i].legend.back(), '.');
+    for (size_t j = 0; j < i; ++j) EXPECT_NE(served[j].legend, served[i].legend);
     EXPECT_NE(std::find(wire.begin(), wire.end(), served[i].name), wire.end());
-    if (i > 0 && served[i - 1].rpc == "Attribute") EXPECT_EQ(served[i].rpc, "Attribute");
+    if (i > 0 && served[i - 1].rpc == "Attribute") {
+      EXPECT_EQ(served[i].rpc, "Attribute");
+    }
   }
   EXPECT_EQ(served.front().title, "Grad-CAM");
+  // The pictures that need words: XRAI's outlines, the attributions' sign.
+  const auto legend = [&](const std::string& name) {
+    for (const MethodInfo& m : served) {
+      if (m.name == name) return m.legend;
+    }
+    return std::string();
+  };
+  EXPECT_NE(legend("XRAI").find("outlines"), std::string::npos);
+  EXPECT_NE(legend("INTEGRATED_GRADIENTS").find("approximation error"), std::string::npos);
+  EXPECT_NE(legend("INPUT_X_GRADIENT").find("negative"), std::string::npos);
 }
 
 }  // namespace

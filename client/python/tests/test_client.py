@@ -49,6 +49,18 @@ def test_gradcam_returns_arrays_and_png_overlays_per_target(client, reference_im
     assert plain.explanations[0].overlay_png is None
     # Another method gives another map for the same target.
     assert not np.allclose(plain.explanations[0].cam, result.explanations[0].cam)
+    # One colour scale for the targets changes the overlays only, not the maps; a fixed
+    # scale at the largest raw peak draws the same.
+    shared = client.gradcam("resnet18", reference_image, targets=[3, 5], layers=["layer3"],
+                            method="gradcam++", overlay=True, overlay_scale="shared")
+    largest = max(float(e.raw.max()) for e in shared.explanations)
+    fixed = client.gradcam("resnet18", reference_image, targets=[3, 5], layers=["layer3"],
+                           method="gradcam++", overlay=True, overlay_scale_max=largest)
+    for a, b, c in zip(result.explanations, shared.explanations, fixed.explanations):
+        assert np.array_equal(a.cam, b.cam)
+        assert b.overlay_png == c.overlay_png
+    assert any(a.overlay_png != b.overlay_png
+               for a, b in zip(result.explanations, shared.explanations))
 
 
 def test_gradcam_metrics_score_each_map(client, samples):
@@ -135,6 +147,7 @@ def test_list_models_describe_statistics_and_health(client):
     assert {n for n, m in methods.items() if m.rpc == "Attribute"} == attribution
     assert methods["GRAD_CAM_PLUS_PLUS"].title == "Grad-CAM++"
     assert methods["SCORE_CAM"].family == "perturbation"
+    assert "outlines" in methods["XRAI"].legend and methods["GRAD_CAM"].legend.endswith(".")
     # A layout declared for this call: layer4 read channels-last is a 512x7 "grid" of 7
     # channels, which the server takes as declared (the caller knows best).
     declared = client.gradcam("resnet18", np.zeros((3, 224, 224), dtype=np.float32),

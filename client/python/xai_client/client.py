@@ -184,6 +184,7 @@ class MethodInfo:
     rpc: str  # "GradCAM" or "Attribute"
     title: str  # as the literature writes it: "Grad-CAM"
     family: str  # "gradient-weighted", "activation-only", "perturbation"; "gradient", ...
+    legend: str = ""  # what its overlay shows, for a person: colours, sign, outlines
 
 
 @dataclass(frozen=True)
@@ -361,6 +362,7 @@ class XaiClient:
                 metrics: bool = False, metrics_steps: int = 0, random_baseline: bool = False,
                 overlay: bool = False,
                 image_weight: Optional[float] = None, colormap: str = "",
+                overlay_scale: str = "PER_MAP", overlay_scale_max: float = 0.0,
                 version: int = 0, timeout: Optional[float] = None,
                 request_id: Optional[str] = None) -> GradCamResult:
         """Class activation maps of ``image`` for each target class (none: the top-1) at
@@ -378,7 +380,10 @@ class XaiClient:
         forward (0: the server's 64). ``metrics=True`` scores each map's faithfulness
         (``Explanation.metrics``: deletion and insertion AUC in ``metrics_steps`` steps, 0: 16,
         and the probability with the top 20% kept), ``random_baseline=True`` also a random
-        map's."""
+        map's. ``overlay_scale``: PER_MAP (each overlay to its own map's maximum), SHARED (the
+        targets on one scale: a weak class's map drawn weak) or FIXED (red is
+        ``overlay_scale_max``, a raw value; setting it alone implies FIXED); the arrays are
+        never rescaled."""
         request = explainer_pb2.GradCAMRequest(image=_image(image), method=_method(method))
         request.model.name, request.model.version = model, version
         request.target_classes.extend(targets)
@@ -396,6 +401,11 @@ class XaiClient:
         if image_weight is not None:
             request.overlay.image_weight = image_weight
         request.overlay.colormap = colormap
+        scale = overlay_scale.upper().replace("-", "_")
+        if overlay_scale_max and scale == "PER_MAP":
+            scale = "FIXED"
+        request.overlay.scale = explainer_pb2.OverlayScale.Value("SCALE_" + scale)
+        request.overlay.scale_max = overlay_scale_max
         response, rid = self._call("GradCAM", self._stub.GradCAM, request, timeout, request_id)
         explanations = [
             Explanation(e.target_class, _array(e.cam), _array(e.raw),
@@ -532,7 +542,8 @@ class XaiClient:
             default_cam_layer_problem=r.default_cam_layer_problem,
             default_path_layers_problem=r.default_path_layers_problem,
             output=r.output,
-            methods=[MethodInfo(m.name, m.rpc, m.title, m.family) for m in r.methods])
+            methods=[MethodInfo(m.name, m.rpc, m.title, m.family, m.legend)
+                     for m in r.methods])
 
     def statistics(self, model: str = "", *, version: int = 0,
                    timeout: Optional[float] = None) -> List[dict]:

@@ -16,22 +16,39 @@ struct Row {
   std::string_view title;                             // as the literature writes it
   std::string_view family;                            // how it computes (docs/METHODS.md)
   const PixelAttributionMethod* (*implementation)();  // nullptr: not served yet
+  std::string_view legend;  // what its overlay shows, for a person (MethodInfo.legend)
 };
 
 // The table: every method of the wire, and the implementation serving it.
 const std::array<Row, 6>& Table() {
   static const std::array<Row, 6> table = {{
       {AttributionMethod::kSaliency, "SALIENCY", "Saliency", "gradient",
-       [] { return &SaliencyMethod(); }},
+       [] { return &SaliencyMethod(); },
+       "The size of the target logit's gradient at each pixel, summed over colour channels: "
+       "where a small change of the pixel moves the score most. Always positive: no sign."},
       {AttributionMethod::kInputXGradient, "INPUT_X_GRADIENT", "Input × Gradient", "gradient",
-       [] { return &InputXGradientMethod(); }},
+       [] { return &InputXGradientMethod(); },
+       "Each pixel times the gradient of the target's logit there, summed over colour channels: "
+       "positive raised the score, negative lowered it (the overlay's polarity)."},
       {AttributionMethod::kIntegratedGradients, "INTEGRATED_GRADIENTS", "Integrated Gradients",
-       "path integral", [] { return &IntegratedGradientsMethod(); }},
+       "path integral", [] { return &IntegratedGradientsMethod(); },
+       "Gradients averaged along the path from the baseline to the image, times their "
+       "difference: each pixel's share of f(image) - f(baseline), f the target's logit; the "
+       "shares add up to it within the approximation error. Positive raised the score, "
+       "negative lowered it."},
       {AttributionMethod::kSmoothGrad, "SMOOTH_GRAD", "SmoothGrad", "sampling",
-       [] { return &SmoothGradMethod(); }},
+       [] { return &SmoothGradMethod(); },
+       "A gradient method (Saliency by default) averaged over noisy copies of the image: the "
+       "same question as Saliency, with less speckle."},
       {AttributionMethod::kGradientShap, "GRADIENT_SHAP", "GradientSHAP", "sampling",
-       [] { return &GradientShapMethod(); }},
-      {AttributionMethod::kXrai, "XRAI", "XRAI", "regions", [] { return &XraiMethod(); }},
+       [] { return &GradientShapMethod(); },
+       "Gradients at random points between random baselines and the image, times the image "
+       "minus the baseline, averaged: Integrated Gradients in expectation over the baselines. "
+       "Positive raised the score, negative lowered it."},
+      {AttributionMethod::kXrai, "XRAI", "XRAI", "regions", [] { return &XraiMethod(); },
+       "Regions of the image ranked by the Integrated Gradients they hold per pixel; colour: "
+       "each region's gain; outlines: the regions holding the top 10% (white), 20% (yellow) and "
+       "30% (cyan) of pixels."},
   }};
   return table;
 }
@@ -75,8 +92,8 @@ StatusOr<PointGradient> GradientAt(const AttributionContext& context, const at::
 void AppendServedAttributionMethods(std::vector<MethodInfo>* out) {
   for (const Row& row : Table()) {
     if (row.implementation == nullptr) continue;
-    out->push_back(
-        {std::string(row.name), "Attribute", std::string(row.title), std::string(row.family)});
+    out->push_back({std::string(row.name), "Attribute", std::string(row.title),
+                    std::string(row.family), std::string(row.legend)});
   }
 }
 

@@ -103,6 +103,7 @@ struct CamMethodRow {
   std::string_view title;  // as the literature writes it ("Grad-CAM")
   CamFamily family;
   const CamMethodImpl* impl;  // null: not served yet (UNIMPLEMENTED)
+  std::string_view legend;    // what its overlay shows, for a person (MethodInfo.legend)
 };
 
 // The row of `method`, or null when the table has none.

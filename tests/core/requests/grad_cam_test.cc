@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "core/explainer.h"
 #include "tests/core/explainer_calls.h"
@@ -196,6 +197,69 @@ TEST_F(GradCamValidationTest, AugSmoothWithoutTargetsExplainsTheTopClassOfTheInp
   EXPECT_NE(smoothed->explanations[0].cam.data, plain->explanations[0].cam.data);
 }
 
+// The overlay's heat: the mean of red minus blue over a heatmap-only overlay (jet runs from
+// blue, at 0, to red, at 1).
+double Heat(const std::string& png) {
+  const cv::Mat bgr =
+      cv::imdecode(cv::Mat(1, static_cast<int>(png.size()), CV_8U, const_cast<char*>(png.data())),
+                   cv::IMREAD_COLOR);
+  EXPECT_FALSE(bgr.empty());
+  const cv::Scalar mean = cv::mean(bgr);
+  return mean[2] - mean[0];
+}
+
+// SCALE_SHARED draws the strongest target's map as SCALE_PER_MAP does and the others in
+// proportion to their raw peaks; SCALE_FIXED at the largest raw peak draws the same; the
+// maps themselves never change.
+TEST_F(GradCamValidationTest, OverlayScalesShareTheStrongestMapsPeak) {
+  GradCamRequest r = Request();
+  r.target_classes = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+  r.overlay.enabled = true;
+  r.overlay.image_weight = 0;  // the heatmap alone
+  auto per_map = xai::testing::GradCamAndWait(*explainer_, r);
+  ASSERT_TRUE(per_map.ok()) << per_map.status().ToString();
+  std::vector<float> peaks;
+  for (const CamExplanation& e : per_map->explanations) {
+    peaks.push_back(*std::max_element(e.raw.data.begin(), e.raw.data.end()));
+  }
+  const size_t strongest = std::max_element(peaks.begin(), peaks.end()) - peaks.begin();
+  const float largest = peaks[strongest];
+  ASSERT_GT(largest, 0);
+
+  r.overlay.scale = 1;  // SCALE_SHARED
+  auto shared = xai::testing::GradCamAndWait(*explainer_, r);
+  ASSERT_TRUE(shared.ok()) << shared.status().ToString();
+  int weaker = 0;
+  for (size_t t = 0; t < peaks.size(); ++t) {
+    SCOPED_TRACE("target " + std::to_string(t) + ", raw peak " + std::to_string(peaks[t]) + " of " +
+                 std::to_string(largest));
+    const CamExplanation& a = per_map->explanations[t];
+    const CamExplanation& b = shared->explanations[t];
+    EXPECT_EQ(a.cam.data, b.cam.data);  // the map keeps the reference's numerics
+    if (t == strongest) {
+      EXPECT_EQ(a.overlay_png, b.overlay_png);
+    } else if (peaks[t] > 0 && peaks[t] < 0.8f * largest) {  // a map of zeros is blue anyway
+      EXPECT_LT(Heat(b.overlay_png), Heat(a.overlay_png) - 5);
+      ++weaker;
+    }
+  }
+  EXPECT_GE(weaker, 2) << "the fixture's targets should differ in strength";
+
+  r.overlay.scale = 2;  // SCALE_FIXED
+  r.overlay.scale_max = largest;
+  auto fixed = xai::testing::GradCamAndWait(*explainer_, r);
+  ASSERT_TRUE(fixed.ok()) << fixed.status().ToString();
+  for (size_t t = 0; t < peaks.size(); ++t) {
+    EXPECT_EQ(fixed->explanations[t].overlay_png, shared->explanations[t].overlay_png) << t;
+  }
+  // Half the peak: the strongest map saturates (clipped to 1), hotter than its own scale.
+  r.overlay.scale_max = largest / 2;
+  auto hotter = xai::testing::GradCamAndWait(*explainer_, r);
+  ASSERT_TRUE(hotter.ok()) << hotter.status().ToString();
+  EXPECT_GT(Heat(hotter->explanations[strongest].overlay_png),
+            Heat(per_map->explanations[strongest].overlay_png) + 5);
+}
+
 TEST_F(GradCamValidationTest, BadFieldsAreInvalidArguments) {
   auto r = Request();
   r.layers = {"layer5"};
@@ -233,6 +297,23 @@ TEST_F(GradCamValidationTest, BadFieldsAreInvalidArguments) {
   ExpectError(r, StatusCode::kInvalidArgument, "overlay.image_weight must be in [0, 1]");
   r.overlay.image_weight = std::nanf("");
   ExpectError(r, StatusCode::kInvalidArgument, "overlay.image_weight");
+  r = Request();
+  r.overlay.enabled = true;
+  r.overlay.scale = 3;
+  ExpectError(r, StatusCode::kInvalidArgument, "overlay.scale 3 is not an OverlayScale");
+  r.overlay.scale = 2;  // SCALE_FIXED
+  ExpectError(r, StatusCode::kInvalidArgument, "SCALE_FIXED needs overlay.scale_max > 0");
+  r.overlay.scale_max = -1;
+  ExpectError(r, StatusCode::kInvalidArgument, "SCALE_FIXED needs overlay.scale_max > 0");
+  r.overlay.scale = 0;
+  r.overlay.scale_max = 1;
+  ExpectError(r, StatusCode::kInvalidArgument,
+              "overlay.scale_max applies to overlay.scale "
+              "SCALE_FIXED only");
+  r.overlay.scale = 1;  // SCALE_SHARED
+  r.overlay.scale_max = 0;
+  r.layers = {"layer3", "layer4"};
+  ExpectError(r, StatusCode::kInvalidArgument, "need one layer");
   r = Request();
   r.image.tensor_shape = {3, 100, 100};
   ExpectError(r, StatusCode::kInvalidArgument, "image.tensor.shape");
