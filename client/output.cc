@@ -52,12 +52,6 @@ std::string FormatFloat(double value, int precision) {
   return out.str();
 }
 
-std::string FormatSignificant(double value, int digits) {
-  std::ostringstream out;
-  out << std::setprecision(digits) << value;
-  return out.str();
-}
-
 std::string Wrapped(const std::string& label, const std::string& text, size_t width) {
   const std::string indent(label.size(), ' ');
   std::string out = label, line;

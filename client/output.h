@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/base/strings.h"
+
 namespace xai::client {
 
 // Prints `rows` under `header` with columns padded to their widest cell.
@@ -34,7 +36,7 @@ std::string Wrapped(const std::string& label, const std::string& text, size_t wi
 // `value` with `precision` digits after the point.
 std::string FormatFloat(double value, int precision);
 // `value` with `digits` significant digits ("0.0003142", "12.35", "1.2e+05").
-std::string FormatSignificant(double value, int digits);
+using xai::core::FormatSignificant;
 
 }  // namespace xai::client
 

@@ -2,6 +2,7 @@
 #ifndef XAI_CORE_BASE_STRINGS_H_
 #define XAI_CORE_BASE_STRINGS_H_
 
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,13 @@ inline std::string Join(const std::vector<std::string>& parts, std::string_view 
     out += part;
   }
   return out;
+}
+
+// `value` with `digits` significant digits, as printf's %g: "0.0003142", "12.35", "1.2e+05".
+inline std::string FormatSignificant(double value, int digits = 4) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.*g", digits, value);
+  return text;
 }
 
 }  // namespace xai::core

@@ -7,6 +7,8 @@
 #include <opencv2/imgproc.hpp>
 #include <vector>
 
+#include "zlib.h"
+
 namespace xai::core {
 
 std::optional<int> ColormapByName(const std::string& name) {
@@ -105,12 +107,36 @@ cv::Mat Blend(const cv::Mat& heatmap, const cv::Mat& image_bgr, float w) {
   return result;
 }
 
-StatusOr<std::string> EncodePng(const cv::Mat& image, int compression) {
+// The PNG of `image`, with `description` (when not empty) as its tEXt "Description" chunk,
+// before IEND, where image viewers and `exiftool` show it.
+StatusOr<std::string> EncodePng(const cv::Mat& image, int compression,
+                                const std::string& description) {
   std::vector<uchar> png;
   if (!cv::imencode(".png", image, png, {cv::IMWRITE_PNG_COMPRESSION, compression})) {
     return InternalError("PNG encoding of the overlay failed");
   }
-  return std::string(png.begin(), png.end());
+  std::string out(png.begin(), png.end());
+  constexpr size_t kIend = 12;  // length, "IEND", CRC
+  if (description.empty() || out.size() < kIend) return out;
+  // tEXt is Latin-1 with no NUL: anything else becomes '?'.
+  std::string text = "tEXtDescription";
+  text.push_back('\0');
+  for (const char c : description) {
+    const auto u = static_cast<unsigned char>(c);
+    text.push_back(u >= 0x20 && u < 0x7f ? c : '?');
+  }
+  const uint32_t length = static_cast<uint32_t>(text.size() - 4);
+  const uint32_t crc = static_cast<uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(text.data()), static_cast<uInt>(text.size())));
+  std::string chunk;
+  const auto big_endian = [&chunk](uint32_t word) {
+    for (int shift = 24; shift >= 0; shift -= 8) chunk.push_back(static_cast<char>(word >> shift));
+  };
+  big_endian(length);
+  chunk += text;
+  big_endian(crc);
+  out.insert(out.size() - kIend, chunk);
+  return out;
 }
 
 // Blue (-1) through white (0) to red (1), indexed by uint8(255 * (v + 1) / 2): BGR.
@@ -131,7 +157,8 @@ StatusOr<std::string> RenderOverlayPng(const cv::Mat& image_bgr, const cv::Mat& 
                                        const OverlayStyle& style) {
   cv::Mat heatmap;
   cv::applyColorMap(Truncated8(cam), heatmap, style.colormap);
-  return EncodePng(Blend(heatmap, image_bgr, style.image_weight), style.png_compression);
+  return EncodePng(Blend(heatmap, image_bgr, style.image_weight), style.png_compression,
+                   style.description);
 }
 
 float Percentile(std::vector<float> values, float percentile) {
@@ -213,7 +240,7 @@ StatusOr<std::string> RenderAttributionPng(const cv::Mat& image_bgr, const cv::M
     cv::findContours(outlines[i], contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE);
     cv::drawContours(result, contours, -1, kColors[i % 5], 2);
   }
-  return EncodePng(result, style.png_compression);
+  return EncodePng(result, style.png_compression, style.description);
 }
 
 }  // namespace xai::core

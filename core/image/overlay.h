@@ -17,6 +17,8 @@ struct OverlayStyle {
   float image_weight = 0.5f;  // result = (1 - w) * heatmap + w * image
   int colormap = 2;           // cv::COLORMAP_JET
   int png_compression = 1;    // zlib level 1-9
+  // The PNG's tEXt "Description": what the map is and what its colours stand for; "": none.
+  std::string description;
 };
 
 // The OpenCV colormap called `name` ("" and "jet": JET; see explainer.proto for the
@@ -44,6 +46,7 @@ struct AttributionStyle {
   float image_weight = 0.5f;    // kOverImage, kOverGrayscale: the image's share
   std::optional<int> colormap;  // unset: JET; kBoth: blue-white-red
   int png_compression = 1;
+  std::string description;  // the PNG's tEXt "Description" (OverlayStyle's)
 };
 
 // A percentile of `values` as numpy's default (linear between the order statistics).

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 
+#include "core/base/strings.h"
 #include "core/image/overlay.h"
 #include "core/image/segmentation.h"
 #include "core/methods/attribution/attribution.h"
@@ -128,10 +129,27 @@ class AttributeJob : public RequestJob<AttributeResult> {
 
   // The overlay of one attribution's map ([H,W] at the model input), scaled at the model
   // input and drawn over the image; XRAI's top regions outlined.
+  // What the overlay PNG says of itself (its tEXt Description): the method, the target and
+  // what its colours stand for.
+  std::string OverlayDescription(int target, const AttributionStyleSpec& a) const {
+    const std::string& label = model().Label(target);
+    const std::string sign =
+        a.polarity == 2   ? "both signs (default colours: blue lowered the target's logit, red "
+                            "raised it)"
+        : a.polarity == 1 ? "the negative part (what lowered the target's logit)"
+                          : "the positive part (what raised the target's logit)";
+    return std::string(AttributionMethodName(spec_.run.method)) + " of class " +
+           std::to_string(target) + (label.empty() ? "" : " (" + label + ")") + ". Drawn: " + sign +
+           ", from nothing at its " + FormatSignificant(a.clip_lower_percentile) +
+           "th percentile of magnitude to full strength at its " +
+           FormatSignificant(a.clip_upper_percentile) + "th.";
+  }
+
   StatusOr<std::string> Overlay(const at::Tensor& map, const at::Tensor& input,
-                                const PreprocessedImage& prepared) const {
+                                const PreprocessedImage& prepared, int target) const {
     const AttributionStyleSpec& a = spec_.overlay.attribution;
     AttributionStyle style;
+    style.description = OverlayDescription(target, a);
     style.polarity = static_cast<AttributionPolarity>(a.polarity);
     style.kind = static_cast<AttributionOverlayKind>(a.kind);
     style.image_weight = spec_.overlay.image_weight;
@@ -212,7 +230,7 @@ class AttributeJob : public RequestJob<AttributeResult> {
       const at::Tensor map = o.map.defined() ? o.map : o.attribution.sum(0);
       out.map = ToFloatTensor(map);
       if (spec_.overlay.enabled) {
-        auto png = Overlay(map, input, prepared);
+        auto png = Overlay(map, input, prepared, t.target);
         if (!png.ok()) return png.status().WithContext(model.display_name());
         out.overlay_png = std::move(*png);
       }

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "core/base/quote.h"
+#include "core/base/strings.h"
 #include "core/image/overlay.h"
 #include "core/methods/cam/cam_methods.h"
 #include "core/methods/cam/grad_cam.h"
@@ -125,6 +126,29 @@ class GradCamJob : public RequestJob<GradCamResult> {
     return OkStatus();
   }
 
+  // What the overlay PNG says of itself (its tEXt Description): the method, the target, the
+  // layers and the raw value its red stands for. `factor`: OverlayFactors'.
+  std::string OverlayDescription(const CamOutput& cam, float factor) const {
+    const std::string& label = model().Label(cam.target);
+    const std::string layers = Join(spec_.layers, "+");
+    const float peak = cam.raw.max().item<float>();
+    std::string red;
+    if (overlay_.scale == kScaleShared) {
+      red = "raw " + FormatSignificant(factor > 0 ? peak / factor : 0) +
+            ", the largest raw peak of the request's targets; this map's raw peak is " +
+            FormatSignificant(peak);
+    } else if (overlay_.scale == kScaleFixed) {
+      red = "raw " + FormatSignificant(overlay_.scale_max) +
+            ", the request's scale_max; this map's raw peak is " + FormatSignificant(peak);
+    } else {
+      red = "raw " + FormatSignificant(peak) + ", this map's maximum";
+    }
+    return std::string(CamMethodName(spec_.method)) + " of class " + std::to_string(cam.target) +
+           (label.empty() ? "" : " (" + label + ")") + " at " + layers +
+           ". Colours: " + (overlay_.colormap.empty() ? std::string("jet") : overlay_.colormap) +
+           ", from its lowest (raw minimum) to red (" + red + ").";
+  }
+
   StatusOr<GradCamResult> Assemble(ModelPool::Handle& instance, const GradCamOutput& cams,
                                    const at::Tensor& input,
                                    const PreprocessedImage& prepared) const {
@@ -149,11 +173,13 @@ class GradCamJob : public RequestJob<GradCamResult> {
       if (overlay_.enabled) {
         const at::Tensor drawn =
             factors[t] == 1.0f ? cam.cam : (cam.cam * factors[t]).clamp(0.0, 1.0);
+        OverlayStyle style = style_;
+        style.description = OverlayDescription(cam, factors[t]);
         XAI_ASSIGN_OR_RETURN(
             explanation.overlay_png,
             RenderOnImage({drawn}, input, prepared, model, overlay_.model_input_size,
-                          [this](const cv::Mat& image, const std::vector<cv::Mat>& maps) {
-                            return RenderOverlayPng(image, maps[0], style_);
+                          [&style](const cv::Mat& image, const std::vector<cv::Mat>& maps) {
+                            return RenderOverlayPng(image, maps[0], style);
                           }));
       }
       result.explanations.push_back(std::move(explanation));

@@ -7,6 +7,8 @@
 // keeps no list of its own; the comparison grid shows every one of them.
 // Faithfulness scores in the comparison: curves of this many steps (docs/METHODS.md).
 const COMPARE_METRIC_STEPS = 8;
+// A run shows its busy line and dims the last result after this long (ms).
+const BUSY_DELAY_MS = 150;
 const methodInfo = (method) => state.methods.find((m) => m.name === method);
 const family = (method) => (methodInfo(method) || {}).family || '';
 // Integrated Gradients' family: steps and a baseline apply.
@@ -659,8 +661,12 @@ async function run() {
       : mode() === 'classes' ? `the top ${state.classes.length} classes`
         : `the decision path of ${target}`;
   $('busy').textContent = `Computing ${what}… (the result below is the previous one)`;
-  $('busy').hidden = false;
-  $('result').classList.add('stale');
+  // Marked busy only when it takes a while: a fast call (most CAMs) shows its result without
+  // a flicker, and without the two repaints of the whole result the marking costs.
+  const marking = setTimeout(() => {
+    $('busy').hidden = false;
+    $('result').classList.add('stale');
+  }, BUSY_DELAY_MS);
   try {
     saveUrl();
     if (mode() === 'explain') await explain();
@@ -671,6 +677,7 @@ async function run() {
     // On a phone the result is below the controls: bring it into view.
     if (window.matchMedia('(max-width: 900px)').matches) $('result').scrollIntoView({ block: 'start' });
   } finally {
+    clearTimeout(marking);
     state.busy = false;
     $('busy').hidden = true;
     $('run').disabled = false;

@@ -134,8 +134,10 @@ try {
   check(/own maximum/.test(await page.$eval('#scale-high', (s) => s.textContent)), 'the colour bar names its top');
   await page.screenshot({ path: path.join(shots, 'explain.png') });
 
-  // Nothing slower: the page's Grad-CAM (click to overlay drawn, the map's download made)
-  // against the same REST call answered and parsed, interleaved, medians of 7.
+  // Nothing slower: the page's Grad-CAM (click to the overlay drawn: the call, its answer
+  // read, the caption, the colour scale and the downloads made, the PNG decoded) against the
+  // same REST call answered and parsed, interleaved, medians of 15. When its result was in
+  // place (before the browser decoded the PNG) is reported beside.
   const timed = await page.evaluate(async (encoded) => {
     const body = JSON.stringify({ image: { encoded }, overlay: { enabled: true }, method: 'GRAD_CAM',
       layers: [document.getElementById('layer').value] });
@@ -146,7 +148,8 @@ try {
     });
     const api = [];
     const page = [];
-    for (let i = 0; i < 8; ++i) {
+    const drawn = [];
+    for (let i = 0; i < 16; ++i) {
       let started = performance.now();
       const answer = await fetch('/v1/models/shapes:gradcam', {
         method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
@@ -154,19 +157,30 @@ try {
       if (i > 0) api.push(performance.now() - started);  // the first of each warms up
       const overlay = document.getElementById('overlay');
       const loaded = new Promise((resolve) => overlay.addEventListener('load', resolve, { once: true }));
+      // The result is in place when explain() writes its timing line, its last step.
+      const timing = document.getElementById('timing');
+      let done = 0;
+      const observer = new MutationObserver(() => { if (!done) done = performance.now(); });
+      observer.observe(timing, { childList: true, characterData: true, subtree: true });
       started = performance.now();
       document.getElementById('run').click();
       await loaded;
       await idle();
-      if (i > 0) page.push(performance.now() - started);
+      observer.disconnect();
+      if (i > 0) {
+        page.push((done || performance.now()) - started);
+        drawn.push(performance.now() - started);
+      }
     }
     const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
-    return { api: median(api), page: median(page) };
+    return { api: median(api), page: median(page), drawn: median(drawn) };
   }, encodedSample);
-  // 10%, and 3 ms for the timers' resolution on a call of a few tens of milliseconds.
-  check(timed.page <= 1.1 * timed.api + 3,
-    `the page's Grad-CAM takes ${timed.page.toFixed(1)} ms, the API's ${timed.api.toFixed(1)} ms ` +
-    `(${(timed.page / timed.api).toFixed(2)}x; at most 1.10x)`);
+  // 10%, and 3 ms for scheduling: Chromium, the server and this test share the machine's
+  // cores (two here), and a call takes a few tens of milliseconds.
+  check(timed.drawn <= 1.1 * timed.api + 3,
+    `the page's Grad-CAM takes ${timed.drawn.toFixed(1)} ms to the overlay drawn (its result in ` +
+    `place at ${timed.page.toFixed(1)} ms), the API's ${timed.api.toFixed(1)} ms ` +
+    `(${(timed.drawn / timed.api).toFixed(2)}x; at most 1.10x and 3 ms)`);
 
   // A second class as the target, then an attribution method.
   if (shown.length > 1) {
@@ -206,17 +220,20 @@ try {
   await page.waitForFunction(() => /Integrated Gradients/.test(document.getElementById('overlay-caption').textContent) &&
     document.getElementById('overlay').naturalWidth > 0, { timeout: 60000 });
   check(true, 'Integrated Gradients is drawn');
-  // A new run keeps the last result, dimmed and marked, with what is being computed.
-  const busy = await page.evaluate(() => {
-    document.getElementById('run').click();
-    return { stale: document.getElementById('result').classList.contains('stale'),
-      text: document.getElementById('busy').textContent,
-      kept: document.getElementById('overlay').naturalWidth > 0 };
-  });
+  // A new run that takes a while (1,024 steps) keeps the last result, dimmed and marked,
+  // with what is being computed (after 150 ms: a fast call shows no flicker).
+  await page.$eval('#steps', (s) => { s.value = '1024'; });
+  await page.click('#run');
+  await page.waitForFunction(() => !document.getElementById('busy').hidden, { timeout: 5000 });
+  const busy = await page.evaluate(() => ({
+    stale: document.getElementById('result').classList.contains('stale'),
+    text: document.getElementById('busy').textContent,
+    kept: document.getElementById('overlay').naturalWidth > 0 }));
   check(busy.stale && busy.kept && /^Computing Integrated Gradients of /.test(busy.text),
     `while computing, the last result stays and is marked (${busy.text})`);
   await page.waitForFunction(() => !document.getElementById('result').classList.contains('stale') &&
     document.getElementById('busy').hidden, { timeout: 60000 });
+  await page.$eval('#steps', (s) => { s.value = '50'; });
   const igCaption = await page.$eval('#overlay-caption', (c) => c.textContent);
   check(/99\.9th percentile \(positive part\) \([0-9.e+-]+\)/.test(igCaption), `an attribution's caption gives its scale (${igCaption})`);
   // IG's controls: steps, baseline, polarity; both signs give a diverging scale, the legend

@@ -1,9 +1,11 @@
 """xai_client against a real xai-server: every call, typed errors, deadlines, retries,
 request ids and round_robin balancing."""
 
+import io
 import time
 
 import grpc
+import PIL.Image
 import numpy as np
 import pytest
 
@@ -56,10 +58,18 @@ def test_gradcam_returns_arrays_and_png_overlays_per_target(client, reference_im
     largest = max(float(e.raw.max()) for e in shared.explanations)
     fixed = client.gradcam("resnet18", reference_image, targets=[3, 5], layers=["layer3"],
                            method="gradcam++", overlay=True, overlay_scale_max=largest)
+    def pixels(png):
+        return np.asarray(PIL.Image.open(io.BytesIO(png)).convert("RGB"))
+
     for a, b, c in zip(result.explanations, shared.explanations, fixed.explanations):
         assert np.array_equal(a.cam, b.cam)
-        assert b.overlay_png == c.overlay_png
-    assert any(a.overlay_png != b.overlay_png
+        assert np.array_equal(pixels(b.overlay_png), pixels(c.overlay_png))
+        # Each PNG says what it is and what red stands for (a tEXt chunk PIL reads and checks).
+        text = PIL.Image.open(io.BytesIO(c.overlay_png)).text["Description"]
+        assert text.startswith(f"GRAD_CAM_PLUS_PLUS of class {c.target_class} "
+                               f"(class_{c.target_class}) at layer3.")
+        assert "the request's scale_max" in text
+    assert any(not np.array_equal(pixels(a.overlay_png), pixels(b.overlay_png))
                for a, b in zip(result.explanations, shared.explanations))
 
 

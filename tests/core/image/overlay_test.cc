@@ -12,6 +12,7 @@
 #include "core/explainer.h"
 #include "tests/core/explainer_calls.h"
 #include "tests/core/test_paths.h"
+#include "zlib.h"
 
 namespace xai::core {
 namespace {
@@ -22,6 +23,33 @@ cv::Mat Decode(const std::string& png) {
   return cv::imdecode(
       cv::Mat(1, static_cast<int>(png.size()), CV_8U, const_cast<char*>(png.data())),
       cv::IMREAD_COLOR);
+}
+
+// The overlay says what it is in its tEXt Description chunk (valid: its CRC is the one
+// libpng checks), before IEND; the pixels are the same with and without it.
+TEST(OverlayTest, ThePngCarriesItsDescription) {
+  cv::Mat image(8, 8, CV_8UC3, cv::Scalar(10, 20, 30));
+  cv::Mat cam(8, 8, CV_32F, cv::Scalar(0.25f));
+  OverlayStyle style;
+  const auto plain = RenderOverlayPng(image, cam, style);
+  style.description = "GRAD_CAM of class 3 (star) at stage4. Colours: jet, red (raw 0.7223)\n";
+  const auto described = RenderOverlayPng(image, cam, style);
+  ASSERT_TRUE(plain.ok() && described.ok());
+  // Control characters become '?'.
+  const std::string text = std::string("tEXtDescription") + '\0' +
+                           "GRAD_CAM of class 3 (star) at stage4. Colours: jet, red (raw 0.7223)?";
+  const size_t at = described->find("tEXt");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(described->substr(at, text.size()), text);
+  EXPECT_EQ(described->size(), plain->size() + 4 + text.size() + 4);
+  EXPECT_EQ(described->substr(described->size() - 12, 8), std::string("\0\0\0\0IEND", 8));
+  const uint32_t crc = static_cast<uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(text.data()), static_cast<uInt>(text.size())));
+  const auto* stored = reinterpret_cast<const unsigned char*>(described->data()) + at + text.size();
+  EXPECT_EQ(static_cast<uint32_t>(stored[0] << 24 | stored[1] << 16 | stored[2] << 8 | stored[3]),
+            crc);
+  const cv::Mat a = Decode(*plain), b = Decode(*described);
+  EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0);
 }
 
 TEST(OverlayTest, MatchesShowCamOnImagePixelForPixel) {

@@ -461,6 +461,11 @@ TEST_F(AttributeTest, OverlaysDrawTheMapAndXraiOutlinesItsTopRegions) {
                    cv::IMREAD_COLOR);
   EXPECT_EQ(original.cols, 128);  // samples/star_3.png
   EXPECT_EQ(original.rows, 128);
+  // The PNG says what it is and how it is scaled (its tEXt Description).
+  EXPECT_THAT(png, HasSubstr(std::string("tEXtDescription") + '\0' +
+                             "INTEGRATED_GRADIENTS of class 3 (star). Drawn: the positive part "
+                             "(what raised the target's logit), from nothing at its 0th "
+                             "percentile of magnitude to full strength at its 99.9th."));
 
   r.method = AttributionMethod::kXrai;
   r.overlay.model_input_size = true;
