@@ -145,11 +145,8 @@ std::string FileWhat(const GradCamOptions& options, const xai::v1::GradCAMRespon
   std::string what = ChoiceName(CamMethodChoices(), options.method);
   if (options.eigen_smooth) what += "+eigen_smooth";
   if (options.aug_smooth) what += "+aug_smooth";
-  std::string layers;
-  for (const std::string& layer : response.layers()) layers += (layers.empty() ? "" : "+") + layer;
-  if (layers.empty()) {  // a server from before GradCAMResponse.layers
-    for (const std::string& layer : options.layers) layers += (layers.empty() ? "" : "+") + layer;
-  }
+  std::string layers = xai::core::Join({response.layers().begin(), response.layers().end()}, "+");
+  if (layers.empty()) layers = xai::core::Join(options.layers, "+");  // a server before .layers
   return FileNamePart(what + "_" + (layers.empty() ? "default_layer" : layers));
 }
 

@@ -127,8 +127,6 @@ class AttributeJob : public RequestJob<AttributeResult> {
     return OkStatus();
   }
 
-  // The overlay of one attribution's map ([H,W] at the model input), scaled at the model
-  // input and drawn over the image; XRAI's top regions outlined.
   // What the overlay PNG says of itself (its tEXt Description): the method, the target and
   // what its colours stand for.
   std::string OverlayDescription(int target, const AttributionStyleSpec& a) const {
@@ -145,6 +143,8 @@ class AttributeJob : public RequestJob<AttributeResult> {
            FormatSignificant(a.clip_upper_percentile) + "th.";
   }
 
+  // The overlay of one attribution's map ([H,W] at the model input), scaled at the model
+  // input and drawn over the image; XRAI's top regions outlined.
   StatusOr<std::string> Overlay(const at::Tensor& map, const at::Tensor& input,
                                 const PreprocessedImage& prepared, int target) const {
     const AttributionStyleSpec& a = spec_.overlay.attribution;

@@ -22,20 +22,32 @@ constexpr int kDefaultPerturbationBatch = 64;  // pytorch-grad-cam's ScoreCAM us
 // xai.v1.OverlayScale.
 enum OverlayScale { kScalePerMap = 0, kScaleShared = 1, kScaleFixed = 2 };
 
-// What each target's overlay multiplies its `cam` (scaled to its own maximum) by: 1
-// (SCALE_PER_MAP); its raw peak over the largest of the request's (SCALE_SHARED); its raw
-// peak over scale_max, the result clipped to 1 (SCALE_FIXED).
-std::vector<float> OverlayFactors(const OverlaySpec& overlay, const std::vector<CamOutput>& cams) {
-  std::vector<float> peaks;
+// One target's overlay scale: its raw map's peak, the raw value drawn red, and what its
+// `cam` (scaled to its own maximum) is multiplied by: 1 (SCALE_PER_MAP: red is the peak);
+// the peak over the largest of the request's (SCALE_SHARED); the peak over scale_max, the
+// result clipped to 1 (SCALE_FIXED).
+struct OverlayScaleOf {
+  float peak = 0;
+  float red = 0;
+  float factor = 1;
+};
+
+std::vector<OverlayScaleOf> OverlayScales(const OverlaySpec& overlay,
+                                          const std::vector<CamOutput>& cams) {
+  std::vector<OverlayScaleOf> scales;
+  float largest = 0;
   for (const CamOutput& cam : cams) {
-    peaks.push_back(overlay.scale == kScalePerMap ? 1.0f : cam.raw.max().item<float>());
+    const float peak = cam.raw.max().item<float>();
+    scales.push_back({peak, peak, 1});
+    largest = std::max(largest, peak);
   }
-  if (overlay.scale == kScalePerMap) return peaks;
-  const float largest = overlay.scale == kScaleFixed
-                            ? overlay.scale_max
-                            : *std::max_element(peaks.begin(), peaks.end());
-  for (float& peak : peaks) peak = largest > 0 ? peak / largest : 0.0f;
-  return peaks;
+  if (overlay.scale == kScalePerMap) return scales;
+  const float red = overlay.scale == kScaleFixed ? overlay.scale_max : largest;
+  for (OverlayScaleOf& s : scales) {
+    s.red = red;
+    s.factor = red > 0 ? s.peak / red : 0.0f;
+  }
+  return scales;
 }
 
 class GradCamJob : public RequestJob<GradCamResult> {
@@ -127,23 +139,20 @@ class GradCamJob : public RequestJob<GradCamResult> {
   }
 
   // What the overlay PNG says of itself (its tEXt Description): the method, the target, the
-  // layers and the raw value its red stands for. `factor`: OverlayFactors'.
-  std::string OverlayDescription(const CamOutput& cam, float factor) const {
-    const std::string& label = model().Label(cam.target);
+  // layers and the raw value its red stands for.
+  std::string OverlayDescription(int target, const OverlayScaleOf& scale) const {
+    const std::string& label = model().Label(target);
     const std::string layers = Join(spec_.layers, "+");
-    const float peak = cam.raw.max().item<float>();
-    std::string red;
+    const std::string this_peak = "; this map's raw peak is " + FormatSignificant(scale.peak);
+    std::string red = "raw " + FormatSignificant(scale.red);
     if (overlay_.scale == kScaleShared) {
-      red = "raw " + FormatSignificant(factor > 0 ? peak / factor : 0) +
-            ", the largest raw peak of the request's targets; this map's raw peak is " +
-            FormatSignificant(peak);
+      red += ", the largest raw peak of the request's targets" + this_peak;
     } else if (overlay_.scale == kScaleFixed) {
-      red = "raw " + FormatSignificant(overlay_.scale_max) +
-            ", the request's scale_max; this map's raw peak is " + FormatSignificant(peak);
+      red += ", the request's scale_max" + this_peak;
     } else {
-      red = "raw " + FormatSignificant(peak) + ", this map's maximum";
+      red += ", this map's maximum";
     }
-    return std::string(CamMethodName(spec_.method)) + " of class " + std::to_string(cam.target) +
+    return std::string(CamMethodName(spec_.method)) + " of class " + std::to_string(target) +
            (label.empty() ? "" : " (" + label + ")") + " at " + layers +
            ". Colours: " + (overlay_.colormap.empty() ? std::string("jet") : overlay_.colormap) +
            ", from its lowest (raw minimum) to red (" + red + ").";
@@ -159,7 +168,9 @@ class GradCamJob : public RequestJob<GradCamResult> {
     auto top = TopClasses(cams.logits, kDefaultTopK);
     if (!top.ok()) return top.status().WithContext(model.display_name());
     result.classes = Labeled(model, std::move(*top));
-    const std::vector<float> factors = OverlayFactors(overlay_, cams.explanations);
+    const std::vector<OverlayScaleOf> scales = overlay_.enabled
+                                                   ? OverlayScales(overlay_, cams.explanations)
+                                                   : std::vector<OverlayScaleOf>();
     for (size_t t = 0; t < cams.explanations.size(); ++t) {
       const CamOutput& cam = cams.explanations[t];
       if (!at::isfinite(cam.raw).all().item<bool>()) {
@@ -171,10 +182,10 @@ class GradCamJob : public RequestJob<GradCamResult> {
       CamExplanation explanation{cam.target, ToFloatTensor(cam.cam), ToFloatTensor(cam.raw), "",
                                  std::nullopt};
       if (overlay_.enabled) {
-        const at::Tensor drawn =
-            factors[t] == 1.0f ? cam.cam : (cam.cam * factors[t]).clamp(0.0, 1.0);
+        const float factor = scales[t].factor;
+        const at::Tensor drawn = factor == 1.0f ? cam.cam : (cam.cam * factor).clamp(0.0, 1.0);
         OverlayStyle style = style_;
-        style.description = OverlayDescription(cam, factors[t]);
+        style.description = OverlayDescription(cam.target, scales[t]);
         XAI_ASSIGN_OR_RETURN(
             explanation.overlay_png,
             RenderOnImage({drawn}, input, prepared, model, overlay_.model_input_size,

@@ -478,6 +478,11 @@ function targetLabel(index) {
   return labels[index] ? labels[index] : `class ${index}`;
 }
 
+// A download's name as the CLI names its files: the image's name without its extension,
+// then `what`, in characters every file system takes.
+const fileStem = (what) =>
+  `${state.image.name.replace(/\.[^.]*$/, '')}_${what}`.replace(/[^A-Za-z0-9.+_-]/g, '_');
+
 async function explain() {
   const method = $('method').value;
   const result = await explainWith(method);
@@ -513,8 +518,7 @@ async function explain() {
   $('legend').hidden = !$('legend').textContent;
   // As the CLI names its files: the image, the method, the layer and the target.
   const layer = result.layers.length ? `_${result.layers.join('+')}` : '';
-  const stem = `${state.image.name.replace(/\.[^.]*$/, '')}_${method.toLowerCase()}${layer}_class${result.target}`
-    .replace(/[^A-Za-z0-9.+_-]/g, '_');
+  const stem = fileStem(`${method.toLowerCase()}${layer}_class${result.target}`);
   $('download-npy').href = npyDataUrl(result.map);
   $('download-npy').download = `${stem}.npy`;
   $('download-png').href = pngData(result.png);
@@ -620,8 +624,7 @@ async function decisionPath() {
   const diagram = pngTabUrl('diagram', answer.diagramPng);
   $('diagram').src = diagram;
   // Full size in a tab of its own, and both files to keep (named as the CLI names them).
-  const stem = `${state.image.name.replace(/\.[^.]*$/, '')}_decision_path_class${answer.targetClass}`
-    .replace(/[^A-Za-z0-9.+_-]/g, '_');
+  const stem = fileStem(`decision_path_class${answer.targetClass}`);
   $('diagram-link').href = diagram;
   $('diagram-full').href = diagram;
   $('download-diagram').href = diagram;
