@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/measure.h"
 #include "core/base/command_line.h"
 #include "core/base/files.h"
 #include "core/image/image_preprocessor.h"
@@ -44,22 +45,10 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-struct Stats {
-  double p50_ms = 0, p90_ms = 0, p99_ms = 0;
-};
-
-Stats Summarise(std::vector<double> ms) {
-  if (ms.empty()) return {};
-  std::sort(ms.begin(), ms.end());
-  auto at = [&](double q) {
-    return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
-  };
-  return {ms[ms.size() / 2], at(0.9), at(0.99)};
-}
+using xai::bench::Clock;
+using xai::bench::Ms;
+using xai::bench::Stats;
+using xai::bench::Summarise;
 
 struct Case {
   std::string name;
@@ -128,16 +117,6 @@ std::string SyntheticJpeg(int width, int height) {
   std::vector<uchar> jpeg;
   cv::imencode(".jpg", image, jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
   return std::string(jpeg.begin(), jpeg.end());
-}
-
-std::vector<int> ParseList(const std::string& text) {
-  std::vector<int> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(std::stoi(item));
-  }
-  return out;
 }
 
 // Throughput over concurrency, one line per method, and the plain forward's best batch
@@ -298,11 +277,9 @@ int main(int argc, char** argv) {
     extra_methods.push_back(method);
     start = comma + 1;
   }
-  const std::vector<int> levels = ParseList(concurrency_list);
-  const std::vector<int> batches = ParseList(batch_list);
-  if (levels.empty() || batches.empty() ||
-      std::any_of(levels.begin(), levels.end(), [](int v) { return v < 1 || v > 1024; }) ||
-      std::any_of(batches.begin(), batches.end(), [](int v) { return v < 1 || v > 1024; })) {
+  const std::vector<int> levels = xai::bench::ParseList(concurrency_list, 1, 1024);
+  const std::vector<int> batches = xai::bench::ParseList(batch_list, 1, 1024);
+  if (levels.empty() || batches.empty()) {
     std::fprintf(stderr, "xai-bench: --concurrency and --batch-sizes take numbers in [1, 1024]\n");
     return 2;
   }

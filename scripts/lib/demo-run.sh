@@ -3,8 +3,7 @@
 # BUILD_DIR's xai-server (every port on 127.0.0.1, port 0), waits until the demo model is
 # READY, lists the models, classifies the sample images and explains star_3.png with
 # `xai gradcam` (maps and overlay PNG into BUILD_DIR/demo/), then stops the server.
-# Used by scripts/demo.sh and by scripts/libtorch2-check.sh (BUILD_DIR there: a folder
-# whose xai-server runs the LibTorch 2.x build in its container, beside the host's xai).
+# Used by scripts/demo.sh.
 #
 #   scripts/lib/demo-run.sh BUILD_DIR
 set -euo pipefail
