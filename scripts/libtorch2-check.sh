@@ -16,8 +16,9 @@
 # hold none and run on the host, not twice (the CUDA image builds xai-server itself), and so
 # does xai-bench (the CPU benchmark; xai-gpu-check is the one GPU nodes build). Objects are
 # built at -O1 without debug information (a check, not a product), the engine's units with
-# LibTorch's headers precompiled (-DXAI_PRECOMPILE_HEADERS=ON), and kept by ccache in a
-# volume, so that a second run compiles only what changed. The build tree is a host folder,
+# LibTorch's headers precompiled and in unity batches (-DXAI_PRECOMPILE_HEADERS=ON
+# -DXAI_UNITY_BUILD=ON), and kept by ccache in a volume, so that a second run compiles only
+# the batches that changed. The build tree is a host folder,
 # removed at the end.
 #
 #   scripts/libtorch2-check.sh --fixtures DIR
@@ -67,7 +68,7 @@ podman run --rm --network host "${PODMAN_LIMITS[@]}" \
    start=$(date +%s)
    if ! { cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
             -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" \
-            -DXAI_PRECOMPILE_HEADERS=ON &&
+            -DXAI_PRECOMPILE_HEADERS=ON -DXAI_UNITY_BUILD=ON &&
           cmake --build /build -j "$(nproc)" \
             --target xai-serving-check xai-gpu-check engine_test; } >/tmp/build.log 2>&1; then
      grep -E "error|FAILED" /tmp/build.log | head -40 || true

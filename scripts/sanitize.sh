@@ -12,7 +12,8 @@
 # Fails on a crash, a leak or any sanitizer report. LibTorch, gRPC and OpenCV are Debian's,
 # not instrumented. Each build compiles what its targets link, no more, with LibTorch's
 # headers precompiled for the engine's units (-DXAI_PRECOMPILE_HEADERS=ON: clang parses them
-# once per target instead of once per unit); ccache keeps the objects between runs.
+# once per target instead of once per unit) and those units in unity batches of 8
+# (-DXAI_UNITY_BUILD=ON); ccache keeps the objects between runs.
 #
 # Run by the test command (CTest test `sanitize`, 30 s per fuzzer) in build/sanitize.
 #
@@ -46,7 +47,7 @@ configure() {  # configure DIR SANITIZERS [cmake args...]
   CC=clang CXX=clang++ cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \
     -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \
-    -DXAI_PRECOMPILE_HEADERS=ON \
+    -DXAI_PRECOMPILE_HEADERS=ON -DXAI_UNITY_BUILD=ON \
     -DXAI_SANITIZE="$sanitizers" "$@" > "$dir.configure.log" 2>&1 ||
     { cat "$dir.configure.log"; exit 1; }
 }
