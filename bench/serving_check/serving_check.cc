@@ -173,8 +173,8 @@ bool Call(core::Explainer& explainer, const Workload& work, Kind kind, Checks& c
       if (!result.ok()) {
         failure = result.status().ToString();
       } else if (result->attributions.size() != 1 || result->classes.empty()) {
-        failure = "Attribute answered " + std::to_string(result->attributions.size()) +
-                  " attributions";
+        failure =
+            "Attribute answered " + std::to_string(result->attributions.size()) + " attributions";
       } else {
         top_class = result->classes[0].index;
         for (float v : result->attributions[0].map.data) {
@@ -387,8 +387,8 @@ int main(int argc, char** argv) {
   const core::ImagePreprocessor preprocessor({});
   auto input = preprocessor.Preprocess(work.image, config->input());
   if (!input.ok()) return Usage("--image: " + input.status().ToString());
-  const std::string model_file = repository + "/" + model + "/" +
-                                 std::to_string(description->model.version) + "/model.pt";
+  const std::string model_file =
+      repository + "/" + model + "/" + std::to_string(description->model.version) + "/model.pt";
   const std::string device = description->devices.empty() ? "cpu" : description->devices[0];
   std::unique_ptr<PlainForward> plain;
   try {
@@ -457,16 +457,16 @@ int main(int argc, char** argv) {
   std::printf("plain forward (no grad) on %s: best %.1f images/s at batch %d\n\n", device.c_str(),
               best, best_batch);
 
-  std::printf("%-9s %4s %6s %9s %10s %-13s %8s %8s %8s %8s\n", "workload", "C", "calls",
-              "calls/s", "vs fwd", "kind", "p50 ms", "p99 ms", "queue", "batch");
+  std::printf("%-9s %4s %6s %9s %10s %-13s %8s %8s %8s %8s\n", "workload", "C", "calls", "calls/s",
+              "vs fwd", "kind", "p50 ms", "p99 ms", "queue", "batch");
   for (const auto& [name, kinds] : workloads) {
     for (int c : levels) {
       const Level level = RunLevel(*explainer, work, kinds, calls, c, checks);
       const double per_second = static_cast<double>(level.records.size()) / level.seconds;
       // The level's own columns on its first row only.
       char head[64];
-      std::snprintf(head, sizeof head, "%4d %6zu %9.1f %9.3fx", c, level.records.size(),
-                    per_second, per_second / best);
+      std::snprintf(head, sizeof head, "%4d %6zu %9.1f %9.3fx", c, level.records.size(), per_second,
+                    per_second / best);
       bool first_row = true;
       for (int k = 0; k < kKinds; ++k) {
         std::vector<double> ms;
@@ -489,9 +489,10 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::printf("\nvs fwd: calls/s over the plain forward's best images/s (an IG call runs %d "
-              "steps' forwards and backwards); queue: the calls' time waiting for an instance\n",
-              ig_steps);
+  std::printf(
+      "\nvs fwd: calls/s over the plain forward's best images/s (an IG call runs %d "
+      "steps' forwards and backwards); queue: the calls' time waiting for an instance\n",
+      ig_steps);
   explainer->Shutdown();
   if (checks.failures() > 0) {
     std::printf("FAIL %d calls failed their checks; the first: %s\n", checks.failures(),
