@@ -187,6 +187,7 @@ StatusOr<ModelDescription> Explainer::DescribeModel(const ModelRef& ref) const {
   d.default_cam_layer_problem = model->default_cam_layer_problem;
   d.default_path_layers_problem = model->default_path_layers_problem;
   d.output = model->pool->output_note();
+  d.inference_graph = model->pool->frozen_note();
   d.methods = ServedMethods();
   for (const c10::Device& device : model->pool->devices()) d.devices.push_back(device.str());
   return d;

@@ -72,7 +72,11 @@ struct ModelDescription {
   std::string default_cam_layer_problem;    // why default_cam_layer is ""
   std::string default_path_layers_problem;  // why default_path_layers is empty
   std::string output;                       // which output of forward holds the logits
-  std::vector<MethodInfo> methods;          // the served methods (core/methods/method_catalog.h)
+  // What Classify's forwards (and the perturbation methods' and metrics' perturbed ones)
+  // run on: "frozen for inference" (the pool's frozen copy), or "not frozen: <why>" (the
+  // model's own graph).
+  std::string inference_graph;
+  std::vector<MethodInfo> methods;  // the served methods (core/methods/method_catalog.h)
 };
 
 struct ModelStatisticsEntry {

@@ -261,6 +261,7 @@ void ToProto(const core::ModelDescription& d, xai::v1::DescribeModelResponse* ou
   out->set_default_cam_layer_problem(d.default_cam_layer_problem);
   out->set_default_path_layers_problem(d.default_path_layers_problem);
   out->set_output(d.output);
+  out->set_inference_graph(d.inference_graph);
   for (const core::MethodInfo& method : d.methods) {
     xai::v1::MethodInfo* m = out->add_methods();
     m->set_name(method.name);

@@ -83,6 +83,7 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
                      {"default_cam_layer_problem", r.default_cam_layer_problem()},
                      {"default_path_layers_problem", r.default_path_layers_problem()},
                      {"output", r.output()},
+                     {"inference_graph", r.inference_graph()},
                      {"methods", methods},
                      {"layers", layers}})
               << "\n";
@@ -99,6 +100,7 @@ int RunDescribe(const GlobalOptions& g, const std::string& model, int64_t versio
   std::printf("classes:             %d\n", r.num_classes());
   std::printf("labels:              %s\n", labels.empty() ? "(none)" : labels.c_str());
   std::printf("logits:              %s\n", r.output().c_str());
+  std::printf("inference graph:     %s\n", r.inference_graph().c_str());
   std::printf("default CAM layer:   %s\n", r.default_cam_layer().empty()
                                                ? ("none: " + r.default_cam_layer_problem()).c_str()
                                                : r.default_cam_layer().c_str());

@@ -25,7 +25,9 @@ class ClassifyJob : public RequestJob<ClassifyResult> {
                   const std::vector<ClassifyJob*>& jobs, const std::vector<PreprocessedImage>&) {
           const ServableModel& model = jobs[0]->model();
           std::vector<StatusOr<ClassifyResult>> results;
-          StatusOr<at::Tensor> logits = ForwardLogits(instance, input);
+          // The frozen, optimised copy where the pool made one (DescribeModel's
+          // inference_graph): Classify captures nothing and needs no gradients.
+          StatusOr<at::Tensor> logits = ForwardLogits(instance, input, /*frozen=*/true);
           if (!logits.ok()) {
             results.assign(jobs.size(), logits.status().WithContext(model.display_name()));
             return results;

@@ -32,6 +32,7 @@ TEST_F(CliTest, ModelsDescribeClassifyAndStatsPrintTablesJsonAndTheServersMessag
   EXPECT_EQ(RunCommand(cli + " describe resnet18", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("layer4.1.conv2"));
   EXPECT_THAT(out, HasSubstr("[1, 512, 7, 7]"));
+  EXPECT_THAT(out, HasSubstr("inference graph:     frozen for inference\n"));
   EXPECT_EQ(RunCommand(cli + " --json classify resnet18 " + image + " -k 2", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("\"probability\""));
   EXPECT_THAT(out, HasSubstr("\"label\": \"class_"));

@@ -43,6 +43,8 @@ TEST_F(ModelsRpcTest, DescribeModelGivesLayersAndShapes) {
   EXPECT_EQ(r.labels_size(), 1000);
   EXPECT_EQ(r.default_cam_layer(), "layer4");
   EXPECT_EQ(r.default_path_layers_size(), 4);
+  // On the CPU, Classify runs on the pool's frozen copy (model_pool_test checks its logits).
+  EXPECT_EQ(r.inference_graph(), "frozen for inference");
   bool found = false;
   for (const auto& layer : r.layers()) {
     if (layer.path() != "layer3.1.conv2") continue;

@@ -149,6 +149,7 @@ def test_list_models_describe_statistics_and_health(client):
     assert "inferred" in layers["layer4"].layout_note
     assert layers["fc"].layout == "LAYOUT_AUTO" and not layers["fc"].cam_target
     assert description.output == "tensor" and description.recommended_cam_layer == ""
+    assert description.inference_graph == "frozen for inference"
     # The served methods are the wire's enums, each under the RPC whose enum holds it.
     methods = {m.name: m for m in description.methods}
     cam = set(explainer_pb2.CamMethod.keys()) - {"CAM_METHOD_UNSPECIFIED"}

@@ -202,6 +202,8 @@ class ModelDescription:
     default_path_layers_problem: str = ""
     output: str = ""  # which output of forward holds the logits
     methods: List[MethodInfo] = field(default_factory=list)  # the server's, CAM methods first
+    # what Classify's forwards run on: "frozen for inference", or "not frozen: <why>"
+    inference_graph: str = ""
 
 
 def _array(tensor) -> np.ndarray:
@@ -543,7 +545,8 @@ class XaiClient:
             default_path_layers_problem=r.default_path_layers_problem,
             output=r.output,
             methods=[MethodInfo(m.name, m.rpc, m.title, m.family, m.legend)
-                     for m in r.methods])
+                     for m in r.methods],
+            inference_graph=r.inference_graph)
 
     def statistics(self, model: str = "", *, version: int = 0,
                    timeout: Optional[float] = None) -> List[dict]:

@@ -119,6 +119,40 @@ TEST(ModelPoolTest, LoadErrorsExplainThemselves) {
   EXPECT_EQ(ModelPool::Create(device).status().code(), StatusCode::kInvalidArgument);
 }
 
+// The frozen copy Classify and the perturbed forwards run on (torch.jit.freeze, batch norms
+// folded; optimize_for_inference on LibTorch 1.x): made once on the CPU, shared by the
+// instances, its logits the model's within 1e-4; when not asked, none, with the note
+// DescribeModel reports as inference_graph.
+TEST(ModelPoolTest, TheFrozenCopyIsSharedAndGivesTheModelsLogits) {
+  ModelPoolOptions options;
+  options.model_path = xai::testing::FixtureRepo() + "/resnet18/1/model.pt";
+  options.display_name = "model 'resnet18' v1";
+  options.instance_groups = {{{"cpu"}, 2}};
+  options.input_shape = {3, 224, 224};
+  auto pool = ModelPool::Create(options);
+  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+  EXPECT_EQ((*pool)->frozen_note(), "frozen for inference");
+  ASSERT_NE((*pool)->instance(0).frozen, nullptr);
+  EXPECT_EQ((*pool)->instance(0).frozen, (*pool)->instance(1).frozen);
+  at::manual_seed(11);
+  const at::Tensor input = at::randn({2, 3, 224, 224});
+  torch::jit::Module module = (*pool)->instance(0).module;  // a handle on the same module
+  at::Tensor model, frozen;
+  {
+    c10::InferenceMode guard;
+    model = module.forward({input}).toTensor();
+    frozen = (*pool)->instance(0).frozen->forward({input}).toTensor();
+  }
+  ASSERT_EQ(frozen.sizes(), model.sizes());
+  EXPECT_LE((frozen - model).abs().max().item<float>(), 1e-4 * model.abs().max().item<float>());
+
+  options.freeze_for_inference = false;
+  auto plain = ModelPool::Create(options);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ((*plain)->instance(0).frozen, nullptr);
+  EXPECT_EQ((*plain)->frozen_note(), "not frozen: not asked");
+}
+
 // Traced convolutions carry the tracing process's allow_tf32=True as a constant, which
 // would override the global switch on CUDA; the rewrite clears it in every node.
 TEST(ClearTracedTf32Test, ClearsEveryTracedConvolutionOnceAndChangesNoCpuResult) {
