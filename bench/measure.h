@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -27,6 +28,18 @@ inline Stats Summarise(std::vector<double> ms) {
     return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
   };
   return {ms[ms.size() / 2], at(0.9), at(0.99)};
+}
+
+// The median of `times` timed calls of `run`, after one untimed call (warm-up).
+inline double P50Ms(int times, const std::function<void()>& run) {
+  run();
+  std::vector<double> ms;
+  for (int r = 0; r < times; ++r) {
+    const auto start = Clock::now();
+    run();
+    ms.push_back(Ms(Clock::now() - start));
+  }
+  return Summarise(std::move(ms)).p50_ms;
 }
 
 // "1,2,4" as numbers in [low, high]; empty when the list is empty or any item is not such a

@@ -480,14 +480,7 @@ int main(int argc, char** argv) {
   // p50 of the plain forward on `b` copies of the input, after one untimed call.
   auto forward_p50_ms = [&](int b) {
     const at::Tensor x = input->input.repeat({b, 1, 1, 1});
-    std::vector<double> ms;
-    forward(x);
-    for (int r = 0; r < std::max(3, 24 / b); ++r) {
-      const auto start = Clock::now();
-      forward(x);
-      ms.push_back(Ms(Clock::now() - start));
-    }
-    return Summarise(ms).p50_ms;
+    return xai::bench::P50Ms(std::max(3, 24 / b), [&] { forward(x); });
   };
   double best = 0, one = 0;
   int best_batch = 1;

@@ -66,9 +66,8 @@ const char* KindName(Kind kind) {
 struct CallRecord {
   Kind kind = Kind::kClassify;
   double ms = 0;
-  double queue_ms = 0;    // waiting for an instance
-  double compute_ms = 0;  // its batch's work, up to its answer
-  int batch_size = 0;     // requests in the batch it ran in
+  double queue_ms = 0;  // waiting for an instance
+  int batch_size = 0;   // requests in the batch it ran in
 };
 
 // What every call of the run checks; the first failure is kept for the report.
@@ -116,8 +115,8 @@ struct Workload {
   int expect_class = -1;  // -1: any
 };
 
-// One call of `kind`, checked; fills `record`. Returns false when it failed a check.
-bool Call(core::Explainer& explainer, const Workload& work, Kind kind, Checks& checks,
+// One call of `kind`, checked (a failure goes to `checks`); fills `record`.
+void Call(core::Explainer& explainer, const Workload& work, Kind kind, Checks& checks,
           CallRecord* record, std::string* overlay_png = nullptr) {
   auto trace = std::make_shared<core::RequestTrace>();
   core::ImageRef image;
@@ -190,20 +189,17 @@ bool Call(core::Explainer& explainer, const Workload& work, Kind kind, Checks& c
   record->kind = kind;
   record->ms = Ms(Clock::now() - start);
   record->queue_ms = std::chrono::duration<double, std::milli>(trace->queue).count();
-  record->compute_ms = std::chrono::duration<double, std::milli>(trace->compute).count();
   record->batch_size = trace->batch_size;
   if (failure.empty() && work.expect_class >= 0 && top_class != work.expect_class) {
     failure = "top class " + std::to_string(top_class) + ", expected " +
               std::to_string(work.expect_class);
   }
   if (!failure.empty()) checks.Fail(std::string(KindName(kind)) + ": " + failure);
-  return failure.empty();
 }
 
 // One level: `calls` calls by `concurrency` callers, each calling as soon as its last call
 // returned; caller t's i-th call is of kinds[(t + i) % kinds.size()].
 struct Level {
-  int concurrency = 0;
   double seconds = 0;
   std::vector<CallRecord> records;
 };
@@ -225,7 +221,6 @@ Level RunLevel(core::Explainer& explainer, const Workload& work, const std::vect
   }
   for (std::thread& caller : callers) caller.join();
   Level level;
-  level.concurrency = concurrency;
   level.seconds = Ms(Clock::now() - start) / 1000.0;
   for (auto& r : records) level.records.insert(level.records.end(), r.begin(), r.end());
   return level;
@@ -244,14 +239,7 @@ class PlainForward {
   // Images per second at batch `b` (median of a few timed forwards after an untimed one).
   double ImagesPerSecond(int b) {
     const at::Tensor x = input_.repeat({b, 1, 1, 1});
-    Run(x);
-    std::vector<double> ms;
-    for (int r = 0; r < std::max(3, 24 / b); ++r) {
-      const auto start = Clock::now();
-      Run(x);
-      ms.push_back(Ms(Clock::now() - start));
-    }
-    return b * 1000.0 / Summarise(ms).p50_ms;
+    return b * 1000.0 / xai::bench::P50Ms(std::max(3, 24 / b), [&] { Run(x); });
   }
 
  private:
