@@ -3,6 +3,7 @@
 #define XAI_TESTS_CORE_TEST_PATHS_H_
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,12 @@ namespace xai::testing {
 
 inline std::string FixtureRepo() { return std::string(XAI_FIXTURE_DIR) + "/repo"; }
 inline std::string ReferenceDir() { return std::string(XAI_FIXTURE_DIR) + "/reference"; }
+// tools/cam_reference.py's output; XAI_CAM_REFERENCE_DIR names another
+// (one made with tools/cam_reference.py --extra).
+inline std::string CamReferenceDir() {
+  const char* other = std::getenv("XAI_CAM_REFERENCE_DIR");
+  return other != nullptr ? other : std::string(XAI_FIXTURE_DIR) + "/cam_reference";
+}
 
 // The file's bytes; empty when it cannot be read (the test's own checks then fail).
 inline std::string ReadBytes(const std::string& path) {

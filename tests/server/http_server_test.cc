@@ -24,12 +24,9 @@ namespace {
 using ::testing::HasSubstr;
 using xai::testing::RawConnection;
 using xai::testing::RawResponse;
+using xai::testing::SecondsSince;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 std::string Get(const std::string& path, const std::string& extra = "") {
   return "GET " + path + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";

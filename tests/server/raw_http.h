@@ -24,6 +24,11 @@
 
 namespace xai::testing {
 
+// Seconds of the steady clock since `start`.
+inline double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 struct RawResponse {
   int status = 0;
   std::map<std::string, std::string> headers;  // names in lower case

@@ -22,12 +22,9 @@ namespace {
 
 using ::testing::HasSubstr;
 using xai::testing::RawConnection;
+using xai::testing::SecondsSince;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // The demo repository served over gRPC and REST on free ports of 127.0.0.1, no metrics
 // port, no access lines.

@@ -17,7 +17,7 @@
 namespace xai::core {
 namespace {
 
-std::string CamReferenceDir() { return std::string(XAI_FIXTURE_DIR) + "/cam_reference"; }
+using xai::testing::CamReferenceDir;
 
 cv::Mat Decode(const std::string& png) {
   return cv::imdecode(

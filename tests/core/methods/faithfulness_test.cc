@@ -70,7 +70,7 @@ TEST(FaithfulnessTest, TheBlurIsANormalisedGaussianWithZeroPadding) {
   EXPECT_EQ(k[10][16].item<float>(), 0.0f);  // 11 taps: 5 on each side
 }
 
-std::string CamReferenceDir() { return std::string(XAI_FIXTURE_DIR) + "/cam_reference"; }
+using xai::testing::CamReferenceDir;
 
 std::unique_ptr<ModelPool> LoadReferenceModel(const std::string& name, int64_t size = 224) {
   ModelPoolOptions options;

@@ -28,10 +28,7 @@ constexpr float kPerturbationTolerance = 1e-3f;
 
 // XAI_CAM_REFERENCE_DIR points the reference test at another set, e.g. one made with
 // tools/cam_reference.py --extra.
-std::string CamReferenceDir() {
-  const char* other = std::getenv("XAI_CAM_REFERENCE_DIR");
-  return other != nullptr ? other : std::string(XAI_FIXTURE_DIR) + "/cam_reference";
-}
+using xai::testing::CamReferenceDir;
 
 std::unique_ptr<Explainer> StartOn(const std::string& repository) {
   return xai::testing::StartExplainer(repository);
