@@ -54,10 +54,12 @@ AUG_SMOOTH_CASES = ("resnet18_layer4", "resnet34_two_layers", "mobilenet_last_co
 # architectures, stay within 1e-4). At features.9.block.1.0 (mobilenet_nested) the
 # activations are about 1e-7 and S[A] 2e-9 to 3e-7, the epsilon's size: the float32 map
 # differs from the float64 one by 4.4e-5 already, and two float32 computations (the engine,
-# the reference; OpenBLAS's rounding) by 1.4e-4.
+# the reference; OpenBLAS's rounding) by 1.4e-4. Its eigen_smooth projection of the same
+# weighted activations too, once the engine's CPU forward folds the batch norms into the
+# convolutions before the layer (issue 27's frozen prefix): 1.3e-4.
 ILL_CONDITIONED = {"resnet34_inside_block": ("GRAD_CAM_PLUS_PLUS", "GRAD_CAM_PLUS_PLUS+eigen_smooth"),
                    "mobilenet_last_conv": ("XGRAD_CAM+aug_smooth",),
-                   "mobilenet_nested": ("XGRAD_CAM",)}
+                   "mobilenet_nested": ("XGRAD_CAM", "XGRAD_CAM+eigen_smooth")}
 # The perturbation methods (a forward per channel) on one case per architecture; the
 # resnet34 one cuts inside a block, so that the block's input crosses the cut.
 PERTURBATION_METHODS = ["SCORE_CAM", "SCORE_CAM+eigen_smooth", "ABLATION_CAM"]

@@ -2,10 +2,15 @@
 
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/constant_propagation.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/csrc/jit/passes/inliner.h>
 
 #include <optional>
 #include <unordered_map>
+
+#include "core/runtime/freezing.h"
+#include "core/runtime/torch_errors.h"
 
 namespace xai::core {
 namespace {
@@ -63,6 +68,34 @@ std::string WhyNoSplit(const Graph& graph, const std::vector<Node*>& cuts) {
   return "";
 }
 
+// Reads of the capture switches (layer_capture.h) in `graph` replaced by false, and the
+// branches they guarded removed, with the reads of the stored activations and replacements
+// (undefined tensors, which freezing cannot inline).
+void SwitchesOff(std::shared_ptr<Graph>& graph) {
+  std::vector<Node*> reads;
+  std::vector<torch::jit::Block*> blocks = {graph->block()};
+  while (!blocks.empty()) {
+    torch::jit::Block* block = blocks.back();
+    blocks.pop_back();
+    for (Node* node : block->nodes()) {
+      for (torch::jit::Block* inner : node->blocks()) blocks.push_back(inner);
+      if (node->kind() != c10::prim::GetAttr) continue;
+      const std::string name = node->s(c10::attr::name);
+      if (name == "_xai_cut" || name == "_xai_capture" || name == "_xai_copy" ||
+          name == "_xai_replace") {
+        reads.push_back(node);
+      }
+    }
+  }
+  for (Node* node : reads) {
+    torch::jit::WithInsertPoint here(node);
+    node->output()->replaceAllUsesWith(graph->insertConstant(false));
+    node->destroy();
+  }
+  torch::jit::ConstantPropagation(graph);
+  torch::jit::EliminateDeadCode(graph);
+}
+
 std::shared_ptr<Graph> InlinedForward(const torch::jit::Module& module) {
   std::shared_ptr<Graph> graph =
       const_cast<torch::jit::Module&>(module).get_method("forward").graph()->copy();
@@ -86,6 +119,7 @@ std::unordered_map<std::string, std::string> WhereSplits(const torch::jit::Modul
 struct LayerSplit::Functions {
   std::unique_ptr<torch::jit::GraphFunction> full;    // (self, x) -> (logits, output, values...)
   std::unique_ptr<torch::jit::GraphFunction> suffix;  // (self, output, values...) -> logits
+  std::shared_ptr<Graph> prefix;                      // (self, x) -> (output, values...)
   std::vector<bool> repeat;                           // per value: a tensor to repeat to the batch
 };
 
@@ -150,6 +184,32 @@ StatusOr<std::unique_ptr<LayerSplit>> LayerSplit::Create(const torch::jit::Modul
   suffix->registerOutput(map(graph->outputs()[0]));
   split->crossing_values_ = crossing.size();
 
+  // The prefix: the nodes up to the cut, returning the layer's output and the crossing
+  // values (FreezePrefix wraps it in a module).
+  if (graph->inputs().size() == 2) {
+    auto prefix = std::make_shared<Graph>();
+    std::unordered_map<Value*, Value*> prefix_env;
+    for (Value* input : graph->inputs()) {
+      Value* mapped = prefix->addInput();
+      mapped->setType(input->type());
+      prefix_env[input] = mapped;
+    }
+    auto prefix_map = [&](Value* v) { return prefix_env.at(v); };
+    for (Node* node : graph->nodes()) {
+      Node* clone = prefix->insertNode(prefix->createClone(node, prefix_map));
+      for (size_t i = 0; i < node->outputs().size(); ++i) {
+        prefix_env[node->output(i)] = clone->output(i);
+      }
+      if (node == cut) break;
+    }
+    std::vector<Value*> returned = {prefix_env.at(output)};
+    for (Value* v : crossing) returned.push_back(prefix_env.at(v));
+    Node* tuple = prefix->insertNode(prefix->createTuple(returned));
+    prefix->registerOutput(tuple->output());
+    SwitchesOff(prefix);
+    split->functions_->prefix = std::move(prefix);
+  }
+
   // The full forward, returning copies of the layer's output and the crossing values as
   // they were at the cut.
   {
@@ -186,6 +246,53 @@ LayerSplit::Cut LayerSplit::Forward(const torch::jit::Module& module,
   cut.output = elements[1].toTensor();
   cut.values.assign(elements.begin() + 2, elements.end());
   return cut;
+}
+
+StatusOr<torch::jit::Module> LayerSplit::FreezePrefix(const torch::jit::Module& module) const {
+  if (functions_->prefix == nullptr) {
+    return FailedPreconditionError("the forward takes more than one input");
+  }
+  try {
+    // A module holding `module` as `net`, whose forward is the prefix with `self` read as
+    // self.net; freezing then inlines every attribute the prefix reads.
+    torch::jit::Module wrapper(c10::QualifiedName("__torch__.xai.LayerPrefix"),
+                               std::make_shared<torch::jit::CompilationUnit>());
+    wrapper.register_attribute("training", c10::BoolType::get(), false);
+    wrapper.register_module("net", module);
+    auto graph = std::make_shared<Graph>();
+    Value* self = graph->addInput("self");
+    self->setType(wrapper.type());
+    Value* x = graph->addInput("x");
+    x->setType(functions_->prefix->inputs()[1]->type());
+    Value* net = graph->insertGetAttr(self, "net");
+    const std::vector<Value*> returned =
+        torch::jit::insertGraph(*graph, *functions_->prefix, {net, x});
+    graph->registerOutput(returned.at(0));
+    torch::jit::Function* forward = wrapper._ivalue()->compilation_unit()->create_function(
+        c10::QualifiedName(*wrapper.type()->name(), "forward"), graph);
+    wrapper.type()->addMethod(forward);
+    return FreezeForInference(wrapper);
+  } catch (const std::exception& e) {
+    return FailedPreconditionError("the network before the layer cannot be made a module: " +
+                                   ExceptionMessage(e));
+  }
+}
+
+LayerSplit::Cut LayerSplit::RunPrefix(torch::jit::Module& prefix, const at::Tensor& input) {
+  const c10::IValue result = prefix.forward({input});
+  const auto elements = result.toTupleRef().elements();
+  Cut cut;
+  cut.output = elements[0].toTensor();
+  cut.values.assign(elements.begin() + 1, elements.end());
+  return cut;
+}
+
+at::Tensor LayerSplit::SuffixOf(const torch::jit::Module& module, const at::Tensor& output,
+                                std::vector<c10::IValue> values) const {
+  torch::jit::Stack stack = {module._ivalue(), output};
+  for (c10::IValue& value : values) stack.push_back(std::move(value));
+  functions_->suffix->run(stack);
+  return stack.back().toTensor();
 }
 
 at::Tensor LayerSplit::Suffix(const torch::jit::Module& module, const at::Tensor& outputs,

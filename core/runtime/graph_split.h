@@ -9,6 +9,10 @@
 // a second graph that returns them beside the logits, copied as they were at the cut.
 // Module attributes and constants the suffix reads are re-read there, not captured.
 //
+// The nodes up to the cut form the prefix, which FreezePrefix makes a module of its own and
+// freezes for inference: Grad-CAM on the CPU runs it without autograd and only the suffix
+// with it.
+//
 // Thread safety: use a split only with the instance it was built from, held exclusively.
 #ifndef XAI_CORE_RUNTIME_GRAPH_SPLIT_H_
 #define XAI_CORE_RUNTIME_GRAPH_SPLIT_H_
@@ -50,6 +54,24 @@ class LayerSplit {
   // LibTorch's exceptions propagate.
   at::Tensor Suffix(const torch::jit::Module& module, const at::Tensor& outputs,
                     const Cut& cut) const;
+
+  // The network before the cut as a module of its own, frozen for inference like the pool's
+  // frozen copy (freezing.h: weights inlined, batch norms folded, no capture switches): its
+  // forward(x) returns the layer's output and the values the suffix reads, as RunPrefix
+  // unpacks them. `module`: the instrumented module the split was made from, with every
+  // switch off. FAILED_PRECONDITION with LibTorch's reason when it cannot be frozen.
+  // Compare its output with Forward's before use: its float rounding differs.
+  StatusOr<torch::jit::Module> FreezePrefix(const torch::jit::Module& module) const;
+
+  // Runs a module that FreezePrefix made on `input` ([n,...]): the Cut without logits.
+  // LibTorch's exceptions propagate.
+  static Cut RunPrefix(torch::jit::Module& prefix, const at::Tensor& input);
+
+  // The output of the network after the layer for `output` ([n,...]) and `values`, of the
+  // same batch: both as they are, no copies (the suffix may change them in place), so that
+  // autograd can reach `output`. LibTorch's exceptions propagate.
+  at::Tensor SuffixOf(const torch::jit::Module& module, const at::Tensor& output,
+                      std::vector<c10::IValue> values) const;
 
   // Nodes of the inlined graph before and after the cut (for logs and tests), and the
   // number of values that cross it besides the layer's output.

@@ -9,6 +9,8 @@
 
 #include "core/runtime/attention_rewrite.h"
 #include "core/runtime/devices.h"
+#include "core/runtime/freezing.h"
+#include "core/runtime/graph_split.h"
 #include "core/runtime/layer_capture.h"
 #include "core/runtime/model_output.h"
 #include "core/runtime/torch_errors.h"
@@ -55,34 +57,22 @@ StatusOr<int64_t> CheckLogits(const c10::IValue& output, int64_t batch) {
 
 namespace {
 
-// torch.jit.freeze and optimize_for_inference of `base`, made before base is instrumented
-// (the copy carries no capture switches) and before base first runs (its executors would
-// keep the graphs they saw first).
-StatusOr<torch::jit::Module> FreezeForInference(const torch::jit::Module& base) {
-  try {
-    torch::jit::Module frozen = torch::jit::freeze(base);
-#if TORCH_VERSION_MAJOR >= 2
-    // LibTorch 2.6's TensorExpr fuser hangs on the second forward of an
-    // optimize_for_inference graph on the CPU (resnet18, 2026-11-27): frozen only there.
-    return frozen;
-#else
-    return torch::jit::optimize_for_inference(frozen);
-#endif
-  } catch (const std::exception& e) {
-    return FailedPreconditionError("LibTorch cannot freeze it: " + ExceptionMessage(e));
-  }
+// A probe batch of two inputs of `input_shape`: smooth, varied, the same in every run.
+at::Tensor Probe(const std::vector<int64_t>& input_shape) {
+  std::vector<int64_t> shape = {2};
+  shape.insert(shape.end(), input_shape.begin(), input_shape.end());
+  int64_t numel = 1;
+  for (const int64_t d : shape) numel *= d;
+  return at::sin(at::arange(numel, at::kFloat) * 0.37).reshape(shape);
 }
 
-// OK when `frozen` gives `model`'s logits on a probe batch of two within 1e-4 relative to
-// their largest magnitude.
+// OK when `frozen` gives `model`'s logits on the probe within 1e-4 relative to their
+// largest magnitude.
+
 Status CheckFrozen(torch::jit::Module& model, torch::jit::Module& frozen,
                    const std::vector<int64_t>& input_shape) {
   try {
-    std::vector<int64_t> shape = {2};
-    shape.insert(shape.end(), input_shape.begin(), input_shape.end());
-    int64_t numel = 1;
-    for (const int64_t d : shape) numel *= d;
-    const at::Tensor probe = at::sin(at::arange(numel, at::kFloat) * 0.37).reshape(shape);
+    const at::Tensor probe = Probe(input_shape);
     c10::InferenceMode guard;
     const c10::IValue expected = model.forward({probe});
     const c10::IValue got = frozen.forward({probe});
@@ -90,9 +80,7 @@ Status CheckFrozen(torch::jit::Module& model, torch::jit::Module& frozen,
         expected.toTensor().sizes() != got.toTensor().sizes()) {
       return FailedPreconditionError("the frozen copy's output differs in kind or shape");
     }
-    const at::Tensor e = expected.toTensor().to(at::kFloat);
-    const double scale = std::max(1.0, e.abs().max().item<double>());
-    const double error = (got.toTensor().to(at::kFloat) - e).abs().max().item<double>() / scale;
+    const double error = RelativeDifference(got.toTensor(), expected.toTensor());
     if (!(error <= 1e-4)) {
       return FailedPreconditionError("the frozen copy's logits differ by " + std::to_string(error) +
                                      " (relative)");
@@ -100,6 +88,38 @@ Status CheckFrozen(torch::jit::Module& model, torch::jit::Module& frozen,
     return OkStatus();
   } catch (const std::exception& e) {
     return FailedPreconditionError("the frozen copy fails: " + ExceptionMessage(e));
+  }
+}
+
+// OK when `prefix` (LayerSplit::FreezePrefix of `split`) gives the layer's output and the
+// crossing tensors of `model`'s own graph on the probe, within 1e-4 relative.
+Status CheckFrozenPrefix(torch::jit::Module& model, const LayerSplit& split,
+                         torch::jit::Module& prefix, const std::vector<int64_t>& input_shape) {
+  try {
+    const at::Tensor probe = Probe(input_shape);
+    c10::InferenceMode guard;
+    const LayerSplit::Cut expected = split.Forward(model, probe);
+    const LayerSplit::Cut got = LayerSplit::RunPrefix(prefix, probe);
+    if (got.values.size() != expected.values.size()) {
+      return FailedPreconditionError("the frozen prefix returns other values");
+    }
+    double error = RelativeDifference(got.output, expected.output);
+    for (size_t i = 0; i < got.values.size(); ++i) {
+      if (got.values[i].isTensor() != expected.values[i].isTensor()) {
+        return FailedPreconditionError("the frozen prefix returns other values");
+      }
+      if (got.values[i].isTensor()) {
+        error = std::max(
+            error, RelativeDifference(got.values[i].toTensor(), expected.values[i].toTensor()));
+      }
+    }
+    if (!(error <= 1e-4)) {
+      return FailedPreconditionError("the frozen prefix's output differs by " +
+                                     std::to_string(error) + " (relative)");
+    }
+    return OkStatus();
+  } catch (const std::exception& e) {
+    return FailedPreconditionError("the frozen prefix fails: " + ExceptionMessage(e));
   }
 }
 
@@ -277,6 +297,49 @@ ModelPool::Handle& ModelPool::Handle::operator=(Handle&& other) noexcept {
 }
 
 ModelPool::Handle::~Handle() { Release(); }
+
+const LayerSplit* ModelPool::Handle::split(const std::string& path) {
+  auto found = instance_->splits.find(path);
+  if (found == instance_->splits.end()) {
+    StatusOr<std::unique_ptr<LayerSplit>> made = LayerSplit::Create(instance_->module, path);
+    found = instance_->splits.emplace(path, made.ok() ? std::move(*made) : nullptr).first;
+  }
+  return found->second.get();
+}
+
+torch::jit::Module* ModelPool::Handle::frozen_prefix(const std::string& path) {
+  if (instance_->frozen == nullptr) return nullptr;
+  std::lock_guard<std::mutex> lock(pool_->prefixes_mu_);
+  auto found = pool_->prefixes_.find(path);
+  if (found == pool_->prefixes_.end()) {
+    FrozenPrefix made;
+    made.note = "frozen for inference";
+    const LayerSplit* at_layer = split(path);
+    const StatusOr<torch::jit::Module> frozen =
+        at_layer == nullptr ? StatusOr<torch::jit::Module>(
+                                  FailedPreconditionError("the graph does not split at the layer"))
+                            : at_layer->FreezePrefix(instance_->module);
+    if (!frozen.ok()) {
+      made.note = "not frozen: " + frozen.status().message();
+    } else {
+      made.module = std::make_shared<torch::jit::Module>(*frozen);
+      const Status same = CheckFrozenPrefix(instance_->module, *at_layer, *made.module,
+                                            pool_->options_.input_shape);
+      if (!same.ok()) {
+        made.module = nullptr;
+        made.note = "not frozen: " + same.message();
+      }
+    }
+    found = pool_->prefixes_.emplace(path, std::move(made)).first;
+  }
+  return found->second.module.get();
+}
+
+std::string ModelPool::prefix_note(const std::string& path) const {
+  std::lock_guard<std::mutex> lock(prefixes_mu_);
+  auto found = prefixes_.find(path);
+  return found == prefixes_.end() ? std::string() : found->second.note;
+}
 
 void ModelPool::Handle::Release() {
   if (pool_ != nullptr) pool_->Return(index_);

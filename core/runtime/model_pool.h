@@ -82,7 +82,7 @@ class ModelPool {
     std::shared_ptr<torch::jit::Module> frozen;
     // Per layer path, the split of this instance's forward at the layer's output
     // (graph_split.h), or nullptr where the graph does not split there, made at first use by
-    // the instance's holder (SplitAt in core/methods/cam/perturbation_cam.cc).
+    // the instance's holder (Handle::split).
     std::unordered_map<std::string, std::shared_ptr<LayerSplit>> splits;
   };
 
@@ -99,6 +99,16 @@ class ModelPool {
     torch::jit::Module& module() { return instance_->module; }
     // The frozen copy for forwards without capture or gradients, or null.
     torch::jit::Module* frozen() { return instance_->frozen.get(); }
+    // The split of this instance's forward at the output of layer `path` (graph_split.h),
+    // made at its first use and kept; nullptr where the graph does not split there.
+    const LayerSplit* split(const std::string& path);
+    // The network before layer `path`'s output, frozen for inference
+    // (LayerSplit::FreezePrefix), made at its first use on any of the pool's instances and
+    // shared by those with a frozen copy; it runs concurrently (it holds no state).
+    // nullptr where this instance has no frozen copy, the graph does not split at the
+    // layer, or the frozen prefix could not be made or gave other outputs than the model's
+    // own graph on a probe (prefix_note says which). Its first call costs a freeze.
+    torch::jit::Module* frozen_prefix(const std::string& path);
     Instance& instance() { return *instance_; }
     c10::Device device() const { return instance_->device; }
     const std::optional<c10::Stream>& stream() const { return instance_->stream; }
@@ -145,6 +155,9 @@ class ModelPool {
   const Instance& instance(int i) const { return *instances_[i]; }
   // What became of the frozen copy: "frozen for inference", or why there is none.
   const std::string& frozen_note() const { return frozen_note_; }
+  // What became of the frozen prefix up to layer `path` (Handle::frozen_prefix): "frozen for
+  // inference", why there is none, or "" when none was asked for yet.
+  std::string prefix_note(const std::string& path) const;
   // Which output of forward holds the logits: "tensor", "dict key 'logits'", ...
   const std::string& output_note() const { return output_note_; }
   // Fast-path attention nodes replaced by differentiable ones (attention_rewrite.h), per
@@ -164,6 +177,13 @@ class ModelPool {
   std::string frozen_note_ = "not frozen: not asked";
   std::string output_note_ = "tensor";
   int attention_rewrites_ = 0;
+
+  struct FrozenPrefix {
+    std::shared_ptr<torch::jit::Module> module;  // null: none (see note)
+    std::string note;
+  };
+  mutable std::mutex prefixes_mu_;
+  std::unordered_map<std::string, FrozenPrefix> prefixes_;  // guarded by prefixes_mu_
 
   mutable std::mutex mu_;
   std::condition_variable freed_;

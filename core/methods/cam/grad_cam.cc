@@ -1,15 +1,18 @@
 #include "core/methods/cam/grad_cam.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "core/methods/cam/cam.h"
 #include "core/methods/cam/cam_methods.h"
 #include "core/methods/cam/perturbation_cam.h"
 #include "core/methods/classifier.h"
 #include "core/runtime/execution.h"
+#include "core/runtime/graph_split.h"
 #include "core/runtime/layer_capture.h"
 #include "core/runtime/torch_errors.h"
 
@@ -81,6 +84,51 @@ StatusOr<std::vector<GradCamOutput>> RunAugSmoothed(ModelPool::Handle& instance,
   return out;
 }
 
+// The forward of one layer's Grad-CAM on the CPU, where the pool has a frozen copy and the
+// graph splits at the layer: the network before the layer frozen for inference
+// (ModelPool::Handle::frozen_prefix) and run without autograd, the rest from the layer's
+// output on, with autograd where the method differentiates. The same outputs as RunCaptured
+// within float rounding (the prefix's convolutions fold their batch norms), for the cost of
+// an optimised forward and the backward of the layers after the cut. nullopt where it does
+// not apply: RunCaptured then runs the model's own graph.
+std::optional<StatusOr<CapturedForward>> FrozenPrefixForward(ModelPool::Handle& instance,
+                                                             const at::Tensor& input,
+                                                             const GradCamSpec& spec,
+                                                             bool gradients) {
+  if (spec.layers.size() != 1 || !instance.device().is_cpu() || instance.frozen() == nullptr ||
+      instance.precision() != Precision::kFloat32) {
+    return std::nullopt;
+  }
+  torch::jit::Module* prefix = instance.frozen_prefix(spec.layers[0]);
+  if (prefix == nullptr) return std::nullopt;
+  const LayerSplit* split = instance.split(spec.layers[0]);
+  LayerSplit::Cut cut;
+  {
+    c10::NoGradGuard no_grad;
+    cut = LayerSplit::RunPrefix(*prefix, input);
+  }
+  CapturedForward out;
+  // A method without gradients reads the output as the layer returned it, whatever the
+  // network after it does in place (RunCaptured's copy); with gradients the output is the
+  // leaf they reach, and an in-place change of it fails as in RunCaptured.
+  at::Tensor activation = cut.output;
+  at::Tensor suffix_input = gradients ? activation.requires_grad_(true) : activation.clone();
+  {
+    c10::AutoGradMode grad_mode(gradients);
+    out.output = split->SuffixOf(instance.module(), suffix_input, std::move(cut.values));
+  }
+  out.activations = {activation};
+  if (const Status shape = CheckBatchLogits(out.output, input.size(0), instance.num_classes());
+      !shape.ok()) {
+    return StatusOr<CapturedForward>(shape);
+  }
+  if (gradients && !out.output.requires_grad()) {
+    return StatusOr<CapturedForward>(
+        InvalidArgumentError("layer \"" + spec.layers[0] + "\" does not reach the model's output"));
+  }
+  return StatusOr<CapturedForward>(std::move(out));
+}
+
 }  // namespace
 
 LayerLayout LayoutOf(const GradCamSpec& spec, size_t l) {
@@ -131,9 +179,13 @@ StatusOr<std::vector<GradCamOutput>> RunGradCamBatch(ModelPool::Handle& instance
   const bool gradients = method->needs_gradients();
   try {
     ExecutionScope scope(instance.device(), instance.stream(), instance.precision());
+    const at::Tensor x = ToDevice(input, instance.device());
+    std::optional<StatusOr<CapturedForward>> frozen =
+        FrozenPrefixForward(instance, x, spec, gradients);
     XAI_ASSIGN_OR_RETURN(CapturedForward forward,
-                         RunCaptured(instance.module(), ToDevice(input, instance.device()),
-                                     spec.layers, spec.cut, instance.num_classes(), gradients));
+                         frozen ? std::move(*frozen)
+                                : RunCaptured(instance.module(), x, spec.layers, spec.cut,
+                                              instance.num_classes(), gradients));
     const at::Tensor& logits = forward.output;
     const std::vector<at::Tensor>& activations = forward.activations;
     const at::Tensor cpu_logits = logits.detach().to(at::kCPU, at::kFloat);  // shape checked

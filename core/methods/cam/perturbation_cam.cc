@@ -53,18 +53,6 @@ StatusOr<at::Tensor> ChannelScores(const at::Tensor& x, const at::Tensor& a,
   return scores;
 }
 
-// The split of the instance's forward at `path`, made at its first use; nullptr where the
-// graph does not split there (LayerInfo::split_refusal says why), remembered too.
-const LayerSplit* SplitAt(ModelPool::Handle& instance, const std::string& path) {
-  ModelPool::Instance& held = instance.instance();
-  auto found = held.splits.find(path);
-  if (found == held.splits.end()) {
-    StatusOr<std::unique_ptr<LayerSplit>> made = LayerSplit::Create(held.module, path);
-    found = held.splits.emplace(path, made.ok() ? std::move(*made) : nullptr).first;
-  }
-  return found->second.get();
-}
-
 // Scores ablated outputs of layer `path` by full forwards of the sample `x` ([1,...]) with
 // the layer's output replaced by them at every call: pytorch-grad-cam's procedure, where the
 // graph does not split at the layer.
@@ -150,7 +138,7 @@ StatusOr<std::vector<GradCamOutput>> RunPerturbationCam(
         };
         if (method.site() == PerturbationCamMethod::Site::kLayerOutput) {
           const std::string& path = spec.layers[l];
-          if (const LayerSplit* split = SplitAt(instance, path)) {
+          if (const LayerSplit* split = instance.split(path)) {
             XAI_ASSIGN_OR_RETURN(
                 score, SuffixScores(instance, split, path, sample, logits.narrow(0, b, 1)));
           } else {
