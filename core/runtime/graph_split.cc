@@ -248,7 +248,8 @@ LayerSplit::Cut LayerSplit::Forward(const torch::jit::Module& module,
   return cut;
 }
 
-StatusOr<torch::jit::Module> LayerSplit::FreezePrefix(const torch::jit::Module& module) const {
+StatusOr<torch::jit::Module> LayerSplit::FreezePrefix(const torch::jit::Module& module,
+                                                      bool optimize) const {
   if (functions_->prefix == nullptr) {
     return FailedPreconditionError("the forward takes more than one input");
   }
@@ -271,7 +272,7 @@ StatusOr<torch::jit::Module> LayerSplit::FreezePrefix(const torch::jit::Module& 
     torch::jit::Function* forward = wrapper._ivalue()->compilation_unit()->create_function(
         c10::QualifiedName(*wrapper.type()->name(), "forward"), graph);
     wrapper.type()->addMethod(forward);
-    return FreezeForInference(wrapper);
+    return FreezeForInference(wrapper, optimize);
   } catch (const std::exception& e) {
     return FailedPreconditionError("the network before the layer cannot be made a module: " +
                                    ExceptionMessage(e));

@@ -59,9 +59,10 @@ class LayerSplit {
   // frozen copy (freezing.h: weights inlined, batch norms folded, no capture switches): its
   // forward(x) returns the layer's output and the values the suffix reads, as RunPrefix
   // unpacks them. `module`: the instrumented module the split was made from, with every
-  // switch off. FAILED_PRECONDITION with LibTorch's reason when it cannot be frozen.
+  // switch off; `optimize`: as FreezeForInference's (the form the pool's frozen copy kept).
+  // FAILED_PRECONDITION with LibTorch's reason when it cannot be frozen.
   // Compare its output with Forward's before use: its float rounding differs.
-  StatusOr<torch::jit::Module> FreezePrefix(const torch::jit::Module& module) const;
+  StatusOr<torch::jit::Module> FreezePrefix(const torch::jit::Module& module, bool optimize) const;
 
   // Runs a module that FreezePrefix made on `input` ([n,...]): the Cut without logits.
   // LibTorch's exceptions propagate.

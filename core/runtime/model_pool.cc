@@ -181,7 +181,8 @@ StatusOr<std::unique_ptr<ModelPool>> ModelPool::Create(const ModelPoolOptions& o
       std::shared_ptr<torch::jit::Module> frozen;
       if (options.freeze_for_inference) {
         if (device.is_cpu()) {
-          auto made = FreezeForInference(base);
+          const at::Tensor probe = Probe(options.input_shape).slice(0, 0, 1);
+          auto made = FreezeFastest(base, probe, &pool->frozen_optimized_);
           if (made.ok()) {
             frozen = std::make_shared<torch::jit::Module>(std::move(*made));
             pool->frozen_note_ = "frozen for inference";
@@ -312,13 +313,14 @@ torch::jit::Module* ModelPool::Handle::frozen_prefix(const std::string& path) {
   std::lock_guard<std::mutex> lock(pool_->prefixes_mu_);
   auto found = pool_->prefixes_.find(path);
   if (found == pool_->prefixes_.end()) {
+    if (pool_->frozen_prefixes_ >= pool_->options_.max_frozen_prefixes) return nullptr;
     FrozenPrefix made;
     made.note = "frozen for inference";
     const LayerSplit* at_layer = split(path);
     const StatusOr<torch::jit::Module> frozen =
         at_layer == nullptr ? StatusOr<torch::jit::Module>(
                                   FailedPreconditionError("the graph does not split at the layer"))
-                            : at_layer->FreezePrefix(instance_->module);
+                            : at_layer->FreezePrefix(instance_->module, pool_->frozen_optimized_);
     if (!frozen.ok()) {
       made.note = "not frozen: " + frozen.status().message();
     } else {
@@ -330,6 +332,7 @@ torch::jit::Module* ModelPool::Handle::frozen_prefix(const std::string& path) {
         made.note = "not frozen: " + same.message();
       }
     }
+    if (made.module != nullptr) ++pool_->frozen_prefixes_;
     found = pool_->prefixes_.emplace(path, std::move(made)).first;
   }
   return found->second.module.get();
@@ -338,7 +341,12 @@ torch::jit::Module* ModelPool::Handle::frozen_prefix(const std::string& path) {
 std::string ModelPool::prefix_note(const std::string& path) const {
   std::lock_guard<std::mutex> lock(prefixes_mu_);
   auto found = prefixes_.find(path);
-  return found == prefixes_.end() ? std::string() : found->second.note;
+  if (found != prefixes_.end()) return found->second.note;
+  if (frozen_prefixes_ >= options_.max_frozen_prefixes) {
+    return "not frozen: the prefixes of " + std::to_string(frozen_prefixes_) +
+           " other layers are kept already";
+  }
+  return std::string();
 }
 
 void ModelPool::Handle::Release() {

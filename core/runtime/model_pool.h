@@ -58,13 +58,20 @@ struct ModelPoolOptions {
   // module in a plain forward.
   bool instrument_for_capture = true;
   // On the CPU, also make a frozen copy of the model (torch.jit.freeze: weights inlined,
-  // batch norms folded into their convolutions) optimised for inference
-  // (torch.jit.optimize_for_inference: oneDNN convolutions; not with LibTorch 2.x, whose
-  // TensorExpr fuser hangs on such a graph on the CPU), shared by the device's
-  // instances, for the forwards that capture nothing and need no gradients (a perturbation
-  // method's perturbed inputs). It is kept only when it gives the model's logits on a
-  // probe input within 1e-4 (relative); its float rounding differs from the model's.
+  // batch norms folded into their convolutions), also optimised for inference where that
+  // is faster on a probe (FreezeFastest: torch.jit.optimize_for_inference, oneDNN
+  // convolutions; not with LibTorch 2.x, whose TensorExpr fuser hangs on such a graph on
+  // the CPU), shared by the device's instances, for the forwards that capture nothing and
+  // need no gradients (Classify, a perturbation method's perturbed inputs), and in the same
+  // form the network before a CAM layer (Handle::frozen_prefix). It is kept only when it gives the
+  // model's logits on a probe input within 1e-4 (relative); its float rounding differs from the
+  // model's.
   bool freeze_for_inference = true;
+  // With the frozen copy: how many layers' frozen prefixes (Handle::frozen_prefix) the pool
+  // keeps at most. Each holds the weights before its layer once more (folded), and none is
+  // dropped once made, so that a workload spread over more layers than this runs the model's
+  // own graph for the later ones instead of freezing again and again.
+  int max_frozen_prefixes = 4;
   // Upper bound on how long Acquire waits for a free instance, whatever the deadline.
   std::chrono::milliseconds acquire_timeout{30000};
 };
@@ -106,8 +113,9 @@ class ModelPool {
     // (LayerSplit::FreezePrefix), made at its first use on any of the pool's instances and
     // shared by those with a frozen copy; it runs concurrently (it holds no state).
     // nullptr where this instance has no frozen copy, the graph does not split at the
-    // layer, or the frozen prefix could not be made or gave other outputs than the model's
-    // own graph on a probe (prefix_note says which). Its first call costs a freeze.
+    // layer, the frozen prefix could not be made or gave other outputs than the model's
+    // own graph on a probe, or the pool keeps max_frozen_prefixes already (prefix_note says
+    // which). Its first call costs a freeze.
     torch::jit::Module* frozen_prefix(const std::string& path);
     Instance& instance() { return *instance_; }
     c10::Device device() const { return instance_->device; }
@@ -156,7 +164,8 @@ class ModelPool {
   // What became of the frozen copy: "frozen for inference", or why there is none.
   const std::string& frozen_note() const { return frozen_note_; }
   // What became of the frozen prefix up to layer `path` (Handle::frozen_prefix): "frozen for
-  // inference", why there is none, or "" when none was asked for yet.
+  // inference", why there is none, or "" when none was asked for yet (and the pool could
+  // still make one).
   std::string prefix_note(const std::string& path) const;
   // Which output of forward holds the logits: "tensor", "dict key 'logits'", ...
   const std::string& output_note() const { return output_note_; }
@@ -175,6 +184,7 @@ class ModelPool {
   std::vector<std::unique_ptr<Instance>> instances_;
   int64_t num_classes_ = 0;
   std::string frozen_note_ = "not frozen: not asked";
+  bool frozen_optimized_ = false;  // the frozen copy is also optimised (FreezeFastest)
   std::string output_note_ = "tensor";
   int attention_rewrites_ = 0;
 
@@ -184,6 +194,7 @@ class ModelPool {
   };
   mutable std::mutex prefixes_mu_;
   std::unordered_map<std::string, FrozenPrefix> prefixes_;  // guarded by prefixes_mu_
+  int frozen_prefixes_ = 0;  // prefixes_ with a module; guarded by prefixes_mu_
 
   mutable std::mutex mu_;
   std::condition_variable freed_;
