@@ -362,19 +362,26 @@ void LogLoaded(const PendingVersion& p, const ModelVersion& loaded, int64_t ms) 
                          std::to_string(scheduling.max_queue_delay.count()) + " us"
                    : std::string("no batching"),
                scheduling.queue_capacity, model.pool->frozen_note(), ms);
-  // Where ABLATION_CAM runs only the network after the layer, and where full forwards.
+  // Where ABLATION_CAM runs only the network after the layer, and where full forwards (the
+  // first few named: densenet121 has 199 such layers; DescribeModel lists them all).
+  constexpr int kNamed = 5;
   int split = 0;
+  int full = 0;
   std::string refused;
   for (const LayerInfo& layer : model.layers) {
     if (!layer.is_feature_map()) continue;
     if (layer.split_refusal.empty()) {
       ++split;
-    } else {
+    } else if (++full <= kNamed) {
       refused += (refused.empty() ? "" : "; ") + layer.path + " (" + layer.split_refusal + ")";
     }
   }
+  if (full > kNamed) {
+    refused += "; and " + std::to_string(full - kNamed) + " more (DescribeModel's split_refusal)";
+  }
   spdlog::info("{}: ABLATION_CAM runs the network after the layer alone at {} feature layers{}",
-               display, split, refused.empty() ? "" : "; full forwards at " + refused);
+               display, split,
+               full == 0 ? "" : "; full forwards at " + std::to_string(full) + ": " + refused);
   // What CAM requests without layers get, and the layers whose layout stays unresolved.
   int ambiguous = 0;
   for (const LayerInfo& layer : model.layers) {
