@@ -68,7 +68,6 @@ at::Tensor Probe(const std::vector<int64_t>& input_shape) {
 
 // OK when `frozen` gives `model`'s logits on the probe within 1e-4 relative to their
 // largest magnitude.
-
 Status CheckFrozen(torch::jit::Module& model, torch::jit::Module& frozen,
                    const std::vector<int64_t>& input_shape) {
   try {
@@ -313,7 +312,7 @@ torch::jit::Module* ModelPool::Handle::frozen_prefix(const std::string& path) {
   std::lock_guard<std::mutex> lock(pool_->prefixes_mu_);
   auto found = pool_->prefixes_.find(path);
   if (found == pool_->prefixes_.end()) {
-    if (pool_->frozen_prefixes_ >= pool_->options_.max_frozen_prefixes) return nullptr;
+    if (pool_->KeptPrefixes() >= pool_->options_.max_frozen_prefixes) return nullptr;
     FrozenPrefix made;
     made.note = "frozen for inference";
     const LayerSplit* at_layer = split(path);
@@ -332,7 +331,6 @@ torch::jit::Module* ModelPool::Handle::frozen_prefix(const std::string& path) {
         made.note = "not frozen: " + same.message();
       }
     }
-    if (made.module != nullptr) ++pool_->frozen_prefixes_;
     found = pool_->prefixes_.emplace(path, std::move(made)).first;
   }
   return found->second.module.get();
@@ -342,11 +340,16 @@ std::string ModelPool::prefix_note(const std::string& path) const {
   std::lock_guard<std::mutex> lock(prefixes_mu_);
   auto found = prefixes_.find(path);
   if (found != prefixes_.end()) return found->second.note;
-  if (frozen_prefixes_ >= options_.max_frozen_prefixes) {
-    return "not frozen: the prefixes of " + std::to_string(frozen_prefixes_) +
-           " other layers are kept already";
+  const int kept = KeptPrefixes();
+  if (kept >= options_.max_frozen_prefixes) {
+    return "not frozen: the prefixes of " + std::to_string(kept) + " other layers are kept already";
   }
   return std::string();
+}
+
+int ModelPool::KeptPrefixes() const {
+  return static_cast<int>(std::count_if(prefixes_.begin(), prefixes_.end(),
+                                        [](const auto& entry) { return entry.second.module; }));
 }
 
 void ModelPool::Handle::Release() {

@@ -177,6 +177,8 @@ class ModelPool {
 
  private:
   explicit ModelPool(ModelPoolOptions options) : options_(std::move(options)) {}
+  // prefixes_ that hold a module; call with prefixes_mu_ held.
+  int KeptPrefixes() const;
   void Return(int index);
 
   ModelPoolOptions options_;
@@ -194,7 +196,6 @@ class ModelPool {
   };
   mutable std::mutex prefixes_mu_;
   std::unordered_map<std::string, FrozenPrefix> prefixes_;  // guarded by prefixes_mu_
-  int frozen_prefixes_ = 0;  // prefixes_ with a module; guarded by prefixes_mu_
 
   mutable std::mutex mu_;
   std::condition_variable freed_;

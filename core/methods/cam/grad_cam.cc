@@ -95,10 +95,9 @@ std::optional<StatusOr<CapturedForward>> FrozenPrefixForward(ModelPool::Handle& 
                                                              const at::Tensor& input,
                                                              const GradCamSpec& spec,
                                                              bool gradients) {
-  if (spec.layers.size() != 1 || !instance.device().is_cpu() || instance.frozen() == nullptr ||
-      instance.precision() != Precision::kFloat32) {
-    return std::nullopt;
-  }
+  // frozen_prefix is null without the pool's frozen copy, which only CPU instances (float32)
+  // have.
+  if (spec.layers.size() != 1) return std::nullopt;
   torch::jit::Module* prefix = instance.frozen_prefix(spec.layers[0]);
   if (prefix == nullptr) return std::nullopt;
   const LayerSplit* split = instance.split(spec.layers[0]);
