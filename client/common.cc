@@ -64,8 +64,7 @@ void AddConnectionOptions(CLI::App& app, GlobalOptions* g) {
       ->check(CLI::ExistingFile);
 }
 
-std::shared_ptr<grpc::Channel> OpenChannel(const GlobalOptions& g) {
-  grpc::ChannelArguments args;
+std::shared_ptr<grpc::Channel> OpenChannel(const GlobalOptions& g, grpc::ChannelArguments args) {
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
   if (!g.use_tls()) {
@@ -328,37 +327,49 @@ int ResolveTargets(const GlobalOptions& g, const std::string& command, const std
     labels.assign(response.labels().begin(), response.labels().end());
   }
   for (const std::string& target : targets) {
-    if (is_number(target)) {
-      indices->push_back(std::stoi(target));
-      continue;
+    int index = 0;
+    if (const std::string error = TargetIndex(labels, model, target, &index); !error.empty()) {
+      std::cerr << "xai " << command << ": --target " << target << ": " << error << "\n";
+      return kExitUsage;
     }
-    std::vector<int> exact, folded;
-    for (size_t i = 0; i < labels.size(); ++i) {
-      if (labels[i] == target) exact.push_back(static_cast<int>(i));
-      if (LowerCase(labels[i]) == LowerCase(target)) folded.push_back(static_cast<int>(i));
-    }
-    const std::vector<int>& found = !exact.empty() ? exact : folded;
-    if (found.size() == 1) {
-      indices->push_back(found.front());
-      continue;
-    }
-    std::cerr << "xai " << command << ": --target " << target << ": ";
-    if (labels.empty()) {
-      std::cerr << "model " << model << " has no labels file: give a class index\n";
-    } else if (found.size() > 1) {
-      std::cerr << "several classes of model " << model << " are labelled so (";
-      for (size_t i = 0; i < found.size(); ++i) std::cerr << (i ? ", " : "") << found[i];
-      std::cerr << "): give the index\n";
-    } else {
-      std::cerr << "no class of model " << model << " is labelled so; its labels: ";
-      const size_t shown = std::min<size_t>(labels.size(), 20);
-      for (size_t i = 0; i < shown; ++i) std::cerr << (i ? ", " : "") << labels[i];
-      if (shown < labels.size()) std::cerr << ", ... (" << labels.size() << "; `xai describe`)";
-      std::cerr << "\n";
-    }
-    return kExitUsage;
+    indices->push_back(index);
   }
   return 0;
+}
+
+std::string TargetIndex(const std::vector<std::string>& labels, const std::string& model,
+                        const std::string& target, int* index) {
+  if (!target.empty() && target.find_first_not_of("0123456789") == std::string::npos) {
+    if (target.size() > 9) return "class index " + target + " is too large";
+    *index = std::stoi(target);
+    return "";
+  }
+  std::vector<int> exact, folded;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] == target) exact.push_back(static_cast<int>(i));
+    if (LowerCase(labels[i]) == LowerCase(target)) folded.push_back(static_cast<int>(i));
+  }
+  const std::vector<int>& found = !exact.empty() ? exact : folded;
+  if (found.size() == 1) {
+    *index = found.front();
+    return "";
+  }
+  std::string error;
+  if (labels.empty()) {
+    error = "model " + model + " has no labels file: give a class index";
+  } else if (found.size() > 1) {
+    error = "several classes of model " + model + " are labelled so (";
+    for (size_t i = 0; i < found.size(); ++i) error += (i ? ", " : "") + std::to_string(found[i]);
+    error += "): give the index";
+  } else {
+    error = "no class of model " + model + " is labelled so; its labels: ";
+    const size_t shown = std::min<size_t>(labels.size(), 20);
+    for (size_t i = 0; i < shown; ++i) error += (i ? ", " : "") + labels[i];
+    if (shown < labels.size()) {
+      error += ", ... (" + std::to_string(labels.size()) + "; `xai describe`)";
+    }
+  }
+  return error;
 }
 
 CLI::Option* AddOverlayFlags(CLI::App* command, OverlayFlags* flags,

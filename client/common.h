@@ -50,7 +50,9 @@ void AddConnectionOptions(CLI::App& app, GlobalOptions* g);
 
 // A channel to --server, over TLS when asked. A TLS or token file that cannot be read is
 // printed and ends the command with exit status 1.
-std::shared_ptr<grpc::Channel> OpenChannel(const GlobalOptions& g);
+// `args` are the channel's own settings (the message size limits are lifted here).
+std::shared_ptr<grpc::Channel> OpenChannel(const GlobalOptions& g,
+                                           grpc::ChannelArguments args = {});
 std::unique_ptr<xai::v1::Explainer::Stub> Connect(const GlobalOptions& g);
 
 // Sets the call's deadline (--timeout) and, with a token, its authorization metadata.
@@ -126,6 +128,12 @@ int ResolveTargets(const GlobalOptions& g, const std::string& command, const std
 // MethodInfo.legend from DescribeModel; "" when the call fails or the server sends none.
 std::string MethodLegend(const GlobalOptions& g, const std::string& model, int64_t version,
                          const std::string& method);
+
+// The class index `target` names among the model's `labels`: a number as it is, else the
+// label exactly, else case-insensitively when that is unambiguous. "" on success, else what
+// is wrong with the fix ("no class of model M is labelled so; its labels: ...").
+std::string TargetIndex(const std::vector<std::string>& labels, const std::string& model,
+                        const std::string& target, int* index);
 
 // Adds --out DIR (default ".", made if missing), which every command that writes files
 // takes. It refuses an existing file and, where the command also takes --out-file (see

@@ -6,6 +6,7 @@
 
 #include "client/commands/admin.h"
 #include "client/commands/attribute.h"
+#include "client/commands/batch.h"
 #include "client/commands/classify.h"
 #include "client/commands/compare.h"
 #include "client/commands/describe.h"
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
   xai::client::SetupCompare(app, g);
   xai::client::SetupAttribute(app, g);
   xai::client::SetupPath(app, g);
+  xai::client::SetupBatch(app, g);
   xai::client::SetupProfilePaths(app, g);
   xai::client::SetupHealth(app, g);
   xai::client::SetupAdmin(app, g);

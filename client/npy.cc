@@ -15,8 +15,8 @@ std::string ShapeTuple(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-bool WriteNpyFloat32(const std::string& path, const std::vector<int64_t>& shape,
-                     std::string_view little_endian_floats, std::string* error) {
+bool NpyFloat32(const std::string& path, const std::vector<int64_t>& shape,
+                std::string_view little_endian_floats, std::string* out, std::string* error) {
   uint64_t elements = 1;
   for (const int64_t d : shape) {
     // The bound keeps the byte count below from overflowing.
@@ -50,13 +50,22 @@ bool WriteNpyFloat32(const std::string& path, const std::vector<int64_t>& shape,
     return false;
   }
 
+  out->clear();
+  out->reserve(kPrefixSize + header_size + little_endian_floats.size());
+  out->append(kMagic, sizeof(kMagic) - 1);
+  out->push_back(static_cast<char>(header_size & 0xff));
+  out->push_back(static_cast<char>(header_size >> 8));
+  out->append(dict);
+  out->append(little_endian_floats);
+  return true;
+}
+
+bool WriteNpyFloat32(const std::string& path, const std::vector<int64_t>& shape,
+                     std::string_view little_endian_floats, std::string* error) {
+  std::string bytes;
+  if (!NpyFloat32(path, shape, little_endian_floats, &bytes, error)) return false;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(kMagic, sizeof(kMagic) - 1);
-  const char length[2] = {static_cast<char>(header_size & 0xff),
-                          static_cast<char>(header_size >> 8)};
-  out.write(length, 2);
-  out << dict;
-  out.write(little_endian_floats.data(), static_cast<std::streamsize>(little_endian_floats.size()));
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
   if (!out) {
     *error = "cannot write " + path;

@@ -16,6 +16,10 @@ namespace xai::client {
 bool WriteNpyFloat32(const std::string& path, const std::vector<int64_t>& shape,
                      std::string_view little_endian_floats, std::string* error);
 
+// The same file's bytes, in `out`; `name` only names it in `error`.
+bool NpyFloat32(const std::string& name, const std::vector<int64_t>& shape,
+                std::string_view little_endian_floats, std::string* out, std::string* error);
+
 }  // namespace xai::client
 
 #endif  // XAI_CLIENT_NPY_H_

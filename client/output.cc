@@ -28,22 +28,45 @@ void PrintTable(std::FILE* out, const std::vector<std::string>& header,
   for (const auto& row : rows) print_row(row);
 }
 
-ProgressBar::ProgressBar(std::string label, int total)
+ProgressBar::ProgressBar(std::string label, int64_t total)
     : label_(std::move(label)), total_(total), enabled_(total > 1 && isatty(STDERR_FILENO)) {}
 
 ProgressBar::~ProgressBar() {
   if (enabled_ && done_ > 0) std::fprintf(stderr, "\n");
 }
 
-void ProgressBar::Step(const std::string& item) {
+void ProgressBar::Step(const std::string& item, const std::string& note) {
   ++done_;
   if (!enabled_) return;
   constexpr int kWidth = 30;
-  const int filled = total_ > 0 ? done_ * kWidth / total_ : kWidth;
+  const int filled = total_ > 0 ? static_cast<int>(done_ * kWidth / total_) : kWidth;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  std::string rate;
+  if (seconds > 0.5) {
+    const double per_second = static_cast<double>(done_) / seconds;
+    rate = " " + FormatSignificant(per_second, 3) + "/s ETA " +
+           FormatDuration(static_cast<double>(total_ - done_) / per_second);
+  }
   std::string shown = item.size() > 40 ? "..." + item.substr(item.size() - 37) : item;
-  std::fprintf(stderr, "\r%s [%s%s] %d/%d %-40s", label_.c_str(), std::string(filled, '#').c_str(),
-               std::string(kWidth - filled, '.').c_str(), done_, total_, shown.c_str());
+  std::fprintf(stderr, "\r%s [%s%s] %lld/%lld%s %s%-40s", label_.c_str(),
+               std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
+               static_cast<long long>(done_), static_cast<long long>(total_), rate.c_str(),
+               note.empty() ? "" : (note + " ").c_str(), shown.c_str());
   std::fflush(stderr);
+}
+
+std::string FormatDuration(double seconds) {
+  const auto s = static_cast<long long>(seconds + 0.5);
+  char text[32];
+  if (s >= 3600) {
+    std::snprintf(text, sizeof(text), "%lldh%02lldm", s / 3600, s / 60 % 60);
+  } else if (s >= 60) {
+    std::snprintf(text, sizeof(text), "%lldm%02llds", s / 60, s % 60);
+  } else {
+    std::snprintf(text, sizeof(text), "%llds", s);
+  }
+  return text;
 }
 
 std::string FormatFloat(double value, int precision) {

@@ -2,6 +2,8 @@
 #ifndef XAI_CLIENT_OUTPUT_H_
 #define XAI_CLIENT_OUTPUT_H_
 
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -14,20 +16,26 @@ namespace xai::client {
 void PrintTable(std::FILE* out, const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows);
 
-// A one-line progress bar on stderr, drawn only when stderr is a terminal and the job has
-// more than one step.
+// A one-line progress bar on stderr with the rate and the time left, drawn only when stderr
+// is a terminal and the job has more than one step.
 class ProgressBar {
  public:
-  ProgressBar(std::string label, int total);
+  ProgressBar(std::string label, int64_t total);
   ~ProgressBar();  // ends the line
-  void Step(const std::string& item);
+  // One step done; `note` ("2 failed") goes before the item's name.
+  void Step(const std::string& item, const std::string& note = "");
+  bool enabled() const { return enabled_; }
 
  private:
   std::string label_;
-  int total_;
-  int done_ = 0;
+  int64_t total_;
+  int64_t done_ = 0;
   bool enabled_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
+
+// "1h02m", "3m05s", "42s".
+std::string FormatDuration(double seconds);
 
 // `text` after `label` on lines of at most `width` columns, the continuation lines indented
 // under the text's start; ends with a newline.

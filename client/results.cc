@@ -7,6 +7,8 @@
 
 #include "client/common.h"
 #include "client/output.h"
+#include "core/base/files.h"
+#include "core/base/status.h"
 
 namespace xai::client {
 namespace {
@@ -19,6 +21,16 @@ std::string MetricCell(float value, bool random, float random_value) {
 }
 
 }  // namespace
+
+bool WriteOutputFiles(const std::vector<OutputFile>& files, std::string* error) {
+  for (const OutputFile& file : files) {
+    if (const core::Status s = core::WriteFile(file.path, file.bytes); !s.ok()) {
+      *error = s.message();
+      return false;
+    }
+  }
+  return true;
+}
 
 nlohmann::json ScoresJson(const xai::v1::FaithfulnessScores& s) {
   return {

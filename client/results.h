@@ -29,6 +29,14 @@ std::string ExplanationFileBase(const std::string& out_dir, const std::string& p
 // numbers, so "<prefix>_<target>_..." cannot collide across prefixes either.
 std::vector<std::string> OutputPrefixes(const std::vector<std::string>& images);
 
+// A file a command writes: where, and its bytes.
+struct OutputFile {
+  std::string path;
+  std::string bytes;
+};
+// Writes each file in turn; false with `error` (naming the file) at the first that fails.
+bool WriteOutputFiles(const std::vector<OutputFile>& files, std::string* error);
+
 // The faithfulness scores as --json writes them.
 nlohmann::json ScoresJson(const xai::v1::FaithfulnessScores& scores);
 

@@ -4,7 +4,9 @@
 # kubernetes-models, installed here from tests/deploy/package-lock.json), then what a
 # schema cannot check: probe and Service ports, selectors, the GPU limit in the GPU overlay
 # only, the termination grace against the server's drain and grace, the image names, the
-# security context. Run by the test command (CTest test `deploy`).
+# security context, and with the batch-job component the Job against the server it calls
+# (its image, shard count, Service, port and claim). Run by the test command (CTest test
+# `deploy`).
 #
 #   scripts/deploy-test.sh [WORKDIR]     (WORKDIR keeps node_modules between runs)
 set -euo pipefail
@@ -67,4 +69,7 @@ with_component deploy/overlays/cpu deploy/components/models-from-image "$WORK/cp
 run cpu-models-from-image "$WORK/cpu-models-image" --image xai-serve
 with_component deploy/overlays/cpu deploy/components/tls-and-tokens "$WORK/cpu-tls"
 run cpu-tls-and-tokens "$WORK/cpu-tls" --image xai-serve --tls
+# The batch Job next to the GPU servers: its image, shards, Service and claim (validate.mjs 3).
+with_component deploy/overlays/gpu deploy/components/batch-job "$WORK/gpu-batch"
+run gpu-batch-job "$WORK/gpu-batch" --gpu --image xai-serve-cuda
 exit $status

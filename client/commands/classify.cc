@@ -61,6 +61,12 @@ int RunClassify(const GlobalOptions& g, const std::string& model, int64_t versio
 
 }  // namespace
 
+void AddTopKOption(CLI::App* command, int* top_k) {
+  command->add_option("-k,--top-k", *top_k, "Classes to print per image")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+}
+
 void SetupClassify(CLI::App& app, const GlobalOptions& global) {
   // What the command line sets; the callback reads it once parsing is done.
   struct Arguments {
@@ -77,9 +83,7 @@ void SetupClassify(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::ExistingFile);
   classify->add_option("--version", args->version, "Model version (0: newest ready)")
       ->capture_default_str();
-  classify->add_option("-k,--top-k", args->top_k, "Classes to print per image")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100000));
+  AddTopKOption(classify, &args->top_k);
   classify->callback([&global, args] {
     ExitWith(RunClassify(global, args->model, args->version, args->images, args->top_k));
   });

@@ -8,6 +8,9 @@
 
 namespace xai::client {
 
+// Adds -k,--top-k: the classes per image (default 5 where *top_k holds it).
+void AddTopKOption(CLI::App* command, int* top_k);
+
 // Adds `xai classify` and its options to `app`, with a callback that runs it against the
 // server `global` names; `global` must outlive the parse.
 void SetupClassify(CLI::App& app, const GlobalOptions& global);

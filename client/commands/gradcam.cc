@@ -29,21 +29,6 @@ namespace {
 
 using json = nlohmann::json;
 
-struct GradCamOptions {
-  std::vector<std::string> layers;
-  std::vector<std::string> layouts;  // LAYER=NCHW|NHWC|TOKENS[:PREFIX], checked by ParseLayout
-  std::vector<std::string> targets;  // indices or labels (ResolveTargets)
-  int method = xai::v1::GRAD_CAM;
-  bool eigen_smooth = false;
-  bool aug_smooth = false;
-  int batch_size = 0;
-  MetricsFlags metrics;
-  OverlayFlags overlay;
-  int overlay_scale = xai::v1::SCALE_PER_MAP;
-  float overlay_scale_max = 0;  // > 0: SCALE_FIXED unless another scale is asked
-  std::string out_dir = ".";
-};
-
 // xai.v1.OverlayScale as --overlay-scale takes it.
 const std::vector<Choice>& OverlayScaleChoices() {
   static const std::vector<Choice> choices = {{"per-map", xai::v1::SCALE_PER_MAP, {"per_map"}},
@@ -129,15 +114,6 @@ bool CamPeak(const xai::v1::Tensor& cam, int64_t* x, int64_t* y, float* peak, st
   return true;
 }
 
-// One explanation's files and CAM peak, as the summary shows them.
-struct WrittenExplanation {
-  int target = 0;
-  std::string cam, raw, overlay;  // paths; overlay "" when the server sent no PNG
-  int64_t peak_x = 0, peak_y = 0;
-  float raw_peak = 0;  // the raw map's maximum: what the [0,1] map's 1 stands for
-  const xai::v1::Explanation* explanation = nullptr;
-};
-
 // What the file names say besides the image and the target: the method, its smoothing and
 // the layers explained (the server names the default layer it chose),
 // e.g. "grad_cam_layer4" or "score_cam+eigen_smooth_layer3+layer4".
@@ -150,11 +126,12 @@ std::string FileWhat(const GradCamOptions& options, const xai::v1::GradCAMRespon
   return FileNamePart(what + "_" + (layers.empty() ? "default_layer" : layers));
 }
 
-// Writes the files of every explanation of `response` into `out_dir`, named from the
-// image's `prefix`, FileWhat and the target.
-bool WriteExplanations(const xai::v1::GradCAMResponse& response, const GradCamOptions& options,
-                       const std::string& prefix, std::vector<WrittenExplanation>* written,
-                       std::string* error) {
+}  // namespace
+
+bool GradCamFiles(const xai::v1::GradCAMResponse& response, const GradCamOptions& options,
+                  const std::string& dir, const std::string& prefix,
+                  std::vector<WrittenExplanation>* written, std::vector<OutputFile>* files,
+                  std::string* error) {
   const std::string what = FileWhat(options, response);
   for (const auto& e : response.explanations()) {
     WrittenExplanation w;
@@ -166,27 +143,64 @@ bool WriteExplanations(const xai::v1::GradCAMResponse& response, const GradCamOp
         !CamPeak(e.raw(), &raw_x, &raw_y, &w.raw_peak, error)) {
       return false;
     }
-    const std::string base = ExplanationFileBase(options.out_dir, prefix, what, e.target_class());
-    auto file = [&](const std::string& suffix) { return base + suffix; };
-    w.cam = file("_cam.npy");
-    w.raw = file("_raw.npy");
-    if (!xai::client::WriteNpyFloat32(w.cam, {e.cam().shape().begin(), e.cam().shape().end()},
-                                      e.cam().data(), error) ||
-        !xai::client::WriteNpyFloat32(w.raw, {e.raw().shape().begin(), e.raw().shape().end()},
-                                      e.raw().data(), error)) {
+    const std::string base = ExplanationFileBase(dir, prefix, what, e.target_class());
+    w.cam = base + "_cam.npy";
+    w.raw = base + "_raw.npy";
+    OutputFile cam{w.cam, ""}, raw{w.raw, ""};
+    if (!NpyFloat32(w.cam, {e.cam().shape().begin(), e.cam().shape().end()}, e.cam().data(),
+                    &cam.bytes, error) ||
+        !NpyFloat32(w.raw, {e.raw().shape().begin(), e.raw().shape().end()}, e.raw().data(),
+                    &raw.bytes, error)) {
       return false;
     }
+    files->push_back(std::move(cam));
+    files->push_back(std::move(raw));
     if (!e.overlay_png().empty()) {
-      w.overlay = file("_overlay.png");
-      if (const xai::core::Status s = xai::core::WriteFile(w.overlay, e.overlay_png()); !s.ok()) {
-        *error = s.message();
-        return false;
-      }
+      w.overlay = base + "_overlay.png";
+      files->push_back({w.overlay, e.overlay_png()});
     }
     written->push_back(std::move(w));
   }
   return true;
 }
+
+json GradCamExplanationsJson(const std::vector<WrittenExplanation>& written) {
+  json explanations = json::array();
+  for (const auto& w : written) {
+    explanations.push_back(
+        {{"target_class", w.target},
+         {"cam", w.cam},
+         {"raw", w.raw},
+         {"overlay", w.overlay.empty() ? json(nullptr) : json(w.overlay)},
+         {"cam_peak", {w.peak_x, w.peak_y}},
+         {"raw_peak", w.raw_peak},
+         {"metrics",
+          w.explanation->has_metrics() ? MetricsJson(w.explanation->metrics()) : json(nullptr)}});
+  }
+  return explanations;
+}
+
+void FillGradCamRequest(const GradCamOptions& options, const std::vector<int>& targets,
+                        xai::v1::GradCAMRequest* request) {
+  for (const std::string& layer : options.layers) request->add_layers(layer);
+  for (const std::string& layout : options.layouts) {
+    ParseLayout(layout, request->add_layer_layouts());  // checked while parsing the flags
+  }
+  for (const int target : targets) request->add_target_classes(target);
+  request->set_method(static_cast<xai::v1::CamMethod>(options.method));
+  request->set_eigen_smooth(options.eigen_smooth);
+  request->set_aug_smooth(options.aug_smooth);
+  request->set_batch_size(options.batch_size);
+  SetMetrics(options.metrics, request->mutable_metrics());
+  SetOverlay(options.overlay, request->mutable_overlay());
+  if (!options.overlay.no_overlay) {
+    request->mutable_overlay()->set_scale(
+        static_cast<xai::v1::OverlayScale>(options.overlay_scale));
+    request->mutable_overlay()->set_scale_max(options.overlay_scale_max);
+  }
+}
+
+namespace {
 
 int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version,
                const std::vector<std::string>& images, const GradCamOptions& options) {
@@ -194,25 +208,11 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
   xai::v1::GradCAMRequest request;
   request.mutable_model()->set_name(model);
   request.mutable_model()->set_version(version);
-  for (const std::string& layer : options.layers) request.add_layers(layer);
-  for (const std::string& layout : options.layouts) {
-    ParseLayout(layout, request.add_layer_layouts());  // checked while parsing the flags
-  }
   std::vector<int> targets;
   if (const int code = ResolveTargets(g, "gradcam", model, version, options.targets, &targets)) {
     return code;
   }
-  for (const int target : targets) request.add_target_classes(target);
-  request.set_method(static_cast<xai::v1::CamMethod>(options.method));
-  request.set_eigen_smooth(options.eigen_smooth);
-  request.set_aug_smooth(options.aug_smooth);
-  request.set_batch_size(options.batch_size);
-  SetMetrics(options.metrics, request.mutable_metrics());
-  SetOverlay(options.overlay, request.mutable_overlay());
-  if (!options.overlay.no_overlay) {
-    request.mutable_overlay()->set_scale(static_cast<xai::v1::OverlayScale>(options.overlay_scale));
-    request.mutable_overlay()->set_scale_max(options.overlay_scale_max);
-  }
+  FillGradCamRequest(options, targets, &request);
 
   auto stub = Connect(g);
   float largest_raw_peak = 0;
@@ -228,23 +228,15 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
         if (!status.ok()) return Describe(status, g);
         std::string error;
         std::vector<WrittenExplanation> written;
-        if (!WriteExplanations(response, options, prefixes[i], &written, &error)) {
+        std::vector<OutputFile> files;
+        if (!GradCamFiles(response, options, options.out_dir, prefixes[i], &written, &files,
+                          &error) ||
+            !WriteOutputFiles(files, &error)) {
           return error;
         }
 
         if (g.json) {
-          json explanations = json::array();
-          for (const auto& w : written) {
-            explanations.push_back(
-                {{"target_class", w.target},
-                 {"cam", w.cam},
-                 {"raw", w.raw},
-                 {"overlay", w.overlay.empty() ? json(nullptr) : json(w.overlay)},
-                 {"cam_peak", {w.peak_x, w.peak_y}},
-                 {"raw_peak", w.raw_peak},
-                 {"metrics", w.explanation->has_metrics() ? MetricsJson(w.explanation->metrics())
-                                                          : json(nullptr)}});
-          }
+          const json explanations = GradCamExplanationsJson(written);
           results.push_back(
               {{"image", path},
                {"model",
@@ -305,6 +297,69 @@ int RunGradCam(const GlobalOptions& g, const std::string& model, int64_t version
 
 }  // namespace
 
+void AddGradCamOptions(CLI::App* command, GradCamOptions* options) {
+  // One value per flag, so that images after `--layer L` are not taken for layers.
+  command
+      ->add_option("--layer", options->layers,
+                   "Module path as `xai describe` lists it; repeat to average several maps; "
+                   "none: the model's default CAM layer")
+      ->allow_extra_args(false);
+  command
+      ->add_option("--layout", options->layouts,
+                   "How a --layer's output holds its feature map, for this call: LAYER=NCHW, "
+                   "LAYER=NHWC (channels-last) or LAYER=TOKENS:PREFIX (e.g. "
+                   "blocks.11.norm1=TOKENS:1); none: as `xai describe` shows it (docs/MODELS.md)")
+      ->allow_extra_args(false)
+      ->check([](const std::string& value) {
+        xai::v1::LayerLayout layout;
+        return ParseLayout(value, &layout);
+      });
+  AddTargetOption(command, &options->targets, "repeat for several; none: the top-1 class");
+  AddChoiceOption(command, "--method", &options->method, CamMethodChoices(),
+                  "CAM method, case-insensitive (docs/METHODS.md)", "grad_cam");
+  command->add_flag("--eigen-smooth", options->eigen_smooth,
+                    "Project the weighted activations on their first principal component "
+                    "instead of summing them (pytorch-grad-cam's eigen_smooth)");
+  command->add_flag("--aug-smooth", options->aug_smooth,
+                    "Average the maps of six variants of the image (horizontal flip x brightness "
+                    "0.9, 1.0, 1.1), each flipped back: pytorch-grad-cam's aug_smooth, six times "
+                    "the work");
+  command
+      ->add_option("--batch-size", options->batch_size,
+                   "SCORE_CAM, ABLATION_CAM and --metrics: perturbed inputs per forward (0: the "
+                   "server's default, 64; it refuses more than its --max-perturbation-batch)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  AddMetricsFlags(command, &options->metrics, "about 2 x steps more forwards per target");
+  CLI::Option* no_overlay = AddOverlayFlags(command, &options->overlay, "jet");
+  AddChoiceOption(command, "--overlay-scale", &options->overlay_scale, OverlayScaleChoices(),
+                  "What red means in the overlays: per-map, each map's own maximum; shared, one "
+                  "scale for the image's targets (a weak class's map drawn weak); fixed, "
+                  "--overlay-scale-max",
+                  "per-map")
+      ->excludes(no_overlay);
+  command
+      ->add_option("--overlay-scale-max", options->overlay_scale_max,
+                   "The raw value drawn red in every overlay (implies --overlay-scale fixed): "
+                   "one scale across runs, e.g. a RAW PEAK printed before")
+      ->check(CLI::PositiveNumber)
+      ->excludes(no_overlay);
+}
+
+void CheckGradCamOptions(GradCamOptions* cam) {
+  if (cam->overlay_scale_max > 0 && cam->overlay_scale == xai::v1::SCALE_PER_MAP) {
+    cam->overlay_scale = xai::v1::SCALE_FIXED;
+  }
+  if (cam->overlay_scale == xai::v1::SCALE_FIXED && cam->overlay_scale_max <= 0) {
+    throw CLI::ValidationError("--overlay-scale fixed",
+                               "needs --overlay-scale-max, the raw value drawn red");
+  }
+  if (cam->overlay_scale == xai::v1::SCALE_SHARED && cam->overlay_scale_max > 0) {
+    throw CLI::ValidationError("--overlay-scale-max",
+                               "sets a fixed scale; it does not go with --overlay-scale shared");
+  }
+}
+
 void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
   // What the command line sets; the callback reads it once parsing is done.
   struct Arguments {
@@ -322,52 +377,7 @@ void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::ExistingFile);
   gradcam->add_option("--version", args->version, "Model version (0: newest ready)")
       ->capture_default_str();
-  // One value per flag, so that images after `--layer L` are not taken for layers.
-  gradcam
-      ->add_option("--layer", args->cam.layers,
-                   "Module path as `xai describe` lists it; repeat to average several maps; "
-                   "none: the model's default CAM layer")
-      ->allow_extra_args(false);
-  gradcam
-      ->add_option("--layout", args->cam.layouts,
-                   "How a --layer's output holds its feature map, for this call: LAYER=NCHW, "
-                   "LAYER=NHWC (channels-last) or LAYER=TOKENS:PREFIX (e.g. "
-                   "blocks.11.norm1=TOKENS:1); none: as `xai describe` shows it (docs/MODELS.md)")
-      ->allow_extra_args(false)
-      ->check([](const std::string& value) {
-        xai::v1::LayerLayout layout;
-        return ParseLayout(value, &layout);
-      });
-  AddTargetOption(gradcam, &args->cam.targets, "repeat for several; none: the top-1 class");
-  AddChoiceOption(gradcam, "--method", &args->cam.method, CamMethodChoices(),
-                  "CAM method, case-insensitive (docs/METHODS.md)", "grad_cam");
-  gradcam->add_flag("--eigen-smooth", args->cam.eigen_smooth,
-                    "Project the weighted activations on their first principal component "
-                    "instead of summing them (pytorch-grad-cam's eigen_smooth)");
-  gradcam->add_flag("--aug-smooth", args->cam.aug_smooth,
-                    "Average the maps of six variants of the image (horizontal flip x brightness "
-                    "0.9, 1.0, 1.1), each flipped back: pytorch-grad-cam's aug_smooth, six times "
-                    "the work");
-  gradcam
-      ->add_option("--batch-size", args->cam.batch_size,
-                   "SCORE_CAM, ABLATION_CAM and --metrics: perturbed inputs per forward (0: the "
-                   "server's default, 64; it refuses more than its --max-perturbation-batch)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  AddMetricsFlags(gradcam, &args->cam.metrics, "about 2 x steps more forwards per target");
-  CLI::Option* no_overlay = AddOverlayFlags(gradcam, &args->cam.overlay, "jet");
-  AddChoiceOption(gradcam, "--overlay-scale", &args->cam.overlay_scale, OverlayScaleChoices(),
-                  "What red means in the overlays: per-map, each map's own maximum; shared, one "
-                  "scale for the image's targets (a weak class's map drawn weak); fixed, "
-                  "--overlay-scale-max",
-                  "per-map")
-      ->excludes(no_overlay);
-  gradcam
-      ->add_option("--overlay-scale-max", args->cam.overlay_scale_max,
-                   "The raw value drawn red in every overlay (implies --overlay-scale fixed): "
-                   "one scale across runs, e.g. a RAW PEAK printed before")
-      ->check(CLI::PositiveNumber)
-      ->excludes(no_overlay);
+  AddGradCamOptions(gradcam, &args->cam);
   AddOutDirOption(gradcam, &args->cam.out_dir);
   gradcam->footer(
       "For image DIR/NAME.EXT and each target T, --out gets, with WHAT the method (and\n"
@@ -389,19 +399,8 @@ void SetupGradCam(CLI::App& app, const GlobalOptions& global) {
       "With --metrics: DELETION AUC (lower is better), INSERTION AUC (higher is better) and\n"
       "TOP-20% P, the target's probability with only the map's top 20% of pixels kept.\n");
   gradcam->callback([&global, args] {
-    GradCamOptions& cam = args->cam;
-    if (cam.overlay_scale_max > 0 && cam.overlay_scale == xai::v1::SCALE_PER_MAP) {
-      cam.overlay_scale = xai::v1::SCALE_FIXED;
-    }
-    if (cam.overlay_scale == xai::v1::SCALE_FIXED && cam.overlay_scale_max <= 0) {
-      throw CLI::ValidationError("--overlay-scale fixed",
-                                 "needs --overlay-scale-max, the raw value drawn red");
-    }
-    if (cam.overlay_scale == xai::v1::SCALE_SHARED && cam.overlay_scale_max > 0) {
-      throw CLI::ValidationError("--overlay-scale-max",
-                                 "sets a fixed scale; it does not go with --overlay-scale shared");
-    }
-    ExitWith(RunGradCam(global, args->model, args->version, args->images, cam));
+    CheckGradCamOptions(&args->cam);
+    ExitWith(RunGradCam(global, args->model, args->version, args->images, args->cam));
   });
 }
 

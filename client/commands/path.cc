@@ -17,11 +17,8 @@
 #include "xai/v1/explainer.grpc.pb.h"
 
 namespace xai::client {
-namespace {
-
 using json = nlohmann::json;
 
-// The path of `response` as JSON: what the diagram shows, in numbers.
 json PathJson(const xai::v1::DecisionPathResponse& response) {
   // A layer index the answer does not list (a server that disagrees with this CLI) is
   // written as its number, not read out of range.
@@ -61,6 +58,34 @@ json PathJson(const xai::v1::DecisionPathResponse& response) {
                                           : json(response.profile_similarity_mean())}};
 }
 
+void FillPathRequest(const PathOptions& options, const std::vector<int>& targets,
+                     xai::v1::DecisionPathRequest* request) {
+  request->set_target_class(targets.empty() ? -1 : targets.front());
+  for (const std::string& layer : options.layers) request->add_layers(layer);
+  request->set_threshold(options.threshold);
+  request->set_max_channels(options.max_channels);
+  request->set_top_chains(options.top_chains);
+  request->set_render(true);
+}
+
+std::vector<OutputFile> PathFiles(const xai::v1::DecisionPathResponse& response,
+                                  const std::string& dir, const std::string& prefix) {
+  const std::string base =
+      ExplanationFileBase(dir, prefix, "decision_path", response.target_class());
+  return {{base + ".png", response.diagram_png()},
+          {base + ".json", JsonText(PathJson(response)) + "\n"}};
+}
+
+void AddPathCommandOptions(CLI::App* command, PathOptions* options) {
+  AddTargetOption(command, &options->target, "none: the top-1 class");
+  AddPathOptions(command, options);
+  command->add_option("--top-chains", options->top_chains, "Chains to return, best first")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+}
+
+namespace {
+
 int RunPath(const GlobalOptions& g, const std::string& model, int64_t version,
             const std::string& image, const PathOptions& options) {
   if (!MakeOutDir("path", options.out_dir)) return kExitFailure;
@@ -73,12 +98,7 @@ int RunPath(const GlobalOptions& g, const std::string& model, int64_t version,
       return code;
     }
   }
-  request.set_target_class(targets.empty() ? -1 : targets.front());
-  for (const std::string& layer : options.layers) request.add_layers(layer);
-  request.set_threshold(options.threshold);
-  request.set_max_channels(options.max_channels);
-  request.set_top_chains(options.top_chains);
-  request.set_render(true);
+  FillPathRequest(options, targets, &request);
   xai::core::StatusOr<std::string> bytes = xai::core::ReadFile(image);
   if (!bytes.ok()) {
     std::cerr << "xai path: " << bytes.status().message() << "\n";  // names the file
@@ -93,16 +113,13 @@ int RunPath(const GlobalOptions& g, const std::string& model, int64_t version,
     std::cerr << "xai path: " << image << ": " << Describe(status, g) << "\n";
     return kExitFailure;
   }
-  const std::string base =
-      ExplanationFileBase(options.out_dir, std::filesystem::path(image).stem().string(),
-                          "decision_path", response.target_class());
-  const std::string png = base + ".png";
-  const std::string json_file = base + ".json";
+  const std::vector<OutputFile> files =
+      PathFiles(response, options.out_dir, std::filesystem::path(image).stem().string());
+  const std::string& png = files[0].path;
+  const std::string& json_file = files[1].path;
   const json path = PathJson(response);
-  xai::core::Status written = xai::core::WriteFile(png, response.diagram_png());
-  if (written.ok()) written = xai::core::WriteFile(json_file, JsonText(path) + "\n");
-  if (!written.ok()) {
-    std::cerr << "xai path: " << written.message() << "\n";
+  if (std::string error; !WriteOutputFiles(files, &error)) {
+    std::cerr << "xai path: " << error << "\n";
     return kExitFailure;
   }
   if (g.json) {
@@ -163,11 +180,7 @@ void SetupPath(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::ExistingFile);
   path_command->add_option("--version", args->version, "Model version (0: newest ready)")
       ->capture_default_str();
-  AddTargetOption(path_command, &args->path.target, "none: the top-1 class");
-  AddPathOptions(path_command, &args->path);
-  path_command->add_option("--top-chains", args->path.top_chains, "Chains to return, best first")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
+  AddPathCommandOptions(path_command, &args->path);
   AddOutDirOption(path_command, &args->path.out_dir);
   path_command->footer(
       "For image DIR/NAME.EXT and the target T, --out gets:\n"

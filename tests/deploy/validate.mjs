@@ -6,7 +6,8 @@
 //
 // --gpu: the rendering must ask for nvidia.com/gpu (else it must not); --image: the
 // server's image name; --server-seconds: the server's drain plus its shutdown grace,
-// which the pods' termination grace period must exceed.
+// which the pods' termination grace period must exceed. A rendering with a Job (the
+// batch-job component) is checked against the server it calls (section 3).
 import { readFileSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { parseAllDocuments } from "yaml";
@@ -149,6 +150,90 @@ if (tls) {
     fromSecret(argValue("--tls-cert")) && fromSecret(argValue("--tls-key")) &&
       fromSecret(argValue("--auth-tokens")));
   check("mounted Secrets are re-read (--reload-seconds > 0)", Number(argValue("--reload-seconds")) > 0);
+}
+
+// 3. A batch Job (deploy/components/batch-job): the CLI on the server's image, one shard per
+// index, reaching every server pod through the headless Service.
+for (const job of of("Job")) {
+  const what = `Job ${job.metadata?.name}`;
+  const spec = job.spec ?? {};
+  const jobPod = spec.template?.spec ?? {};
+  const jobContainers = jobPod.containers ?? [];
+  const cli = jobContainers[0] ?? {};
+  const env = new Map((cli.env ?? []).map((e) => [e.name, e.value]));
+  // kubernetes-models' schema accepts fields it does not know: compare the spec's names
+  // with the JobSpec fields it declares, so that a misspelt backoffLimitPerIndex fails.
+  const jobSpecFields = new Set(
+    [...readFileSync(`${modelsRoot}batch/v1/JobSpec.d.ts`, "utf8")
+      .matchAll(/^\s+"?([A-Za-z]+)"?\??:/gm)].map((m) => m[1]));
+  const unknown = Object.keys(spec).filter((k) => !jobSpecFields.has(k));
+  check(`${what} names only fields of the schema's JobSpec`, unknown.length === 0, unknown.join(", "));
+  check(`${what} is Indexed`, spec.completionMode === "Indexed", `${spec.completionMode}`);
+  check(`${what}: XAI_BATCH_SHARDS equals completions (${spec.completions})`,
+    Number.isInteger(spec.completions) && env.get("XAI_BATCH_SHARDS") === String(spec.completions),
+    `XAI_BATCH_SHARDS=${env.get("XAI_BATCH_SHARDS")}`);
+  check(`${what} reruns a failed index (backoffLimitPerIndex >= 1, maxFailedIndexes <= completions)`,
+    Number.isInteger(spec.backoffLimitPerIndex) && spec.backoffLimitPerIndex >= 1 &&
+      (spec.maxFailedIndexes === undefined ||
+        (Number.isInteger(spec.maxFailedIndexes) && spec.maxFailedIndexes <= spec.completions)),
+    `backoffLimitPerIndex ${spec.backoffLimitPerIndex}, maxFailedIndexes ${spec.maxFailedIndexes}`);
+  check(`${what}: restartPolicy Never (a failed pod fails its index; podFailurePolicy needs it)`,
+    jobPod.restartPolicy === "Never", `${jobPod.restartPolicy}`);
+  check(`${what} runs the server's image (${server.image})`,
+    jobContainers.length > 0 && jobContainers.every((c) => c.image === server.image),
+    jobContainers.map((c) => c.image).join(", "));
+  check(`${what} runs the xai CLI (the image's entrypoint is xai-server)`,
+    /(^|\/)xai$/.test(cli.command?.[0] ?? ""), JSON.stringify(cli.command));
+  const cliArgs = cli.args ?? [];
+  const cliOption = (f) => {
+    const i = cliArgs.findIndex((a) => a === f || a.startsWith(`${f}=`));
+    return i < 0 ? undefined : cliArgs[i] === f ? cliArgs[i + 1] : cliArgs[i].slice(f.length + 1);
+  };
+  // dns:///HOST:PORT, HOST the Service's name or its longer forms (NAME.NAMESPACE[.svc...]).
+  const target = cliOption("--server") ?? "";
+  const dns = /^dns:(?:\/\/[^/]*)?\/([^:/]+):(\d+)$/.exec(target);
+  const serviceName = dns?.[1].split(".")[0];
+  const headless = of("Service").find((s) => s.metadata.name === serviceName);
+  check(`${what}: --server is dns:/// on a headless Service of the rendering`,
+    dns && headless?.spec?.clusterIP === "None", target);
+  // A headless Service's DNS names the pods themselves: the port is the pods' gRPC port.
+  const grpcPort = ports.get("grpc");
+  const listenPort = Number((argValue("--address") ?? "").split(":").pop());
+  check(`${what}: --server's port is the server's gRPC port (${grpcPort}, --address ${listenPort})`,
+    dns && Number(dns[2]) === grpcPort && grpcPort === listenPort &&
+      (headless?.spec?.ports ?? []).some((p) => p.port === grpcPort), target);
+  const volumes = new Map((jobPod.volumes ?? []).map((v) => [v.name, v]));
+  const mounts = jobContainers.flatMap((c) => c.volumeMounts ?? []);
+  const missing = mounts.filter((m) => !volumes.has(m.name)).map((m) => m.name);
+  check(`${what}: every volumeMount has a volume`, missing.length === 0, missing.join(", "));
+  for (const v of volumes.values()) {
+    if (!v.persistentVolumeClaim) continue;
+    check(`${what}: claim ${v.persistentVolumeClaim.claimName} is part of the rendering`,
+      of("PersistentVolumeClaim").some((c) => c.metadata.name === v.persistentVolumeClaim.claimName));
+  }
+  // `xai [global options] batch RPC MODEL INPUT --out DIR`: INPUT and DIR on a claim,
+  // DIR writable.
+  const onClaim = (path, write) => mounts.some((m) =>
+    path?.startsWith(m.mountPath.replace(/\/$/, "") + "/") && volumes.get(m.name)?.persistentVolumeClaim &&
+      !(write && (m.readOnly || volumes.get(m.name).persistentVolumeClaim.readOnly)));
+  const batch = cliArgs.indexOf("batch");
+  const input = batch < 0 ? undefined : cliArgs[batch + 3];
+  const out = cliOption("--out");
+  check(`${what}: the input and --out lie on a mounted claim, --out writable`,
+    onClaim(input, false) && onClaim(out, true), `input ${input}, --out ${out}`);
+  const jobLabels = spec.template?.metadata?.labels;
+  check(`${what}: no Service or PodDisruptionBudget of the server selects its pods`,
+    of("Service").every((s) => !s.spec.selector || !matches(s.spec.selector, jobLabels)) &&
+      of("PodDisruptionBudget").every((b) => !matches(b.spec.selector?.matchLabels, jobLabels)));
+  check(`${what} asks for no GPU and requests CPU and memory`,
+    jobContainers.every((c) => c.resources?.limits?.["nvidia.com/gpu"] === undefined &&
+      c.resources?.requests?.cpu && c.resources?.requests?.memory));
+  check(`${what}: non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp`,
+    jobPod.securityContext?.runAsNonRoot === true &&
+      jobPod.securityContext?.seccompProfile?.type === "RuntimeDefault" &&
+      jobContainers.every((c) => c.securityContext?.readOnlyRootFilesystem === true &&
+        c.securityContext?.allowPrivilegeEscalation === false &&
+        (c.securityContext?.capabilities?.drop ?? []).includes("ALL")));
 }
 
 console.log(`deploy ${name}: ${passed} passed, ${failed} failed`);
