@@ -100,6 +100,14 @@ def index_lines(out):
     return lines
 
 
+def fnv_shard(key, shards):
+    """The shard docs/CLI.md promises: FNV-1a (64 bits) of the key, modulo N."""
+    h = 1469598103934665603
+    for byte in key.encode():
+        h = ((h ^ byte) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h % shards
+
+
 def check_file(path):
     """Raises unless `path` is a complete .npy, PNG or JSON file."""
     if path.endswith(".npy"):
@@ -200,6 +208,7 @@ class BatchTest(unittest.TestCase):
         self.assertEqual(set(ok), expected)
         # Every file of every line is there, complete; nothing half-written is left.
         for name, line in ok.values():
+            self.assertEqual(line["shard"], f"{fnv_shard(line['input'], 3)}/3")
             self.assertEqual(name, f"index.shard-0000{line['shard'][0]}-of-00003.jsonl")
             self.assertEqual(len(line["files"]), 3)
             for f in line["files"]:

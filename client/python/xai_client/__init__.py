@@ -14,6 +14,7 @@ from xai_client.client import (AttributeResult, Attribution, ClassScore, Classif
                                Faithfulness, FaithfulnessScores, GradCamResult, LayerInfo, MethodInfo,
                                ModelDescription, ModelStatus,
                                PathChain, PathEdge, PathNode, XaiClient)
+from xai_client.batch import BatchSummary, batch
 from xai_client.errors import (CancelledError, DeadlineExceededError, FailedPreconditionError,
                                InternalError, InvalidArgumentError, NotFoundError,
                                PermissionDeniedError, ResourceExhaustedError,
@@ -23,7 +24,7 @@ from xai_client.errors import (CancelledError, DeadlineExceededError, FailedPrec
 __version__ = "0.1.0"
 
 __all__ = [
-    "XaiClient", "AttributeResult", "Attribution", "ClassScore", "Classification", "DecisionPath", "Explanation", "Faithfulness",
+    "XaiClient", "batch", "BatchSummary", "AttributeResult", "Attribution", "ClassScore", "Classification", "DecisionPath", "Explanation", "Faithfulness",
     "FaithfulnessScores", "GradCamResult",
     "LayerInfo", "MethodInfo", "ModelDescription", "ModelStatus", "PathChain", "PathEdge", "PathNode",
     "XaiError", "CancelledError", "DeadlineExceededError", "FailedPreconditionError",
