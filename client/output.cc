@@ -31,8 +31,11 @@ void PrintTable(std::FILE* out, const std::vector<std::string>& header,
 ProgressBar::ProgressBar(std::string label, int64_t total)
     : label_(std::move(label)), total_(total), enabled_(total > 1 && isatty(STDERR_FILENO)) {}
 
-ProgressBar::~ProgressBar() {
+ProgressBar::~ProgressBar() { Finish(); }
+
+void ProgressBar::Finish() {
   if (enabled_ && done_ > 0) std::fprintf(stderr, "\n");
+  enabled_ = false;
 }
 
 void ProgressBar::Step(const std::string& item, const std::string& note) {

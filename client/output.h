@@ -21,7 +21,9 @@ void PrintTable(std::FILE* out, const std::vector<std::string>& header,
 class ProgressBar {
  public:
   ProgressBar(std::string label, int64_t total);
-  ~ProgressBar();  // ends the line
+  ~ProgressBar();  // Finish()
+  // Ends the bar's line (once), before what is printed next.
+  void Finish();
   // One step done; `note` ("2 failed") goes before the item's name.
   void Step(const std::string& item, const std::string& note = "");
   bool enabled() const { return enabled_; }

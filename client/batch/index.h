@@ -1,6 +1,6 @@
 // The record of `xai batch`: one JSON line per image in each shard's index file, appended
-// once the image's files are in place, so that a killed run loses nothing it recorded and
-// a rerun knows what is done.
+// once the image's files are on the disk, so that a killed run loses nothing it recorded
+// and a rerun knows what is done.
 #ifndef XAI_CLIENT_BATCH_INDEX_H_
 #define XAI_CLIENT_BATCH_INDEX_H_
 
@@ -19,13 +19,15 @@ std::string ShardIndexName(int shard, int shards);
 // The merged index `xai batch merge` writes.
 inline constexpr char kMergedIndexName[] = "index.jsonl";
 
-// The complete lines of an index file, in order: a last line without its '\n' (a write cut
-// by a kill) is not one, and a line that is not a JSON object with "input" and "status" is
-// counted in `unreadable`. A missing file has none.
-std::vector<nlohmann::json> ReadIndexLines(const std::string& path, int64_t* unreadable);
+// The complete lines of an index file, the last one per input, in the order their inputs
+// first appear: a last line without its '\n' (a write cut by a kill) is not one, and a
+// line that is not a JSON object with "input" and "status" is counted in `unreadable`. A
+// missing file has none; one that cannot be read is false with `error`.
+bool ReadIndex(const std::string& path, std::vector<nlohmann::json>* lines, int64_t* unreadable,
+               std::string* error);
 
-// Whether line `b` supersedes line `a` of the same input: OK over not OK, else the later
-// "finished".
+// Whether line `b` of an input supersedes line `a` of the same input from another shard's
+// file: OK over not OK, else the later "finished".
 bool Supersedes(const nlohmann::json& b, const nlohmann::json& a);
 
 // One shard's index, held by one process at a time.
@@ -36,26 +38,28 @@ class ShardIndex {
   ShardIndex& operator=(const ShardIndex&) = delete;
   ~ShardIndex();
 
-  // Takes the shard's lock (DIR/index.shard-...lock: a second process on the same shard is
-  // refused), reads every shard index in `out_dir` for the inputs already OK, rewrites this
-  // shard's file with its last line per input (a temporary file renamed over it) and opens
-  // it for appending. False with `error` when any of that fails.
-  bool Open(const std::string& out_dir, int shard, int shards, std::string* error);
+  // Takes the shard's lock (DIR/index.shard-...lock): refused while another process holds
+  // it, or holds the lock of a shard of another count N (their files would collide).
+  bool Lock(const std::string& out_dir, int shard, int shards, std::string* error);
+
+  // Reads every shard index in the directory for what is done, rewrites this shard's file
+  // with its last line per input (a temporary file renamed over it; failed lines of inputs
+  // no longer in `keys`, this run's inputs, are dropped) and opens it for appending.
+  bool Load(const std::set<std::string>& keys, std::string* error);
 
   // Whether `key` was done for the request `fingerprint`: the last line of `key` in some
   // shard's index is OK with that fingerprint.
   bool Done(const std::string& key, const std::string& fingerprint) const;
 
-  // Appends `line` and its '\n' in one write; on failure (disk full) cuts the file back to
-  // where it was and returns false with `error`. Thread-safe.
-  bool Append(const nlohmann::json& line, std::string* error);
-  // Flushes the appended lines to the disk (fdatasync). Thread-safe.
-  bool Sync(std::string* error);
+  // Appends `lines` in one write and flushes them to the disk (fdatasync); on failure (disk
+  // full) cuts the file back to where it was and returns false with `error`. Thread-safe.
+  bool AppendAll(const std::vector<nlohmann::json>& lines, std::string* error);
 
   const std::string& path() const { return path_; }
   int64_t unreadable_lines() const { return unreadable_; }
 
  private:
+  std::string out_dir_;
   std::string path_;
   int fd_ = -1;
   int lock_fd_ = -1;
@@ -71,7 +75,8 @@ struct MergeSummary {
 };
 
 // Reads every shard index in `dir` and writes DIR/index.jsonl (a temporary file renamed)
-// with one line per input, the one that supersedes the others, sorted by input.
+// with one line per input, sorted by input: each file's last line of it, the one that
+// supersedes the others across files.
 bool MergeIndexes(const std::string& dir, MergeSummary* summary, std::string* error);
 
 }  // namespace xai::client::batch

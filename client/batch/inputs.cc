@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -20,7 +21,20 @@ bool StartsWith(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() && text.compare(0, prefix.size(), prefix) == 0;
 }
 
-// `path` as a key: normalised, '/'-separated, never absolute and never above its root.
+// The length of the valid UTF-8 sequence at text[i], or 0 when there is none.
+size_t Utf8Length(std::string_view text, size_t i) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+  if (n == 0 || i + n > text.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(text[i + k]) >> 6) != 2) return 0;
+  }
+  return n;
+}
+
+// `path` as a key: normalised, '/'-separated, never absolute and never above its root;
+// bytes that are not UTF-8 as %XX, so that the key is the same text in the index (JSON)
+// as in memory.
 std::string KeyOf(const fs::path& path) {
   std::string key;
   for (const fs::path& part : path.lexically_normal()) {
@@ -28,7 +42,18 @@ std::string KeyOf(const fs::path& path) {
     if (name.empty() || name == "/" || name == ".") continue;
     key += (key.empty() ? "" : "/") + (name == ".." ? std::string("__") : name);
   }
-  return key;
+  std::string escaped;
+  for (size_t i = 0; i < key.size();) {
+    if (const size_t n = Utf8Length(key, i); n > 0) {
+      escaped.append(key, i, n);
+      i += n;
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof(hex), "%%%02X", static_cast<unsigned char>(key[i++]));
+      escaped += hex;
+    }
+  }
+  return escaped;
 }
 
 // The first `n` bytes of `path`; false when it cannot be opened.
@@ -53,29 +78,24 @@ void Add(BatchItem item, const std::string& where, std::map<std::string, std::st
   items->push_back(std::move(item));
 }
 
-bool ListDirectory(const fs::path& root, const std::string& exclude, std::vector<BatchItem>* items,
-                   int64_t* skipped, std::string* error) {
+// Adds the images under `dir` (its key prefix `prefix`); a directory that cannot be read is
+// an error item; directories holding kOutputMarker (an `xai batch` --out) are left out, and
+// symbolic links to directories are not followed.
+void Walk(const fs::path& dir, const fs::path& root, std::map<std::string, std::string>* seen,
+          std::vector<BatchItem>* items, int64_t* skipped) {
   std::error_code ec;
-  const fs::path excluded = exclude.empty() ? fs::path() : fs::weakly_canonical(exclude, ec);
-  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
-  if (ec) {
-    *error = "cannot read directory " + root.string() + ": " + ec.message();
-    return false;
-  }
-  std::map<std::string, std::string> seen;
-  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) {
-      *error = "cannot read directory " + root.string() + ": " + ec.message();
-      return false;
-    }
+  fs::directory_iterator it(dir, ec);
+  std::vector<fs::path> subdirectories;
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
     const fs::directory_entry& entry = *it;
-    if (entry.is_directory(ec)) {
-      if (!excluded.empty() && fs::weakly_canonical(entry.path(), ec) == excluded) {
-        it.disable_recursion_pending();
+    std::error_code type_ec;
+    if (entry.is_symlink(type_ec) ? false : entry.is_directory(type_ec)) {
+      if (!fs::exists(entry.path() / kOutputMarker, type_ec)) {
+        subdirectories.push_back(entry.path());
       }
       continue;
     }
-    if (!entry.is_regular_file(ec)) continue;
+    if (!entry.is_regular_file(type_ec)) continue;
     std::string head;
     // A file that cannot be opened is listed: its read fails on the index, not silently.
     if (ReadHead(entry.path(), 16, &head) && !LooksLikeImage(head)) {
@@ -86,8 +106,30 @@ bool ListDirectory(const fs::path& root, const std::string& exclude, std::vector
     item.key = KeyOf(entry.path().lexically_relative(root));
     item.path = entry.path().string();
     const std::string key = item.key;
-    Add(std::move(item), key, &seen, items);
+    Add(std::move(item), key, seen, items);
   }
+  if (ec) {
+    BatchItem item;
+    item.key = KeyOf(dir.lexically_relative(root)) + "/";
+    item.path = dir.string();
+    item.error = "cannot read directory " + dir.string() + ": " + ec.message() +
+                 " (its images are not listed)";
+    const std::string key = item.key;
+    Add(std::move(item), key, seen, items);
+  }
+  for (const fs::path& sub : subdirectories) Walk(sub, root, seen, items, skipped);
+}
+
+bool ListDirectory(const fs::path& root, std::vector<BatchItem>* items, int64_t* skipped,
+                   std::string* error) {
+  std::error_code ec;
+  fs::directory_iterator probe(root, ec);
+  if (ec) {
+    *error = "cannot read directory " + root.string() + ": " + ec.message();
+    return false;
+  }
+  std::map<std::string, std::string> seen;
+  Walk(root, root, &seen, items, skipped);
   return true;
 }
 
@@ -178,15 +220,15 @@ bool LooksLikeImage(std::string_view head) {
           (head[2] == '\n' || head[2] == ' ' || head[2] == '\r' || head[2] == '\t'));  // PNM
 }
 
-bool ListInputs(const std::string& input, const std::string& exclude, std::vector<BatchItem>* items,
-                int64_t* skipped, std::string* error) {
+bool ListInputs(const std::string& input, std::vector<BatchItem>* items, int64_t* skipped,
+                std::string* error) {
   items->clear();
   *skipped = 0;
   std::error_code ec;
   const fs::file_status status = fs::status(input, ec);
   bool ok;
   if (fs::is_directory(status)) {
-    ok = ListDirectory(input, exclude, items, skipped, error);
+    ok = ListDirectory(input, items, skipped, error);
   } else if (fs::exists(status)) {
     ok = ListFile(input, items, error);
   } else {

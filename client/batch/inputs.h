@@ -12,6 +12,10 @@
 
 namespace xai::client::batch {
 
+// The file `xai batch` puts in every --out: a directory holding it is an output, never
+// read as input.
+inline constexpr char kOutputMarker[] = ".xai-batch-output";
+
 struct BatchItem {
   std::string key;   // '/'-separated relative path: the index's "input", the outputs' names
   std::string path;  // the file to read
@@ -23,18 +27,20 @@ struct BatchItem {
 // The images `input` names, sorted by key:
 // - a directory: every regular file under it whose first bytes are an image's (JPEG, PNG,
 //   BMP, GIF, WebP, TIFF, PPM/PGM, ...), whatever its extension; files that cannot be opened
-//   are listed too (their read fails, on the index); `exclude` (the output directory) and
-//   everything under it are skipped. Keys are paths relative to `input`.
+//   are listed too (their read fails, on the index), a subdirectory that cannot be read is
+//   an error item; directories holding kOutputMarker (any `xai batch` --out) are skipped,
+//   symbolic links to directories not followed; `exclude` (the --out) equal to `input` is
+//   an error. Keys are paths relative to `input`.
 // - a file ending in .jsonl, or whose first non-blank byte is '{': one JSON object a line,
 //   {"image": PATH, "id": KEY?, "targets": [3, "star"]?, "method": NAME?, "layers": [...]?}.
 // - any other file: one path a line ('#' starts a comment, blank lines skipped).
 // Paths in a file are relative to the file's directory unless absolute; their key is the
 // path as written, normalised ("./a/../b.jpg" is "b.jpg"; a leading "/" dropped, ".."
-// kept as "__"), or the line's "id". A key seen twice is an error item. Returns false and
-// sets `error` when `input` itself cannot be read; `skipped` counts directory files that
-// are not images.
-bool ListInputs(const std::string& input, const std::string& exclude, std::vector<BatchItem>* items,
-                int64_t* skipped, std::string* error);
+// kept as "__", bytes that are not UTF-8 as %XX), or the line's "id". A key seen twice is
+// an error item. Returns false and sets `error` when `input` itself cannot be read;
+// `skipped` counts directory files that are not images.
+bool ListInputs(const std::string& input, std::vector<BatchItem>* items, int64_t* skipped,
+                std::string* error);
 
 // Whether `head` (a file's first bytes, 16 are enough) starts like an image file.
 bool LooksLikeImage(std::string_view head);

@@ -1,5 +1,6 @@
 #include "client/batch/job.h"
 
+#include <fcntl.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <grpc/grpc.h>
@@ -7,9 +8,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +20,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -66,7 +70,31 @@ struct Endpoint {
   GlobalOptions g;  // --server is this one (Describe's hints name it)
   std::unique_ptr<xai::v1::Explainer::Stub> stub;
   std::atomic<int> in_flight{0};
-  std::atomic<int64_t> down_until_ms{0};
+  std::mutex mutex;           // the two below
+  int64_t down_until_ms = 0;  // after UNAVAILABLE: left out until then
+  int failures = 0;           // UNAVAILABLE answers in a row
+
+  bool Up(int64_t now) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return down_until_ms <= now;
+  }
+  int64_t DownUntil() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return down_until_ms;
+  }
+  // UNAVAILABLE: left out 0.2 s doubling with each failure in a row, up to `cap` seconds;
+  // a window only grows (callers failing together do not shorten each other's).
+  void Failed(double cap) {
+    std::lock_guard<std::mutex> lock(mutex);
+    failures = std::min(failures + 1, 30);
+    const double seconds =
+        std::min(cap, 0.2 * static_cast<double>(1 << std::min(failures - 1, 20)));
+    down_until_ms = std::max(down_until_ms, NowMs() + static_cast<int64_t>(seconds * 1000));
+  }
+  void Answered() {
+    std::lock_guard<std::mutex> lock(mutex);
+    failures = 0;
+  }
 };
 
 class Endpoints {
@@ -97,9 +125,9 @@ class Endpoints {
     Endpoint* best = nullptr;
     auto better = [&](Endpoint* e) {
       if (best == nullptr) return true;
-      const bool e_up = e->down_until_ms <= now, best_up = best->down_until_ms <= now;
+      const bool e_up = e->Up(now), best_up = best->Up(now);
       if (e_up != best_up) return e_up;
-      if (!e_up) return e->down_until_ms < best->down_until_ms;
+      if (!e_up) return e->DownUntil() < best->DownUntil();
       if ((e == avoid) != (best == avoid)) return best == avoid;
       return e->in_flight < best->in_flight;
     };
@@ -111,8 +139,7 @@ class Endpoints {
 
   bool AllDown() const {
     const int64_t now = NowMs();
-    return std::all_of(list_.begin(), list_.end(),
-                       [now](const auto& e) { return e->down_until_ms > now; });
+    return std::all_of(list_.begin(), list_.end(), [now](const auto& e) { return !e->Up(now); });
   }
 
  private:
@@ -214,8 +241,15 @@ class Job {
         targets_(std::move(targets)),
         progress_(std::string("batch ") + RpcName(s.rpc), total) {}
 
-  // Explains `items` with --concurrency workers; the index is synced every second.
+  ~Job() {
+    if (out_fd_ >= 0) ::close(out_fd_);
+  }
+
+  // Explains `items` with --concurrency workers. Every second (and at the end) the lines of
+  // the images done meanwhile go to the index, after their files are on the disk: a
+  // group commit, so that no line that reaches the disk names a file that does not.
   void Run(const std::vector<BatchItem>& items) {
+    out_fd_ = ::open(s_.out_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     items_ = &items;
     std::vector<std::thread> workers;
     const int n = std::max(1, std::min<int>(s_.concurrency, static_cast<int>(items.size())));
@@ -226,12 +260,13 @@ class Job {
       while (running_ > 0) {
         done_.wait_for(lock, std::chrono::seconds(1));
         lock.unlock();
-        Sync();
+        Flush();
         lock.lock();
       }
     }
     for (std::thread& w : workers) w.join();
-    Sync();
+    Flush();
+    progress_.Finish();
   }
 
   int64_t ok() const { return ok_; }
@@ -251,9 +286,21 @@ class Job {
     if (--running_ == 0) done_.notify_all();
   }
 
-  void Sync() {
+  // The pending lines to the index, once the files they name are on the disk (syncfs of
+  // --out's file system: the files and the renames).
+  void Flush() {
+    std::vector<json> lines;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      lines.swap(pending_);
+    }
+    if (lines.empty()) return;
     std::string error;
-    if (!index_->Sync(&error)) Stop(error);
+    if (out_fd_ < 0 || ::syncfs(out_fd_) != 0) {
+      Stop("cannot write " + s_.out_dir + " to the disk: " + std::strerror(errno));
+      return;
+    }
+    if (!index_->AppendAll(lines, &error)) Stop(error);
   }
 
   // Ends the job: no new image starts; the images in flight finish or are dropped unrecorded.
@@ -304,9 +351,9 @@ class Job {
     line["error"] = error;
     line["seconds"] = std::chrono::duration<double>(Clock::now() - started).count();
     line["finished"] = UtcNow();
-    if (std::string append_error; !index_->Append(line, &append_error)) {
-      Stop(append_error);
-      return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      pending_.push_back(line);
     }
     if (code == "OK") {
       ++ok_;
@@ -460,11 +507,12 @@ class Job {
       ++endpoint->in_flight;
       status = Call(endpoint, &context, request, &response);
       --endpoint->in_flight;
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) endpoint->Answered();
       if (status.ok() || !Retryable(status.error_code()) || attempt > s_.retries) break;
       const double wait = Backoff(attempt, s_.max_backoff);
       if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
         // Down (or restarting): the other servers take the retry at once, if any is up.
-        endpoint->down_until_ms = NowMs() + static_cast<int64_t>(wait * 1000);
+        endpoint->Failed(s_.max_backoff);
         if (!endpoints_->AllDown()) continue;
       }
       std::this_thread::sleep_for(std::chrono::duration<double>(wait));
@@ -487,11 +535,19 @@ class Job {
     for (const OutputFile& f : files) written.push_back(f.path);
     (*line)["files"] = written;
     std::string write_error;
-    if (!Commit(files, &write_error)) {
-      Stop(write_error);
-      return false;
+    switch (Commit(files, &write_error)) {
+      case Written::kYes:
+        return true;
+      case Written::kNotThisImage:
+        *code = "INVALID_ARGUMENT";
+        *error = write_error;
+        line->erase("files");
+        return true;
+      case Written::kNo:
+        break;
     }
-    return true;
+    Stop(write_error);
+    return false;
   }
 
   // The answer's part of the line and its files (paths relative to --out), not written.
@@ -499,7 +555,14 @@ class Job {
               std::vector<OutputFile>* files, std::string* error) {
     const fs::path key(item.key);
     const std::string dir = key.parent_path().string();
-    const std::string prefix = key.filename().string();
+    std::string prefix = key.filename().string();
+    // File names hold at most 255 bytes: a long image name keeps its start and gets a hash
+    // of its key, stable across runs, so that its suffixes fit.
+    if (prefix.size() > 150) {
+      size_t cut = 100;
+      while (cut > 0 && (static_cast<unsigned char>(prefix[cut]) & 0xC0) == 0x80) --cut;
+      prefix = prefix.substr(0, cut) + "~" + Sha256Hex(item.key).substr(0, 16);
+    }
     const auto model = [](const xai::v1::ModelSpec& m) {
       return json{{"name", m.name()}, {"version", m.version()}};
     };
@@ -551,42 +614,63 @@ class Job {
 
   // Writes each file as NAME.partial and renames it into place, so that no reader (and no
   // later run) sees half a file; on failure removes what it wrote.
-  bool Commit(const std::vector<OutputFile>& files, std::string* error) {
+  enum class Written { kYes, kNotThisImage, kNo };
+
+  // Writes each file as NAME.partial and renames it into place, so that no reader (and no
+  // later run) sees half a file; on failure removes what it wrote. A name this file system
+  // refuses (too long) fails the image; any other failure (permissions, a full disk, a
+  // file where a folder should be) the job.
+  Written Commit(const std::vector<OutputFile>& files, std::string* error) {
     std::vector<std::string> partials;
-    bool ok = true;
+    int failure = 0;
     for (const OutputFile& f : files) {
       const fs::path final_path = fs::path(s_.out_dir) / f.path;
       std::error_code ec;
       fs::create_directories(final_path.parent_path(), ec);
       if (ec) {
         *error = "cannot create " + final_path.parent_path().string() + ": " + ec.message();
-        ok = false;
+        failure = ec.value();
         break;
       }
       const std::string partial = final_path.string() + ".partial";
-      partials.push_back(partial);
-      if (const core::Status s = core::WriteFile(partial, f.bytes); !s.ok()) {
-        *error = s.message();
-        ok = false;
+      if (!WriteWhole(partial, f.bytes)) {
+        failure = errno;
+        *error = "cannot write " + partial + ": " + std::strerror(failure);
+        if (failure != ENAMETOOLONG) partials.push_back(partial);
         break;
       }
+      partials.push_back(partial);
     }
-    for (size_t i = 0; ok && i < files.size(); ++i) {
+    for (size_t i = 0; failure == 0 && i < files.size(); ++i) {
       const std::string final_path = (fs::path(s_.out_dir) / files[i].path).string();
-      std::error_code ec;
-      fs::rename(partials[i], final_path, ec);
-      if (ec) {
-        *error = "cannot write " + final_path + ": " + ec.message();
-        ok = false;
+      if (::rename(partials[i].c_str(), final_path.c_str()) != 0) {
+        failure = errno;
+        *error = "cannot write " + final_path + ": " + std::strerror(failure);
       }
     }
-    if (!ok) {
-      for (const std::string& p : partials) {
-        std::error_code ignored;
-        fs::remove(p, ignored);
+    if (failure == 0) return Written::kYes;
+    for (const std::string& p : partials) ::unlink(p.c_str());
+    return failure == ENAMETOOLONG ? Written::kNotThisImage : Written::kNo;
+  }
+
+  // `bytes` into a new file `path`; false with errno set.
+  static bool WriteWhole(const std::string& path, const std::string& bytes) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return false;
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int why = n == 0 ? ENOSPC : errno;
+        ::close(fd);
+        errno = why;
+        return false;
       }
+      done += static_cast<size_t>(n);
     }
-    return ok;
+    if (::close(fd) != 0) return false;  // NFS reports a full disk here
+    return true;
   }
 
   const GlobalOptions& g_;
@@ -600,9 +684,11 @@ class Job {
   std::atomic<int64_t> ok_{0}, skipped_{0}, failed_{0};
   std::atomic<bool> stop_{false};
   std::string fatal_;
-  std::mutex mutex_;  // the progress bar, stderr, fatal_ and running_
+  std::mutex mutex_;  // the progress bar, stderr, fatal_, running_ and pending_
   std::condition_variable done_;
   int running_ = 0;
+  std::vector<json> pending_;  // lines of images done since the last Flush
+  int out_fd_ = -1;            // --out, for syncfs
   ProgressBar progress_;
 };
 
@@ -630,9 +716,7 @@ bool Preflight(const GlobalOptions& g, const JobSettings& s, Endpoints* endpoint
       return false;
     }
     const double wait = Backoff(attempt, s.max_backoff);
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-      endpoint->down_until_ms = NowMs() + static_cast<int64_t>(wait * 1000);
-    }
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) endpoint->Failed(s.max_backoff);
     std::this_thread::sleep_for(std::chrono::duration<double>(wait));
   }
 }
@@ -656,22 +740,47 @@ const char* RpcName(Rpc rpc) {
 int RunJob(const GlobalOptions& g, const JobSettings& s) {
   const std::string command = std::string("xai batch ") + RpcName(s.rpc);
   const auto started = Clock::now();
+  std::error_code ec;
+  if (fs::is_directory(s.input, ec) && fs::exists(s.out_dir, ec) &&
+      fs::equivalent(s.input, s.out_dir, ec)) {
+    std::cerr << command << ": --out " << s.out_dir
+              << " is INPUT itself: its files would be read as images; give another --out "
+                 "(one inside INPUT is left out of it)\n";
+    return kExitUsage;
+  }
   if (!MakeOutDir(command.substr(4), s.out_dir)) return kExitFailure;
+  // Marks --out as an output, which no directory input reads (an --out inside INPUT).
+  const std::string marker = (fs::path(s.out_dir) / kOutputMarker).string();
+  if (const core::Status written =
+          core::WriteFile(marker,
+                          "xai batch writes here: its files, its indexes (index.shard-*.jsonl); "
+                          "never read as input\n");
+      !written.ok()) {
+    std::cerr << command << ": " << written.message() << "\n";
+    return kExitFailure;
+  }
   ShardIndex index;
   std::string error;
-  if (!index.Open(s.out_dir, s.shard, s.shards, &error)) {
+  if (!index.Lock(s.out_dir, s.shard, s.shards, &error)) {
     std::cerr << command << ": " << error << "\n";
     return kExitFailure;
   }
   std::vector<BatchItem> all;
   int64_t not_images = 0;
-  if (!ListInputs(s.input, s.out_dir, &all, &not_images, &error)) {
+  if (!ListInputs(s.input, &all, &not_images, &error)) {
     std::cerr << command << ": " << error << "\n";
     return kExitFailure;
   }
   std::vector<BatchItem> items;
+  std::set<std::string> keys;
   for (BatchItem& item : all) {
-    if (ShardOf(item.key, s.shards) == s.shard) items.push_back(std::move(item));
+    if (ShardOf(item.key, s.shards) != s.shard) continue;
+    keys.insert(item.key);
+    items.push_back(std::move(item));
+  }
+  if (!index.Load(keys, &error)) {
+    std::cerr << command << ": " << error << "\n";
+    return kExitFailure;
   }
 
   Endpoints endpoints(g, s.servers.empty() ? std::vector<std::string>{g.server} : s.servers);

@@ -59,14 +59,15 @@ void SettleShard(const std::string& flag, JobSettings* s) {
 
 const char kFooter[] =
     "INPUT is a directory (every image under it, found by its first bytes, not its name;\n"
-    "--out inside it is left out), a list file (one path a line) or a .jsonl file, a JSON\n"
+    "an --out inside it is left out), a list file (one path a line) or a .jsonl file, a JSON\n"
     "object a line: {\"image\": \"a/cat.jpg\", \"targets\": [3], \"method\": \"score_cam\",\n"
     "\"layers\": [\"layer4\"], \"id\": \"cat-score\"}, each key but image optional, overriding\n"
     "the flags for that image (id: its name, when one image is asked twice). Paths in a file\n"
     "are relative to the file's directory.\n"
     "Each image's files go to --out under its path relative to INPUT: a/cat.jpg gives\n"
     "OUT/a/cat.jpg_WHAT_classT_..., the files the single-image command writes. Each is written\n"
-    "as NAME.partial and renamed, then the image's line is appended to the shard's index,\n"
+    "as NAME.partial and renamed; every second the lines of the images done go, once their\n"
+    "files are on the disk (syncfs), to the shard's index,\n"
     "OUT/index.shard-I-of-N.jsonl: input, file, sha256, fingerprint (the request and the\n"
     "image's SHA-256), status (OK or the gRPC code) and error, model and version, classes,\n"
     "targets, the explanations with their metrics, files, request_id (the server's logs carry\n"

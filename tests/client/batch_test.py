@@ -162,17 +162,21 @@ class BatchTest(unittest.TestCase):
         started = time.time()
         clients = [start(i) for i in range(3)]
 
-        def done():
-            return len(index_lines(out)) if os.path.isdir(out) else 0
+        def done(shard=None):
+            if not os.path.isdir(out):
+                return 0
+            return sum(1 for name, _ in index_lines(out)
+                       if shard is None or name == f"index.shard-0000{shard}-of-00003.jsonl")
 
-        def wait_for(lines, limit=120):
+        def wait_for(lines, shard=None, limit=120):
             deadline = time.time() + limit
-            while done() < lines:
-                self.assertLess(time.time(), deadline, f"only {done()} lines")
+            while done(shard) < lines:
+                self.assertLess(time.time(), deadline, f"only {done(shard)} lines")
                 time.sleep(0.01)
 
-        wait_for(40)
-        # Shard 2's client killed mid-run.
+        # Shard 2's client killed mid-run, once it has recorded some images (its lines
+        # reach the index every second).
+        wait_for(10, shard=2)
         clients[2].send_signal(signal.SIGKILL)
         clients[2].communicate()
         killed_at = done()
@@ -325,6 +329,57 @@ class BatchTest(unittest.TestCase):
         partial = [f for d, _, files in os.walk(out) for f in files if f.endswith(".partial")]
         self.assertEqual(partial, [])
 
+    def test_names_outputs_and_stale_lines(self):
+        work = self.scratch("names")
+        images = os.path.join(work, "images")
+        make_images(images, 2, seed=6)
+        long_name = "L" * 230 + ".png"
+        odd_name = b"caf\xe9.png"
+        for name in (long_name, os.fsencode(images) + b"/" + odd_name):
+            target = name if isinstance(name, bytes) else os.path.join(images, name)
+            with open(target, "wb") as f:
+                Image.new("RGB", (64, 64), "red").save(f, format="PNG")
+        # --out is INPUT itself: refused; an --out inside INPUT is never read as input.
+        code, _, stderr = batch("classify", MODEL, images, "--out", images, "--server",
+                                self.b.address)
+        self.assertEqual(code, 2, stderr)
+        self.assertIn("is INPUT itself", stderr)
+        inner = os.path.join(images, "cams")
+        _, first, _ = batch("gradcam", MODEL, images, "--out", inner, "--server",
+                            self.b.address, check=0)
+        self.assertEqual(first["images"], 4)
+        out = os.path.join(work, "out")
+        _, second, _ = batch("gradcam", MODEL, images, "--out", out, "--server",
+                             self.b.address, check=0)
+        self.assertEqual((second["images"], second["ok"]), (4, 4))
+        by_input = {line["input"]: line for _, line in index_lines(out)}
+        # A name too long for the suffixes keeps its start and gets a hash; bytes that are
+        # not UTF-8 are %XX in the key and the files' names.
+        self.assertIn("caf%E9.png", by_input)
+        long_line = by_input[long_name]
+        self.assertTrue(all(len(os.path.basename(f)) < 255 and "~" in f
+                            for f in long_line["files"]))
+        for line in by_input.values():
+            for f in line["files"]:
+                check_file(os.path.join(out, f))
+        _, third, _ = batch("gradcam", MODEL, images, "--out", out, "--server",
+                            self.b.address, check=0)
+        self.assertEqual(third["skipped"], 4)
+        # A list line that failed, then fixed: its failed line goes, merge is clean.
+        listing = os.path.join(work, "list.txt")
+        with open(listing, "w") as f:
+            f.write("images/part0/group0/image0000.jpg\nimages/missing.png\n")
+        listed = os.path.join(work, "listed")
+        code, summary, _ = batch("classify", MODEL, listing, "--out", listed, "--server",
+                                 self.b.address)
+        self.assertEqual((code, summary["failed"]), (1, 1))
+        with open(listing, "w") as f:
+            f.write("images/part0/group0/image0000.jpg\n")
+        batch("classify", MODEL, listing, "--out", listed, "--server", self.b.address, check=0)
+        merged = subprocess.run([CLI, "batch", "merge", listed], capture_output=True, text=True)
+        self.assertEqual(merged.returncode, 0, merged.stdout + merged.stderr)
+        self.assertIn("1 inputs from 1 shard indexes: 1 OK, 0 not OK", merged.stdout)
+
     def test_one_process_per_shard(self):
         work = self.scratch("lock")
         images = os.path.join(work, "images")
@@ -337,6 +392,11 @@ class BatchTest(unittest.TestCase):
                                     "--server", self.b.address)
             self.assertEqual(code, 1)
             self.assertIn("another xai batch is writing shard 1/2", stderr)
+            # A run of another shard count into the same --out would write the same files.
+            code, _, stderr = batch("classify", MODEL, images, "--out", out, "--shard", "0/3",
+                                    "--server", self.b.address)
+            self.assertEqual(code, 1)
+            self.assertIn("a run of 2 shards is writing into", stderr)
         # Kubernetes' Indexed Job: the shard from the environment.
         env = dict(os.environ, JOB_COMPLETION_INDEX="1", XAI_BATCH_SHARDS="2")
         _, summary, _ = batch("classify", MODEL, images, "--out", out, "--server",

@@ -29,6 +29,8 @@ import numpy as np
 from xai_client.errors import XaiError
 
 RPCS = ("classify", "gradcam", "attribute", "path")
+# In every output directory, as the CLI's: a directory holding it is never read as input.
+OUTPUT_MARKER = ".xai-batch-output"
 
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"GIF87a", b"GIF89a", b"II*\x00",
           b"MM\x00*", b"\x00\x00\x00\x0cjP  ")
@@ -81,7 +83,8 @@ def _inputs(images: Union[str, Iterable[str]], root: Optional[str], out: str
         found = []
         for folder, dirs, files in os.walk(images):
             dirs[:] = sorted(d for d in dirs
-                             if os.path.realpath(os.path.join(folder, d)) != out_real)
+                             if os.path.realpath(os.path.join(folder, d)) != out_real and
+                             not os.path.exists(os.path.join(folder, d, OUTPUT_MARKER)))
             for name in files:
                 path = os.path.join(folder, name)
                 try:
@@ -128,6 +131,8 @@ def _write(path: str, data: bytes) -> None:
     try:
         with open(partial, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())  # on the disk before its index line can be
         os.replace(partial, path)
     except BaseException:
         try:
@@ -176,7 +181,12 @@ def batch(client, model: str, images: Union[str, Iterable[str]], out: str, *,
     if rpc == "path":
         options.setdefault("render", True)
     started = time.monotonic()
+    if isinstance(images, str) and os.path.isdir(images) and os.path.isdir(out) and \
+            os.path.samefile(images, out):
+        raise ValueError(f"out: {out} is the images' directory itself; give another")
     os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, OUTPUT_MARKER), "w") as marker:
+        marker.write("xai batch writes here: its files, its indexes; never read as input\n")
     name = index_name(index_of, shards)
     index_path = os.path.join(out, name)
     lock = open(os.path.join(out, name[:-len(".jsonl")] + ".lock"), "w")
@@ -196,11 +206,14 @@ def batch(client, model: str, images: Union[str, Iterable[str]], out: str, *,
                         done.setdefault(line["input"], set()).add(line["fingerprint"])
                 if file == name:
                     own = lines
+        items = [(k, p) for k, p in _inputs(images, root, out) if shard_of(k, shards) == index_of]
+        keys = {k for k, _ in items}
+        # Failed lines of inputs no longer given go; OK lines stay with their files.
+        own = [line for line in own if line.get("status") == "OK" or line["input"] in keys]
         _write(index_path, "".join(json.dumps(line) + "\n" for line in own).encode())
         request = json.dumps({"rpc": rpc, "model": model, "version": version,
                               "options": options}, sort_keys=True, default=repr)
         what = _what(rpc, options)
-        items = [(k, p) for k, p in _inputs(images, root, out) if shard_of(k, shards) == index_of]
         counts = {"ok": 0, "skipped": 0, "failed": 0}
         mutex = threading.Lock()
         stopped: List[BaseException] = []
@@ -250,6 +263,7 @@ def batch(client, model: str, images: Union[str, Iterable[str]], out: str, *,
                 try:
                     index_file.write(json.dumps(line) + "\n")
                     index_file.flush()
+                    os.fsync(index_file.fileno())
                 except OSError as e:
                     stopped.append(e)
                     return
