@@ -62,7 +62,9 @@ void ProgressBar::Step(const std::string& item, const std::string& note) {
 std::string FormatDuration(double seconds) {
   const auto s = static_cast<long long>(seconds + 0.5);
   char text[32];
-  if (s >= 3600) {
+  if (seconds < 9.95) {
+    std::snprintf(text, sizeof(text), "%.1fs", seconds);
+  } else if (s >= 3600) {
     std::snprintf(text, sizeof(text), "%lldh%02lldm", s / 3600, s / 60 % 60);
   } else if (s >= 60) {
     std::snprintf(text, sizeof(text), "%lldm%02llds", s / 60, s % 60);

@@ -36,7 +36,7 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-// "1h02m", "3m05s", "42s".
+// "1h02m", "3m05s", "42s", "0.4s".
 std::string FormatDuration(double seconds);
 
 // `text` after `label` on lines of at most `width` columns, the continuation lines indented
