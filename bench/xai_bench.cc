@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
   int warmup = 5;
   int calls = 64;
   int intra_op_threads = 0;
+  int64_t cache_bytes = 0;
   bool skip_latency = false;
   bool skip_throughput = false;
 
@@ -255,6 +256,12 @@ int main(int argc, char** argv) {
                "The in-process server counts every call for /metrics, as in production "
                "(--no-metrics: off, to measure what counting costs)")
       ->capture_default_str();
+  app.add_option("--cache-bytes", cache_bytes,
+                 "The in-process server's explanation cache: latency table 1 then adds "
+                 "Classify and GradCAM answered from it (cache hit); every other call sets "
+                 "no_cache (0: no cache)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--intra-op-threads", intra_op_threads,
                  "LibTorch intra-op threads, for the in-process server and the plain forward "
                  "(0: LibTorch's default)")
@@ -307,6 +314,7 @@ int main(int argc, char** argv) {
     options.access_log = false;
     options.explainer.model_repository = repository;
     options.explainer.intra_op_threads = intra_op_threads;
+    options.cache_bytes = cache_bytes;
     auto started = xai::server::Server::Start(options);
     if (!started.ok()) {
       std::fprintf(stderr, "xai-bench: %s\n", started.status().ToString().c_str());
@@ -365,9 +373,18 @@ int main(int argc, char** argv) {
   if (!layer.empty()) gradcam.add_layers(layer);
   xai::v1::GradCAMRequest overlay = gradcam;
   overlay.mutable_overlay()->set_enabled(true);
+  // With the cache, the computing rows compute every time; the hit rows ask it.
+  const xai::v1::ClassifyRequest classify_cached = classify;
+  const xai::v1::GradCAMRequest overlay_cached = overlay;
+  if (cache_bytes > 0) {
+    classify.set_no_cache(true);
+    gradcam.set_no_cache(true);
+    overlay.set_no_cache(true);
+  }
   xai::v1::DecisionPathRequest path;
   path.mutable_model()->set_name(model);
   path.mutable_image()->set_encoded(image);
+  path.set_no_cache(cache_bytes > 0);
   path.set_target_class(-1);
   auto call_classify = [&] {
     grpc::ClientContext context;
@@ -415,6 +432,22 @@ int main(int argc, char** argv) {
                        return check(stub->GradCAM(&context, overlay, &response));
                      },
                      {}});
+    if (cache_bytes > 0 && server) {
+      cases.push_back({"Classify RPC, cache hit",
+                       [&] {
+                         grpc::ClientContext context;
+                         xai::v1::ClassifyResponse response;
+                         return check(stub->Classify(&context, classify_cached, &response));
+                       },
+                       {}});
+      cases.push_back({"GradCAM RPC with overlay PNG, cache hit",
+                       [&] {
+                         grpc::ClientContext context;
+                         xai::v1::GradCAMResponse response;
+                         return check(stub->GradCAM(&context, overlay_cached, &response));
+                       },
+                       {}});
+    }
     // A transformer has no default path layers (DecisionPath reads NCHW maps only).
     if (description.default_path_layers_size() > 0) {
       cases.push_back({"DecisionPath RPC, default layers",

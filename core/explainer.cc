@@ -213,6 +213,12 @@ StatusOr<std::vector<ModelStatisticsEntry>> Explainer::Statistics(const ModelRef
   return out;
 }
 
+StatusOr<Explainer::CacheIdentity> Explainer::ServingIdentity(const ModelRef& ref) const {
+  XAI_ASSIGN_OR_RETURN(std::shared_ptr<ModelVersion> version, ServingVersion(ref));
+  const ServableModel& model = version->model();
+  return CacheIdentity{model.name, model.version, model.load_id, !model.config.no_cache()};
+}
+
 StatusOr<std::shared_ptr<ModelVersion>> Explainer::ServingVersion(const ModelRef& ref) const {
   if (stopping_) return UnavailableError("the server is shutting down");
   return repository_->GetVersion(ref.name, ref.version);

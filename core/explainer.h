@@ -118,6 +118,17 @@ class Explainer {
   // as GradCam.
   void DecisionPath(DecisionPathRequest request, Callback<DecisionPathResult> done);
 
+  // Which load of which version a request for `model` would be served by now, for caching
+  // its answer: a reload (or a newer version, for version 0) changes `load_id`.
+  // `cacheable` is false when the version's config says `no_cache`. Codes as DescribeModel.
+  struct CacheIdentity {
+    std::string name;
+    int64_t version = 0;
+    uint64_t load_id = 0;
+    bool cacheable = true;
+  };
+  StatusOr<CacheIdentity> ServingIdentity(const ModelRef& model) const;
+
   // Statistics of READY versions: every model when `model.name` is empty, every ready
   // version of the model when `model.version` is 0. Codes as DescribeModel.
   StatusOr<std::vector<ModelStatisticsEntry>> Statistics(const ModelRef& model) const;

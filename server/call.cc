@@ -43,6 +43,7 @@ Call::Call(grpc::CallbackServerContext* context, const char* rpc, const grpc::By
            grpc::ByteBuffer* response, const CallTelemetry& telemetry)
     : state_(std::make_shared<State>()) {
   state_->reactor = new CallReactor;
+  state_->context = context;
   state_->rpc = rpc;
   state_->id = RequestId(context);
   state_->peer = context->peer();
@@ -139,6 +140,18 @@ grpc::ServerUnaryReactor* Call::Finish(const core::Status& given) const {
                                    " bytes): " + written.error_message());
     }
   }
+  return Complete(status);
+}
+
+grpc::ServerUnaryReactor* Call::FinishWithBytes(const std::string& bytes) const {
+  grpc::Slice slice(bytes.data(), bytes.size());
+  *state_->raw_response = grpc::ByteBuffer(&slice, 1);
+  return Complete(core::OkStatus());
+}
+
+grpc::ServerUnaryReactor* Call::Complete(const core::Status& status) const {
+  State& s = *state_;
+  if (s.cache != nullptr) s.context->AddInitialMetadata("x-cache", s.cache);
   Report(status.code(), status.ok() && s.raw_response->Valid() ? s.raw_response->Length() : 0);
   if (s.counted_in != nullptr) {
     s.counted_in->Release(s.peer);

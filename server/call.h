@@ -96,6 +96,8 @@ class Call {
   }
 
   const char* rpc() const { return state_->rpc; }
+  // The request's bytes as received.
+  const grpc::ByteBuffer& raw_request() const { return *state_->raw_request; }
   const std::string& id() const { return state_->id; }
   core::Clock::time_point deadline() const { return state_->deadline; }
   grpc::ServerUnaryReactor* reactor() const { return state_->reactor; }
@@ -108,10 +110,21 @@ class Call {
   // logged with the request id, which their message repeats; client errors go to DEBUG.
   // When `status` is OK, the response Parse made is the answer.
   grpc::ServerUnaryReactor* Finish(const core::Status& status) const;
+  // Finishes the RPC with `bytes`, an answer serialized before (the explanation cache's),
+  // as Finish with OK.
+  grpc::ServerUnaryReactor* FinishWithBytes(const std::string& bytes) const;
+  // The answer's x-cache metadata: "hit", "miss" or "bypass" (a string literal); unset:
+  // none. Before Finish.
+  void set_cache(const char* cache) const { state_->cache = cache; }
 
  private:
+  // Reports the call and finishes the RPC with `status` (the response is written).
+  grpc::ServerUnaryReactor* Complete(const core::Status& status) const;
+
   struct State {
     CallReactor* reactor = nullptr;
+    grpc::CallbackServerContext* context = nullptr;
+    const char* cache = nullptr;  // x-cache metadata; null: none
     const char* rpc = "";
     std::string requested_model;
     std::string id;

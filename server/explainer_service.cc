@@ -2,7 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <memory>
+#include <optional>
+
 #include "server/call.h"
+#include "server/explanation_cache.h"
 #include "server/proto_convert.h"
 
 namespace xai::server {
@@ -10,23 +15,75 @@ namespace {
 
 // Accepts the call, then hands its request to the Explainer's `method` with the call's
 // deadline, id, cancellation and trace; the answer fills the response and finishes the
-// call, on whichever thread it comes.
+// call, on whichever thread it comes. With the explanation cache, a request the cache
+// holds (for the load that serves it now) is answered from memory, and one being computed
+// for another call waits for that answer (server/explanation_cache.h).
 template <typename Request, typename Response, typename CoreRequest, typename Result>
 grpc::ServerUnaryReactor* Queue(
-    core::Explainer& explainer, Call call, grpc::CallbackServerContext* context,
-    const CallAccess& access,
+    core::Explainer& explainer, ExplanationCache* cache, Call call,
+    grpc::CallbackServerContext* context, const CallAccess& access,
     void (core::Explainer::*method)(CoreRequest, core::Explainer::Callback<Result>)) {
   Response* response = nullptr;
   const Request* request =
       call.Accept<Request>(context, access, Role::kExplain, call.rpc(), &response);
   if (request == nullptr) return call.reactor();
-  CoreRequest core_request = FromProto(*request);
-  core_request.context =
-      core::RequestContext{call.deadline(), call.id(), call.cancelled(), call.trace()};
-  (explainer.*method)(std::move(core_request), [call, response](core::StatusOr<Result> result) {
-    if (result.ok()) ToProto(*result, response);
-    call.Finish(result.status());
-  });
+  auto run = [&explainer, method, call, request](core::Explainer::Callback<Result> done) {
+    CoreRequest core_request = FromProto(*request);
+    core_request.context =
+        core::RequestContext{call.deadline(), call.id(), call.cancelled(), call.trace()};
+    (explainer.*method)(std::move(core_request), std::move(done));
+  };
+  std::optional<core::Explainer::CacheIdentity> identity;
+  if (cache != nullptr) {
+    core::ModelRef ref{request->model().name(), request->model().version()};
+    if (auto serving = explainer.ServingIdentity(ref); serving.ok()) identity = *serving;
+    // Otherwise the call computes and answers the model's error as ever.
+  }
+  if (!identity.has_value() || request->no_cache() || !identity->cacheable) {
+    if (identity.has_value()) call.set_cache("bypass");
+    run([call, response](core::StatusOr<Result> result) {
+      if (result.ok()) ToProto(*result, response);
+      call.Finish(result.status());
+    });
+    return call.reactor();
+  }
+  // The computation this call makes when it is the one that computes: its answer's bytes
+  // and trace go to every call waiting for the same key.
+  auto computed = std::make_shared<std::atomic<bool>>(false);
+  auto compute = [run, call, computed](ExplanationCache::Results::Done done) {
+    *computed = true;
+    run([call, done = std::move(done)](core::StatusOr<Result> result) {
+      if (!result.ok()) return done(result.status());
+      Response answer;
+      ToProto(*result, &answer);
+      ExplanationCache::Answer cached;
+      if (!answer.SerializeToString(&cached.bytes)) {
+        return done(core::InternalError("the answer could not be serialized (" +
+                                        std::to_string(answer.ByteSizeLong()) + " bytes)"));
+      }
+      cached.trace = *call.trace();
+      done(std::move(cached));
+    });
+  };
+  auto answer = [call, computed](core::StatusOr<ExplanationCache::Answer> result) {
+    if (!result.ok()) {
+      call.Finish(result.status());
+      return;
+    }
+    if (*computed) {
+      call.set_cache("miss");
+    } else {
+      // What the call reports: the model and method that answered, nothing queued.
+      core::RequestTrace& trace = *call.trace();
+      trace.model = result->trace.model;
+      trace.version = result->trace.version;
+      trace.method = result->trace.method;
+      call.set_cache("hit");
+    }
+    call.FinishWithBytes(result->bytes);
+  };
+  cache->results().Get(ExplanationCache::Key(call.rpc(), identity->load_id, call.raw_request()),
+                       std::move(compute), std::move(answer));
   return call.reactor();
 }
 
@@ -36,7 +93,7 @@ grpc::ServerUnaryReactor* ExplainerService::Classify(grpc::CallbackServerContext
                                                      const grpc::ByteBuffer* bytes,
                                                      grpc::ByteBuffer* answer) {
   return Queue<xai::v1::ClassifyRequest, xai::v1::ClassifyResponse>(
-      *explainer_, Call(context, "Classify", bytes, answer, telemetry_), context, access_,
+      *explainer_, cache_, Call(context, "Classify", bytes, answer, telemetry_), context, access_,
       &core::Explainer::Classify);
 }
 
@@ -44,7 +101,7 @@ grpc::ServerUnaryReactor* ExplainerService::GradCAM(grpc::CallbackServerContext*
                                                     const grpc::ByteBuffer* bytes,
                                                     grpc::ByteBuffer* answer) {
   return Queue<xai::v1::GradCAMRequest, xai::v1::GradCAMResponse>(
-      *explainer_, Call(context, "GradCAM", bytes, answer, telemetry_), context, access_,
+      *explainer_, cache_, Call(context, "GradCAM", bytes, answer, telemetry_), context, access_,
       &core::Explainer::GradCam);
 }
 
@@ -52,7 +109,7 @@ grpc::ServerUnaryReactor* ExplainerService::Attribute(grpc::CallbackServerContex
                                                       const grpc::ByteBuffer* bytes,
                                                       grpc::ByteBuffer* answer) {
   return Queue<xai::v1::AttributeRequest, xai::v1::AttributeResponse>(
-      *explainer_, Call(context, "Attribute", bytes, answer, telemetry_), context, access_,
+      *explainer_, cache_, Call(context, "Attribute", bytes, answer, telemetry_), context, access_,
       &core::Explainer::Attribute);
 }
 
@@ -60,8 +117,8 @@ grpc::ServerUnaryReactor* ExplainerService::DecisionPath(grpc::CallbackServerCon
                                                          const grpc::ByteBuffer* bytes,
                                                          grpc::ByteBuffer* answer) {
   return Queue<xai::v1::DecisionPathRequest, xai::v1::DecisionPathResponse>(
-      *explainer_, Call(context, "DecisionPath", bytes, answer, telemetry_), context, access_,
-      &core::Explainer::DecisionPath);
+      *explainer_, cache_, Call(context, "DecisionPath", bytes, answer, telemetry_), context,
+      access_, &core::Explainer::DecisionPath);
 }
 
 grpc::ServerUnaryReactor* ExplainerService::ListModels(grpc::CallbackServerContext* context,

@@ -10,6 +10,8 @@
 
 namespace xai::server {
 
+class ExplanationCache;
+
 // Every method raw: Call parses the request (server/call.h says why). A new RPC joins this
 // list, or gRPC would parse its requests itself.
 using RawExplainerService = xai::v1::Explainer::WithRawCallbackMethod_Classify<
@@ -24,9 +26,10 @@ using RawExplainerService = xai::v1::Explainer::WithRawCallbackMethod_Classify<
 class ExplainerService final : public RawExplainerService {
  public:
   // `explainer`, `telemetry.metrics` and `access.auth` must outlive the service.
+  // `cache`: the explanation cache (--cache-bytes); null: none.
   explicit ExplainerService(core::Explainer* explainer, CallTelemetry telemetry = {},
-                            CallAccess access = {})
-      : explainer_(explainer), telemetry_(telemetry), access_(access) {}
+                            CallAccess access = {}, ExplanationCache* cache = nullptr)
+      : explainer_(explainer), telemetry_(telemetry), access_(access), cache_(cache) {}
 
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
                                      const grpc::ByteBuffer* request,
@@ -54,6 +57,7 @@ class ExplainerService final : public RawExplainerService {
   core::Explainer* explainer_;
   const CallTelemetry telemetry_;
   const CallAccess access_;
+  ExplanationCache* const cache_;
 };
 
 }  // namespace xai::server

@@ -234,6 +234,13 @@ int main(int argc, char** argv) {
                  "answer, 'Received message larger than max'), 413 over REST")
       ->capture_default_str()
       ->check(CLI::Range(1024, 1 << 30));
+  app.add_option("--cache-bytes", options.cache_bytes,
+                 "Memory for the explanation cache: answers of Classify, GradCAM, Attribute and "
+                 "DecisionPath kept per serving load and request, least recently used dropped "
+                 "first; identical requests at once compute once. 0: no cache "
+                 "(docs/OPERATIONS.md#the-explanation-cache---cache-bytes)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   app.add_option("--max-image-pixels", options.explainer.max_image_pixels,
                  "Largest width*height of an encoded image, checked before decoding; beyond: "
                  "INVALID_ARGUMENT (REST 400)")

@@ -170,7 +170,13 @@ void Forward(const std::shared_ptr<const Upstream>& upstream, AsyncMethod<Reques
   ((*upstream->stub->async()).*method)(
       &call->context, &call->request, &call->answer,
       [call, upstream, id, respond = std::move(respond)](grpc::Status status) {
-        respond(Answer(status, call->answer, id));
+        HttpResponse response = Answer(status, call->answer, id);
+        const auto& metadata = call->context.GetServerInitialMetadata();
+        if (auto cache = metadata.find("x-cache"); cache != metadata.end()) {
+          response.headers.emplace_back("X-Cache",
+                                        std::string(cache->second.data(), cache->second.size()));
+        }
+        respond(std::move(response));
       });
 }
 

@@ -64,8 +64,12 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   HealthReporter* health = server->health_.get();
   XAI_ASSIGN_OR_RETURN(server->explainer_,
                        core::Explainer::Create(options.explainer, [health] { health->Update(); }));
+  if (options.cache_bytes > 0) {
+    server->cache_ = std::make_unique<ExplanationCache>(static_cast<size_t>(options.cache_bytes));
+  }
   if (!options.metrics_address.empty()) {
-    server->metrics_ = std::make_unique<ServerMetrics>(server->explainer_.get());
+    server->metrics_ =
+        std::make_unique<ServerMetrics>(server->explainer_.get(), server->cache_.get());
     ServerMetrics* metrics = server->metrics_.get();
     MetricsHttpServer::Authorizer authorize;
     if (options.metrics_auth) {
@@ -104,8 +108,8 @@ core::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   const CallAccess access{server->auth_.get(), !options.health_address.empty(),
                           server->peers_.get(), gateway_secret};
-  server->service_ =
-      std::make_unique<ExplainerService>(server->explainer_.get(), telemetry, access);
+  server->service_ = std::make_unique<ExplainerService>(server->explainer_.get(), telemetry, access,
+                                                        server->cache_.get());
 
   if (options.enable_admin || options.poll_repository_seconds > 0) {
     core::Explainer* explainer = server->explainer_.get();

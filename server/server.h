@@ -52,6 +52,8 @@ struct ServerOptions {
   int max_calls_per_peer = 1024;
   // Apply the repository's changes on disk this often (seconds; 0: never).
   int poll_repository_seconds = 0;
+  // The explanation cache's bound (server/explanation_cache.h), bytes; 0: no cache.
+  int64_t cache_bytes = 0;
   core::ExplainerOptions explainer;
 };
 
@@ -101,7 +103,9 @@ class Server {
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<HealthReporter> health_;  // before explainer_: its listener uses it
   std::unique_ptr<core::Explainer> explainer_;
-  std::unique_ptr<ServerMetrics> metrics_;  // reads explainer_; null when metrics are off
+  std::unique_ptr<ExplanationCache> cache_;  // null when --cache-bytes is 0
+  std::unique_ptr<ServerMetrics>
+      metrics_;  // reads explainer_ and cache_; null when metrics are off
   std::unique_ptr<ExplainerService> service_;
   // Admin calls and polling; null when neither is on. Before admin_: the service posts
   // to it.

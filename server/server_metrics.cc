@@ -11,6 +11,7 @@
 #include "core/base/strings.h"
 #include "core/explainer.h"
 #include "core/runtime/runtime_info.h"
+#include "server/explanation_cache.h"
 
 namespace xai::server {
 namespace {
@@ -158,7 +159,7 @@ void CollectDeviceMemory(SampleWriter& out) {
 
 }  // namespace
 
-ServerMetrics::ServerMetrics(const core::Explainer* explainer)
+ServerMetrics::ServerMetrics(const core::Explainer* explainer, const ExplanationCache* cache)
     : requests_(registry_.AddCounter(
           "xai_requests_total",
           "Calls answered, by model, version, RPC, explanation method and status code",
@@ -207,6 +208,9 @@ ServerMetrics::ServerMetrics(const core::Explainer* explainer)
           "and headers, or the TLS handshake), body, write (the client did not read the answer)",
           {"port", "phase"})) {
   registry_.AddCollector([explainer](SampleWriter& out) { CollectVersions(*explainer, out); });
+  if (cache != nullptr) {
+    registry_.AddCollector([cache](SampleWriter& out) { cache->Collect(out); });
+  }
   registry_.AddCollector(CollectProcess);
   registry_.AddCollector(CollectDeviceMemory);
   const std::string libtorch = core::LibTorchVersion();

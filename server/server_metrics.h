@@ -22,10 +22,13 @@ class Explainer;
 
 namespace xai::server {
 
+class ExplanationCache;
+
 class ServerMetrics {
  public:
   // `explainer` is read at every scrape; it must outlive this object.
-  explicit ServerMetrics(const core::Explainer* explainer);
+  // `cache`: the explanation cache, whose xai_cache_* families /metrics shows; null: none.
+  explicit ServerMetrics(const core::Explainer* explainer, const ExplanationCache* cache = nullptr);
   ServerMetrics(const ServerMetrics&) = delete;
   ServerMetrics& operator=(const ServerMetrics&) = delete;
 

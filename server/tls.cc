@@ -25,8 +25,9 @@
 #include "core/base/files.h"
 
 namespace xai::server {
-namespace {
 
+// Outside the anonymous namespace: ServerTls::HttpsIdentity (external linkage) holds them,
+// which GCC refuses to see from another file of a unity batch (-Wsubobject-linkage).
 template <typename T, void (*Free)(T*)>
 struct OpenSslDeleter {
   void operator()(T* p) const { Free(p); }
@@ -35,6 +36,8 @@ using Bio = std::unique_ptr<BIO, OpenSslDeleter<BIO, BIO_free_all>>;
 using X509Ptr = std::unique_ptr<X509, OpenSslDeleter<X509, X509_free>>;
 using KeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter<EVP_PKEY, EVP_PKEY_free>>;
 using StorePtr = std::unique_ptr<X509_STORE, OpenSslDeleter<X509_STORE, X509_STORE_free>>;
+
+namespace {
 
 // Every certificate of PEM `text`, in order. None: OpenSSL's reason stays in its error queue
 // for the caller.

@@ -22,6 +22,9 @@ namespace xai::core {
 struct ServableModel {
   std::string name;
   int64_t version = 0;
+  // Unique in the process for each load of a version: a reload of version 1 gets a new
+  // one, so that what was cached from the old load is never taken for the new one's.
+  uint64_t load_id = 0;
   xai::v1::ModelConfig config;       // validated
   std::vector<int64_t> input_shape;  // [C,H,W]
   std::vector<std::string> labels;   // empty, or one per class

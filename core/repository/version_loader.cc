@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -241,9 +242,11 @@ void ChooseDefaultLayers(ServableModel& model) {
 
 StatusOr<std::shared_ptr<ModelVersion>> LoadVersion(const PendingVersion& p,
                                                     const ModelRepositoryOptions& options) {
+  static std::atomic<uint64_t> loads{0};
   auto model = std::make_shared<ServableModel>();
   model->name = p.name;
   model->version = p.version;
+  model->load_id = ++loads;
   model->config = p.config;
   const xai::v1::InputSpec& input = p.config.input();
   model->input_shape = {ChannelsOf(input.color_order()), input.height(), input.width()};

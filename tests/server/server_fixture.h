@@ -41,6 +41,11 @@ class ServerFixture : public ::testing::Test {
     options.max_request_bytes = kMaxRequestBytes;
     options.explainer.model_repository = xai::testing::FixtureRepo();
     options.explainer.max_image_pixels = 1'000'000;
+    StartServer(options);
+  }
+  // Starts the suite's server with `options` (a suite with options of its own calls it
+  // from its SetUpTestSuite), its models loaded, and the channel to it.
+  static void StartServer(const ServerOptions& options) {
     auto server = Server::Start(options);
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(*server).release();
