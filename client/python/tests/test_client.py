@@ -2,6 +2,7 @@
 request ids and round_robin balancing."""
 
 import io
+import os
 import time
 
 import grpc
@@ -337,3 +338,25 @@ def test_round_robin_spreads_calls_over_every_address(server):
 def test_a_dns_target_is_served(server):
     with XaiClient(f"dns:///localhost:{server.port}", timeout=30) as named:
         assert named.health() == "SERVING"
+
+
+def test_the_servers_explanation_cache_is_seen_and_can_be_bypassed(samples):
+    cached = RunningServer("--cache-bytes", str(64 << 20))
+    try:
+        with XaiClient(cached.address, timeout=60) as client:
+            image = f"{samples}/star_3.png"
+            first = client.gradcam("shapes", image, overlay=True)
+            again = client.gradcam("shapes", image, overlay=True)
+            fresh = client.gradcam("shapes", image, overlay=True, no_cache=True)
+            assert (first.cache, again.cache, fresh.cache) == ("miss", "hit", "bypass")
+            assert np.array_equal(first.explanations[0].cam, again.explanations[0].cam)
+            assert first.explanations[0].overlay_png == again.explanations[0].overlay_png
+            assert client.classify("shapes", image).cache == "miss"
+            assert client.classify("shapes", image).cache == "hit"
+    finally:
+        cached.stop()
+        os.unlink(cached.log_path)
+
+
+def test_a_server_without_a_cache_says_nothing(client, samples):
+    assert client.classify("shapes", f"{samples}/star_3.png").cache == ""

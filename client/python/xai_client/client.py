@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ class Classification:
     version: int  # the version that answered
     classes: List[ClassScore]  # best first
     request_id: str
+    cache: str = ""  # the server's explanation cache: "hit", "miss", "bypass"; "": none
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class AttributeResult:
     classes: List[ClassScore]  # top classes of the input
     attributions: List[Attribution]  # one per target, in request order
     request_id: str
+    cache: str = ""  # the server's explanation cache: "hit", "miss", "bypass"; "": none
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class GradCamResult:
     classes: List[ClassScore]  # top classes of the same forward pass
     explanations: List[Explanation]  # one per target, in request order
     request_id: str
+    cache: str = ""  # the server's explanation cache: "hit", "miss", "bypass"; "": none
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,7 @@ class DecisionPath:
     diagram_png: Optional[bytes]  # with render=True
     profile_similarity: List[float]
     request_id: str
+    cache: str = ""  # the server's explanation cache: "hit", "miss", "bypass"; "": none
 
 
 @dataclass(frozen=True)
@@ -334,6 +339,7 @@ class XaiClient:
         else:
             self._channel = grpc.insecure_channel(target, options)
         self._stub = explainer_pb2_grpc.ExplainerStub(self._channel)
+        self._last_cache = threading.local()  # x-cache of this thread's last call
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     # ------------------------------------------------------------------ lifecycle
@@ -348,14 +354,17 @@ class XaiClient:
 
     # ------------------------------------------------------------------ calls
     def classify(self, model: str, image: ImageLike, *, top_k: int = 5, version: int = 0,
-                 timeout: Optional[float] = None, request_id: Optional[str] = None
-                 ) -> Classification:
-        """The ``top_k`` most probable classes of ``image``, best first."""
-        request = explainer_pb2.ClassifyRequest(image=_image(image), top_k=top_k)
+                 no_cache: bool = False, timeout: Optional[float] = None,
+                 request_id: Optional[str] = None) -> Classification:
+        """The ``top_k`` most probable classes of ``image``, best first. ``no_cache=True``:
+        computed anew even when the server's explanation cache holds the answer (every
+        explaining call takes it; the result's ``cache`` says what the cache did)."""
+        request = explainer_pb2.ClassifyRequest(image=_image(image), top_k=top_k,
+                                                no_cache=no_cache)
         request.model.name, request.model.version = model, version
         response, rid = self._call("Classify", self._stub.Classify, request, timeout, request_id)
         return Classification(response.model.name, response.model.version,
-                              _scores(response.classes), rid)
+                              _scores(response.classes), rid, self._last_cache.value)
 
     def gradcam(self, model: str, image: ImageLike, *, targets: Sequence[int] = (),
                 layers: Sequence[str] = (), method: Union[str, int] = "GRAD_CAM",
@@ -365,7 +374,7 @@ class XaiClient:
                 overlay: bool = False,
                 image_weight: Optional[float] = None, colormap: str = "",
                 overlay_scale: str = "PER_MAP", overlay_scale_max: float = 0.0,
-                version: int = 0, timeout: Optional[float] = None,
+                version: int = 0, no_cache: bool = False, timeout: Optional[float] = None,
                 request_id: Optional[str] = None) -> GradCamResult:
         """Class activation maps of ``image`` for each target class (none: the top-1) at
         ``layers`` (none: the model's default), as numpy arrays, and PNG overlays with
@@ -386,7 +395,8 @@ class XaiClient:
         targets on one scale: a weak class's map drawn weak) or FIXED (red is
         ``overlay_scale_max``, a raw value; setting it alone implies FIXED); the arrays are
         never rescaled."""
-        request = explainer_pb2.GradCAMRequest(image=_image(image), method=_method(method))
+        request = explainer_pb2.GradCAMRequest(image=_image(image), method=_method(method),
+                                               no_cache=no_cache)
         request.model.name, request.model.version = model, version
         request.target_classes.extend(targets)
         request.layers.extend(layers)
@@ -416,7 +426,7 @@ class XaiClient:
             for e in response.explanations
         ]
         return GradCamResult(response.model.name, response.model.version,
-                             _scores(response.classes), explanations, rid)
+                             _scores(response.classes), explanations, rid, self._last_cache.value)
 
     def attribute(self, model: str, image: ImageLike, *, targets: Sequence[int] = (),
                   method: Union[str, int] = "INTEGRATED_GRADIENTS", steps: int = 0,
@@ -428,7 +438,7 @@ class XaiClient:
                   clip_lower_percentile: float = 0.0, overlay_kind: Union[str, int] = 0,
                   xrai_outlines: Sequence[float] = (), image_weight: Optional[float] = None,
                   colormap: str = "", metrics: bool = False, metrics_steps: int = 0,
-                  random_baseline: bool = False, version: int = 0,
+                  random_baseline: bool = False, version: int = 0, no_cache: bool = False,
                   timeout: Optional[float] = None,
                   request_id: Optional[str] = None) -> AttributeResult:
         """Pixel attributions of ``image`` for each target class (none: the top-1) as numpy
@@ -455,6 +465,7 @@ class XaiClient:
         map's faithfulness as ``gradcam`` does (pixels ranked by the map)."""
         request = explainer_pb2.AttributeRequest(
             image=_image(image), method=_enum(explainer_pb2.AttributionMethod, method, "method"),
+            no_cache=no_cache,
             steps=steps, rule=_enum(explainer_pb2.IntegrationRule, rule, "rule"), seed=seed,
             batch_size=batch_size, max_approximation_error=max_approximation_error,
             samples=samples, noise_stdev=noise_stdev, noise_stdev_absolute=noise_stdev_absolute,
@@ -489,19 +500,20 @@ class XaiClient:
             for a in response.attributions
         ]
         return AttributeResult(response.model.name, response.model.version,
-                               _scores(response.classes), attributions, rid)
+                               _scores(response.classes), attributions, rid,
+                               self._last_cache.value)
 
     def decision_path(self, model: str, image: ImageLike, *, target: int = -1,
                       layers: Sequence[str] = (), threshold: float = 0.0, max_channels: int = 0,
                       top_chains: int = 0, render: bool = False, return_maps: bool = False,
-                      version: int = 0, timeout: Optional[float] = None,
+                      version: int = 0, no_cache: bool = False, timeout: Optional[float] = None,
                       request_id: Optional[str] = None) -> DecisionPath:
         """The chains of channels that carried the decision for ``target`` (-1: the top-1
         class) through ``layers`` (none: the model's default path layers)."""
         request = explainer_pb2.DecisionPathRequest(
             image=_image(image), target_class=target, threshold=threshold,
             max_channels=max_channels, top_chains=top_chains, render=render,
-            return_maps=return_maps)
+            return_maps=return_maps, no_cache=no_cache)
         request.model.name, request.model.version = model, version
         request.layers.extend(layers)
         response, rid = self._call("DecisionPath", self._stub.DecisionPath, request, timeout,
@@ -516,7 +528,8 @@ class XaiClient:
                    for e in response.edges],
             chains=[PathChain(list(c.channels), c.log_score) for c in response.chains],
             diagram_png=bytes(response.diagram_png) if response.diagram_png else None,
-            profile_similarity=list(response.profile_similarity), request_id=rid)
+            profile_similarity=list(response.profile_similarity), request_id=rid,
+            cache=self._last_cache.value)
 
     def list_models(self, *, timeout: Optional[float] = None) -> List[ModelStatus]:
         """Every model version the server knows and its state."""
@@ -580,7 +593,14 @@ class XaiClient:
                 raise DeadlineExceededError(f"no answer within {budget:g} s", request_id=rid,
                                             rpc=rpc, attempts=attempt - 1)
             try:
-                return method(request, timeout=left, metadata=metadata), rid
+                with_call = getattr(method, "with_call", None)
+                if with_call is None:  # a plain callable (the tests' fakes)
+                    self._last_cache.value = ""
+                    return method(request, timeout=left, metadata=metadata), rid
+                response, call = with_call(request, timeout=left, metadata=metadata)
+                # The server's explanation cache says what it did: hit, miss or bypass.
+                self._last_cache.value = dict(call.initial_metadata() or ()).get("x-cache", "")
+                return response, rid
             except grpc.RpcError as e:
                 code, details = e.code(), e.details() or ""
                 if retryable(code, details) and attempt <= self.retries:
