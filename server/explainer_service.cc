@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 #include "server/call.h"
 #include "server/explanation_cache.h"
@@ -12,6 +13,17 @@
 
 namespace xai::server {
 namespace {
+
+// Whether the answer depends on the call's deadline, which the cache's key does not hold:
+// adaptive Integrated Gradients stops raising its steps when the next level would pass it.
+template <typename Request>
+bool DependsOnTheDeadline(const Request& request) {
+  if constexpr (std::is_same_v<Request, xai::v1::AttributeRequest>) {
+    return request.max_approximation_error() > 0;
+  } else {
+    return false;
+  }
+}
 
 // Accepts the call, then hands its request to the Explainer's `method` with the call's
 // deadline, id, cancellation and trace; the answer fills the response and finishes the
@@ -39,7 +51,12 @@ grpc::ServerUnaryReactor* Queue(
     if (auto serving = explainer.ServingIdentity(ref); serving.ok()) identity = *serving;
     // Otherwise the call computes and answers the model's error as ever.
   }
-  if (!identity.has_value() || request->no_cache() || !identity->cacheable) {
+  const std::string key =
+      identity.has_value()
+          ? ExplanationCache::Key(call.rpc(), identity->load_id, call.raw_request())
+          : std::string();
+  if (key.empty() || request->no_cache() || !identity->cacheable ||
+      DependsOnTheDeadline(*request)) {
     if (identity.has_value()) call.set_cache("bypass");
     run([call, response](core::StatusOr<Result> result) {
       if (result.ok()) ToProto(*result, response);
@@ -50,9 +67,10 @@ grpc::ServerUnaryReactor* Queue(
   // The computation this call makes when it is the one that computes: its answer's bytes
   // and trace go to every call waiting for the same key.
   auto computed = std::make_shared<std::atomic<bool>>(false);
-  auto compute = [run, call, computed](ExplanationCache::Results::Done done) {
+  auto compute = [run, call, computed,
+                  version = identity->version](ExplanationCache::Results::Done done) {
     *computed = true;
-    run([call, done = std::move(done)](core::StatusOr<Result> result) {
+    run([call, version, done = std::move(done)](core::StatusOr<Result> result) {
       if (!result.ok()) return done(result.status());
       Response answer;
       ToProto(*result, &answer);
@@ -62,11 +80,19 @@ grpc::ServerUnaryReactor* Queue(
                                         std::to_string(answer.ByteSizeLong()) + " bytes)"));
       }
       cached.trace = *call.trace();
+      cached.keep = cached.trace.version == version;
       done(std::move(cached));
     });
   };
-  auto answer = [call, computed](core::StatusOr<ExplanationCache::Answer> result) {
+  auto answer = [call, computed,
+                 identity = *identity](core::StatusOr<ExplanationCache::Answer> result) {
     if (!result.ok()) {
+      // A waiter answered with the computing call's error reports the model it asked.
+      core::RequestTrace& trace = *call.trace();
+      if (trace.model.empty()) {
+        trace.model = identity.name;
+        trace.version = identity.version;
+      }
       call.Finish(result.status());
       return;
     }
@@ -82,8 +108,7 @@ grpc::ServerUnaryReactor* Queue(
     }
     call.FinishWithBytes(result->bytes);
   };
-  cache->results().Get(ExplanationCache::Key(call.rpc(), identity->load_id, call.raw_request()),
-                       std::move(compute), std::move(answer));
+  cache->results().Get(key, std::move(compute), std::move(answer));
   return call.reactor();
 }
 

@@ -10,9 +10,12 @@
 namespace xai::server {
 
 ExplanationCache::ExplanationCache(size_t max_bytes)
-    : results_(max_bytes, [](const Answer& a) {
-        return a.bytes.size() + a.trace.model.size() + a.trace.method.size();
-      }) {}
+    : results_(
+          max_bytes,
+          [](const Answer& a) {
+            return a.bytes.size() + a.trace.model.size() + a.trace.method.size();
+          },
+          [](const Answer& a) { return a.keep; }) {}
 
 std::string ExplanationCache::Key(const char* rpc, uint64_t load_id,
                                   const grpc::ByteBuffer& request) {
@@ -23,10 +26,9 @@ std::string ExplanationCache::Key(const char* rpc, uint64_t load_id,
       std::string("xai-cache/1\n") + rpc + "\n" + std::to_string(load_id) + "\n";
   EVP_DigestUpdate(context.get(), head.data(), head.size());
   std::vector<grpc::Slice> slices;
-  if (request.Valid() && request.Dump(&slices).ok()) {
-    for (const grpc::Slice& slice : slices) {
-      EVP_DigestUpdate(context.get(), slice.begin(), slice.size());
-    }
+  if (!request.Valid() || !request.Dump(&slices).ok()) return "";
+  for (const grpc::Slice& slice : slices) {
+    EVP_DigestUpdate(context.get(), slice.begin(), slice.size());
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;

@@ -32,6 +32,9 @@ class ExplanationCache {
   struct Answer {
     std::string bytes;
     core::RequestTrace trace;
+    // False: answered to the calls waiting for it, not kept (computed by another version
+    // than the key's, which a version switch between the key and the queue can cause).
+    bool keep = true;
   };
   using Results = core::ResultCache<Answer>;
 
@@ -41,7 +44,7 @@ class ExplanationCache {
   size_t max_bytes() const { return results_.max_bytes(); }
 
   // The key of `request` (the raw bytes of an Explainer call) for `rpc` served by the load
-  // `load_id`.
+  // `load_id`; "" when the bytes cannot be read (the call then bypasses the cache).
   static std::string Key(const char* rpc, uint64_t load_id, const grpc::ByteBuffer& request);
 
   // xai_cache_* families for /metrics.

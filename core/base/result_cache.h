@@ -8,26 +8,25 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
-#include <vector>
 
 #include "core/base/status.h"
 
 namespace xai::core {
 
-// Failures that belong to one call (its deadline, its cancellation, a full queue, a
-// server going away), not to the key: the next caller waiting for the key computes it
-// again instead of getting them.
+// Failures that belong to one call (its deadline, its cancellation), not to the key: the
+// next caller waiting for the key computes it instead of getting them. Anything else (a
+// full queue, a model going away, a bad request) is every waiting caller's answer.
 inline bool FailureOfTheCall(StatusCode code) {
-  return code == StatusCode::kDeadlineExceeded || code == StatusCode::kCancelled ||
-         code == StatusCode::kResourceExhausted || code == StatusCode::kUnavailable ||
-         code == StatusCode::kAborted;
+  return code == StatusCode::kDeadlineExceeded || code == StatusCode::kCancelled;
 }
 
 struct ResultCacheStats {
@@ -49,9 +48,11 @@ class ResultCache {
   using Compute = std::function<void(Done)>;
 
   // `max_bytes` 0: nothing is kept and nothing is shared, every Get computes. `size_of`:
-  // what a result holds, in bytes (its arrays and images), for the bound.
-  ResultCache(size_t max_bytes, std::function<size_t(const Result&)> size_of)
-      : max_bytes_(max_bytes), size_of_(std::move(size_of)) {}
+  // what a result holds, in bytes (its arrays and images), for the bound. `keep`: whether
+  // a result may be kept (answered to its waiters either way); none: every OK result.
+  ResultCache(size_t max_bytes, std::function<size_t(const Result&)> size_of,
+              std::function<bool(const Result&)> keep = {})
+      : max_bytes_(max_bytes), size_of_(std::move(size_of)), keep_(std::move(keep)) {}
   ResultCache(const ResultCache&) = delete;
   ResultCache& operator=(const ResultCache&) = delete;
 
@@ -82,7 +83,7 @@ class ResultCache {
       ++stats_.joined;
       return Outcome::kJoined;
     }
-    running_.emplace(key, std::vector<Waiter>{});
+    running_.emplace(key, std::deque<Waiter>{});
     ++stats_.misses;
     lock.unlock();
     Start(key, Waiter{std::move(compute), std::move(done)});
@@ -109,47 +110,82 @@ class ResultCache {
     std::list<std::string>::iterator position;  // in order_
   };
 
-  // Runs `leader`'s computation for `key`, whose answer goes to it and to the waiters.
+  // Runs `leader`'s computation for `key`, whose answer goes to it and to the waiters;
+  // when it fails for a reason of its own call, the next waiter's, and so on: in a loop
+  // when the computations answer at once (deadlines already passed), never recursing.
   void Start(const std::string& key, Waiter leader) {
-    Compute compute = std::move(leader.compute);
-    Done done = std::move(leader.done);
-    compute([this, key, done = std::move(done)](StatusOr<Result> result) mutable {
-      Finish(key, std::move(result), std::move(done));
-    });
+    for (;;) {
+      // Whether the computation answered inside compute() (then this loop finishes it) or
+      // later, from elsewhere (then its callback does).
+      struct Handover {
+        std::mutex mutex;
+        bool returned = false;
+        std::optional<StatusOr<Result>> answer;
+      };
+      auto handover = std::make_shared<Handover>();
+      Done done = std::move(leader.done);
+      Compute compute = std::move(leader.compute);
+      compute([this, key, handover, done](StatusOr<Result> result) mutable {
+        {
+          std::lock_guard<std::mutex> lock(handover->mutex);
+          if (!handover->returned) {
+            handover->answer.emplace(std::move(result));
+            return;
+          }
+        }
+        if (std::optional<Waiter> next = Finish(key, std::move(result), done)) {
+          Start(key, std::move(*next));
+        }
+      });
+      std::optional<StatusOr<Result>> answer;
+      {
+        std::lock_guard<std::mutex> lock(handover->mutex);
+        handover->returned = true;
+        answer.swap(handover->answer);
+      }
+      if (!answer.has_value()) return;  // it answers later
+      std::optional<Waiter> next = Finish(key, std::move(*answer), done);
+      if (!next.has_value()) return;
+      leader = std::move(*next);
+    }
   }
 
-  void Finish(const std::string& key, StatusOr<Result> result, Done done) {
+  // Answers `done` and the waiters with `result` (and keeps it); or, when it failed for a
+  // reason of its own call and others wait, answers `done` alone and returns the waiter
+  // that computes next.
+  std::optional<Waiter> Finish(const std::string& key, StatusOr<Result> result, const Done& done) {
     std::unique_lock<std::mutex> lock(mutex_);
     auto running = running_.find(key);
-    std::vector<Waiter> waiters = std::move(running->second);
-    if (!result.ok() && FailureOfTheCall(result.status().code()) && !waiters.empty()) {
-      // The next waiter computes for itself and the others.
-      Waiter next = std::move(waiters.front());
-      running->second.assign(std::make_move_iterator(waiters.begin() + 1),
-                             std::make_move_iterator(waiters.end()));
+    if (!result.ok() && FailureOfTheCall(result.status().code()) && !running->second.empty()) {
+      Waiter next = std::move(running->second.front());
+      running->second.pop_front();
+      --stats_.joined;  // it computes: a miss, not an answer shared
+      ++stats_.misses;
       lock.unlock();
       done(std::move(result));
-      Start(key, std::move(next));
-      return;
+      return next;
     }
+    std::deque<Waiter> waiters = std::move(running->second);
     running_.erase(running);
     if (!result.ok()) {
       lock.unlock();
       for (Waiter& w : waiters) w.done(result.status());
       done(std::move(result));
-      return;
+      return std::nullopt;
     }
     auto value = std::make_shared<const Result>(std::move(*result));
-    Keep(key, value);
+    if (!keep_ || keep_(*value)) Keep(key, value);
     lock.unlock();
     for (Waiter& w : waiters) w.done(*value);
     done(*value);
+    return std::nullopt;
   }
 
   // Keeps `value` under `key`, evicting the least recently used entries for room. Called
   // with mutex_ held.
   void Keep(const std::string& key, const std::shared_ptr<const Result>& value) {
-    const size_t bytes = size_of_(*value) + key.size() + sizeof(Entry) + 64;
+    // The result, the key twice (the list's and the map's), the nodes and the shared block.
+    const size_t bytes = size_of_(*value) + 2 * key.size() + sizeof(Entry) + sizeof(Result) + 160;
     if (bytes > max_bytes_ / 8) {
       ++stats_.too_large;
       return;
@@ -173,10 +209,11 @@ class ResultCache {
 
   const size_t max_bytes_;
   const std::function<size_t(const Result&)> size_of_;
+  const std::function<bool(const Result&)> keep_;
   mutable std::mutex mutex_;
   std::list<std::string> order_;  // most recently used first
   std::unordered_map<std::string, Entry> entries_;
-  std::unordered_map<std::string, std::vector<Waiter>> running_;
+  std::unordered_map<std::string, std::deque<Waiter>> running_;
   size_t bytes_ = 0;
   ResultCacheStats stats_;
 };

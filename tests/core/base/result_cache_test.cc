@@ -126,6 +126,55 @@ TEST(ResultCacheTest, AFailureOfTheCallPassesTheKeyToTheNextCaller) {
   EXPECT_EQ(runs, 1);
 }
 
+TEST(ResultCacheTest, ALongChainOfCallsPastTheirDeadlineEndsWithoutRecursion) {
+  // 20,000 callers wait for one computation that fails with its caller's deadline; each
+  // of them, computing next, fails at once the same way: every one gets its own error,
+  // in a loop (a recursion this deep, or copying the waiters each time, would not end).
+  Cache cache(1 << 20, [](const std::string& s) { return s.size(); });
+  Deferred first;
+  int answered = 0, computed = 0;
+  auto count = [&answered](StatusOr<std::string> r) {
+    if (!r.ok() && r.status().code() == StatusCode::kDeadlineExceeded) ++answered;
+  };
+  cache.Get("k", first.Make(), count);
+  for (int i = 0; i < 20000; ++i) {
+    cache.Get(
+        "k",
+        [&computed](Cache::Done done) {
+          ++computed;
+          done(DeadlineExceededError("already past"));
+        },
+        count);
+  }
+  first.pending.front()(DeadlineExceededError("late"));
+  EXPECT_EQ(answered, 20001);
+  EXPECT_EQ(computed, 20000);
+  // A full queue is every waiter's answer, not handed on.
+  Deferred busy;
+  int refused = 0;
+  auto refusal = [&refused](StatusOr<std::string> r) {
+    refused += r.status().code() == StatusCode::kResourceExhausted;
+  };
+  for (int i = 0; i < 3; ++i) cache.Get("q", busy.Make(), refusal);
+  busy.pending.front()(ResourceExhaustedError("queue full"));
+  EXPECT_EQ(refused, 3);
+  EXPECT_EQ(busy.started, 1);
+}
+
+TEST(ResultCacheTest, AResultItsKeepSaysNoToIsAnsweredNotKept) {
+  Cache cache(
+      1 << 20, [](const std::string& s) { return s.size(); },
+      [](const std::string& s) { return s != "from another version"; });
+  int runs = 0;
+  std::string got;
+  auto keep = [&got](StatusOr<std::string> r) { got = Text(r); };
+  cache.Get("k", Answer("from another version", &runs), keep);
+  EXPECT_EQ(got, "from another version");
+  EXPECT_EQ(cache.Get("k", Answer("right", &runs), keep), Cache::Outcome::kMiss);
+  EXPECT_EQ(cache.Get("k", Answer("again", &runs), keep), Cache::Outcome::kHit);
+  EXPECT_EQ(got, "right");
+}
+
 TEST(ResultCacheTest, TheByteBoundEvictsTheLeastRecentlyUsed) {
   // Entries of about 1 KB under a 16 KB bound.
   Cache cache(16 << 10, [](const std::string& s) { return s.size(); });
