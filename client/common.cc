@@ -95,14 +95,17 @@ void PrepareCall(grpc::ClientContext* context, const GlobalOptions& g) {
   if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
 }
 
-std::string Describe(const grpc::Status& status, const GlobalOptions& g) {
+std::string CodeName(grpc::StatusCode code) {
   // Core names the 17 codes gRPC defines; a server may send any other number.
-  const int code = static_cast<int>(status.error_code());
-  const bool named = code >= 0 && code <= static_cast<int>(xai::core::StatusCode::kUnauthenticated);
-  std::string text =
-      named ? std::string(xai::core::StatusCodeName(static_cast<xai::core::StatusCode>(code)))
-            : std::to_string(code);
-  text += ": " + status.error_message();
+  const int number = static_cast<int>(code);
+  const bool named =
+      number >= 0 && number <= static_cast<int>(xai::core::StatusCode::kUnauthenticated);
+  return named ? std::string(xai::core::StatusCodeName(static_cast<xai::core::StatusCode>(number)))
+               : std::to_string(number);
+}
+
+std::string Describe(const grpc::Status& status, const GlobalOptions& g) {
+  std::string text = CodeName(status.error_code()) + ": " + status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
       status.error_message().find("connect") != std::string::npos) {
     text += " (is xai-server running at " + g.server + "? see --server";

@@ -76,6 +76,9 @@ CLI::Option* AddOverlayFlags(CLI::App* command, OverlayFlags* flags,
 // The request's overlay from the flags: enabled unless --no-overlay.
 void SetOverlay(const OverlayFlags& flags, xai::v1::OverlayOptions* overlay);
 
+// The gRPC code's name ("UNAVAILABLE"), or its number when gRPC defines none.
+std::string CodeName(grpc::StatusCode code);
+
 // "CODE: message" of a failed call, with a hint at --server when it could not connect.
 std::string Describe(const grpc::Status& status, const GlobalOptions& g);
 

@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "core/base/quote.h"
+#include "core/base/strings.h"
 
 #if GOOGLE_PROTOBUF_VERSION < 4022000  // later versions log through Abseil
 #include <google/protobuf/stubs/logging.h>
@@ -27,21 +28,6 @@ std::atomic<LogFormat> g_format{LogFormat::kText};
 constexpr std::string_view kAccessLogger = "access";
 constexpr size_t kMaxLoggedName = 64;
 
-// ISO 8601 in UTC with milliseconds: 2026-11-27T10:00:00.123Z
-std::string IsoTime(spdlog::log_clock::time_point time) {
-  const auto since_epoch = time.time_since_epoch();
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds);
-  const std::time_t t = static_cast<std::time_t>(seconds.count());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char out[64];
-  std::snprintf(out, sizeof(out), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(millis.count()));
-  return out;
-}
-
 // One JSON object per line. The access logger's payload is already the object's fields
 // (LogAccess writes them); every other payload becomes "msg".
 class JsonFormatter final : public spdlog::formatter {
@@ -50,7 +36,7 @@ class JsonFormatter final : public spdlog::formatter {
     const std::string_view logger(msg.logger_name.data(), msg.logger_name.size());
     const std::string_view payload(msg.payload.data(), msg.payload.size());
     const auto level = spdlog::level::to_string_view(msg.level);
-    std::string line = "{\"time\":\"" + IsoTime(msg.time) + "\",\"level\":\"" +
+    std::string line = "{\"time\":\"" + core::IsoTime(msg.time) + "\",\"level\":\"" +
                        std::string(level.data(), level.size()) + "\"";
     if (!logger.empty()) line += ",\"logger\":\"" + JsonEscape(logger) + "\"";
     if (logger == kAccessLogger) {

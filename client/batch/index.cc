@@ -22,21 +22,6 @@ using json = nlohmann::json;
 
 std::string Errno() { return std::strerror(errno); }
 
-// Writes all of `text` to `fd`; false with errno set when a write fails.
-bool WriteAll(int fd, const std::string& text) {
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0) errno = ENOSPC;
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
-
 // Writes `text` to `path` through `path.partial`, synced and renamed over it.
 bool ReplaceFile(const std::string& path, const std::string& text, std::string* error) {
   const std::string partial = path + ".partial";
@@ -78,6 +63,20 @@ bool ShardIndexFiles(const std::string& dir, std::vector<std::string>* files, st
 bool IsOk(const json& line) { return line.value("status", "") == "OK"; }
 
 }  // namespace
+
+bool WriteAll(int fd, std::string_view text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = ENOSPC;
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
 
 std::string ShardIndexName(int shard, int shards) {
   char name[64];

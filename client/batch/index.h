@@ -10,9 +10,14 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace xai::client::batch {
+
+// Writes all of `text` to `fd`, however many writes it takes; false with errno set when a
+// write fails (ENOSPC for a write of nothing).
+bool WriteAll(int fd, std::string_view text);
 
 // "index.shard-00001-of-00003.jsonl": shard 1 of 3's index file, in the output directory.
 std::string ShardIndexName(int shard, int shards);

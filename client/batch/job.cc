@@ -13,7 +13,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -34,6 +33,7 @@
 #include "client/results.h"
 #include "core/base/files.h"
 #include "core/base/status.h"
+#include "core/base/strings.h"
 #include "xai/v1/explainer.grpc.pb.h"
 
 namespace xai::client::batch {
@@ -51,18 +51,17 @@ int64_t NowMs() {
       .count();
 }
 
-// The UTC time as "2026-12-07T22:25:13.123Z": sortable as text (Supersedes compares it).
-std::string UtcNow() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[64];
-  std::snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return text;
+// 0.2 s doubling with `n` (1, 2, ...), up to `cap` seconds.
+double Doubling(int n, double cap) {
+  return std::min(cap, 0.2 * static_cast<double>(1ull << std::min(n - 1, 20)));
+}
+
+// The wait before retry `attempt` (1, 2, ...): Doubling, half of it random so that
+// clients refused together do not return together.
+double Backoff(int attempt, double cap) {
+  thread_local std::mt19937 random(std::random_device{}());
+  const double full = Doubling(attempt, cap);
+  return full / 2 + std::uniform_real_distribution<double>(0, full / 2)(random);
 }
 
 // A server to call, with its calls in flight and, after UNAVAILABLE, when to try it again.
@@ -74,22 +73,17 @@ struct Endpoint {
   int64_t down_until_ms = 0;  // after UNAVAILABLE: left out until then
   int failures = 0;           // UNAVAILABLE answers in a row
 
-  bool Up(int64_t now) {
-    std::lock_guard<std::mutex> lock(mutex);
-    return down_until_ms <= now;
-  }
   int64_t DownUntil() {
     std::lock_guard<std::mutex> lock(mutex);
     return down_until_ms;
   }
-  // UNAVAILABLE: left out 0.2 s doubling with each failure in a row, up to `cap` seconds;
+  // UNAVAILABLE: left out for Doubling(failures in a row, `cap`);
   // a window only grows (callers failing together do not shorten each other's).
   void Failed(double cap) {
     std::lock_guard<std::mutex> lock(mutex);
     failures = std::min(failures + 1, 30);
-    const double seconds =
-        std::min(cap, 0.2 * static_cast<double>(1 << std::min(failures - 1, 20)));
-    down_until_ms = std::max(down_until_ms, NowMs() + static_cast<int64_t>(seconds * 1000));
+    down_until_ms =
+        std::max(down_until_ms, NowMs() + static_cast<int64_t>(Doubling(failures, cap) * 1000));
   }
   void Answered() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -125,7 +119,7 @@ class Endpoints {
     Endpoint* best = nullptr;
     auto better = [&](Endpoint* e) {
       if (best == nullptr) return true;
-      const bool e_up = e->Up(now), best_up = best->Up(now);
+      const bool e_up = e->DownUntil() <= now, best_up = best->DownUntil() <= now;
       if (e_up != best_up) return e_up;
       if (!e_up) return e->DownUntil() < best->DownUntil();
       if ((e == avoid) != (best == avoid)) return best == avoid;
@@ -139,7 +133,8 @@ class Endpoints {
 
   bool AllDown() const {
     const int64_t now = NowMs();
-    return std::all_of(list_.begin(), list_.end(), [now](const auto& e) { return !e->Up(now); });
+    return std::all_of(list_.begin(), list_.end(),
+                       [now](const auto& e) { return e->DownUntil() > now; });
   }
 
  private:
@@ -149,22 +144,6 @@ class Endpoints {
 bool Retryable(grpc::StatusCode code) {
   return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
          code == grpc::StatusCode::ABORTED;
-}
-
-std::string CodeName(grpc::StatusCode code) {
-  const int number = static_cast<int>(code);
-  if (number >= 0 && number <= static_cast<int>(core::StatusCode::kUnauthenticated)) {
-    return std::string(core::StatusCodeName(static_cast<core::StatusCode>(number)));
-  }
-  return std::to_string(number);
-}
-
-// The wait before retry `attempt` (1, 2, ...): 0.2 s doubling up to `cap`, half of it
-// random so that clients refused together do not return together.
-double Backoff(int attempt, double cap) {
-  thread_local std::mt19937 random(std::random_device{}());
-  const double full = std::min(cap, 0.2 * static_cast<double>(1ull << std::min(attempt - 1, 20)));
-  return full / 2 + std::uniform_real_distribution<double>(0, full / 2)(random);
 }
 
 // One image's request: the RPC's message, filled from the settings and the image's own
@@ -350,7 +329,7 @@ class Job {
     line["status"] = code;
     line["error"] = error;
     line["seconds"] = std::chrono::duration<double>(Clock::now() - started).count();
-    line["finished"] = UtcNow();
+    line["finished"] = core::IsoTime(std::chrono::system_clock::now());  // Supersedes sorts it
     {
       std::lock_guard<std::mutex> lock(mutex_);
       pending_.push_back(line);
@@ -657,20 +636,13 @@ class Job {
   static bool WriteWhole(const std::string& path, const std::string& bytes) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return false;
-    size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        const int why = n == 0 ? ENOSPC : errno;
-        ::close(fd);
-        errno = why;
-        return false;
-      }
-      done += static_cast<size_t>(n);
+    if (!WriteAll(fd, bytes)) {
+      const int why = errno;
+      ::close(fd);
+      errno = why;
+      return false;
     }
-    if (::close(fd) != 0) return false;  // NFS reports a full disk here
-    return true;
+    return ::close(fd) == 0;  // NFS reports a full disk here
   }
 
   const GlobalOptions& g_;

@@ -89,16 +89,20 @@ class CacheTest : public ServerFixture {
     int64_t version = 0;
   };
 
+  // The answer's x-cache metadata; "" when it has none.
+  static std::string CacheOf(const grpc::ClientContext& context) {
+    const auto& metadata = context.GetServerInitialMetadata();
+    const auto it = metadata.find("x-cache");
+    return it == metadata.end() ? "" : std::string(it->second.data(), it->second.size());
+  }
+
   static Answer GradCam(const xai::v1::GradCAMRequest& request) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     xai::v1::GradCAMResponse response;
     Answer a;
     a.status = xai::v1::Explainer::NewStub(*channel_)->GradCAM(&context, request, &response);
-    const auto& metadata = context.GetServerInitialMetadata();
-    if (auto it = metadata.find("x-cache"); it != metadata.end()) {
-      a.cache.assign(it->second.data(), it->second.size());
-    }
+    a.cache = CacheOf(context);
     a.bytes = response.SerializeAsString();
     a.version = response.model().version();
     return a;
@@ -213,10 +217,7 @@ TEST_F(CacheTest, AdaptiveIntegratedGradientsDependsOnTheDeadlineAndIsNeverCache
     xai::v1::AttributeResponse response;
     ASSERT_TRUE(
         xai::v1::Explainer::NewStub(*channel_)->Attribute(&context, request, &response).ok());
-    const auto& metadata = context.GetServerInitialMetadata();
-    const auto cache = metadata.find("x-cache");
-    ASSERT_NE(cache, metadata.end());
-    EXPECT_EQ(std::string(cache->second.data(), cache->second.size()), "bypass");
+    EXPECT_EQ(CacheOf(context), "bypass");
   }
   // Fixed steps are cached.
   request.set_max_approximation_error(0);
@@ -227,10 +228,7 @@ TEST_F(CacheTest, AdaptiveIntegratedGradientsDependsOnTheDeadlineAndIsNeverCache
     xai::v1::AttributeResponse response;
     ASSERT_TRUE(
         xai::v1::Explainer::NewStub(*channel_)->Attribute(&context, request, &response).ok());
-    const auto& metadata = context.GetServerInitialMetadata();
-    const auto cache = metadata.find("x-cache");
-    seen.emplace_back(
-        cache == metadata.end() ? "" : std::string(cache->second.data(), cache->second.size()));
+    seen.push_back(CacheOf(context));
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"miss", "hit"}));
 }
